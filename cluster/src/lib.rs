@@ -1,0 +1,9 @@
+//! The swarmd node: its command line, its root supervision tree, the production
+//! [`NodeCtx`](swarmd_actors::NodeCtx), the ractor_cluster transport and the
+//! zenoh mesh adapter.
+
+pub mod cli;
+mod logging;
+pub mod mesh;
+pub mod node;
+pub mod transport;

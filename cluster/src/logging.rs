@@ -1,0 +1,26 @@
+use std::io::IsTerminal;
+
+use swarmd_config::{LogFormat, LogSection};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber, writing to stderr. The filter is `--log`
+/// when given, else `RUST_LOG` when set, else `log.filter` from the config.
+pub fn init(log: &LogSection, flag_given: bool) -> Result<(), String> {
+    let rust_log = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (directive, origin) = match rust_log {
+        Some(v) if !flag_given => (v, "RUST_LOG"),
+        _ => (log.filter.clone(), "log.filter"),
+    };
+    let filter = EnvFilter::try_new(&directive)
+        .map_err(|e| format!("{origin}: {directive:?} is not a valid log filter: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}

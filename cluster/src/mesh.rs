@@ -1,0 +1,129 @@
+//! The production mesh: a zenoh peer session behind the `PubSub` seam.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use swarmd_actors::ctx::{MeshError, PubSub, Sample, Subscription};
+use swarmd_config::{MeshSection, Role};
+use tracing::info;
+use zenoh::qos::CongestionControl;
+
+/// Opens the mesh for nodes that run agents; a cloud-only node gets a mesh
+/// that refuses use with a clear error.
+pub async fn open(config: &MeshSection, role: Role) -> Result<Arc<dyn PubSub>, String> {
+    if !role.runs_edge() {
+        return Ok(Arc::new(DisabledMesh));
+    }
+    let mesh = ZenohMesh::open(config)
+        .await
+        .map_err(|e| format!("cannot open the zenoh mesh: {e}"))?;
+    Ok(Arc::new(mesh))
+}
+
+pub struct ZenohMesh {
+    session: zenoh::Session,
+    subscription_capacity: usize,
+}
+
+impl ZenohMesh {
+    pub async fn open(config: &MeshSection) -> Result<Self, MeshError> {
+        let transport = |e: zenoh::Error| MeshError::Transport(e.to_string());
+        let mut zconfig = zenoh::Config::default();
+        let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialize");
+        let settings = [
+            ("mode", "\"peer\"".to_owned()),
+            (
+                "scouting/multicast/enabled",
+                config.multicast_scouting.to_string(),
+            ),
+            ("listen/endpoints", json(&config.listen)),
+            ("connect/endpoints", json(&config.connect)),
+        ];
+        for (key, value) in settings {
+            zconfig.insert_json5(key, &value).map_err(transport)?;
+        }
+        let session = zenoh::open(zconfig).await.map_err(transport)?;
+        info!(zid = %session.zid(), listen = ?config.listen, connect = ?config.connect, "mesh session open");
+        Ok(Self {
+            session,
+            subscription_capacity: config.subscription_capacity,
+        })
+    }
+}
+
+fn bad_key(key: &str, e: zenoh::Error) -> MeshError {
+    MeshError::BadKey {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+impl PubSub for ZenohMesh {
+    fn publish(&self, key: &str, payload: Vec<u8>) -> BoxFuture<'_, Result<(), MeshError>> {
+        let key = key.to_owned();
+        Box::pin(async move {
+            let key_expr =
+                zenoh::key_expr::KeyExpr::try_from(key.as_str()).map_err(|e| bad_key(&key, e))?;
+            self.session
+                .put(key_expr, payload)
+                .congestion_control(CongestionControl::Block)
+                .await
+                .map_err(|e| MeshError::Transport(e.to_string()))
+        })
+    }
+
+    fn subscribe(&self, key_expr: &str) -> BoxFuture<'_, Result<Subscription, MeshError>> {
+        let key = key_expr.to_owned();
+        Box::pin(async move {
+            let key_expr =
+                zenoh::key_expr::KeyExpr::try_from(key.as_str()).map_err(|e| bad_key(&key, e))?;
+            let (sink, mut subscription) = Subscription::channel(self.subscription_capacity);
+            let subscriber = self
+                .session
+                .declare_subscriber(key_expr)
+                .callback(move |sample| {
+                    sink.offer(Sample {
+                        key: sample.key_expr().to_string(),
+                        payload: sample.payload().to_bytes().into_owned(),
+                    })
+                })
+                .await
+                .map_err(|e| MeshError::Transport(e.to_string()))?;
+            subscription.keep_alive(Box::new(subscriber));
+            Ok(subscription)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.session.close().await {
+                tracing::warn!(error = %e, "mesh session did not close cleanly");
+            }
+        })
+    }
+}
+
+/// The mesh of a node that runs no agents.
+pub struct DisabledMesh;
+
+impl PubSub for DisabledMesh {
+    fn publish(&self, _key: &str, _payload: Vec<u8>) -> BoxFuture<'_, Result<(), MeshError>> {
+        Box::pin(async {
+            Err(MeshError::Disabled(
+                "a cloud node does not join the mesh".into(),
+            ))
+        })
+    }
+
+    fn subscribe(&self, _key_expr: &str) -> BoxFuture<'_, Result<Subscription, MeshError>> {
+        Box::pin(async {
+            Err(MeshError::Disabled(
+                "a cloud node does not join the mesh".into(),
+            ))
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,161 @@
+//! A node's life: lock the data dir, resolve the cookie, open storage and the
+//! mesh, start the root supervision tree, run until a signal, shut down in
+//! reverse order, flush, exit.
+
+mod cookie;
+pub mod ctx;
+mod signals;
+mod tree;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ractor::Actor;
+use swarmd_actors::NodeCtx;
+use swarmd_actors::ctx::{PubSub, Storage};
+use swarmd_config::NodeConfig;
+use swarmd_storage::{DataDir, SledStorage};
+use swarmd_supervisor::Supervisor;
+use tracing::{error, info, warn};
+
+pub use cookie::{CookieSource, resolve as resolve_cookie};
+use signals::ShutdownSignals;
+
+/// Exit code when a second signal cuts a shutdown short (128 + SIGINT, as shells report).
+const EXIT_FORCED: i32 = 130;
+
+/// Runs a node on a fresh multi-threaded runtime until it is told to stop.
+pub fn run_blocking(config: NodeConfig, log_flag_given: bool) -> ExitCode {
+    if let Err(e) = crate::logging::init(&config.log, log_flag_given) {
+        eprintln!("swarmd: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(config));
+    // Anything still running (zenoh's tasks, sled's flusher) must not delay the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
+}
+
+pub async fn run(config: NodeConfig) -> ExitCode {
+    // Signals first, so one sent the moment the node is ready is not lost.
+    let mut signals = match ShutdownSignals::register() {
+        Ok(s) => s,
+        Err(e) => return startup_failed(format!("cannot install signal handlers: {e}")),
+    };
+    let data_dir = match DataDir::lock(&config.node.data_dir) {
+        Ok(d) => d,
+        Err(e) => return startup_failed(e.to_string()),
+    };
+    let node = match Started::start(&config, &data_dir).await {
+        Ok(node) => node,
+        Err(reason) => return startup_failed(reason),
+    };
+    info!(
+        node = %config.node.name,
+        role = ?config.node.role,
+        listen = %config.cluster.listen,
+        data_dir = %data_dir.path().display(),
+        "node ready"
+    );
+
+    tokio::select! {
+        signal = signals.next() => info!(signal, "shutting down"),
+        _ = node.root.wait(None) => {
+            error!("the root supervisor exited: too many failures below it");
+            node.close().await;
+            return ExitCode::FAILURE;
+        }
+    }
+    tokio::spawn(async move {
+        let signal = signals.next().await;
+        eprintln!("swarmd: {signal} during shutdown: forcing exit");
+        std::process::exit(EXIT_FORCED);
+    });
+    node.shutdown(config.node.shutdown_timeout()).await
+}
+
+fn startup_failed(reason: String) -> ExitCode {
+    error!("{reason}");
+    eprintln!("swarmd: {reason}");
+    ExitCode::FAILURE
+}
+
+/// A running node's handles, in the order they must be closed.
+struct Started {
+    root: ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
+    mesh: Arc<dyn PubSub>,
+    storage: Arc<dyn Storage>,
+}
+
+impl Started {
+    async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, String> {
+        let entropy = ctx::OsEntropy;
+        let env_cookie = std::env::var("SWARMD_COOKIE").ok();
+        let may_create = config.node.cookie_file.is_none();
+        let cookie_path = config.node.cookie_path();
+        let (cookie, source) = cookie::resolve(env_cookie, &cookie_path, may_create, &entropy)?;
+        info!(?source, path = %cookie_path.display(), "cookie loaded");
+
+        let cache = config.storage.cache_capacity_mb * 1024 * 1024;
+        let storage: Arc<dyn Storage> = Arc::new(
+            SledStorage::open(&data_dir.ledger_path(), cache).map_err(|e| {
+                format!(
+                    "cannot open storage at {}: {e}",
+                    data_dir.ledger_path().display()
+                )
+            })?,
+        );
+        let mesh = crate::mesh::open(&config.mesh, config.node.role).await?;
+        let ctx: NodeCtx = ctx::production_ctx(&config.node.name, storage.clone(), mesh.clone());
+        let spec = tree::root_spec(&ctx, config, cookie);
+        let (root, _) = Actor::spawn(None, Supervisor, spec)
+            .await
+            .map_err(|e| format!("node failed to start: {e}"))?;
+        Ok(Self {
+            root,
+            mesh,
+            storage,
+        })
+    }
+
+    /// Stops the tree (children in reverse start order), then the mesh, then
+    /// flushes storage one last time.
+    async fn shutdown(self, limit: std::time::Duration) -> ExitCode {
+        let stopped = self
+            .root
+            .stop_and_wait(Some("shutdown".into()), Some(limit))
+            .await;
+        if let Err(e) = stopped {
+            error!(?limit, error = %e, "supervision tree did not stop in time");
+            return ExitCode::FAILURE;
+        }
+        let flushed = self.close().await;
+        if flushed {
+            info!("node stopped");
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    async fn close(&self) -> bool {
+        self.mesh.close().await;
+        match self.storage.flush().await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, "final storage flush failed");
+                false
+            }
+        }
+    }
+}

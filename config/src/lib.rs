@@ -1,0 +1,19 @@
+//! Typed configuration of a swarmd node.
+//!
+//! Layers, lowest first: the embedded `default.toml`, an optional config file, then
+//! overrides from `SWARMD_*` environment variables and CLI flags. Every error names
+//! where the offending value came from, the dotted key, and what is wrong with it.
+
+mod error;
+mod layers;
+mod model;
+
+pub use error::ConfigError;
+pub use layers::{Override, OverrideValue, load, load_file};
+pub use model::{
+    ClusterSection, HostPort, ListenAddr, LogFormat, LogSection, MeshSection, NodeConfig,
+    NodeSection, Role, StorageSection,
+};
+
+/// The defaults every node starts from, embedded into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");

@@ -1,0 +1,253 @@
+//! The typed node configuration. Value types parse themselves, so a bad value is
+//! reported by serde with its key path; cross-field rules live in `NodeConfig::validate`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub node: NodeSection,
+    pub cluster: ClusterSection,
+    pub mesh: MeshSection,
+    pub storage: StorageSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub name: String,
+    pub role: Role,
+    pub data_dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_file: Option<PathBuf>,
+    pub tenants: Vec<String>,
+    pub shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    pub listen: ListenAddr,
+    pub seeds: Vec<HostPort>,
+    pub dial_timeout_ms: u64,
+    pub dial_backoff_min_ms: u64,
+    pub dial_backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshSection {
+    pub listen: Vec<String>,
+    pub connect: Vec<String>,
+    pub multicast_scouting: bool,
+    pub subscription_capacity: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    pub cache_capacity_mb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Cloud,
+    Edge,
+    Both,
+}
+
+impl Role {
+    pub fn runs_cloud(self) -> bool {
+        matches!(self, Role::Cloud | Role::Both)
+    }
+
+    pub fn runs_edge(self) -> bool {
+        matches!(self, Role::Edge | Role::Both)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl NodeSection {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    /// The cookie file to read or create: the configured one, else `<data_dir>/cookie`.
+    pub fn cookie_path(&self) -> PathBuf {
+        self.cookie_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cookie"))
+    }
+}
+
+impl ClusterSection {
+    pub fn dial_timeout(&self) -> Duration {
+        Duration::from_millis(self.dial_timeout_ms)
+    }
+}
+
+/// A socket address to bind, e.g. `127.0.0.1:4697`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl FromStr for ListenAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map(ListenAddr)
+            .map_err(|_| format!("{s:?} is not a socket address"))
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A peer to dial, `HOST:PORT`, where HOST may be a name or an IP (`[v6]` in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not HOST:PORT");
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        match port.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(HostPort {
+                host: host.to_owned(),
+                port,
+            }),
+            _ => Err(format!("{s:?} has no valid port (1-65535)")),
+        }
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+macro_rules! serde_via_str {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_via_str!(ListenAddr);
+serde_via_str!(HostPort);
+
+impl NodeConfig {
+    /// Cross-field and range rules that a type alone cannot express.
+    /// Returns the offending dotted key and the reason.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let n = &self.node;
+        if n.name.is_empty() || !n.name.chars().all(is_name_char) {
+            return Err((
+                "node.name",
+                format!("{:?} must be non-empty and use only [A-Za-z0-9_.-]", n.name),
+            ));
+        }
+        if n.data_dir.as_os_str().is_empty() {
+            return Err(("node.data_dir", "must not be empty".into()));
+        }
+        if n.tenants.is_empty() {
+            return Err(("node.tenants", "must name at least one tenant".into()));
+        }
+        if let Some(t) = n
+            .tenants
+            .iter()
+            .find(|t| t.is_empty() || !t.chars().all(is_name_char))
+        {
+            return Err(("node.tenants", format!("{t:?} is not a valid tenant name")));
+        }
+        if !(100..=600_000).contains(&n.shutdown_timeout_ms) {
+            return Err((
+                "node.shutdown_timeout_ms",
+                "must be within 100..=600000".into(),
+            ));
+        }
+        let c = &self.cluster;
+        if !(10..=60_000).contains(&c.dial_timeout_ms) {
+            return Err((
+                "cluster.dial_timeout_ms",
+                "must be within 10..=60000".into(),
+            ));
+        }
+        if c.dial_backoff_min_ms == 0 || c.dial_backoff_min_ms > c.dial_backoff_max_ms {
+            return Err((
+                "cluster.dial_backoff_min_ms",
+                "must be > 0 and <= cluster.dial_backoff_max_ms".into(),
+            ));
+        }
+        let m = &self.mesh;
+        for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
+            if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {
+                return Err((
+                    key,
+                    format!("{e:?} is not a zenoh endpoint like tcp/HOST:PORT"),
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&m.subscription_capacity) {
+            return Err((
+                "mesh.subscription_capacity",
+                "must be within 1..=1000000".into(),
+            ));
+        }
+        if !(1..=65_536).contains(&self.storage.cache_capacity_mb) {
+            return Err((
+                "storage.cache_capacity_mb",
+                "must be within 1..=65536".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}

@@ -1,0 +1,191 @@
+use std::io::Write;
+use std::path::PathBuf;
+
+use swarmd_config::{ConfigError, LogFormat, Override, OverrideValue, Role, load, load_file};
+
+fn file_with(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn invalid_parts(err: ConfigError) -> (String, String, String) {
+    match err {
+        ConfigError::Invalid {
+            origin,
+            key,
+            reason,
+        } => (origin, key, reason),
+        other => panic!("expected an Invalid error, got {other:?}"),
+    }
+}
+
+#[test]
+fn embedded_defaults_describe_a_single_both_node() {
+    let cfg = load(None, &[]).unwrap();
+    assert_eq!(cfg.node.role, Role::Both);
+    assert_eq!(cfg.node.data_dir, PathBuf::from("./swarmd-data"));
+    assert_eq!(cfg.cluster.listen.to_string(), "127.0.0.1:4697");
+    assert!(cfg.cluster.seeds.is_empty());
+    assert_eq!(cfg.log.format, LogFormat::Human);
+    assert_eq!(
+        cfg.node.cookie_path(),
+        PathBuf::from("./swarmd-data/cookie")
+    );
+}
+
+#[test]
+fn shipped_examples_are_valid() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let cloud = load_file(&root.join("cloud.toml")).unwrap();
+    assert_eq!(cloud.node.role, Role::Cloud);
+    let edge = load_file(&root.join("edge.toml")).unwrap();
+    assert_eq!(edge.node.role, Role::Edge);
+    assert_eq!(edge.cluster.seeds[0].to_string(), "cloud-1.example:4697");
+}
+
+#[test]
+fn file_values_override_defaults_and_keep_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "a.toml", "[node]\nname = \"edge-7\"\n");
+    let cfg = load_file(&path).unwrap();
+    assert_eq!(cfg.node.name, "edge-7");
+    assert_eq!(cfg.node.role, Role::Both, "untouched keys keep defaults");
+}
+
+#[test]
+fn bad_socket_address_names_file_key_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(
+        &dir,
+        "edge.toml",
+        "[cluster]\nlisten = \"127.0.0.1:99999\"\n",
+    );
+    let err = load_file(&path).unwrap_err();
+    let shown = err.to_string();
+    let (origin, key, reason) = invalid_parts(err);
+    assert!(origin.ends_with("edge.toml"), "{origin}");
+    assert_eq!(key, "cluster.listen");
+    assert_eq!(reason, "\"127.0.0.1:99999\" is not a socket address");
+    assert!(
+        shown.ends_with("edge.toml: cluster.listen: \"127.0.0.1:99999\" is not a socket address")
+    );
+}
+
+#[test]
+fn unknown_key_is_an_error_naming_its_full_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(
+        &dir,
+        "x.toml",
+        "[cluster]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n",
+    );
+    let (origin, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert!(origin.ends_with("x.toml"));
+    assert_eq!(key, "cluster.lisen");
+    assert!(reason.contains("unknown field `lisen`"), "{reason}");
+}
+
+#[test]
+fn unknown_section_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "x.toml", "[clustr]\nlisten = 1\n");
+    let (_, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert_eq!(key, "clustr");
+    assert!(reason.contains("unknown field `clustr`"), "{reason}");
+}
+
+#[test]
+fn wrong_type_and_bad_enum_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "x.toml", "[node]\nrole = \"server\"\n");
+    let (_, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert_eq!(key, "node.role");
+    assert!(
+        reason.contains("cloud") && reason.contains("edge"),
+        "{reason}"
+    );
+
+    let path = file_with(&dir, "y.toml", "[cluster]\nseeds = \"a:1\"\n");
+    let (_, key, _) = invalid_parts(load_file(&path).unwrap_err());
+    assert_eq!(key, "cluster.seeds");
+
+    let path = file_with(&dir, "z.toml", "[cluster]\nseeds = [\"a:1\", \"nohost\"]\n");
+    let (_, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert!(key.starts_with("cluster.seeds"), "{key}");
+    assert!(reason.contains("\"nohost\""), "{reason}");
+}
+
+#[test]
+fn syntax_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "broken.toml", "[node\nname = 1");
+    match load_file(&path).unwrap_err() {
+        ConfigError::Syntax { origin, .. } => assert!(origin.ends_with("broken.toml")),
+        other => panic!("expected Syntax, got {other:?}"),
+    }
+    let missing = dir.path().join("missing.toml");
+    assert!(matches!(load_file(&missing), Err(ConfigError::Read { .. })));
+}
+
+#[test]
+fn overrides_win_over_the_file_and_errors_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "a.toml", "[cluster]\nlisten = \"127.0.0.1:5000\"\n");
+    let listen = |v: &str| Override {
+        key: "cluster.listen",
+        value: OverrideValue::Str(v.into()),
+        origin: "--listen".into(),
+    };
+    let join = Override {
+        key: "cluster.seeds",
+        value: OverrideValue::List(vec!["h1:1".into(), "[::1]:2".into()]),
+        origin: "--join".into(),
+    };
+    let cfg = load(Some(&path), &[listen("127.0.0.1:6000"), join]).unwrap();
+    assert_eq!(cfg.cluster.listen.to_string(), "127.0.0.1:6000");
+    assert_eq!(cfg.cluster.seeds[1].host, "::1");
+    assert_eq!(cfg.cluster.seeds[1].to_string(), "[::1]:2");
+
+    let err = load(Some(&path), &[listen("nope")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--listen: cluster.listen: \"nope\" is not a socket address"
+    );
+}
+
+#[test]
+fn semantic_rules_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[node]\nname = \"a b\"\n", "node.name"),
+        ("[node]\ntenants = []\n", "node.tenants"),
+        (
+            "[cluster]\ndial_backoff_min_ms = 9000\n",
+            "cluster.dial_backoff_min_ms",
+        ),
+        ("[mesh]\nconnect = [\"127.0.0.1:7447\"]\n", "mesh.connect"),
+        (
+            "[storage]\ncache_capacity_mb = 0\n",
+            "storage.cache_capacity_mb",
+        ),
+    ];
+    for (i, (text, want_key)) in cases.iter().enumerate() {
+        let path = file_with(&dir, &format!("c{i}.toml"), text);
+        let (origin, key, _) = invalid_parts(load_file(&path).unwrap_err());
+        assert_eq!(key, *want_key, "for {text:?}");
+        assert!(origin.ends_with(&format!("c{i}.toml")), "{origin}");
+    }
+}
+
+#[test]
+fn effective_config_round_trips_through_toml() {
+    let cfg = load(None, &[]).unwrap();
+    let shown = toml::to_string(&cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "shown.toml", &shown);
+    assert_eq!(load_file(&path).unwrap(), cfg);
+}

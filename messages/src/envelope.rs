@@ -1,0 +1,35 @@
+use serde::{Deserialize, Serialize};
+
+/// Version of the wire format. It names the bincode configuration too
+/// (`standard()`: little-endian varints), so changing either bumps it.
+pub const WIRE_VERSION: u16 = 1;
+
+/// Trace context carried across nodes, W3C-sized.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceContext {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+}
+
+/// The frame every cross-node payload travels in.
+///
+/// `version` comes first so a receiver can reject a frame from a newer node
+/// before it tries to decode a payload it does not understand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub version: u16,
+    pub tenant: String,
+    pub trace: TraceContext,
+    pub payload: T,
+}
+
+impl<T> Envelope<T> {
+    pub fn new(tenant: impl Into<String>, trace: TraceContext, payload: T) -> Self {
+        Self {
+            version: WIRE_VERSION,
+            tenant: tenant.into(),
+            trace,
+            payload,
+        }
+    }
+}

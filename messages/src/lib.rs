@@ -1,0 +1,12 @@
+//! Types that cross a node boundary, and their codec.
+//!
+//! This crate is a leaf: types only, no actor logic. Everything on the wire is
+//! serde + bincode 2 inside a versioned [`Envelope`]. Decoding is fallible and
+//! bounded: a bad frame is an error value, never a panic and never an unbounded
+//! allocation.
+
+mod codec;
+mod envelope;
+
+pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
+pub use envelope::{Envelope, TraceContext, WIRE_VERSION};

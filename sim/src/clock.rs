@@ -1,0 +1,66 @@
+use std::time::{Duration, SystemTime};
+
+use futures::future::BoxFuture;
+use swarmd_supervisor::seams::Clock;
+use tokio::time::Instant;
+
+/// Virtual time: wall time is `epoch` plus the virtual time elapsed since the
+/// clock was made, so a run's timestamps depend only on its seed and schedule.
+/// Use it on a runtime with paused time, where tokio advances time only when
+/// every task is idle.
+pub struct SimClock {
+    epoch: SystemTime,
+    start: Instant,
+}
+
+impl SimClock {
+    /// 2026-01-01T00:00:00Z, fixed so traces are comparable across runs.
+    pub const EPOCH_UNIX_SECS: u64 = 1_767_225_600;
+
+    pub fn new() -> Self {
+        Self {
+            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(Self::EPOCH_UNIX_SECS),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SimClock {
+    fn wall_now(&self) -> SystemTime {
+        self.epoch + self.start.elapsed()
+    }
+
+    fn mono_now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn wall_time_follows_virtual_time_exactly() {
+        let clock = SimClock::new();
+        let t0 = clock.wall_now();
+        assert_eq!(
+            t0.duration_since(SystemTime::UNIX_EPOCH).unwrap(),
+            Duration::from_secs(SimClock::EPOCH_UNIX_SECS)
+        );
+        clock.sleep(Duration::from_secs(3600)).await;
+        assert_eq!(
+            clock.wall_now().duration_since(t0).unwrap(),
+            Duration::from_secs(3600)
+        );
+    }
+}

@@ -1,0 +1,124 @@
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// A node's data directory, held exclusively for the life of this value.
+///
+/// The lock is an OS advisory lock on `<dir>/LOCK`, so it dies with the process:
+/// a crashed node never leaves a stale lock behind. The holder's pid is written
+/// into the file only to make the error message useful.
+#[derive(Debug)]
+pub struct DataDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("data dir {path}: cannot create it: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data dir {path} is in use by another swarmd{holder} (lock file {lock} is held)")]
+    InUse {
+        path: PathBuf,
+        lock: PathBuf,
+        holder: String,
+    },
+    #[error("data dir {path}: cannot lock {lock}: {source}")]
+    Lock {
+        path: PathBuf,
+        lock: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl DataDir {
+    /// Creates the directory if needed and takes its lock, failing at once if
+    /// another process holds it. Nothing in the directory is touched before the
+    /// lock is held.
+    pub fn lock(path: &Path) -> Result<Self, DataDirError> {
+        std::fs::create_dir_all(path).map_err(|source| DataDirError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+        let lock_path = path.join("LOCK");
+        let lock_err = |source| DataDirError::Lock {
+            path: path.to_owned(),
+            lock: lock_path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(lock_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(DataDirError::InUse {
+                    path: path.to_owned(),
+                    lock: lock_path.clone(),
+                    holder: read_holder(&mut file),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(lock_err(e)),
+        }
+        file.set_len(0).map_err(lock_err)?;
+        file.seek(SeekFrom::Start(0)).map_err(lock_err)?;
+        writeln!(file, "{}", std::process::id()).map_err(lock_err)?;
+        Ok(Self {
+            path: path.to_owned(),
+            _lock: file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the sled database lives.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.path.join("ledger")
+    }
+}
+
+fn read_holder(file: &mut File) -> String {
+    let mut text = String::new();
+    match file.read_to_string(&mut text) {
+        Ok(_) if !text.trim().is_empty() => format!(" (pid {})", text.trim()),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_fails_with_the_holder_pid_and_frees_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDir::lock(dir.path()).unwrap();
+        let err = DataDir::lock(dir.path()).unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, DataDirError::InUse { .. }), "{shown}");
+        assert!(
+            shown.contains(&format!("pid {}", std::process::id())),
+            "{shown}"
+        );
+        drop(first);
+        DataDir::lock(dir.path()).expect("lock is free once the holder is gone");
+    }
+
+    #[test]
+    fn creates_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b/c");
+        let held = DataDir::lock(&nested).unwrap();
+        assert_eq!(held.ledger_path(), nested.join("ledger"));
+        assert!(nested.join("LOCK").exists());
+    }
+}

@@ -1,0 +1,143 @@
+use std::io;
+use std::path::Path;
+
+use futures::future::BoxFuture;
+
+use crate::seam::{Batch, Storage, StorageError};
+
+/// The production [`Storage`]: one sled 0.34 database.
+pub struct SledStorage {
+    db: sled::Db,
+}
+
+impl SledStorage {
+    /// Opens (or creates) the database at `path` with a bounded page cache.
+    pub fn open(path: &Path, cache_capacity_bytes: u64) -> Result<Self, StorageError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity_bytes)
+            .open()
+            .map_err(map_sled)?;
+        Ok(Self { db })
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree, StorageError> {
+        self.db.open_tree(name).map_err(map_sled)
+    }
+}
+
+impl Storage for SledStorage {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let value = self.tree(tree)?.get(key).map_err(map_sled)?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn apply(&self, tree: &str, batch: Batch) -> Result<(), StorageError> {
+        let mut sled_batch = sled::Batch::default();
+        for (key, value) in batch.into_ops() {
+            match value {
+                Some(value) => sled_batch.insert(key, value),
+                None => sled_batch.remove(key),
+            }
+        }
+        self.tree(tree)?.apply_batch(sled_batch).map_err(map_sled)
+    }
+
+    fn scan(
+        &self,
+        tree: &str,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let tree = self.tree(tree)?;
+        let iter = match to {
+            Some(to) => tree.range(from..to),
+            None => tree.range(from..),
+        };
+        iter.take(limit)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(map_sled))
+            .collect()
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.db.flush_async().await.map_err(map_sled)?;
+            Ok(())
+        })
+    }
+}
+
+fn map_sled(err: sled::Error) -> StorageError {
+    match err {
+        sled::Error::Io(e) if is_no_space(&e) => StorageError::NoSpace,
+        sled::Error::Io(e) => StorageError::Io(e.to_string()),
+        sled::Error::Corruption { at, .. } => StorageError::Corrupt(format!("at {at:?}")),
+        other => StorageError::Io(other.to_string()),
+    }
+}
+
+fn is_no_space(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &tempfile::TempDir) -> SledStorage {
+        SledStorage::open(&dir.path().join("db"), 8 << 20).unwrap()
+    }
+
+    #[tokio::test]
+    async fn flushed_batches_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(&dir);
+            let mut batch = Batch::default();
+            batch.insert(b"a".to_vec(), b"1".to_vec());
+            batch.insert(b"b".to_vec(), b"2".to_vec());
+            batch.insert(b"c".to_vec(), b"3".to_vec());
+            batch.remove(b"b".to_vec());
+            store.apply("log", batch).unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = open(&dir);
+        assert_eq!(store.get("log", b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get("log", b"b").unwrap(), None);
+        assert_eq!(
+            store.get("other", b"a").unwrap(),
+            None,
+            "trees are separate"
+        );
+    }
+
+    #[tokio::test]
+    async fn scan_is_ordered_bounded_and_limited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let mut batch = Batch::default();
+        for i in (0u64..10).rev() {
+            batch.insert(i.to_be_bytes().to_vec(), vec![i as u8]);
+        }
+        store.apply("t", batch).unwrap();
+        let all = store.scan("t", &[], None, 100).unwrap();
+        let keys: Vec<u64> = all
+            .iter()
+            .map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()))
+            .collect();
+        assert_eq!(keys, (0..10).collect::<Vec<_>>());
+        let window = store
+            .scan("t", &3u64.to_be_bytes(), Some(&7u64.to_be_bytes()), 2)
+            .unwrap();
+        assert_eq!(window.len(), 2);
+        assert_eq!(window[0].1, vec![3]);
+        assert_eq!(window[1].1, vec![4]);
+    }
+
+    #[test]
+    fn enospc_maps_to_no_space() {
+        let err = sled::Error::Io(io::Error::from_raw_os_error(28));
+        assert_eq!(map_sled(err), StorageError::NoSpace);
+    }
+}
