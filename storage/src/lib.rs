@@ -12,5 +12,5 @@ mod sled_store;
 
 pub use data_dir::{DataDir, DataDirError};
 pub use keeper::StorageKeeper;
-pub use seam::{Batch, Storage, StorageError};
+pub use seam::{Batch, Entry, Storage, StorageError};
 pub use sled_store::SledStorage;

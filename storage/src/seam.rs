@@ -1,5 +1,8 @@
 use futures::future::BoxFuture;
 
+/// One stored entry: `(key, value)`.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The disk seam: named trees of ordered byte keys.
 ///
 /// Writes become durable only after [`Storage::flush`] returns `Ok`. Reads and
@@ -18,7 +21,7 @@ pub trait Storage: Send + Sync + 'static {
         from: &[u8],
         to: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+    ) -> Result<Vec<Entry>, StorageError>;
 
     /// Makes every write applied so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>>;

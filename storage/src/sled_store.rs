@@ -3,7 +3,7 @@ use std::path::Path;
 
 use futures::future::BoxFuture;
 
-use crate::seam::{Batch, Storage, StorageError};
+use crate::seam::{Batch, Entry, Storage, StorageError};
 
 /// The production [`Storage`]: one sled 0.34 database.
 pub struct SledStorage {
@@ -49,7 +49,7 @@ impl Storage for SledStorage {
         from: &[u8],
         to: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Vec<Entry>, StorageError> {
         let tree = self.tree(tree)?;
         let iter = match to {
             Some(to) => tree.range(from..to),

@@ -1,0 +1,151 @@
+//! The config layering and its errors, seen from the command line.
+
+mod support;
+
+use support::{Node, run, write_file};
+
+#[tokio::test]
+async fn bad_value_exits_nonzero_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "edge.toml",
+        "[cluster]\nlisten = \"127.0.0.1:99999\"\n",
+    );
+    let file = file.to_str().unwrap();
+
+    let (status, _, stderr) = run(&["--config", file], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!(
+            "{file}: cluster.listen: \"127.0.0.1:99999\" is not a socket address"
+        )),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = run(&["config", "check", file], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("cluster.listen"), "{stderr}");
+}
+
+#[tokio::test]
+async fn unknown_key_exits_nonzero_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "cloud.toml",
+        "[node]\nname = \"c\"\ncolour = \"blue\"\n",
+    );
+    let file = file.to_str().unwrap();
+    let (status, _, stderr) = run(&["--config", file], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!("{file}: node.colour: unknown field `colour`")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_node_does_not_start_on_a_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "x.toml", "[node]\nrole = \"satellite\"\n");
+    let data = dir.path().join("data");
+    let mut node = Node::start(&data, &["--config", file.to_str().unwrap()], &[]);
+    assert_eq!(node.exit().await.code(), Some(2));
+    assert!(!data.exists(), "a rejected config touches nothing on disk");
+}
+
+#[tokio::test]
+async fn config_check_accepts_the_shipped_examples() {
+    for example in ["config/examples/cloud.toml", "config/examples/edge.toml"] {
+        let path = format!("{}/{example}", env!("CARGO_MANIFEST_DIR"));
+        let (status, stdout, stderr) = run(&["config", "check", &path], &[]).await;
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        assert!(stdout.contains("ok"));
+    }
+}
+
+#[tokio::test]
+async fn config_show_applies_file_env_and_flags_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "a.toml",
+        "[node]\nname = \"from-file\"\nrole = \"cloud\"\n[cluster]\nlisten = \"127.0.0.1:1000\"\n",
+    );
+    let file = file.to_str().unwrap();
+    let env = [("SWARMD_ROLE", "edge"), ("SWARMD_LISTEN", "127.0.0.1:2000")];
+    let (status, stdout, stderr) = run(
+        &[
+            "--config",
+            file,
+            "config",
+            "show",
+            "--listen",
+            "127.0.0.1:3000",
+            "--join",
+            "a:1",
+            "--join",
+            "b:2",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let shown: toml::Table = stdout.parse().unwrap();
+    assert_eq!(
+        shown["node"]["name"].as_str(),
+        Some("from-file"),
+        "file over default"
+    );
+    assert_eq!(
+        shown["node"]["role"].as_str(),
+        Some("edge"),
+        "env over file"
+    );
+    assert_eq!(
+        shown["cluster"]["listen"].as_str(),
+        Some("127.0.0.1:3000"),
+        "flag over env"
+    );
+    let seeds: Vec<_> = shown["cluster"]["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(seeds, ["a:1", "b:2"]);
+}
+
+#[tokio::test]
+async fn override_errors_name_the_flag_or_variable() {
+    let (status, _, stderr) = run(&["config", "show"], &[("SWARMD_LISTEN", "nowhere")]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains("SWARMD_LISTEN: cluster.listen: \"nowhere\" is not a socket address"),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = run(&["--join", "host-without-port", "config", "show"], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("--join: cluster.seeds"), "{stderr}");
+}
+
+#[tokio::test]
+async fn help_lists_the_working_flags() {
+    let (status, stdout, _) = run(&["--help"], &[]).await;
+    assert_eq!(status.code(), Some(0));
+    for flag in [
+        "--join",
+        "--config",
+        "--name",
+        "--listen",
+        "--role",
+        "--data-dir",
+        "--log",
+        "--log-format",
+    ] {
+        assert!(stdout.contains(flag), "{flag} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("config"), "the config subcommand is listed");
+}

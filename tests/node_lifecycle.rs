@@ -1,0 +1,217 @@
+//! A node's life against the real binary: start, signals, ordered shutdown,
+//! the data-dir lock and the cookie.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+
+use serde_json::Value;
+use support::{Node, STARTUP};
+
+fn child_events<'a>(events: &'a [Value], message: &str, supervisor: &str) -> Vec<&'a str> {
+    events
+        .iter()
+        .filter(|e| e["message"] == message && e["supervisor"] == supervisor)
+        .filter_map(|e| e["child"].as_str())
+        .collect()
+}
+
+fn position(events: &[Value], pred: impl Fn(&Value) -> bool) -> usize {
+    events.iter().position(pred).expect("event present")
+}
+
+#[tokio::test]
+async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(&dir.path().join("data"), &[], &[]);
+    node.ready().await;
+    node.signal(libc::SIGTERM);
+    let status = node.exit().await;
+    assert_eq!(status.code(), Some(0), "log:\n{}", node.log.join("\n"));
+
+    let events = node.events();
+    let started = child_events(&events, "child started", "node");
+    let stopped = child_events(&events, "child stopped", "node");
+    assert_eq!(started, ["storage", "cluster", "agents"]);
+    assert_eq!(
+        stopped,
+        ["agents", "cluster", "storage"],
+        "reverse start order"
+    );
+
+    let cluster_down = position(&events, |e| {
+        e["message"] == "child stopped" && e["child"] == "cluster"
+    });
+    let flushed = position(&events, |e| e["message"] == "storage flushed");
+    let node_stopped = position(&events, |e| e["message"] == "node stopped");
+    assert!(
+        cluster_down < flushed && flushed < node_stopped,
+        "storage flushes last"
+    );
+}
+
+#[tokio::test]
+async fn sigint_also_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(&dir.path().join("data"), &[], &[]);
+    node.ready().await;
+    node.signal(libc::SIGINT);
+    assert_eq!(node.exit().await.code(), Some(0));
+    assert!(node.events().iter().any(|e| e["signal"] == "SIGINT"));
+}
+
+#[tokio::test]
+async fn second_node_on_the_same_data_dir_fails_fast_and_first_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = Node::start(&data, &["--name", "first"], &[]);
+    first.ready().await;
+    let cookie_before = std::fs::read(data.join("cookie")).unwrap();
+
+    let mut second = Node::start(&data, &["--name", "second"], &[]);
+    let status = second.exit().await;
+    assert_eq!(status.code(), Some(1));
+    let log = second.log.join("\n");
+    assert!(log.contains("is in use by another swarmd"), "{log}");
+    assert!(log.contains("LOCK"), "{log}");
+    assert!(!log.contains("node ready"), "{log}");
+
+    assert!(
+        first.child.try_wait().unwrap().is_none(),
+        "first node still runs"
+    );
+    assert_eq!(
+        std::fs::read(data.join("cookie")).unwrap(),
+        cookie_before,
+        "nothing rewritten"
+    );
+    first.signal(libc::SIGTERM);
+    assert_eq!(
+        first.exit().await.code(),
+        Some(0),
+        "first shuts down cleanly afterwards"
+    );
+}
+
+#[tokio::test]
+async fn cookie_is_created_owner_only_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut node = Node::start(&data, &[], &[]);
+    node.ready().await;
+    let cookie_path = data.join("cookie");
+    let mode = std::fs::metadata(&cookie_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let cookie = std::fs::read_to_string(&cookie_path).unwrap();
+    assert!(cookie.trim().len() >= 20, "cookie {cookie:?}");
+    node.signal(libc::SIGTERM);
+    assert_eq!(node.exit().await.code(), Some(0));
+
+    let mut again = Node::start(&data, &[], &[]);
+    again.ready().await;
+    assert_eq!(
+        std::fs::read_to_string(&cookie_path).unwrap(),
+        cookie,
+        "kept across restarts"
+    );
+    again.signal(libc::SIGTERM);
+    assert_eq!(again.exit().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn world_readable_cookie_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let cookie_path = support::write_file(&data, "cookie", "SECRETCOOKIE\n");
+    std::fs::set_permissions(&cookie_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut node = Node::start(&data, &[], &[]);
+    let status = node.exit().await;
+    assert_eq!(status.code(), Some(1));
+    let log = node.log.join("\n");
+    assert!(log.contains("readable by group or others"), "{log}");
+    assert!(log.contains("chmod 600"), "{log}");
+    assert!(!log.contains("node ready"));
+}
+
+#[tokio::test]
+async fn a_busy_listen_port_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut node = Node::start_listening(&dir.path().join("data"), &addr, &[], &[]);
+    let status = node.exit().await;
+    assert_eq!(status.code(), Some(1));
+    let log = node.log.join("\n");
+    assert!(
+        log.contains("node failed to start") && log.contains("node_server"),
+        "{log}"
+    );
+    assert!(status.signal().is_none(), "no crash");
+}
+
+#[tokio::test]
+async fn join_authenticates_with_a_shared_cookie_and_not_with_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cookie = [("SWARMD_COOKIE", "SHAREDCOOKIE")];
+    let mut cloud = Node::start(
+        &dir.path().join("cloud"),
+        &["--name", "cloud", "--role", "cloud"],
+        &cookie,
+    );
+    cloud.ready().await;
+    let seed = cloud.listen.clone();
+
+    let mut edge = Node::start(
+        &dir.path().join("edge"),
+        &["--name", "edge", "--role", "edge", "--join", &seed],
+        &cookie,
+    );
+    edge.ready().await;
+    edge.wait_message("connected to seed", STARTUP).await;
+    let authed = |v: &Value| v["message"] == "cluster session authenticated";
+    let on_edge = edge.wait_for("edge authenticated", STARTUP, authed).await;
+    assert!(
+        on_edge["peer"].as_str().unwrap().starts_with("cloud@"),
+        "{on_edge}"
+    );
+    let on_cloud = cloud.wait_for("cloud authenticated", STARTUP, authed).await;
+    assert!(
+        on_cloud["peer"].as_str().unwrap().starts_with("edge@"),
+        "{on_cloud}"
+    );
+
+    let wrong = [("SWARMD_COOKIE", "WRONGCOOKIE")];
+    let mut intruder = Node::start(
+        &dir.path().join("intruder"),
+        &["--name", "intruder", "--join", &seed],
+        &wrong,
+    );
+    intruder.ready().await;
+    intruder.wait_message("connected to seed", STARTUP).await;
+    // The cloud drops the session; nothing from the intruder is ever authenticated.
+    cloud
+        .wait_for("intruder session closed", STARTUP, |v| {
+            v["message"] == "cluster session closed"
+                && !v["peer"].as_str().unwrap_or("").starts_with("edge@")
+        })
+        .await;
+    assert!(
+        !cloud
+            .events()
+            .iter()
+            .any(|e| authed(e) && e["peer"].as_str().unwrap_or("").starts_with("intruder@")),
+        "wrong cookie must not authenticate"
+    );
+
+    for node in [&mut intruder, &mut edge, &mut cloud] {
+        node.signal(libc::SIGTERM);
+        assert_eq!(node.exit().await.code(), Some(0));
+    }
+}

@@ -1,0 +1,183 @@
+//! Drives real `swarmd` processes: free loopback ports, temp data dirs, JSON
+//! log lines read from stderr, signals, and bounded waits on events.
+
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// Generous: debug builds on a loaded 2-core CI machine start slowly.
+pub const STARTUP: Duration = Duration::from_secs(30);
+pub const EXIT: Duration = Duration::from_secs(20);
+
+pub fn swarmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_swarmd"));
+    cmd.env_remove("RUST_LOG")
+        .env_remove("SWARMD_COOKIE")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Node {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every stderr line seen so far, in order.
+    pub log: Vec<String>,
+    pub listen: String,
+}
+
+impl Node {
+    /// Starts `swarmd` with JSON logs on `data_dir` and a fresh port, plus `extra` args.
+    pub fn start(data_dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Node {
+        Node::start_listening(data_dir, &format!("127.0.0.1:{}", free_port()), extra, envs)
+    }
+
+    pub fn start_listening(
+        data_dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Node {
+        let listen = listen.to_owned();
+        let mut cmd = swarmd();
+        cmd.args([
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+            "--listen",
+            &listen,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn swarmd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel(10_000);
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Node {
+            child,
+            lines,
+            log: Vec::new(),
+            listen,
+        }
+    }
+
+    /// The first log event, seen so far or arriving within `limit`, that satisfies
+    /// `pred`. Panics with the log so far otherwise.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(seen) = self.events().into_iter().find(|v| pred(v)) {
+            return seen;
+        }
+        let found = tokio::time::timeout(limit, async {
+            while let Some(line) = self.lines.recv().await {
+                self.log.push(line.clone());
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && pred(&v)
+                {
+                    return Some(v);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("swarmd exited before {what}; log:\n{}", self.log.join("\n")),
+            Err(_) => panic!("no {what} within {limit:?}; log:\n{}", self.log.join("\n")),
+        }
+    }
+
+    pub async fn wait_message(&mut self, message: &str, limit: Duration) -> Value {
+        self.wait_for(message, limit, |v| v["message"] == message)
+            .await
+    }
+
+    pub async fn ready(&mut self) {
+        self.wait_message("node ready", STARTUP).await;
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.id().expect("still running") as i32;
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+    }
+
+    /// Waits for exit and drains the rest of the log.
+    pub async fn exit(&mut self) -> ExitStatus {
+        let status = tokio::time::timeout(EXIT, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "swarmd did not exit within {EXIT:?}; log:\n{}",
+                    self.log.join("\n")
+                )
+            })
+            .unwrap();
+        while let Some(line) = self.lines.recv().await {
+            self.log.push(line);
+        }
+        status
+    }
+
+    /// Parsed JSON log events so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.log
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Runs `swarmd` to completion with a deadline, returning (status, stdout, stderr).
+pub async fn run(args: &[&str], envs: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let mut cmd = swarmd();
+    cmd.args(args).envs(envs.iter().copied());
+    let out = tokio::time::timeout(EXIT, cmd.output())
+        .await
+        .expect("swarmd did not finish in time")
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
