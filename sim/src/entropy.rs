@@ -48,12 +48,8 @@ mod tests {
     #[test]
     fn stream_is_pinned_across_versions() {
         // A changed value here means old seeds no longer reproduce old runs.
-        assert_eq!(
-            SeededEntropy::new(0).next_u64(),
-            ChaCha8Rng::seed_from_u64(0).next_u64()
-        );
-        let mut bytes = [0u8; 4];
-        SeededEntropy::new(1).fill_bytes(&mut bytes);
-        assert_ne!(bytes, [0; 4]);
+        let e = SeededEntropy::new(0);
+        let first = [e.next_u64(), e.next_u64()];
+        assert_eq!(first, [13080132717333068652, 8594738769458413623]);
     }
 }

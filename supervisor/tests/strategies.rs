@@ -134,10 +134,9 @@ async fn worker(sup: &ActorRef<SupervisorMsg>, id: &str) -> ActorRef<Cmd> {
         .into_iter()
         .find(|c| c.id == id)
         .unwrap();
-    ractor::ActorCell::from(
-        ractor::registry::where_is_pid(info.actor.unwrap()).expect("registered pid"),
-    )
-    .into()
+    ractor::registry::where_is_pid(info.actor.unwrap())
+        .expect("registered pid")
+        .into()
 }
 
 async fn start(spec: SupervisorSpec) -> ActorRef<SupervisorMsg> {
@@ -305,10 +304,10 @@ async fn escalation_reaches_the_parent_which_restarts_the_subtree() {
         .child(inner.into_child());
     let sup = start(outer).await;
     assert_eq!(h.next(2).await, ["start:sibling", "start:leaf"]);
-    let inner_ref: ActorRef<SupervisorMsg> = ractor::ActorCell::from(
-        ractor::registry::where_is_pid(children(&sup).await[1].actor.unwrap()).unwrap(),
-    )
-    .into();
+    let inner_ref: ActorRef<SupervisorMsg> =
+        ractor::registry::where_is_pid(children(&sup).await[1].actor.unwrap())
+            .unwrap()
+            .into();
     worker(&inner_ref, "leaf").await.cast(Cmd::Fail).unwrap();
     assert_eq!(
         h.next(1).await,

@@ -90,3 +90,80 @@ fn write_new(path: &Path, cookie: &str) -> Result<(), String> {
         .and_then(|_| file.sync_all())
         .map_err(|e| format!("cannot write cookie file {}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl Entropy for Fixed {
+        fn next_u64(&self) -> u64 {
+            7
+        }
+        fn fill_bytes(&self, dest: &mut [u8]) {
+            dest.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn generates_once_with_owner_only_mode_then_reads_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookie");
+        let (made, source) = resolve(None, &path, true, &Fixed).unwrap();
+        assert_eq!(source, CookieSource::Generated);
+        assert_eq!(made, "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF");
+        assert_eq!(mode(&path), 0o600);
+        let (read, source) = resolve(None, &path, true, &Fixed).unwrap();
+        assert_eq!((read, source), (made, CookieSource::File));
+    }
+
+    #[test]
+    fn environment_wins_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookie");
+        let (cookie, source) = resolve(Some(" FROMENV\n".into()), &path, true, &Fixed).unwrap();
+        assert_eq!(
+            (cookie.as_str(), source),
+            ("FROMENV", CookieSource::Environment)
+        );
+        assert!(!path.exists());
+        assert!(
+            resolve(Some("  ".into()), &path, true, &Fixed)
+                .unwrap_err()
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn group_or_world_access_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookie");
+        fs::write(&path, "SECRET\n").unwrap();
+        for bad in [0o640, 0o604, 0o660] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(bad)).unwrap();
+            let err = resolve(None, &path, true, &Fixed).unwrap_err();
+            assert!(
+                err.contains("readable by group or others"),
+                "{bad:o}: {err}"
+            );
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(resolve(None, &path, true, &Fixed).unwrap().0, "SECRET");
+    }
+
+    #[test]
+    fn a_configured_cookie_file_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing");
+        assert!(
+            resolve(None, &path, false, &Fixed)
+                .unwrap_err()
+                .contains("No such file")
+        );
+        assert!(!path.exists());
+    }
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use rand::TryRngCore;
+#[allow(clippy::disallowed_types)] // the production entropy seam itself
 use rand::rngs::OsRng;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::ctx::{Clock, Connection, Dialer, Entropy, PubSub, Storage};
@@ -33,6 +34,7 @@ impl Clock for SystemClock {
 /// backoff jitter), and there is no state to seed or reseed.
 pub struct OsEntropy;
 
+#[allow(clippy::disallowed_types)] // the production entropy seam itself
 impl Entropy for OsEntropy {
     fn next_u64(&self) -> u64 {
         OsRng.try_next_u64().expect("the OS entropy source failed")
