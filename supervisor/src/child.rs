@@ -23,13 +23,25 @@ pub enum Restart {
 }
 
 /// How a child is stopped when its supervisor shuts it down.
+///
+/// ractor gives a stopping actor no way to drain its mailbox: the message in
+/// hand finishes, `post_stop` runs (not after a kill), and every message still
+/// queued is dropped. A caller waiting on a reply from it gets a `SenderError`
+/// at once, because the reply port is dropped with the message. A restarted
+/// child is a new actor with a new id and an empty mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
     /// Killed at once; its `post_stop` does not run.
     BrutalKill,
-    /// Asked to stop: it finishes the message in hand, runs `post_stop`, and its
-    /// still-queued messages are dropped. Killed if it has not stopped in time.
+    /// Asked to stop, and killed if it has not stopped within the timeout.
     Timeout(Duration),
+}
+
+/// OTP's child type: supervisors are looked into by tree snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildKind {
+    Worker,
+    Supervisor,
 }
 
 /// How to start and look after one child.
@@ -39,7 +51,9 @@ pub struct ChildSpec {
     pub start: StartFn,
     pub restart: Restart,
     pub shutdown: Shutdown,
+    /// With an auto-shutdown policy, this child's own exit can stop the supervisor.
     pub significant: bool,
+    pub kind: ChildKind,
 }
 
 impl ChildSpec {
@@ -55,6 +69,7 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: Shutdown::Timeout(Duration::from_secs(5)),
             significant: false,
+            kind: ChildKind::Worker,
         }
     }
 
@@ -81,17 +96,39 @@ impl fmt::Debug for ChildSpec {
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
             .field("significant", &self.significant)
+            .field("kind", &self.kind)
             .finish()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStatus {
+    Running,
+    /// Waiting out a restart backoff.
+    RestartPending,
+    /// Not running, spec kept: stopped by `terminate_child`, or a transient
+    /// child that exited normally.
+    Terminated,
 }
 
 /// One row of `which_children`, in start order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildInfo {
     pub id: String,
-    /// `None` when the child is not running (a transient child that exited normally).
+    /// Set while the child runs.
     pub actor: Option<ActorId>,
+    pub status: ChildStatus,
+    pub kind: ChildKind,
     pub restart: Restart,
     pub restarts: u32,
     pub last_failure: Option<String>,
+}
+
+/// OTP's `count_children`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildCount {
+    pub specs: usize,
+    pub active: usize,
+    pub supervisors: usize,
+    pub workers: usize,
 }

@@ -28,6 +28,11 @@ pub(crate) struct RestartWindow {
 }
 
 impl RestartWindow {
+    /// Restarts currently inside the window.
+    pub(crate) fn len(&self) -> usize {
+        self.times.len()
+    }
+
     /// Records a restart at `now`; returns false when the intensity is exceeded.
     pub(crate) fn admit(&mut self, limit: Intensity, now: Instant) -> bool {
         while let Some(&oldest) = self.times.front() {

@@ -1,105 +1,15 @@
-//! The supervisor actor: starts children in order, restarts them by strategy
-//! within the restart intensity, escalates beyond it, and stops them in reverse.
+//! The supervisor actor: it turns ractor's link events and the OTP child API
+//! into calls on its [`SupervisorState`].
 
-use std::ops::Range;
-use std::time::Duration;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use ractor::{
-    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
-};
-use tokio::time::Instant;
-use tracing::{error, info, warn};
-
-use crate::child::{ChildInfo, ChildSpec, Restart, Shutdown};
-use crate::intensity::{Intensity, RestartWindow};
-
-/// A start function that has not returned by then counts as a failed start.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for a killed child to be gone before moving on.
-const KILL_WAIT: Duration = Duration::from_secs(5);
-
-/// Which children restart when one of them exits and must be restarted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Only the child that exited.
-    OneForOne,
-    /// All children: the others are stopped in reverse order, then all start in order.
-    OneForAll,
-    /// The child that exited and every child started after it.
-    RestForOne,
-}
-
-#[derive(Debug, Clone)]
-pub struct SupervisorSpec {
-    /// Shown in logs and in the tree snapshot.
-    pub name: String,
-    pub strategy: Strategy,
-    pub intensity: Intensity,
-    /// In start order.
-    pub children: Vec<ChildSpec>,
-}
-
-impl SupervisorSpec {
-    pub fn new(name: impl Into<String>, strategy: Strategy) -> Self {
-        Self {
-            name: name.into(),
-            strategy,
-            intensity: Intensity::default(),
-            children: Vec::new(),
-        }
-    }
-
-    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
-        self.intensity = Intensity {
-            max_restarts,
-            period,
-        };
-        self
-    }
-
-    pub fn child(mut self, child: ChildSpec) -> Self {
-        self.children.push(child);
-        self
-    }
-
-    /// This supervisor as a child of another. Like OTP, a supervisor child gets
-    /// a long shutdown so its own children can stop in order.
-    pub fn into_child(self) -> ChildSpec {
-        let id = self.name.clone();
-        ChildSpec::new(id, move |parent| {
-            let spec = self.clone();
-            async move {
-                let (sup, _) = Actor::spawn_linked(None, Supervisor, spec, parent).await?;
-                Ok(sup.get_cell())
-            }
-        })
-        .shutdown(Shutdown::Timeout(Duration::from_secs(60)))
-    }
-}
-
-pub enum SupervisorMsg {
-    WhichChildren(RpcReplyPort<Vec<ChildInfo>>),
-}
-
-impl ractor::Message for SupervisorMsg {}
+use crate::api::{Description, SupervisorError, SupervisorMsg};
+use crate::child::{ChildCount, ChildSpec, Restart};
+use crate::events::ExitReason;
+use crate::spec::{Strategy, SupervisorSpec, validate_child};
+use crate::state::{AfterExit, Status, SupervisorState};
 
 pub struct Supervisor;
-
-struct Child {
-    spec: ChildSpec,
-    cell: Option<ActorCell>,
-    restarts: u32,
-    last_failure: Option<String>,
-}
-
-pub struct SupervisorState {
-    name: String,
-    strategy: Strategy,
-    intensity: Intensity,
-    /// In start order. ractor's own child map is unordered, so this is the truth.
-    children: Vec<Child>,
-    window: RestartWindow,
-}
 
 impl Actor for Supervisor {
     type Msg = SupervisorMsg;
@@ -111,41 +21,54 @@ impl Actor for Supervisor {
         myself: ActorRef<Self::Msg>,
         spec: SupervisorSpec,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let children = spec
-            .children
-            .into_iter()
-            .map(Child::new)
-            .collect::<Vec<_>>();
-        let mut state = SupervisorState {
-            name: spec.name,
-            strategy: spec.strategy,
-            intensity: spec.intensity,
-            window: RestartWindow::default(),
-            children,
-        };
-        let all = 0..state.children.len();
-        if let Err((idx, reason)) = state.start_range(&myself, all).await {
-            let id = state.children[idx].spec.id.clone();
-            state.stop_range(0..idx).await;
-            return Err(format!(
-                "supervisor {}: child {id} failed to start: {reason}",
-                state.name
-            )
-            .into());
-        }
+        let name = spec.name.clone();
+        spec.validate()
+            .map_err(|e| format!("supervisor {name}: {e}"))?;
+        let mut state = SupervisorState::new(spec);
+        state
+            .start_all(&myself)
+            .await
+            .map_err(|e| format!("supervisor {name}: {e}"))?;
         Ok(state)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SupervisorMsg::WhichChildren(reply) => {
-                let _ = reply.send(state.children.iter().map(Child::info).collect());
+            SupervisorMsg::StartChild(spec, reply) => {
+                let _ = reply.send(start_child(state, &myself, spec).await);
             }
+            SupervisorMsg::TerminateChild(id, reply) => {
+                let _ = reply.send(terminate_child(state, &id).await);
+            }
+            SupervisorMsg::RestartChild(id, reply) => {
+                let _ = reply.send(restart_child(state, &myself, &id).await);
+            }
+            SupervisorMsg::DeleteChild(id, reply) => {
+                let _ = reply.send(delete_child(state, &id));
+            }
+            SupervisorMsg::WhichChildren(reply) => {
+                let _ = reply.send(state.children.iter().map(SupervisorState::info).collect());
+            }
+            SupervisorMsg::CountChildren(reply) => {
+                let _ = reply.send(count(state));
+            }
+            SupervisorMsg::Describe(reply) => {
+                let _ = reply.send(Description {
+                    name: state.name().to_owned(),
+                    strategy: state.spec.strategy,
+                    children: state
+                        .children
+                        .iter()
+                        .map(|c| (SupervisorState::info(c), SupervisorState::cell(c)))
+                        .collect(),
+                });
+            }
+            SupervisorMsg::RestartDue => state.restart_pending(&myself).await?,
         }
         Ok(())
     }
@@ -156,32 +79,23 @@ impl Actor for Supervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (who, failure) = match event {
+        let (who, reason) = match event {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                let abnormal = reason.as_deref() == Some("killed");
-                (cell.get_id(), abnormal.then(|| "killed".to_owned()))
+                let reason = match reason.as_deref() {
+                    Some("killed") => ExitReason::Killed,
+                    _ => ExitReason::Normal,
+                };
+                (cell.get_id(), reason)
             }
-            SupervisionEvent::ActorFailed(cell, err) => (cell.get_id(), Some(err.to_string())),
+            SupervisionEvent::ActorFailed(cell, err) => {
+                (cell.get_id(), ExitReason::Failed(err.to_string()))
+            }
             _ => return Ok(()),
         };
-        // Exits of incarnations this supervisor already replaced or stopped are stale.
-        let Some(idx) = state.index_of(who) else {
-            return Ok(());
-        };
-        state.child_exited(idx, failure.clone());
-        let child = &state.children[idx];
-        let restart = match child.spec.restart {
-            Restart::Permanent => true,
-            Restart::Transient => failure.is_some(),
-            Restart::Temporary => false,
-        };
-        if !restart {
-            if child.spec.restart == Restart::Temporary {
-                state.children.remove(idx);
-            }
-            return Ok(());
+        if let AfterExit::ShutDown = state.on_exit(&myself, who, reason).await? {
+            myself.stop(Some("auto_shutdown".into()));
         }
-        state.restart(&myself, idx).await
+        Ok(())
     }
 
     async fn post_stop(
@@ -189,163 +103,100 @@ impl Actor for Supervisor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        info!(supervisor = %state.name, "shutting down children in reverse start order");
-        state.stop_range(0..state.children.len()).await;
+        tracing::info!(supervisor = %state.name(), "shutting down children in reverse start order");
+        state.stop_all().await;
         Ok(())
     }
 }
 
-impl Child {
-    fn new(spec: ChildSpec) -> Self {
-        Self {
-            spec,
-            cell: None,
-            restarts: 0,
-            last_failure: None,
-        }
+async fn start_child(
+    state: &mut SupervisorState,
+    me: &ActorRef<SupervisorMsg>,
+    spec: ChildSpec,
+) -> Result<ActorCell, SupervisorError> {
+    validate_child(&spec).map_err(SupervisorError::InvalidSpec)?;
+    if state.index(&spec.id).is_some() {
+        return Err(SupervisorError::AlreadyPresent(spec.id));
     }
-
-    fn info(&self) -> ChildInfo {
-        ChildInfo {
-            id: self.spec.id.clone(),
-            actor: self.cell.as_ref().map(ActorCell::get_id),
-            restart: self.spec.restart,
-            restarts: self.restarts,
-            last_failure: self.last_failure.clone(),
-        }
+    if let Some(limit) = state.spec.max_children
+        && state.children.len() >= limit
+    {
+        return Err(SupervisorError::MaxChildren(limit));
     }
+    let id = spec.id.clone();
+    state.children.push(crate::state::Child {
+        spec,
+        status: Status::Terminated,
+        restarts: 0,
+        last_failure: None,
+    });
+    let idx = state.children.len() - 1;
+    state.start_at(me, idx).await.map_err(|reason| {
+        // Like OTP, a child whose start failed is not kept.
+        state.children.pop();
+        SupervisorError::StartFailed { id, reason }
+    })
 }
 
-impl SupervisorState {
-    fn index_of(&self, who: ActorId) -> Option<usize> {
-        self.children
-            .iter()
-            .position(|c| c.cell.as_ref().is_some_and(|cell| cell.get_id() == who))
+async fn terminate_child(state: &mut SupervisorState, id: &str) -> Result<(), SupervisorError> {
+    let idx = state
+        .index(id)
+        .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
+    state.stop_at(idx).await;
+    state.children[idx].status = Status::Terminated;
+    let child = &state.children[idx];
+    if child.spec.restart == Restart::Temporary || state.spec.strategy == Strategy::SimpleOneForOne
+    {
+        state.children.remove(idx);
     }
-
-    fn child_exited(&mut self, idx: usize, failure: Option<String>) {
-        let child = &mut self.children[idx];
-        child.cell = None;
-        match &failure {
-            Some(reason) => {
-                warn!(supervisor = %self.name, child = %child.spec.id, %reason, "child failed")
-            }
-            None => info!(supervisor = %self.name, child = %child.spec.id, "child exited normally"),
-        }
-        if failure.is_some() {
-            child.last_failure = failure;
-        }
-    }
-
-    /// Restarts after child `idx` exited, per strategy. Every attempt, including
-    /// one whose start fails, counts against the intensity; beyond it, all
-    /// children stop in reverse order and the supervisor fails to its parent.
-    async fn restart(
-        &mut self,
-        myself: &ActorRef<SupervisorMsg>,
-        idx: usize,
-    ) -> Result<(), ActorProcessingErr> {
-        let affected = match self.strategy {
-            Strategy::OneForOne => idx..idx + 1,
-            Strategy::OneForAll => 0..self.children.len(),
-            Strategy::RestForOne => idx..self.children.len(),
-        };
-        loop {
-            if !self.window.admit(self.intensity, Instant::now()) {
-                error!(supervisor = %self.name, "restart intensity exceeded; escalating");
-                self.stop_range(0..self.children.len()).await;
-                return Err(
-                    format!("supervisor {} reached its restart intensity", self.name).into(),
-                );
-            }
-            self.stop_range(affected.clone()).await;
-            let affected = self.drop_temporaries(affected.clone());
-            for child in &mut self.children[affected.clone()] {
-                child.restarts += 1;
-            }
-            match self.start_range(myself, affected.clone()).await {
-                Ok(()) => return Ok(()),
-                Err((failed, reason)) => {
-                    let child = &mut self.children[failed];
-                    warn!(supervisor = %self.name, child = %child.spec.id, %reason, "restart failed");
-                    child.last_failure = Some(reason);
-                }
-            }
-        }
-    }
-
-    /// Temporary children are not restarted: those in `range` leave the list.
-    fn drop_temporaries(&mut self, range: Range<usize>) -> Range<usize> {
-        let before = self.children.len();
-        let mut pos = 0;
-        self.children.retain(|c| {
-            let keep = !range.contains(&pos) || c.spec.restart != Restart::Temporary;
-            pos += 1;
-            keep
-        });
-        range.start..range.end - (before - self.children.len())
-    }
-
-    /// Starts the children in `range` in order. On a failure, stops the ones this
-    /// call started and returns the index of the child that failed.
-    async fn start_range(
-        &mut self,
-        myself: &ActorRef<SupervisorMsg>,
-        range: Range<usize>,
-    ) -> Result<(), (usize, String)> {
-        for idx in range.clone() {
-            let child = &mut self.children[idx];
-            debug_assert!(child.cell.is_none(), "starting a running child");
-            let started =
-                tokio::time::timeout(START_TIMEOUT, (child.spec.start)(myself.get_cell())).await;
-            match started {
-                Ok(Ok(cell)) => {
-                    info!(supervisor = %self.name, child = %child.spec.id, "child started");
-                    child.cell = Some(cell);
-                }
-                Ok(Err(e)) => {
-                    self.stop_range(range.start..idx).await;
-                    return Err((idx, e.to_string()));
-                }
-                Err(_) => {
-                    self.stop_range(range.start..idx).await;
-                    return Err((
-                        idx,
-                        format!("start did not finish within {START_TIMEOUT:?}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Stops the running children in `range`, last started first.
-    async fn stop_range(&mut self, range: Range<usize>) {
-        for idx in range.rev() {
-            let child = &mut self.children[idx];
-            let Some(cell) = child.cell.take() else {
-                continue;
-            };
-            info!(supervisor = %self.name, child = %child.spec.id, "stopping child");
-            stop_child(child.spec.shutdown, &cell).await;
-            info!(supervisor = %self.name, child = %child.spec.id, "child stopped");
-        }
-    }
+    Ok(())
 }
 
-async fn stop_child(shutdown: Shutdown, cell: &ActorCell) {
-    match shutdown {
-        Shutdown::BrutalKill => {
-            let _ = cell.kill_and_wait(Some(KILL_WAIT)).await;
+async fn restart_child(
+    state: &mut SupervisorState,
+    me: &ActorRef<SupervisorMsg>,
+    id: &str,
+) -> Result<ActorCell, SupervisorError> {
+    let idx = state
+        .index(id)
+        .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
+    if let Status::Running(_) = state.children[idx].status {
+        return Err(SupervisorError::Running(id.to_owned()));
+    }
+    state
+        .start_at(me, idx)
+        .await
+        .map_err(|reason| SupervisorError::StartFailed {
+            id: id.to_owned(),
+            reason,
+        })
+}
+
+fn delete_child(state: &mut SupervisorState, id: &str) -> Result<(), SupervisorError> {
+    let idx = state
+        .index(id)
+        .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
+    if !matches!(state.children[idx].status, Status::Terminated) {
+        return Err(SupervisorError::Running(id.to_owned()));
+    }
+    state.children.remove(idx);
+    Ok(())
+}
+
+fn count(state: &SupervisorState) -> ChildCount {
+    let mut count = ChildCount {
+        specs: state.children.len(),
+        ..ChildCount::default()
+    };
+    for child in &state.children {
+        if SupervisorState::cell(child).is_some() {
+            count.active += 1;
         }
-        Shutdown::Timeout(limit) => {
-            let stopped = cell
-                .stop_and_wait(Some("shutdown".into()), Some(limit))
-                .await;
-            if matches!(stopped, Err(ractor::RactorErr::Timeout)) {
-                warn!(actor = %cell.get_id(), ?limit, "child did not stop in time; killing it");
-                let _ = cell.kill_and_wait(Some(KILL_WAIT)).await;
-            }
+        if SupervisorState::is_supervisor(child) {
+            count.supervisors += 1;
+        } else {
+            count.workers += 1;
         }
     }
+    count
 }
