@@ -105,7 +105,7 @@ fn config_check(file: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("swarmd: {e}");
+            crate::cli::report(&e);
             ExitCode::from(EXIT_CONFIG)
         }
     }
@@ -113,7 +113,7 @@ fn config_check(file: &Path) -> ExitCode {
 
 fn effective_config(args: &NodeArgs, matches: &ArgMatches) -> Result<NodeConfig, ExitCode> {
     swarmd_config::load(args.config.as_deref(), &overrides(args, matches)).map_err(|e| {
-        eprintln!("swarmd: {e}");
+        crate::cli::report(&e);
         ExitCode::from(EXIT_CONFIG)
     })
 }
@@ -174,4 +174,10 @@ fn deepest_source(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
         current = sub;
     }
     source
+}
+
+/// Prints a user-facing error before logging is set up. A broken stderr is ignored, not a panic.
+pub(crate) fn report(error: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "swarmd: {error}");
 }

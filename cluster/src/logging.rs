@@ -15,9 +15,11 @@ pub fn init(log: &LogSection, flag_given: bool) -> Result<(), String> {
     };
     let filter = EnvFilter::try_new(&directive)
         .map_err(|e| format!("{origin}: {directive:?} is not a valid log filter: {e}"))?;
+    // A node whose log destination breaks (a closed pipe, a full disk) keeps running.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match log.format {
         LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -7,6 +7,8 @@
 
 mod codec;
 mod envelope;
+mod event;
 
 pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
 pub use envelope::{Envelope, TraceContext, WIRE_VERSION};
+pub use event::{Event, EventDraft, EventId, EventKind};

@@ -224,3 +224,50 @@ async fn a_child_that_overruns_its_shutdown_timeout_is_killed() {
         "stuck was killed; first still stopped after it"
     );
 }
+
+#[tokio::test]
+async fn escalation_climbs_a_three_level_tree_until_a_supervisor_can_restart() {
+    let mut h = Harness::new();
+    let bottom = SupervisorSpec::new("bottom", Strategy::OneForOne)
+        .intensity(0, Duration::from_secs(5))
+        .child(h.child("leaf"));
+    let mid = SupervisorSpec::new("mid", Strategy::OneForOne)
+        .intensity(0, Duration::from_secs(5))
+        .child(h.child("mid-sibling"))
+        .child(bottom.into_child());
+    let top = SupervisorSpec::new("top", Strategy::OneForOne)
+        .intensity(5, Duration::from_secs(60))
+        .child(h.child("top-sibling"))
+        .child(mid.into_child());
+    let sup = start(top).await;
+    assert_eq!(
+        h.next(3).await,
+        ["start:top-sibling", "start:mid-sibling", "start:leaf"]
+    );
+
+    let mid_ref: ActorRef<SupervisorMsg> =
+        ractor::registry::where_is_pid(children(&sup).await[1].actor.unwrap())
+            .unwrap()
+            .into();
+    let bottom_ref: ActorRef<SupervisorMsg> =
+        ractor::registry::where_is_pid(children(&mid_ref).await[1].actor.unwrap())
+            .unwrap()
+            .into();
+    worker(&bottom_ref, "leaf").await.cast(Cmd::Fail).unwrap();
+    // bottom gives up at once; mid cannot restart it either, stops its sibling
+    // and fails; top restarts mid, which starts its children again in order.
+    assert_eq!(
+        h.next(3).await,
+        ["stop:mid-sibling", "start:mid-sibling", "start:leaf"]
+    );
+    let top_view = children(&sup).await;
+    assert_eq!((top_view[0].restarts, top_view[1].restarts), (0, 1));
+    assert!(
+        top_view[1]
+            .last_failure
+            .as_deref()
+            .unwrap()
+            .contains("mid reached its restart intensity")
+    );
+    assert!(h.quiet(), "top-sibling untouched");
+}

@@ -27,7 +27,7 @@ const EXIT_FORCED: i32 = 130;
 /// Runs a node on a fresh multi-threaded runtime until it is told to stop.
 pub fn run_blocking(config: NodeConfig, log_flag_given: bool) -> ExitCode {
     if let Err(e) = crate::logging::init(&config.log, log_flag_given) {
-        eprintln!("swarmd: {e}");
+        crate::cli::report(&e);
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -78,7 +78,7 @@ pub async fn run(config: NodeConfig) -> ExitCode {
     }
     tokio::spawn(async move {
         let signal = signals.next().await;
-        eprintln!("swarmd: {signal} during shutdown: forcing exit");
+        error!(signal, "second signal during shutdown: forcing exit");
         std::process::exit(EXIT_FORCED);
     });
     node.shutdown(config.node.shutdown_timeout()).await
@@ -86,7 +86,6 @@ pub async fn run(config: NodeConfig) -> ExitCode {
 
 fn startup_failed(reason: String) -> ExitCode {
     error!("{reason}");
-    eprintln!("swarmd: {reason}");
     ExitCode::FAILURE
 }
 
