@@ -7,6 +7,7 @@
 
 mod data_dir;
 mod keeper;
+pub mod ledger;
 mod seam;
 mod sled_store;
 

@@ -25,6 +25,7 @@ mod child;
 mod events;
 mod intensity;
 pub mod seams;
+mod slot;
 mod spec;
 mod state;
 mod supervisor;
@@ -40,5 +41,6 @@ pub use child::{
 pub use events::{EventSender, ExitReason, SupervisorEvent, event_channel};
 pub use intensity::Intensity;
 pub use spec::{AutoShutdown, Backoff, Strategy, SupervisorSpec};
+pub use slot::ActorSlot;
 pub use state::SupervisorState;
 pub use supervisor::Supervisor;

@@ -67,8 +67,7 @@ impl Actor for Dialer {
             .await
         {
             Ok(connection) => {
-                let server = args.server.lock().expect("server slot poisoned").clone();
-                let server = server.ok_or("the node server is not running")?;
+                let server = args.server.get().ok_or("the node server is not running")?;
                 let stream = DialedStream {
                     connection,
                     peer: seed.to_string(),

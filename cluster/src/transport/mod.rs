@@ -6,25 +6,23 @@ mod bidi;
 mod dialer;
 mod events;
 
-use std::sync::{Arc, Mutex};
-
-use ractor::{Actor, ActorRef};
+use ractor::Actor;
 use ractor_cluster::node::NodeConnectionMode;
 use ractor_cluster::{NodeServer, NodeServerMessage};
 use swarmd_actors::NodeCtx;
 use swarmd_config::NodeConfig;
-use swarmd_supervisor::{ChildSpec, Strategy, SupervisorSpec};
+use swarmd_supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSpec};
 
 pub use bidi::DialedStream;
 pub use dialer::{Dialer as SeedDialer, DialerArgs};
 
-/// The node server's current incarnation, read by the dialers it restarts.
-type ServerSlot = Arc<Mutex<Option<ActorRef<NodeServerMessage>>>>;
+/// The node server's current incarnation, read by the dialers.
+type ServerSlot = ActorSlot<NodeServerMessage>;
 
 /// `rest_for_one`: the dialers hand connections to the node server, so a new
 /// node server means new dialers.
 pub fn cluster_spec(ctx: &NodeCtx, config: &NodeConfig, cookie: String) -> SupervisorSpec {
-    let slot: ServerSlot = Arc::default();
+    let slot = ServerSlot::new();
     let mut spec = SupervisorSpec::new("cluster", Strategy::RestForOne).child(node_server_child(
         config,
         cookie,
@@ -67,7 +65,7 @@ fn node_server_child(config: &NodeConfig, cookie: String, slot: ServerSlot) -> C
         async move {
             let (server, _) = Actor::spawn_linked(None, server, (), sup).await?;
             events::subscribe(&server);
-            *slot.lock().expect("server slot poisoned") = Some(server.clone());
+            slot.set(server.clone());
             tracing::info!(%listen, "cluster listener up");
             Ok(server.get_cell())
         }

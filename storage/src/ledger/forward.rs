@@ -1,0 +1,173 @@
+//! Store-and-forward: an edge ships its ledger to the cloud hub in batches,
+//! from a persisted cursor that advances only after the hub's ack. While the
+//! hub is away the backlog grows on disk; when it returns, the backlog drains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::Event;
+use swarmd_supervisor::ChildSpec;
+use swarmd_supervisor::seams::{Entropy, backoff_delay};
+use tracing::{debug, warn};
+
+use super::keys::{self, TREE};
+use super::query::LedgerReader;
+use super::record::u64_value;
+use super::writer::persisted_next_seq;
+use crate::{Batch, Storage};
+
+/// The cloud side of forwarding. `deliver` returns `Ok` only once every event
+/// of the batch is durable at the hub. Delivering an event twice is harmless:
+/// the hub keys events by `(node, seq)`.
+pub trait Hub: Send + Sync + 'static {
+    fn deliver(&self, events: Vec<Event>) -> BoxFuture<'static, Result<(), HubError>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HubError {
+    #[error("hub unreachable: {0}")]
+    Unreachable(String),
+    #[error("hub failed to store the batch: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ForwarderConfig {
+    pub node: String,
+    /// Events per delivery.
+    pub batch_size: usize,
+    /// A delivery not acked by then counts as failed; the batch is sent again.
+    pub ack_timeout: Duration,
+    /// How often an idle forwarder looks for new events.
+    pub poll_interval: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl ForwarderConfig {
+    pub fn new(node: impl Into<String>) -> Self {
+        Self {
+            node: node.into(),
+            batch_size: 1000,
+            ack_timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(50),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ForwarderArgs {
+    pub storage: Arc<dyn Storage>,
+    pub entropy: Arc<dyn Entropy>,
+    pub hub: Arc<dyn Hub>,
+    pub config: ForwarderConfig,
+}
+
+pub enum ForwarderMsg {
+    Pump,
+    /// Events recorded but not yet acked by the hub.
+    Backlog(RpcReplyPort<u64>),
+}
+
+impl ractor::Message for ForwarderMsg {}
+
+pub struct Forwarder;
+
+pub struct ForwarderState {
+    args: ForwarderArgs,
+    reader: LedgerReader,
+    /// The next seq to ship; everything below it is acked.
+    cursor: u64,
+    failures: u32,
+}
+
+pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
+    ChildSpec::new("forwarder", move |sup| {
+        let args = args.clone();
+        async move { Ok(Actor::spawn_linked(None, Forwarder, args, sup).await?.0.get_cell()) }
+    })
+}
+
+fn cursor_key(node: &str) -> Vec<u8> {
+    keys::meta(&format!("forward_cursor/{node}"))
+}
+
+/// The first seq of `node` the hub has not acked.
+pub fn persisted_cursor(storage: &dyn Storage, node: &str) -> Result<u64, crate::StorageError> {
+    match storage.get(TREE, &cursor_key(node))? {
+        Some(bytes) => u64_value(&bytes),
+        None => Ok(0),
+    }
+}
+
+impl Actor for Forwarder {
+    type Msg = ForwarderMsg;
+    type State = ForwarderState;
+    type Arguments = ForwarderArgs;
+
+    async fn pre_start(&self, me: ActorRef<ForwarderMsg>, args: ForwarderArgs) -> Result<ForwarderState, ActorProcessingErr> {
+        let cursor = persisted_cursor(&*args.storage, &args.config.node)?;
+        me.cast(ForwarderMsg::Pump)?;
+        Ok(ForwarderState {
+            reader: LedgerReader::new(args.storage.clone()),
+            args,
+            cursor,
+            failures: 0,
+        })
+    }
+
+    async fn handle(&self, me: ActorRef<ForwarderMsg>, msg: ForwarderMsg, state: &mut ForwarderState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ForwarderMsg::Pump => state.pump(&me).await?,
+            ForwarderMsg::Backlog(reply) => {
+                let next = persisted_next_seq(&*state.args.storage, &state.args.config.node)?;
+                let _ = reply.send(next.saturating_sub(state.cursor));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ForwarderState {
+    /// Ships one batch; schedules the next pump: at once after an ack, after the
+    /// poll interval when idle, after a jittered backoff when the hub failed.
+    async fn pump(&mut self, me: &ActorRef<ForwarderMsg>) -> Result<(), ActorProcessingErr> {
+        let config = &self.args.config;
+        let events = self.reader.node_log(&config.node, self.cursor, config.batch_size)?;
+        let Some(last) = events.last().map(|e| e.id.seq) else {
+            me.send_after(config.poll_interval, || ForwarderMsg::Pump);
+            return Ok(());
+        };
+        debug_assert!(events.windows(2).all(|w| w[0].id.seq < w[1].id.seq), "log order");
+        let count = events.len();
+        let delivery = tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
+        let outcome = match delivery {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no ack within {:?}", config.ack_timeout)),
+        };
+        match outcome {
+            Ok(()) => {
+                let mut batch = Batch::default();
+                batch.insert(cursor_key(&config.node), (last + 1).to_be_bytes().to_vec());
+                // Not flushed: a cursor lost in a crash only means resending, which the hub absorbs.
+                self.args.storage.apply(TREE, batch)?;
+                self.cursor = last + 1;
+                self.failures = 0;
+                debug!(count, cursor = self.cursor, "forwarded");
+                me.cast(ForwarderMsg::Pump)?;
+            }
+            Err(reason) => {
+                let delay = backoff_delay(&*self.args.entropy, self.failures, config.backoff_min, config.backoff_max);
+                self.failures = self.failures.saturating_add(1);
+                warn!(%reason, retry_in = ?delay, cursor = self.cursor, "forwarding failed");
+                me.send_after(delay, || ForwarderMsg::Pump);
+            }
+        }
+        Ok(())
+    }
+}
