@@ -10,8 +10,8 @@ use common::*;
 use serde::{Deserialize, Serialize};
 use swarmd_messages::{Event, EventKind};
 use swarmd_storage::ledger::{
-    Fold, LedgerReader, Query, RetentionPolicy, Selector, Upto, WriterConfig, enforce_retention, export_jsonl, replay,
-    write_snapshot,
+    Fold, LedgerReader, Query, RetentionPolicy, Selector, Upto, WriterConfig, enforce_retention,
+    export_jsonl, replay, write_snapshot,
 };
 use swarmd_storage::{SledStorage, Storage};
 
@@ -36,7 +36,10 @@ async fn every_query_stays_inside_its_tenant() {
     let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
     // Same agent name, trace id and kind in both tenants.
     for tenant in ["alpha", "beta", "alpha"] {
-        ledger.append(draft(tenant, Some("robot"), 9, decision(tenant))).await.unwrap();
+        ledger
+            .append(draft(tenant, Some("robot"), 9, decision(tenant)))
+            .await
+            .unwrap();
     }
     let reader = LedgerReader::new(storage);
     let selectors = [
@@ -70,13 +73,23 @@ async fn index_queries_filter_and_respect_limits() {
     let storage = sled(&dir);
     let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
     for i in 0..10u8 {
-        let kind = if i % 2 == 0 { decision("d") } else { signal("s") };
+        let kind = if i % 2 == 0 {
+            decision("d")
+        } else {
+            signal("s")
+        };
         let agent = if i < 5 { "a" } else { "b" };
-        ledger.append(draft("t", Some(agent), i % 3, kind)).await.unwrap();
+        ledger
+            .append(draft("t", Some(agent), i % 3, kind))
+            .await
+            .unwrap();
     }
     let reader = LedgerReader::new(storage);
     assert_eq!(query(&reader, "t", Selector::Agent("a".into())).len(), 5);
-    assert_eq!(query(&reader, "t", Selector::Kind("signal".into())).len(), 5);
+    assert_eq!(
+        query(&reader, "t", Selector::Kind("signal".into())).len(),
+        5
+    );
     assert_eq!(query(&reader, "t", Selector::Trace([0; 16])).len(), 4);
     let limited = reader
         .query(&Query {
@@ -88,7 +101,14 @@ async fn index_queries_filter_and_respect_limits() {
     assert_eq!(limited.iter().map(|e| e.id.seq).collect::<Vec<_>>(), [5, 6]);
     let all = query(&reader, "t", Selector::Kind("decision".into()));
     let (t1, t2) = (all[1].time_us, all[3].time_us);
-    let window = query(&reader, "t", Selector::Time { from_us: t1, to_us: t2 });
+    let window = query(
+        &reader,
+        "t",
+        Selector::Time {
+            from_us: t1,
+            to_us: t2,
+        },
+    );
     assert!(window.iter().all(|e| e.time_us >= t1 && e.time_us < t2) && !window.is_empty());
 }
 
@@ -106,7 +126,8 @@ struct RobotFold {
 impl Fold for RobotFold {
     type State = Robot;
     fn apply(&self, state: &mut Robot, event: &Event) {
-        self.applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.applied
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match &event.kind {
             EventKind::Decision { .. } => state.decisions += 1,
             EventKind::StateChange { after_hash, .. } => state.position += *after_hash as i64,
@@ -137,8 +158,14 @@ async fn replay_matches_the_live_state_at_every_point_and_uses_snapshots() {
     for i in 0..60u64 {
         let kind = if i % 3 == 0 { decision("go") } else { moved(i) };
         let event_kind = kind.clone();
-        let id = ledger.append(draft("t", Some("r1"), 1, kind)).await.unwrap();
-        ledger.append(draft("t", Some("other"), 1, decision("noise"))).await.unwrap();
+        let id = ledger
+            .append(draft("t", Some("r1"), 1, kind))
+            .await
+            .unwrap();
+        ledger
+            .append(draft("t", Some("other"), 1, decision("noise")))
+            .await
+            .unwrap();
         fold.apply(
             &mut live,
             &Event {
@@ -157,18 +184,32 @@ async fn replay_matches_the_live_state_at_every_point_and_uses_snapshots() {
     assert_eq!(replayed, live);
     assert_eq!(last.as_ref(), Some(&live_at.last().unwrap().0));
     for (id, state) in live_at.iter().step_by(7) {
-        assert_eq!(replay(&reader, &fold, "t", "r1", Upto::Seq(id.seq)).unwrap().0, *state, "at {id:?}");
+        assert_eq!(
+            replay(&reader, &fold, "t", "r1", Upto::Seq(id.seq))
+                .unwrap()
+                .0,
+            *state,
+            "at {id:?}"
+        );
     }
 
     // A snapshot at the 30th event: replaying to the end applies only what follows it.
     let (mid_id, mid_state) = &live_at[29];
     write_snapshot(&*storage, "t", "r1", mid_state, mid_id, 0).unwrap();
     fold.applied.store(0, std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(replay(&reader, &fold, "t", "r1", Upto::End).unwrap().0, live);
+    assert_eq!(
+        replay(&reader, &fold, "t", "r1", Upto::End).unwrap().0,
+        live
+    );
     assert_eq!(fold.applied.load(std::sync::atomic::Ordering::Relaxed), 30);
     // Before the snapshot, replay starts from scratch and is still right.
     let (early_id, early_state) = &live_at[10];
-    assert_eq!(replay(&reader, &fold, "t", "r1", Upto::Seq(early_id.seq)).unwrap().0, *early_state);
+    assert_eq!(
+        replay(&reader, &fold, "t", "r1", Upto::Seq(early_id.seq))
+            .unwrap()
+            .0,
+        *early_state
+    );
 }
 
 #[tokio::test]
@@ -178,21 +219,37 @@ async fn retention_caps_age_and_size_but_keeps_protected_events() {
     let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(ledger.append(draft("t", Some("a"), 1, decision(&format!("{i:04}")))).await.unwrap());
+        ids.push(
+            ledger
+                .append(draft("t", Some("a"), 1, decision(&format!("{i:04}"))))
+                .await
+                .unwrap(),
+        );
     }
     let reader = LedgerReader::new(storage.clone());
-    let times: Vec<u64> = query(&reader, "t", Selector::Agent("a".into())).iter().map(|e| e.time_us).collect();
+    let times: Vec<u64> = query(&reader, "t", Selector::Agent("a".into()))
+        .iter()
+        .map(|e| e.time_us)
+        .collect();
     // Age: everything older than the 10th event goes, except seq < 3 (say, not yet forwarded).
     let now = times[10] + 1_000_000;
     let policy = RetentionPolicy {
         max_age: Duration::from_secs(1),
         max_bytes: u64::MAX,
     };
-    let report = enforce_retention(&*storage, now, policy, &|id| id.seq < 3).await.unwrap();
+    let report = enforce_retention(&*storage, now, policy, &|id| id.seq < 3)
+        .await
+        .unwrap();
     assert_eq!(report.deleted, 7, "{report:?}");
-    let left: Vec<u64> = query(&reader, "t", Selector::Agent("a".into())).iter().map(|e| e.id.seq).collect();
+    let left: Vec<u64> = query(&reader, "t", Selector::Agent("a".into()))
+        .iter()
+        .map(|e| e.id.seq)
+        .collect();
     assert_eq!(left, [0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
-    assert!(query(&reader, "t", Selector::Kind("decision".into())).len() == 13, "indexes follow");
+    assert!(
+        query(&reader, "t", Selector::Kind("decision".into())).len() == 13,
+        "indexes follow"
+    );
 
     // Size: shrink to roughly half of what is left, oldest first.
     let half = report.bytes_kept / 2;
@@ -200,9 +257,14 @@ async fn retention_caps_age_and_size_but_keeps_protected_events() {
         max_age: Duration::from_secs(1 << 30),
         max_bytes: half,
     };
-    let report = enforce_retention(&*storage, now, policy, &|_| false).await.unwrap();
+    let report = enforce_retention(&*storage, now, policy, &|_| false)
+        .await
+        .unwrap();
     assert!(report.bytes_kept <= half, "{report:?}");
-    let left: Vec<u64> = query(&reader, "t", Selector::Agent("a".into())).iter().map(|e| e.id.seq).collect();
+    let left: Vec<u64> = query(&reader, "t", Selector::Agent("a".into()))
+        .iter()
+        .map(|e| e.id.seq)
+        .collect();
     assert_eq!(*left.last().unwrap(), 19, "the newest survive");
     assert!(left.windows(2).all(|w| w[0] < w[1]) && left.len() < 13);
 }
@@ -213,9 +275,15 @@ async fn export_writes_one_json_event_per_line() {
     let storage = sled(&dir);
     let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
     for i in 0..25 {
-        ledger.append(draft("t", Some("a"), 1, decision(&format!("{i}")))).await.unwrap();
+        ledger
+            .append(draft("t", Some("a"), 1, decision(&format!("{i}"))))
+            .await
+            .unwrap();
     }
-    ledger.append(draft("other", Some("a"), 1, decision("hidden"))).await.unwrap();
+    ledger
+        .append(draft("other", Some("a"), 1, decision("hidden")))
+        .await
+        .unwrap();
     let reader = LedgerReader::new(storage);
     let mut out = Vec::new();
     let written = export_jsonl(&reader, "t", "n", 5, 15, &mut out).unwrap();
@@ -225,6 +293,20 @@ async fn export_writes_one_json_event_per_line() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.iter().map(|e| e.id.seq).collect::<Vec<_>>(), (5..15).collect::<Vec<_>>());
-    assert_eq!(lines, query(&reader, "t", Selector::Seq { node: "n".into(), from: 5, to: 15 }));
+    assert_eq!(
+        lines.iter().map(|e| e.id.seq).collect::<Vec<_>>(),
+        (5..15).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lines,
+        query(
+            &reader,
+            "t",
+            Selector::Seq {
+                node: "n".into(),
+                from: 5,
+                to: 15
+            }
+        )
+    );
 }

@@ -40,7 +40,7 @@ pub use child::{
 };
 pub use events::{EventSender, ExitReason, SupervisorEvent, event_channel};
 pub use intensity::Intensity;
-pub use spec::{AutoShutdown, Backoff, Strategy, SupervisorSpec};
 pub use slot::ActorSlot;
+pub use spec::{AutoShutdown, Backoff, Strategy, SupervisorSpec};
 pub use state::SupervisorState;
 pub use supervisor::Supervisor;

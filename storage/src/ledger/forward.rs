@@ -88,7 +88,12 @@ pub struct ForwarderState {
 pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
     ChildSpec::new("forwarder", move |sup| {
         let args = args.clone();
-        async move { Ok(Actor::spawn_linked(None, Forwarder, args, sup).await?.0.get_cell()) }
+        async move {
+            Ok(Actor::spawn_linked(None, Forwarder, args, sup)
+                .await?
+                .0
+                .get_cell())
+        }
     })
 }
 
@@ -109,7 +114,11 @@ impl Actor for Forwarder {
     type State = ForwarderState;
     type Arguments = ForwarderArgs;
 
-    async fn pre_start(&self, me: ActorRef<ForwarderMsg>, args: ForwarderArgs) -> Result<ForwarderState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<ForwarderMsg>,
+        args: ForwarderArgs,
+    ) -> Result<ForwarderState, ActorProcessingErr> {
         let cursor = persisted_cursor(&*args.storage, &args.config.node)?;
         me.cast(ForwarderMsg::Pump)?;
         Ok(ForwarderState {
@@ -120,7 +129,12 @@ impl Actor for Forwarder {
         })
     }
 
-    async fn handle(&self, me: ActorRef<ForwarderMsg>, msg: ForwarderMsg, state: &mut ForwarderState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<ForwarderMsg>,
+        msg: ForwarderMsg,
+        state: &mut ForwarderState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ForwarderMsg::Pump => state.pump(&me).await?,
             ForwarderMsg::Backlog(reply) => {
@@ -137,14 +151,20 @@ impl ForwarderState {
     /// poll interval when idle, after a jittered backoff when the hub failed.
     async fn pump(&mut self, me: &ActorRef<ForwarderMsg>) -> Result<(), ActorProcessingErr> {
         let config = &self.args.config;
-        let events = self.reader.node_log(&config.node, self.cursor, config.batch_size)?;
+        let events = self
+            .reader
+            .node_log(&config.node, self.cursor, config.batch_size)?;
         let Some(last) = events.last().map(|e| e.id.seq) else {
             me.send_after(config.poll_interval, || ForwarderMsg::Pump);
             return Ok(());
         };
-        debug_assert!(events.windows(2).all(|w| w[0].id.seq < w[1].id.seq), "log order");
+        debug_assert!(
+            events.windows(2).all(|w| w[0].id.seq < w[1].id.seq),
+            "log order"
+        );
         let count = events.len();
-        let delivery = tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
+        let delivery =
+            tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
         let outcome = match delivery {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
@@ -162,7 +182,12 @@ impl ForwarderState {
                 me.cast(ForwarderMsg::Pump)?;
             }
             Err(reason) => {
-                let delay = backoff_delay(&*self.args.entropy, self.failures, config.backoff_min, config.backoff_max);
+                let delay = backoff_delay(
+                    &*self.args.entropy,
+                    self.failures,
+                    config.backoff_min,
+                    config.backoff_max,
+                );
                 self.failures = self.failures.saturating_add(1);
                 warn!(%reason, retry_in = ?delay, cursor = self.cursor, "forwarding failed");
                 me.send_after(delay, || ForwarderMsg::Pump);

@@ -29,8 +29,13 @@ impl Hub for LedgerHub {
             for event in &events {
                 put_event(&mut batch, event).map_err(|e| HubError::Failed(e.to_string()))?;
             }
-            storage.apply(TREE, batch).map_err(|e| HubError::Failed(e.to_string()))?;
-            storage.flush().await.map_err(|e| HubError::Failed(e.to_string()))
+            storage
+                .apply(TREE, batch)
+                .map_err(|e| HubError::Failed(e.to_string()))?;
+            storage
+                .flush()
+                .await
+                .map_err(|e| HubError::Failed(e.to_string()))
         })
     }
 }

@@ -64,7 +64,12 @@ pub fn events_of_node(tenant: &str, node: &str) -> Vec<u8> {
 }
 
 pub fn by_agent(tenant: &str, agent: &str, node: &str, seq: u64) -> Vec<u8> {
-    Key::new(BY_AGENT).text(tenant).text(agent).text(node).u64(seq).done()
+    Key::new(BY_AGENT)
+        .text(tenant)
+        .text(agent)
+        .text(node)
+        .u64(seq)
+        .done()
 }
 
 pub fn agent_prefix(tenant: &str, agent: &str) -> Vec<u8> {
@@ -72,7 +77,12 @@ pub fn agent_prefix(tenant: &str, agent: &str) -> Vec<u8> {
 }
 
 pub fn by_trace(tenant: &str, trace_id: &[u8; 16], node: &str, seq: u64) -> Vec<u8> {
-    Key::new(BY_TRACE).text(tenant).bytes(trace_id).text(node).u64(seq).done()
+    Key::new(BY_TRACE)
+        .text(tenant)
+        .bytes(trace_id)
+        .text(node)
+        .u64(seq)
+        .done()
 }
 
 pub fn trace_prefix(tenant: &str, trace_id: &[u8; 16]) -> Vec<u8> {
@@ -80,7 +90,12 @@ pub fn trace_prefix(tenant: &str, trace_id: &[u8; 16]) -> Vec<u8> {
 }
 
 pub fn by_kind(tenant: &str, kind: &str, node: &str, seq: u64) -> Vec<u8> {
-    Key::new(BY_KIND).text(tenant).text(kind).text(node).u64(seq).done()
+    Key::new(BY_KIND)
+        .text(tenant)
+        .text(kind)
+        .text(node)
+        .u64(seq)
+        .done()
 }
 
 pub fn kind_prefix(tenant: &str, kind: &str) -> Vec<u8> {
@@ -88,7 +103,12 @@ pub fn kind_prefix(tenant: &str, kind: &str) -> Vec<u8> {
 }
 
 pub fn by_time(tenant: &str, time_us: u64, node: &str, seq: u64) -> Vec<u8> {
-    Key::new(BY_TIME).text(tenant).u64(time_us).text(node).u64(seq).done()
+    Key::new(BY_TIME)
+        .text(tenant)
+        .u64(time_us)
+        .text(node)
+        .u64(seq)
+        .done()
 }
 
 pub fn time_from(tenant: &str, time_us: u64) -> Vec<u8> {
@@ -100,7 +120,12 @@ pub fn by_node(node: &str, seq: u64) -> Vec<u8> {
 }
 
 pub fn snapshot(tenant: &str, agent: &str, node: &str, seq: u64) -> Vec<u8> {
-    Key::new(SNAPSHOT).text(tenant).text(agent).text(node).u64(seq).done()
+    Key::new(SNAPSHOT)
+        .text(tenant)
+        .text(agent)
+        .text(node)
+        .u64(seq)
+        .done()
 }
 
 pub fn snapshot_prefix(tenant: &str, agent: &str) -> Vec<u8> {
@@ -113,7 +138,9 @@ pub fn meta(name: &str) -> Vec<u8> {
 
 /// The trailing big-endian sequence number every event and index key ends with.
 pub fn trailing_seq(key: &[u8]) -> u64 {
-    let tail: [u8; 8] = key[key.len() - 8..].try_into().expect("keys end with a u64");
+    let tail: [u8; 8] = key[key.len() - 8..]
+        .try_into()
+        .expect("keys end with a u64");
     u64::from_be_bytes(tail)
 }
 

@@ -11,15 +11,17 @@ mod replay;
 mod retention;
 mod writer;
 
-pub use forward::{Forwarder, ForwarderArgs, ForwarderConfig, ForwarderMsg, Hub, HubError, forwarder_child};
+pub use forward::{
+    Forwarder, ForwarderArgs, ForwarderConfig, ForwarderMsg, Hub, HubError, forwarder_child,
+};
 pub use hub::LedgerHub;
 pub use query::{LedgerReader, MAX_QUERY_LIMIT, Query, Selector};
 pub use record::{decode_event, encode_event};
 pub use replay::{Fold, Snapshotter, SnapshotterArgs, Upto, replay, write_snapshot};
 pub use retention::{RetentionPolicy, RetentionReport, enforce_retention, export_jsonl};
 pub use writer::{
-    LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats, ledger_writer,
-    persisted_next_seq,
+    LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats,
+    ledger_writer, persisted_next_seq,
 };
 
 use crate::StorageError;

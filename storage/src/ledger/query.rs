@@ -15,9 +15,16 @@ pub const MAX_QUERY_LIMIT: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
     /// `from <= seq < to` of one node's events.
-    Seq { node: String, from: u64, to: u64 },
+    Seq {
+        node: String,
+        from: u64,
+        to: u64,
+    },
     /// `from_us <= time < to_us`, all nodes.
-    Time { from_us: u64, to_us: u64 },
+    Time {
+        from_us: u64,
+        to_us: u64,
+    },
     Agent(String),
     Trace([u8; 16]),
     /// One of `EventKind::NAMES`.
@@ -59,11 +66,17 @@ impl LedgerReader {
                 )?;
                 rows.iter().map(|(_, v)| decode_event(v)).collect()
             }
-            Selector::Time { from_us, to_us } => {
-                self.through_index(&keys::time_from(tenant, *from_us), &keys::time_from(tenant, *to_us), limit)
+            Selector::Time { from_us, to_us } => self.through_index(
+                &keys::time_from(tenant, *from_us),
+                &keys::time_from(tenant, *to_us),
+                limit,
+            ),
+            Selector::Agent(agent) => {
+                self.through_prefix(&keys::agent_prefix(tenant, agent), limit)
             }
-            Selector::Agent(agent) => self.through_prefix(&keys::agent_prefix(tenant, agent), limit),
-            Selector::Trace(trace_id) => self.through_prefix(&keys::trace_prefix(tenant, trace_id), limit),
+            Selector::Trace(trace_id) => {
+                self.through_prefix(&keys::trace_prefix(tenant, trace_id), limit)
+            }
             Selector::Kind(kind) => self.through_prefix(&keys::kind_prefix(tenant, kind), limit),
         }
     }
@@ -73,20 +86,38 @@ impl LedgerReader {
     }
 
     /// Index rows hold the event's key; each is resolved to the event.
-    fn through_index(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
+    fn through_index(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Event>, StorageError> {
         let rows = self.storage.scan(TREE, from, Some(to), limit)?;
         let mut events = Vec::with_capacity(rows.len());
         for (_, event_key) in rows {
             match self.storage.get(TREE, &event_key)? {
                 Some(bytes) => events.push(decode_event(&bytes)?),
-                None => return Err(StorageError::Corrupt("an index points at a missing event".into())),
+                None => {
+                    return Err(StorageError::Corrupt(
+                        "an index points at a missing event".into(),
+                    ));
+                }
             }
         }
         Ok(events)
     }
 
     /// Up to `limit` of `node`'s events from `from_seq` on, in seq order, any tenant.
-    pub fn node_log(&self, node: &str, from_seq: u64, limit: usize) -> Result<Vec<Event>, StorageError> {
-        self.through_index(&keys::by_node(node, from_seq), &keys::by_node(node, u64::MAX), limit)
+    pub fn node_log(
+        &self,
+        node: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StorageError> {
+        self.through_index(
+            &keys::by_node(node, from_seq),
+            &keys::by_node(node, u64::MAX),
+            limit,
+        )
     }
 }

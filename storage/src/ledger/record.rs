@@ -26,8 +26,14 @@ pub fn put_event(batch: &mut Batch, event: &Event) -> Result<usize, StorageError
     if let Some(agent) = &event.agent {
         batch.insert(keys::by_agent(tenant, agent, node, seq), key.clone());
     }
-    batch.insert(keys::by_trace(tenant, &event.trace.trace_id, node, seq), key.clone());
-    batch.insert(keys::by_kind(tenant, event.kind.name(), node, seq), key.clone());
+    batch.insert(
+        keys::by_trace(tenant, &event.trace.trace_id, node, seq),
+        key.clone(),
+    );
+    batch.insert(
+        keys::by_kind(tenant, event.kind.name(), node, seq),
+        key.clone(),
+    );
     batch.insert(keys::by_time(tenant, event.time_us, node, seq), key.clone());
     batch.insert(keys::by_node(node, seq), key.clone());
     batch.insert(key, value);

@@ -91,9 +91,9 @@ fn replay_to<F: Fold>(
     loop {
         let rows = storage.scan(TREE, &from, Some(&end), CHUNK)?;
         for (index_key, event_key) in &rows {
-            let bytes = storage
-                .get(TREE, event_key)?
-                .ok_or_else(|| StorageError::Corrupt("an index points at a missing event".into()))?;
+            let bytes = storage.get(TREE, event_key)?.ok_or_else(|| {
+                StorageError::Corrupt("an index points at a missing event".into())
+            })?;
             let event = decode_event(&bytes)?;
             if !upto.includes(&event) {
                 return Ok((state, last));
@@ -116,7 +116,12 @@ fn latest_snapshot<F: Fold>(
     upto: Upto,
 ) -> Result<Replayed<F::State>, StorageError> {
     let prefix = keys::snapshot_prefix(tenant, agent);
-    let rows = storage.scan(TREE, &prefix, Some(&keys::prefix_end(&prefix)), MAX_SNAPSHOTS_SCANNED)?;
+    let rows = storage.scan(
+        TREE,
+        &prefix,
+        Some(&keys::prefix_end(&prefix)),
+        MAX_SNAPSHOTS_SCANNED,
+    )?;
     for (_, value) in rows.iter().rev() {
         let (record, _): (SnapshotRecord, _) = bincode::serde::decode_from_slice(value, codec())
             .map_err(|e| StorageError::Corrupt(format!("undecodable snapshot: {e}")))?;
@@ -143,13 +148,15 @@ pub fn write_snapshot<S: Serialize>(
     last: &EventId,
     last_time_us: u64,
 ) -> Result<(), StorageError> {
-    let state = bincode::serde::encode_to_vec(state, codec()).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let state = bincode::serde::encode_to_vec(state, codec())
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     let record = SnapshotRecord {
         state,
         last: last.clone(),
         last_time_us,
     };
-    let value = bincode::serde::encode_to_vec(&record, codec()).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let value = bincode::serde::encode_to_vec(&record, codec())
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     let mut batch = Batch::default();
     batch.insert(keys::snapshot(tenant, agent, &last.node, last.seq), value);
     storage.apply(TREE, batch)
@@ -193,7 +200,11 @@ impl<F: Fold> Actor for Snapshotter<F> {
     type State = SnapshotterState<F>;
     type Arguments = SnapshotterArgs<F>;
 
-    async fn pre_start(&self, me: ActorRef<SnapshotterMsg>, args: SnapshotterArgs<F>) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<SnapshotterMsg>,
+        args: SnapshotterArgs<F>,
+    ) -> Result<Self::State, ActorProcessingErr> {
         let cursor = match args.storage.get(TREE, &snapshot_cursor_key(&args.node))? {
             Some(bytes) => u64_value(&bytes)?,
             None => 0,
@@ -206,7 +217,12 @@ impl<F: Fold> Actor for Snapshotter<F> {
         })
     }
 
-    async fn handle(&self, me: ActorRef<SnapshotterMsg>, _tick: SnapshotterMsg, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<SnapshotterMsg>,
+        _tick: SnapshotterMsg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         if let Err(e) = state.snapshot_new_activity() {
             warn!(error = %e, "snapshot round failed; retrying next interval");
         }
@@ -218,7 +234,9 @@ impl<F: Fold> Actor for Snapshotter<F> {
 impl<F: Fold> SnapshotterState<F> {
     /// One round: the agents seen in new log entries get a fresh snapshot.
     pub fn snapshot_new_activity(&mut self) -> Result<usize, StorageError> {
-        let events = self.reader.node_log(&self.args.node, self.cursor, super::MAX_QUERY_LIMIT)?;
+        let events = self
+            .reader
+            .node_log(&self.args.node, self.cursor, super::MAX_QUERY_LIMIT)?;
         let Some(last) = events.last().map(|e| e.id.seq) else {
             return Ok(0);
         };
@@ -229,13 +247,17 @@ impl<F: Fold> SnapshotterState<F> {
         agents.sort();
         agents.dedup();
         for (tenant, agent) in &agents {
-            let (state, last) = replay_to(&self.reader, &*self.args.fold, tenant, agent, Upto::End)?;
+            let (state, last) =
+                replay_to(&self.reader, &*self.args.fold, tenant, agent, Upto::End)?;
             if let Some((id, time_us)) = last {
                 write_snapshot(&*self.args.storage, tenant, agent, &state, &id, time_us)?;
             }
         }
         let mut batch = Batch::default();
-        batch.insert(snapshot_cursor_key(&self.args.node), (last + 1).to_be_bytes().to_vec());
+        batch.insert(
+            snapshot_cursor_key(&self.args.node),
+            (last + 1).to_be_bytes().to_vec(),
+        );
         self.args.storage.apply(TREE, batch)?;
         self.cursor = last + 1;
         Ok(agents.len())

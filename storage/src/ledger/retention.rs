@@ -117,7 +117,8 @@ pub fn export_jsonl(
         };
         for event in &page {
             serde_json::to_writer(&mut *out, event).map_err(|e| StorageError::Io(e.to_string()))?;
-            out.write_all(b"\n").map_err(|e| StorageError::Io(e.to_string()))?;
+            out.write_all(b"\n")
+                .map_err(|e| StorageError::Io(e.to_string()))?;
         }
         written += page.len() as u64;
         next = last + 1;

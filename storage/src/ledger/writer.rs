@@ -125,8 +125,15 @@ pub struct WriterState {
 }
 
 /// A handle and the supervised child that serves it.
-pub fn ledger_writer(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: WriterConfig) -> (LedgerHandle, ChildSpec) {
-    assert!(config.queue_capacity > 0 && config.max_batch > 0, "a ledger writer needs room");
+pub fn ledger_writer(
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    config: WriterConfig,
+) -> (LedgerHandle, ChildSpec) {
+    assert!(
+        config.queue_capacity > 0 && config.max_batch > 0,
+        "a ledger writer needs room"
+    );
     let slot = ActorSlot::new();
     let handle = LedgerHandle {
         writer: slot.clone(),
@@ -164,7 +171,11 @@ impl Actor for LedgerWriter {
     type State = WriterState;
     type Arguments = WriterArgs;
 
-    async fn pre_start(&self, _me: ActorRef<WriterMsg>, args: WriterArgs) -> Result<WriterState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<WriterMsg>,
+        args: WriterArgs,
+    ) -> Result<WriterState, ActorProcessingErr> {
         let next_seq = persisted_next_seq(&*args.storage, &args.config.node)?;
         Ok(WriterState {
             args,
@@ -178,7 +189,12 @@ impl Actor for LedgerWriter {
         })
     }
 
-    async fn handle(&self, me: ActorRef<WriterMsg>, msg: WriterMsg, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<WriterMsg>,
+        msg: WriterMsg,
+        state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             WriterMsg::Append(pending) => state.enqueue(&me, pending).await,
             WriterMsg::CommitDue(number) if number == state.batch_number => state.commit(&me).await,
@@ -191,7 +207,11 @@ impl Actor for LedgerWriter {
     }
 
     /// Commits what was accepted; appends still in the mailbox get `Closed`.
-    async fn post_stop(&self, me: ActorRef<WriterMsg>, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        me: ActorRef<WriterMsg>,
+        state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
         state.commit(&me).await;
         Ok(())
     }
@@ -204,7 +224,9 @@ impl WriterState {
             self.commit(me).await;
         } else if self.pending.len() == 1 {
             let number = self.batch_number;
-            me.send_after(self.args.config.max_wait, move || WriterMsg::CommitDue(number));
+            me.send_after(self.args.config.max_wait, move || {
+                WriterMsg::CommitDue(number)
+            });
         }
     }
 
@@ -245,7 +267,10 @@ impl WriterState {
                 Err(e) => reply(p, Err(LedgerError::Invalid(e.to_string()))),
             }
         }
-        batch.insert(keys::meta(&format!("next_seq/{node}")), self.next_seq.to_be_bytes().to_vec());
+        batch.insert(
+            keys::meta(&format!("next_seq/{node}")),
+            self.next_seq.to_be_bytes().to_vec(),
+        );
         let storage = &self.args.storage;
         let written = match storage.apply(keys::TREE, batch) {
             // Nothing was written: the seqs are free to assign again.

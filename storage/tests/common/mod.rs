@@ -89,7 +89,13 @@ impl Storage for Faulty {
         }
         self.inner.apply(tree, batch)
     }
-    fn scan(&self, tree: &str, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, StorageError> {
+    fn scan(
+        &self,
+        tree: &str,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
         self.inner.scan(tree, from, to, limit)
     }
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
@@ -109,7 +115,10 @@ impl Storage for Faulty {
 }
 
 /// A writer for `node` under its own supervisor.
-pub async fn start_writer(storage: Arc<dyn Storage>, config: WriterConfig) -> (LedgerHandle, ActorRef<SupervisorMsg>) {
+pub async fn start_writer(
+    storage: Arc<dyn Storage>,
+    config: WriterConfig,
+) -> (LedgerHandle, ActorRef<SupervisorMsg>) {
     let (handle, child) = ledger_writer(storage, SteppingClock::new(), config);
     let spec = SupervisorSpec::new("storage", Strategy::RestForOne).child(child);
     let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();

@@ -1,0 +1,156 @@
+//! Store-and-forward through a hub that loses, repeats and delays acks:
+//! the hub must end with exactly the edge's events, each once.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use futures::future::BoxFuture;
+use ractor::Actor;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use swarmd_messages::Event;
+use swarmd_storage::ledger::{
+    ForwarderArgs, ForwarderConfig, ForwarderMsg, Hub, HubError, LedgerHub, LedgerReader, Query,
+    Selector, WriterConfig, forwarder_child,
+};
+use swarmd_storage::{SledStorage, Storage};
+use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
+
+/// Wraps the real hub: sometimes fails before storing, sometimes stores and
+/// then loses the ack, sometimes delivers twice, sometimes answers late.
+struct ChaoticHub {
+    inner: Arc<LedgerHub>,
+    rng: Mutex<ChaCha8Rng>,
+    down: AtomicBool,
+    deliveries: AtomicU64,
+}
+
+impl Hub for ChaoticHub {
+    fn deliver(&self, events: Vec<Event>) -> BoxFuture<'static, Result<(), HubError>> {
+        self.deliveries.fetch_add(1, Ordering::Relaxed);
+        let roll: u32 = self.rng.lock().unwrap().random_range(0..100);
+        let down = self.down.load(Ordering::SeqCst);
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            if down || roll < 20 {
+                return Err(HubError::Unreachable("dropped".into()));
+            }
+            inner.deliver(events.clone()).await?;
+            match roll {
+                20..35 => Err(HubError::Unreachable("ack lost".into())),
+                35..50 => inner.deliver(events).await,
+                50..60 => {
+                    tokio::time::sleep(Duration::from_millis(300)).await; // beyond the ack timeout
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+fn hub_events(hub_storage: &Arc<dyn Storage>, tenant: &str) -> Vec<Event> {
+    LedgerReader::new(hub_storage.clone())
+        .query(&Query {
+            tenant: tenant.into(),
+            select: Selector::Seq {
+                node: "edge-1".into(),
+                from: 0,
+                to: u64::MAX,
+            },
+            limit: 10_000,
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chaotic_hub_ends_with_every_event_exactly_once() {
+    let edge_dir = tempfile::tempdir().unwrap();
+    let hub_dir = tempfile::tempdir().unwrap();
+    let edge: Arc<dyn Storage> =
+        Arc::new(SledStorage::open(&edge_dir.path().join("db"), 8 << 20).unwrap());
+    let hub_storage: Arc<dyn Storage> =
+        Arc::new(SledStorage::open(&hub_dir.path().join("db"), 8 << 20).unwrap());
+    let hub = Arc::new(ChaoticHub {
+        inner: Arc::new(LedgerHub::new(hub_storage.clone())),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(7)),
+        down: AtomicBool::new(true),
+        deliveries: AtomicU64::new(0),
+    });
+
+    let (ledger, writer) = swarmd_storage::ledger::ledger_writer(
+        edge.clone(),
+        SteppingClock::new(),
+        WriterConfig::new("edge-1"),
+    );
+    let mut config = ForwarderConfig::new("edge-1");
+    config.batch_size = 37;
+    config.ack_timeout = Duration::from_millis(100);
+    config.poll_interval = Duration::from_millis(5);
+    config.backoff_min = Duration::from_millis(2);
+    config.backoff_max = Duration::from_millis(20);
+    let forwarder = forwarder_child(ForwarderArgs {
+        storage: edge.clone(),
+        entropy: Arc::new(Counting(AtomicU64::new(1))),
+        hub: hub.clone(),
+        config,
+    });
+    let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
+        .child(writer)
+        .child(forwarder);
+    let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();
+    let forwarder_ref = swarmd_supervisor::which_children(&sup).await.unwrap()[1]
+        .actor
+        .unwrap();
+    let forwarder_ref: ractor::ActorRef<ForwarderMsg> =
+        ractor::registry::where_is_pid(forwarder_ref)
+            .unwrap()
+            .into();
+
+    // While the hub is down the backlog grows on disk.
+    for i in 0..300 {
+        let tenant = if i % 4 == 0 { "beta" } else { "alpha" };
+        ledger
+            .append(draft(tenant, Some("a"), 1, decision(&i.to_string())))
+            .await
+            .unwrap();
+    }
+    let backlog = ractor::call_t!(forwarder_ref, ForwarderMsg::Backlog, 5000).unwrap();
+    assert_eq!(backlog, 300);
+
+    hub.down.store(false, Ordering::SeqCst);
+    let drained = async {
+        loop {
+            if ractor::call_t!(forwarder_ref, ForwarderMsg::Backlog, 5000).unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), drained)
+        .await
+        .expect("backlog drains");
+
+    let mut at_hub: Vec<Event> = hub_events(&hub_storage, "alpha");
+    at_hub.extend(hub_events(&hub_storage, "beta"));
+    at_hub.sort_by_key(|e| e.id.seq);
+    let at_edge: Vec<Event> = {
+        let mut v = hub_events(&edge, "alpha");
+        v.extend(hub_events(&edge, "beta"));
+        v.sort_by_key(|e| e.id.seq);
+        v
+    };
+    assert_eq!(at_edge.len(), 300);
+    assert_eq!(
+        at_hub, at_edge,
+        "exactly the edge's events, each once, unchanged"
+    );
+    assert!(
+        hub.deliveries.load(Ordering::Relaxed) > 300 / 37 + 1,
+        "the chaos did cause retries"
+    );
+}
