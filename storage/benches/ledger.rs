@@ -1,0 +1,175 @@
+//! Ledger figures, each against a baseline measured in the same run:
+//! - durable appends/s with group commit vs one sled insert + flush per event;
+//! - append-ack latency at an offered load of 10k events/s;
+//! - time to drain a 100k-event backlog to an in-process hub.
+//!
+//!     cargo bench -p swarmd-storage --bench ledger
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures::future::BoxFuture;
+use ractor::Actor;
+use swarmd_messages::{EventDraft, EventKind, TraceContext};
+use swarmd_storage::ledger::{
+    ForwarderArgs, ForwarderConfig, ForwarderMsg, LedgerHandle, LedgerHub, WriterConfig, forwarder_child, ledger_writer,
+};
+use swarmd_storage::{SledStorage, Storage};
+use swarmd_supervisor::seams::{Clock, Entropy};
+use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
+use tokio::time::Instant;
+
+const EVENT_BYTES: usize = 256;
+
+struct WallClock;
+impl Clock for WallClock {
+    #[allow(clippy::disallowed_methods)] // a benchmark harness, not actor logic
+    fn wall_now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn mono_now(&self) -> Instant {
+        Instant::now()
+    }
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+struct Steps(AtomicU64);
+impl Entropy for Steps {
+    fn next_u64(&self) -> u64 {
+        self.0.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+    }
+    fn fill_bytes(&self, dest: &mut [u8]) {
+        dest.fill(3);
+    }
+}
+
+/// A decision whose stored event is about `EVENT_BYTES` long.
+fn draft() -> EventDraft {
+    EventDraft {
+        tenant: "bench".into(),
+        agent: Some("agent-1".into()),
+        trace: TraceContext::default(),
+        kind: EventKind::Decision {
+            rationale: "x".repeat(EVENT_BYTES - 90),
+            alternatives: vec![],
+            confidence: 0.9,
+            inputs_hash: 1,
+        },
+    }
+}
+
+fn open(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Storage> {
+    Arc::new(SledStorage::open(&dir.path().join(name), 64 << 20).unwrap())
+}
+
+async fn writer(storage: Arc<dyn Storage>, node: &str) -> LedgerHandle {
+    let mut config = WriterConfig::new(node);
+    config.queue_capacity = 16_384;
+    let (handle, child) = ledger_writer(storage, Arc::new(WallClock), config);
+    let spec = SupervisorSpec::new("storage", Strategy::RestForOne).child(child);
+    Actor::spawn(None, Supervisor, spec).await.unwrap();
+    handle
+}
+
+fn baseline_insert_flush(dir: &tempfile::TempDir, events: u64) -> f64 {
+    let db = sled::Config::new().path(dir.path().join("raw")).cache_capacity(64 << 20).open().unwrap();
+    let value = vec![7u8; EVENT_BYTES];
+    let began = Instant::now();
+    for seq in 0..events {
+        db.insert(seq.to_be_bytes(), value.as_slice()).unwrap();
+        db.flush().unwrap();
+    }
+    events as f64 / began.elapsed().as_secs_f64()
+}
+
+async fn group_commit(ledger: &LedgerHandle, events: u64, appenders: u64) -> f64 {
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|_| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                for _ in 0..events / appenders {
+                    ledger.append(draft()).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    futures::future::join_all(tasks).await;
+    (events / appenders * appenders) as f64 / began.elapsed().as_secs_f64()
+}
+
+/// Open loop: one append every 100 µs for `secs`, each timed from its offer.
+async fn latency_at_10k(ledger: &LedgerHandle, secs: u64) -> Vec<Duration> {
+    let mut tick = tokio::time::interval(Duration::from_micros(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    for _ in 0..secs * 10_000 {
+        tick.tick().await;
+        let ledger = ledger.clone();
+        let offered = Instant::now();
+        tasks.push(tokio::spawn(async move {
+            ledger.append(draft()).await.unwrap();
+            offered.elapsed()
+        }));
+    }
+    let mut times: Vec<Duration> = futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
+    times.sort();
+    times
+}
+
+async fn drain(edge: Arc<dyn Storage>, hub: Arc<dyn Storage>) -> Duration {
+    let mut config = ForwarderConfig::new("edge");
+    config.batch_size = 2000;
+    let args = ForwarderArgs {
+        storage: edge,
+        entropy: Arc::new(Steps(AtomicU64::new(1))),
+        hub: Arc::new(LedgerHub::new(hub)),
+        config,
+    };
+    let began = Instant::now();
+    let spec = SupervisorSpec::new("fwd", Strategy::OneForOne).child(forwarder_child(args));
+    let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();
+    let id = swarmd_supervisor::which_children(&sup).await.unwrap()[0].actor.unwrap();
+    let forwarder: ractor::ActorRef<ForwarderMsg> = ractor::registry::where_is_pid(id).unwrap().into();
+    while ractor::call_t!(forwarder, ForwarderMsg::Backlog, 10_000).unwrap() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    began.elapsed()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let baseline = baseline_insert_flush(&dir, 3_000);
+    let (grouped, latency) = rt.block_on(async {
+        let ledger = writer(open(&dir, "grouped"), "n1").await;
+        let grouped = group_commit(&ledger, 100_000, 256).await;
+        let latency = latency_at_10k(&writer(open(&dir, "latency"), "n2").await, 3).await;
+        (grouped, latency)
+    });
+    println!("sled insert+flush per event: {baseline:>9.0} events/s (baseline)");
+    println!("ledger group commit:         {grouped:>9.0} events/s  = {:.1}x baseline", grouped / baseline);
+    println!(
+        "append-ack latency at 10k/s offered ({} events): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
+        latency.len(),
+        pct(&latency, 0.5),
+        pct(&latency, 0.99),
+        pct(&latency, 1.0)
+    );
+
+    let took = rt.block_on(async {
+        let edge = open(&dir, "edge");
+        let ledger = writer(edge.clone(), "edge").await;
+        group_commit(&ledger, 100_000, 256).await;
+        drain(edge, open(&dir, "hub")).await
+    });
+    println!("drain a 100k-event backlog to an in-process hub: {:.2} s", took.as_secs_f64());
+}
