@@ -151,7 +151,7 @@ fn main() {
     let baseline = baseline_insert_flush(&dir, 3_000);
     let (grouped, latency) = rt.block_on(async {
         let ledger = writer(open(&dir, "grouped"), "n1").await;
-        let grouped = group_commit(&ledger, 100_000, 256).await;
+        let grouped = group_commit(&ledger, 100_000, 1024).await;
         let latency = latency_at_10k(&writer(open(&dir, "latency"), "n2").await, 3).await;
         (grouped, latency)
     });

@@ -23,6 +23,9 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Entry>, StorageError>;
 
+    /// The entry with the greatest key below `below`, if any.
+    fn last_below(&self, tree: &str, below: &[u8]) -> Result<Option<Entry>, StorageError>;
+
     /// Makes every write applied so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>>;
 }

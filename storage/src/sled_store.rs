@@ -60,6 +60,13 @@ impl Storage for SledStorage {
             .collect()
     }
 
+    fn last_below(&self, tree: &str, below: &[u8]) -> Result<Option<Entry>, StorageError> {
+        let last = self.tree(tree)?.range(..below).next_back();
+        last.transpose()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .map_err(map_sled)
+    }
+
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         Box::pin(async move {
             self.db.flush_async().await.map_err(map_sled)?;
@@ -133,6 +140,9 @@ mod tests {
         assert_eq!(window.len(), 2);
         assert_eq!(window[0].1, vec![3]);
         assert_eq!(window[1].1, vec![4]);
+        let below = store.last_below("t", &5u64.to_be_bytes()).unwrap().unwrap();
+        assert_eq!(below.1, vec![4]);
+        assert_eq!(store.last_below("t", &0u64.to_be_bytes()).unwrap(), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use swarmd_messages::Event;
 
 use super::forward::{Hub, HubError};
 use super::keys::TREE;
-use super::record::put_event;
+use super::record::put_events;
 use crate::{Batch, Storage};
 
 /// The cloud's receiving end: writes forwarded events into its own ledger
@@ -26,9 +26,7 @@ impl Hub for LedgerHub {
         let storage = self.storage.clone();
         Box::pin(async move {
             let mut batch = Batch::default();
-            for event in &events {
-                put_event(&mut batch, event).map_err(|e| HubError::Failed(e.to_string()))?;
-            }
+            put_events(&mut batch, &events).map_err(|e| HubError::Failed(e.to_string()))?;
             storage
                 .apply(TREE, batch)
                 .map_err(|e| HubError::Failed(e.to_string()))?;

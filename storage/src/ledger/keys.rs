@@ -3,16 +3,20 @@
 //! high-water mark. Strings are length-prefixed, so no name can forge another's
 //! prefix; sequence numbers and times are big-endian, so keys sort in order.
 //!
+//! Index entries are posting lists: one entry per committed batch and index
+//! value, holding the seqs of that batch's events with that value. sled's cost
+//! is per key, so this keeps a commit near one key per event.
+//!
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `e` | tenant, node, seq | the event |
-//! | `a` | tenant, agent, node, seq | event key |
-//! | `t` | tenant, trace id, node, seq | event key |
-//! | `k` | tenant, kind, node, seq | event key |
-//! | `m` | tenant, time µs, node, seq | event key |
-//! | `n` | node, seq | event key (log order, for forwarding) |
+//! | `a` | tenant, agent, node, first seq | posting: node, seqs |
+//! | `t` | tenant, trace id, node, first seq | posting: node, seqs |
+//! | `k` | tenant, kind, node, first seq | posting: node, seqs |
+//! | `m` | tenant, time µs, node, first seq | posting: node, seqs |
+//! | `n` | node, first seq | log posting: (seq, tenant) in seq order, for forwarding |
 //! | `s` | tenant, agent, node, seq | snapshot of the agent's folded state |
-//! | `M` | name | metadata (next seq, cursors, sizes) |
+//! | `M` | name | metadata (next seq, cursors) |
 
 pub const TREE: &str = "ledger";
 
@@ -118,6 +122,14 @@ pub fn time_from(tenant: &str, time_us: u64) -> Vec<u8> {
 pub fn by_node(node: &str, seq: u64) -> Vec<u8> {
     Key::new(BY_NODE).text(node).u64(seq).done()
 }
+
+pub fn node_prefix(node: &str) -> Vec<u8> {
+    Key::new(BY_NODE).text(node).done()
+}
+
+/// The prefixes of every posting-list index, for maintenance scans.
+pub const INDEX_PREFIXES: [u8; 5] = [BY_AGENT, BY_TRACE, BY_KIND, BY_TIME, BY_NODE];
+pub const LOG_PREFIX: u8 = BY_NODE;
 
 pub fn snapshot(tenant: &str, agent: &str, node: &str, seq: u64) -> Vec<u8> {
     Key::new(SNAPSHOT)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use swarmd_messages::Event;
 
 use super::keys::{self, TREE};
-use super::record::decode_event;
+use super::record::{LogPosting, Posting, decode_event, from_bytes};
 use crate::{Storage, StorageError};
 
 /// No query returns more than this, whatever limit it asks for.
@@ -67,57 +67,91 @@ impl LedgerReader {
                 rows.iter().map(|(_, v)| decode_event(v)).collect()
             }
             Selector::Time { from_us, to_us } => self.through_index(
+                tenant,
                 &keys::time_from(tenant, *from_us),
                 &keys::time_from(tenant, *to_us),
                 limit,
             ),
             Selector::Agent(agent) => {
-                self.through_prefix(&keys::agent_prefix(tenant, agent), limit)
+                self.through_prefix(tenant, &keys::agent_prefix(tenant, agent), limit)
             }
             Selector::Trace(trace_id) => {
-                self.through_prefix(&keys::trace_prefix(tenant, trace_id), limit)
+                self.through_prefix(tenant, &keys::trace_prefix(tenant, trace_id), limit)
             }
-            Selector::Kind(kind) => self.through_prefix(&keys::kind_prefix(tenant, kind), limit),
+            Selector::Kind(kind) => self.through_prefix(tenant, &keys::kind_prefix(tenant, kind), limit),
         }
     }
 
-    fn through_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
-        self.through_index(prefix, &keys::prefix_end(prefix), limit)
+    fn through_prefix(&self, tenant: &str, prefix: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
+        self.through_index(tenant, prefix, &keys::prefix_end(prefix), limit)
     }
 
-    /// Index rows hold the event's key; each is resolved to the event.
-    fn through_index(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Vec<Event>, StorageError> {
-        let rows = self.storage.scan(TREE, from, Some(to), limit)?;
-        let mut events = Vec::with_capacity(rows.len());
-        for (_, event_key) in rows {
-            match self.storage.get(TREE, &event_key)? {
-                Some(bytes) => events.push(decode_event(&bytes)?),
-                None => {
-                    return Err(StorageError::Corrupt(
-                        "an index points at a missing event".into(),
-                    ));
+    /// Expands the posting lists in `from..to` into events, in index order.
+    fn through_index(&self, tenant: &str, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
+        let mut events = Vec::new();
+        let mut from = from.to_vec();
+        while events.len() < limit {
+            let rows = self.storage.scan(TREE, &from, Some(to), INDEX_CHUNK)?;
+            for (_, value) in &rows {
+                let posting: Posting = from_bytes(value)?;
+                for seq in posting.seqs {
+                    if events.len() == limit {
+                        return Ok(events);
+                    }
+                    events.push(self.event(tenant, &posting.node, seq)?);
                 }
+            }
+            match rows.last() {
+                Some((key, _)) if rows.len() == INDEX_CHUNK => from = after(key),
+                _ => break,
             }
         }
         Ok(events)
     }
 
-    /// Up to `limit` of `node`'s events from `from_seq` on, in seq order, any tenant.
-    pub fn node_log(
-        &self,
-        node: &str,
-        from_seq: u64,
-        limit: usize,
-    ) -> Result<Vec<Event>, StorageError> {
-        self.through_index(
-            &keys::by_node(node, from_seq),
-            &keys::by_node(node, u64::MAX),
-            limit,
-        )
+    fn event(&self, tenant: &str, node: &str, seq: u64) -> Result<Event, StorageError> {
+        match self.storage.get(TREE, &keys::event(tenant, node, seq))? {
+            Some(bytes) => decode_event(&bytes),
+            None => Err(StorageError::Corrupt(format!("an index points at missing event {node}/{seq}"))),
+        }
     }
+
+    /// Up to `limit` of `node`'s events from `from_seq` on, in seq order, any tenant.
+    pub fn node_log(&self, node: &str, from_seq: u64, limit: usize) -> Result<Vec<Event>, StorageError> {
+        let prefix = keys::node_prefix(node);
+        let end = keys::prefix_end(&prefix);
+        // The posting that holds `from_seq` starts at or before it.
+        let mut from = match self.storage.last_below(TREE, &keys::by_node(node, from_seq.saturating_add(1)))? {
+            Some((key, _)) if key.starts_with(&prefix) => key,
+            _ => prefix.clone(),
+        };
+        let mut events = Vec::new();
+        while events.len() < limit {
+            let rows = self.storage.scan(TREE, &from, Some(&end), INDEX_CHUNK)?;
+            for (_, value) in &rows {
+                let log: LogPosting = from_bytes(value)?;
+                for (seq, tenant) in log.entries.into_iter().filter(|(seq, _)| *seq >= from_seq) {
+                    if events.len() == limit {
+                        return Ok(events);
+                    }
+                    events.push(self.event(&tenant, node, seq)?);
+                }
+            }
+            match rows.last() {
+                Some((key, _)) if rows.len() == INDEX_CHUNK => from = after(key),
+                _ => break,
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// Index rows read per storage scan.
+const INDEX_CHUNK: usize = 256;
+
+/// The smallest key after `key`.
+fn after(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
 }

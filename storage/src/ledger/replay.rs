@@ -14,7 +14,7 @@ use tracing::warn;
 
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
-use super::record::{decode_event, u64_value};
+use super::record::{Posting, decode_event, from_bytes, u64_value};
 use crate::{Batch, Storage, StorageError};
 
 /// How events change an agent's state. `apply` must be deterministic: replay
@@ -84,29 +84,46 @@ fn replay_to<F: Fold>(
     let (mut state, mut last) = latest_snapshot::<F>(&**storage, tenant, agent, upto)?;
     let prefix = keys::agent_prefix(tenant, agent);
     let end = keys::prefix_end(&prefix);
-    let mut from = match &last {
-        Some((id, _)) => keys::by_agent(tenant, agent, &id.node, id.seq + 1),
+    // Index order is (node, seq): everything up to the snapshot's position is in it.
+    let done_through = last.as_ref().map(|(id, _)| keys::by_agent(tenant, agent, &id.node, id.seq));
+    let mut from = match &done_through {
+        Some(position) => match storage.last_below(TREE, &after(position))? {
+            Some((key, _)) if key.starts_with(&prefix) => key,
+            _ => prefix.clone(),
+        },
         None => prefix.clone(),
     };
     loop {
         let rows = storage.scan(TREE, &from, Some(&end), CHUNK)?;
-        for (index_key, event_key) in &rows {
-            let bytes = storage.get(TREE, event_key)?.ok_or_else(|| {
-                StorageError::Corrupt("an index points at a missing event".into())
-            })?;
-            let event = decode_event(&bytes)?;
-            if !upto.includes(&event) {
-                return Ok((state, last));
+        for (index_key, value) in &rows {
+            let posting: Posting = from_bytes(value)?;
+            for seq in posting.seqs {
+                let position = keys::by_agent(tenant, agent, &posting.node, seq);
+                if done_through.as_ref().is_some_and(|done| position <= *done) {
+                    continue;
+                }
+                let bytes = storage
+                    .get(TREE, &keys::event(tenant, &posting.node, seq))?
+                    .ok_or_else(|| StorageError::Corrupt("an index points at a missing event".into()))?;
+                let event = decode_event(&bytes)?;
+                if !upto.includes(&event) {
+                    return Ok((state, last));
+                }
+                fold.apply(&mut state, &event);
+                last = Some((event.id, event.time_us));
             }
-            fold.apply(&mut state, &event);
-            last = Some((event.id, event.time_us));
-            from = index_key.clone();
-            from.push(0);
+            from = after(index_key);
         }
         if rows.len() < CHUNK {
             return Ok((state, last));
         }
     }
+}
+
+fn after(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
 }
 
 fn latest_snapshot<F: Fold>(

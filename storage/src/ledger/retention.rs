@@ -1,13 +1,14 @@
 //! The hot tier's limits, and export of events to JSON Lines.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
 use swarmd_messages::EventId;
 
-use super::keys::{self, TREE};
+use super::keys::{self, INDEX_PREFIXES, LOG_PREFIX, TREE};
 use super::query::{LedgerReader, MAX_QUERY_LIMIT, Query, Selector};
-use super::record::{decode_event, delete_event};
+use super::record::{LogPosting, Posting, decode_event, from_bytes, to_bytes};
 use crate::{Batch, Storage, StorageError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,65 +28,127 @@ pub struct RetentionReport {
 }
 
 const SCAN_CHUNK: usize = 4096;
-const DELETE_CHUNK: usize = 1024;
+const WRITE_CHUNK: usize = 1024;
+
+/// One stored event, as retention sees it.
+struct Row {
+    time_us: u64,
+    bytes: u64,
+    key: Vec<u8>,
+    id: EventId,
+}
 
 /// Deletes events beyond the policy, oldest first, except those `protect`
-/// keeps (an edge protects what the hub has not acked yet). The scan holds a
-/// small record per event in memory, so its cost grows with the hot tier.
+/// keeps (an edge protects what the hub has not acked yet), and prunes them
+/// from the posting lists. The pass holds a small record per event in memory,
+/// so its cost grows with the hot tier; run it on an interval, not per write.
 pub async fn enforce_retention(
     storage: &dyn Storage,
     now_us: u64,
     policy: RetentionPolicy,
     protect: &dyn Fn(&EventId) -> bool,
 ) -> Result<RetentionReport, StorageError> {
-    let mut rows = event_sizes(storage)?;
-    rows.sort_by_key(|r| r.0);
-    let mut bytes: u64 = rows.iter().map(|r| r.1).sum();
+    let mut rows = all_events(storage)?;
+    rows.sort_by_key(|r| r.time_us);
+    let mut bytes: u64 = rows.iter().map(|r| r.bytes).sum();
     let age_cutoff = now_us.saturating_sub(policy.max_age.as_micros() as u64);
     let mut doomed = Vec::new();
     let mut report = RetentionReport::default();
-    for (time_us, size, key) in rows {
-        let event = match storage.get(TREE, &key)? {
-            Some(v) => decode_event(&v)?,
-            None => continue,
-        };
-        let over = time_us < age_cutoff || bytes > policy.max_bytes;
-        if over && !protect(&event.id) {
-            bytes -= size;
-            doomed.push(event);
+    for row in rows {
+        let over = row.time_us < age_cutoff || bytes > policy.max_bytes;
+        if over && !protect(&row.id) {
+            bytes -= row.bytes;
+            doomed.push(row);
         } else {
             report.kept += 1;
         }
     }
-    for chunk in doomed.chunks(DELETE_CHUNK) {
+    for chunk in doomed.chunks(WRITE_CHUNK) {
         let mut batch = Batch::default();
-        chunk.iter().for_each(|e| delete_event(&mut batch, e));
+        chunk.iter().for_each(|row| batch.remove(row.key.clone()));
         storage.apply(TREE, batch)?;
         report.deleted += chunk.len() as u64;
+    }
+    let mut gone: Gone = HashMap::new();
+    for row in doomed {
+        gone.entry(row.id.node).or_default().insert(row.id.seq);
+    }
+    if !gone.is_empty() {
+        prune_postings(storage, &gone)?;
     }
     storage.flush().await?;
     report.bytes_kept = bytes;
     Ok(report)
 }
 
-/// `(time_us, bytes, key)` of every event, read in chunks.
-fn event_sizes(storage: &dyn Storage) -> Result<Vec<(u64, u64, Vec<u8>)>, StorageError> {
-    let prefix = vec![b'e'];
-    let end = keys::prefix_end(&prefix);
-    let mut from = prefix;
-    let mut out = Vec::new();
+fn all_events(storage: &dyn Storage) -> Result<Vec<Row>, StorageError> {
+    let mut rows = Vec::new();
+    for_each_row(storage, b'e', |key, value| {
+        let event = decode_event(value)?;
+        rows.push(Row {
+            time_us: event.time_us,
+            bytes: (key.len() + value.len()) as u64,
+            key: key.to_vec(),
+            id: event.id,
+        });
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Deleted seqs, by node.
+type Gone = HashMap<String, HashSet<u64>>;
+
+/// Removes deleted events from every posting list; empty lists go entirely.
+fn prune_postings(storage: &dyn Storage, gone: &Gone) -> Result<(), StorageError> {
+    let is_gone = |node: &str, seq: u64| gone.get(node).is_some_and(|seqs| seqs.contains(&seq));
+    let mut batch = Batch::default();
+    for prefix in INDEX_PREFIXES {
+        for_each_row(storage, prefix, |key, value| {
+            let rewritten = if prefix == LOG_PREFIX {
+                let mut log: LogPosting = from_bytes(value)?;
+                let before = log.entries.len();
+                log.entries.retain(|(seq, _)| !is_gone(&log.node, *seq));
+                (log.entries.len() != before).then(|| (!log.entries.is_empty()).then(|| to_bytes(&log)))
+            } else {
+                let mut posting: Posting = from_bytes(value)?;
+                let before = posting.seqs.len();
+                posting.seqs.retain(|seq| !is_gone(&posting.node, *seq));
+                (posting.seqs.len() != before).then(|| (!posting.seqs.is_empty()).then(|| to_bytes(&posting)))
+            };
+            match rewritten {
+                Some(Some(value)) => batch.insert(key.to_vec(), value),
+                Some(None) => batch.remove(key.to_vec()),
+                None => {}
+            }
+            if batch.len() >= WRITE_CHUNK {
+                storage.apply(TREE, std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })?;
+    }
+    storage.apply(TREE, batch)
+}
+
+/// Calls `visit` on every row whose key starts with `prefix`, reading in chunks.
+fn for_each_row(
+    storage: &dyn Storage,
+    prefix: u8,
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let end = keys::prefix_end(&[prefix]);
+    let mut from = vec![prefix];
     loop {
         let rows = storage.scan(TREE, &from, Some(&end), SCAN_CHUNK)?;
         for (key, value) in &rows {
-            let event = decode_event(value)?;
-            out.push((event.time_us, (key.len() + value.len()) as u64, key.clone()));
+            visit(key, value)?;
         }
         match rows.last() {
             Some((key, _)) if rows.len() == SCAN_CHUNK => {
                 from = key.clone();
                 from.push(0);
             }
-            _ => return Ok(out),
+            _ => return Ok(()),
         }
     }
 }
@@ -117,8 +180,7 @@ pub fn export_jsonl(
         };
         for event in &page {
             serde_json::to_writer(&mut *out, event).map_err(|e| StorageError::Io(e.to_string()))?;
-            out.write_all(b"\n")
-                .map_err(|e| StorageError::Io(e.to_string()))?;
+            out.write_all(b"\n").map_err(|e| StorageError::Io(e.to_string()))?;
         }
         written += page.len() as u64;
         next = last + 1;

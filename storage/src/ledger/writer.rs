@@ -13,7 +13,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::{error, warn};
 
-use super::record::{put_event, u64_value};
+use super::record::{encode_event, put_encoded, u64_value};
 use super::{LedgerError, keys};
 use crate::{Batch, Storage};
 
@@ -244,29 +244,32 @@ impl WriterState {
         let first_seq = self.next_seq;
         let time_us = self.now_us();
         let node = self.args.config.node.clone();
-        let mut batch = Batch::default();
         let mut accepted = Vec::with_capacity(pending.len());
+        let mut events = Vec::with_capacity(pending.len());
         for p in pending {
-            let id = EventId {
-                node: node.clone(),
-                seq: self.next_seq,
-            };
             let event = Event {
-                id: id.clone(),
+                id: EventId {
+                    node: node.clone(),
+                    seq: self.next_seq,
+                },
                 tenant: p.draft.tenant.clone(),
                 agent: p.draft.agent.clone(),
                 trace: p.draft.trace,
                 time_us,
                 kind: p.draft.kind.clone(),
             };
-            match put_event(&mut batch, &event) {
-                Ok(_) => {
+            // An event too large for the wire is refused alone, before it takes a seq.
+            match encode_event(&event) {
+                Ok(bytes) => {
                     self.next_seq += 1;
-                    accepted.push((p, id));
+                    accepted.push((p, event.id.clone()));
+                    events.push((event, bytes));
                 }
                 Err(e) => reply(p, Err(LedgerError::Invalid(e.to_string()))),
             }
         }
+        let mut batch = Batch::default();
+        put_encoded(&mut batch, events.iter_mut().map(|(e, bytes)| (&*e, std::mem::take(bytes))));
         batch.insert(
             keys::meta(&format!("next_seq/{node}")),
             self.next_seq.to_be_bytes().to_vec(),

@@ -98,6 +98,9 @@ impl Storage for Faulty {
     ) -> Result<Vec<Entry>, StorageError> {
         self.inner.scan(tree, from, to, limit)
     }
+    fn last_below(&self, tree: &str, below: &[u8]) -> Result<Option<Entry>, StorageError> {
+        self.inner.last_below(tree, below)
+    }
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         Box::pin(async move {
             if self.gated.load(Ordering::SeqCst) {
