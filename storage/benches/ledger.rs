@@ -13,7 +13,8 @@ use futures::future::BoxFuture;
 use ractor::Actor;
 use swarmd_messages::{EventDraft, EventKind, TraceContext};
 use swarmd_storage::ledger::{
-    ForwarderArgs, ForwarderConfig, ForwarderMsg, LedgerHandle, LedgerHub, WriterConfig, forwarder_child, ledger_writer,
+    ForwarderArgs, ForwarderConfig, ForwarderMsg, LedgerHandle, LedgerHub, WriterConfig,
+    forwarder_child, ledger_writer,
 };
 use swarmd_storage::{SledStorage, Storage};
 use swarmd_supervisor::seams::{Clock, Entropy};
@@ -75,7 +76,11 @@ async fn writer(storage: Arc<dyn Storage>, node: &str) -> LedgerHandle {
 }
 
 fn baseline_insert_flush(dir: &tempfile::TempDir, events: u64) -> f64 {
-    let db = sled::Config::new().path(dir.path().join("raw")).cache_capacity(64 << 20).open().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path().join("raw"))
+        .cache_capacity(64 << 20)
+        .open()
+        .unwrap();
     let value = vec![7u8; EVENT_BYTES];
     let began = Instant::now();
     for seq in 0..events {
@@ -115,7 +120,11 @@ async fn latency_at_10k(ledger: &LedgerHandle, secs: u64) -> Vec<Duration> {
             offered.elapsed()
         }));
     }
-    let mut times: Vec<Duration> = futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
+    let mut times: Vec<Duration> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     times.sort();
     times
 }
@@ -132,8 +141,11 @@ async fn drain(edge: Arc<dyn Storage>, hub: Arc<dyn Storage>) -> Duration {
     let began = Instant::now();
     let spec = SupervisorSpec::new("fwd", Strategy::OneForOne).child(forwarder_child(args));
     let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();
-    let id = swarmd_supervisor::which_children(&sup).await.unwrap()[0].actor.unwrap();
-    let forwarder: ractor::ActorRef<ForwarderMsg> = ractor::registry::where_is_pid(id).unwrap().into();
+    let id = swarmd_supervisor::which_children(&sup).await.unwrap()[0]
+        .actor
+        .unwrap();
+    let forwarder: ractor::ActorRef<ForwarderMsg> =
+        ractor::registry::where_is_pid(id).unwrap().into();
     while ractor::call_t!(forwarder, ForwarderMsg::Backlog, 10_000).unwrap() > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -145,7 +157,11 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     let baseline = baseline_insert_flush(&dir, 3_000);
@@ -156,7 +172,10 @@ fn main() {
         (grouped, latency)
     });
     println!("sled insert+flush per event: {baseline:>9.0} events/s (baseline)");
-    println!("ledger group commit:         {grouped:>9.0} events/s  = {:.1}x baseline", grouped / baseline);
+    println!(
+        "ledger group commit:         {grouped:>9.0} events/s  = {:.1}x baseline",
+        grouped / baseline
+    );
     println!(
         "append-ack latency at 10k/s offered ({} events): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
         latency.len(),
@@ -171,5 +190,8 @@ fn main() {
         group_commit(&ledger, 100_000, 256).await;
         drain(edge, open(&dir, "hub")).await
     });
-    println!("drain a 100k-event backlog to an in-process hub: {:.2} s", took.as_secs_f64());
+    println!(
+        "drain a 100k-event backlog to an in-process hub: {:.2} s",
+        took.as_secs_f64()
+    );
 }

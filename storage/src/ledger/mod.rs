@@ -2,6 +2,7 @@
 //! node, with group commit, tenant-scoped queries, store-and-forward to the
 //! cloud hub, replay from snapshots, retention and JSONL export.
 
+mod commit;
 mod forward;
 mod hub;
 pub mod keys;

@@ -78,16 +78,29 @@ impl LedgerReader {
             Selector::Trace(trace_id) => {
                 self.through_prefix(tenant, &keys::trace_prefix(tenant, trace_id), limit)
             }
-            Selector::Kind(kind) => self.through_prefix(tenant, &keys::kind_prefix(tenant, kind), limit),
+            Selector::Kind(kind) => {
+                self.through_prefix(tenant, &keys::kind_prefix(tenant, kind), limit)
+            }
         }
     }
 
-    fn through_prefix(&self, tenant: &str, prefix: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
+    fn through_prefix(
+        &self,
+        tenant: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Event>, StorageError> {
         self.through_index(tenant, prefix, &keys::prefix_end(prefix), limit)
     }
 
     /// Expands the posting lists in `from..to` into events, in index order.
-    fn through_index(&self, tenant: &str, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<Event>, StorageError> {
+    fn through_index(
+        &self,
+        tenant: &str,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Event>, StorageError> {
         let mut events = Vec::new();
         let mut from = from.to_vec();
         while events.len() < limit {
@@ -112,16 +125,26 @@ impl LedgerReader {
     fn event(&self, tenant: &str, node: &str, seq: u64) -> Result<Event, StorageError> {
         match self.storage.get(TREE, &keys::event(tenant, node, seq))? {
             Some(bytes) => decode_event(&bytes),
-            None => Err(StorageError::Corrupt(format!("an index points at missing event {node}/{seq}"))),
+            None => Err(StorageError::Corrupt(format!(
+                "an index points at missing event {node}/{seq}"
+            ))),
         }
     }
 
     /// Up to `limit` of `node`'s events from `from_seq` on, in seq order, any tenant.
-    pub fn node_log(&self, node: &str, from_seq: u64, limit: usize) -> Result<Vec<Event>, StorageError> {
+    pub fn node_log(
+        &self,
+        node: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StorageError> {
         let prefix = keys::node_prefix(node);
         let end = keys::prefix_end(&prefix);
         // The posting that holds `from_seq` starts at or before it.
-        let mut from = match self.storage.last_below(TREE, &keys::by_node(node, from_seq.saturating_add(1)))? {
+        let mut from = match self
+            .storage
+            .last_below(TREE, &keys::by_node(node, from_seq.saturating_add(1)))?
+        {
             Some((key, _)) if key.starts_with(&prefix) => key,
             _ => prefix.clone(),
         };

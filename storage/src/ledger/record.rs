@@ -71,16 +71,13 @@ impl Postings {
     fn add_log(&mut self, event: &Event) {
         let first_key = keys::by_node(&event.id.node, event.id.seq);
         let group = first_key[..first_key.len() - 8].to_vec();
-        let (_, log) = self
-            .logs
-            .entry(group)
-            .or_insert_with(|| {
-                let log = LogPosting {
-                    node: event.id.node.clone(),
-                    entries: Vec::new(),
-                };
-                (first_key, log)
-            });
+        let (_, log) = self.logs.entry(group).or_insert_with(|| {
+            let log = LogPosting {
+                node: event.id.node.clone(),
+                entries: Vec::new(),
+            };
+            (first_key, log)
+        });
         log.entries.push((event.id.seq, event.tenant.clone()));
     }
 }
@@ -106,8 +103,16 @@ pub fn put_encoded<'a>(batch: &mut Batch, events: impl IntoIterator<Item = (&'a 
         if let Some(agent) = &event.agent {
             postings.add(keys::by_agent(tenant, agent, node, seq), node, seq);
         }
-        postings.add(keys::by_trace(tenant, &event.trace.trace_id, node, seq), node, seq);
-        postings.add(keys::by_kind(tenant, event.kind.name(), node, seq), node, seq);
+        postings.add(
+            keys::by_trace(tenant, &event.trace.trace_id, node, seq),
+            node,
+            seq,
+        );
+        postings.add(
+            keys::by_kind(tenant, event.kind.name(), node, seq),
+            node,
+            seq,
+        );
         postings.add(keys::by_time(tenant, event.time_us, node, seq), node, seq);
         postings.add_log(event);
     }

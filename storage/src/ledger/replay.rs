@@ -85,7 +85,9 @@ fn replay_to<F: Fold>(
     let prefix = keys::agent_prefix(tenant, agent);
     let end = keys::prefix_end(&prefix);
     // Index order is (node, seq): everything up to the snapshot's position is in it.
-    let done_through = last.as_ref().map(|(id, _)| keys::by_agent(tenant, agent, &id.node, id.seq));
+    let done_through = last
+        .as_ref()
+        .map(|(id, _)| keys::by_agent(tenant, agent, &id.node, id.seq));
     let mut from = match &done_through {
         Some(position) => match storage.last_below(TREE, &after(position))? {
             Some((key, _)) if key.starts_with(&prefix) => key,
@@ -104,7 +106,9 @@ fn replay_to<F: Fold>(
                 }
                 let bytes = storage
                     .get(TREE, &keys::event(tenant, &posting.node, seq))?
-                    .ok_or_else(|| StorageError::Corrupt("an index points at a missing event".into()))?;
+                    .ok_or_else(|| {
+                        StorageError::Corrupt("an index points at a missing event".into())
+                    })?;
                 let event = decode_event(&bytes)?;
                 if !upto.includes(&event) {
                     return Ok((state, last));

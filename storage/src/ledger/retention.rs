@@ -109,12 +109,14 @@ fn prune_postings(storage: &dyn Storage, gone: &Gone) -> Result<(), StorageError
                 let mut log: LogPosting = from_bytes(value)?;
                 let before = log.entries.len();
                 log.entries.retain(|(seq, _)| !is_gone(&log.node, *seq));
-                (log.entries.len() != before).then(|| (!log.entries.is_empty()).then(|| to_bytes(&log)))
+                (log.entries.len() != before)
+                    .then(|| (!log.entries.is_empty()).then(|| to_bytes(&log)))
             } else {
                 let mut posting: Posting = from_bytes(value)?;
                 let before = posting.seqs.len();
                 posting.seqs.retain(|seq| !is_gone(&posting.node, *seq));
-                (posting.seqs.len() != before).then(|| (!posting.seqs.is_empty()).then(|| to_bytes(&posting)))
+                (posting.seqs.len() != before)
+                    .then(|| (!posting.seqs.is_empty()).then(|| to_bytes(&posting)))
             };
             match rewritten {
                 Some(Some(value)) => batch.insert(key.to_vec(), value),
@@ -180,7 +182,8 @@ pub fn export_jsonl(
         };
         for event in &page {
             serde_json::to_writer(&mut *out, event).map_err(|e| StorageError::Io(e.to_string()))?;
-            out.write_all(b"\n").map_err(|e| StorageError::Io(e.to_string()))?;
+            out.write_all(b"\n")
+                .map_err(|e| StorageError::Io(e.to_string()))?;
         }
         written += page.len() as u64;
         next = last + 1;

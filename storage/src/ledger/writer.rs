@@ -4,18 +4,17 @@
 //! means the event is durable.
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::{Event, EventDraft, EventId, EventKind, TraceContext};
+use swarmd_messages::{EventDraft, EventId};
 use swarmd_supervisor::seams::Clock;
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
-use tracing::{error, warn};
 
-use super::record::{encode_event, put_encoded, u64_value};
+use super::record::u64_value;
 use super::{LedgerError, keys};
-use crate::{Batch, Storage};
+use crate::{Storage, StorageError};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -91,16 +90,18 @@ pub struct WriterStats {
 }
 
 pub struct Pending {
-    draft: EventDraft,
+    pub(super) draft: EventDraft,
     /// `None` for the writer's own Signal events.
-    reply: Option<oneshot::Sender<Result<EventId, LedgerError>>>,
-    _room: Option<OwnedSemaphorePermit>,
+    pub(super) reply: Option<oneshot::Sender<Result<EventId, LedgerError>>>,
+    pub(super) _room: Option<OwnedSemaphorePermit>,
 }
 
 pub enum WriterMsg {
     Append(Pending),
     /// The batch numbered so has waited `max_wait`.
     CommitDue(u64),
+    /// The flush of the batch in flight has finished.
+    Flushed(Result<(), StorageError>),
     Stats(RpcReplyPort<WriterStats>),
 }
 
@@ -117,11 +118,14 @@ pub struct WriterArgs {
 }
 
 pub struct WriterState {
-    args: WriterArgs,
-    next_seq: u64,
-    pending: Vec<Pending>,
-    batch_number: u64,
-    stats: WriterStats,
+    pub(super) args: WriterArgs,
+    pub(super) next_seq: u64,
+    /// Accepted, waiting for the next commit.
+    pub(super) pending: Vec<Pending>,
+    /// Applied, waiting for its flush. At most one batch is in flight.
+    pub(super) in_flight: Option<Vec<(Pending, EventId)>>,
+    pub(super) batch_number: u64,
+    pub(super) stats: WriterStats,
 }
 
 /// A handle and the supervised child that serves it.
@@ -181,6 +185,7 @@ impl Actor for LedgerWriter {
             args,
             next_seq,
             pending: Vec::new(),
+            in_flight: None,
             batch_number: 0,
             stats: WriterStats {
                 next_seq,
@@ -196,9 +201,10 @@ impl Actor for LedgerWriter {
         state: &mut WriterState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            WriterMsg::Append(pending) => state.enqueue(&me, pending).await,
-            WriterMsg::CommitDue(number) if number == state.batch_number => state.commit(&me).await,
+            WriterMsg::Append(pending) => state.enqueue(&me, pending),
+            WriterMsg::CommitDue(number) if number == state.batch_number => state.commit(&me),
             WriterMsg::CommitDue(_) => {}
+            WriterMsg::Flushed(result) => state.flushed(&me, result),
             WriterMsg::Stats(reply) => {
                 let _ = reply.send(state.stats);
             }
@@ -206,131 +212,14 @@ impl Actor for LedgerWriter {
         Ok(())
     }
 
-    /// Commits what was accepted; appends still in the mailbox get `Closed`.
+    /// Finishes the batch in flight and commits what was accepted; appends
+    /// still in the mailbox get `Closed`.
     async fn post_stop(
         &self,
-        me: ActorRef<WriterMsg>,
+        _me: ActorRef<WriterMsg>,
         state: &mut WriterState,
     ) -> Result<(), ActorProcessingErr> {
-        state.commit(&me).await;
+        state.drain().await;
         Ok(())
-    }
-}
-
-impl WriterState {
-    async fn enqueue(&mut self, me: &ActorRef<WriterMsg>, pending: Pending) {
-        self.pending.push(pending);
-        if self.pending.len() >= self.args.config.max_batch {
-            self.commit(me).await;
-        } else if self.pending.len() == 1 {
-            let number = self.batch_number;
-            me.send_after(self.args.config.max_wait, move || {
-                WriterMsg::CommitDue(number)
-            });
-        }
-    }
-
-    fn now_us(&self) -> u64 {
-        let since_epoch = self.args.clock.wall_now().duration_since(UNIX_EPOCH);
-        since_epoch.map(|d| d.as_micros() as u64).unwrap_or(0)
-    }
-
-    async fn commit(&mut self, me: &ActorRef<WriterMsg>) {
-        self.batch_number += 1;
-        let pending = std::mem::take(&mut self.pending);
-        if pending.is_empty() {
-            return;
-        }
-        let first_seq = self.next_seq;
-        let time_us = self.now_us();
-        let node = self.args.config.node.clone();
-        let mut accepted = Vec::with_capacity(pending.len());
-        let mut events = Vec::with_capacity(pending.len());
-        for p in pending {
-            let event = Event {
-                id: EventId {
-                    node: node.clone(),
-                    seq: self.next_seq,
-                },
-                tenant: p.draft.tenant.clone(),
-                agent: p.draft.agent.clone(),
-                trace: p.draft.trace,
-                time_us,
-                kind: p.draft.kind.clone(),
-            };
-            // An event too large for the wire is refused alone, before it takes a seq.
-            match encode_event(&event) {
-                Ok(bytes) => {
-                    self.next_seq += 1;
-                    accepted.push((p, event.id.clone()));
-                    events.push((event, bytes));
-                }
-                Err(e) => reply(p, Err(LedgerError::Invalid(e.to_string()))),
-            }
-        }
-        let mut batch = Batch::default();
-        put_encoded(&mut batch, events.iter_mut().map(|(e, bytes)| (&*e, std::mem::take(bytes))));
-        batch.insert(
-            keys::meta(&format!("next_seq/{node}")),
-            self.next_seq.to_be_bytes().to_vec(),
-        );
-        let storage = &self.args.storage;
-        let written = match storage.apply(keys::TREE, batch) {
-            // Nothing was written: the seqs are free to assign again.
-            Err(e) => Err((e, true)),
-            // Written but maybe not durable: never hand these seqs out again.
-            Ok(()) => storage.flush().await.map_err(|e| (e, false)),
-        };
-        match written {
-            Ok(()) => {
-                self.stats.committed += accepted.len() as u64;
-                self.stats.batches += 1;
-                for (p, id) in accepted {
-                    reply(p, Ok(id));
-                }
-            }
-            Err((e, nothing_written)) => {
-                if nothing_written {
-                    self.next_seq = first_seq;
-                }
-                self.stats.failed_batches += 1;
-                error!(error = %e, events = accepted.len(), "ledger commit failed");
-                let had_signal = accepted.iter().any(|(p, _)| p.reply.is_none());
-                for (p, _) in accepted {
-                    reply(p, Err(LedgerError::Storage(e.clone())));
-                }
-                if !had_signal {
-                    self.record_failure(me, &e.to_string()).await;
-                }
-            }
-        }
-        self.stats.next_seq = self.next_seq;
-    }
-
-    /// Queues a Signal event about a failed commit. If that one fails too,
-    /// no further signal is queued, so a full disk cannot loop.
-    async fn record_failure(&mut self, me: &ActorRef<WriterMsg>, detail: &str) {
-        let draft = EventDraft {
-            tenant: "system".into(),
-            agent: None,
-            trace: TraceContext::default(),
-            kind: EventKind::Signal {
-                status: "storage_error".into(),
-                detail: detail.to_owned(),
-            },
-        };
-        warn!(detail, "recording the storage failure as a Signal event");
-        let signal = Pending {
-            draft,
-            reply: None,
-            _room: None,
-        };
-        Box::pin(self.enqueue(me, signal)).await;
-    }
-}
-
-fn reply(pending: Pending, result: Result<EventId, LedgerError>) {
-    if let Some(reply) = pending.reply {
-        let _ = reply.send(result);
     }
 }
