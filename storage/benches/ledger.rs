@@ -165,10 +165,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     let baseline = baseline_insert_flush(&dir, 3_000);
+    eprintln!("baseline done");
     let (grouped, latency) = rt.block_on(async {
         let ledger = writer(open(&dir, "grouped"), "n1").await;
         let grouped = group_commit(&ledger, 100_000, 1024).await;
+        eprintln!("group commit done");
         let latency = latency_at_10k(&writer(open(&dir, "latency"), "n2").await, 3).await;
+        eprintln!("latency done");
         (grouped, latency)
     });
     println!("sled insert+flush per event: {baseline:>9.0} events/s (baseline)");
@@ -188,6 +191,7 @@ fn main() {
         let edge = open(&dir, "edge");
         let ledger = writer(edge.clone(), "edge").await;
         group_commit(&ledger, 100_000, 256).await;
+        eprintln!("backlog written");
         drain(edge, open(&dir, "hub")).await
     });
     println!(

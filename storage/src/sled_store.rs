@@ -68,8 +68,14 @@ impl Storage for SledStorage {
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        // On tokio's blocking pool rather than sled's `flush_async`, whose own
+        // thread pool we saw stall once under a concurrent write load.
+        let db = self.db.clone();
         Box::pin(async move {
-            self.db.flush_async().await.map_err(map_sled)?;
+            let flushed = tokio::task::spawn_blocking(move || db.flush()).await;
+            flushed
+                .map_err(|e| StorageError::Io(format!("flush task failed: {e}")))?
+                .map_err(map_sled)?;
             Ok(())
         })
     }
