@@ -75,6 +75,36 @@ async fn writer(storage: Arc<dyn Storage>, node: &str) -> LedgerHandle {
     handle
 }
 
+/// Discards everything: shows what the writer itself costs, without the disk.
+struct NullStorage;
+impl Storage for NullStorage {
+    fn get(&self, _: &str, _: &[u8]) -> Result<Option<Vec<u8>>, swarmd_storage::StorageError> {
+        Ok(None)
+    }
+    fn apply(&self, _: &str, _: swarmd_storage::Batch) -> Result<(), swarmd_storage::StorageError> {
+        Ok(())
+    }
+    fn scan(
+        &self,
+        _: &str,
+        _: &[u8],
+        _: Option<&[u8]>,
+        _: usize,
+    ) -> Result<Vec<swarmd_storage::Entry>, swarmd_storage::StorageError> {
+        Ok(Vec::new())
+    }
+    fn last_below(
+        &self,
+        _: &str,
+        _: &[u8],
+    ) -> Result<Option<swarmd_storage::Entry>, swarmd_storage::StorageError> {
+        Ok(None)
+    }
+    fn flush(&self) -> BoxFuture<'_, Result<(), swarmd_storage::StorageError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 fn baseline_insert_flush(dir: &tempfile::TempDir, events: u64) -> f64 {
     let db = sled::Config::new()
         .path(dir.path().join("raw"))
@@ -170,6 +200,8 @@ fn main() {
         let ledger = writer(open(&dir, "grouped"), "n1").await;
         let grouped = group_commit(&ledger, 100_000, 1024).await;
         eprintln!("group commit done");
+        let no_disk = group_commit(&writer(Arc::new(NullStorage), "n0").await, 100_000, 1024).await;
+        eprintln!("writer without a disk: {no_disk:.0} events/s");
         let latency = latency_at_10k(&writer(open(&dir, "latency"), "n2").await, 3).await;
         eprintln!("latency done");
         (grouped, latency)

@@ -1,7 +1,5 @@
 //! Events as stored (a versioned envelope), and the posting lists that index them.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use swarmd_messages::{Envelope, Event, decode, encode};
 
@@ -47,38 +45,66 @@ pub fn from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Sto
         .map_err(|e| StorageError::Corrupt(format!("undecodable index entry: {e}")))
 }
 
-/// Posting lists under construction, keyed by the key of their first seq.
-#[derive(Default)]
-struct Postings {
-    /// Group (index key minus first seq) -> (full key, posting).
-    tenant_scoped: BTreeMap<Vec<u8>, (Vec<u8>, Posting)>,
-    logs: BTreeMap<Vec<u8>, (Vec<u8>, LogPosting)>,
+/// Which index a posting list belongs to, and its value there.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum IndexValue<'a> {
+    Agent(&'a str),
+    Trace(&'a [u8; 16]),
+    Kind(&'static str),
+    Time(u64),
 }
 
-impl Postings {
-    fn add(&mut self, first_key: Vec<u8>, node: &str, seq: u64) {
-        let group = first_key[..first_key.len() - 8].to_vec();
-        let (_, posting) = self.tenant_scoped.entry(group).or_insert_with(|| {
-            let posting = Posting {
-                node: node.to_owned(),
-                seqs: Vec::new(),
-            };
-            (first_key, posting)
-        });
-        posting.seqs.push(seq);
+/// Posting lists under construction: (tenant, index value, node) -> seqs.
+/// Borrowed keys, so a batch allocates per posting list, not per event.
+#[derive(Default)]
+struct Postings<'a> {
+    lists: std::collections::HashMap<(&'a str, IndexValue<'a>, &'a str), Vec<u64>>,
+    logs: std::collections::HashMap<&'a str, Vec<(u64, String)>>,
+}
+
+impl<'a> Postings<'a> {
+    fn add(&mut self, event: &'a Event) {
+        let (tenant, node, seq) = (event.tenant.as_str(), event.id.node.as_str(), event.id.seq);
+        let values = [
+            Some(IndexValue::Trace(&event.trace.trace_id)),
+            Some(IndexValue::Kind(event.kind.name())),
+            Some(IndexValue::Time(event.time_us)),
+            event.agent.as_deref().map(IndexValue::Agent),
+        ];
+        for value in values.into_iter().flatten() {
+            self.lists
+                .entry((tenant, value, node))
+                .or_default()
+                .push(seq);
+        }
+        self.logs
+            .entry(node)
+            .or_default()
+            .push((seq, event.tenant.clone()));
     }
 
-    fn add_log(&mut self, event: &Event) {
-        let first_key = keys::by_node(&event.id.node, event.id.seq);
-        let group = first_key[..first_key.len() - 8].to_vec();
-        let (_, log) = self.logs.entry(group).or_insert_with(|| {
-            let log = LogPosting {
-                node: event.id.node.clone(),
-                entries: Vec::new(),
+    fn write(self, batch: &mut Batch) {
+        for ((tenant, value, node), seqs) in self.lists {
+            let first = seqs[0];
+            let key = match value {
+                IndexValue::Agent(agent) => keys::by_agent(tenant, agent, node, first),
+                IndexValue::Trace(trace) => keys::by_trace(tenant, trace, node, first),
+                IndexValue::Kind(kind) => keys::by_kind(tenant, kind, node, first),
+                IndexValue::Time(time) => keys::by_time(tenant, time, node, first),
             };
-            (first_key, log)
-        });
-        log.entries.push((event.id.seq, event.tenant.clone()));
+            let posting = Posting {
+                node: node.to_owned(),
+                seqs,
+            };
+            batch.insert(key, to_bytes(&posting));
+        }
+        for (node, entries) in self.logs {
+            let log = LogPosting {
+                node: node.to_owned(),
+                entries,
+            };
+            batch.insert(keys::by_node(node, log.entries[0].0), to_bytes(&log));
+        }
     }
 }
 
@@ -98,30 +124,13 @@ pub fn put_events(batch: &mut Batch, events: &[Event]) -> Result<(), StorageErro
 pub fn put_encoded<'a>(batch: &mut Batch, events: impl IntoIterator<Item = (&'a Event, Vec<u8>)>) {
     let mut postings = Postings::default();
     for (event, bytes) in events {
-        let (tenant, node, seq) = (&event.tenant, &event.id.node, event.id.seq);
-        batch.insert(keys::event(tenant, node, seq), bytes);
-        if let Some(agent) = &event.agent {
-            postings.add(keys::by_agent(tenant, agent, node, seq), node, seq);
-        }
-        postings.add(
-            keys::by_trace(tenant, &event.trace.trace_id, node, seq),
-            node,
-            seq,
+        batch.insert(
+            keys::event(&event.tenant, &event.id.node, event.id.seq),
+            bytes,
         );
-        postings.add(
-            keys::by_kind(tenant, event.kind.name(), node, seq),
-            node,
-            seq,
-        );
-        postings.add(keys::by_time(tenant, event.time_us, node, seq), node, seq);
-        postings.add_log(event);
+        postings.add(event);
     }
-    for (key, posting) in postings.tenant_scoped.into_values() {
-        batch.insert(key, to_bytes(&posting));
-    }
-    for (key, log) in postings.logs.into_values() {
-        batch.insert(key, to_bytes(&log));
-    }
+    postings.write(batch);
 }
 
 pub fn u64_value(bytes: &[u8]) -> Result<u64, StorageError> {
