@@ -215,3 +215,50 @@ async fn join_authenticates_with_a_shared_cookie_and_not_with_a_wrong_one() {
         assert_eq!(node.exit().await.code(), Some(0));
     }
 }
+
+#[tokio::test]
+async fn the_ledger_records_the_supervision_tree_durably() {
+    use std::sync::Arc;
+    use swarmd_messages::EventKind;
+    use swarmd_storage::ledger::{LedgerReader, Query, Selector};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut node = Node::start(&data, &["--name", "recorder"], &[]);
+    node.ready().await;
+    node.signal(libc::SIGTERM);
+    assert_eq!(node.exit().await.code(), Some(0));
+
+    let storage = swarmd_storage::SledStorage::open(&data.join("ledger"), 8 << 20).unwrap();
+    let reader = LedgerReader::new(Arc::new(storage));
+    let events = reader
+        .query(&Query {
+            tenant: "system".into(),
+            select: Selector::Kind("supervision".into()),
+            limit: 1000,
+        })
+        .unwrap();
+    let records: Vec<(String, String)> = events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Supervision { child, what, .. } => (child.clone(), what.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let started = |c: &str| records.contains(&(c.to_string(), "started".to_string()));
+    for child in [
+        "storage/keeper",
+        "storage/ledger_writer",
+        "node/storage",
+        "cluster/node_server",
+        "node/agents",
+    ] {
+        assert!(started(child), "{child} not recorded in {records:?}");
+    }
+    assert!(
+        records.contains(&("node/agents".to_string(), "exited: Shutdown".to_string())),
+        "shutdown of the first-stopped subtree recorded: {records:?}"
+    );
+    assert!(events.iter().all(|e| e.id.node == "recorder"));
+    assert!(events.windows(2).all(|w| w[0].id.seq < w[1].id.seq));
+}

@@ -54,6 +54,13 @@ pub struct MeshSection {
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     pub cache_capacity_mb: u64,
+    pub group_commit_max_events: usize,
+    pub group_commit_max_wait_us: u64,
+    pub queue_capacity: usize,
+    pub append_timeout_ms: u64,
+    pub retention_max_age_s: u64,
+    pub retention_max_mb: u64,
+    pub retention_interval_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,6 @@ mod seam;
 mod sled_store;
 
 pub use data_dir::{DataDir, DataDirError};
-pub use keeper::StorageKeeper;
+pub use keeper::{KeeperArgs, KeeperMsg, StorageKeeper};
 pub use seam::{Batch, Entry, Storage, StorageError};
 pub use sled_store::SledStorage;

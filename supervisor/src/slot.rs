@@ -1,24 +1,32 @@
-use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use ractor::{ActorRef, Message};
+use tokio::sync::watch;
 
 /// The current incarnation of a supervised actor. A restart makes a new actor
 /// with a new `ActorRef`; the child's start function stores it here, and
 /// whoever talks to the child reads it here, so nobody holds a dead ref.
-pub struct ActorSlot<M: Message>(Arc<RwLock<Option<ActorRef<M>>>>);
+pub struct ActorSlot<M: Message>(watch::Sender<Option<ActorRef<M>>>);
 
 impl<M: Message> ActorSlot<M> {
     pub fn new() -> Self {
-        Self(Arc::new(RwLock::new(None)))
+        Self(watch::Sender::new(None))
     }
 
     pub fn set(&self, actor: ActorRef<M>) {
-        *self.0.write().expect("actor slot poisoned") = Some(actor);
+        self.0.send_replace(Some(actor));
     }
 
     /// The latest incarnation, if one has started.
     pub fn get(&self) -> Option<ActorRef<M>> {
-        self.0.read().expect("actor slot poisoned").clone()
+        self.0.borrow().clone()
+    }
+
+    /// The latest incarnation, waiting up to `limit` for the first to start.
+    pub async fn wait(&self, limit: Duration) -> Option<ActorRef<M>> {
+        let mut updates = self.0.subscribe();
+        let started = tokio::time::timeout(limit, updates.wait_for(Option::is_some)).await;
+        started.ok()?.ok()?.clone()
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub use dial::{Connection, Dialer, Stream};
 pub use mesh::{MeshError, PubSub, Sample, SampleSink, Subscription};
+pub use swarmd_storage::ledger::{LedgerError, LedgerHandle};
 pub use swarmd_storage::{Batch, Storage, StorageError};
 pub use swarmd_supervisor::seams::{Clock, Entropy, backoff_delay};
 
@@ -21,6 +22,8 @@ pub struct NodeCtx {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub storage: Arc<dyn Storage>,
+    /// The flight recorder: every decision and state change goes here.
+    pub ledger: LedgerHandle,
     pub mesh: Arc<dyn PubSub>,
     pub dialer: Arc<dyn Dialer>,
 }

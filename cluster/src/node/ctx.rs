@@ -11,7 +11,7 @@ use rand::TryRngCore;
 #[allow(clippy::disallowed_types)] // the production entropy seam itself
 use rand::rngs::OsRng;
 use swarmd_actors::NodeCtx;
-use swarmd_actors::ctx::{Clock, Connection, Dialer, Entropy, PubSub, Storage};
+use swarmd_actors::ctx::{Clock, Connection, Dialer, Entropy, LedgerHandle, PubSub, Storage};
 
 pub struct SystemClock;
 
@@ -72,12 +72,19 @@ impl Dialer for TcpDialer {
     }
 }
 
-pub fn production_ctx(node: &str, storage: Arc<dyn Storage>, mesh: Arc<dyn PubSub>) -> NodeCtx {
+pub fn production_ctx(
+    node: &str,
+    clock: Arc<dyn Clock>,
+    storage: Arc<dyn Storage>,
+    ledger: LedgerHandle,
+    mesh: Arc<dyn PubSub>,
+) -> NodeCtx {
     NodeCtx {
         node: node.into(),
-        clock: Arc::new(SystemClock),
+        clock,
         entropy: Arc::new(OsEntropy),
         storage,
+        ledger,
         mesh,
         dialer: Arc::new(TcpDialer),
     }

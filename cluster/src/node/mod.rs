@@ -4,6 +4,7 @@
 
 mod cookie;
 pub mod ctx;
+mod recorder;
 mod signals;
 mod tree;
 
@@ -12,14 +13,17 @@ use std::sync::Arc;
 
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
-use swarmd_actors::ctx::{PubSub, Storage};
+use swarmd_actors::ctx::{Clock, PubSub, Storage};
 use swarmd_config::NodeConfig;
 use swarmd_storage::{DataDir, SledStorage};
-use swarmd_supervisor::Supervisor;
+use swarmd_supervisor::{Supervisor, event_channel};
 use tracing::{error, info, warn};
 
 pub use cookie::{CookieSource, resolve as resolve_cookie};
 use signals::ShutdownSignals;
+
+/// Supervision events buffered for the ledger recorder before it lags.
+const SUPERVISION_EVENTS: usize = 4096;
 
 /// Exit code when a second signal cuts a shutdown short (128 + SIGINT, as shells report).
 const EXIT_FORCED: i32 = 130;
@@ -115,8 +119,21 @@ impl Started {
             })?,
         );
         let mesh = crate::mesh::open(&config.mesh, config.node.role).await?;
-        let ctx: NodeCtx = ctx::production_ctx(&config.node.name, storage.clone(), mesh.clone());
-        let spec = tree::root_spec(&ctx, config, cookie);
+        let clock: Arc<dyn Clock> = Arc::new(ctx::SystemClock);
+        let (ledger, ledger_writer) = tree::ledger_writer(storage.clone(), clock.clone(), config);
+        let ctx: NodeCtx = ctx::production_ctx(
+            &config.node.name,
+            clock,
+            storage.clone(),
+            ledger,
+            mesh.clone(),
+        );
+        let (events, _) = event_channel(SUPERVISION_EVENTS);
+        tokio::spawn(recorder::record_supervision(
+            events.subscribe(),
+            ctx.ledger.clone(),
+        ));
+        let spec = tree::root_spec(&ctx, config, cookie, ledger_writer, &events);
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;

@@ -15,6 +15,9 @@ use super::writer::{Pending, WriterMsg, WriterState};
 use super::{LedgerError, keys};
 use crate::{Batch, StorageError};
 
+/// The appends of one applied batch, with the ids they were given.
+type Waiters = Vec<(Pending, EventId)>;
+
 impl WriterState {
     pub(super) fn enqueue(&mut self, me: &ActorRef<WriterMsg>, pending: Pending) {
         self.pending.push(pending);
@@ -82,7 +85,7 @@ impl WriterState {
     /// Assigns seqs to the next pending appends and applies them as one batch.
     /// Returns the waiters, `None` when there was nothing to apply, or the
     /// storage error (and whether the failed batch held a writer's Signal).
-    fn apply_next(&mut self) -> Result<Option<Vec<(Pending, EventId)>>, (StorageError, bool)> {
+    fn apply_next(&mut self) -> Result<Option<Waiters>, (StorageError, bool)> {
         let take = self.pending.len().min(self.args.config.max_batch);
         if take == 0 {
             return Ok(None);
@@ -143,7 +146,7 @@ impl WriterState {
     fn settle(
         &mut self,
         me: &ActorRef<WriterMsg>,
-        batch: Vec<(Pending, EventId)>,
+        batch: Waiters,
         result: Result<(), StorageError>,
     ) {
         let had_signal = batch.iter().any(|(p, _)| p.reply.is_none());
@@ -158,14 +161,14 @@ impl WriterState {
         }
     }
 
-    fn settle_quietly(&mut self, batch: Vec<(Pending, EventId)>, result: Result<(), StorageError>) {
+    fn settle_quietly(&mut self, batch: Waiters, result: Result<(), StorageError>) {
         match result {
             Ok(()) => self.ack(batch),
             Err(e) => self.fail(batch, &e),
         }
     }
 
-    fn ack(&mut self, batch: Vec<(Pending, EventId)>) {
+    fn ack(&mut self, batch: Waiters) {
         self.stats.committed += batch.len() as u64;
         self.stats.batches += 1;
         for (p, id) in batch {
@@ -173,7 +176,7 @@ impl WriterState {
         }
     }
 
-    fn fail(&mut self, batch: Vec<(Pending, EventId)>, e: &StorageError) {
+    fn fail(&mut self, batch: Waiters, e: &StorageError) {
         self.stats.failed_batches += 1;
         error!(error = %e, events = batch.len(), "ledger commit failed");
         for (p, _) in batch {

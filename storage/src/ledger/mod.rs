@@ -14,6 +14,7 @@ mod writer;
 
 pub use forward::{
     Forwarder, ForwarderArgs, ForwarderConfig, ForwarderMsg, Hub, HubError, forwarder_child,
+    persisted_cursor,
 };
 pub use hub::LedgerHub;
 pub use query::{LedgerReader, MAX_QUERY_LIMIT, Query, Selector};
@@ -21,7 +22,7 @@ pub use record::{decode_event, encode_event};
 pub use replay::{Fold, Snapshotter, SnapshotterArgs, Upto, replay, write_snapshot};
 pub use retention::{RetentionPolicy, RetentionReport, enforce_retention, export_jsonl};
 pub use writer::{
-    LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats,
+    Ack, LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats,
     ledger_writer, persisted_next_seq,
 };
 

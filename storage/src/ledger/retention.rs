@@ -46,7 +46,7 @@ pub async fn enforce_retention(
     storage: &dyn Storage,
     now_us: u64,
     policy: RetentionPolicy,
-    protect: &dyn Fn(&EventId) -> bool,
+    protect: &(dyn Fn(&EventId) -> bool + Sync),
 ) -> Result<RetentionReport, StorageError> {
     let mut rows = all_events(storage)?;
     rows.sort_by_key(|r| r.time_us);

@@ -56,12 +56,24 @@ impl LedgerHandle {
     /// when the writer has had no room for `enqueue_timeout`; nothing is dropped
     /// silently.
     pub async fn append(&self, draft: EventDraft) -> Result<EventId, LedgerError> {
+        self.submit(draft).await?.await
+    }
+
+    /// Hands one event to the writer and returns at once with a future of its
+    /// ack. Events submitted one after another get increasing seqs, so a
+    /// caller can keep many in flight and still record them in order.
+    pub async fn submit(&self, draft: EventDraft) -> Result<Ack, LedgerError> {
         let acquire = self.room.clone().acquire_owned();
         let permit = tokio::time::timeout(self.enqueue_timeout, acquire)
             .await
             .map_err(|_| LedgerError::Overloaded)?
             .map_err(|_| LedgerError::Closed)?;
-        let writer = self.writer.get().ok_or(LedgerError::Closed)?;
+        // A writer that is starting or restarting gets the same grace as a full one.
+        let writer = self
+            .writer
+            .wait(self.enqueue_timeout)
+            .await
+            .ok_or(LedgerError::Closed)?;
         let (reply, acked) = oneshot::channel();
         let pending = Pending {
             draft,
@@ -71,13 +83,29 @@ impl LedgerHandle {
         writer
             .cast(WriterMsg::Append(pending))
             .map_err(|_| LedgerError::Closed)?;
-        // A writer that dies with the append queued drops the reply: Closed, not silence.
-        acked.await.map_err(|_| LedgerError::Closed)?
+        Ok(Ack(acked))
     }
 
     pub async fn stats(&self) -> Result<WriterStats, LedgerError> {
         let writer = self.writer.get().ok_or(LedgerError::Closed)?;
         ractor::call_t!(writer, WriterMsg::Stats, 5_000).map_err(|_| LedgerError::Closed)
+    }
+}
+
+/// The ack of a submitted event: its id once durable, or why it is not.
+pub struct Ack(oneshot::Receiver<Result<EventId, LedgerError>>);
+
+impl std::future::Future for Ack {
+    type Output = Result<EventId, LedgerError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        // A writer that dies with the event queued drops the reply: Closed, not silence.
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(LedgerError::Closed)))
     }
 }
 
