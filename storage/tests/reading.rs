@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use ractor::Actor;
 use serde::{Deserialize, Serialize};
 use swarmd_messages::{Event, EventKind};
 use swarmd_storage::ledger::{
@@ -309,4 +310,62 @@ async fn export_writes_one_json_event_per_line() {
             }
         )
     );
+}
+
+#[tokio::test]
+async fn the_snapshotter_snapshots_active_agents_so_replay_starts_late() {
+    use swarmd_storage::ledger::{Snapshotter, SnapshotterArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sled(&dir);
+    let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
+    for i in 0..20u64 {
+        let agent = if i % 2 == 0 { "r1" } else { "r2" };
+        ledger
+            .append(draft("t", Some(agent), 1, moved(i)))
+            .await
+            .unwrap();
+    }
+    let fold = Arc::new(RobotFold {
+        applied: Default::default(),
+    });
+    let reader = LedgerReader::new(storage.clone());
+    let (r1_live, _) = replay(&reader, &*fold, "t", "r1", Upto::End).unwrap();
+    let args = SnapshotterArgs {
+        storage: storage.clone(),
+        fold: fold.clone(),
+        node: "n".into(),
+        interval: Duration::from_millis(10),
+    };
+    let (snapshotter, _) = Actor::spawn(None, Snapshotter::<RobotFold>::default(), args)
+        .await
+        .unwrap();
+
+    // Once both agents have a snapshot at their last event, replay applies nothing.
+    let snapshotted = async {
+        loop {
+            fold.applied.store(0, std::sync::atomic::Ordering::SeqCst);
+            let r1 = replay(&reader, &*fold, "t", "r1", Upto::End).unwrap().0;
+            let r2 = replay(&reader, &*fold, "t", "r2", Upto::End).unwrap().0;
+            if fold.applied.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return (r1, r2);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let (r1, r2) = tokio::time::timeout(Duration::from_secs(10), snapshotted)
+        .await
+        .expect("snapshots written");
+    assert_eq!(r1, r1_live, "the snapshot holds the folded state");
+    assert_eq!(r2.position, (1..20).step_by(2).sum::<u64>() as i64);
+
+    // New activity is folded on top of the snapshot.
+    ledger
+        .append(draft("t", Some("r1"), 1, moved(100)))
+        .await
+        .unwrap();
+    fold.applied.store(0, std::sync::atomic::Ordering::SeqCst);
+    let (after, _) = replay(&reader, &*fold, "t", "r1", Upto::End).unwrap();
+    assert_eq!(after.position, r1_live.position + 100);
+    assert!(fold.applied.load(std::sync::atomic::Ordering::SeqCst) <= 1);
+    snapshotter.stop(None);
 }
