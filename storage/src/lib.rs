@@ -13,5 +13,5 @@ mod sled_store;
 
 pub use data_dir::{DataDir, DataDirError};
 pub use keeper::{KeeperArgs, KeeperMsg, StorageKeeper};
-pub use seam::{Batch, Entry, Storage, StorageError};
+pub use seam::{Batch, CommitError, Entry, Storage, StorageError};
 pub use sled_store::SledStorage;

@@ -28,6 +28,30 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Makes every write applied so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>>;
+
+    /// Applies `batch`, then flushes: the group commit of the ledger. A store
+    /// whose writes are slow does both off the caller's thread.
+    fn commit(&self, tree: &str, batch: Batch) -> BoxFuture<'_, Result<(), CommitError>> {
+        let applied = self.apply(tree, batch);
+        Box::pin(async move {
+            applied.map_err(|error| CommitError {
+                error,
+                written: false,
+            })?;
+            self.flush().await.map_err(|error| CommitError {
+                error,
+                written: true,
+            })
+        })
+    }
+}
+
+/// A failed commit, and whether its batch may have reached the store anyway
+/// (applied, but the flush failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitError {
+    pub error: StorageError,
+    pub written: bool,
 }
 
 /// Ordered inserts and removes, applied together.

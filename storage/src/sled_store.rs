@@ -3,7 +3,7 @@ use std::path::Path;
 
 use futures::future::BoxFuture;
 
-use crate::seam::{Batch, Entry, Storage, StorageError};
+use crate::seam::{Batch, CommitError, Entry, Storage, StorageError};
 
 /// The production [`Storage`]: one sled 0.34 database.
 pub struct SledStorage {
@@ -33,14 +33,31 @@ impl Storage for SledStorage {
     }
 
     fn apply(&self, tree: &str, batch: Batch) -> Result<(), StorageError> {
-        let mut sled_batch = sled::Batch::default();
-        for (key, value) in batch.into_ops() {
-            match value {
-                Some(value) => sled_batch.insert(key, value),
-                None => sled_batch.remove(key),
+        self.tree(tree)?
+            .apply_batch(to_sled(batch))
+            .map_err(map_sled)
+    }
+
+    /// Apply and flush together on tokio's blocking pool, so the ledger
+    /// writer prepares the next batch while this one goes to disk.
+    fn commit(&self, tree: &str, batch: Batch) -> BoxFuture<'_, Result<(), CommitError>> {
+        let (db, tree) = (self.db.clone(), tree.to_owned());
+        Box::pin(async move {
+            let committed = tokio::task::spawn_blocking(move || {
+                let tree = db.open_tree(tree).map_err(|e| (map_sled(e), false))?;
+                tree.apply_batch(to_sled(batch))
+                    .map_err(|e| (map_sled(e), false))?;
+                db.flush().map(|_| ()).map_err(|e| (map_sled(e), true))
+            })
+            .await;
+            match committed {
+                Ok(result) => result.map_err(|(error, written)| CommitError { error, written }),
+                Err(e) => Err(CommitError {
+                    error: StorageError::Io(format!("commit task failed: {e}")),
+                    written: true,
+                }),
             }
-        }
-        self.tree(tree)?.apply_batch(sled_batch).map_err(map_sled)
+        })
     }
 
     fn scan(
@@ -79,6 +96,17 @@ impl Storage for SledStorage {
             Ok(())
         })
     }
+}
+
+fn to_sled(batch: Batch) -> sled::Batch {
+    let mut sled_batch = sled::Batch::default();
+    for (key, value) in batch.into_ops() {
+        match value {
+            Some(value) => sled_batch.insert(key, value),
+            None => sled_batch.remove(key),
+        }
+    }
+    sled_batch
 }
 
 fn map_sled(err: sled::Error) -> StorageError {

@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::record::u64_value;
 use super::{LedgerError, keys};
-use crate::{Storage, StorageError};
+use crate::{CommitError, Storage};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -128,8 +128,8 @@ pub enum WriterMsg {
     Append(Pending),
     /// The batch numbered so has waited `max_wait`.
     CommitDue(u64),
-    /// The flush of the batch in flight has finished.
-    Flushed(Result<(), StorageError>),
+    /// The commit of the batch in flight has finished.
+    Flushed(Result<(), CommitError>),
     Stats(RpcReplyPort<WriterStats>),
 }
 
@@ -150,10 +150,12 @@ pub struct WriterState {
     pub(super) next_seq: u64,
     /// Accepted, waiting for the next commit.
     pub(super) pending: Vec<Pending>,
-    /// Applied, waiting for its flush. At most one batch is in flight.
-    pub(super) in_flight: Option<Vec<(Pending, EventId)>>,
+    /// Handed to storage, waiting for its flush. At most one batch is in flight.
+    pub(super) in_flight: Option<super::commit::InFlight>,
     pub(super) batch_number: u64,
     pub(super) stats: WriterStats,
+    /// A commit failed; a Signal event saying so goes into the next batch.
+    pub(super) owed_signal: Option<String>,
 }
 
 /// A handle and the supervised child that serves it.
@@ -214,6 +216,7 @@ impl Actor for LedgerWriter {
             next_seq,
             pending: Vec::new(),
             in_flight: None,
+            owed_signal: None,
             batch_number: 0,
             stats: WriterStats {
                 next_seq,
