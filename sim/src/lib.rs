@@ -1,12 +1,16 @@
 //! The deterministic simulator.
 //!
-//! One seed drives everything a simulated node can observe. This first part
-//! gives the time and randomness seams: [`SimClock`] follows tokio's paused
-//! virtual time from a fixed epoch, and [`SeededEntropy`] is a ChaCha stream
-//! from the seed. SimNet, SimStorage, SimPubSub and the scenario runner follow.
+//! One seed drives everything a simulated node can observe. So far:
+//! [`SimClock`] follows tokio's paused virtual time from a fixed epoch,
+//! [`SeededEntropy`] is a ChaCha stream from the seed, and [`SimStorage`] is
+//! the Storage seam in memory with seeded fsync delays, failing flushes, a full
+//! disk and crashes that lose what was not flushed. SimNet, SimPubSub, the
+//! process shims and the scenario runner follow.
 
 mod clock;
 mod entropy;
+mod storage;
 
 pub use clock::SimClock;
 pub use entropy::SeededEntropy;
+pub use storage::SimStorage;

@@ -1,0 +1,256 @@
+//! SimStorage: the Storage seam in memory, with the disk's failure modes.
+//! Writes land in a volatile view first; a flush, after a seeded virtual delay,
+//! makes the writes that preceded it durable. A crash throws away everything
+//! not yet durable. Flushes can be made to fail, and the disk to fill up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use swarmd_storage::{Batch, Entry, Storage, StorageError};
+use swarmd_supervisor::seams::Entropy;
+
+type Trees = HashMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// One applied, not yet durable, operation: `(tree, key, Some(value) | None for a remove)`.
+type Op = (String, Vec<u8>, Option<Vec<u8>>);
+
+pub struct SimStorage {
+    state: Mutex<State>,
+    entropy: Arc<dyn Entropy>,
+    /// A flush takes a seeded delay in `[0, max_fsync]` of virtual time.
+    max_fsync: Duration,
+    /// How many of the coming flushes fail.
+    failing_flushes: AtomicU32,
+    full: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    /// What survives a crash.
+    durable: Trees,
+    /// What reads see: durable plus `unflushed`, applied.
+    visible: Trees,
+    /// Applied since the last successful flush, in order.
+    unflushed: Vec<Op>,
+}
+
+impl SimStorage {
+    pub fn new(entropy: Arc<dyn Entropy>, max_fsync: Duration) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            entropy,
+            max_fsync,
+            failing_flushes: AtomicU32::new(0),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    /// The next `n` flushes fail, keeping their writes volatile.
+    pub fn fail_next_flushes(&self, n: u32) {
+        self.failing_flushes.store(n, Ordering::SeqCst);
+    }
+
+    /// While full, every apply fails with `NoSpace`.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::SeqCst);
+    }
+
+    /// A process crash: every write not yet flushed is gone.
+    pub fn crash(&self) {
+        let mut state = self.lock();
+        state.visible = state.durable.clone();
+        state.unflushed.clear();
+    }
+
+    /// Writes not yet durable.
+    pub fn unflushed(&self) -> usize {
+        self.lock().unflushed.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("sim storage poisoned")
+    }
+}
+
+fn put(trees: &mut Trees, (tree, key, value): &Op) {
+    let tree = trees.entry(tree.clone()).or_default();
+    match value {
+        Some(value) => tree.insert(key.clone(), value.clone()),
+        None => tree.remove(key),
+    };
+}
+
+impl Storage for SimStorage {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .lock()
+            .visible
+            .get(tree)
+            .and_then(|t| t.get(key).cloned()))
+    }
+
+    fn apply(&self, tree: &str, batch: Batch) -> Result<(), StorageError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(StorageError::NoSpace);
+        }
+        let mut state = self.lock();
+        for (key, value) in batch.into_ops() {
+            let op = (tree.to_owned(), key, value);
+            put(&mut state.visible, &op);
+            state.unflushed.push(op);
+        }
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        tree: &str,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let state = self.lock();
+        let Some(tree) = state.visible.get(tree) else {
+            return Ok(Vec::new());
+        };
+        let upper = to.map_or(Bound::Unbounded, |to| Bound::Excluded(to.to_vec()));
+        let range = tree.range((Bound::Included(from.to_vec()), upper));
+        Ok(range
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn last_below(&self, tree: &str, below: &[u8]) -> Result<Option<Entry>, StorageError> {
+        let state = self.lock();
+        let last = state
+            .visible
+            .get(tree)
+            .and_then(|t| t.range(..below.to_vec()).next_back());
+        Ok(last.map(|(k, v)| (k.clone(), v.clone())))
+    }
+
+    /// Makes durable the writes applied before the call, after a seeded delay.
+    fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        let covered = self.lock().unflushed.len();
+        let delay = self.entropy.jitter(self.max_fsync);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let failing = self.failing_flushes.load(Ordering::SeqCst);
+            if failing > 0 {
+                self.failing_flushes.store(failing - 1, Ordering::SeqCst);
+                return Err(StorageError::Io("injected flush failure".into()));
+            }
+            let mut state = self.lock();
+            // A crash during the delay may have dropped some of them already.
+            let covered = covered.min(state.unflushed.len());
+            let done: Vec<Op> = state.unflushed.drain(..covered).collect();
+            done.iter().for_each(|op| put(&mut state.durable, op));
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeededEntropy;
+
+    fn sim() -> SimStorage {
+        SimStorage::new(Arc::new(SeededEntropy::new(1)), Duration::from_millis(5))
+    }
+
+    fn batch(pairs: &[(&str, &str)]) -> Batch {
+        let mut b = Batch::default();
+        pairs
+            .iter()
+            .for_each(|(k, v)| b.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec()));
+        b
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_keeps_exactly_what_was_flushed() {
+        let s = sim();
+        s.apply("t", batch(&[("a", "1"), ("b", "2")])).unwrap();
+        s.flush().await.unwrap();
+        s.apply("t", batch(&[("c", "3")])).unwrap();
+        let mut rm = Batch::default();
+        rm.remove(b"a".to_vec());
+        s.apply("t", rm).unwrap();
+        assert_eq!(
+            s.get("t", b"c").unwrap(),
+            Some(b"3".to_vec()),
+            "visible before the flush"
+        );
+        assert_eq!(s.unflushed(), 2);
+        s.crash();
+        assert_eq!(
+            s.get("t", b"a").unwrap(),
+            Some(b"1".to_vec()),
+            "the unflushed remove is undone"
+        );
+        assert_eq!(s.get("t", b"c").unwrap(), None);
+        assert_eq!(s.scan("t", b"", None, 10).unwrap().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_flushes_keep_writes_volatile_and_full_disks_refuse_writes() {
+        let s = sim();
+        s.apply("t", batch(&[("a", "1")])).unwrap();
+        s.fail_next_flushes(1);
+        assert!(s.flush().await.is_err());
+        s.crash();
+        assert_eq!(
+            s.get("t", b"a").unwrap(),
+            None,
+            "a failed flush made nothing durable"
+        );
+        s.set_full(true);
+        assert_eq!(
+            s.apply("t", batch(&[("b", "2")])),
+            Err(StorageError::NoSpace)
+        );
+        s.set_full(false);
+        s.apply("t", batch(&[("b", "2")])).unwrap();
+        s.flush().await.unwrap();
+        s.crash();
+        assert_eq!(s.get("t", b"b").unwrap(), Some(b"2".to_vec()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_covers_only_writes_made_before_it() {
+        let s = Arc::new(sim());
+        s.apply("t", batch(&[("early", "1")])).unwrap();
+        let flushing = tokio::spawn({
+            let s = s.clone();
+            async move { s.flush().await }
+        });
+        tokio::task::yield_now().await;
+        s.apply("t", batch(&[("late", "2")])).unwrap();
+        flushing.await.unwrap().unwrap();
+        s.crash();
+        assert!(s.get("t", b"early").unwrap().is_some());
+        assert!(s.get("t", b"late").unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ordering_and_last_below_match_sled() {
+        let s = sim();
+        s.apply("t", batch(&[("b", "2"), ("a", "1"), ("c", "3")]))
+            .unwrap();
+        let keys: Vec<_> = s
+            .scan("t", b"a", Some(b"c"), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(s.last_below("t", b"c").unwrap().unwrap().0, b"b".to_vec());
+        assert_eq!(s.last_below("t", b"a").unwrap(), None);
+        assert_eq!(s.last_below("other", b"z").unwrap(), None);
+    }
+}
