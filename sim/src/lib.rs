@@ -4,13 +4,16 @@
 //! [`SimClock`] follows tokio's paused virtual time from a fixed epoch,
 //! [`SeededEntropy`] is a ChaCha stream from the seed, and [`SimStorage`] is
 //! the Storage seam in memory with seeded fsync delays, failing flushes, a full
-//! disk and crashes that lose what was not flushed. SimNet, SimPubSub, the
+//! disk and crashes that lose what was not flushed, and [`SimMesh`] is the
+//! mesh seam with seeded per-link FIFO delays and partitions. SimNet, the
 //! process shims and the scenario runner follow.
 
 mod clock;
 mod entropy;
+mod mesh;
 mod storage;
 
 pub use clock::SimClock;
 pub use entropy::SeededEntropy;
+pub use mesh::{SimMesh, SimPubSub};
 pub use storage::SimStorage;
