@@ -156,6 +156,13 @@ pub fn trailing_seq(key: &[u8]) -> u64 {
     u64::from_be_bytes(tail)
 }
 
+/// The smallest key after `key`: where a scan resumes.
+pub fn after(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
+}
+
 /// The smallest key greater than every key starting with `prefix`.
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();

@@ -115,7 +115,7 @@ impl LedgerReader {
                 }
             }
             match rows.last() {
-                Some((key, _)) if rows.len() == INDEX_CHUNK => from = after(key),
+                Some((key, _)) if rows.len() == INDEX_CHUNK => from = keys::after(key),
                 _ => break,
             }
         }
@@ -161,7 +161,7 @@ impl LedgerReader {
                 }
             }
             match rows.last() {
-                Some((key, _)) if rows.len() == INDEX_CHUNK => from = after(key),
+                Some((key, _)) if rows.len() == INDEX_CHUNK => from = keys::after(key),
                 _ => break,
             }
         }
@@ -171,10 +171,3 @@ impl LedgerReader {
 
 /// Index rows read per storage scan.
 const INDEX_CHUNK: usize = 256;
-
-/// The smallest key after `key`.
-fn after(key: &[u8]) -> Vec<u8> {
-    let mut next = key.to_vec();
-    next.push(0);
-    next
-}

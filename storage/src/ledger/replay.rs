@@ -89,7 +89,7 @@ fn replay_to<F: Fold>(
         .as_ref()
         .map(|(id, _)| keys::by_agent(tenant, agent, &id.node, id.seq));
     let mut from = match &done_through {
-        Some(position) => match storage.last_below(TREE, &after(position))? {
+        Some(position) => match storage.last_below(TREE, &keys::after(position))? {
             Some((key, _)) if key.starts_with(&prefix) => key,
             _ => prefix.clone(),
         },
@@ -116,18 +116,12 @@ fn replay_to<F: Fold>(
                 fold.apply(&mut state, &event);
                 last = Some((event.id, event.time_us));
             }
-            from = after(index_key);
+            from = keys::after(index_key);
         }
         if rows.len() < CHUNK {
             return Ok((state, last));
         }
     }
-}
-
-fn after(key: &[u8]) -> Vec<u8> {
-    let mut next = key.to_vec();
-    next.push(0);
-    next
 }
 
 fn latest_snapshot<F: Fold>(

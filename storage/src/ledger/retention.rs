@@ -146,10 +146,7 @@ fn for_each_row(
             visit(key, value)?;
         }
         match rows.last() {
-            Some((key, _)) if rows.len() == SCAN_CHUNK => {
-                from = key.clone();
-                from.push(0);
-            }
+            Some((key, _)) if rows.len() == SCAN_CHUNK => from = keys::after(key),
             _ => return Ok(()),
         }
     }
