@@ -4,6 +4,7 @@
 //! time, randomness, disk, the mesh and the network. Agent layers, the agent
 //! subtree and factory, the sandbox and the world adapters build on it.
 
+pub mod agents;
 pub mod ctx;
 
 pub use ctx::NodeCtx;

@@ -3,6 +3,7 @@
 //! zenoh mesh adapter.
 
 pub mod cli;
+pub mod gateway;
 mod logging;
 pub mod mesh;
 pub mod node;

@@ -11,6 +11,7 @@ mod model;
 pub use error::ConfigError;
 pub use layers::{Override, OverrideValue, load, load_file};
 pub use model::{
+    AgentsSection, TlsSection,
     ClusterSection, HostPort, ListenAddr, LogFormat, LogSection, MeshSection, NodeConfig,
     NodeSection, Role, StorageSection,
 };

@@ -16,6 +16,7 @@ pub struct NodeConfig {
     pub cluster: ClusterSection,
     pub mesh: MeshSection,
     pub storage: StorageSection,
+    pub agents: AgentsSection,
     pub log: LogSection,
 }
 
@@ -39,6 +40,33 @@ pub struct ClusterSection {
     pub dial_timeout_ms: u64,
     pub dial_backoff_min_ms: u64,
     pub dial_backoff_max_ms: u64,
+    /// How often a node heartbeats each member.
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which a member is `suspect`.
+    pub suspect_after_ms: u64,
+    /// Silence after which a member is `down`.
+    pub down_after_ms: u64,
+    /// Upper bound on every remote call.
+    pub call_timeout_ms: u64,
+    /// TLS for cluster sessions; unset: plain TCP with cookie auth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+}
+
+/// PEM files. Every node presents `cert` and trusts peers signed by `ca`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSection {
+    /// Agents this node runs at most; a spawn beyond is refused.
+    pub max_agents: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +139,22 @@ impl NodeSection {
 impl ClusterSection {
     pub fn dial_timeout(&self) -> Duration {
         Duration::from_millis(self.dial_timeout_ms)
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub fn suspect_after(&self) -> Duration {
+        Duration::from_millis(self.suspect_after_ms)
+    }
+
+    pub fn down_after(&self) -> Duration {
+        Duration::from_millis(self.down_after_ms)
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
     }
 }
 
@@ -229,6 +273,33 @@ impl NodeConfig {
                 "cluster.dial_backoff_min_ms",
                 "must be > 0 and <= cluster.dial_backoff_max_ms".into(),
             ));
+        }
+        if !(10..=60_000).contains(&c.heartbeat_interval_ms) {
+            return Err((
+                "cluster.heartbeat_interval_ms",
+                "must be within 10..=60000".into(),
+            ));
+        }
+        if c.suspect_after_ms < 2 * c.heartbeat_interval_ms {
+            return Err((
+                "cluster.suspect_after_ms",
+                "must be at least 2 x cluster.heartbeat_interval_ms".into(),
+            ));
+        }
+        if c.down_after_ms <= c.suspect_after_ms {
+            return Err((
+                "cluster.down_after_ms",
+                "must be greater than cluster.suspect_after_ms".into(),
+            ));
+        }
+        if !(10..=600_000).contains(&c.call_timeout_ms) {
+            return Err((
+                "cluster.call_timeout_ms",
+                "must be within 10..=600000".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.agents.max_agents) {
+            return Err(("agents.max_agents", "must be within 1..=1000000".into()));
         }
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {

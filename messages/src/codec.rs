@@ -48,6 +48,23 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8]) -> Result<Envelope<T>, CodecErr
     Ok(envelope)
 }
 
+/// Encodes a bare payload (no envelope), e.g. an actor's own message inside a
+/// [`crate::WireMsg::Cast`] whose frame already carries the envelope.
+pub fn encode_payload<T: Serialize>(payload: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(payload, wire_config())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// Decodes a bare payload; the whole slice must be one value.
+pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, read) = bincode::serde::decode_from_slice(bytes, wire_config())
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - read));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

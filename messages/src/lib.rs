@@ -8,7 +8,9 @@
 mod codec;
 mod envelope;
 mod event;
+mod wire;
 
-pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
+pub use codec::{CodecError, MAX_FRAME_BYTES, decode, decode_payload, encode, encode_payload};
 pub use envelope::{Envelope, TraceContext, WIRE_VERSION};
 pub use event::{Event, EventDraft, EventId, EventKind};
+pub use wire::{MemberInfo, Reply, Request, SpawnRejected, SpawnSpec, WireFrame, WireMsg};

@@ -6,7 +6,9 @@ use ractor::Actor;
 use crate::child::{ChildKind, ChildSpec, Restart, Shutdown};
 use crate::events::EventSender;
 use crate::intensity::Intensity;
+use crate::api::SupervisorMsg;
 use crate::seams::Entropy;
+use crate::slot::ActorSlot;
 use crate::supervisor::Supervisor;
 
 /// Which children restart when one of them exits and must be restarted.
@@ -113,11 +115,19 @@ impl SupervisorSpec {
     /// This supervisor as a child of another. Like OTP, a supervisor child gets
     /// a long shutdown so its own children can stop in order.
     pub fn into_child(self) -> ChildSpec {
+        self.into_child_in(ActorSlot::new())
+    }
+
+    /// Like [`into_child`](Self::into_child), keeping each incarnation's ref in
+    /// `slot` for whoever starts children under it later.
+    pub fn into_child_in(self, slot: ActorSlot<SupervisorMsg>) -> ChildSpec {
         let id = self.name.clone();
         let mut child = ChildSpec::new(id, move |parent| {
             let spec = self.clone();
+            let slot = slot.clone();
             async move {
                 let (sup, _) = Actor::spawn_linked(None, Supervisor, spec, parent).await?;
+                slot.set(sup.clone());
                 Ok(sup.get_cell())
             }
         })

@@ -22,6 +22,8 @@ use tracing::{error, info, warn};
 pub use cookie::{CookieSource, resolve as resolve_cookie};
 use signals::ShutdownSignals;
 
+use crate::gateway::ClusterHandle;
+
 /// Supervision events buffered for the ledger recorder before it lags.
 const SUPERVISION_EVENTS: usize = 4096;
 
@@ -94,14 +96,18 @@ fn startup_failed(reason: String) -> ExitCode {
 }
 
 /// A running node's handles, in the order they must be closed.
-struct Started {
+pub struct Started {
     root: ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
     mesh: Arc<dyn PubSub>,
     storage: Arc<dyn Storage>,
+    /// How this node's actors reach other nodes.
+    pub cluster: ClusterHandle,
 }
 
 impl Started {
-    async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, String> {
+    /// Starts a node in this process (the binary's `run`, and tests that need
+    /// a node of their own next to real `swarmd` processes).
+    pub async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, String> {
         let entropy = ctx::OsEntropy;
         let env_cookie = std::env::var("SWARMD_COOKIE").ok();
         let may_create = config.node.cookie_file.is_none();
@@ -133,7 +139,12 @@ impl Started {
             events.subscribe(),
             ctx.ledger.clone(),
         ));
-        let spec = tree::root_spec(&ctx, config, cookie, ledger_writer, &events);
+        let wiring = tree::Wiring::new(config);
+        tokio::spawn(recorder::record_membership(
+            wiring.changes.subscribe(),
+            ctx.ledger.clone(),
+        ));
+        let spec = tree::root_spec(&ctx, config, cookie, ledger_writer, &events, &wiring);
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;
@@ -141,12 +152,13 @@ impl Started {
             root,
             mesh,
             storage,
+            cluster: wiring.cluster,
         })
     }
 
     /// Stops the tree (children in reverse start order), then the mesh, then
     /// flushes storage one last time.
-    async fn shutdown(self, limit: std::time::Duration) -> ExitCode {
+    pub async fn shutdown(self, limit: std::time::Duration) -> ExitCode {
         let stopped = self
             .root
             .stop_and_wait(Some("shutdown".into()), Some(limit))

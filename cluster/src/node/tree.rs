@@ -12,7 +12,47 @@ use swarmd_config::NodeConfig;
 use swarmd_storage::ledger::{RetentionPolicy, WriterConfig};
 use swarmd_storage::{KeeperArgs, StorageKeeper};
 use swarmd_supervisor::seams::Clock;
-use swarmd_supervisor::{ChildSpec, EventSender, Strategy, SupervisorSpec};
+use swarmd_actors::agents::{AgentKinds, LocalDirectory};
+use swarmd_messages::MemberInfo;
+use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
+use swarmd_supervisor::{ActorSlot, ChildSpec, EventSender, Strategy, SupervisorMsg, SupervisorSpec};
+use tokio::sync::broadcast;
+
+use crate::gateway::{
+    ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
+};
+use crate::transport::{self, SESSION_EVENTS, ServerSlot};
+
+/// What the subtrees share: slots of actors others talk to, and channels.
+#[derive(Clone)]
+pub struct Wiring {
+    pub cluster: ClusterHandle,
+    pub changes: broadcast::Sender<MemberChange>,
+    gateway: ActorSlot<GatewayMsg>,
+    agents: ActorSlot<SupervisorMsg>,
+    dialers: ActorSlot<SupervisorMsg>,
+    server: ServerSlot,
+    sessions: transport::SessionEvents,
+    directory: LocalDirectory,
+}
+
+impl Wiring {
+    pub fn new(config: &NodeConfig) -> Self {
+        let gateway = ActorSlot::new();
+        let (changes, _) = broadcast::channel(MEMBER_CHANGES);
+        let cluster = ClusterHandle::new(gateway.clone(), changes.clone(), config.cluster.call_timeout());
+        Self {
+            cluster,
+            changes,
+            gateway,
+            agents: ActorSlot::new(),
+            dialers: ActorSlot::new(),
+            server: ServerSlot::new(),
+            sessions: broadcast::channel(SESSION_EVENTS).0,
+            directory: LocalDirectory::default(),
+        }
+    }
+}
 
 /// Every supervisor of the tree reports to `events`.
 pub fn root_spec(
@@ -21,16 +61,71 @@ pub fn root_spec(
     cookie: String,
     ledger_writer: ChildSpec,
     events: &EventSender,
+    wiring: &Wiring,
 ) -> SupervisorSpec {
-    let storage = storage_spec(ctx, config, ledger_writer).events(events.clone());
-    let cluster = crate::transport::cluster_spec(ctx, config, cookie).events(events.clone());
-    let agents = SupervisorSpec::new("agents", Strategy::OneForOne).events(events.clone());
+    let storage = storage_spec(ctx, config, ledger_writer, wiring).events(events.clone());
+    let gateway = gateway_args(ctx, config, events, wiring);
+    let cluster = transport::cluster_spec(
+        ctx,
+        config,
+        cookie,
+        gateway,
+        wiring.gateway.clone(),
+        wiring.dialers.clone(),
+    )
+    .events(events.clone());
+    let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
+        .max_children(config.agents.max_agents)
+        .events(events.clone());
     SupervisorSpec::new("node", Strategy::OneForOne)
         .intensity(3, Duration::from_secs(30))
         .events(events.clone())
         .child(storage.into_child())
         .child(cluster.into_child())
-        .child(agents.into_child())
+        .child(agents.into_child_in(wiring.agents.clone()))
+}
+
+fn gateway_args(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    events: &EventSender,
+    wiring: &Wiring,
+) -> GatewayArgs {
+    let c = &config.cluster;
+    let me = MemberInfo {
+        name: config.node.name.clone(),
+        role: format!("{:?}", config.node.role).to_lowercase(),
+        cluster_addr: c.listen.to_string(),
+        incarnation: ctx.entropy.next_u64(),
+    };
+    let hub: Option<Arc<dyn Hub>> = config
+        .node
+        .role
+        .runs_cloud()
+        .then(|| Arc::new(LedgerHub::new(ctx.storage.clone())) as Arc<dyn Hub>);
+    let dial = transport::dial_launcher(
+        ctx,
+        config,
+        &wiring.server,
+        &wiring.sessions,
+        wiring.dialers.clone(),
+    );
+    GatewayArgs {
+        ctx: ctx.clone(),
+        me,
+        heartbeat_interval: c.heartbeat_interval(),
+        suspect_after: c.suspect_after(),
+        down_after: c.down_after(),
+        sessions: wiring.sessions.clone(),
+        server: wiring.server.clone(),
+        changes: wiring.changes.clone(),
+        kinds: AgentKinds::builtin(),
+        directory: wiring.directory.clone(),
+        agents: wiring.agents.clone(),
+        supervision: events.clone(),
+        hub,
+        dial,
+    }
 }
 
 /// The ledger's handle (for NodeCtx) and its supervised writer (for the tree).
@@ -51,9 +146,13 @@ pub fn ledger_writer(
 }
 
 /// `rest_for_one`: everything after the keeper depends on the storage it owns.
-fn storage_spec(ctx: &NodeCtx, config: &NodeConfig, ledger_writer: ChildSpec) -> SupervisorSpec {
+fn storage_spec(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    ledger_writer: ChildSpec,
+    wiring: &Wiring,
+) -> SupervisorSpec {
     let st = &config.storage;
-    let role = config.node.role;
     let args = KeeperArgs {
         storage: ctx.storage.clone(),
         clock: ctx.clock.clone(),
@@ -62,7 +161,7 @@ fn storage_spec(ctx: &NodeCtx, config: &NodeConfig, ledger_writer: ChildSpec) ->
             max_bytes: st.retention_max_mb * 1024 * 1024,
         },
         retention_interval: Duration::from_secs(st.retention_interval_s),
-        forwarding_node: (role.runs_edge() && !role.runs_cloud()).then(|| config.node.name.clone()),
+        forwarding_node: forwards(config).then(|| config.node.name.clone()),
     };
     let keeper = ChildSpec::new("keeper", move |sup| {
         let args = args.clone();
@@ -73,7 +172,28 @@ fn storage_spec(ctx: &NodeCtx, config: &NodeConfig, ledger_writer: ChildSpec) ->
                 .get_cell())
         }
     });
-    SupervisorSpec::new("storage", Strategy::RestForOne)
+    let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
         .child(keeper)
-        .child(ledger_writer)
+        .child(ledger_writer);
+    if !forwards(config) {
+        return spec;
+    }
+    let mut forwarding = ForwarderConfig::new(config.node.name.clone());
+    // A batch is re-sent only once the call carrying it has surely given up.
+    forwarding.ack_timeout = config.cluster.call_timeout() + Duration::from_secs(1);
+    spec.child(forwarder_child(ForwarderArgs {
+        storage: ctx.storage.clone(),
+        entropy: ctx.entropy.clone(),
+        hub: Arc::new(ClusterHub {
+            cluster: wiring.cluster.clone(),
+        }),
+        config: forwarding,
+    }))
+}
+
+/// An edge-only node ships its ledger to the cloud; a cloud or a single
+/// `both` node is its own hub.
+fn forwards(config: &NodeConfig) -> bool {
+    let role = config.node.role;
+    role.runs_edge() && !role.runs_cloud()
 }

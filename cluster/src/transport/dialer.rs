@@ -4,21 +4,26 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::ctx::backoff_delay;
 use swarmd_config::HostPort;
+use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
 use super::ServerSlot;
 use super::bidi::DialedStream;
+use super::events::{SessionEvents, SessionPhase};
 
-/// Dials one seed through the NodeCtx dialer and hands the connection to the
-/// node server. Retries forever, each attempt bounded by `dial_timeout`, with
-/// exponential backoff and full jitter between attempts.
+/// Keeps one session to `target` alive, forever: dial (bounded by
+/// `dial_timeout`), hand the connection to the node server, wait until the
+/// session ends, back off with full jitter, dial again. A session that never
+/// becomes ready within the dial timeout (a wrong cookie, a peer that is not
+/// swarmd) is closed and counts as a failed attempt.
 pub struct Dialer;
 
 #[derive(Clone)]
 pub struct DialerArgs {
     pub ctx: NodeCtx,
-    pub seed: HostPort,
+    pub target: HostPort,
     pub server: ServerSlot,
+    pub sessions: SessionEvents,
     pub dial_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -27,13 +32,23 @@ pub struct DialerArgs {
 pub struct DialerState {
     args: DialerArgs,
     failed_attempts: u32,
+    /// The running attempt; aborted when the dialer stops.
+    attempt: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub enum DialerMsg {
     Dial,
+    Ended(Attempt),
 }
 
 impl ractor::Message for DialerMsg {}
+
+/// How an attempt ended.
+pub enum Attempt {
+    /// The session was ready, then closed.
+    WasReady,
+    Failed(String),
+}
 
 impl Actor for Dialer {
     type Msg = DialerMsg;
@@ -49,45 +64,125 @@ impl Actor for Dialer {
         Ok(DialerState {
             args,
             failed_attempts: 0,
+            attempt: None,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(task) = state.attempt.take() {
+            task.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
-        DialerMsg::Dial: Self::Msg,
+        msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let args = &state.args;
-        let seed = &args.seed;
-        match args
-            .ctx
-            .dialer
-            .dial(&seed.host, seed.port, args.dial_timeout)
-            .await
-        {
-            Ok(connection) => {
-                let server = args.server.get().ok_or("the node server is not running")?;
-                let stream = DialedStream {
-                    connection,
-                    peer: seed.to_string(),
-                };
-                ractor_cluster::client_connect_external(&server, Box::new(stream)).await?;
-                info!(%seed, after_failures = state.failed_attempts, "connected to seed");
-                state.failed_attempts = 0;
+        match msg {
+            DialerMsg::Dial => {
+                let args = state.args.clone();
+                state.attempt = Some(tokio::spawn(async move {
+                    let ended = attempt(&args).await;
+                    let _ = myself.cast(DialerMsg::Ended(ended));
+                }));
             }
-            Err(e) => {
+            DialerMsg::Ended(ended) => {
+                state.attempt = None;
+                let target = &state.args.target;
+                match ended {
+                    Attempt::WasReady => {
+                        state.failed_attempts = 0;
+                        warn!(%target, "session lost; reconnecting");
+                    }
+                    Attempt::Failed(why) => {
+                        state.failed_attempts = state.failed_attempts.saturating_add(1);
+                        let attempts = state.failed_attempts;
+                        warn!(%target, error = %why, attempts, "cannot connect");
+                    }
+                }
+                let args = &state.args;
                 let delay = backoff_delay(
                     &*args.ctx.entropy,
                     state.failed_attempts,
                     args.backoff_min,
                     args.backoff_max,
                 );
-                state.failed_attempts = state.failed_attempts.saturating_add(1);
-                warn!(%seed, error = %e, retry_in = ?delay, "seed unreachable");
                 myself.send_after(delay, || DialerMsg::Dial);
             }
         }
         Ok(())
+    }
+}
+
+async fn attempt(args: &DialerArgs) -> Attempt {
+    let target = &args.target;
+    let label = format!("dial:{target}");
+    // Subscribe before connecting so no event of this session is missed.
+    let mut events = args.sessions.subscribe();
+    let connection = match args
+        .ctx
+        .dialer
+        .dial(&target.host, target.port, args.dial_timeout)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return Attempt::Failed(e.to_string()),
+    };
+    let Some(server) = args.server.get() else {
+        return Attempt::Failed("the node server is not running".into());
+    };
+    let stream = DialedStream {
+        connection,
+        peer: label.clone(),
+    };
+    if let Err(e) = ractor_cluster::client_connect_external(&server, Box::new(stream)).await {
+        return Attempt::Failed(e.to_string());
+    }
+    let mut opened = None;
+    let ready = tokio::time::timeout(args.dial_timeout, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if e.label == label && e.phase == SessionPhase::Opened => {
+                    opened = Some(e.session);
+                }
+                Ok(e) if e.label == label && e.phase == SessionPhase::Ready => return Ok(e),
+                Ok(e) if e.label == label && e.phase == SessionPhase::Closed => {
+                    return Err("session closed during the handshake".to_string());
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Err("node server stopped".to_string()),
+            }
+        }
+    })
+    .await;
+    let session = match ready {
+        Ok(Ok(e)) => e.session,
+        Ok(Err(why)) => return Attempt::Failed(why),
+        Err(_) => {
+            if let Some(session) = opened {
+                session.stop(Some("handshake timed out".into()));
+            }
+            return Attempt::Failed("handshake timed out".into());
+        }
+    };
+    info!(%target, "connected");
+    loop {
+        match events.recv().await {
+            Ok(e) if e.label == label && e.phase == SessionPhase::Closed => return Attempt::WasReady,
+            Ok(_) => {}
+            // Lost events: the session may have closed unseen; ask it directly.
+            Err(RecvError::Lagged(_)) if session.get_status() >= ractor::ActorStatus::Stopping => {
+                return Attempt::WasReady;
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return Attempt::WasReady,
+        }
     }
 }

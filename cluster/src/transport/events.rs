@@ -1,10 +1,45 @@
+//! Session lifecycle from ractor_cluster, logged and re-published on a bounded
+//! broadcast channel for the gateway (membership) and the dialers (reconnect).
+
 use ractor::ActorRef;
-use ractor_cluster::node::NodeServerSessionInformation;
+use ractor_cluster::node::{NodeServerSessionInformation, NodeSessionMessage};
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
+use tokio::sync::broadcast;
 use tracing::{info, warn};
 
-/// Logs the lifecycle of every cluster session. Membership will subscribe the same way.
-struct SessionLog;
+/// Session events buffered per subscriber; a lagging one is told how many it lost.
+pub const SESSION_EVENTS: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPhase {
+    Opened,
+    /// Authenticated and synchronised: the peer's gateway is reachable.
+    Ready,
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionEvent {
+    pub phase: SessionPhase,
+    /// The peer node's name, once it authenticated.
+    pub peer: Option<String>,
+    /// The peer's address, or the dialer's label for sessions it opened.
+    pub label: String,
+    pub session: ActorRef<NodeSessionMessage>,
+}
+
+pub type SessionEvents = broadcast::Sender<SessionEvent>;
+
+struct Publisher(SessionEvents);
+
+fn event(phase: SessionPhase, ses: &NodeServerSessionInformation) -> SessionEvent {
+    SessionEvent {
+        phase,
+        peer: ses.peer_name.as_ref().map(|n| n.name.clone()),
+        label: ses.peer_addr.clone(),
+        session: ses.actor.clone(),
+    }
+}
 
 fn peer(ses: &NodeServerSessionInformation) -> String {
     ses.peer_name
@@ -13,13 +48,15 @@ fn peer(ses: &NodeServerSessionInformation) -> String {
         .unwrap_or_else(|| ses.peer_addr.clone())
 }
 
-impl NodeEventSubscription for SessionLog {
+impl NodeEventSubscription for Publisher {
     fn node_session_opened(&self, ses: NodeServerSessionInformation) {
         info!(peer_addr = %ses.peer_addr, inbound = ses.is_server, "cluster session opened");
+        let _ = self.0.send(event(SessionPhase::Opened, &ses));
     }
 
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
         warn!(peer = %peer(&ses), "cluster session closed");
+        let _ = self.0.send(event(SessionPhase::Closed, &ses));
     }
 
     fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
@@ -28,12 +65,13 @@ impl NodeEventSubscription for SessionLog {
 
     fn node_session_ready(&self, ses: NodeServerSessionInformation) {
         info!(peer = %peer(&ses), "cluster session ready");
+        let _ = self.0.send(event(SessionPhase::Ready, &ses));
     }
 }
 
-pub fn subscribe(server: &ActorRef<NodeServerMessage>) {
+pub fn subscribe(server: &ActorRef<NodeServerMessage>, events: SessionEvents) {
     let _ = server.cast(NodeServerMessage::SubscribeToEvents {
-        id: "session-log".into(),
-        subscription: Box::new(SessionLog),
+        id: "session-events".into(),
+        subscription: Box::new(Publisher(events)),
     });
 }

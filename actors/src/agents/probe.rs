@@ -1,0 +1,78 @@
+//! `probe`: a diagnostic agent kind every node can start, like Erlang's
+//! `net_adm:ping` for remote spawn and supervision. It counts pings, and exits
+//! normally or with a given failure reason on request.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde::{Deserialize, Serialize};
+use swarmd_messages::{SpawnSpec, decode_payload};
+use swarmd_supervisor::{ActorSlot, ChildSpec};
+
+use super::{AgentKind, Endpoint, PreparedAgent};
+use crate::NodeCtx;
+
+pub const PROBE_KIND: &str = "probe";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProbeMsg {
+    Ping,
+    /// Exit abnormally with this reason.
+    Fail(String),
+    /// Exit normally.
+    Stop,
+}
+
+impl ractor::Message for ProbeMsg {}
+
+pub struct ProbeKind;
+
+impl AgentKind for ProbeKind {
+    fn prepare(&self, spec: &SpawnSpec, _ctx: &NodeCtx) -> Result<PreparedAgent, String> {
+        if let Some(key) = spec.params.keys().next() {
+            return Err(format!("probe takes no parameters, got {key:?}"));
+        }
+        let slot: ActorSlot<ProbeMsg> = ActorSlot::new();
+        let started = slot.clone();
+        let child = ChildSpec::new(spec.id.clone(), move |sup| {
+            let slot = started.clone();
+            async move {
+                let (probe, _) = Actor::spawn_linked(None, Probe, (), sup).await?;
+                slot.set(probe.clone());
+                Ok(probe.get_cell())
+            }
+        });
+        let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
+            let msg: ProbeMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
+            let probe = slot.get().ok_or("probe not started")?;
+            probe.cast(msg).map_err(|e| e.to_string())
+        });
+        Ok(PreparedAgent { child, endpoint })
+    }
+}
+
+struct Probe;
+
+impl Actor for Probe {
+    type Msg = ProbeMsg;
+    type State = u64;
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<ProbeMsg>, _: ()) -> Result<u64, ActorProcessingErr> {
+        Ok(0)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ProbeMsg>,
+        msg: ProbeMsg,
+        pings: &mut u64,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ProbeMsg::Ping => *pings += 1,
+            ProbeMsg::Fail(reason) => return Err(reason.into()),
+            ProbeMsg::Stop => myself.stop(Some("stopped on request".into())),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,486 @@
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_cluster::NodeServerMessage;
+use swarmd_messages::{Envelope, Reply, Request, WireFrame, WireMsg, decode};
+use swarmd_supervisor::{ActorSlot, ChildSpec, ExitReason, SupervisorEvent};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{debug, info, warn};
+
+use super::calls::{Waited, Watched};
+use super::membership::{MemberChange, MemberState, MembershipView};
+use super::outbox::{Outbox, Queued, gateway_name};
+use super::{CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus};
+use crate::transport::{SessionEvent, SessionPhase};
+
+/// Heartbeat ticks between full gossip rounds (gossip also goes out on every join).
+const GOSSIP_EVERY_TICKS: u64 = 10;
+
+pub struct Gateway;
+
+pub struct GatewayState {
+    pub(super) args: GatewayArgs,
+    pub(super) myself: ActorRef<GatewayMsg>,
+    pub(super) view: MembershipView,
+    pub(super) outbox: Outbox,
+    pub(super) waited: Waited,
+    pub(super) watched: Watched,
+    next_id: u64,
+    ticks: u64,
+    flush_scheduled: bool,
+    pub(super) stats: GatewayStats,
+    /// Addresses a dialer was started for, so gossip starts each at most once.
+    dialing: std::collections::BTreeSet<String>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub fn gateway_child(args: GatewayArgs, slot: ActorSlot<GatewayMsg>) -> ChildSpec {
+    ChildSpec::new("gateway", move |sup| {
+        let args = args.clone();
+        let slot = slot.clone();
+        async move {
+            let name = gateway_name(&args.me.name);
+            let (gateway, _) = Actor::spawn_linked(Some(name), Gateway, args, sup).await?;
+            slot.set(gateway.clone());
+            Ok(gateway.get_cell())
+        }
+    })
+}
+
+impl Actor for Gateway {
+    type Msg = GatewayMsg;
+    type State = GatewayState;
+    type Arguments = GatewayArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<GatewayMsg>,
+        args: GatewayArgs,
+    ) -> Result<GatewayState, ActorProcessingErr> {
+        let view = MembershipView::new(args.me.clone(), args.suspect_after, args.down_after);
+        let outbox = Outbox::new(&args.me.name, args.me.incarnation);
+        let tasks = vec![
+            tokio::spawn(relay_sessions(args.sessions.subscribe(), myself.clone())),
+            tokio::spawn(relay_exits(args.supervision.subscribe(), myself.clone())),
+        ];
+        myself.send_interval(args.heartbeat_interval, || GatewayMsg::Tick);
+        myself.cast(GatewayMsg::Resync)?;
+        Ok(GatewayState {
+            args,
+            myself,
+            view,
+            outbox,
+            waited: Waited::default(),
+            watched: Watched::default(),
+            next_id: 1,
+            ticks: 0,
+            flush_scheduled: false,
+            stats: GatewayStats::default(),
+            dialing: Default::default(),
+            tasks,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<GatewayMsg>,
+        state: &mut GatewayState,
+    ) -> Result<(), ActorProcessingErr> {
+        for task in state.tasks.drain(..) {
+            task.abort();
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<GatewayMsg>,
+        msg: GatewayMsg,
+        state: &mut GatewayState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            GatewayMsg::Frame(bytes) => state.on_frame(&bytes),
+            GatewayMsg::Tick => state.on_tick(),
+            GatewayMsg::Flush => {
+                state.flush_scheduled = false;
+                state.outbox.flush();
+            }
+            GatewayMsg::Send { node, msg } => {
+                if state.outbox.push(&node, msg) != Queued::Yes {
+                    state.stats.dropped_outgoing += 1;
+                }
+                state.schedule_flush();
+            }
+            GatewayMsg::Call { node, body, reply } => state.call(&node, body, reply),
+            GatewayMsg::Watch {
+                node,
+                actor,
+                notify,
+                accepted,
+            } => state.watch(&node, &actor, notify, accepted),
+            GatewayMsg::LocalExit { name, reason } => state.local_exit(&name, &reason),
+            GatewayMsg::Spawned {
+                node,
+                id,
+                name,
+                result,
+            } => state.spawned(&node, id, &name, result),
+            GatewayMsg::Session(event) => state.on_session(event),
+            GatewayMsg::Resync => state.resync().await,
+            GatewayMsg::Members(reply) => {
+                let _ = reply.send(state.members());
+            }
+            GatewayMsg::Stats(reply) => {
+                let (pending_calls, watches) = state.waited.len();
+                let stats = GatewayStats {
+                    dropped_outgoing: state.stats.dropped_outgoing + state.outbox.dropped,
+                    pending_calls,
+                    watches,
+                    ..state.stats.clone()
+                };
+                let _ = reply.send(stats);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GatewayState {
+    pub(super) fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Flushes once the mailbox has caught up: a self-cast lands behind every
+    /// message already queued, so a burst of sends leaves as one frame.
+    pub(super) fn schedule_flush(&mut self) {
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            let _ = self.myself.cast(GatewayMsg::Flush);
+        }
+    }
+
+    pub(super) fn send(&mut self, node: &str, msg: WireMsg) {
+        if self.outbox.push(node, msg) != Queued::Yes {
+            self.stats.dropped_outgoing += 1;
+        }
+        self.schedule_flush();
+    }
+
+    fn on_frame(&mut self, bytes: &[u8]) {
+        self.stats.frames_in += 1;
+        let frame: WireFrame = match decode::<WireFrame>(bytes) {
+            Ok(Envelope { payload, .. }) => payload,
+            Err(e) => {
+                self.stats.undecodable_frames += 1;
+                let count = self.stats.undecodable_frames;
+                warn!(error = %e, len = bytes.len(), count, "undecodable frame dropped");
+                return;
+            }
+        };
+        let now = self.args.ctx.clock.mono_now();
+        let WireFrame {
+            from,
+            incarnation,
+            msgs,
+        } = frame;
+        for msg in msgs {
+            if let WireMsg::Hello(info) = msg {
+                let changes = self.view.hello(info, now);
+                self.apply(changes);
+                continue;
+            }
+            if !self.view.is_up(&from) && self.view.get(&from).is_none() {
+                debug!(%from, "message before hello ignored");
+                continue;
+            }
+            self.dispatch(&from, msg);
+        }
+        let changes = self.view.heard(&from, incarnation, now);
+        self.apply(changes);
+    }
+
+    fn dispatch(&mut self, from: &str, msg: WireMsg) {
+        match msg {
+            WireMsg::Hello(_) | WireMsg::Heartbeat => {}
+            WireMsg::Members(members) => self.learn(&members),
+            WireMsg::Cast { to, payload } => {
+                if let Err(e) = self.args.directory.deliver(&to, payload) {
+                    self.stats.undeliverable_casts += 1;
+                    debug!(%from, error = %e, "cast not delivered");
+                }
+            }
+            WireMsg::Request { id, body } => self.serve(from, id, body),
+            WireMsg::Reply { id, body } => self.on_reply(id, body),
+            WireMsg::Exited {
+                watch,
+                actor: _,
+                reason,
+            } => self.waited.exited(watch, ExitCause::Exited(reason)),
+        }
+    }
+
+    fn on_reply(&mut self, id: u64, body: Reply) {
+        if let Reply::Watching(Err(why)) = &body {
+            self.waited.exited(id, ExitCause::NotRunning(why.clone()));
+            return;
+        }
+        if matches!(body, Reply::Watching(Ok(()))) {
+            return;
+        }
+        if !self.waited.reply(id, body) {
+            debug!(id, "reply to a call nobody waits for");
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.ticks += 1;
+        let now = self.args.ctx.clock.mono_now();
+        let changes = self.view.tick(now);
+        self.apply(changes);
+        let peers: Vec<String> = self.outbox.connected().cloned().collect();
+        let gossip = self.ticks.is_multiple_of(GOSSIP_EVERY_TICKS);
+        for peer in peers {
+            if gossip {
+                self.send(&peer, WireMsg::Members(self.view.up_infos()));
+            } else if self.outbox.is_idle(&peer) {
+                self.send(&peer, WireMsg::Heartbeat);
+            }
+        }
+        if self.outbox.has_queued() {
+            // Frames waiting for a peer gateway's proxy to appear.
+            self.schedule_flush();
+        }
+        for (node, watch) in self.waited.sweep() {
+            let id = self.next_id();
+            self.send(&node, WireMsg::Request { id, body: Request::Unwatch { watch } });
+        }
+    }
+
+    fn on_session(&mut self, event: SessionEvent) {
+        let Some(peer) = event.peer else { return };
+        match event.phase {
+            SessionPhase::Opened => {}
+            SessionPhase::Ready => {
+                self.outbox.session_ready(&peer, event.session);
+                self.send(&peer, WireMsg::Hello(self.view.me().clone()));
+                self.send(&peer, WireMsg::Members(self.view.up_infos()));
+            }
+            SessionPhase::Closed => {
+                if self.outbox.session_closed(&peer, &event.session) {
+                    let error = CallError::Disconnected(peer.clone());
+                    self.waited.node_lost(&peer, error, ExitCause::NodeDown);
+                    let changes = self.view.disconnected(&peer);
+                    self.apply(changes);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the session table from the node server: at start, and after
+    /// session events were lost.
+    async fn resync(&mut self) {
+        let Some(server) = self.args.server.get() else { return };
+        let sessions = match ractor::call_t!(server, NodeServerMessage::GetSessions, 5_000) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot list cluster sessions");
+                return;
+            }
+        };
+        let mut ready: Vec<_> = sessions.into_values().collect();
+        ready.sort_by_key(|s| s.node_id);
+        for ses in ready {
+            let Some(name) = ses.peer_name.map(|n| n.name) else { continue };
+            if self.outbox.session(&name).is_none() {
+                self.on_session(SessionEvent {
+                    phase: SessionPhase::Ready,
+                    peer: Some(name),
+                    label: ses.peer_addr,
+                    session: ses.actor,
+                });
+            }
+        }
+    }
+
+    /// Starts dialers for gossiped members this node has not met. Of two
+    /// members, the one with the smaller name dials, so each pair gets one
+    /// session.
+    fn learn(&mut self, members: &[swarmd_messages::MemberInfo]) {
+        let me = self.view.me().name.clone();
+        for info in self.view.unknown(members) {
+            let connected = self.outbox.session(&info.name).is_some();
+            if connected || me > info.name || self.dialing.contains(&info.cluster_addr) {
+                continue;
+            }
+            match info.cluster_addr.parse() {
+                Ok(addr) => {
+                    info!(member = %info.name, addr = %info.cluster_addr, "dialing member learned by gossip");
+                    self.dialing.insert(info.cluster_addr.clone());
+                    (self.args.dial)(addr);
+                }
+                Err(e) => warn!(member = %info.name, error = %e, "member address unusable"),
+            }
+        }
+    }
+
+    fn apply(&mut self, changes: Vec<MemberChange>) {
+        for change in changes {
+            let from = change.from.map(|s| s.to_string()).unwrap_or("new".into());
+            info!(member = %change.node, incarnation = change.incarnation, %from, to = %change.to, "membership changed");
+            match change.to {
+                MemberState::Up => {
+                    let gossip = WireMsg::Members(self.view.up_infos());
+                    let peers: Vec<String> = self.outbox.connected().cloned().collect();
+                    for peer in peers {
+                        self.send(&peer, gossip.clone());
+                    }
+                }
+                MemberState::Down => {
+                    let error = CallError::NodeDown(change.node.clone());
+                    self.waited.node_lost(&change.node, error, ExitCause::NodeDown);
+                    self.watched.forget_node(&change.node);
+                    if let Some(session) = self.outbox.session(&change.node) {
+                        session.stop(Some("member down".into()));
+                    }
+                }
+                MemberState::Suspect => {}
+            }
+            let _ = self.args.changes.send(change);
+        }
+    }
+
+    fn members(&self) -> Vec<MemberStatus> {
+        self.view
+            .members()
+            .map(|m| MemberStatus {
+                info: m.info.clone(),
+                state: m.state,
+                connected: self.outbox.session(&m.info.name).is_some(),
+            })
+            .collect()
+    }
+
+    fn call(
+        &mut self,
+        node: &str,
+        body: Request,
+        reply: tokio::sync::oneshot::Sender<Result<Reply, CallError>>,
+    ) {
+        if let Err(e) = self.reachable(node) {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let id = self.next_id();
+        match self.waited.add_call(id, node, reply) {
+            Ok(()) => self.send(node, WireMsg::Request { id, body }),
+            Err(reply) => {
+                let _ = reply.send(Err(CallError::Overloaded));
+            }
+        }
+    }
+
+    fn watch(
+        &mut self,
+        node: &str,
+        actor: &str,
+        notify: tokio::sync::oneshot::Sender<RemoteExit>,
+        accepted: tokio::sync::oneshot::Sender<Result<(), CallError>>,
+    ) {
+        if let Err(e) = self.reachable(node) {
+            let _ = accepted.send(Err(e));
+            return;
+        }
+        let id = self.next_id();
+        if self.waited.add_watch(id, node, actor, notify).is_err() {
+            let _ = accepted.send(Err(CallError::Overloaded));
+            return;
+        }
+        let body = Request::Watch {
+            watch: id,
+            actor: actor.to_string(),
+        };
+        self.send(node, WireMsg::Request { id, body });
+        let _ = accepted.send(Ok(()));
+    }
+
+    fn reachable(&self, node: &str) -> Result<(), CallError> {
+        match self.view.get(node) {
+            None => Err(CallError::UnknownNode(node.to_string())),
+            Some(m) if m.state == MemberState::Down => Err(CallError::NodeDown(node.to_string())),
+            Some(_) if self.outbox.session(node).is_none() => {
+                Err(CallError::NodeDown(node.to_string()))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn local_exit(&mut self, name: &str, reason: &str) {
+        if !self.args.directory.unregister(name) {
+            return;
+        }
+        for (node, watch) in self.watched.take(name) {
+            let msg = WireMsg::Exited {
+                watch,
+                actor: name.to_string(),
+                reason: reason.to_string(),
+            };
+            self.send(&node, msg);
+        }
+    }
+}
+
+use super::RemoteExit;
+
+/// Re-publishes session events into the gateway's mailbox.
+async fn relay_sessions(
+    mut events: tokio::sync::broadcast::Receiver<SessionEvent>,
+    gateway: ActorRef<GatewayMsg>,
+) {
+    loop {
+        let msg = match events.recv().await {
+            Ok(event) => GatewayMsg::Session(event),
+            Err(RecvError::Lagged(lost)) => {
+                warn!(lost, "session events lost; resyncing");
+                GatewayMsg::Resync
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if gateway.cast(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns exits of the agents supervisor's children into `LocalExit`.
+async fn relay_exits(
+    mut events: tokio::sync::broadcast::Receiver<SupervisorEvent>,
+    gateway: ActorRef<GatewayMsg>,
+) {
+    loop {
+        let (name, reason) = match events.recv().await {
+            Ok(SupervisorEvent::ChildExited {
+                supervisor,
+                child,
+                reason,
+            }) if supervisor == "agents" => (child, describe(&reason)),
+            Ok(_) => continue,
+            Err(RecvError::Lagged(lost)) => {
+                warn!(lost, "supervision events lost; remote watchers may miss exits");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if gateway.cast(GatewayMsg::LocalExit { name, reason }).is_err() {
+            return;
+        }
+    }
+}
+
+fn describe(reason: &ExitReason) -> String {
+    match reason {
+        ExitReason::Normal => "normal".into(),
+        ExitReason::Shutdown => "shutdown".into(),
+        ExitReason::Killed => "killed".into(),
+        ExitReason::Failed(why) => format!("failed: {why}"),
+    }
+}

@@ -1,0 +1,181 @@
+//! The gateway: one actor per node that speaks the wire protocol
+//! ([`swarmd_messages::WireMsg`]) with every other node's gateway.
+//!
+//! It owns the membership view and failure detector, routes casts to this
+//! node's directory, serves remote spawn / watch / ledger requests, and keeps
+//! the tables of calls and watches this node is waiting on. It is the only
+//! remote-capable actor of a node: everything crosses the network as one
+//! batched, versioned frame between gateways, decoded fallibly here.
+
+mod actor;
+mod calls;
+mod handle;
+mod hub;
+pub mod membership;
+mod outbox;
+mod serve;
+
+use std::time::Duration;
+
+use ractor::RpcReplyPort;
+use ractor::message::{BoxedDowncastErr, SerializedMessage};
+use swarmd_actors::NodeCtx;
+use swarmd_actors::agents::{AgentKinds, LocalDirectory};
+use swarmd_messages::{MemberInfo, Reply, Request, SpawnRejected, WireMsg};
+use swarmd_storage::ledger::Hub;
+use swarmd_supervisor::{ActorSlot, EventSender, SupervisorMsg};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::transport::SessionEvents;
+
+pub use actor::{Gateway, gateway_child};
+pub use handle::{ClusterHandle, RemoteRef, SpawnError};
+pub use hub::ClusterHub;
+pub use membership::{MemberChange, MemberState};
+pub use outbox::gateway_name;
+
+/// Membership changes buffered per subscriber; a lagging one is told how many it lost.
+pub const MEMBER_CHANGES: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("unknown node {0:?}")]
+    UnknownNode(String),
+    #[error("node {0:?} is down")]
+    NodeDown(String),
+    #[error("the session to {0:?} closed before the reply")]
+    Disconnected(String),
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    #[error("too many calls in flight")]
+    Overloaded,
+    #[error("the gateway is not running")]
+    Unavailable,
+    #[error("unexpected reply: {0}")]
+    Protocol(String),
+}
+
+/// Why a watched remote actor is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitCause {
+    /// It exited; the reason is carried over the wire.
+    Exited(String),
+    /// Its node went down (or restarted).
+    NodeDown,
+    /// It was not running when the watch arrived.
+    NotRunning(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteExit {
+    pub node: String,
+    pub actor: String,
+    pub cause: ExitCause,
+}
+
+/// A member as this node sees it, for the console and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub info: MemberInfo,
+    pub state: MemberState,
+    pub connected: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    pub frames_in: u64,
+    pub undecodable_frames: u64,
+    pub undeliverable_casts: u64,
+    pub dropped_outgoing: u64,
+    pub pending_calls: usize,
+    pub watches: usize,
+}
+
+pub enum GatewayMsg {
+    /// An encoded `Envelope<WireFrame>` from a peer's gateway. The only
+    /// variant that crosses the network.
+    Frame(Vec<u8>),
+    Tick,
+    Flush,
+    Send {
+        node: String,
+        msg: WireMsg,
+    },
+    Call {
+        node: String,
+        body: Request,
+        reply: oneshot::Sender<Result<Reply, CallError>>,
+    },
+    Watch {
+        node: String,
+        actor: String,
+        notify: oneshot::Sender<RemoteExit>,
+        accepted: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// A local actor in the directory exited.
+    LocalExit {
+        name: String,
+        reason: String,
+    },
+    /// A remote spawn this node served has finished starting.
+    Spawned {
+        node: String,
+        id: u64,
+        name: String,
+        result: Result<(), SpawnRejected>,
+    },
+    Session(crate::transport::SessionEvent),
+    /// Session events were lost: rebuild the session table from the node server.
+    Resync,
+    Members(RpcReplyPort<Vec<MemberStatus>>),
+    Stats(RpcReplyPort<GatewayStats>),
+}
+
+const FRAME_VARIANT: &str = "frame";
+
+impl ractor::Message for GatewayMsg {
+    fn serializable() -> bool {
+        true
+    }
+
+    fn serialize(self) -> Result<SerializedMessage, BoxedDowncastErr> {
+        match self {
+            Self::Frame(args) => Ok(SerializedMessage::Cast {
+                variant: FRAME_VARIANT.into(),
+                args,
+                metadata: None,
+            }),
+            _ => Err(BoxedDowncastErr),
+        }
+    }
+
+    /// Never fails on content: the bytes are decoded (fallibly, counted) by the gateway.
+    fn deserialize(bytes: SerializedMessage) -> Result<Self, BoxedDowncastErr> {
+        match bytes {
+            SerializedMessage::Cast { args, .. } => Ok(Self::Frame(args)),
+            _ => Err(BoxedDowncastErr),
+        }
+    }
+}
+
+/// What a gateway needs; cloned into each incarnation.
+#[derive(Clone)]
+pub struct GatewayArgs {
+    pub ctx: NodeCtx,
+    pub me: MemberInfo,
+    pub heartbeat_interval: Duration,
+    pub suspect_after: Duration,
+    pub down_after: Duration,
+    pub sessions: SessionEvents,
+    pub server: crate::transport::ServerSlot,
+    pub changes: broadcast::Sender<MemberChange>,
+    pub kinds: AgentKinds,
+    pub directory: LocalDirectory,
+    pub agents: ActorSlot<SupervisorMsg>,
+    /// Supervision events of the node's tree: how the gateway learns exits.
+    pub supervision: EventSender,
+    /// Present on cloud nodes: where forwarded ledger batches are stored.
+    pub hub: Option<std::sync::Arc<dyn Hub>>,
+    /// Starts a dialer to a member learned by gossip.
+    pub dial: crate::transport::DialLauncher,
+}

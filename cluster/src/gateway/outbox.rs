@@ -1,0 +1,158 @@
+//! Outgoing messages per peer, sent as batched frames through the peer
+//! gateway's proxy under that peer's session (never via ractor's global
+//! registry or `pg`: the directory is this node's own).
+
+use std::collections::BTreeMap;
+
+use ractor::{ActorCell, ActorRef};
+use ractor_cluster::node::NodeSessionMessage;
+use swarmd_messages::{Envelope, TraceContext, WireFrame, WireMsg, encode};
+use tracing::warn;
+
+use super::GatewayMsg;
+
+/// Messages queued per peer at most; beyond, new ones are dropped and counted.
+pub const MAX_QUEUED_PER_PEER: usize = 65_536;
+/// Messages per frame at most, so one frame stays far below the frame limit.
+pub const MAX_MSGS_PER_FRAME: usize = 1024;
+
+/// The name a node's gateway runs under; peers find its proxy by it.
+pub fn gateway_name(node: &str) -> String {
+    format!("swarmd.gateway.{node}")
+}
+
+struct Peer {
+    session: ActorRef<NodeSessionMessage>,
+    /// The proxy of the peer's gateway, once found among the session's children.
+    gateway: Option<ActorRef<GatewayMsg>>,
+    queue: Vec<WireMsg>,
+}
+
+pub struct Outbox {
+    me: String,
+    incarnation: u64,
+    peers: BTreeMap<String, Peer>,
+    pub dropped: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Queued {
+    Yes,
+    NoSession,
+    Full,
+}
+
+impl Outbox {
+    pub fn new(me: &str, incarnation: u64) -> Self {
+        Self {
+            me: me.to_string(),
+            incarnation,
+            peers: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// A (new) session to `node` is ready. Anything queued for an older
+    /// session is dropped: it may or may not have arrived.
+    pub fn session_ready(&mut self, node: &str, session: ActorRef<NodeSessionMessage>) {
+        let peer = Peer {
+            session,
+            gateway: None,
+            queue: Vec::new(),
+        };
+        if let Some(old) = self.peers.insert(node.to_string(), peer) {
+            self.dropped += old.queue.len() as u64;
+        }
+    }
+
+    /// The session closed; returns whether it was the current one for `node`.
+    pub fn session_closed(&mut self, node: &str, session: &ActorRef<NodeSessionMessage>) -> bool {
+        let current = self
+            .peers
+            .get(node)
+            .is_some_and(|p| p.session.get_id() == session.get_id());
+        if current && let Some(old) = self.peers.remove(node) {
+            self.dropped += old.queue.len() as u64;
+        }
+        current
+    }
+
+    pub fn session(&self, node: &str) -> Option<&ActorRef<NodeSessionMessage>> {
+        self.peers.get(node).map(|p| &p.session)
+    }
+
+    pub fn connected(&self) -> impl Iterator<Item = &String> {
+        self.peers.keys()
+    }
+
+    pub fn is_idle(&self, node: &str) -> bool {
+        self.peers.get(node).is_none_or(|p| p.queue.is_empty())
+    }
+
+    pub fn push(&mut self, node: &str, msg: WireMsg) -> Queued {
+        let Some(peer) = self.peers.get_mut(node) else {
+            return Queued::NoSession;
+        };
+        if peer.queue.len() >= MAX_QUEUED_PER_PEER {
+            self.dropped += 1;
+            return Queued::Full;
+        }
+        peer.queue.push(msg);
+        Queued::Yes
+    }
+
+    pub fn has_queued(&self) -> bool {
+        self.peers.values().any(|p| !p.queue.is_empty())
+    }
+
+    /// Sends everything queued whose peer gateway can be found; the rest
+    /// waits for the next flush.
+    pub fn flush(&mut self) {
+        for (node, peer) in &mut self.peers {
+            if peer.queue.is_empty() {
+                continue;
+            }
+            let Some(gateway) = resolve(peer, node) else {
+                continue;
+            };
+            while !peer.queue.is_empty() {
+                let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
+                let msgs: Vec<WireMsg> = peer.queue.drain(..take).collect();
+                let frame = WireFrame {
+                    from: self.me.clone(),
+                    incarnation: self.incarnation,
+                    msgs,
+                };
+                let bytes = match encode(&Envelope::new("system", TraceContext::default(), frame)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        warn!(peer = %node, error = %e, "frame not encodable; dropped");
+                        self.dropped += take as u64;
+                        continue;
+                    }
+                };
+                if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
+                    // The proxy died (the peer's gateway restarted): find the new one next time.
+                    peer.gateway = None;
+                    self.dropped += take as u64;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn resolve(peer: &mut Peer, node: &str) -> Option<ActorRef<GatewayMsg>> {
+    let alive = |g: &ActorRef<GatewayMsg>| g.get_status() <= ractor::ActorStatus::Running;
+    if let Some(g) = peer.gateway.as_ref().filter(|g| alive(g)) {
+        return Some(g.clone());
+    }
+    let name = gateway_name(node);
+    let proxy: Option<ActorCell> = peer
+        .session
+        .get_children()
+        .into_iter()
+        .find(|c| c.get_name().as_deref() == Some(name.as_str()));
+    peer.gateway = proxy.map(ActorRef::from);
+    peer.gateway.clone()
+}

@@ -1,0 +1,117 @@
+//! Requests other nodes make of this one: spawn a child of `agents`, watch an
+//! actor, store a ledger batch, echo. Slow work runs in a task that reports
+//! back, so the gateway never waits on a supervisor or a disk.
+
+use swarmd_messages::{Reply, Request, SpawnRejected, SpawnSpec, WireMsg};
+use swarmd_supervisor::{Restart, SupervisorError, start_child};
+use tracing::{info, warn};
+
+use super::GatewayMsg;
+use super::actor::GatewayState;
+
+impl GatewayState {
+    pub(super) fn serve(&mut self, from: &str, id: u64, body: Request) {
+        match body {
+            Request::Echo(bytes) => self.reply(from, id, Reply::Echo(bytes)),
+            Request::Spawn(spec) => self.spawn(from, id, spec),
+            Request::Watch { watch, actor } => {
+                let reply = if !self.args.directory.contains(&actor) {
+                    Err(format!("no actor named {actor:?} on this node"))
+                } else if self.watched.add(&actor, from, watch) {
+                    Ok(())
+                } else {
+                    Err("too many watches".to_string())
+                };
+                self.reply(from, id, Reply::Watching(reply));
+            }
+            Request::Unwatch { watch } => self.watched.remove(from, watch),
+            Request::Ledger(events) => self.store_ledger(from, id, events),
+        }
+    }
+
+    fn reply(&mut self, node: &str, id: u64, body: Reply) {
+        self.send(node, WireMsg::Reply { id, body });
+    }
+
+    fn spawn(&mut self, from: &str, id: u64, spec: SpawnSpec) {
+        if self.args.directory.contains(&spec.id) {
+            let why = format!("an agent named {:?} already runs here", spec.id);
+            return self.reply(from, id, Reply::Spawned(Err(SpawnRejected::Spec(why))));
+        }
+        let prepared = match self.args.kinds.prepare(&spec, &self.args.ctx) {
+            Ok(p) => p,
+            Err(rejected) => return self.reply(from, id, Reply::Spawned(Err(rejected))),
+        };
+        let Some(agents) = self.args.agents.get() else {
+            let why = "the agents supervisor is not running".to_string();
+            return self.reply(from, id, Reply::Spawned(Err(SpawnRejected::Spec(why))));
+        };
+        // Remote children are temporary here: the requesting node owns their
+        // restart policy (and may choose another node).
+        let child = prepared.child.restart(Restart::Temporary);
+        let gateway = self.myself.clone();
+        let directory = self.args.directory.clone();
+        let (node, name) = (from.to_string(), spec.id.clone());
+        info!(%node, agent = %name, kind = %spec.kind, "remote spawn requested");
+        tokio::spawn(async move {
+            // Registered before the start, so an immediate exit finds it to unregister.
+            let registered = directory.register(&name, prepared.endpoint);
+            let result = match start_child(&agents, child).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    if registered {
+                        directory.unregister(&name);
+                    }
+                    Err(rejection(e))
+                }
+            };
+            let _ = gateway.cast(GatewayMsg::Spawned {
+                node,
+                id,
+                name,
+                result,
+            });
+        });
+    }
+
+    pub(super) fn spawned(
+        &mut self,
+        node: &str,
+        id: u64,
+        name: &str,
+        result: Result<(), SpawnRejected>,
+    ) {
+        if let Err(e) = &result {
+            warn!(%node, agent = %name, error = %e, "remote spawn refused");
+        }
+        self.reply(node, id, Reply::Spawned(result.map(|()| name.to_string())));
+    }
+
+    fn store_ledger(&mut self, from: &str, id: u64, events: Vec<swarmd_messages::Event>) {
+        let Some(hub) = self.args.hub.clone() else {
+            let why = "this node is not a cloud hub".to_string();
+            return self.reply(from, id, Reply::LedgerStored(Err(why)));
+        };
+        if let Some(e) = events.iter().find(|e| e.id.node != from) {
+            let why = format!("{from} may not forward events of {}", e.id.node);
+            return self.reply(from, id, Reply::LedgerStored(Err(why)));
+        }
+        let gateway = self.myself.clone();
+        let node = from.to_string();
+        tokio::spawn(async move {
+            let stored = hub.deliver(events).await.map_err(|e| e.to_string());
+            let msg = WireMsg::Reply {
+                id,
+                body: Reply::LedgerStored(stored),
+            };
+            let _ = gateway.cast(GatewayMsg::Send { node, msg });
+        });
+    }
+}
+
+fn rejection(e: SupervisorError) -> SpawnRejected {
+    match e {
+        SupervisorError::MaxChildren(n) => SpawnRejected::LimitReached(n),
+        other => SpawnRejected::Spec(other.to_string()),
+    }
+}

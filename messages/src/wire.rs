@@ -1,0 +1,97 @@
+//! The vertical plane's protocol: what one node's gateway says to another's.
+//!
+//! Every ractor_cluster message between gateways is one encoded
+//! `Envelope<WireFrame>`: a batch of [`WireMsg`]s from one node incarnation.
+//! Batching is what lifts throughput above ractor_cluster's per-message cost.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// A batch of messages from one node incarnation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireFrame {
+    pub from: String,
+    /// Chosen at boot; a new incarnation means the node restarted.
+    pub incarnation: u64,
+    pub msgs: Vec<WireMsg>,
+}
+
+/// What a node knows about a member, as gossiped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub name: String,
+    /// `cloud`, `edge` or `both`.
+    pub role: String,
+    /// Where its cluster listener accepts connections, as HOST:PORT.
+    pub cluster_addr: String,
+    pub incarnation: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WireMsg {
+    /// First message on every new session, in both directions.
+    Hello(MemberInfo),
+    /// Every member the sender currently considers up, itself included.
+    Members(Vec<MemberInfo>),
+    /// Liveness only; any frame counts as a heartbeat.
+    Heartbeat,
+    /// A one-way message to a named actor in the receiver's directory. The
+    /// payload is that actor's own bincode message.
+    Cast { to: String, payload: Vec<u8> },
+    Request { id: u64, body: Request },
+    Reply { id: u64, body: Reply },
+    /// A watched actor exited.
+    Exited {
+        watch: u64,
+        actor: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Start a child of the receiver's `agents` supervisor.
+    Spawn(SpawnSpec),
+    /// Report the named actor's exit as `Exited { watch, .. }`.
+    Watch { watch: u64, actor: String },
+    Unwatch { watch: u64 },
+    /// Forwarded ledger events, to be stored at the receiving hub.
+    Ledger(Vec<Event>),
+    /// Round trip with a payload; for health checks and benchmarks.
+    Echo(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The name the child is registered under in the receiver's directory.
+    Spawned(Result<String, SpawnRejected>),
+    /// `Err` when no such actor runs; its exit is then reported right away.
+    Watching(Result<(), String>),
+    /// `Ok` once every event of the batch is durable at the hub.
+    LedgerStored(Result<(), String>),
+    Echo(Vec<u8>),
+    /// The receiver could not serve the request at all.
+    Failed(String),
+}
+
+/// A serializable child spec: what to run, not how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnSpec {
+    /// Unique on the receiving node; the child's directory name.
+    pub id: String,
+    /// Which registered agent kind to start.
+    pub kind: String,
+    pub tenant: String,
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SpawnRejected {
+    #[error("spec rejected: {0}")]
+    Spec(String),
+    #[error("limit reached: the node runs at most {0} agents")]
+    LimitReached(usize),
+}
