@@ -120,6 +120,30 @@ impl Node {
         }
     }
 
+    /// Waits until at least `count` log events satisfy `pred`.
+    pub async fn wait_count(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        count: usize,
+        pred: impl Fn(&Value) -> bool,
+    ) {
+        let seen = |node: &Self| node.events().iter().filter(|v| pred(v)).count();
+        let found = tokio::time::timeout(limit, async {
+            while seen(self) < count {
+                match self.lines.recv().await {
+                    Some(line) => self.log.push(line),
+                    None => return false,
+                }
+            }
+            true
+        })
+        .await;
+        if found != Ok(true) {
+            panic!("fewer than {count} x {what} within {limit:?}; log:\n{}", self.log.join("\n"));
+        }
+    }
+
     pub async fn wait_message(&mut self, message: &str, limit: Duration) -> Value {
         self.wait_for(message, limit, |v| v["message"] == message)
             .await

@@ -290,7 +290,9 @@ impl GatewayState {
         let mut ready: Vec<_> = sessions.into_values().collect();
         ready.sort_by_key(|s| s.node_id);
         for ses in ready {
-            let Some(name) = ses.peer_name.map(|n| n.name) else { continue };
+            let Some(name) = ses.peer_name.map(|n| crate::transport::node_name(&n.name)) else {
+                continue;
+            };
             if self.outbox.session(&name).is_none() {
                 self.on_session(SessionEvent {
                     phase: SessionPhase::Ready,

@@ -1,7 +1,10 @@
 //! Session lifecycle from ractor_cluster, logged and re-published on a bounded
 //! broadcast channel for the gateway (membership) and the dialers (reconnect).
 
-use ractor::ActorRef;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+
+use ractor::{ActorId, ActorRef};
 use ractor_cluster::node::{NodeServerSessionInformation, NodeSessionMessage};
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use tokio::sync::broadcast;
@@ -30,15 +33,24 @@ pub struct SessionEvent {
 
 pub type SessionEvents = broadcast::Sender<SessionEvent>;
 
-struct Publisher(SessionEvents);
+struct Publisher {
+    events: SessionEvents,
+    /// Sessions that authenticated and have not closed yet.
+    authenticated: Mutex<BTreeSet<ActorId>>,
+}
 
 fn event(phase: SessionPhase, ses: &NodeServerSessionInformation) -> SessionEvent {
     SessionEvent {
         phase,
-        peer: ses.peer_name.as_ref().map(|n| n.name.clone()),
+        peer: ses.peer_name.as_ref().map(|n| node_name(&n.name)),
         label: ses.peer_addr.clone(),
         session: ses.actor.clone(),
     }
+}
+
+/// ractor_cluster names a peer `NAME@HOST`; swarmd's node name is the `NAME`.
+pub fn node_name(peer_name: &str) -> String {
+    peer_name.split_once('@').map_or(peer_name, |(name, _)| name).to_string()
 }
 
 fn peer(ses: &NodeServerSessionInformation) -> String {
@@ -51,27 +63,48 @@ fn peer(ses: &NodeServerSessionInformation) -> String {
 impl NodeEventSubscription for Publisher {
     fn node_session_opened(&self, ses: NodeServerSessionInformation) {
         info!(peer_addr = %ses.peer_addr, inbound = ses.is_server, "cluster session opened");
-        let _ = self.0.send(event(SessionPhase::Opened, &ses));
+        let _ = self.events.send(event(SessionPhase::Opened, &ses));
     }
 
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
-        warn!(peer = %peer(&ses), "cluster session closed");
-        let _ = self.0.send(event(SessionPhase::Closed, &ses));
+        let was_authenticated = self.authenticated().remove(&ses.actor.get_id());
+        if was_authenticated {
+            warn!(peer = %peer(&ses), "cluster session closed");
+        } else {
+            warn!(
+                peer_addr = %ses.peer_addr,
+                "cluster authentication failed: session closed before it authenticated (wrong cookie, or not a swarmd node)"
+            );
+        }
+        let _ = self.events.send(event(SessionPhase::Closed, &ses));
     }
 
     fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
+        self.authenticated().insert(ses.actor.get_id());
         info!(peer = %peer(&ses), inbound = ses.is_server, "cluster session authenticated");
     }
 
     fn node_session_ready(&self, ses: NodeServerSessionInformation) {
         info!(peer = %peer(&ses), "cluster session ready");
-        let _ = self.0.send(event(SessionPhase::Ready, &ses));
+        let _ = self.events.send(event(SessionPhase::Ready, &ses));
+    }
+}
+
+impl Publisher {
+    fn authenticated(&self) -> std::sync::MutexGuard<'_, BTreeSet<ActorId>> {
+        self.authenticated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 pub fn subscribe(server: &ActorRef<NodeServerMessage>, events: SessionEvents) {
+    let publisher = Publisher {
+        events,
+        authenticated: Mutex::default(),
+    };
     let _ = server.cast(NodeServerMessage::SubscribeToEvents {
         id: "session-events".into(),
-        subscription: Box::new(Publisher(events)),
+        subscription: Box::new(publisher),
     });
 }

@@ -25,7 +25,7 @@ use crate::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 
 pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
-pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase};
+pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name};
 
 /// The node server's current incarnation, read by the dialers and the gateway.
 pub type ServerSlot = ActorSlot<NodeServerMessage>;

@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::Event;
 use swarmd_supervisor::ChildSpec;
 use swarmd_supervisor::seams::{Entropy, backoff_delay};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
@@ -83,6 +83,8 @@ pub struct ForwarderState {
     /// The next seq to ship; everything below it is acked.
     cursor: u64,
     failures: u32,
+    /// Set at start and after a failure; cleared, with a log line, once caught up.
+    draining: bool,
 }
 
 pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
@@ -126,6 +128,7 @@ impl Actor for Forwarder {
             args,
             cursor,
             failures: 0,
+            draining: true,
         })
     }
 
@@ -155,6 +158,9 @@ impl ForwarderState {
             .reader
             .node_log(&config.node, self.cursor, config.batch_size)?;
         let Some(last) = events.last().map(|e| e.id.seq) else {
+            if std::mem::take(&mut self.draining) {
+                info!(cursor = self.cursor, "backlog drained");
+            }
             me.send_after(config.poll_interval, || ForwarderMsg::Pump);
             return Ok(());
         };
@@ -189,6 +195,7 @@ impl ForwarderState {
                     config.backoff_max,
                 );
                 self.failures = self.failures.saturating_add(1);
+                self.draining = true;
                 warn!(%reason, retry_in = ?delay, cursor = self.cursor, "forwarding failed");
                 me.send_after(delay, || ForwarderMsg::Pump);
             }
