@@ -79,7 +79,13 @@ async fn one_cloud_and_three_edges_form_a_full_mesh() {
     wait_up(&mut cloud, &names, deadline).await;
     for (i, edge) in edges.iter_mut().enumerate() {
         let mut others = vec!["cloud"];
-        others.extend(names.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, n)| *n));
+        others.extend(
+            names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, n)| *n),
+        );
         wait_up(edge, &others, deadline).await;
     }
     for node in edges.iter_mut().chain([&mut cloud]) {
@@ -120,7 +126,9 @@ async fn a_killed_edge_goes_down_rejoins_and_drains_its_backlog_exactly_once() {
     assert!(recorded_at_kill > 0);
 
     let listen = edge2.listen.clone();
-    let args = ["--config", &config, "--name", "edge2", "--role", "edge", "--join", &seed];
+    let args = [
+        "--config", &config, "--name", "edge2", "--role", "edge", "--join", &seed,
+    ];
     let mut edge2 = Node::start_listening(&edge2_dir, &listen, &args, &COOKIE);
     let deadline = Instant::now() + STARTUP;
     wait_up(&mut cloud, &["edge2"], deadline).await;
@@ -140,9 +148,16 @@ async fn a_killed_edge_goes_down_rejoins_and_drains_its_backlog_exactly_once() {
     let received = at_cloud.node_log("edge2", 0, 100_000).unwrap();
     let seqs: Vec<u64> = received.iter().map(|e| e.id.seq).collect();
     let contiguous: Vec<u64> = (0..received.len() as u64).collect();
-    assert_eq!(seqs, contiguous, "the cloud holds edge2's events with no gap");
+    assert_eq!(
+        seqs, contiguous,
+        "the cloud holds edge2's events with no gap"
+    );
     assert!(received.len() as u64 >= recorded_at_kill.max(cursor));
-    assert_eq!(received[..], shipped[..received.len()], "identical, once each");
+    assert_eq!(
+        received[..],
+        shipped[..received.len()],
+        "identical, once each"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +183,9 @@ async fn garbage_on_the_cluster_port_is_rejected_and_the_node_carries_on() {
         let message = v["message"].as_str().unwrap_or("");
         message.starts_with("cluster authentication failed")
     };
-    cloud.wait_count("refused session", STARTUP, 2, refused).await;
+    cloud
+        .wait_count("refused session", STARTUP, 2, refused)
+        .await;
     // Still serving: a real edge joins afterwards and both see each other up.
     let mut edge = start(dir.path(), "edge1", "edge", &config, Some(&seed));
     let deadline = Instant::now() + STARTUP;

@@ -11,9 +11,8 @@ mod model;
 pub use error::ConfigError;
 pub use layers::{Override, OverrideValue, load, load_file};
 pub use model::{
-    AgentsSection, TlsSection,
-    ClusterSection, HostPort, ListenAddr, LogFormat, LogSection, MeshSection, NodeConfig,
-    NodeSection, Role, StorageSection,
+    AgentsSection, ClusterSection, HostPort, ListenAddr, LogFormat, LogSection, MeshSection,
+    NodeConfig, NodeSection, Role, StorageSection, TlsSection,
 };
 
 /// The defaults every node starts from, embedded into the binary.

@@ -40,9 +40,18 @@ pub enum WireMsg {
     Heartbeat,
     /// A one-way message to a named actor in the receiver's directory. The
     /// payload is that actor's own bincode message.
-    Cast { to: String, payload: Vec<u8> },
-    Request { id: u64, body: Request },
-    Reply { id: u64, body: Reply },
+    Cast {
+        to: String,
+        payload: Vec<u8>,
+    },
+    Request {
+        id: u64,
+        body: Request,
+    },
+    Reply {
+        id: u64,
+        body: Reply,
+    },
     /// A watched actor exited.
     Exited {
         watch: u64,
@@ -56,8 +65,13 @@ pub enum Request {
     /// Start a child of the receiver's `agents` supervisor.
     Spawn(SpawnSpec),
     /// Report the named actor's exit as `Exited { watch, .. }`.
-    Watch { watch: u64, actor: String },
-    Unwatch { watch: u64 },
+    Watch {
+        watch: u64,
+        actor: String,
+    },
+    Unwatch {
+        watch: u64,
+    },
     /// Forwarded ledger events, to be stored at the receiving hub.
     Ledger(Vec<Event>),
     /// Round trip with a payload; for health checks and benchmarks.

@@ -23,18 +23,22 @@ impl Default for Intensity {
 
 /// The sliding window of recent restart times. Bounded by `max_restarts + 1`.
 #[derive(Debug, Default)]
-pub(crate) struct RestartWindow {
+pub struct RestartWindow {
     times: VecDeque<Instant>,
 }
 
 impl RestartWindow {
     /// Restarts currently inside the window.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.times.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
     /// Records a restart at `now`; returns false when the intensity is exceeded.
-    pub(crate) fn admit(&mut self, limit: Intensity, now: Instant) -> bool {
+    pub fn admit(&mut self, limit: Intensity, now: Instant) -> bool {
         while let Some(&oldest) = self.times.front() {
             if now.duration_since(oldest) >= limit.period {
                 self.times.pop_front();

@@ -39,7 +39,7 @@ pub use child::{
     StartFuture,
 };
 pub use events::{EventSender, ExitReason, SupervisorEvent, event_channel};
-pub use intensity::Intensity;
+pub use intensity::{Intensity, RestartWindow};
 pub use slot::ActorSlot;
 pub use spec::{AutoShutdown, Backoff, Strategy, SupervisorSpec};
 pub use state::SupervisorState;

@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use ractor::Actor;
 
+use crate::api::SupervisorMsg;
 use crate::child::{ChildKind, ChildSpec, Restart, Shutdown};
 use crate::events::EventSender;
 use crate::intensity::Intensity;
-use crate::api::SupervisorMsg;
 use crate::seams::Entropy;
 use crate::slot::ActorSlot;
 use crate::supervisor::Supervisor;

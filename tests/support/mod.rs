@@ -140,7 +140,10 @@ impl Node {
         })
         .await;
         if found != Ok(true) {
-            panic!("fewer than {count} x {what} within {limit:?}; log:\n{}", self.log.join("\n"));
+            panic!(
+                "fewer than {count} x {what} within {limit:?}; log:\n{}",
+                self.log.join("\n")
+            );
         }
     }
 

@@ -97,7 +97,7 @@ impl Actor for Gateway {
         state: &mut GatewayState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            GatewayMsg::Frame(bytes) => state.on_frame(&bytes),
+            GatewayMsg::Frame(bytes) => state.on_frame(&bytes).await,
             GatewayMsg::Tick => state.on_tick(),
             GatewayMsg::Flush => {
                 state.flush_scheduled = false;
@@ -166,7 +166,7 @@ impl GatewayState {
         self.schedule_flush();
     }
 
-    fn on_frame(&mut self, bytes: &[u8]) {
+    async fn on_frame(&mut self, bytes: &[u8]) {
         self.stats.frames_in += 1;
         let frame: WireFrame = match decode::<WireFrame>(bytes) {
             Ok(Envelope { payload, .. }) => payload,
@@ -177,12 +177,17 @@ impl GatewayState {
                 return;
             }
         };
-        let now = self.args.ctx.clock.mono_now();
         let WireFrame {
             from,
             incarnation,
             msgs,
         } = frame;
+        if self.outbox.session(&from).is_none() {
+            // The frame overtook its session's ready event (they travel
+            // different paths); learn the session from the node server.
+            self.resync().await;
+        }
+        let now = self.args.ctx.clock.mono_now();
         for msg in msgs {
             if let WireMsg::Hello(info) = msg {
                 let changes = self.view.hello(info, now);
@@ -252,7 +257,13 @@ impl GatewayState {
         }
         for (node, watch) in self.waited.sweep() {
             let id = self.next_id();
-            self.send(&node, WireMsg::Request { id, body: Request::Unwatch { watch } });
+            self.send(
+                &node,
+                WireMsg::Request {
+                    id,
+                    body: Request::Unwatch { watch },
+                },
+            );
         }
     }
 
@@ -261,6 +272,10 @@ impl GatewayState {
         match event.phase {
             SessionPhase::Opened => {}
             SessionPhase::Ready => {
+                let known = self.outbox.session(&peer).map(|s| s.get_id());
+                if known == Some(event.session.get_id()) {
+                    return;
+                }
                 self.outbox.session_ready(&peer, event.session);
                 self.send(&peer, WireMsg::Hello(self.view.me().clone()));
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
@@ -279,7 +294,9 @@ impl GatewayState {
     /// Rebuilds the session table from the node server: at start, and after
     /// session events were lost.
     async fn resync(&mut self) {
-        let Some(server) = self.args.server.get() else { return };
+        let Some(server) = self.args.server.get() else {
+            return;
+        };
         let sessions = match ractor::call_t!(server, NodeServerMessage::GetSessions, 5_000) {
             Ok(s) => s,
             Err(e) => {
@@ -339,7 +356,8 @@ impl GatewayState {
                 }
                 MemberState::Down => {
                     let error = CallError::NodeDown(change.node.clone());
-                    self.waited.node_lost(&change.node, error, ExitCause::NodeDown);
+                    self.waited
+                        .node_lost(&change.node, error, ExitCause::NodeDown);
                     self.watched.forget_node(&change.node);
                     if let Some(session) = self.outbox.session(&change.node) {
                         session.stop(Some("member down".into()));
@@ -467,12 +485,18 @@ async fn relay_exits(
             }) if supervisor == "agents" => (child, describe(&reason)),
             Ok(_) => continue,
             Err(RecvError::Lagged(lost)) => {
-                warn!(lost, "supervision events lost; remote watchers may miss exits");
+                warn!(
+                    lost,
+                    "supervision events lost; remote watchers may miss exits"
+                );
                 continue;
             }
             Err(RecvError::Closed) => return,
         };
-        if gateway.cast(GatewayMsg::LocalExit { name, reason }).is_err() {
+        if gateway
+            .cast(GatewayMsg::LocalExit { name, reason })
+            .is_err()
+        {
             return;
         }
     }

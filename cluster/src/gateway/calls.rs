@@ -64,7 +64,10 @@ impl Waited {
             actor: actor.to_string(),
             notify,
         };
-        assert!(self.watches.insert(id, watch).is_none(), "watch ids are unique");
+        assert!(
+            self.watches.insert(id, watch).is_none(),
+            "watch ids are unique"
+        );
         Ok(())
     }
 

@@ -24,7 +24,10 @@ impl Hub for ClusterHub {
                 .filter(|m| m.state == MemberState::Up && m.connected)
                 .find(|m| m.info.role == "cloud" || m.info.role == "both")
                 .ok_or_else(|| HubError::Unreachable("no cloud member is up".into()))?;
-            match cluster.call(&cloud.info.name, Request::Ledger(events)).await {
+            match cluster
+                .call(&cloud.info.name, Request::Ledger(events))
+                .await
+            {
                 Ok(Reply::LedgerStored(Ok(()))) => Ok(()),
                 Ok(Reply::LedgerStored(Err(why))) => Err(HubError::Failed(why)),
                 Ok(other) => Err(HubError::Failed(format!("unexpected reply {other:?}"))),

@@ -240,7 +240,10 @@ mod tests {
         assert!(v.tick(t0 + Duration::from_millis(200)).is_empty());
         let down = v.tick(t0 + Duration::from_millis(300));
         assert_eq!(states(&down), [MemberState::Down]);
-        assert!(v.tick(t0 + Duration::from_secs(10)).is_empty(), "down stays down");
+        assert!(
+            v.tick(t0 + Duration::from_secs(10)).is_empty(),
+            "down stays down"
+        );
         assert_eq!(v.up_infos().len(), 1, "only me is gossiped");
     }
 

@@ -13,6 +13,7 @@ mod handle;
 mod hub;
 pub mod membership;
 mod outbox;
+mod remote_supervisor;
 mod serve;
 
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub use handle::{ClusterHandle, RemoteRef, SpawnError};
 pub use hub::ClusterHub;
 pub use membership::{MemberChange, MemberState};
 pub use outbox::gateway_name;
+pub use remote_supervisor::{
+    Placed, Placement, RemoteChild, RemoteSupervisor, RemoteSupervisorArgs, RemoteSupervisorMsg,
+};
 
 /// Membership changes buffered per subscriber; a lagging one is told how many it lost.
 pub const MEMBER_CHANGES: usize = 1024;

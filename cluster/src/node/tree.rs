@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
+use swarmd_actors::agents::{AgentKinds, LocalDirectory};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_config::NodeConfig;
+use swarmd_messages::MemberInfo;
+use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
 use swarmd_storage::ledger::{RetentionPolicy, WriterConfig};
 use swarmd_storage::{KeeperArgs, StorageKeeper};
 use swarmd_supervisor::seams::Clock;
-use swarmd_actors::agents::{AgentKinds, LocalDirectory};
-use swarmd_messages::MemberInfo;
-use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
-use swarmd_supervisor::{ActorSlot, ChildSpec, EventSender, Strategy, SupervisorMsg, SupervisorSpec};
+use swarmd_supervisor::{
+    ActorSlot, ChildSpec, EventSender, Strategy, SupervisorMsg, SupervisorSpec,
+};
 use tokio::sync::broadcast;
 
 use crate::gateway::{
@@ -40,7 +42,11 @@ impl Wiring {
     pub fn new(config: &NodeConfig) -> Self {
         let gateway = ActorSlot::new();
         let (changes, _) = broadcast::channel(MEMBER_CHANGES);
-        let cluster = ClusterHandle::new(gateway.clone(), changes.clone(), config.cluster.call_timeout());
+        let cluster = ClusterHandle::new(
+            gateway.clone(),
+            changes.clone(),
+            config.cluster.call_timeout(),
+        );
         Self {
             cluster,
             changes,

@@ -175,7 +175,9 @@ async fn attempt(args: &DialerArgs) -> Attempt {
     info!(%target, "connected");
     loop {
         match events.recv().await {
-            Ok(e) if e.label == label && e.phase == SessionPhase::Closed => return Attempt::WasReady,
+            Ok(e) if e.label == label && e.phase == SessionPhase::Closed => {
+                return Attempt::WasReady;
+            }
             Ok(_) => {}
             // Lost events: the session may have closed unseen; ask it directly.
             Err(RecvError::Lagged(_)) if session.get_status() >= ractor::ActorStatus::Stopping => {

@@ -50,7 +50,10 @@ fn event(phase: SessionPhase, ses: &NodeServerSessionInformation) -> SessionEven
 
 /// ractor_cluster names a peer `NAME@HOST`; swarmd's node name is the `NAME`.
 pub fn node_name(peer_name: &str) -> String {
-    peer_name.split_once('@').map_or(peer_name, |(name, _)| name).to_string()
+    peer_name
+        .split_once('@')
+        .map_or(peer_name, |(name, _)| name)
+        .to_string()
 }
 
 fn peer(ses: &NodeServerSessionInformation) -> String {

@@ -47,7 +47,13 @@ pub fn cluster_spec(
         .intensity(10, Duration::from_secs(10))
         .max_children(4096);
     for seed in &config.cluster.seeds {
-        let args = dialer_args(ctx, config, &gateway.server, &gateway.sessions, seed.clone());
+        let args = dialer_args(
+            ctx,
+            config,
+            &gateway.server,
+            &gateway.sessions,
+            seed.clone(),
+        );
         dialers = dialers.child(dialer_child(args));
     }
     let node_server = node_server_child(config, cookie, &gateway);
