@@ -44,6 +44,11 @@ pub enum WireMsg {
         to: String,
         payload: Vec<u8>,
     },
+    /// Many one-way messages to one actor, delivered in order.
+    CastMany {
+        to: String,
+        payloads: Vec<Vec<u8>>,
+    },
     Request {
         id: u64,
         body: Request,

@@ -45,6 +45,21 @@ impl LocalDirectory {
         self.len() == 0
     }
 
+    /// Delivers `payloads` in order, looking `name` up once. Returns how many
+    /// were refused (each is a message lost to this actor) or that it is missing.
+    pub fn deliver_all(&self, name: &str, payloads: Vec<Vec<u8>>) -> Result<usize, DeliverError> {
+        let endpoint = {
+            let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            map.get(name).cloned()
+        };
+        let endpoint = endpoint.ok_or_else(|| DeliverError::NoSuchActor(name.to_string()))?;
+        Ok(payloads
+            .into_iter()
+            .map(|p| endpoint(p))
+            .filter(Result::is_err)
+            .count())
+    }
+
     pub fn deliver(&self, name: &str, payload: Vec<u8>) -> Result<(), DeliverError> {
         let endpoint = {
             let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,6 +1,6 @@
 //! `probe`: a diagnostic agent kind every node can start, like Erlang's
-//! `net_adm:ping` for remote spawn and supervision. It counts pings, and exits
-//! normally or with a given failure reason on request.
+//! `net_adm:ping` for remote spawn and supervision. It counts pings and
+//! payloads, and exits normally or with a given failure reason on request.
 
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ pub const PROBE_KIND: &str = "probe";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProbeMsg {
     Ping,
+    /// Counted like a ping; the bytes stand for a real message's body.
+    Payload(Vec<u8>),
     /// Exit abnormally with this reason.
     Fail(String),
     /// Exit normally.
@@ -69,7 +71,7 @@ impl Actor for Probe {
         pings: &mut u64,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ProbeMsg::Ping => *pings += 1,
+            ProbeMsg::Ping | ProbeMsg::Payload(_) => *pings += 1,
             ProbeMsg::Fail(reason) => return Err(reason.into()),
             ProbeMsg::Stop => myself.stop(Some("stopped on request".into())),
         }

@@ -214,6 +214,16 @@ impl GatewayState {
                     debug!(%from, error = %e, "cast not delivered");
                 }
             }
+            WireMsg::CastMany { to, payloads } => {
+                let count = payloads.len() as u64;
+                match self.args.directory.deliver_all(&to, payloads) {
+                    Ok(refused) => self.stats.undeliverable_casts += refused as u64,
+                    Err(e) => {
+                        self.stats.undeliverable_casts += count;
+                        debug!(%from, error = %e, "casts not delivered");
+                    }
+                }
+            }
             WireMsg::Request { id, body } => self.serve(from, id, body),
             WireMsg::Reply { id, body } => self.on_reply(id, body),
             WireMsg::Exited {

@@ -47,6 +47,15 @@ impl RemoteRef {
         self.cluster.cast(&self.node, &self.name, payload)
     }
 
+    /// Sends each of `msgs` one way, in order, as one hand-off to the gateway.
+    pub fn cast_batch<T: Serialize>(&self, msgs: &[T]) -> Result<(), CallError> {
+        let payloads = msgs
+            .iter()
+            .map(|m| encode_payload(m).map_err(|e| CallError::Protocol(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.cluster.cast_batch(&self.node, &self.name, payloads)
+    }
+
     /// Resolves with the actor's exit, or its node going down.
     pub async fn watch(&self) -> Result<oneshot::Receiver<RemoteExit>, CallError> {
         self.cluster.watch(&self.node, &self.name).await
@@ -85,6 +94,23 @@ impl ClusterHandle {
         let msg = WireMsg::Cast {
             to: actor.to_string(),
             payload,
+        };
+        let node = node.to_string();
+        self.gateway()?
+            .cast(GatewayMsg::Send { node, msg })
+            .map_err(|_| CallError::Unavailable)
+    }
+
+    /// Like [`cast`](Self::cast) for many payloads to one actor, in order.
+    pub fn cast_batch(
+        &self,
+        node: &str,
+        actor: &str,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<(), CallError> {
+        let msg = WireMsg::CastMany {
+            to: actor.to_string(),
+            payloads,
         };
         let node = node.to_string();
         self.gateway()?

@@ -98,6 +98,10 @@ impl Outbox {
             return Queued::Full;
         }
         peer.queue.push(msg);
+        if peer.queue.len() >= MAX_MSGS_PER_FRAME {
+            // A full frame leaves now rather than at the next flush.
+            self.flush_peer(node);
+        }
         Queued::Yes
     }
 
@@ -108,35 +112,42 @@ impl Outbox {
     /// Sends everything queued whose peer gateway can be found; the rest
     /// waits for the next flush.
     pub fn flush(&mut self) {
-        for (node, peer) in &mut self.peers {
-            if peer.queue.is_empty() {
-                continue;
-            }
-            let Some(gateway) = resolve(peer, node) else {
-                continue;
+        let nodes: Vec<String> = self.peers.keys().cloned().collect();
+        for node in nodes {
+            self.flush_peer(&node);
+        }
+    }
+
+    fn flush_peer(&mut self, node: &str) {
+        let Some(peer) = self.peers.get_mut(node) else {
+            return;
+        };
+        if peer.queue.is_empty() {
+            return;
+        }
+        let Some(gateway) = resolve(peer, node) else {
+            return;
+        };
+        while !peer.queue.is_empty() {
+            let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
+            let frame = WireFrame {
+                from: self.me.clone(),
+                incarnation: self.incarnation,
+                msgs: peer.queue.drain(..take).collect(),
             };
-            while !peer.queue.is_empty() {
-                let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
-                let msgs: Vec<WireMsg> = peer.queue.drain(..take).collect();
-                let frame = WireFrame {
-                    from: self.me.clone(),
-                    incarnation: self.incarnation,
-                    msgs,
-                };
-                let bytes = match encode(&Envelope::new("system", TraceContext::default(), frame)) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        warn!(peer = %node, error = %e, "frame not encodable; dropped");
-                        self.dropped += take as u64;
-                        continue;
-                    }
-                };
-                if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
-                    // The proxy died (the peer's gateway restarted): find the new one next time.
-                    peer.gateway = None;
+            let bytes = match encode(&Envelope::new("system", TraceContext::default(), frame)) {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!(peer = %node, error = %e, "frame not encodable; dropped");
                     self.dropped += take as u64;
-                    break;
+                    continue;
                 }
+            };
+            if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
+                // The proxy died (the peer's gateway restarted): find the new one next time.
+                peer.gateway = None;
+                self.dropped += take as u64;
+                break;
             }
         }
     }
