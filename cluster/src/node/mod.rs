@@ -139,7 +139,7 @@ impl Started {
             events.subscribe(),
             ctx.ledger.clone(),
         ));
-        let wiring = tree::Wiring::new(config);
+        let wiring = tree::Wiring::new(config)?;
         tokio::spawn(recorder::record_membership(
             wiring.changes.subscribe(),
             ctx.ledger.clone(),

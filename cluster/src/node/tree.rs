@@ -36,10 +36,18 @@ pub struct Wiring {
     server: ServerSlot,
     sessions: transport::SessionEvents,
     directory: LocalDirectory,
+    tls: Option<transport::Tls>,
 }
 
 impl Wiring {
-    pub fn new(config: &NodeConfig) -> Self {
+    /// Fails when the TLS files configured cannot be used.
+    pub fn new(config: &NodeConfig) -> Result<Self, String> {
+        let tls = config
+            .cluster
+            .tls
+            .as_ref()
+            .map(transport::Tls::load)
+            .transpose()?;
         let gateway = ActorSlot::new();
         let (changes, _) = broadcast::channel(MEMBER_CHANGES);
         let cluster = ClusterHandle::new(
@@ -47,7 +55,7 @@ impl Wiring {
             changes.clone(),
             config.cluster.call_timeout(),
         );
-        Self {
+        Ok(Self {
             cluster,
             changes,
             gateway,
@@ -56,7 +64,8 @@ impl Wiring {
             server: ServerSlot::new(),
             sessions: broadcast::channel(SESSION_EVENTS).0,
             directory: LocalDirectory::default(),
-        }
+            tls,
+        })
     }
 }
 
@@ -78,6 +87,7 @@ pub fn root_spec(
         gateway,
         wiring.gateway.clone(),
         wiring.dialers.clone(),
+        wiring.tls.clone(),
     )
     .events(events.clone());
     let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
@@ -115,6 +125,7 @@ fn gateway_args(
         &wiring.server,
         &wiring.sessions,
         wiring.dialers.clone(),
+        wiring.tls.clone(),
     );
     GatewayArgs {
         ctx: ctx.clone(),

@@ -27,6 +27,8 @@ pub struct DialerArgs {
     pub dial_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Set when cluster sessions run over TLS.
+    pub tls: Option<tokio_rustls::TlsConnector>,
 }
 
 pub struct DialerState {
@@ -99,12 +101,12 @@ impl Actor for Dialer {
                 match ended {
                     Attempt::WasReady => {
                         state.failed_attempts = 0;
-                        warn!(%target, "session lost; reconnecting");
+                        warn!(peer = %target, "session lost; reconnecting");
                     }
                     Attempt::Failed(why) => {
                         state.failed_attempts = state.failed_attempts.saturating_add(1);
                         let attempts = state.failed_attempts;
-                        warn!(%target, error = %why, attempts, "cannot connect");
+                        warn!(peer = %target, error = %why, attempts, "cannot connect");
                     }
                 }
                 let args = &state.args;
@@ -134,6 +136,13 @@ async fn attempt(args: &DialerArgs) -> Attempt {
     {
         Ok(c) => c,
         Err(e) => return Attempt::Failed(e.to_string()),
+    };
+    let connection = match &args.tls {
+        None => connection,
+        Some(tls) => match handshake(tls, &target.host, connection, args.dial_timeout).await {
+            Ok(c) => c,
+            Err(why) => return Attempt::Failed(why),
+        },
     };
     let Some(server) = args.server.get() else {
         return Attempt::Failed("the node server is not running".into());
@@ -172,7 +181,7 @@ async fn attempt(args: &DialerArgs) -> Attempt {
             return Attempt::Failed("handshake timed out".into());
         }
     };
-    info!(%target, "connected");
+    info!(peer = %target, "connected");
     loop {
         match events.recv().await {
             Ok(e) if e.label == label && e.phase == SessionPhase::Closed => {
@@ -186,5 +195,19 @@ async fn attempt(args: &DialerArgs) -> Attempt {
             Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return Attempt::WasReady,
         }
+    }
+}
+
+async fn handshake(
+    tls: &tokio_rustls::TlsConnector,
+    host: &str,
+    connection: swarmd_actors::ctx::Connection,
+    limit: Duration,
+) -> Result<swarmd_actors::ctx::Connection, String> {
+    let name = super::Tls::server_name(host)?;
+    match tokio::time::timeout(limit, tls.connect(name, connection)).await {
+        Ok(Ok(stream)) => Ok(Box::new(stream)),
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("TLS handshake timed out".into()),
     }
 }

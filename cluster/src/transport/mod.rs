@@ -9,13 +9,14 @@
 mod bidi;
 mod dialer;
 mod events;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::Actor;
 use ractor_cluster::node::NodeConnectionMode;
-use ractor_cluster::{NodeServer, NodeServerMessage};
+use ractor_cluster::{IncomingEncryptionMode, NodeServer, NodeServerMessage};
 use swarmd_actors::NodeCtx;
 use swarmd_config::{HostPort, NodeConfig};
 use swarmd_supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorMsg, SupervisorSpec};
@@ -26,6 +27,7 @@ use crate::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
 pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name};
+pub use tls::Tls;
 
 /// The node server's current incarnation, read by the dialers and the gateway.
 pub type ServerSlot = ActorSlot<NodeServerMessage>;
@@ -42,21 +44,23 @@ pub fn cluster_spec(
     gateway: GatewayArgs,
     gateway_slot: ActorSlot<GatewayMsg>,
     dialers_slot: ActorSlot<SupervisorMsg>,
+    tls: Option<Tls>,
 ) -> SupervisorSpec {
     let mut dialers = SupervisorSpec::new("dialers", Strategy::OneForOne)
         .intensity(10, Duration::from_secs(10))
         .max_children(4096);
     for seed in &config.cluster.seeds {
-        let args = dialer_args(
+        let mut args = dialer_args(
             ctx,
             config,
             &gateway.server,
             &gateway.sessions,
             seed.clone(),
         );
+        args.tls = tls.as_ref().map(|t| t.connector.clone());
         dialers = dialers.child(dialer_child(args));
     }
-    let node_server = node_server_child(config, cookie, &gateway);
+    let node_server = node_server_child(config, cookie, &gateway, tls);
     SupervisorSpec::new("cluster", Strategy::RestForOne)
         .child(node_server)
         .child(gateway_child(gateway, gateway_slot))
@@ -78,6 +82,7 @@ fn dialer_args(
         dial_timeout: config.cluster.dial_timeout(),
         backoff_min: Duration::from_millis(config.cluster.dial_backoff_min_ms),
         backoff_max: Duration::from_millis(config.cluster.dial_backoff_max_ms),
+        tls: None,
     }
 }
 
@@ -98,11 +103,13 @@ pub fn dial_launcher(
     server: &ServerSlot,
     sessions: &SessionEvents,
     dialers: ActorSlot<SupervisorMsg>,
+    tls: Option<Tls>,
 ) -> DialLauncher {
     let (ctx, config) = (ctx.clone(), config.clone());
     let (server, sessions) = (server.clone(), sessions.clone());
     Arc::new(move |target: HostPort| {
-        let args = dialer_args(&ctx, &config, &server, &sessions, target.clone());
+        let mut args = dialer_args(&ctx, &config, &server, &sessions, target.clone());
+        args.tls = tls.as_ref().map(|t| t.connector.clone());
         let child = dialer_child(args);
         let dialers = dialers.clone();
         tokio::spawn(async move {
@@ -114,7 +121,12 @@ pub fn dial_launcher(
     })
 }
 
-fn node_server_child(config: &NodeConfig, cookie: String, gw: &GatewayArgs) -> ChildSpec {
+fn node_server_child(
+    config: &NodeConfig,
+    cookie: String,
+    gw: &GatewayArgs,
+    tls: Option<Tls>,
+) -> ChildSpec {
     let listen = config.cluster.listen.0;
     let name = config.node.name.clone();
     let (slot, sessions) = (gw.server.clone(), gw.sessions.clone());
@@ -124,7 +136,8 @@ fn node_server_child(config: &NodeConfig, cookie: String, gw: &GatewayArgs) -> C
             cookie.clone(),
             name.clone(),
             listen.ip().to_string(),
-            None,
+            tls.as_ref()
+                .map(|t| IncomingEncryptionMode::Tls(t.acceptor.clone())),
             Some(NodeConnectionMode::Isolated),
         )
         .with_listen_addr(listen.ip());
