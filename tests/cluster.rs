@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{Node, STARTUP};
+use swarmd_messages::EventKind;
 use swarmd_storage::SledStorage;
-use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_next_seq};
+use swarmd_storage::ledger::{LedgerReader, Query, Selector, persisted_cursor, persisted_next_seq};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
