@@ -159,6 +159,29 @@ async fn a_killed_edge_goes_down_rejoins_and_drains_its_backlog_exactly_once() {
         shipped[..received.len()],
         "identical, once each"
     );
+
+    // The cloud's own ledger recorded edge2's fall and return.
+    let membership = at_cloud
+        .query(&Query {
+            tenant: "system".into(),
+            select: Selector::Kind("membership".into()),
+            limit: 1000,
+        })
+        .unwrap();
+    let edge2_states: Vec<String> = membership
+        .iter()
+        .filter(|e| e.id.node == "cloud")
+        .filter_map(|e| match &e.kind {
+            EventKind::Membership { node, state } if node == "edge2" => Some(state.clone()),
+            _ => None,
+        })
+        .collect();
+    // (then `suspect` again when edge2 was stopped before the cloud)
+    assert_eq!(
+        edge2_states[..4],
+        ["up", "suspect", "down", "up"],
+        "{edge2_states:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
