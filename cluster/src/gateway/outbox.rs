@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::node::NodeSessionMessage;
-use swarmd_messages::{Envelope, TraceContext, WireFrame, WireMsg, encode};
+use swarmd_messages::{Envelope, MAX_FRAME_BYTES, TraceContext, WireFrame, WireMsg, encode};
 use tracing::warn;
 
 use super::GatewayMsg;
@@ -15,6 +15,10 @@ use super::GatewayMsg;
 pub const MAX_QUEUED_PER_PEER: usize = 65_536;
 /// Messages per frame at most, so one frame stays far below the frame limit.
 pub const MAX_MSGS_PER_FRAME: usize = 1024;
+
+/// Encoded frame size at most: below the codec's and ractor_cluster's 16 MiB
+/// limits, with room for ractor_cluster's own envelope.
+const FRAME_BUDGET: usize = MAX_FRAME_BYTES - 64 * 1024;
 
 /// The name a node's gateway runs under; peers find its proxy by it.
 pub fn gateway_name(node: &str) -> String {
@@ -130,25 +134,56 @@ impl Outbox {
         };
         while !peer.queue.is_empty() {
             let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
-            let frame = WireFrame {
-                from: self.me.clone(),
-                incarnation: self.incarnation,
-                msgs: peer.queue.drain(..take).collect(),
-            };
-            let bytes = match encode(&Envelope::new("system", TraceContext::default(), frame)) {
-                Ok(b) => b,
-                Err(e) => {
-                    warn!(peer = %node, error = %e, "frame not encodable; dropped");
-                    self.dropped += take as u64;
-                    continue;
+            let msgs: Vec<WireMsg> = peer.queue.drain(..take).collect();
+            let mut frames = Vec::new();
+            self.dropped += encode_frames(&self.me, self.incarnation, msgs, &mut frames);
+            for (bytes, count) in frames {
+                if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
+                    // The proxy died (the peer's gateway restarted): find the new one next time.
+                    peer.gateway = None;
+                    self.dropped += count;
                 }
-            };
-            if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
-                // The proxy died (the peer's gateway restarted): find the new one next time.
-                peer.gateway = None;
-                self.dropped += take as u64;
+            }
+            if peer.gateway.is_none() {
                 break;
             }
+        }
+    }
+}
+
+/// Encodes `msgs` into frames below the frame limit, halving a batch that is
+/// too big. Returns how many messages were dropped: only one that is too big
+/// on its own (it is logged).
+fn encode_frames(
+    from: &str,
+    incarnation: u64,
+    msgs: Vec<WireMsg>,
+    out: &mut Vec<(Vec<u8>, u64)>,
+) -> u64 {
+    let count = msgs.len() as u64;
+    let frame = WireFrame {
+        from: from.to_string(),
+        incarnation,
+        msgs,
+    };
+    let envelope = Envelope::new("system", TraceContext::default(), frame);
+    match encode(&envelope) {
+        Ok(bytes) if bytes.len() <= FRAME_BUDGET => {
+            out.push((bytes, count));
+            0
+        }
+        result => {
+            let mut msgs = envelope.payload.msgs;
+            if msgs.len() == 1 {
+                let why = result
+                    .err()
+                    .map_or("too large".to_string(), |e| e.to_string());
+                warn!(error = %why, "message too large for one frame; dropped");
+                return 1;
+            }
+            let second = msgs.split_off(msgs.len() / 2);
+            encode_frames(from, incarnation, msgs, out)
+                + encode_frames(from, incarnation, second, out)
         }
     }
 }
@@ -166,4 +201,26 @@ fn resolve(peer: &mut Peer, node: &str) -> Option<ActorRef<GatewayMsg>> {
         .find(|c| c.get_name().as_deref() == Some(name.as_str()));
     peer.gateway = proxy.map(ActorRef::from);
     peer.gateway.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_batches_split_into_frames_under_the_budget_and_lose_only_the_oversized() {
+        let chunk = vec![0u8; 3 * 1024 * 1024];
+        let cast = |payload: Vec<u8>| WireMsg::Cast {
+            to: "a".into(),
+            payload,
+        };
+        let mut msgs: Vec<WireMsg> = (0..6).map(|_| cast(chunk.clone())).collect();
+        msgs.push(cast(vec![0u8; MAX_FRAME_BYTES]));
+        let mut frames = Vec::new();
+        let dropped = encode_frames("n", 1, msgs, &mut frames);
+        assert_eq!(dropped, 1);
+        assert_eq!(frames.iter().map(|(_, n)| n).sum::<u64>(), 6);
+        assert!(frames.len() >= 2);
+        assert!(frames.iter().all(|(bytes, _)| bytes.len() <= FRAME_BUDGET));
+    }
 }
