@@ -1,14 +1,15 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster::NodeServerMessage;
 use swarmd_messages::{Envelope, Reply, Request, WireFrame, WireMsg, decode};
-use swarmd_supervisor::{ActorSlot, ChildSpec, ExitReason, SupervisorEvent};
-use tokio::sync::broadcast::error::RecvError;
+use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tracing::{debug, info, warn};
 
 use super::calls::{Waited, Watched};
 use super::membership::{MemberChange, MemberState, MembershipView};
 use super::outbox::{Outbox, Queued, gateway_name};
-use super::{CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus};
+use super::{
+    CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus, RemoteExit,
+};
 use crate::transport::{SessionEvent, SessionPhase};
 
 /// Heartbeat ticks between full gossip rounds (gossip also goes out on every join).
@@ -58,8 +59,14 @@ impl Actor for Gateway {
         let view = MembershipView::new(args.me.clone(), args.suspect_after, args.down_after);
         let outbox = Outbox::new(&args.me.name, args.me.incarnation);
         let tasks = vec![
-            tokio::spawn(relay_sessions(args.sessions.subscribe(), myself.clone())),
-            tokio::spawn(relay_exits(args.supervision.subscribe(), myself.clone())),
+            tokio::spawn(super::relay::relay_sessions(
+                args.sessions.subscribe(),
+                myself.clone(),
+            )),
+            tokio::spawn(super::relay::relay_exits(
+                args.supervision.subscribe(),
+                myself.clone(),
+            )),
         ];
         myself.send_interval(args.heartbeat_interval, || GatewayMsg::Tick);
         myself.cast(GatewayMsg::Resync)?;
@@ -453,70 +460,9 @@ impl GatewayState {
                 watch,
                 actor: name.to_string(),
                 reason: reason.to_string(),
-            };
             self.send(&node, msg);
         }
     }
 }
 
 use super::RemoteExit;
-
-/// Re-publishes session events into the gateway's mailbox.
-async fn relay_sessions(
-    mut events: tokio::sync::broadcast::Receiver<SessionEvent>,
-    gateway: ActorRef<GatewayMsg>,
-) {
-    loop {
-        let msg = match events.recv().await {
-            Ok(event) => GatewayMsg::Session(event),
-            Err(RecvError::Lagged(lost)) => {
-                warn!(lost, "session events lost; resyncing");
-                GatewayMsg::Resync
-            }
-            Err(RecvError::Closed) => return,
-        };
-        if gateway.cast(msg).is_err() {
-            return;
-        }
-    }
-}
-
-/// Turns exits of the agents supervisor's children into `LocalExit`.
-async fn relay_exits(
-    mut events: tokio::sync::broadcast::Receiver<SupervisorEvent>,
-    gateway: ActorRef<GatewayMsg>,
-) {
-    loop {
-        let (name, reason) = match events.recv().await {
-            Ok(SupervisorEvent::ChildExited {
-                supervisor,
-                child,
-                reason,
-            }) if supervisor == "agents" => (child, describe(&reason)),
-            Ok(_) => continue,
-            Err(RecvError::Lagged(lost)) => {
-                warn!(
-                    lost,
-                    "supervision events lost; remote watchers may miss exits"
-                );
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
-        if gateway
-            .cast(GatewayMsg::LocalExit { name, reason })
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-fn describe(reason: &ExitReason) -> String {
-    match reason {
-        ExitReason::Normal => "normal".into(),
-        ExitReason::Shutdown => "shutdown".into(),
-        ExitReason::Killed => "killed".into(),
-        ExitReason::Failed(why) => format!("failed: {why}"),
-    }
-}

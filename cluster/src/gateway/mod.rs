@@ -13,6 +13,7 @@ mod handle;
 mod hub;
 pub mod membership;
 mod outbox;
+mod relay;
 mod remote_supervisor;
 mod serve;
 
