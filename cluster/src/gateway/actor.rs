@@ -460,9 +460,8 @@ impl GatewayState {
                 watch,
                 actor: name.to_string(),
                 reason: reason.to_string(),
+            };
             self.send(&node, msg);
         }
     }
 }
-
-use super::RemoteExit;
