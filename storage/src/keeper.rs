@@ -11,6 +11,7 @@ use crate::ledger::{RetentionPolicy, enforce_retention, persisted_cursor};
 /// Owns the node's storage within the supervision tree. It starts first and
 /// stops last, so its `post_stop` flush is the last write of a clean shutdown.
 /// On an interval it enforces the hot tier's retention policy.
+#[derive(Clone)]
 pub struct StorageKeeper;
 
 #[derive(Clone)]

@@ -4,7 +4,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorId, SpawnErr};
+use ractor::{Actor, ActorCell, ActorId, SpawnErr};
+
+use crate::slot::ActorSlot;
 
 pub type StartFuture = Pin<Box<dyn Future<Output = Result<ActorCell, SpawnErr>> + Send>>;
 
@@ -71,6 +73,37 @@ impl ChildSpec {
             significant: false,
             kind: ChildKind::Worker,
         }
+    }
+
+    /// A child that runs `actor` with a clone of `args`, linked to its supervisor.
+    pub fn for_actor<A>(id: impl Into<String>, actor: A, args: A::Arguments) -> Self
+    where
+        A: Actor + Clone + Sync,
+        A::Arguments: Clone + Sync,
+    {
+        Self::for_actor_in(id, actor, args, ActorSlot::new())
+    }
+
+    /// Like [`for_actor`](Self::for_actor), keeping each incarnation's ref in
+    /// `slot` for whoever talks to the child.
+    pub fn for_actor_in<A>(
+        id: impl Into<String>,
+        actor: A,
+        args: A::Arguments,
+        slot: ActorSlot<A::Msg>,
+    ) -> Self
+    where
+        A: Actor + Clone + Sync,
+        A::Arguments: Clone + Sync,
+    {
+        Self::new(id, move |sup| {
+            let (actor, args, slot) = (actor.clone(), args.clone(), slot.clone());
+            async move {
+                let (started, _) = Actor::spawn_linked(None, actor, args, sup).await?;
+                slot.set(started.clone());
+                Ok(started.get_cell())
+            }
+        })
     }
 
     pub fn restart(mut self, restart: Restart) -> Self {

@@ -35,15 +35,7 @@ impl AgentKind for ProbeKind {
             return Err(format!("probe takes no parameters, got {key:?}"));
         }
         let slot: ActorSlot<ProbeMsg> = ActorSlot::new();
-        let started = slot.clone();
-        let child = ChildSpec::new(spec.id.clone(), move |sup| {
-            let slot = started.clone();
-            async move {
-                let (probe, _) = Actor::spawn_linked(None, Probe, (), sup).await?;
-                slot.set(probe.clone());
-                Ok(probe.get_cell())
-            }
-        });
+        let child = ChildSpec::for_actor_in(spec.id.clone(), Probe, (), slot.clone());
         let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
             let msg: ProbeMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
             let probe = slot.get().ok_or("probe not started")?;
@@ -53,6 +45,7 @@ impl AgentKind for ProbeKind {
     }
 }
 
+#[derive(Clone)]
 struct Probe;
 
 impl Actor for Probe {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::Actor;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agents::{AgentKinds, LocalDirectory};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
@@ -180,15 +179,7 @@ fn storage_spec(
         retention_interval: Duration::from_secs(st.retention_interval_s),
         forwarding_node: forwards(config).then(|| config.node.name.clone()),
     };
-    let keeper = ChildSpec::new("keeper", move |sup| {
-        let args = args.clone();
-        async move {
-            Ok(Actor::spawn_linked(None, StorageKeeper, args, sup)
-                .await?
-                .0
-                .get_cell())
-        }
-    });
+    let keeper = ChildSpec::for_actor("keeper", StorageKeeper, args);
     let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
         .child(keeper)
         .child(ledger_writer);

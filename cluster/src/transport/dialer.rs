@@ -16,6 +16,7 @@ use super::events::{SessionEvents, SessionPhase};
 /// session ends, back off with full jitter, dial again. A session that never
 /// becomes ready within the dial timeout (a wrong cookie, a peer that is not
 /// swarmd) is closed and counts as a failed attempt.
+#[derive(Clone)]
 pub struct Dialer;
 
 #[derive(Clone)]

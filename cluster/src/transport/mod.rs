@@ -87,13 +87,7 @@ fn dialer_args(
 }
 
 fn dialer_child(args: DialerArgs) -> ChildSpec {
-    ChildSpec::new(format!("dialer:{}", args.target), move |sup| {
-        let args = args.clone();
-        async move {
-            let (dialer, _) = Actor::spawn_linked(None, Dialer, args, sup).await?;
-            Ok(dialer.get_cell())
-        }
-    })
+    ChildSpec::for_actor(format!("dialer:{}", args.target), Dialer, args)
 }
 
 /// Starts dialers under the `dialers` supervisor in `dialers`.

@@ -75,6 +75,7 @@ pub enum ForwarderMsg {
 
 impl ractor::Message for ForwarderMsg {}
 
+#[derive(Clone)]
 pub struct Forwarder;
 
 pub struct ForwarderState {
@@ -88,15 +89,7 @@ pub struct ForwarderState {
 }
 
 pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
-    ChildSpec::new("forwarder", move |sup| {
-        let args = args.clone();
-        async move {
-            Ok(Actor::spawn_linked(None, Forwarder, args, sup)
-                .await?
-                .0
-                .get_cell())
-        }
-    })
+    ChildSpec::for_actor("forwarder", Forwarder, args)
 }
 
 fn cursor_key(node: &str) -> Vec<u8> {
