@@ -4,7 +4,7 @@
 
 mod cookie;
 pub mod ctx;
-mod recorder;
+pub(crate) mod recorder;
 mod signals;
 mod tree;
 
@@ -134,16 +134,18 @@ impl Started {
             ledger,
             mesh.clone(),
         );
-        let (events, _) = event_channel(SUPERVISION_EVENTS);
-        tokio::spawn(recorder::record_supervision(
-            events.subscribe(),
-            ctx.ledger.clone(),
-        ));
+        let (events, early_supervision) = event_channel(SUPERVISION_EVENTS);
         let wiring = tree::Wiring::new(config)?;
-        tokio::spawn(recorder::record_membership(
-            wiring.changes.subscribe(),
-            ctx.ledger.clone(),
-        ));
+        let recorder = recorder::RecorderArgs {
+            ledger: ctx.ledger.clone(),
+            supervision: events.clone(),
+            membership: wiring.changes.clone(),
+            early: Arc::new(std::sync::Mutex::new(Some((
+                early_supervision,
+                wiring.changes.subscribe(),
+            )))),
+        };
+        let ledger_writer = (ledger_writer, recorder);
         let spec = tree::root_spec(&ctx, config, cookie, ledger_writer, &events, &wiring);
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await

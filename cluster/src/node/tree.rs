@@ -19,6 +19,7 @@ use swarmd_supervisor::{
 };
 use tokio::sync::broadcast;
 
+use super::recorder::{Recorder, RecorderArgs};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
@@ -73,11 +74,11 @@ pub fn root_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
     cookie: String,
-    ledger_writer: ChildSpec,
+    (ledger_writer, recorder): (ChildSpec, RecorderArgs),
     events: &EventSender,
     wiring: &Wiring,
 ) -> SupervisorSpec {
-    let storage = storage_spec(ctx, config, ledger_writer, wiring).events(events.clone());
+    let storage = storage_spec(ctx, config, ledger_writer, recorder, wiring).events(events.clone());
     let gateway = gateway_args(ctx, config, events, wiring);
     let cluster = transport::cluster_spec(
         ctx,
@@ -166,6 +167,7 @@ fn storage_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
     ledger_writer: ChildSpec,
+    recorder: RecorderArgs,
     wiring: &Wiring,
 ) -> SupervisorSpec {
     let st = &config.storage;
@@ -182,7 +184,8 @@ fn storage_spec(
     let keeper = ChildSpec::for_actor("keeper", StorageKeeper, args);
     let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
         .child(keeper)
-        .child(ledger_writer);
+        .child(ledger_writer)
+        .child(ChildSpec::for_actor("recorder", Recorder, recorder));
     if !forwards(config) {
         return spec;
     }
