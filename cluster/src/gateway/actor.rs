@@ -110,12 +110,7 @@ impl Actor for Gateway {
                 state.flush_scheduled = false;
                 state.outbox.flush();
             }
-            GatewayMsg::Send { node, msg } => {
-                if state.outbox.push(&node, msg) != Queued::Yes {
-                    state.stats.dropped_outgoing += 1;
-                }
-                state.schedule_flush();
-            }
+            GatewayMsg::Send { node, msg } => state.send(&node, msg),
             GatewayMsg::Call { node, body, reply } => state.call(&node, body, reply),
             GatewayMsg::Watch {
                 node,
@@ -201,7 +196,7 @@ impl GatewayState {
                 self.apply(changes);
                 continue;
             }
-            if !self.view.is_up(&from) && self.view.get(&from).is_none() {
+            if self.view.get(&from).is_none() {
                 debug!(%from, "message before hello ignored");
                 continue;
             }

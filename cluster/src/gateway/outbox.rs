@@ -98,7 +98,6 @@ impl Outbox {
             return Queued::NoSession;
         };
         if peer.queue.len() >= MAX_QUEUED_PER_PEER {
-            self.dropped += 1;
             return Queued::Full;
         }
         peer.queue.push(msg);

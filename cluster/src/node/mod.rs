@@ -145,8 +145,11 @@ impl Started {
                 wiring.changes.subscribe(),
             )))),
         };
-        let ledger_writer = (ledger_writer, recorder);
-        let spec = tree::root_spec(&ctx, config, cookie, ledger_writer, &events, &wiring);
+        let storage_children = tree::StorageChildren {
+            ledger_writer,
+            recorder,
+        };
+        let spec = tree::root_spec(&ctx, config, cookie, storage_children, &events, &wiring);
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;

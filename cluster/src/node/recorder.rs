@@ -7,7 +7,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::ctx::{LedgerError, LedgerHandle};
 use swarmd_messages::{EventDraft, EventId, EventKind, TraceContext};
 use swarmd_supervisor::{EventSender, SupervisorEvent};
-use tokio::sync::broadcast::{self, Receiver, error::RecvError};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::{self, Receiver};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -116,8 +117,13 @@ async fn record<T: Clone>(
         tokio::select! {
             Some(acked) = in_flight.next(), if !in_flight.is_empty() => report(acked),
             _ = finish.changed() => {
-                while let Ok(event) = events.try_recv() {
-                    match ledger.submit(draft(to_kind(event))).await {
+                loop {
+                    let kind = match events.try_recv() {
+                        Ok(event) => to_kind(event),
+                        Err(TryRecvError::Lagged(lost)) => lost_kind(lost),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    };
+                    match ledger.submit(draft(kind)).await {
                         Ok(ack) => in_flight.push(ack),
                         Err(e) => report(Err(e)),
                     }
@@ -127,13 +133,7 @@ async fn record<T: Clone>(
             received = events.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
                 let kind = match received {
                     Ok(event) => to_kind(event),
-                    Err(RecvError::Lagged(lost)) => {
-                        warn!(lost, "events lost before reaching the ledger");
-                        EventKind::Signal {
-                            status: "events_lost".into(),
-                            detail: lost.to_string(),
-                        }
-                    }
+                    Err(RecvError::Lagged(lost)) => lost_kind(lost),
                     Err(RecvError::Closed) => break,
                 };
                 match ledger.submit(draft(kind)).await {
@@ -145,6 +145,14 @@ async fn record<T: Clone>(
     }
     while let Some(acked) = in_flight.next().await {
         report(acked);
+    }
+}
+
+fn lost_kind(lost: u64) -> EventKind {
+    warn!(lost, "events lost before reaching the ledger");
+    EventKind::Signal {
+        status: "events_lost".into(),
+        detail: lost.to_string(),
     }
 }
 

@@ -69,16 +69,23 @@ impl Wiring {
     }
 }
 
+/// The storage children made before the tree: the ledger handle of the
+/// writer goes into NodeCtx, and the recorder's receivers subscribe early.
+pub struct StorageChildren {
+    pub ledger_writer: ChildSpec,
+    pub recorder: RecorderArgs,
+}
+
 /// Every supervisor of the tree reports to `events`.
 pub fn root_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
     cookie: String,
-    (ledger_writer, recorder): (ChildSpec, RecorderArgs),
+    storage_children: StorageChildren,
     events: &EventSender,
     wiring: &Wiring,
 ) -> SupervisorSpec {
-    let storage = storage_spec(ctx, config, ledger_writer, recorder, wiring).events(events.clone());
+    let storage = storage_spec(ctx, config, storage_children, wiring).events(events.clone());
     let gateway = gateway_args(ctx, config, events, wiring);
     let cluster = transport::cluster_spec(
         ctx,
@@ -166,8 +173,10 @@ pub fn ledger_writer(
 fn storage_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
-    ledger_writer: ChildSpec,
-    recorder: RecorderArgs,
+    StorageChildren {
+        ledger_writer,
+        recorder,
+    }: StorageChildren,
     wiring: &Wiring,
 ) -> SupervisorSpec {
     let st = &config.storage;
