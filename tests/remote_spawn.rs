@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -23,12 +22,7 @@ const COOKIE: &str = "REMOTESPAWNCOOKIE";
 const EXIT_NOTICE: Duration = Duration::from_secs(10);
 
 fn probe(id: &str) -> SpawnSpec {
-    SpawnSpec {
-        id: id.into(),
-        kind: PROBE_KIND.into(),
-        tenant: "default".into(),
-        params: BTreeMap::new(),
-    }
+    SpawnSpec::new(id, PROBE_KIND, "default")
 }
 
 /// An in-process cloud node on a free port, with a fast failure detector.

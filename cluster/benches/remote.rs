@@ -121,12 +121,7 @@ async fn swarmd_casts(
     payload: &[u8],
     chunk: usize,
 ) -> Duration {
-    let spec = SpawnSpec {
-        id: id.into(),
-        kind: PROBE_KIND.into(),
-        tenant: "default".into(),
-        params: Default::default(),
-    };
+    let spec = SpawnSpec::new(id, PROBE_KIND, "default");
     let sink = cluster.spawn("peer", spec).await.unwrap();
     let exit = sink.watch().await.unwrap();
     let batch = vec![ProbeMsg::Payload(payload.to_vec()); chunk];

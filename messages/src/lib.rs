@@ -8,6 +8,7 @@
 mod codec;
 mod envelope;
 mod event;
+pub mod swarm;
 mod wire;
 
 pub use codec::{CodecError, MAX_FRAME_BYTES, decode, decode_payload, encode, encode_payload};

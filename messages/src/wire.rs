@@ -104,7 +104,25 @@ pub struct SpawnSpec {
     /// Which registered agent kind to start.
     pub kind: String,
     pub tenant: String,
+    /// The group the agent works in; missions are given to squads.
+    pub squad: String,
+    /// What the agent can do, e.g. `move`, `carry`; missions match on them.
+    pub capabilities: Vec<String>,
     pub params: BTreeMap<String, String>,
+}
+
+impl SpawnSpec {
+    /// A spec in the `default` squad, with no capabilities and no parameters.
+    pub fn new(id: impl Into<String>, kind: impl Into<String>, tenant: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            kind: kind.into(),
+            tenant: tenant.into(),
+            squad: "default".into(),
+            capabilities: Vec::new(),
+            params: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

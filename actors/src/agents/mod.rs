@@ -7,6 +7,7 @@
 //! registry or `pg`, so many nodes can share one process in the simulator.
 
 mod directory;
+mod factory;
 mod probe;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use swarmd_supervisor::ChildSpec;
 use crate::NodeCtx;
 
 pub use directory::{DeliverError, LocalDirectory};
+pub use factory::{AgentFactory, AgentStatus};
 pub use probe::{PROBE_KIND, ProbeKind, ProbeMsg};
 
 /// Hands one encoded message to a running actor. `Err` says why it was refused

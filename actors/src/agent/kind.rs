@@ -1,0 +1,165 @@
+//! The `grid` agent kind: a spawn spec becomes the agent's `rest_for_one`
+//! subtree and an endpoint that routes its messages to the right layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use swarmd_messages::swarm::{Address, AgentMsg};
+use swarmd_messages::{SpawnSpec, decode_payload};
+use swarmd_supervisor::{ActorSlot, ChildSpec, EventSender, Strategy, SupervisorSpec};
+
+use super::planning::{Planner, RoutePlanner};
+use super::{
+    AgentSettings, AgentStats, AgentWiring, Reflex, ReflexMsg, Situation, Supervision,
+    SupervisionMsg,
+};
+use crate::NodeCtx;
+use crate::agents::{AgentKind, Endpoint, PreparedAgent};
+use crate::journal::Journal;
+use crate::router::Router;
+use crate::sandbox::{SandboxArgs, sandbox_child};
+use crate::world::{RoutedWorld, WorldAdapter};
+
+pub const GRID_AGENT_KIND: &str = "grid";
+
+/// Restarts of one agent's layers within `INTENSITY_PERIOD` before the agent
+/// gives up and its exit reaches the node's `agents` supervisor.
+const MAX_RESTARTS: u32 = 5;
+const INTENSITY_PERIOD: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct GridAgentKind {
+    router: Arc<dyn Router>,
+    world: Arc<dyn WorldAdapter>,
+    planner: Arc<dyn Planner>,
+    defaults: AgentSettings,
+    events: Option<EventSender>,
+}
+
+impl GridAgentKind {
+    /// Agents that reach the world and the cloud through `router`.
+    pub fn new(router: Arc<dyn Router>) -> Self {
+        Self {
+            world: Arc::new(RoutedWorld(router.clone())),
+            router,
+            planner: Arc::new(RoutePlanner),
+            defaults: AgentSettings::default(),
+            events: None,
+        }
+    }
+
+    /// Where each agent's supervisor reports restarts and escalations.
+    pub fn events(mut self, events: EventSender) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    pub fn defaults(mut self, defaults: AgentSettings) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// The native planner agents use (and fall back on when a guest fails).
+    pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
+        self.planner = planner;
+        self
+    }
+
+    /// The agent's child and endpoint, and its wiring for whoever wants to look inside.
+    pub fn prepare_agent(
+        &self,
+        spec: &SpawnSpec,
+        ctx: &NodeCtx,
+    ) -> Result<(PreparedAgent, AgentWiring), String> {
+        let settings = AgentSettings::from_params(&self.defaults, &spec.params)?;
+        let wiring = AgentWiring {
+            ctx: ctx.clone(),
+            router: self.router.clone(),
+            world: self.world.clone(),
+            address: Address {
+                node: ctx.node.to_string(),
+                name: spec.id.clone(),
+            },
+            spec: Arc::new(spec.clone()),
+            journal: Journal::new(ctx.ledger.clone(), &spec.tenant, &spec.id),
+            planner: self.planner.clone(),
+            reflex: ActorSlot::new(),
+            situation: ActorSlot::new(),
+            supervision: ActorSlot::new(),
+            sandbox: settings.sandbox.is_some().then(ActorSlot::new),
+            stats: AgentStats::default(),
+            settings,
+        };
+        let child = self.subtree(&wiring)?.into_child();
+        let endpoint = endpoint(&wiring);
+        Ok((PreparedAgent { child, endpoint }, wiring))
+    }
+
+    fn subtree(&self, w: &AgentWiring) -> Result<SupervisorSpec, String> {
+        let mut spec = SupervisorSpec::new(w.name(), Strategy::RestForOne)
+            .intensity(MAX_RESTARTS, INTENSITY_PERIOD)
+            .child(ChildSpec::for_actor_in(
+                "reflex",
+                Reflex,
+                w.clone(),
+                w.reflex.clone(),
+            ))
+            .child(ChildSpec::for_actor_in(
+                "situation",
+                Situation,
+                w.clone(),
+                w.situation.clone(),
+            ))
+            .child(ChildSpec::for_actor_in(
+                "supervision",
+                Supervision,
+                w.clone(),
+                w.supervision.clone(),
+            ));
+        if let (Some(source), Some(slot)) = (&w.settings.sandbox, &w.sandbox) {
+            let args = SandboxArgs {
+                ctx: w.ctx.clone(),
+                agent: w.name().to_string(),
+                tenant: w.spec.tenant.clone(),
+                source: source.clone().into(),
+                limits: w.settings.sandbox_limits.clone(),
+            };
+            spec = spec.child(sandbox_child(args, slot.clone()));
+        }
+        if let Some(events) = &self.events {
+            spec = spec.events(events.clone());
+        }
+        Ok(spec)
+    }
+}
+
+impl AgentKind for GridAgentKind {
+    fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, String> {
+        self.prepare_agent(spec, ctx).map(|(prepared, _)| prepared)
+    }
+}
+
+/// Routes each `AgentMsg` to the layer that handles it.
+fn endpoint(w: &AgentWiring) -> Endpoint {
+    let (reflex, supervision) = (w.reflex.clone(), w.supervision.clone());
+    Arc::new(move |bytes: Vec<u8>| {
+        let msg: AgentMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
+        let to_reflex = |m: ReflexMsg| {
+            let r = reflex.get().ok_or("the reflex is not running")?;
+            r.cast(m).map_err(|e| e.to_string())
+        };
+        match msg {
+            AgentMsg::Welcome { plan, perception } => {
+                to_reflex(ReflexMsg::Welcome(plan, perception))
+            }
+            AgentMsg::Perceived(p) => to_reflex(ReflexMsg::Perceived(p)),
+            AgentMsg::EmergencyStop { reason } => to_reflex(ReflexMsg::EmergencyStop(reason)),
+            AgentMsg::Resume => to_reflex(ReflexMsg::Resume),
+            AgentMsg::Config(update) => to_reflex(ReflexMsg::Config(update)),
+            AgentMsg::Assign(a) => {
+                let s = supervision.get().ok_or("supervision is not running")?;
+                s.cast(SupervisionMsg::Assign(a)).map_err(|e| e.to_string())
+            }
+        }
+    })
+}

@@ -1,0 +1,134 @@
+//! An agent (DESIGN §4): a `rest_for_one` supervisor of three layer actors,
+//! started in this order, plus an optional Wasm sandbox:
+//!
+//! - [`reflex`]: fast. Perceives and acts through the world adapter; enforces
+//!   safety (collision stop, geofence, dead-man's switch). Nothing above it can
+//!   stop it: a crash above restarts only what is above.
+//! - [`situation`]: medium. The world model, consistency checks (expected
+//!   against observed), intents into parametrized actions.
+//! - [`supervision`]: slow. Tasks from missions, the planner, re-planning,
+//!   reports to the cloud.
+//!
+//! Data flows down as intents and actions, and up as perceptions, arrivals
+//! and violations. Every decision and state change goes to the ledger.
+
+mod kind;
+pub mod planning;
+mod reflex;
+mod settings;
+mod situation;
+mod supervision;
+
+use std::sync::Arc;
+
+use swarmd_messages::SpawnSpec;
+use swarmd_messages::swarm::{Address, Cell, ConfigUpdate, FloorPlan, Perception};
+use swarmd_supervisor::ActorSlot;
+use tokio::time::Instant;
+
+use crate::NodeCtx;
+use crate::journal::Journal;
+use crate::router::Router;
+use crate::sandbox::SandboxMsg;
+use crate::ticker::TickStats;
+use crate::world::WorldAdapter;
+use planning::{Intent, Planner};
+
+pub use kind::{GRID_AGENT_KIND, GridAgentKind};
+pub use reflex::{Reflex, ReflexView};
+pub use settings::AgentSettings;
+pub use situation::Situation;
+pub use supervision::{Supervision, SupervisionView};
+
+/// A parametrized action: where the reflex should step next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action {
+    /// The intent generation it serves.
+    pub generation: u64,
+    /// `None`: hold position.
+    pub step_to: Option<Cell>,
+}
+
+pub enum ReflexMsg {
+    Tick(Instant),
+    Welcome(FloorPlan, Perception),
+    Perceived(Perception),
+    Act(Action),
+    EmergencyStop(String),
+    Resume,
+    Config(ConfigUpdate),
+    Inspect(ractor::RpcReplyPort<ReflexView>),
+}
+
+pub enum SituationMsg {
+    Tick(Instant),
+    Welcome(FloorPlan, Perception),
+    Observed(Perception),
+    Intent { generation: u64, intent: Intent },
+}
+
+pub enum SupervisionMsg {
+    Tick(Instant),
+    Assign(swarmd_messages::swarm::Assignment),
+    Reached { generation: u64, at: Cell },
+    Violation { generation: u64, detail: String },
+    Position(Cell),
+    Halted(bool),
+    Inspect(ractor::RpcReplyPort<SupervisionView>),
+}
+
+impl ractor::Message for ReflexMsg {}
+impl ractor::Message for SituationMsg {}
+impl ractor::Message for SupervisionMsg {}
+
+/// Lateness and counters of one agent's layers, readable from outside.
+#[derive(Clone, Default)]
+pub struct AgentStats {
+    pub reflex: Arc<TickStats>,
+    pub situation: Arc<TickStats>,
+    pub supervision: Arc<TickStats>,
+}
+
+/// What one agent's layers share. Slots outlive restarts, so a layer always
+/// reaches the current incarnation of its neighbours.
+#[derive(Clone)]
+pub struct AgentWiring {
+    pub ctx: NodeCtx,
+    pub router: Arc<dyn Router>,
+    pub world: Arc<dyn WorldAdapter>,
+    pub address: Address,
+    pub spec: Arc<SpawnSpec>,
+    pub settings: AgentSettings,
+    pub journal: Journal,
+    pub planner: Arc<dyn Planner>,
+    pub reflex: ActorSlot<ReflexMsg>,
+    pub situation: ActorSlot<SituationMsg>,
+    pub supervision: ActorSlot<SupervisionMsg>,
+    /// Present when the agent's planner runs in the Wasm sandbox.
+    pub sandbox: Option<ActorSlot<SandboxMsg>>,
+    pub stats: AgentStats,
+}
+
+impl AgentWiring {
+    pub fn name(&self) -> &str {
+        &self.address.name
+    }
+
+    fn to_reflex(&self, msg: ReflexMsg) {
+        if let Some(r) = self.reflex.get() {
+            let _ = r.cast(msg);
+        }
+    }
+
+    fn to_situation(&self, msg: SituationMsg) {
+        if let Some(s) = self.situation.get() {
+            let _ = s.cast(msg);
+        }
+    }
+
+    fn to_supervision(&self, msg: SupervisionMsg) {
+        if let Some(s) = self.supervision.get() {
+            let _ = s.cast(msg);
+        }
+    }
+}

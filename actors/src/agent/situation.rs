@@ -1,0 +1,246 @@
+//! The Situation assessment layer: the agent's world model (the floor plan,
+//! hazards and peers it has seen), consistency checks of what it expected
+//! against what it observes, and the turning of intents into parametrized
+//! actions. A mismatch is a `consistency_violation`: it goes to the ledger and
+//! up to Supervision, which re-plans with an exploration intent.
+
+use std::collections::BTreeSet;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use swarmd_messages::swarm::{Cell, FloorPlan, Perception, Rect};
+use tracing::info;
+
+use super::planning::{Intent, shortest_path};
+use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
+use crate::ticker::{Ticker, period_of};
+
+/// A step not taken within this many ticks of asking is a mismatch.
+const STEP_WITHIN_TICKS: u64 = 10;
+/// Hazards this close that are no longer seen are forgotten.
+const FORGET_WITHIN: u32 = 2;
+
+#[derive(Clone)]
+pub struct Situation;
+
+pub struct SituationState {
+    w: AgentWiring,
+    ticker: Ticker,
+    tick: u64,
+    bounds: Option<Rect>,
+    shelves: BTreeSet<Cell>,
+    hazards: BTreeSet<Cell>,
+    peers: Vec<Cell>,
+    position: Option<Cell>,
+    intent: Option<(u64, Intent)>,
+    /// The step asked for, and the tick it was first asked.
+    expected: Option<(Cell, u64)>,
+    explore_to: Option<Cell>,
+    /// One violation, one arrival per intent: the rest is noise until re-planned.
+    violated: bool,
+    arrived: bool,
+}
+
+impl Actor for Situation {
+    type Msg = SituationMsg;
+    type State = SituationState;
+    type Arguments = AgentWiring;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SituationMsg>,
+        w: AgentWiring,
+    ) -> Result<SituationState, ActorProcessingErr> {
+        let ticker = Ticker::start(
+            w.ctx.clock.clone(),
+            period_of(w.settings.situation_hz),
+            myself,
+            w.stats.situation.clone(),
+            SituationMsg::Tick,
+        );
+        Ok(SituationState {
+            w,
+            ticker,
+            tick: 0,
+            bounds: None,
+            shelves: BTreeSet::new(),
+            hazards: BTreeSet::new(),
+            peers: Vec::new(),
+            position: None,
+            intent: None,
+            expected: None,
+            explore_to: None,
+            violated: false,
+            arrived: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<SituationMsg>,
+        msg: SituationMsg,
+        state: &mut SituationState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SituationMsg::Tick(due) => {
+                state.ticker.handled(due, state.w.ctx.clock.mono_now());
+                state.tick().await;
+            }
+            SituationMsg::Welcome(plan, perception) => {
+                state.learn_plan(&plan);
+                state.observed(perception).await;
+            }
+            SituationMsg::Observed(p) => state.observed(p).await,
+            SituationMsg::Intent { generation, intent } => {
+                state.intent = Some((generation, intent));
+                state.expected = None;
+                state.explore_to = None;
+                state.violated = false;
+                state.arrived = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SituationState {
+    fn learn_plan(&mut self, plan: &FloorPlan) {
+        self.bounds = Some(plan.bounds());
+        self.shelves = plan.obstacles.iter().copied().collect();
+    }
+
+    async fn observed(&mut self, p: Perception) {
+        let surprise = p
+            .hazards_near
+            .iter()
+            .find(|h| !self.hazards.contains(h) && self.on_my_way(**h))
+            .copied();
+        self.hazards
+            .retain(|h| h.distance(p.position) > FORGET_WITHIN || p.hazards_near.contains(h));
+        self.hazards.extend(p.hazards_near.iter().copied());
+        self.peers = p.agents_near.iter().map(|(_, c)| *c).collect();
+        if self.position != Some(p.position) {
+            self.w.to_supervision(SupervisionMsg::Position(p.position));
+        }
+        self.position = Some(p.position);
+        if let Some(h) = surprise {
+            let detail = format!("expected {h} free on the way, observed a hazard");
+            self.violation(detail).await;
+        } else if let Some(why) = p.refused {
+            self.violation(format!("expected to move, the world refused: {why}"))
+                .await;
+        }
+    }
+
+    /// On the straight stretch ahead: the next few cells of the current path.
+    fn on_my_way(&self, cell: Cell) -> bool {
+        let (Some(here), Some((_, Intent::GoTo(goal)))) = (self.position, self.intent) else {
+            return false;
+        };
+        let path = self.path(here, goal).unwrap_or_default();
+        path.iter().take(4).any(|c| *c == cell)
+    }
+
+    async fn tick(&mut self) {
+        self.tick += 1;
+        let (Some(here), Some((_, intent))) = (self.position, self.intent) else {
+            return;
+        };
+        if let Some((cell, asked)) = self.expected
+            && here != cell
+            && self.tick - asked > STEP_WITHIN_TICKS
+        {
+            self.expected = None;
+            self.violation(format!("expected to be at {cell}, observed at {here}"))
+                .await;
+        }
+        let step_to = match intent {
+            Intent::Hold => None,
+            Intent::GoTo(goal) => self.toward(here, goal).await,
+            Intent::Explore => self.explore(here).await,
+        };
+        if let Some(next) = step_to
+            && self.expected.map(|(c, _)| c) != Some(next)
+        {
+            self.expected = Some((next, self.tick));
+        }
+        let generation = self.intent.map_or(0, |(g, _)| g);
+        self.w.to_reflex(ReflexMsg::Act(Action {
+            generation,
+            step_to,
+        }));
+    }
+
+    async fn toward(&mut self, here: Cell, goal: Cell) -> Option<Cell> {
+        if here == goal {
+            self.arrive(here);
+            return None;
+        }
+        match self.path(here, goal) {
+            Some(path) => path.get(1).copied(),
+            None => {
+                self.violation(format!("expected a way to {goal}, found none"))
+                    .await;
+                None
+            }
+        }
+    }
+
+    async fn explore(&mut self, here: Cell) -> Option<Cell> {
+        if self.explore_to.is_none() {
+            let free: Vec<Cell> = here
+                .neighbours()
+                .into_iter()
+                .filter(|c| self.is_open(*c) && !self.peers.contains(c))
+                .collect();
+            if free.is_empty() {
+                self.arrive(here);
+                return None;
+            }
+            let pick = self.w.ctx.entropy.next_u64() as usize % free.len();
+            self.explore_to = Some(free[pick]);
+        }
+        let to = self.explore_to?;
+        if here == to {
+            self.arrive(here);
+            return None;
+        }
+        Some(to)
+    }
+
+    fn arrive(&mut self, at: Cell) {
+        if std::mem::replace(&mut self.arrived, true) {
+            return;
+        }
+        let generation = self.intent.map_or(0, |(g, _)| g);
+        self.w
+            .to_supervision(SupervisionMsg::Reached { generation, at });
+    }
+
+    fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
+        let bounds = self.bounds?;
+        let blocked: BTreeSet<Cell> = self.shelves.union(&self.hazards).copied().collect();
+        shortest_path(bounds, &blocked, from, to)
+    }
+
+    fn is_open(&self, c: Cell) -> bool {
+        self.bounds.is_some_and(|b| b.contains(c))
+            && !self.shelves.contains(&c)
+            && !self.hazards.contains(&c)
+    }
+
+    async fn violation(&mut self, detail: String) {
+        let Some((generation, _)) = self.intent else {
+            return;
+        };
+        if std::mem::replace(&mut self.violated, true) {
+            return;
+        }
+        info!(agent = %self.w.name(), %detail, "consistency violation");
+        self.w
+            .journal
+            .signal("consistency_violation", detail.clone())
+            .await;
+        self.w
+            .to_supervision(SupervisionMsg::Violation { generation, detail });
+    }
+}

@@ -1,0 +1,350 @@
+//! The Supervision layer: the agent's task queue, the planner (built in, or a
+//! guest in the Wasm sandbox), re-planning on violations, and reports to the
+//! mission planner. Its crash restarts only itself (`rest_for_one`); the
+//! cloud sees the lost tasks missing from the next status and reassigns them.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::swarm::{
+    Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
+};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::planning::{Intent, intent_for};
+use super::{AgentWiring, SituationMsg, SupervisionMsg};
+use crate::router;
+use crate::sandbox::{GuestIntent, PlanInput, SandboxMsg};
+use crate::ticker::{Ticker, period_of};
+
+/// Tasks waiting beyond the one in hand, at most; more are refused (reported failed).
+pub const MAX_QUEUED_TASKS: usize = 64;
+/// Finished tasks repeated in every status.
+const FINISHED_KEPT: usize = 16;
+
+/// What Supervision is doing, for tests and the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisionView {
+    pub generation: u64,
+    pub replans: u64,
+    pub current: Option<(u64, u32)>,
+    pub queued: usize,
+    pub blocked: bool,
+}
+
+struct Task {
+    assignment: Assignment,
+    next_waypoint: usize,
+    last_progress: Instant,
+    last_problem: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Supervision;
+
+pub struct SupervisionState {
+    w: AgentWiring,
+    ticker: Ticker,
+    queue: VecDeque<Assignment>,
+    current: Option<Task>,
+    finished: VecDeque<TaskReport>,
+    generation: u64,
+    replans: u64,
+    blocked: bool,
+    halted: bool,
+    position: Option<Cell>,
+}
+
+impl Actor for Supervision {
+    type Msg = SupervisionMsg;
+    type State = SupervisionState;
+    type Arguments = AgentWiring;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SupervisionMsg>,
+        w: AgentWiring,
+    ) -> Result<SupervisionState, ActorProcessingErr> {
+        let ticker = Ticker::start(
+            w.ctx.clock.clone(),
+            period_of(w.settings.supervision_hz),
+            myself.clone(),
+            w.stats.supervision.clone(),
+            SupervisionMsg::Tick,
+        );
+        let _ = myself.cast(SupervisionMsg::Tick(w.ctx.clock.mono_now()));
+        Ok(SupervisionState {
+            w,
+            ticker,
+            queue: VecDeque::new(),
+            current: None,
+            finished: VecDeque::new(),
+            generation: 0,
+            replans: 0,
+            blocked: false,
+            halted: false,
+            position: None,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<SupervisionMsg>,
+        msg: SupervisionMsg,
+        state: &mut SupervisionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SupervisionMsg::Tick(due) => {
+                state.ticker.handled(due, state.w.ctx.clock.mono_now());
+                state.tick().await;
+            }
+            SupervisionMsg::Assign(a) => state.assign(a).await,
+            SupervisionMsg::Reached { generation, at } if generation == state.generation => {
+                state.reached(at).await;
+            }
+            SupervisionMsg::Violation { generation, detail } if generation == state.generation => {
+                state.violation(detail).await;
+            }
+            SupervisionMsg::Reached { .. } | SupervisionMsg::Violation { .. } => {}
+            SupervisionMsg::Position(cell) => state.position = Some(cell),
+            SupervisionMsg::Halted(halted) => state.halted = halted,
+            SupervisionMsg::Inspect(reply) => {
+                let _ = reply.send(state.view());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SupervisionState {
+    async fn tick(&mut self) {
+        let now = self.w.ctx.clock.mono_now();
+        let timeout = self.w.settings.task_timeout;
+        let stalled = self
+            .current
+            .as_ref()
+            .filter(|t| now.saturating_duration_since(t.last_progress) > timeout)
+            .map(|t| t.last_problem.clone());
+        if let Some(problem) = stalled {
+            let why = problem.unwrap_or_else(|| "no reason observed".into());
+            self.finish(TaskOutcome::Failed {
+                reason: format!("no progress for {timeout:?}; last problem: {why}"),
+            })
+            .await;
+        }
+        if self.current.is_none() && self.generation == 0 {
+            self.plan().await;
+        }
+        self.report_status();
+    }
+
+    async fn assign(&mut self, a: Assignment) {
+        let known = |t: &Assignment| t.mission == a.mission && t.task == a.task;
+        if self.current.as_ref().is_some_and(|t| known(&t.assignment))
+            || self.queue.iter().any(known)
+        {
+            return;
+        }
+        if self.queue.len() >= MAX_QUEUED_TASKS {
+            let reason = format!("queue full ({MAX_QUEUED_TASKS} tasks)");
+            self.report(a.mission, a.task, TaskOutcome::Failed { reason });
+            return;
+        }
+        let rationale = format!("accepted task {}/{}: {}", a.mission, a.task, a.goal);
+        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.queue.push_back(a);
+        if self.current.is_none() {
+            self.start_next().await;
+        }
+    }
+
+    async fn start_next(&mut self) {
+        let now = self.w.ctx.clock.mono_now();
+        self.current = self.queue.pop_front().map(|assignment| Task {
+            assignment,
+            next_waypoint: 0,
+            last_progress: now,
+            last_problem: None,
+        });
+        self.blocked = false;
+        self.plan().await;
+    }
+
+    async fn reached(&mut self, at: Cell) {
+        if self.blocked {
+            self.blocked = false;
+            return self.plan().await;
+        }
+        let Some(task) = self.current.as_mut() else {
+            return;
+        };
+        if task.assignment.waypoints.get(task.next_waypoint) != Some(&at) {
+            return;
+        }
+        let reached = task.next_waypoint as u32;
+        task.next_waypoint += 1;
+        task.last_progress = self.w.ctx.clock.mono_now();
+        let (mission, id, done) = (
+            task.assignment.mission,
+            task.assignment.task,
+            task.next_waypoint == task.assignment.waypoints.len(),
+        );
+        if done {
+            self.finish(TaskOutcome::Done).await;
+        } else {
+            self.report(mission, id, TaskOutcome::Progress { reached });
+            self.plan().await;
+        }
+    }
+
+    async fn violation(&mut self, detail: String) {
+        self.replans += 1;
+        self.blocked = true;
+        if let Some(task) = self.current.as_mut() {
+            task.last_problem = Some(detail.clone());
+        }
+        let rationale = format!("re-plan after a consistency violation: {detail}");
+        self.w
+            .journal
+            .decision(rationale, vec!["keep the plan".into()], 0.8)
+            .await;
+        self.plan().await;
+    }
+
+    async fn finish(&mut self, outcome: TaskOutcome) {
+        let Some(task) = self.current.take() else {
+            return;
+        };
+        let a = &task.assignment;
+        info!(agent = %self.w.name(), mission = a.mission, task = a.task, ?outcome, "task finished");
+        let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
+        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.report(a.mission, a.task, outcome);
+        self.start_next().await;
+    }
+
+    /// Asks the planner for the next intent and hands it to Situation.
+    async fn plan(&mut self) {
+        let goal = self
+            .current
+            .as_ref()
+            .and_then(|t| t.assignment.waypoints.get(t.next_waypoint).copied());
+        let here = self.position.unwrap_or(Cell::new(-1, -1));
+        let input = PlanInput {
+            x: here.x,
+            y: here.y,
+            goal: goal.map(|g| (g.x, g.y)),
+            blocked: self.blocked,
+        };
+        let answer = self.ask_planner(&input).await;
+        let intent = intent_for(answer, goal);
+        self.generation += 1;
+        let rationale = format!("intent {intent:?} (plan {})", self.generation);
+        let alternatives = vec![format!("{:?}", Intent::Hold)];
+        self.w.journal.decision(rationale, alternatives, 0.9).await;
+        self.w.to_situation(SituationMsg::Intent {
+            generation: self.generation,
+            intent,
+        });
+    }
+
+    /// The sandboxed guest when there is one, else the built-in planner. A
+    /// guest that fails is restarted by the agent's supervisor; meanwhile the
+    /// built-in plan is used, and that is recorded.
+    async fn ask_planner(&self, input: &PlanInput) -> GuestIntent {
+        let Some(slot) = &self.w.sandbox else {
+            return self.w.planner.plan(input);
+        };
+        let limit = self.w.settings.sandbox_limits.deadline * 2 + Duration::from_millis(100);
+        let answer = match slot.get() {
+            Some(sandbox) => sandbox_plan(&sandbox, input.clone(), limit).await,
+            None => Err("the sandbox is not running".into()),
+        };
+        answer.unwrap_or_else(|why| {
+            warn!(agent = %self.w.name(), %why, "sandboxed planner failed; built-in plan used");
+            self.w.planner.plan(input)
+        })
+    }
+
+    fn report(&mut self, mission: u64, task: u32, outcome: TaskOutcome) {
+        let report = TaskReport {
+            agent: self.w.name().to_string(),
+            mission,
+            task,
+            outcome,
+        };
+        if !matches!(report.outcome, TaskOutcome::Progress { .. }) {
+            if self.finished.len() == FINISHED_KEPT {
+                self.finished.pop_front();
+            }
+            self.finished.push_back(report.clone());
+        }
+        self.to_cloud(&MissionMsg::Report(report));
+    }
+
+    fn report_status(&self) {
+        let spec = &self.w.spec;
+        let tasks = self
+            .current
+            .iter()
+            .map(|t| &t.assignment)
+            .chain(&self.queue)
+            .map(|a| (a.mission, a.task))
+            .collect();
+        let status = AgentStatus {
+            agent: self.w.address.clone(),
+            tenant: spec.tenant.clone(),
+            squad: spec.squad.clone(),
+            capabilities: spec.capabilities.clone(),
+            position: self.position,
+            tasks,
+            finished: self.finished.iter().cloned().collect(),
+            halted: self.halted,
+        };
+        self.to_cloud(&MissionMsg::Status(status));
+    }
+
+    /// Lost when the cloud is unreachable: the next status repeats what matters.
+    fn to_cloud(&self, msg: &MissionMsg) {
+        let Some(node) = self.w.router.cloud() else {
+            return;
+        };
+        let to = Address {
+            node,
+            name: MISSIONS_ACTOR.to_string(),
+        };
+        let _ = router::cast(self.w.router.as_ref(), &to, msg);
+    }
+
+    fn view(&self) -> SupervisionView {
+        SupervisionView {
+            generation: self.generation,
+            replans: self.replans,
+            current: self
+                .current
+                .as_ref()
+                .map(|t| (t.assignment.mission, t.assignment.task)),
+            queued: self.queue.len(),
+            blocked: self.blocked,
+        }
+    }
+}
+
+async fn sandbox_plan(
+    sandbox: &ActorRef<SandboxMsg>,
+    input: PlanInput,
+    limit: Duration,
+) -> Result<GuestIntent, String> {
+    let asked = sandbox
+        .call(
+            |reply: RpcReplyPort<GuestIntent>| SandboxMsg::Plan(input, reply),
+            Some(limit),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    asked
+        .success_or(())
+        .map_err(|_| "no answer from the sandbox".to_string())
+}

@@ -1,0 +1,117 @@
+//! The agent factory and registry (seed 000): agents from specs, added to
+//! this node's `agents` supervisor, started and stopped in bulk, with the
+//! status of each. Remote spawns go through the same door.
+
+use swarmd_messages::swarm::{MISSIONS_ACTOR, WORLD_ACTOR};
+use swarmd_messages::{SpawnRejected, SpawnSpec};
+use swarmd_supervisor::{
+    ActorSlot, ChildStatus, Restart, SupervisorError, SupervisorMsg, start_child, terminate_child,
+    which_children,
+};
+
+use super::{AgentKinds, LocalDirectory};
+use crate::NodeCtx;
+
+/// Names that belong to node services, not agents.
+const RESERVED: [&str; 2] = [WORLD_ACTOR, MISSIONS_ACTOR];
+
+#[derive(Clone)]
+pub struct AgentFactory {
+    pub ctx: NodeCtx,
+    pub kinds: AgentKinds,
+    pub directory: LocalDirectory,
+    pub agents: ActorSlot<SupervisorMsg>,
+}
+
+/// One agent as the registry sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatus {
+    pub id: String,
+    pub running: bool,
+    pub restarts: u32,
+    pub last_failure: Option<String>,
+}
+
+impl AgentFactory {
+    /// Creates and starts one agent. `restart` is its policy under `agents`;
+    /// remote spawns use `Temporary`, since the requester owns their restarts.
+    pub async fn create(&self, spec: &SpawnSpec, restart: Restart) -> Result<(), SpawnRejected> {
+        if RESERVED.contains(&spec.id.as_str()) {
+            let why = format!("{:?} is reserved for a node service", spec.id);
+            return Err(SpawnRejected::Spec(why));
+        }
+        if self.directory.contains(&spec.id) {
+            let why = format!("an agent named {:?} already runs here", spec.id);
+            return Err(SpawnRejected::Spec(why));
+        }
+        let prepared = self.kinds.prepare(spec, &self.ctx)?;
+        let agents = self
+            .agents
+            .get()
+            .ok_or_else(|| SpawnRejected::Spec("the agents supervisor is not running".into()))?;
+        // Registered before the start, so an immediate exit finds it to unregister.
+        let registered = self.directory.register(&spec.id, prepared.endpoint);
+        match start_child(&agents, prepared.child.restart(restart)).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if registered {
+                    self.directory.unregister(&spec.id);
+                }
+                Err(rejection(e))
+            }
+        }
+    }
+
+    /// Creates every spec in order; one refusal does not stop the others.
+    pub async fn start_all(&self, specs: &[SpawnSpec]) -> Vec<(String, Result<(), SpawnRejected>)> {
+        let mut results = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let result = self.create(spec, Restart::Transient).await;
+            results.push((spec.id.clone(), result));
+        }
+        results
+    }
+
+    /// Stops every agent on this node; returns how many were stopped.
+    pub async fn stop_all(&self) -> Result<usize, SupervisorError> {
+        let agents = self.supervisor()?;
+        let mut stopped = 0;
+        for child in which_children(&agents).await? {
+            match terminate_child(&agents, &child.id).await {
+                Ok(()) => stopped += 1,
+                Err(SupervisorError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.directory.unregister(&child.id);
+        }
+        Ok(stopped)
+    }
+
+    /// Every agent this node has, running or not.
+    pub async fn status(&self) -> Result<Vec<AgentStatus>, SupervisorError> {
+        let agents = self.supervisor()?;
+        Ok(which_children(&agents)
+            .await?
+            .into_iter()
+            .map(|c| AgentStatus {
+                running: c.status == ChildStatus::Running,
+                last_failure: c.last_failure,
+                restarts: c.restarts,
+                id: c.id,
+            })
+            .collect())
+    }
+
+    fn supervisor(&self) -> Result<ractor::ActorRef<SupervisorMsg>, SupervisorError> {
+        self.agents.get().ok_or_else(|| {
+            SupervisorError::Unavailable("the agents supervisor is not running".into())
+        })
+    }
+}
+
+fn rejection(e: SupervisorError) -> SpawnRejected {
+    match e {
+        SupervisorError::MaxChildren(n) => SpawnRejected::LimitReached(n),
+        other => SpawnRejected::Spec(other.to_string()),
+    }
+}

@@ -1,0 +1,243 @@
+//! The mission book: missions split into tasks, tasks given to agents by
+//! capability and load, and reconciled with what agents report. A plain state
+//! machine; the planner actor persists it and does the messaging.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use swarmd_messages::swarm::{
+    AgentStatus, Assignment, Cell, FloorPlan, Goal, TaskOutcome, TaskReport,
+};
+use tokio::time::Instant;
+
+/// A task is given up after this many assignments.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// An assigned task missing from this many statuses in a row is lost.
+const MISSING_STATUSES: u32 = 2;
+/// A sector is covered by visiting a sample point every this many cells.
+const COVER_STRIDE: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskState {
+    Open,
+    Assigned { agent: String, missing: u32 },
+    Done,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: u32,
+    pub waypoints: Vec<Cell>,
+    /// A capability the agent must have, beyond `move`.
+    pub needs: Option<String>,
+    pub state: TaskState,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissionState {
+    Active,
+    Completed,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mission {
+    pub id: u64,
+    pub goal: Goal,
+    pub squad: String,
+    pub tasks: Vec<Task>,
+    pub state: MissionState,
+}
+
+impl Mission {
+    pub fn describe(&self) -> String {
+        match &self.goal {
+            Goal::CoverSector { sector } => format!("cover sector {}-{}", sector.min, sector.max),
+            Goal::Fetch { item, dock } => format!("fetch the item at {item} to the dock at {dock}"),
+        }
+    }
+
+    fn settle(&mut self) -> bool {
+        if self.state != MissionState::Active {
+            return false;
+        }
+        let failed: Vec<String> = self
+            .tasks
+            .iter()
+            .filter_map(|t| match &t.state {
+                TaskState::Failed(why) => Some(format!("task {}: {why}", t.id)),
+                _ => None,
+            })
+            .collect();
+        let open = self
+            .tasks
+            .iter()
+            .any(|t| matches!(t.state, TaskState::Open | TaskState::Assigned { .. }));
+        if open {
+            return false;
+        }
+        self.state = if failed.is_empty() {
+            MissionState::Completed
+        } else {
+            MissionState::Failed(failed.join("; "))
+        };
+        true
+    }
+}
+
+/// An agent the planner has heard from.
+#[derive(Debug, Clone)]
+pub struct KnownAgent {
+    pub status: AgentStatus,
+    pub last_seen: Instant,
+}
+
+/// Splits a goal into tasks. `plan`, when known, keeps waypoints off shelves.
+pub fn split(goal: &Goal, plan: Option<&FloorPlan>, workers: usize) -> Vec<Task> {
+    let task = |id, waypoints, needs: Option<&str>| Task {
+        id,
+        waypoints,
+        needs: needs.map(str::to_string),
+        state: TaskState::Open,
+        attempts: 0,
+    };
+    match goal {
+        Goal::Fetch { item, dock } => vec![task(0, vec![*item, *dock], Some("carry"))],
+        Goal::CoverSector { sector } => {
+            let points = sample_points(sector.min, sector.max, plan);
+            let per_task = points.len().div_ceil(workers.clamp(1, 4)).max(1);
+            points
+                .chunks(per_task)
+                .enumerate()
+                .map(|(i, chunk)| task(i as u32, chunk.to_vec(), None))
+                .collect()
+        }
+    }
+}
+
+/// Serpentine sample points of a sector, off shelves.
+fn sample_points(min: Cell, max: Cell, plan: Option<&FloorPlan>) -> Vec<Cell> {
+    let free = |c: &Cell| plan.is_none_or(|p| p.bounds().contains(*c) && !p.obstacles.contains(c));
+    let mut points = Vec::new();
+    for (row, y) in (min.y..=max.y).step_by(COVER_STRIDE as usize).enumerate() {
+        let mut xs: Vec<i32> = (min.x..=max.x).step_by(COVER_STRIDE as usize).collect();
+        if row % 2 == 1 {
+            xs.reverse();
+        }
+        points.extend(xs.into_iter().map(|x| Cell::new(x, y)).filter(free));
+    }
+    points
+}
+
+/// Folds a finished-task report into `mission`; `true` if anything changed.
+pub fn apply_report(mission: &mut Mission, report: &TaskReport) -> bool {
+    let Some(task) = mission.tasks.iter_mut().find(|t| t.id == report.task) else {
+        return false;
+    };
+    let by_assignee =
+        matches!(&task.state, TaskState::Assigned { agent, .. } if *agent == report.agent);
+    if !by_assignee {
+        return false;
+    }
+    match &report.outcome {
+        TaskOutcome::Progress { .. } => return false,
+        TaskOutcome::Done => task.state = TaskState::Done,
+        TaskOutcome::Failed { reason } if task.attempts >= MAX_ATTEMPTS => {
+            task.state = TaskState::Failed(format!("after {} attempts: {reason}", task.attempts));
+        }
+        TaskOutcome::Failed { .. } => task.state = TaskState::Open,
+    }
+    mission.settle();
+    true
+}
+
+/// Checks the tasks assigned to `status.agent` against the tasks it says it
+/// has; a task missing from consecutive statuses is opened again.
+pub fn reconcile(mission: &mut Mission, status: &AgentStatus) -> bool {
+    let mut changed = false;
+    for task in &mut mission.tasks {
+        let TaskState::Assigned { agent, missing } = &mut task.state else {
+            continue;
+        };
+        if *agent != status.agent.name {
+            continue;
+        }
+        if status.tasks.contains(&(mission.id, task.id)) {
+            *missing = 0;
+            continue;
+        }
+        *missing += 1;
+        if *missing >= MISSING_STATUSES {
+            task.state = TaskState::Open;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Opens every task assigned to `agent` (it is gone).
+pub fn release(mission: &mut Mission, agent: &str) -> bool {
+    let mut changed = false;
+    for task in &mut mission.tasks {
+        if matches!(&task.state, TaskState::Assigned { agent: a, .. } if a == agent) {
+            task.state = TaskState::Open;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Gives each open task to the least-loaded live agent of the squad that has
+/// the capability. Returns the assignments to send, with the agent's address.
+pub fn assign(
+    mission: &mut Mission,
+    agents: &BTreeMap<String, KnownAgent>,
+    load: &mut BTreeMap<String, usize>,
+) -> Vec<(swarmd_messages::swarm::Address, Assignment)> {
+    let mut out = Vec::new();
+    let description = mission.describe();
+    for task in &mut mission.tasks {
+        if task.state != TaskState::Open {
+            continue;
+        }
+        if task.attempts >= MAX_ATTEMPTS {
+            task.state =
+                TaskState::Failed(format!("no agent completed it in {MAX_ATTEMPTS} attempts"));
+            continue;
+        }
+        let capable = agents.values().filter(|a| {
+            a.status.squad == mission.squad
+                && !a.status.halted
+                && task
+                    .needs
+                    .as_ref()
+                    .is_none_or(|n| a.status.capabilities.contains(n))
+        });
+        let Some(best) = capable.min_by_key(|a| {
+            (
+                load.get(&a.status.agent.name).copied().unwrap_or(0),
+                a.status.agent.name.clone(),
+            )
+        }) else {
+            continue;
+        };
+        let name = best.status.agent.name.clone();
+        *load.entry(name.clone()).or_default() += 1;
+        task.attempts += 1;
+        task.state = TaskState::Assigned {
+            agent: name,
+            missing: 0,
+        };
+        let assignment = Assignment {
+            mission: mission.id,
+            task: task.id,
+            goal: description.clone(),
+            waypoints: task.waypoints.clone(),
+        };
+        out.push((best.status.agent.clone(), assignment));
+    }
+    mission.settle();
+    out
+}

@@ -1,0 +1,12 @@
+//! Missions (cloud role): goals split into assignments for agents by
+//! capability and load, progress followed, work of lost agents reassigned,
+//! and everything kept on disk across restarts.
+
+pub mod book;
+mod planner;
+mod store;
+
+pub use book::{Mission, MissionState, Task, TaskState};
+pub use planner::{
+    MAX_MISSIONS, MissionPlanner, PlannerArgs, PlannerMsg, open_tasks, planner_child,
+};

@@ -1,0 +1,355 @@
+//! The mission planner (cloud role): turns goals into assignments, follows
+//! progress, reassigns the work of agents that are gone, and keeps every
+//! mission on disk so a restarted cloud picks up where it was. With `demo`
+//! on, it keeps the swarm busy with a new mission whenever none is active.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg, Rect};
+use swarmd_messages::{decode_payload, swarm::Cell};
+use swarmd_supervisor::{ActorSlot, ChildSpec};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::book::{self, KnownAgent, Mission, MissionState, TaskState};
+use super::store::MissionStore;
+use crate::NodeCtx;
+use crate::agents::{Endpoint, LocalDirectory};
+use crate::journal::Journal;
+use crate::router::{self, Router};
+use crate::ticker::{TickStats, Ticker};
+
+/// Missions kept in memory and on disk, finished ones included, at most;
+/// beyond, the oldest finished mission is forgotten.
+pub const MAX_MISSIONS: usize = 1024;
+
+#[derive(Clone)]
+pub struct PlannerArgs {
+    pub ctx: NodeCtx,
+    pub router: Arc<dyn Router>,
+    pub tenant: String,
+    /// The world's floor, when known: keeps waypoints off shelves.
+    pub plan: Option<FloorPlan>,
+    /// An agent silent this long is gone; its tasks are reassigned.
+    pub agent_timeout: Duration,
+    /// Start a new demo mission whenever none is active.
+    pub demo: bool,
+}
+
+pub enum PlannerMsg {
+    Wire(MissionMsg),
+    Tick(Instant),
+    /// Sends `msg` to every agent known: emergency stop, resume, config update.
+    Broadcast(AgentMsg),
+    Missions(RpcReplyPort<Vec<Mission>>),
+}
+
+impl ractor::Message for PlannerMsg {}
+
+/// The planner under `MISSIONS_ACTOR` in `directory`.
+pub fn planner_child(args: PlannerArgs, directory: &LocalDirectory) -> ChildSpec {
+    let slot: ActorSlot<PlannerMsg> = ActorSlot::new();
+    let endpoint_slot = slot.clone();
+    let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
+        let msg: MissionMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
+        let planner = endpoint_slot.get().ok_or("the planner is not running")?;
+        planner
+            .cast(PlannerMsg::Wire(msg))
+            .map_err(|e| e.to_string())
+    });
+    let name = swarmd_messages::swarm::MISSIONS_ACTOR;
+    assert!(directory.register(name, endpoint), "one planner per node");
+    ChildSpec::for_actor_in(name, MissionPlanner, args, slot)
+}
+
+#[derive(Clone)]
+pub struct MissionPlanner;
+
+pub struct PlannerState {
+    args: PlannerArgs,
+    store: MissionStore,
+    journal: Journal,
+    missions: BTreeMap<u64, Mission>,
+    agents: BTreeMap<String, KnownAgent>,
+    ticker: Ticker,
+}
+
+impl Actor for MissionPlanner {
+    type Msg = PlannerMsg;
+    type State = PlannerState;
+    type Arguments = PlannerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<PlannerMsg>,
+        args: PlannerArgs,
+    ) -> Result<PlannerState, ActorProcessingErr> {
+        let store = MissionStore::new(args.ctx.storage.clone());
+        let missions = store.load()?;
+        // A mission finished before a crash stays finished; active ones resume.
+        let active = missions
+            .values()
+            .filter(|m| m.state == MissionState::Active)
+            .count();
+        info!(missions = missions.len(), active, "mission planner started");
+        let ticker = Ticker::start(
+            args.ctx.clock.clone(),
+            Duration::from_secs(1),
+            myself,
+            Arc::new(TickStats::default()),
+            PlannerMsg::Tick,
+        );
+        Ok(PlannerState {
+            journal: Journal::new(args.ctx.ledger.clone(), &args.tenant, "missions"),
+            args,
+            store,
+            missions,
+            agents: BTreeMap::new(),
+            ticker,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<PlannerMsg>,
+        msg: PlannerMsg,
+        state: &mut PlannerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PlannerMsg::Wire(MissionMsg::Status(status)) => state.status(status).await?,
+            PlannerMsg::Wire(MissionMsg::Report(report)) => {
+                state
+                    .apply(|m| book::apply_report(m, &report), Some(report.mission))
+                    .await?;
+                if let swarmd_messages::swarm::TaskOutcome::Progress { reached } = report.outcome {
+                    info!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
+                }
+            }
+            PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
+                state.submit(goal, squad).await?
+            }
+            PlannerMsg::Tick(due) => {
+                let now = state.args.ctx.clock.mono_now();
+                state.ticker.handled(due, now);
+                state.forget_silent(now).await?;
+                if state.args.demo && !state.any_active() && !state.agents.is_empty() {
+                    let goal = state.demo_goal();
+                    state.submit(goal, "default".into()).await?;
+                }
+                state.assign().await?;
+            }
+            PlannerMsg::Broadcast(msg) => state.broadcast(&msg),
+            PlannerMsg::Missions(reply) => {
+                let _ = reply.send(state.missions.values().cloned().collect());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlannerState {
+    async fn status(&mut self, status: AgentStatus) -> Result<(), ActorProcessingErr> {
+        let name = status.agent.name.clone();
+        if !self.agents.contains_key(&name) {
+            info!(agent = %name, node = %status.agent.node, "agent joined the swarm");
+        }
+        for report in &status.finished {
+            self.apply(|m| book::apply_report(m, report), Some(report.mission))
+                .await?;
+        }
+        self.apply(|m| book::reconcile(m, &status), None).await?;
+        let last_seen = self.args.ctx.clock.mono_now();
+        self.agents.insert(name, KnownAgent { status, last_seen });
+        Ok(())
+    }
+
+    async fn submit(&mut self, goal: Goal, squad: String) -> Result<(), ActorProcessingErr> {
+        let id = self.missions.keys().next_back().map_or(1, |last| last + 1);
+        let workers = self
+            .agents
+            .values()
+            .filter(|a| a.status.squad == squad)
+            .count();
+        let tasks = book::split(&goal, self.args.plan.as_ref(), workers);
+        let mission = Mission {
+            id,
+            goal,
+            squad,
+            tasks,
+            state: MissionState::Active,
+        };
+        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), "mission planned");
+        self.journal
+            .decision(format!("mission {id}: {}", mission.describe()), vec![], 1.0)
+            .await;
+        self.missions.insert(id, mission);
+        self.trim();
+        self.save(id).await
+    }
+
+    async fn assign(&mut self) -> Result<(), ActorProcessingErr> {
+        let mut load: BTreeMap<String, usize> = self
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.status.tasks.len()))
+            .collect();
+        let active: Vec<u64> = self.active_ids();
+        for id in active {
+            let Some(mission) = self.missions.get_mut(&id) else {
+                continue;
+            };
+            let before = mission.clone();
+            let sends = book::assign(mission, &self.agents, &mut load);
+            for (to, a) in &sends {
+                info!(agent = %to.name, mission = a.mission, task = a.task, waypoints = a.waypoints.len(), "task assigned");
+                let rationale = format!(
+                    "task {}/{} to {}: least loaded capable agent",
+                    a.mission, a.task, to.name
+                );
+                self.journal.decision(rationale, vec![], 0.9).await;
+                self.send(to, &AgentMsg::Assign(a.clone()));
+            }
+            if self.missions[&id] != before {
+                self.announce(id);
+                self.save(id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn forget_silent(&mut self, now: Instant) -> Result<(), ActorProcessingErr> {
+        let timeout = self.args.agent_timeout;
+        let gone: Vec<String> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| now.saturating_duration_since(a.last_seen) > timeout)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for agent in gone {
+            warn!(%agent, ?timeout, "agent silent; its tasks will be reassigned");
+            self.agents.remove(&agent);
+            self.apply(|m| book::release(m, &agent), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to one mission or every active one; saves what changed.
+    async fn apply(
+        &mut self,
+        change: impl Fn(&mut Mission) -> bool,
+        only: Option<u64>,
+    ) -> Result<(), ActorProcessingErr> {
+        let ids = only.map_or_else(|| self.active_ids(), |id| vec![id]);
+        for id in ids {
+            let changed = self.missions.get_mut(&id).is_some_and(&change);
+            if changed {
+                self.announce(id);
+                self.save(id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&self, id: u64) {
+        let m = &self.missions[&id];
+        match &m.state {
+            MissionState::Completed => {
+                info!(mission = id, goal = %m.describe(), "mission completed")
+            }
+            MissionState::Failed(why) => {
+                warn!(mission = id, goal = %m.describe(), reason = %why, "mission failed")
+            }
+            MissionState::Active => {}
+        }
+    }
+
+    async fn save(&mut self, id: u64) -> Result<(), ActorProcessingErr> {
+        let mission = &self.missions[&id];
+        let state = format!("{:?}", mission.state);
+        self.store.save(mission).await;
+        if mission.state != MissionState::Active {
+            self.journal
+                .state(&format!("mission/{id}"), "Active", &state)
+                .await;
+        }
+        Ok(())
+    }
+
+    fn trim(&mut self) {
+        while self.missions.len() > MAX_MISSIONS {
+            let oldest_done = self
+                .missions
+                .iter()
+                .find(|(_, m)| m.state != MissionState::Active);
+            let Some((&id, _)) = oldest_done else { break };
+            self.missions.remove(&id);
+            self.store.forget(id);
+        }
+    }
+
+    fn any_active(&self) -> bool {
+        self.missions
+            .values()
+            .any(|m| m.state == MissionState::Active)
+    }
+
+    fn active_ids(&self) -> Vec<u64> {
+        self.missions
+            .iter()
+            .filter(|(_, m)| m.state == MissionState::Active)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Alternates sector sweeps and fetches, at seeded places.
+    fn demo_goal(&self) -> Goal {
+        let plan = self.args.plan.clone().unwrap_or(FloorPlan {
+            width: 24,
+            height: 12,
+            obstacles: vec![],
+            docks: vec![Cell::new(0, 1)],
+        });
+        let entropy = &self.args.ctx.entropy;
+        let pick = |n: i32| (entropy.next_u64() % n.max(1) as u64) as i32;
+        if self.missions.len() % 2 == 0 {
+            let (w, h) = (plan.width.min(9), plan.height.min(7));
+            let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
+            let max = Cell::new(min.x + w - 1, min.y + h - 1);
+            return Goal::CoverSector {
+                sector: Rect { min, max },
+            };
+        }
+        let free = |c: &Cell| !plan.obstacles.contains(c);
+        let item = (0..64)
+            .map(|_| Cell::new(pick(plan.width), pick(plan.height)))
+            .find(free)
+            .unwrap_or(Cell::new(plan.width - 1, 0));
+        let dock = plan.docks[pick(plan.docks.len() as i32) as usize];
+        Goal::Fetch { item, dock }
+    }
+
+    fn broadcast(&self, msg: &AgentMsg) {
+        info!(agents = self.agents.len(), ?msg, "broadcast to the swarm");
+        for agent in self.agents.values() {
+            self.send(&agent.status.agent, msg);
+        }
+    }
+
+    fn send(&self, to: &Address, msg: &AgentMsg) {
+        if let Err(why) = router::cast(self.args.router.as_ref(), to, msg) {
+            warn!(agent = %to.name, %why, "cannot reach agent");
+        }
+    }
+}
+
+/// Tasks of `mission` that are not finished, for the console.
+pub fn open_tasks(mission: &Mission) -> usize {
+    mission
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.state, TaskState::Open | TaskState::Assigned { .. }))
+        .count()
+}

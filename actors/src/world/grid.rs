@@ -1,0 +1,368 @@
+//! The built-in `grid` world as a plain state machine: a warehouse floor with
+//! shelves, docks, hazards that come and go, and agents. Everything random
+//! comes from the Entropy it is given, so one seed gives one floor and one
+//! history. The world enforces its own invariant: no two agents in one cell.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use swarmd_messages::swarm::{Address, Cell, FloorPlan, Perception};
+
+use crate::ctx::Entropy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridConfig {
+    pub width: i32,
+    pub height: i32,
+    /// Agents see other agents and hazards this many cells away (Manhattan).
+    pub sense_radius: u32,
+    /// At most this many hazards at once.
+    pub max_hazards: usize,
+    /// At most this many agents in the world.
+    pub max_agents: usize,
+    /// The floor plan's seed: one seed, one floor, on every node that asks.
+    pub floor_seed: u64,
+}
+
+impl Default for GridConfig {
+    fn default() -> Self {
+        Self {
+            width: 24,
+            height: 12,
+            sense_radius: 3,
+            max_hazards: 3,
+            max_agents: 10_000,
+            floor_seed: 7,
+        }
+    }
+}
+
+pub struct GridWorld {
+    config: GridConfig,
+    plan: FloorPlan,
+    obstacles: BTreeSet<Cell>,
+    hazards: BTreeSet<Cell>,
+    agents: BTreeMap<String, (Address, Cell)>,
+    occupied: BTreeMap<Cell, String>,
+}
+
+impl GridWorld {
+    pub fn new(config: GridConfig) -> Self {
+        let plan = floor_plan(&config);
+        let obstacles = plan.obstacles.iter().copied().collect();
+        Self {
+            config,
+            plan,
+            obstacles,
+            hazards: BTreeSet::new(),
+            agents: BTreeMap::new(),
+            occupied: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &GridConfig {
+        &self.config
+    }
+
+    pub fn plan(&self) -> &FloorPlan {
+        &self.plan
+    }
+
+    pub fn position(&self, agent: &str) -> Option<Cell> {
+        self.agents.get(agent).map(|(_, c)| *c)
+    }
+
+    pub fn address(&self, agent: &str) -> Option<&Address> {
+        self.agents.get(agent).map(|(a, _)| a)
+    }
+
+    pub fn agents(&self) -> impl Iterator<Item = (&str, Cell)> {
+        self.agents.iter().map(|(n, (_, c))| (n.as_str(), *c))
+    }
+
+    pub fn hazards(&self) -> impl Iterator<Item = Cell> + '_ {
+        self.hazards.iter().copied()
+    }
+
+    /// Free of shelves, hazards and agents, and on the floor.
+    pub fn is_free(&self, c: Cell) -> bool {
+        self.plan.bounds().contains(c)
+            && !self.obstacles.contains(&c)
+            && !self.hazards.contains(&c)
+            && !self.occupied.contains_key(&c)
+    }
+
+    /// Places `agent` on the free cell nearest to `preferred` (or a seeded
+    /// one). An agent already in the world keeps its cell and gets the new address.
+    pub fn enter(
+        &mut self,
+        agent: Address,
+        preferred: Option<Cell>,
+        entropy: &dyn Entropy,
+    ) -> Result<Cell, String> {
+        if let Some((address, cell)) = self.agents.get_mut(&agent.name) {
+            *address = agent;
+            return Ok(*cell);
+        }
+        if self.agents.len() >= self.config.max_agents {
+            return Err(format!(
+                "the world holds {} agents at most",
+                self.config.max_agents
+            ));
+        }
+        let start = preferred.unwrap_or_else(|| self.random_cell(entropy));
+        let cell = self.nearest_free(start).ok_or("no free cell left")?;
+        self.occupied.insert(cell, agent.name.clone());
+        self.agents.insert(agent.name.clone(), (agent, cell));
+        self.check_invariant();
+        Ok(cell)
+    }
+
+    pub fn leave(&mut self, agent: &str) -> bool {
+        let Some((_, cell)) = self.agents.remove(agent) else {
+            return false;
+        };
+        self.occupied.remove(&cell);
+        self.check_invariant();
+        true
+    }
+
+    /// Moves `agent` one step. The world is the last line of defence: it
+    /// refuses whatever the agent's reflex should have avoided.
+    pub fn step(&mut self, agent: &str, to: Cell) -> Result<(), String> {
+        let from = self.position(agent).ok_or("not in the world")?;
+        if from.distance(to) != 1 {
+            return Err(format!("{to} is not next to {from}"));
+        }
+        if !self.plan.bounds().contains(to) {
+            return Err(format!("{to} is off the floor"));
+        }
+        if self.obstacles.contains(&to) {
+            return Err(format!("{to} is a shelf"));
+        }
+        if self.hazards.contains(&to) {
+            return Err(format!("{to} is a hazard"));
+        }
+        if let Some(other) = self.occupied.get(&to) {
+            return Err(format!("{to} is taken by {other}"));
+        }
+        self.occupied.remove(&from);
+        self.occupied.insert(to, agent.to_string());
+        if let Some((_, cell)) = self.agents.get_mut(agent) {
+            *cell = to;
+        }
+        self.check_invariant();
+        Ok(())
+    }
+
+    /// What `agent` senses now, answering `request`.
+    pub fn perceive(
+        &self,
+        agent: &str,
+        request: u64,
+        refused: Option<String>,
+    ) -> Option<Perception> {
+        let position = self.position(agent)?;
+        let near = |c: Cell| c.distance(position) <= self.config.sense_radius;
+        Some(Perception {
+            request,
+            position,
+            agents_near: self
+                .agents()
+                .filter(|(n, c)| *n != agent && near(*c))
+                .map(|(n, c)| (n.to_string(), c))
+                .collect(),
+            hazards_near: self.hazards.iter().copied().filter(|c| near(*c)).collect(),
+            refused,
+        })
+    }
+
+    /// A hazard appears on a seeded free cell; the oldest-placed (smallest)
+    /// one clears when the cap is reached. Returns what changed.
+    pub fn shift_hazards(&mut self, entropy: &dyn Entropy) -> (Option<Cell>, Option<Cell>) {
+        let cleared = if self.hazards.len() >= self.config.max_hazards {
+            let pick = entropy.next_u64() as usize % self.hazards.len().max(1);
+            let gone = self.hazards.iter().nth(pick).copied();
+            gone.inspect(|c| {
+                self.hazards.remove(c);
+            })
+        } else {
+            None
+        };
+        let candidate = self.random_cell(entropy);
+        let appeared = self.is_free(candidate).then(|| {
+            self.hazards.insert(candidate);
+            candidate
+        });
+        (appeared, cleared)
+    }
+
+    fn random_cell(&self, entropy: &dyn Entropy) -> Cell {
+        let x = (entropy.next_u64() % self.config.width as u64) as i32;
+        let y = (entropy.next_u64() % self.config.height as u64) as i32;
+        Cell::new(x, y)
+    }
+
+    /// Breadth-first from `start` over the floor, ignoring what blocks.
+    fn nearest_free(&self, start: Cell) -> Option<Cell> {
+        let bounds = self.plan.bounds();
+        let start = Cell::new(
+            start.x.clamp(0, bounds.max.x),
+            start.y.clamp(0, bounds.max.y),
+        );
+        let mut seen = BTreeSet::from([start]);
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(c) = queue.pop_front() {
+            if self.is_free(c) {
+                return Some(c);
+            }
+            for n in c.neighbours() {
+                if bounds.contains(n) && seen.insert(n) {
+                    queue.push_back(n);
+                }
+            }
+        }
+        None
+    }
+
+    fn check_invariant(&self) {
+        debug_assert_eq!(
+            self.agents.len(),
+            self.occupied.len(),
+            "two agents share a cell"
+        );
+        debug_assert!(
+            self.agents
+                .iter()
+                .all(|(n, (_, c))| self.occupied.get(c) == Some(n)),
+            "occupancy out of step with positions"
+        );
+    }
+}
+
+/// A floor with rows of shelves (with seeded gaps) between free aisles, free
+/// outer columns, and docks along the west wall. A pure function of `config`.
+pub fn floor_plan(config: &GridConfig) -> FloorPlan {
+    assert!(
+        config.width >= 8 && config.height >= 6,
+        "a grid needs at least 8x6 cells"
+    );
+    let mut seed = config.floor_seed;
+    let mut obstacles = Vec::new();
+    for y in (2..config.height - 2).step_by(3) {
+        for x in 3..config.width - 3 {
+            if splitmix64(&mut seed) % 5 != 0 {
+                obstacles.push(Cell::new(x, y));
+            }
+        }
+    }
+    let docks = (1..config.height - 1)
+        .step_by(3)
+        .map(|y| Cell::new(0, y))
+        .collect();
+    FloorPlan {
+        width: config.width,
+        height: config.height,
+        obstacles,
+        docks,
+    }
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A counter run through a mixer: enough variety for a floor plan.
+    struct Counting(AtomicU64);
+    impl Entropy for Counting {
+        fn next_u64(&self) -> u64 {
+            let n = self.0.fetch_add(1, Ordering::Relaxed);
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+        }
+        fn fill_bytes(&self, dest: &mut [u8]) {
+            dest.fill(self.next_u64() as u8);
+        }
+    }
+
+    fn address(name: &str) -> Address {
+        Address {
+            node: "n".into(),
+            name: name.into(),
+        }
+    }
+
+    fn world() -> (GridWorld, Counting) {
+        let entropy = Counting(AtomicU64::new(1));
+        (GridWorld::new(GridConfig::default()), entropy)
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_floor() {
+        let (a, _) = world();
+        let (b, _) = world();
+        assert_eq!(a.plan(), b.plan());
+        assert!(!a.plan().obstacles.is_empty());
+    }
+
+    #[test]
+    fn two_agents_never_share_a_cell() {
+        let (mut w, e) = world();
+        let a = w.enter(address("a"), Some(Cell::new(1, 1)), &e).unwrap();
+        let b = w.enter(address("b"), Some(Cell::new(1, 1)), &e).unwrap();
+        assert_ne!(a, b, "the second agent is placed elsewhere");
+        let refused = w.step("b", a).unwrap_err();
+        assert!(refused.contains("taken by a"), "{refused}");
+        assert_eq!(w.position("b"), Some(b));
+    }
+
+    #[test]
+    fn moves_are_one_step_onto_free_floor() {
+        let (mut w, e) = world();
+        let start = w.enter(address("a"), Some(Cell::new(0, 0)), &e).unwrap();
+        assert_eq!(start, Cell::new(0, 0));
+        assert!(
+            w.step("a", Cell::new(2, 0))
+                .unwrap_err()
+                .contains("not next to")
+        );
+        assert!(
+            w.step("a", Cell::new(-1, 0))
+                .unwrap_err()
+                .contains("off the floor")
+        );
+        w.step("a", Cell::new(1, 0)).unwrap();
+        assert_eq!(w.position("a"), Some(Cell::new(1, 0)));
+        let shelf = w.plan().obstacles[0];
+        assert!(!w.is_free(Cell::new(1, 0)) && !w.is_free(shelf));
+    }
+
+    #[test]
+    fn perception_sees_only_what_is_near() {
+        let (mut w, e) = world();
+        w.enter(address("a"), Some(Cell::new(0, 0)), &e).unwrap();
+        w.enter(address("b"), Some(Cell::new(1, 0)), &e).unwrap();
+        w.enter(address("c"), Some(Cell::new(20, 10)), &e).unwrap();
+        let p = w.perceive("a", 7, None).unwrap();
+        assert_eq!(p.request, 7);
+        assert_eq!(p.agents_near, vec![("b".to_string(), Cell::new(1, 0))]);
+    }
+
+    #[test]
+    fn hazards_stay_under_the_cap_and_off_agents() {
+        let (mut w, e) = world();
+        w.enter(address("a"), None, &e).unwrap();
+        for _ in 0..100 {
+            w.shift_hazards(&e);
+            assert!(w.hazards().count() <= GridConfig::default().max_hazards);
+            assert!(w.hazards().all(|h| Some(h) != w.position("a")));
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The swarm protocol: what agents, the world and the mission planner say to
+//! each other. Each enum is what one kind of actor accepts through its
+//! directory endpoint, so the same bytes work on one node or across nodes.
+
+use serde::{Deserialize, Serialize};
+
+/// The directory name of the world actor on the world host.
+pub const WORLD_ACTOR: &str = "world";
+/// The directory name of the mission planner on the cloud node.
+pub const MISSIONS_ACTOR: &str = "missions";
+
+/// One square of the grid. `y` grows southwards.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Cell {
+    pub x: i32,
+    pub y: i32,
+}
+
+impl Cell {
+    pub const fn new(x: i32, y: i32) -> Self {
+        Self { x, y }
+    }
+
+    /// North, east, south, west.
+    pub fn neighbours(self) -> [Cell; 4] {
+        let Cell { x, y } = self;
+        [
+            Cell::new(x, y - 1),
+            Cell::new(x + 1, y),
+            Cell::new(x, y + 1),
+            Cell::new(x - 1, y),
+        ]
+    }
+
+    pub fn distance(self, other: Cell) -> u32 {
+        self.x.abs_diff(other.x) + self.y.abs_diff(other.y)
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({},{})", self.x, self.y)
+    }
+}
+
+/// An inclusive rectangle of cells: a geofence or a sector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rect {
+    pub min: Cell,
+    pub max: Cell,
+}
+
+impl Rect {
+    pub fn contains(&self, c: Cell) -> bool {
+        (self.min.x..=self.max.x).contains(&c.x) && (self.min.y..=self.max.y).contains(&c.y)
+    }
+}
+
+/// An actor anywhere in the cluster: `name` in `node`'s directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Address {
+    pub node: String,
+    pub name: String,
+}
+
+/// The static part of a world, given to every agent that enters it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloorPlan {
+    pub width: i32,
+    pub height: i32,
+    pub obstacles: Vec<Cell>,
+    pub docks: Vec<Cell>,
+}
+
+impl FloorPlan {
+    pub fn bounds(&self) -> Rect {
+        Rect {
+            min: Cell::new(0, 0),
+            max: Cell::new(self.width - 1, self.height - 1),
+        }
+    }
+}
+
+/// What the world tells one agent in answer to each of its requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Perception {
+    /// Echoes the request it answers, so the agent can drop stale answers.
+    pub request: u64,
+    pub position: Cell,
+    /// Other agents within sensing range.
+    pub agents_near: Vec<(String, Cell)>,
+    /// Hazards within sensing range.
+    pub hazards_near: Vec<Cell>,
+    /// The move this answers was refused, and why.
+    pub refused: Option<String>,
+}
+
+/// What the world actor accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorldMsg {
+    /// Place the agent (near `preferred` if free) and answer with `Welcome`.
+    Enter {
+        agent: Address,
+        preferred: Option<Cell>,
+    },
+    Sense {
+        agent: String,
+        request: u64,
+    },
+    /// Move one cell north, east, south or west. Refused if the target is off
+    /// the floor, an obstacle, a hazard or another agent's cell.
+    Move {
+        agent: String,
+        request: u64,
+        to: Cell,
+    },
+    Leave {
+        agent: String,
+    },
+}
+
+/// A unit of a mission given to one agent: visit the waypoints in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub mission: u64,
+    pub task: u32,
+    /// What the mission is for, in words, for logs and the ledger.
+    pub goal: String,
+    pub waypoints: Vec<Cell>,
+}
+
+/// Settings the cloud may change on a running agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConfigUpdate {
+    /// Cells the agent may never leave; `None` lifts the fence.
+    Geofence(Option<Rect>),
+    /// The reflex moves at most once per this many ticks.
+    MoveEveryTicks(u32),
+}
+
+/// What an agent accepts (routed to the layer that handles it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentMsg {
+    Welcome {
+        plan: FloorPlan,
+        perception: Perception,
+    },
+    Perceived(Perception),
+    Assign(Assignment),
+    /// Stop moving until `Resume`: wins over every mission.
+    EmergencyStop {
+        reason: String,
+    },
+    Resume,
+    Config(ConfigUpdate),
+}
+
+/// How an agent reports itself to the mission planner, periodically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub agent: Address,
+    pub tenant: String,
+    pub squad: String,
+    pub capabilities: Vec<String>,
+    pub position: Option<Cell>,
+    /// Tasks in hand or queued, as `(mission, task)`: the agent's load.
+    pub tasks: Vec<(u64, u32)>,
+    /// The latest finished tasks, repeated in every status so a lost report
+    /// is made good by the next status.
+    pub finished: Vec<TaskReport>,
+    /// Held still by the dead-man's switch or an emergency stop.
+    pub halted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskOutcome {
+    /// Reached waypoint number `reached` (from 0).
+    Progress {
+        reached: u32,
+    },
+    Done,
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub agent: String,
+    pub mission: u64,
+    pub task: u32,
+    pub outcome: TaskOutcome,
+}
+
+/// A goal the cloud splits into assignments. Non-parametrized: what, not how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Goal {
+    /// Visit every cell of a grid of sample points in the sector.
+    CoverSector { sector: Rect },
+    /// Go to the item, then carry it to the dock. Needs `carry`.
+    Fetch { item: Cell, dock: Cell },
+}
+
+/// What the mission planner accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissionMsg {
+    Status(AgentStatus),
+    Report(TaskReport),
+    Submit { goal: Goal, squad: String },
+}
