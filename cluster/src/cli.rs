@@ -37,7 +37,8 @@ pub struct NodeArgs {
     /// Address the cluster listener binds [config: cluster.listen]
     #[arg(long, global = true, env = "SWARMD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Seed node to join; repeat for several [config: cluster.seeds]
+    /// Seed node to join; repeat for several. Implies `--role edge` unless a
+    /// role is given by flag or SWARMD_ROLE [config: cluster.seeds]
     #[arg(
         long,
         global = true,
@@ -145,6 +146,14 @@ pub fn overrides(args: &NodeArgs, matches: &ArgMatches) -> Vec<Override> {
             value: OverrideValue::List(args.join.clone()),
             origin: origin(matches, "join"),
         });
+        // A node that joins adds its agents to the swarm; it does not plan a second one.
+        if args.role.is_none() {
+            out.push(Override {
+                key: "node.role",
+                value: OverrideValue::Str("edge".into()),
+                origin: format!("{} (implies role edge)", origin(matches, "join")),
+            });
+        }
     }
     out
 }

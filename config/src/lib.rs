@@ -12,7 +12,7 @@ pub use error::ConfigError;
 pub use layers::{Override, OverrideValue, load, load_file};
 pub use model::{
     AgentsSection, ClusterSection, HostPort, ListenAddr, LogFormat, LogSection, MeshSection,
-    NodeConfig, NodeSection, Role, StorageSection, TlsSection,
+    MissionsSection, NodeConfig, NodeSection, Role, StorageSection, TlsSection, WorldSection,
 };
 
 /// The defaults every node starts from, embedded into the binary.

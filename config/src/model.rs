@@ -17,6 +17,8 @@ pub struct NodeConfig {
     pub mesh: MeshSection,
     pub storage: StorageSection,
     pub agents: AgentsSection,
+    pub world: WorldSection,
+    pub missions: MissionsSection,
     pub log: LogSection,
 }
 
@@ -67,6 +69,40 @@ pub struct TlsSection {
 pub struct AgentsSection {
     /// Agents this node runs at most; a spawn beyond is refused.
     pub max_agents: usize,
+    /// Grid agents an edge (or `both`) node starts at boot, named `<node>-<n>`.
+    pub boot: usize,
+    pub squad: String,
+    pub capabilities: Vec<String>,
+    pub reflex_hz: u32,
+    pub situation_hz: u32,
+    pub supervision_hz: u32,
+    /// The dead-man's switch, in reflex ticks.
+    pub deadman_ticks: u64,
+    /// The reflex moves at most once per this many ticks.
+    pub move_every_ticks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldSection {
+    /// The node hosting the grid world. Empty: the cloud node hosts it.
+    pub host: String,
+    pub width: i32,
+    pub height: i32,
+    /// One seed, one floor plan.
+    pub floor_seed: u64,
+    /// A hazard appears this often (0: never).
+    pub hazard_every_ms: u64,
+    pub max_hazards: usize,
+    /// Agents silent this long leave the floor (the world) or lose their tasks (missions).
+    pub agent_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissionsSection {
+    /// The cloud starts a new demo mission whenever none is active.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,6 +337,7 @@ impl NodeConfig {
         if !(1..=1_000_000).contains(&self.agents.max_agents) {
             return Err(("agents.max_agents", "must be within 1..=1000000".into()));
         }
+        self.validate_swarm()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {
@@ -323,6 +360,50 @@ impl NodeConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl NodeConfig {
+    fn validate_swarm(&self) -> Result<(), (&'static str, String)> {
+        let a = &self.agents;
+        if a.boot > a.max_agents {
+            return Err(("agents.boot", "must not exceed agents.max_agents".into()));
+        }
+        for (key, hz) in [
+            ("agents.reflex_hz", a.reflex_hz),
+            ("agents.situation_hz", a.situation_hz),
+            ("agents.supervision_hz", a.supervision_hz),
+        ] {
+            if !(1..=1000).contains(&hz) {
+                return Err((key, "must be within 1..=1000".into()));
+            }
+        }
+        if a.deadman_ticks == 0 || a.move_every_ticks == 0 {
+            return Err((
+                "agents.deadman_ticks",
+                "tick counts must be at least 1".into(),
+            ));
+        }
+        let w = &self.world;
+        if !(8..=1000).contains(&w.width) || !(6..=1000).contains(&w.height) {
+            return Err((
+                "world.width",
+                "the grid must be 8..=1000 by 6..=1000 cells".into(),
+            ));
+        }
+        if w.agent_timeout_ms < 100 {
+            return Err(("world.agent_timeout_ms", "must be at least 100".into()));
+        }
+        Ok(())
+    }
+
+    /// The node that hosts the world: `world.host`, or this node if it runs the cloud.
+    pub fn hosts_world(&self) -> bool {
+        if self.world.host.is_empty() {
+            self.node.role.runs_cloud()
+        } else {
+            self.world.host == self.node.name
+        }
     }
 }
 

@@ -11,9 +11,11 @@
 mod clock;
 mod entropy;
 mod mesh;
+mod node;
 mod storage;
 
 pub use clock::SimClock;
 pub use entropy::SeededEntropy;
 pub use mesh::{SimMesh, SimPubSub};
+pub use node::SimNode;
 pub use storage::SimStorage;

@@ -127,7 +127,7 @@ impl ReflexState {
     async fn tick(&mut self) {
         self.tick += 1;
         if self.bounds.is_none() {
-            if self.tick % (ANSWER_WITHIN_TICKS * 2) == 0 {
+            if self.tick.is_multiple_of(ANSWER_WITHIN_TICKS * 2) {
                 self.enter_world();
             }
             return;
@@ -144,8 +144,8 @@ impl ReflexState {
             return;
         }
         match self.wanted_step() {
-            Some(to) if self.tick % self.move_every == 0 => self.try_step(to).await,
-            _ if self.tick % self.w.settings.sense_every_ticks == 0 => self.sense(),
+            Some(to) if self.tick.is_multiple_of(self.move_every) => self.try_step(to).await,
+            _ if self.tick.is_multiple_of(self.w.settings.sense_every_ticks) => self.sense(),
             _ => {}
         }
     }

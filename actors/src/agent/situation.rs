@@ -112,7 +112,7 @@ impl SituationState {
         let surprise = p
             .hazards_near
             .iter()
-            .find(|h| !self.hazards.contains(h) && self.on_my_way(**h))
+            .find(|h| !self.hazards.contains(h) && self.on_my_way(p.position, **h))
             .copied();
         self.hazards
             .retain(|h| h.distance(p.position) > FORGET_WITHIN || p.hazards_near.contains(h));
@@ -131,9 +131,9 @@ impl SituationState {
         }
     }
 
-    /// On the straight stretch ahead: the next few cells of the current path.
-    fn on_my_way(&self, cell: Cell) -> bool {
-        let (Some(here), Some((_, Intent::GoTo(goal)))) = (self.position, self.intent) else {
+    /// On the stretch ahead of `here`: the next few cells of the current path.
+    fn on_my_way(&self, here: Cell, cell: Cell) -> bool {
+        let Some((_, Intent::GoTo(goal))) = self.intent else {
             return false;
         };
         let path = self.path(here, goal).unwrap_or_default();

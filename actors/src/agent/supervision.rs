@@ -259,7 +259,7 @@ impl SupervisionState {
         };
         let limit = self.w.settings.sandbox_limits.deadline * 2 + Duration::from_millis(100);
         let answer = match slot.get() {
-            Some(sandbox) => sandbox_plan(&sandbox, input.clone(), limit).await,
+            Some(sandbox) => sandbox_plan(&sandbox, *input, limit).await,
             None => Err("the sandbox is not running".into()),
         };
         answer.unwrap_or_else(|why| {

@@ -5,8 +5,8 @@
 use swarmd_messages::swarm::{MISSIONS_ACTOR, WORLD_ACTOR};
 use swarmd_messages::{SpawnRejected, SpawnSpec};
 use swarmd_supervisor::{
-    ActorSlot, ChildStatus, Restart, SupervisorError, SupervisorMsg, start_child, terminate_child,
-    which_children,
+    ActorSlot, ChildStatus, Restart, SupervisorError, SupervisorMsg, delete_child, start_child,
+    terminate_child, which_children,
 };
 
 use super::{AgentKinds, LocalDirectory};
@@ -72,14 +72,20 @@ impl AgentFactory {
         results
     }
 
-    /// Stops every agent on this node; returns how many were stopped.
+    /// Stops every agent on this node and forgets it (OTP's terminate then
+    /// delete), so its name and its slot under `max_agents` are free again.
+    /// Returns how many were running.
     pub async fn stop_all(&self) -> Result<usize, SupervisorError> {
         let agents = self.supervisor()?;
         let mut stopped = 0;
         for child in which_children(&agents).await? {
             match terminate_child(&agents, &child.id).await {
-                Ok(()) => stopped += 1,
-                Err(SupervisorError::NotFound(_)) => {}
+                Ok(()) if child.status == ChildStatus::Running => stopped += 1,
+                Ok(()) | Err(SupervisorError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            match delete_child(&agents, &child.id).await {
+                Ok(()) | Err(SupervisorError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
             self.directory.unregister(&child.id);

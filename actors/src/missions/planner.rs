@@ -314,7 +314,7 @@ impl PlannerState {
         });
         let entropy = &self.args.ctx.entropy;
         let pick = |n: i32| (entropy.next_u64() % n.max(1) as u64) as i32;
-        if self.missions.len() % 2 == 0 {
+        if self.missions.len().is_multiple_of(2) {
             let (w, h) = (plan.width.min(9), plan.height.min(7));
             let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
             let max = Cell::new(min.x + w - 1, min.y + h - 1);

@@ -35,6 +35,8 @@ pub enum WorldActorMsg {
     Request(WorldMsg),
     Tick(Instant),
     Snapshot(RpcReplyPort<WorldSnapshot>),
+    /// Puts a hazard on a free cell; answers whether it was placed.
+    PlaceHazard(Cell, RpcReplyPort<bool>),
 }
 
 impl ractor::Message for WorldActorMsg {}
@@ -49,9 +51,13 @@ pub struct WorldSnapshot {
     pub refused_moves: u64,
 }
 
-/// The world under `WORLD_ACTOR` in `directory`; the endpoint outlives restarts.
-pub fn world_child(args: WorldArgs, directory: &LocalDirectory) -> ChildSpec {
-    let slot: ActorSlot<WorldActorMsg> = ActorSlot::new();
+/// The world under `WORLD_ACTOR` in `directory`; the endpoint outlives
+/// restarts. Each incarnation's ref goes into `slot`.
+pub fn world_child(
+    args: WorldArgs,
+    directory: &LocalDirectory,
+    slot: ActorSlot<WorldActorMsg>,
+) -> ChildSpec {
     let endpoint_slot = slot.clone();
     let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
         let msg: WorldMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
@@ -132,6 +138,16 @@ impl Actor for WorldActor {
             }
             WorldActorMsg::Snapshot(reply) => {
                 let _ = reply.send(state.snapshot());
+            }
+            WorldActorMsg::PlaceHazard(cell, reply) => {
+                let placed = state.grid.place_hazard(cell);
+                if placed {
+                    state
+                        .journal
+                        .signal("hazard_placed", cell.to_string())
+                        .await;
+                }
+                let _ = reply.send(placed);
             }
         }
         Ok(())

@@ -176,6 +176,15 @@ impl GridWorld {
         })
     }
 
+    /// Places a hazard on `cell` if it is free (fault injection, tests and the
+    /// console). Over `max_hazards`, nothing is placed.
+    pub fn place_hazard(&mut self, cell: Cell) -> bool {
+        if !self.is_free(cell) || self.hazards.len() >= self.config.max_hazards {
+            return false;
+        }
+        self.hazards.insert(cell)
+    }
+
     /// A hazard appears on a seeded free cell; the oldest-placed (smallest)
     /// one clears when the cap is reached. Returns what changed.
     pub fn shift_hazards(&mut self, entropy: &dyn Entropy) -> (Option<Cell>, Option<Cell>) {
@@ -250,7 +259,7 @@ pub fn floor_plan(config: &GridConfig) -> FloorPlan {
     let mut obstacles = Vec::new();
     for y in (2..config.height - 2).step_by(3) {
         for x in 3..config.width - 3 {
-            if splitmix64(&mut seed) % 5 != 0 {
+            if !splitmix64(&mut seed).is_multiple_of(5) {
                 obstacles.push(Cell::new(x, y));
             }
         }

@@ -6,6 +6,7 @@ mod cookie;
 pub mod ctx;
 pub(crate) mod recorder;
 mod signals;
+pub mod swarm;
 mod tree;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
+use swarmd_actors::agents::AgentFactory;
 use swarmd_actors::ctx::{Clock, PubSub, Storage};
 use swarmd_config::NodeConfig;
 use swarmd_storage::{DataDir, SledStorage};
@@ -102,6 +104,9 @@ pub struct Started {
     storage: Arc<dyn Storage>,
     /// How this node's actors reach other nodes.
     pub cluster: ClusterHandle,
+    /// Creates, lists and stops this node's agents.
+    pub factory: AgentFactory,
+    follow_membership: tokio::task::JoinHandle<()>,
 }
 
 impl Started {
@@ -153,17 +158,28 @@ impl Started {
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;
+        let follow_membership = wiring.router.follow_membership();
+        let factory = AgentFactory {
+            ctx,
+            kinds: wiring.kinds(config, &events),
+            directory: wiring.directory.clone(),
+            agents: wiring.agents.clone(),
+        };
+        swarm::report_boot(&factory.start_all(&swarm::boot_agents(config)).await);
         Ok(Self {
             root,
             mesh,
             storage,
             cluster: wiring.cluster,
+            factory,
+            follow_membership,
         })
     }
 
     /// Stops the tree (children in reverse start order), then the mesh, then
     /// flushes storage one last time.
     pub async fn shutdown(self, limit: std::time::Duration) -> ExitCode {
+        self.follow_membership.abort();
         let stopped = self
             .root
             .stop_and_wait(Some("shutdown".into()), Some(limit))

@@ -1,6 +1,6 @@
-//! The root supervision tree (DESIGN §5). Later issues add the forwarder or hub
-//! receiver and snapshotter under `storage`, agent subtrees under `agents`, and
-//! the `cloud` and `control` subtrees.
+//! The root supervision tree (DESIGN §5): `storage`, `cluster`, `agents`
+//! (agent subtrees, dynamic) and `cloud` (world host and mission planner,
+//! where configured). The `control` subtree comes with the console.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agents::{AgentKinds, LocalDirectory};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
+use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
 use swarmd_messages::MemberInfo;
 use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
@@ -20,6 +21,7 @@ use swarmd_supervisor::{
 use tokio::sync::broadcast;
 
 use super::recorder::{Recorder, RecorderArgs};
+use super::swarm::{self, ClusterRouter};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
@@ -31,11 +33,13 @@ pub struct Wiring {
     pub cluster: ClusterHandle,
     pub changes: broadcast::Sender<MemberChange>,
     gateway: ActorSlot<GatewayMsg>,
-    agents: ActorSlot<SupervisorMsg>,
+    pub agents: ActorSlot<SupervisorMsg>,
     dialers: ActorSlot<SupervisorMsg>,
     server: ServerSlot,
     sessions: transport::SessionEvents,
-    directory: LocalDirectory,
+    pub directory: LocalDirectory,
+    /// How swarm actors on this node reach the world and the cloud.
+    pub router: Arc<ClusterRouter>,
     tls: Option<transport::Tls>,
 }
 
@@ -55,6 +59,12 @@ impl Wiring {
             changes.clone(),
             config.cluster.call_timeout(),
         );
+        let directory = LocalDirectory::default();
+        let router = Arc::new(ClusterRouter::new(
+            config,
+            cluster.clone(),
+            directory.clone(),
+        ));
         Ok(Self {
             cluster,
             changes,
@@ -63,7 +73,8 @@ impl Wiring {
             dialers: ActorSlot::new(),
             server: ServerSlot::new(),
             sessions: broadcast::channel(SESSION_EVENTS).0,
-            directory: LocalDirectory::default(),
+            directory,
+            router,
             tls,
         })
     }
@@ -74,6 +85,13 @@ impl Wiring {
 pub struct StorageChildren {
     pub ledger_writer: ChildSpec,
     pub recorder: RecorderArgs,
+}
+
+impl Wiring {
+    /// The agent kinds this node starts, locally or for a remote spawn.
+    pub fn kinds(&self, config: &NodeConfig, events: &EventSender) -> AgentKinds {
+        swarm::agent_kinds(config, self.router.clone(), events)
+    }
 }
 
 /// Every supervisor of the tree reports to `events`.
@@ -100,12 +118,17 @@ pub fn root_spec(
     let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
         .max_children(config.agents.max_agents)
         .events(events.clone());
-    SupervisorSpec::new("node", Strategy::OneForOne)
+    let mut root = SupervisorSpec::new("node", Strategy::OneForOne)
         .intensity(3, Duration::from_secs(30))
         .events(events.clone())
         .child(storage.into_child())
         .child(cluster.into_child())
-        .child(agents.into_child_in(wiring.agents.clone()))
+        .child(agents.into_child_in(wiring.agents.clone()));
+    let router: Arc<dyn Router> = wiring.router.clone();
+    if let Some(cloud) = swarm::cloud_spec(ctx, config, router, &wiring.directory, events) {
+        root = root.child(cloud.into_child());
+    }
+    root
 }
 
 fn gateway_args(
@@ -143,7 +166,7 @@ fn gateway_args(
         sessions: wiring.sessions.clone(),
         server: wiring.server.clone(),
         changes: wiring.changes.clone(),
-        kinds: AgentKinds::builtin(),
+        kinds: wiring.kinds(config, events),
         directory: wiring.directory.clone(),
         agents: wiring.agents.clone(),
         supervision: events.clone(),
