@@ -1,6 +1,6 @@
 //! The three layers of a grid agent against the real grid world, in virtual
 //! time: the dead-man's switch, re-planning on a consistency violation,
-//! safety over the mission, and a planner crash that the reflex survives.
+//! safety over the mission, going around peers, and a planner crash that the reflex survives.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{Floor, assign, decisions, eventually, reflex, signals, supervision};
 use swarmd_actors::agent::planning::{Planner, RoutePlanner};
-use swarmd_actors::agent::{Action, Reflex, ReflexMsg};
+use swarmd_actors::agent::{Action, AgentWiring, Reflex, ReflexMsg};
 use swarmd_actors::sandbox::{GuestIntent, PlanInput};
 use swarmd_messages::swarm::Cell;
 use swarmd_supervisor::{ChildSpec, start_child, which_children};
@@ -26,19 +26,19 @@ async fn the_deadmans_switch_holds_a_stale_action_and_lets_a_fresh_one_go() {
         ("deadman_ticks", "20"),
         ("move_every_ticks", "100"),
     ];
-    let (prepared, w) = floor
-        .kind()
-        .prepare_agent(&spec("solo", &params), &floor.ctx)
-        .unwrap();
-    // The reflex alone: nothing above it sends actions unless the test does.
-    assert!(floor.directory.register("solo", prepared.endpoint));
-    let only_reflex = ChildSpec::for_actor_in("solo-reflex", Reflex, w.clone(), w.reflex.clone());
-    start_child(&floor.agents, only_reflex).await.unwrap();
+    let w = reflex_only(&floor, "solo", &params).await;
     eventually("the reflex entered the world", || async {
         reflex(&w).await.position.filter(|p| *p == Cell::new(2, 0))
     })
     .await;
 
+    // Right after a move slot, so the switch trips long before the next one.
+    eventually("just past a move slot", || async {
+        (5..40)
+            .contains(&(reflex(&w).await.ticks % 100))
+            .then_some(())
+    })
+    .await;
     let r = w.reflex.get().unwrap();
     let step_east = ReflexMsg::Act(Action {
         generation: 1,
@@ -60,18 +60,7 @@ async fn the_deadmans_switch_holds_a_stale_action_and_lets_a_fresh_one_go() {
     assert_eq!(held.halted.as_deref(), Some(HALTED_BY_DEADMAN));
 
     // A fresh stream of actions releases it and the step is taken.
-    let feeder = tokio::spawn(async move {
-        loop {
-            let act = ReflexMsg::Act(Action {
-                generation: 2,
-                step_to: Some(Cell::new(3, 0)),
-            });
-            if r.cast(act).is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let feeder = feed(&w, Cell::new(3, 0));
     eventually("a fresh action moved the agent", || async {
         let v = reflex(&w).await;
         (v.position == Some(Cell::new(3, 0)) && v.halted.is_none()).then_some(())
@@ -162,8 +151,39 @@ async fn the_geofence_wins_over_the_mission() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_collision_stop_wins_over_the_mission() {
+async fn the_collision_stop_refuses_a_step_onto_a_peer() {
     let floor = Floor::open(4, 8).await;
+    let (parked, _) = floor.spawn("parked", &[("start", "6,0")]).await;
+    let w = reflex_only(&floor, "pushy", &[("start", "5,0")]).await;
+    eventually("both welcomed", || async {
+        let p = reflex(&parked).await.position;
+        (p == Some(Cell::new(6, 0)) && reflex(&w).await.position.is_some()).then_some(())
+    })
+    .await;
+    // From above, an action that says: step onto the peer.
+    let feeder = feed(&w, Cell::new(6, 0));
+    eventually("a collision stop", || async {
+        (reflex(&w).await.safety_stops >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    feeder.abort();
+    assert_eq!(reflex(&w).await.position, Some(Cell::new(5, 0)));
+    assert_eq!(
+        floor.world().await.refused_moves,
+        0,
+        "the reflex stopped before the world had to"
+    );
+    let decided = decisions_of(&floor, "pushy");
+    assert!(
+        decided.iter().any(|d| d.starts_with("collision stop")),
+        "{decided:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mission_through_a_parked_peer_goes_around_it() {
+    let floor = Floor::open(6, 8).await;
     let (parked, _) = floor.spawn("parked", &[("start", "6,0")]).await;
     let (mover, _) = floor.spawn("mover", &[("start", "2,0")]).await;
     eventually("both welcomed", || async {
@@ -173,27 +193,53 @@ async fn the_collision_stop_wins_over_the_mission() {
     })
     .await;
     // The shortest way runs through the parked agent's cell.
-    assign(&mover, 1, vec![Cell::new(10, 0)]);
-    eventually("a collision stop", || async {
-        (reflex(&mover).await.safety_stops >= 1).then_some(())
-    })
-    .await;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let goal = Cell::new(10, 0);
+    assign(&mover, 1, vec![goal]);
+    eventually("the mover is at its goal", || async {
         let world = floor.world().await;
         let cells: Vec<Cell> = world.agents.iter().map(|(_, c)| *c).collect();
         assert_eq!(cells.len(), 2);
         assert_ne!(cells[0], cells[1], "two agents in one cell");
         assert_eq!(
             world.refused_moves, 0,
-            "the reflex avoided the move before the world refused it"
+            "no move needed the world to refuse it"
         );
-    }
-    let decided = decisions_of(&floor, "mover");
-    assert!(
-        decided.iter().any(|d| d.starts_with("collision stop")),
-        "{decided:?}"
-    );
+        (reflex(&mover).await.position == Some(goal)).then_some(())
+    })
+    .await;
+    assert_eq!(reflex(&parked).await.position, Some(Cell::new(6, 0)));
+}
+
+/// Only the reflex of agent `id`: nothing above it sends actions unless the test does.
+async fn reflex_only(floor: &Floor, id: &str, params: &[(&str, &str)]) -> AgentWiring {
+    let (prepared, w) = floor
+        .kind()
+        .prepare_agent(&spec(id, params), &floor.ctx)
+        .unwrap();
+    assert!(floor.directory.register(id, prepared.endpoint));
+    let child =
+        ChildSpec::for_actor_in(format!("{id}-reflex"), Reflex, w.clone(), w.reflex.clone());
+    start_child(&floor.agents, child).await.unwrap();
+    w
+}
+
+/// Sends a fresh "step to `to`" every 50 ms, as Situation would.
+fn feed(w: &AgentWiring, to: Cell) -> tokio::task::JoinHandle<()> {
+    let r = w.reflex.get().unwrap();
+    tokio::spawn(async move {
+        let mut generation = 1;
+        loop {
+            let act = ReflexMsg::Act(Action {
+                generation,
+                step_to: Some(to),
+            });
+            if r.cast(act).is_err() {
+                return;
+            }
+            generation += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
 }
 
 /// Panics on the next `n` plans, then plans like the built-in planner.

@@ -4,7 +4,7 @@
 //! actions. A mismatch is a `consistency_violation`: it goes to the ledger and
 //! up to Supervision, which re-plans with an exploration intent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_messages::swarm::{Cell, FloorPlan, Perception, Rect};
@@ -18,6 +18,8 @@ use crate::ticker::{Ticker, period_of};
 const STEP_WITHIN_TICKS: u64 = 10;
 /// Hazards this close that are no longer seen are forgotten.
 const FORGET_WITHIN: u32 = 2;
+/// Peers out of sight are remembered this many ticks.
+const PEER_MEMORY_TICKS: u64 = 50;
 
 #[derive(Clone)]
 pub struct Situation;
@@ -28,8 +30,12 @@ pub struct SituationState {
     tick: u64,
     bounds: Option<Rect>,
     shelves: BTreeSet<Cell>,
+    /// Shared cells an idle agent must not park on.
+    docks: BTreeSet<Cell>,
     hazards: BTreeSet<Cell>,
-    peers: Vec<Cell>,
+    /// Peers last seen, by name: where, and at which tick. Remembered out
+    /// of sight for a while, so a plan does not flip as they come and go.
+    peers: BTreeMap<String, (Cell, u64)>,
     position: Option<Cell>,
     intent: Option<(u64, Intent)>,
     /// The step asked for, and the tick it was first asked.
@@ -63,8 +69,9 @@ impl Actor for Situation {
             tick: 0,
             bounds: None,
             shelves: BTreeSet::new(),
+            docks: BTreeSet::new(),
             hazards: BTreeSet::new(),
-            peers: Vec::new(),
+            peers: BTreeMap::new(),
             position: None,
             intent: None,
             expected: None,
@@ -106,6 +113,7 @@ impl SituationState {
     fn learn_plan(&mut self, plan: &FloorPlan) {
         self.bounds = Some(plan.bounds());
         self.shelves = plan.obstacles.iter().copied().collect();
+        self.docks = plan.docks.iter().copied().collect();
     }
 
     async fn observed(&mut self, p: Perception) {
@@ -117,7 +125,7 @@ impl SituationState {
         self.hazards
             .retain(|h| h.distance(p.position) > FORGET_WITHIN || p.hazards_near.contains(h));
         self.hazards.extend(p.hazards_near.iter().copied());
-        self.peers = p.agents_near.iter().map(|(_, c)| *c).collect();
+        self.remember_peers(&p);
         if self.position != Some(p.position) {
             self.w.to_supervision(SupervisionMsg::Position(p.position));
         }
@@ -154,6 +162,10 @@ impl SituationState {
                 .await;
         }
         let step_to = match intent {
+            // Holding on a dock would block every delivery there: step off it.
+            Intent::Hold if self.docks.contains(&here) || self.explore_to.is_some() => {
+                self.explore(here).await
+            }
             Intent::Hold => None,
             Intent::GoTo(goal) => self.toward(here, goal).await,
             Intent::Explore => self.explore(here).await,
@@ -175,6 +187,13 @@ impl SituationState {
             self.arrive(here);
             return None;
         }
+        if here.distance(goal) == 1 && self.peer_at(goal) && !self.arrived {
+            // A peer holds the waypoint: seen from next to it is visited.
+            let detail = format!("{goal} taken by a peer; visited from {here}");
+            self.w.journal.signal("waypoint_occupied", detail).await;
+            self.arrive(goal);
+            return None;
+        }
         match self.path(here, goal) {
             Some(path) => path.get(1).copied(),
             None => {
@@ -190,7 +209,7 @@ impl SituationState {
             let free: Vec<Cell> = here
                 .neighbours()
                 .into_iter()
-                .filter(|c| self.is_open(*c) && !self.peers.contains(c))
+                .filter(|c| self.is_open(*c) && !self.peer_at(*c))
                 .collect();
             if free.is_empty() {
                 self.arrive(here);
@@ -216,9 +235,29 @@ impl SituationState {
             .to_supervision(SupervisionMsg::Reached { generation, at });
     }
 
+    fn remember_peers(&mut self, p: &Perception) {
+        let tick = self.tick;
+        // Gone from where it was seen nearby, or not seen for long: forgotten.
+        self.peers.retain(|name, (cell, seen)| {
+            let in_view = cell.distance(p.position) <= FORGET_WITHIN;
+            let still_there = p.agents_near.iter().any(|(n, _)| n == name);
+            tick - *seen <= PEER_MEMORY_TICKS && (still_there || !in_view)
+        });
+        for (name, cell) in &p.agents_near {
+            self.peers.insert(name.clone(), (*cell, tick));
+        }
+    }
+
+    fn peer_at(&self, cell: Cell) -> bool {
+        self.peers.values().any(|(c, _)| *c == cell)
+    }
+
+    /// Around shelves, hazards and the peers remembered. A peer standing on
+    /// the goal itself does not hide the way there: the reflex waits at it.
     fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
         let bounds = self.bounds?;
-        let blocked: BTreeSet<Cell> = self.shelves.union(&self.hazards).copied().collect();
+        let mut blocked: BTreeSet<Cell> = self.shelves.union(&self.hazards).copied().collect();
+        blocked.extend(self.peers.values().map(|(c, _)| *c).filter(|c| *c != to));
         shortest_path(bounds, &blocked, from, to)
     }
 

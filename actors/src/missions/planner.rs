@@ -49,9 +49,12 @@ pub enum PlannerMsg {
 
 impl ractor::Message for PlannerMsg {}
 
-/// The planner under `MISSIONS_ACTOR` in `directory`.
-pub fn planner_child(args: PlannerArgs, directory: &LocalDirectory) -> ChildSpec {
-    let slot: ActorSlot<PlannerMsg> = ActorSlot::new();
+/// The planner under `MISSIONS_ACTOR` in `directory`; each incarnation's ref goes into `slot`.
+pub fn planner_child(
+    args: PlannerArgs,
+    directory: &LocalDirectory,
+    slot: ActorSlot<PlannerMsg>,
+) -> ChildSpec {
     let endpoint_slot = slot.clone();
     let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
         let msg: MissionMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;

@@ -99,6 +99,7 @@ impl Floor {
         params: &[(&str, &str)],
     ) -> (AgentWiring, ActorRef<SupervisorMsg>) {
         let mut spec = SpawnSpec::new(id, "grid", TENANT);
+        spec.capabilities = vec!["move".into(), "carry".into()];
         spec.params = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

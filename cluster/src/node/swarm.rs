@@ -187,7 +187,7 @@ pub fn cloud_spec(
             agent_timeout,
             demo: config.missions.demo,
         };
-        spec = spec.child(planner_child(args, directory));
+        spec = spec.child(planner_child(args, directory, ActorSlot::new()));
     }
     Some(spec)
 }
