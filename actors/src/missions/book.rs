@@ -190,7 +190,7 @@ pub fn release(mission: &mut Mission, agent: &str) -> bool {
 }
 
 /// Gives each open task to the least-loaded live agent of the squad that has
-/// the capability. Returns the assignments to send, with the agent's address.
+/// the capability, the nearest one among equals. Returns the assignments to send, with the agent's address.
 pub fn assign(
     mission: &mut Mission,
     agents: &BTreeMap<String, KnownAgent>,
@@ -215,9 +215,16 @@ pub fn assign(
                     .as_ref()
                     .is_none_or(|n| a.status.capabilities.contains(n))
         });
+        // Least loaded first; among equals the nearest to the first waypoint.
+        let start = task.waypoints.first().copied();
         let Some(best) = capable.min_by_key(|a| {
+            let distance = match (a.status.position, start) {
+                (Some(at), Some(to)) => at.distance(to),
+                _ => u32::MAX,
+            };
             (
                 load.get(&a.status.agent.name).copied().unwrap_or(0),
+                distance,
                 a.status.agent.name.clone(),
             )
         }) else {

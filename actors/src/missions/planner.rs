@@ -209,7 +209,7 @@ impl PlannerState {
             for (to, a) in &sends {
                 info!(agent = %to.name, mission = a.mission, task = a.task, waypoints = a.waypoints.len(), "task assigned");
                 let rationale = format!(
-                    "task {}/{} to {}: least loaded capable agent",
+                    "task {}/{} to {}: least loaded capable agent, nearest among equals",
                     a.mission, a.task, to.name
                 );
                 self.journal.decision(rationale, vec![], 0.9).await;
