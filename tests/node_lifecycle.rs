@@ -33,10 +33,11 @@ async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
     let events = node.events();
     let started = child_events(&events, "child started", "node");
     let stopped = child_events(&events, "child stopped", "node");
-    assert_eq!(started, ["storage", "cluster", "agents"]);
+    // The default node plays both roles: it also hosts the world and plans.
+    assert_eq!(started, ["storage", "cluster", "agents", "cloud"]);
     assert_eq!(
         stopped,
-        ["agents", "cluster", "storage"],
+        ["cloud", "agents", "cluster", "storage"],
         "reverse start order"
     );
 

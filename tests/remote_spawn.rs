@@ -52,7 +52,11 @@ async fn remote_spawn_watch_exit_limits_and_node_down() {
     let cluster = cloud.cluster.clone();
     let mut changes = cluster.subscribe();
 
-    let edge_config = support::write_file(dir.path(), "edge.toml", "[agents]\nmax_agents = 2\n");
+    let edge_config = support::write_file(
+        dir.path(),
+        "edge.toml",
+        "[agents]\nmax_agents = 2\nboot = 0\n",
+    );
     let args = [
         "--config",
         edge_config.to_str().unwrap(),

@@ -42,23 +42,29 @@ impl TickStats {
 
     /// An upper bound of the `q` quantile of lateness (the bucket's upper edge).
     pub fn quantile_upper_bound(&self, q: f64) -> Duration {
-        assert!((0.0..=1.0).contains(&q), "quantile {q} out of range");
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
-        let wanted = ((total as f64) * q).ceil() as u64;
-        let mut seen = 0;
-        for (i, n) in counts.iter().enumerate() {
-            seen += n;
-            if seen >= wanted.max(1) {
-                return Duration::from_micros(1u64 << i);
-            }
-        }
-        Duration::ZERO
+        quantile_upper_bound(&self.bucket_counts(), q)
     }
+
+    /// Ticks handled per lateness bucket (see `buckets`); add several agents'
+    /// counts, or subtract an earlier reading, before asking for quantiles.
+    pub fn bucket_counts(&self) -> [u64; 32] {
+        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    }
+}
+
+/// An upper bound of the `q` quantile of `counts` (a bucket's upper edge).
+pub fn quantile_upper_bound(counts: &[u64; 32], q: f64) -> Duration {
+    assert!((0.0..=1.0).contains(&q), "quantile {q} out of range");
+    let total: u64 = counts.iter().sum();
+    let wanted = ((total as f64) * q).ceil() as u64;
+    let mut seen = 0;
+    for (i, n) in counts.iter().enumerate() {
+        seen += n;
+        if seen >= wanted.max(1) {
+            return Duration::from_micros(1u64 << i);
+        }
+    }
+    Duration::ZERO
 }
 
 /// A running ticker; dropping it stops the ticks.

@@ -13,9 +13,11 @@ mod entropy;
 mod mesh;
 mod node;
 mod storage;
+mod swarm_node;
 
 pub use clock::SimClock;
 pub use entropy::SeededEntropy;
 pub use mesh::{SimMesh, SimPubSub};
 pub use node::SimNode;
 pub use storage::SimStorage;
+pub use swarm_node::SwarmNode;

@@ -9,21 +9,21 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorRef, RpcReplyPort};
+use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentSettings, SupervisionView};
 use swarmd_actors::agent::{AgentWiring, GridAgentKind, ReflexMsg, ReflexView, SupervisionMsg};
 use swarmd_actors::agents::LocalDirectory;
-use swarmd_actors::router::{LocalRouter, Router};
-use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, WorldSnapshot, world_child};
+use swarmd_actors::router::Router;
+use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 use swarmd_messages::swarm::{Assignment, Cell};
 use swarmd_messages::{Event, EventKind, SpawnSpec};
-use swarmd_sim::{SimMesh, SimNode};
+use swarmd_sim::SwarmNode;
 use swarmd_storage::ledger::{LedgerReader, Query, Selector};
-use swarmd_supervisor::{ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
-use swarmd_supervisor::{event_channel, start_child};
+use swarmd_supervisor::{ActorSlot, SupervisorMsg, start_child};
 
 pub const NODE: &str = "n1";
+/// The tenant of [`SwarmNode`]'s world.
 pub const TENANT: &str = "t";
 /// Every wait in these tests gives up after this much virtual time.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -41,49 +41,15 @@ pub struct Floor {
 impl Floor {
     /// A node with a quiet world (no hazards unless placed) and room for `max_agents`.
     pub async fn open(seed: u64, max_agents: usize) -> Self {
-        let mesh = SimMesh::new(
-            Arc::new(swarmd_sim::SeededEntropy::new(seed)),
-            Duration::ZERO,
-            64,
-        );
-        let node = SimNode::new(NODE, seed, &mesh);
-        let directory = LocalDirectory::default();
-        let router: Arc<dyn Router> = Arc::new(LocalRouter {
-            node: NODE.into(),
-            directory: directory.clone(),
-        });
-        let world = ActorSlot::new();
-        let args = WorldArgs {
-            ctx: node.ctx.clone(),
-            router: router.clone(),
-            tenant: TENANT.into(),
-            grid: GridConfig::default(),
-            hazard_every: Duration::ZERO,
-            agent_timeout: Duration::from_secs(5),
-        };
-        let agents_slot = ActorSlot::new();
-        let (events, _) = event_channel(256);
-        let spec = SupervisorSpec::new("node", Strategy::OneForOne)
-            .events(events)
-            .child(node.ledger_writer)
-            .child(world_child(args, &directory, world.clone()))
-            .child(
-                SupervisorSpec::new("agents", Strategy::OneForOne)
-                    .max_children(max_agents)
-                    .into_child_in(agents_slot.clone()),
-            );
-        let (root, _) = Actor::spawn(None, Supervisor, spec)
-            .await
-            .expect("node starts");
-        let agents = agents_slot.get().expect("agents supervisor runs");
+        let node = SwarmNode::start(NODE, seed, GridConfig::default(), max_agents).await;
         Self {
+            agents: node.agents.get().expect("agents supervisor runs"),
+            agents_slot: node.agents,
             ctx: node.ctx,
-            directory,
-            router,
-            world,
-            agents,
-            agents_slot,
-            root,
+            directory: node.directory,
+            router: node.router,
+            world: node.world,
+            root: node.root,
         }
     }
 

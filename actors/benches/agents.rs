@@ -1,0 +1,252 @@
+//! Agents at scale, each figure against a baseline measured in the same run:
+//!
+//! - `spawn`: 10k grid agents (3 layer actors each) started on one node,
+//!   time and RSS, against 10k bare ractor actors;
+//! - `lateness`: 1k agents with the reflex at 100 Hz, p50/p99 tick lateness;
+//! - `casts`: casts to an agent's reflex layer against a raw tokio mpsc
+//!   carrying the same message to a task doing the same work.
+//!
+//!     cargo bench -p swarmd-actors --bench agents [-- spawn|lateness|casts]
+//!     # ractor without message span propagation:
+//!     cargo bench -p swarmd-actors --bench agents --no-default-features -- casts
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use swarmd_actors::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
+use swarmd_actors::ticker::quantile_upper_bound;
+use swarmd_actors::world::GridConfig;
+use swarmd_messages::SpawnSpec;
+use swarmd_messages::swarm::Cell;
+use swarmd_sim::SwarmNode;
+use swarmd_supervisor::start_child;
+use tokio::time::Instant;
+
+const SPAWN_AGENTS: usize = 10_000;
+const LATENESS_AGENTS: usize = 1_000;
+const LATENESS_WINDOW: Duration = Duration::from_secs(5);
+const CASTS: u64 = 1_000_000;
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// A floor big enough for every agent to have a cell.
+fn big_grid() -> GridConfig {
+    GridConfig {
+        width: 200,
+        height: 200,
+        max_agents: SPAWN_AGENTS,
+        ..GridConfig::default()
+    }
+}
+
+async fn spawn_agents(node: &SwarmNode, kind: &GridAgentKind, n: usize) -> Vec<AgentWiring> {
+    let agents = node.agents.get().expect("agents supervisor runs");
+    let mut wirings = Vec::with_capacity(n);
+    for i in 0..n {
+        let spec = SpawnSpec::new(format!("a{i}"), "grid", "t");
+        let (prepared, wiring) = kind.prepare_agent(&spec, &node.ctx).expect("valid spec");
+        node.directory.register(&spec.id, prepared.endpoint);
+        start_child(&agents, prepared.child)
+            .await
+            .expect("agent starts");
+        wirings.push(wiring);
+    }
+    wirings
+}
+
+struct Idle;
+
+impl Actor for Idle {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+async fn spawn() {
+    let rss_before = rss_mb();
+    let started = Instant::now();
+    let mut bare = Vec::with_capacity(SPAWN_AGENTS);
+    for _ in 0..SPAWN_AGENTS {
+        bare.push(Actor::spawn(None, Idle, ()).await.expect("spawns").0);
+    }
+    let bare_time = started.elapsed();
+    for actor in bare {
+        actor.stop(None);
+    }
+
+    let node = SwarmNode::start("bench", 1, big_grid(), SPAWN_AGENTS).await;
+    // Slow layers: the figure is the cost of starting agents, not of running them.
+    let kind = GridAgentKind::new(node.router.clone()).defaults(idle_settings());
+    let rss_node = rss_mb();
+    let started = Instant::now();
+    let agents = spawn_agents(&node, &kind, SPAWN_AGENTS).await;
+    let agent_time = started.elapsed();
+    let rss_agents = rss_mb();
+    println!("spawn {SPAWN_AGENTS} agents (3 layer actors + a supervisor each, 1 Hz layers)");
+    println!("  bare ractor actors: {bare_time:>10.2?}");
+    println!(
+        "  grid agents:        {agent_time:>10.2?}  ({:.1}x the bare spawns; goal < 2 s)",
+        agent_time.as_secs_f64() / bare_time.as_secs_f64()
+    );
+    println!(
+        "  RSS: {rss_before:.0} MB at start, {rss_node:.0} MB with the node, {rss_agents:.0} MB with the agents \
+              ({:.1} KB per agent; goal < 300 MB)",
+        (rss_agents - rss_node) * 1024.0 / SPAWN_AGENTS as f64
+    );
+    drop(agents);
+    node.root
+        .stop_and_wait(None, None)
+        .await
+        .expect("node stops");
+}
+
+fn idle_settings() -> swarmd_actors::agent::AgentSettings {
+    swarmd_actors::agent::AgentSettings {
+        reflex_hz: 1,
+        situation_hz: 1,
+        supervision_hz: 1,
+        ..Default::default()
+    }
+}
+
+async fn lateness() {
+    let node = SwarmNode::start("bench", 2, big_grid(), LATENESS_AGENTS).await;
+    let kind = GridAgentKind::new(node.router.clone());
+    let agents = spawn_agents(&node, &kind, LATENESS_AGENTS).await;
+    let counts = |agents: &[AgentWiring]| {
+        let mut sum = [0u64; 32];
+        for a in agents {
+            for (s, c) in sum.iter_mut().zip(a.stats.reflex.bucket_counts()) {
+                *s += c;
+            }
+        }
+        sum
+    };
+    let skipped =
+        |agents: &[AgentWiring]| agents.iter().map(|a| a.stats.reflex.skipped()).sum::<u64>();
+    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
+    let (before, skipped_before) = (counts(&agents), skipped(&agents));
+    tokio::time::sleep(LATENESS_WINDOW).await;
+    let after = counts(&agents);
+    let window: [u64; 32] = std::array::from_fn(|i| after[i] - before[i]);
+    let ticks: u64 = window.iter().sum();
+    let expected = LATENESS_AGENTS as f64 * 100.0 * LATENESS_WINDOW.as_secs_f64();
+    println!("reflex lateness, {LATENESS_AGENTS} agents at 100 Hz over {LATENESS_WINDOW:?}");
+    println!(
+        "  ticks handled: {ticks} of {expected:.0} due ({:.1}%), skipped: {}",
+        ticks as f64 * 100.0 / expected,
+        skipped(&agents) - skipped_before
+    );
+    println!(
+        "  p50 < {:?}, p99 < {:?}, p99.9 < {:?}  (goal: p99 < 2 ms)",
+        quantile_upper_bound(&window, 0.5),
+        quantile_upper_bound(&window, 0.99),
+        quantile_upper_bound(&window, 0.999)
+    );
+    node.root
+        .stop_and_wait(None, None)
+        .await
+        .expect("node stops");
+}
+
+async fn mpsc_casts_per_sec() -> f64 {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ReflexMsg>();
+    let started = Instant::now();
+    let consumer = tokio::spawn(async move {
+        let mut last = None;
+        let mut n = 0;
+        while let Some(msg) = rx.recv().await {
+            if let ReflexMsg::Act(action) = msg {
+                last = Some(action);
+            }
+            n += 1;
+            if n == CASTS {
+                break;
+            }
+        }
+        black_box(last);
+    });
+    for i in 0..CASTS {
+        tx.send(act(i)).expect("consumer alive");
+    }
+    consumer.await.expect("consumer done");
+    CASTS as f64 / started.elapsed().as_secs_f64()
+}
+
+fn act(generation: u64) -> ReflexMsg {
+    ReflexMsg::Act(Action {
+        generation,
+        step_to: Some(Cell::new(1, 1)),
+    })
+}
+
+/// Casts to a live reflex layer; a final call waits until all are handled.
+async fn reflex_casts_per_sec() -> f64 {
+    let node = SwarmNode::start("bench", 3, GridConfig::default(), 4).await;
+    let kind = GridAgentKind::new(node.router.clone()).defaults(idle_settings());
+    let agent = spawn_agents(&node, &kind, 1).await.remove(0);
+    let reflex = agent.reflex.get().expect("reflex runs");
+    let started = Instant::now();
+    for i in 0..CASTS {
+        reflex.cast(act(i)).expect("reflex alive");
+    }
+    reflex
+        .call(ReflexMsg::Inspect, None)
+        .await
+        .expect("answers");
+    let rate = CASTS as f64 / started.elapsed().as_secs_f64();
+    node.root
+        .stop_and_wait(None, None)
+        .await
+        .expect("node stops");
+    rate
+}
+
+async fn casts() {
+    let span = cfg!(feature = "span-propagation");
+    mpsc_casts_per_sec().await; // warm-up
+    let baseline = mpsc_casts_per_sec().await;
+    let reflex = reflex_casts_per_sec().await;
+    println!("casts to the reflex layer, {CASTS} (ractor message_span_propogation: {span})");
+    println!("  tokio mpsc:   {baseline:>12.0} msgs/s");
+    println!(
+        "  reflex layer: {reflex:>12.0} msgs/s  ({:.2} of mpsc; goal >= 0.25)",
+        reflex / baseline
+    );
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        if runs("casts") {
+            casts().await;
+        }
+        if runs("spawn") {
+            spawn().await;
+        }
+        if runs("lateness") {
+            lateness().await;
+        }
+    });
+}
