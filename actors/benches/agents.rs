@@ -11,11 +11,12 @@
 //!     cargo bench -p swarmd-actors --bench agents --no-default-features -- casts
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
-use swarmd_actors::ticker::quantile_upper_bound;
+use swarmd_actors::ticker::{TickStats, quantile_upper_bound};
 use swarmd_actors::world::GridConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Cell;
@@ -27,6 +28,7 @@ const SPAWN_AGENTS: usize = 10_000;
 const LATENESS_AGENTS: usize = 1_000;
 const LATENESS_WINDOW: Duration = Duration::from_secs(5);
 const CASTS: u64 = 1_000_000;
+const CAST_ROUNDS: usize = 5;
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -83,6 +85,7 @@ async fn spawn() {
         bare.push(Actor::spawn(None, Idle, ()).await.expect("spawns").0);
     }
     let bare_time = started.elapsed();
+    let rss_bare = rss_mb();
     for actor in bare {
         actor.stop(None);
     }
@@ -96,7 +99,7 @@ async fn spawn() {
     let agent_time = started.elapsed();
     let rss_agents = rss_mb();
     println!("spawn {SPAWN_AGENTS} agents (3 layer actors + a supervisor each, 1 Hz layers)");
-    println!("  bare ractor actors: {bare_time:>10.2?}");
+    println!("  bare ractor actors: {bare_time:>10.2?}  (RSS {rss_before:.0} -> {rss_bare:.0} MB)");
     println!(
         "  grid agents:        {agent_time:>10.2?}  ({:.1}x the bare spawns; goal < 2 s)",
         agent_time.as_secs_f64() / bare_time.as_secs_f64()
@@ -122,40 +125,76 @@ fn idle_settings() -> swarmd_actors::agent::AgentSettings {
     }
 }
 
+/// Summed lateness buckets of every agent's reflex.
+fn reflex_counts(agents: &[AgentWiring]) -> [u64; 32] {
+    let mut sum = [0u64; 32];
+    for a in agents {
+        for (s, c) in sum.iter_mut().zip(a.stats.reflex.bucket_counts()) {
+            *s += c;
+        }
+    }
+    sum
+}
+
+/// The baseline: plain tokio tasks sleeping until each tick is due, at the
+/// same rate, recording lateness the same way. Returns the window's buckets.
+async fn bare_timer_lateness() -> [u64; 32] {
+    let stats = Arc::new(TickStats::default());
+    let period = Duration::from_millis(10);
+    let tasks: Vec<_> = (0..LATENESS_AGENTS)
+        .map(|_| {
+            let stats = stats.clone();
+            tokio::spawn(async move {
+                let mut due = Instant::now() + period;
+                loop {
+                    tokio::time::sleep_until(due).await;
+                    stats.record(Instant::now().saturating_duration_since(due));
+                    due += period;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
+    let before = stats.bucket_counts();
+    tokio::time::sleep(LATENESS_WINDOW).await;
+    let after = stats.bucket_counts();
+    tasks.iter().for_each(|t| t.abort());
+    std::array::from_fn(|i| after[i] - before[i])
+}
+
+fn print_quantiles(label: &str, window: &[u64; 32]) {
+    println!(
+        "  {label:<22} p50 < {:>9.3?}, p99 < {:>9.3?}, p99.9 < {:>9.3?}",
+        quantile_upper_bound(window, 0.5),
+        quantile_upper_bound(window, 0.99),
+        quantile_upper_bound(window, 0.999)
+    );
+}
+
 async fn lateness() {
+    let baseline = bare_timer_lateness().await;
     let node = SwarmNode::start("bench", 2, big_grid(), LATENESS_AGENTS).await;
     let kind = GridAgentKind::new(node.router.clone());
     let agents = spawn_agents(&node, &kind, LATENESS_AGENTS).await;
-    let counts = |agents: &[AgentWiring]| {
-        let mut sum = [0u64; 32];
-        for a in agents {
-            for (s, c) in sum.iter_mut().zip(a.stats.reflex.bucket_counts()) {
-                *s += c;
-            }
-        }
-        sum
-    };
     let skipped =
         |agents: &[AgentWiring]| agents.iter().map(|a| a.stats.reflex.skipped()).sum::<u64>();
     tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
-    let (before, skipped_before) = (counts(&agents), skipped(&agents));
+    let (before, skipped_before) = (reflex_counts(&agents), skipped(&agents));
     tokio::time::sleep(LATENESS_WINDOW).await;
-    let after = counts(&agents);
+    let after = reflex_counts(&agents);
     let window: [u64; 32] = std::array::from_fn(|i| after[i] - before[i]);
     let ticks: u64 = window.iter().sum();
     let expected = LATENESS_AGENTS as f64 * 100.0 * LATENESS_WINDOW.as_secs_f64();
-    println!("reflex lateness, {LATENESS_AGENTS} agents at 100 Hz over {LATENESS_WINDOW:?}");
     println!(
-        "  ticks handled: {ticks} of {expected:.0} due ({:.1}%), skipped: {}",
+        "reflex tick lateness, {LATENESS_AGENTS} agents at 100 Hz over {LATENESS_WINDOW:?} (goal: p99 < 2 ms)"
+    );
+    println!(
+        "  reflex ticks handled: {ticks} of {expected:.0} due ({:.1}%), skipped: {}",
         ticks as f64 * 100.0 / expected,
         skipped(&agents) - skipped_before
     );
-    println!(
-        "  p50 < {:?}, p99 < {:?}, p99.9 < {:?}  (goal: p99 < 2 ms)",
-        quantile_upper_bound(&window, 0.5),
-        quantile_upper_bound(&window, 0.99),
-        quantile_upper_bound(&window, 0.999)
-    );
+    print_quantiles("bare tokio timers:", &baseline);
+    print_quantiles("agent reflexes:", &window);
     node.root
         .stop_and_wait(None, None)
         .await
@@ -215,12 +254,23 @@ async fn reflex_casts_per_sec() -> f64 {
     rate
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 async fn casts() {
     let span = cfg!(feature = "span-propagation");
     mpsc_casts_per_sec().await; // warm-up
-    let baseline = mpsc_casts_per_sec().await;
-    let reflex = reflex_casts_per_sec().await;
-    println!("casts to the reflex layer, {CASTS} (ractor message_span_propogation: {span})");
+    let (mut baseline, mut reflex) = (Vec::new(), Vec::new());
+    for _ in 0..CAST_ROUNDS {
+        baseline.push(mpsc_casts_per_sec().await);
+        reflex.push(reflex_casts_per_sec().await);
+    }
+    let (baseline, reflex) = (median(baseline), median(reflex));
+    println!(
+        "casts to the reflex layer, {CASTS} x {CAST_ROUNDS} rounds, medians (ractor message_span_propogation: {span})"
+    );
     println!("  tokio mpsc:   {baseline:>12.0} msgs/s");
     println!(
         "  reflex layer: {reflex:>12.0} msgs/s  ({:.2} of mpsc; goal >= 0.25)",

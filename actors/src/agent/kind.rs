@@ -8,6 +8,7 @@ use swarmd_messages::swarm::{Address, AgentMsg};
 use swarmd_messages::{SpawnSpec, decode_payload};
 use swarmd_supervisor::{ActorSlot, ChildSpec, EventSender, Strategy, SupervisorSpec};
 
+use super::floor::FloorCache;
 use super::planning::{Planner, RoutePlanner};
 use super::{
     AgentSettings, AgentStats, AgentWiring, Reflex, ReflexMsg, Situation, Supervision,
@@ -32,6 +33,7 @@ pub struct GridAgentKind {
     router: Arc<dyn Router>,
     world: Arc<dyn WorldAdapter>,
     planner: Arc<dyn Planner>,
+    floors: FloorCache,
     defaults: AgentSettings,
     events: Option<EventSender>,
 }
@@ -43,6 +45,7 @@ impl GridAgentKind {
             world: Arc::new(RoutedWorld(router.clone())),
             router,
             planner: Arc::new(RoutePlanner),
+            floors: FloorCache::default(),
             defaults: AgentSettings::default(),
             events: None,
         }
@@ -83,6 +86,7 @@ impl GridAgentKind {
             spec: Arc::new(spec.clone()),
             journal: Journal::new(ctx.ledger.clone(), &spec.tenant, &spec.id),
             planner: self.planner.clone(),
+            floors: self.floors.clone(),
             reflex: ActorSlot::new(),
             situation: ActorSlot::new(),
             supervision: ActorSlot::new(),

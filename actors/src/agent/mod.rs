@@ -12,6 +12,7 @@
 //! Data flows down as intents and actions, and up as perceptions, arrivals
 //! and violations. Every decision and state change goes to the ledger.
 
+mod floor;
 mod kind;
 pub mod planning;
 mod reflex;
@@ -32,6 +33,7 @@ use crate::router::Router;
 use crate::sandbox::SandboxMsg;
 use crate::ticker::TickStats;
 use crate::world::WorldAdapter;
+use floor::FloorCache;
 use planning::{Intent, Planner};
 
 pub use kind::{GRID_AGENT_KIND, GridAgentKind};
@@ -101,6 +103,8 @@ pub struct AgentWiring {
     pub settings: AgentSettings,
     pub journal: Journal,
     pub planner: Arc<dyn Planner>,
+    /// The floor plan, built once for all agents of the kind.
+    pub floors: FloorCache,
     pub reflex: ActorSlot<ReflexMsg>,
     pub situation: ActorSlot<SituationMsg>,
     pub supervision: ActorSlot<SupervisionMsg>,

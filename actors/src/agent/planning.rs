@@ -1,7 +1,7 @@
 //! The pure parts of an agent's thinking: the built-in planner and path
 //! finding. No actor state and no I/O, so they are tested on their own.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use swarmd_messages::swarm::{Cell, Rect};
 
@@ -51,21 +51,21 @@ pub fn intent_for(answer: GuestIntent, goal: Option<Cell>) -> Intent {
 /// tried in a fixed order. `None` when there is no way through.
 pub fn shortest_path(
     bounds: Rect,
-    blocked: &BTreeSet<Cell>,
+    blocked: impl Fn(Cell) -> bool,
     from: Cell,
     to: Cell,
 ) -> Option<Vec<Cell>> {
     if from == to {
         return Some(vec![from]);
     }
-    if !bounds.contains(to) || blocked.contains(&to) {
+    if !bounds.contains(to) || blocked(to) {
         return None;
     }
     let mut came_from = BTreeMap::from([(from, from)]);
     let mut queue = VecDeque::from([from]);
     while let Some(cell) = queue.pop_front() {
         for next in cell.neighbours() {
-            if !bounds.contains(next) || blocked.contains(&next) || came_from.contains_key(&next) {
+            if !bounds.contains(next) || blocked(next) || came_from.contains_key(&next) {
                 continue;
             }
             came_from.insert(next, cell);
@@ -91,6 +91,8 @@ fn walk_back(came_from: &BTreeMap<Cell, Cell>, from: Cell, to: Cell) -> Vec<Cell
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn bounds() -> Rect {
@@ -103,7 +105,13 @@ mod tests {
     #[test]
     fn paths_go_around_what_blocks() {
         let wall: BTreeSet<Cell> = (0..4).map(|y| Cell::new(2, y)).collect();
-        let path = shortest_path(bounds(), &wall, Cell::new(0, 0), Cell::new(4, 0)).unwrap();
+        let path = shortest_path(
+            bounds(),
+            |c| wall.contains(&c),
+            Cell::new(0, 0),
+            Cell::new(4, 0),
+        )
+        .unwrap();
         assert_eq!(path.first(), Some(&Cell::new(0, 0)));
         assert_eq!(path.last(), Some(&Cell::new(4, 0)));
         assert!(
@@ -118,11 +126,21 @@ mod tests {
     fn no_path_through_a_closed_wall() {
         let wall: BTreeSet<Cell> = (0..5).map(|y| Cell::new(2, y)).collect();
         assert_eq!(
-            shortest_path(bounds(), &wall, Cell::new(0, 0), Cell::new(4, 0)),
+            shortest_path(
+                bounds(),
+                |c| wall.contains(&c),
+                Cell::new(0, 0),
+                Cell::new(4, 0)
+            ),
             None
         );
         assert_eq!(
-            shortest_path(bounds(), &wall, Cell::new(0, 0), Cell::new(9, 9)),
+            shortest_path(
+                bounds(),
+                |c| wall.contains(&c),
+                Cell::new(0, 0),
+                Cell::new(9, 9)
+            ),
             None
         );
     }

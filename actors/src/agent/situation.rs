@@ -5,11 +5,13 @@
 //! up to Supervision, which re-plans with an exploration intent.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_messages::swarm::{Cell, FloorPlan, Perception, Rect};
+use swarmd_messages::swarm::{Cell, FloorPlan, Perception};
 use tracing::info;
 
+use super::floor::Floor;
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
@@ -28,10 +30,7 @@ pub struct SituationState {
     w: AgentWiring,
     ticker: Ticker,
     tick: u64,
-    bounds: Option<Rect>,
-    shelves: BTreeSet<Cell>,
-    /// Shared cells an idle agent must not park on.
-    docks: BTreeSet<Cell>,
+    floor: Option<Arc<Floor>>,
     hazards: BTreeSet<Cell>,
     /// Peers last seen, by name: where, and at which tick. Remembered out
     /// of sight for a while, so a plan does not flip as they come and go.
@@ -67,9 +66,7 @@ impl Actor for Situation {
             w,
             ticker,
             tick: 0,
-            bounds: None,
-            shelves: BTreeSet::new(),
-            docks: BTreeSet::new(),
+            floor: None,
             hazards: BTreeSet::new(),
             peers: BTreeMap::new(),
             position: None,
@@ -111,9 +108,7 @@ impl Actor for Situation {
 
 impl SituationState {
     fn learn_plan(&mut self, plan: &FloorPlan) {
-        self.bounds = Some(plan.bounds());
-        self.shelves = plan.obstacles.iter().copied().collect();
-        self.docks = plan.docks.iter().copied().collect();
+        self.floor = Some(self.w.floors.floor(plan));
     }
 
     async fn observed(&mut self, p: Perception) {
@@ -163,7 +158,7 @@ impl SituationState {
         }
         let step_to = match intent {
             // Holding on a dock would block every delivery there: step off it.
-            Intent::Hold if self.docks.contains(&here) || self.explore_to.is_some() => {
+            Intent::Hold if self.on_dock(here) || self.explore_to.is_some() => {
                 self.explore(here).await
             }
             Intent::Hold => None,
@@ -255,16 +250,18 @@ impl SituationState {
     /// Around shelves, hazards and the peers remembered. A peer standing on
     /// the goal itself does not hide the way there: the reflex waits at it.
     fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
-        let bounds = self.bounds?;
-        let mut blocked: BTreeSet<Cell> = self.shelves.union(&self.hazards).copied().collect();
-        blocked.extend(self.peers.values().map(|(c, _)| *c).filter(|c| *c != to));
-        shortest_path(bounds, &blocked, from, to)
+        let floor = self.floor.as_ref()?;
+        let peer_in_way = |c: Cell| c != to && self.peer_at(c);
+        let blocked = |c: Cell| !floor.is_open(c) || self.hazards.contains(&c) || peer_in_way(c);
+        shortest_path(floor.bounds, blocked, from, to)
     }
 
     fn is_open(&self, c: Cell) -> bool {
-        self.bounds.is_some_and(|b| b.contains(c))
-            && !self.shelves.contains(&c)
-            && !self.hazards.contains(&c)
+        self.floor.as_ref().is_some_and(|f| f.is_open(c)) && !self.hazards.contains(&c)
+    }
+
+    fn on_dock(&self, c: Cell) -> bool {
+        self.floor.as_ref().is_some_and(|f| f.docks.contains(&c))
     }
 
     async fn violation(&mut self, detail: String) {

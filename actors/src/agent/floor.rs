@@ -1,0 +1,50 @@
+//! The static floor an agent plans on: bounds, shelves and docks. Every agent
+//! of a node gets the same plan from the world, so it is built once per plan
+//! and shared, not copied into each agent (10k agents on a big floor would
+//! otherwise hold 10k copies of its shelves).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use swarmd_messages::swarm::{Cell, FloorPlan, Rect};
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Floor {
+    pub bounds: Rect,
+    pub shelves: BTreeSet<Cell>,
+    /// Shared cells an idle agent must not park on.
+    pub docks: BTreeSet<Cell>,
+}
+
+impl Floor {
+    fn new(plan: &FloorPlan) -> Self {
+        Self {
+            bounds: plan.bounds(),
+            shelves: plan.obstacles.iter().copied().collect(),
+            docks: plan.docks.iter().copied().collect(),
+        }
+    }
+
+    /// On the floor and not a shelf.
+    pub fn is_open(&self, c: Cell) -> bool {
+        self.bounds.contains(c) && !self.shelves.contains(&c)
+    }
+}
+
+/// The floor of the last plan seen, shared by the agents of one kind.
+#[derive(Clone, Default)]
+pub struct FloorCache(Arc<Mutex<Option<(FloorPlan, Arc<Floor>)>>>);
+
+impl FloorCache {
+    pub fn floor(&self, plan: &FloorPlan) -> Arc<Floor> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*last {
+            Some((seen, floor)) if seen == plan => floor.clone(),
+            _ => {
+                let floor = Arc::new(Floor::new(plan));
+                *last = Some((plan.clone(), floor.clone()));
+                floor
+            }
+        }
+    }
+}
