@@ -31,9 +31,12 @@ impl Floor {
     }
 }
 
+/// A plan and the floor built from it.
+type Built = (FloorPlan, Arc<Floor>);
+
 /// The floor of the last plan seen, shared by the agents of one kind.
 #[derive(Clone, Default)]
-pub struct FloorCache(Arc<Mutex<Option<(FloorPlan, Arc<Floor>)>>>);
+pub struct FloorCache(Arc<Mutex<Option<Built>>>);
 
 impl FloorCache {
     pub fn floor(&self, plan: &FloorPlan) -> Arc<Floor> {
