@@ -22,10 +22,10 @@ use std::time::Duration;
 use ractor::RpcReplyPort;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::{AgentKinds, LocalDirectory};
+use swarmd_actors::agents::{AgentFactory, LocalDirectory};
 use swarmd_messages::{MemberInfo, Reply, Request, SpawnRejected, WireMsg};
 use swarmd_storage::ledger::Hub;
-use swarmd_supervisor::{ActorSlot, EventSender, SupervisorMsg};
+use swarmd_supervisor::EventSender;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::transport::SessionEvents;
@@ -174,9 +174,9 @@ pub struct GatewayArgs {
     pub sessions: SessionEvents,
     pub server: crate::transport::ServerSlot,
     pub changes: broadcast::Sender<MemberChange>,
-    pub kinds: AgentKinds,
     pub directory: LocalDirectory,
-    pub agents: ActorSlot<SupervisorMsg>,
+    /// Remote spawns go through the node's factory, like local ones.
+    pub factory: AgentFactory,
     /// Supervision events of the node's tree: how the gateway learns exits.
     pub supervision: EventSender,
     /// Present on cloud nodes: where forwarded ledger batches are stored.

@@ -3,7 +3,7 @@
 //! back, so the gateway never waits on a supervisor or a disk.
 
 use swarmd_messages::{Reply, Request, SpawnRejected, SpawnSpec, WireMsg};
-use swarmd_supervisor::{Restart, SupervisorError, start_child};
+use swarmd_supervisor::Restart;
 use tracing::{info, warn};
 
 use super::GatewayMsg;
@@ -34,41 +34,18 @@ impl GatewayState {
     }
 
     fn spawn(&mut self, from: &str, id: u64, spec: SpawnSpec) {
-        if self.args.directory.contains(&spec.id) {
-            let why = format!("an agent named {:?} already runs here", spec.id);
-            return self.reply(from, id, Reply::Spawned(Err(SpawnRejected::Spec(why))));
-        }
-        let prepared = match self.args.kinds.prepare(&spec, &self.args.ctx) {
-            Ok(p) => p,
-            Err(rejected) => return self.reply(from, id, Reply::Spawned(Err(rejected))),
-        };
-        let Some(agents) = self.args.agents.get() else {
-            let why = "the agents supervisor is not running".to_string();
-            return self.reply(from, id, Reply::Spawned(Err(SpawnRejected::Spec(why))));
-        };
-        // Remote children are temporary here: the requesting node owns their
-        // restart policy (and may choose another node).
-        let child = prepared.child.restart(Restart::Temporary);
+        let factory = self.args.factory.clone();
         let gateway = self.myself.clone();
-        let directory = self.args.directory.clone();
-        let (node, name) = (from.to_string(), spec.id.clone());
-        info!(%node, agent = %name, kind = %spec.kind, "remote spawn requested");
+        let node = from.to_string();
+        info!(%node, agent = %spec.id, kind = %spec.kind, "remote spawn requested");
         tokio::spawn(async move {
-            // Registered before the start, so an immediate exit finds it to unregister.
-            let registered = directory.register(&name, prepared.endpoint);
-            let result = match start_child(&agents, child).await {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    if registered {
-                        directory.unregister(&name);
-                    }
-                    Err(rejection(e))
-                }
-            };
+            // Remote children are temporary here: the requesting node owns
+            // their restart policy (and may choose another node).
+            let result = factory.create(&spec, Restart::Temporary).await;
             let _ = gateway.cast(GatewayMsg::Spawned {
                 node,
                 id,
-                name,
+                name: spec.id,
                 result,
             });
         });
@@ -106,12 +83,5 @@ impl GatewayState {
             };
             let _ = gateway.cast(GatewayMsg::Send { node, msg });
         });
-    }
-}
-
-fn rejection(e: SupervisorError) -> SpawnRejected {
-    match e {
-        SupervisorError::MaxChildren(n) => SpawnRejected::LimitReached(n),
-        other => SpawnRejected::Spec(other.to_string()),
     }
 }

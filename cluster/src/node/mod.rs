@@ -159,12 +159,7 @@ impl Started {
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;
         let follow_membership = wiring.router.follow_membership();
-        let factory = AgentFactory {
-            ctx,
-            kinds: wiring.kinds(config, &events),
-            directory: wiring.directory.clone(),
-            agents: wiring.agents.clone(),
-        };
+        let factory = wiring.factory(&ctx, config, &events);
         swarm::report_boot(&factory.start_all(&swarm::boot_agents(config)).await);
         Ok(Self {
             root,

@@ -159,12 +159,7 @@ pub fn cloud_spec(
     if !hosts_world && !plans {
         return None;
     }
-    let tenant = config
-        .node
-        .tenants
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".into());
+    let tenant = swarm_tenant(config);
     let agent_timeout = Duration::from_millis(config.world.agent_timeout_ms);
     let mut spec = SupervisorSpec::new("cloud", Strategy::OneForOne).events(events.clone());
     if hosts_world {
@@ -192,18 +187,19 @@ pub fn cloud_spec(
     Some(spec)
 }
 
+/// The swarm's tenant: the node's first.
+fn swarm_tenant(config: &NodeConfig) -> String {
+    let first = config.node.tenants.first();
+    first.cloned().unwrap_or_else(|| "default".into())
+}
+
 /// The specs of the agents this node starts at boot.
 pub fn boot_agents(config: &NodeConfig) -> Vec<SpawnSpec> {
     if !config.node.role.runs_edge() {
         return Vec::new();
     }
     let a = &config.agents;
-    let tenant = config
-        .node
-        .tenants
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".into());
+    let tenant = swarm_tenant(config);
     (1..=a.boot)
         .map(|n| {
             let mut spec = SpawnSpec::new(

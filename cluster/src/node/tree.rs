@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::{AgentKinds, LocalDirectory};
+use swarmd_actors::agents::{AgentFactory, LocalDirectory};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
@@ -88,9 +88,19 @@ pub struct StorageChildren {
 }
 
 impl Wiring {
-    /// The agent kinds this node starts, locally or for a remote spawn.
-    pub fn kinds(&self, config: &NodeConfig, events: &EventSender) -> AgentKinds {
-        swarm::agent_kinds(config, self.router.clone(), events)
+    /// Starts this node's agents, for a local or a remote spawn.
+    pub fn factory(
+        &self,
+        ctx: &NodeCtx,
+        config: &NodeConfig,
+        events: &EventSender,
+    ) -> AgentFactory {
+        AgentFactory {
+            ctx: ctx.clone(),
+            kinds: swarm::agent_kinds(config, self.router.clone(), events),
+            directory: self.directory.clone(),
+            agents: self.agents.clone(),
+        }
     }
 }
 
@@ -166,9 +176,8 @@ fn gateway_args(
         sessions: wiring.sessions.clone(),
         server: wiring.server.clone(),
         changes: wiring.changes.clone(),
-        kinds: wiring.kinds(config, events),
+        factory: wiring.factory(ctx, config, events),
         directory: wiring.directory.clone(),
-        agents: wiring.agents.clone(),
         supervision: events.clone(),
         hub,
         dial,
