@@ -3,15 +3,13 @@
 //! bans those calls everywhere else.
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use rand::TryRngCore;
 #[allow(clippy::disallowed_types)] // the production entropy seam itself
 use rand::rngs::OsRng;
-use swarmd_actors::NodeCtx;
-use swarmd_actors::ctx::{Clock, Connection, Dialer, Entropy, LedgerHandle, PubSub, Storage};
+use swarmd_actors::ctx::{Clock, Connection, Dialer, Entropy};
 
 pub struct SystemClock;
 
@@ -69,23 +67,5 @@ impl Dialer for TcpDialer {
             stream.set_nodelay(true)?;
             Ok(Box::new(stream) as Connection)
         })
-    }
-}
-
-pub fn production_ctx(
-    node: &str,
-    clock: Arc<dyn Clock>,
-    storage: Arc<dyn Storage>,
-    ledger: LedgerHandle,
-    mesh: Arc<dyn PubSub>,
-) -> NodeCtx {
-    NodeCtx {
-        node: node.into(),
-        clock,
-        entropy: Arc::new(OsEntropy),
-        storage,
-        ledger,
-        mesh,
-        dialer: Arc::new(TcpDialer),
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agents::AgentFactory;
-use swarmd_actors::ctx::{Clock, PubSub, Storage};
+use swarmd_actors::ctx::{Clock, Dialer, Entropy, PubSub, Storage};
 use swarmd_config::NodeConfig;
 use swarmd_storage::{DataDir, SledStorage};
 use swarmd_supervisor::{Supervisor, event_channel};
@@ -25,6 +25,7 @@ pub use cookie::{CookieSource, resolve as resolve_cookie};
 use signals::ShutdownSignals;
 
 use crate::gateway::ClusterHandle;
+use crate::transport::ServerSlot;
 
 /// Supervision events buffered for the ledger recorder before it lags.
 const SUPERVISION_EVENTS: usize = 4096;
@@ -97,21 +98,34 @@ fn startup_failed(reason: String) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// What a node touches the world through: production wires OS time and
+/// entropy, sled, zenoh and TCP; the simulator wires its own.
+pub struct Seams {
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub storage: Arc<dyn Storage>,
+    pub mesh: Arc<dyn PubSub>,
+    pub dialer: Arc<dyn Dialer>,
+}
+
 /// A running node's handles, in the order they must be closed.
 pub struct Started {
-    root: ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
+    pub root: ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
     mesh: Arc<dyn PubSub>,
     storage: Arc<dyn Storage>,
     /// How this node's actors reach other nodes.
     pub cluster: ClusterHandle,
     /// Creates, lists and stops this node's agents.
     pub factory: AgentFactory,
+    /// The node server's current incarnation (the simulator hands it streams).
+    pub server: ServerSlot,
     follow_membership: tokio::task::JoinHandle<()>,
 }
 
 impl Started {
-    /// Starts a node in this process (the binary's `run`, and tests that need
-    /// a node of their own next to real `swarmd` processes).
+    /// Starts a node in this process on the production seams (the binary's
+    /// `run`, and tests that need a node of their own next to real `swarmd`
+    /// processes).
     pub async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, String> {
         let entropy = ctx::OsEntropy;
         let env_cookie = std::env::var("SWARMD_COOKIE").ok();
@@ -129,16 +143,39 @@ impl Started {
                 )
             })?,
         );
-        let mesh = crate::mesh::open(&config.mesh, config.node.role).await?;
-        let clock: Arc<dyn Clock> = Arc::new(ctx::SystemClock);
-        let (ledger, ledger_writer) = tree::ledger_writer(storage.clone(), clock.clone(), config);
-        let ctx: NodeCtx = ctx::production_ctx(
-            &config.node.name,
+        let seams = Seams {
+            clock: Arc::new(ctx::SystemClock),
+            entropy: Arc::new(entropy),
+            storage,
+            mesh: crate::mesh::open(&config.mesh, config.node.role).await?,
+            dialer: Arc::new(ctx::TcpDialer),
+        };
+        Self::start_on(config, cookie, seams).await
+    }
+
+    /// Starts the node's tree on `seams`, then its boot agents.
+    pub async fn start_on(
+        config: &NodeConfig,
+        cookie: String,
+        seams: Seams,
+    ) -> Result<Self, String> {
+        let Seams {
             clock,
-            storage.clone(),
+            entropy,
+            storage,
+            mesh,
+            dialer,
+        } = seams;
+        let (ledger, ledger_writer) = tree::ledger_writer(storage.clone(), clock.clone(), config);
+        let ctx = NodeCtx {
+            node: config.node.name.as_str().into(),
+            clock,
+            entropy,
+            storage: storage.clone(),
             ledger,
-            mesh.clone(),
-        );
+            mesh: mesh.clone(),
+            dialer,
+        };
         let (events, early_supervision) = event_channel(SUPERVISION_EVENTS);
         let wiring = tree::Wiring::new(config)?;
         let recorder = recorder::RecorderArgs {
@@ -167,6 +204,7 @@ impl Started {
             storage,
             cluster: wiring.cluster,
             factory,
+            server: wiring.server,
             follow_membership,
         })
     }

@@ -35,7 +35,7 @@ pub struct Wiring {
     gateway: ActorSlot<GatewayMsg>,
     pub agents: ActorSlot<SupervisorMsg>,
     dialers: ActorSlot<SupervisorMsg>,
-    server: ServerSlot,
+    pub server: ServerSlot,
     sessions: transport::SessionEvents,
     pub directory: LocalDirectory,
     /// How swarm actors on this node reach the world and the cloud.
