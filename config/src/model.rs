@@ -38,6 +38,9 @@ pub struct NodeSection {
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     pub listen: ListenAddr,
+    /// The address other nodes dial to reach this one; unset: `listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<HostPort>,
     pub seeds: Vec<HostPort>,
     pub dial_timeout_ms: u64,
     pub dial_backoff_min_ms: u64,
@@ -360,6 +363,16 @@ impl NodeConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl ClusterSection {
+    /// Where other nodes reach this one.
+    pub fn advertised(&self) -> String {
+        match &self.advertise {
+            Some(address) => address.to_string(),
+            None => self.listen.to_string(),
+        }
     }
 }
 

@@ -9,8 +9,10 @@
 //! process shims and the scenario runner follow.
 
 mod clock;
+pub mod cluster;
 mod entropy;
 mod mesh;
+pub mod net;
 mod node;
 mod storage;
 mod swarm_node;

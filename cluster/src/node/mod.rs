@@ -209,6 +209,17 @@ impl Started {
         })
     }
 
+    /// The node dies at once, as on a power cut (the simulator's crash): the
+    /// whole tree is killed and nothing is flushed.
+    pub async fn kill(self) {
+        self.follow_membership.abort();
+        let limit = std::time::Duration::from_secs(10);
+        if let Err(e) = self.root.kill_and_wait(Some(limit)).await {
+            warn!(error = %e, "the killed tree did not stop in time");
+        }
+        self.mesh.close().await;
+    }
+
     /// Stops the tree (children in reverse start order), then the mesh, then
     /// flushes storage one last time.
     pub async fn shutdown(self, limit: std::time::Duration) -> ExitCode {

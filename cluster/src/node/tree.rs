@@ -151,7 +151,7 @@ fn gateway_args(
     let me = MemberInfo {
         name: config.node.name.clone(),
         role: format!("{:?}", config.node.role).to_lowercase(),
-        cluster_addr: c.listen.to_string(),
+        cluster_addr: c.advertised(),
         incarnation: ctx.entropy.next_u64(),
     };
     let hub: Option<Arc<dyn Hub>> = config

@@ -1,0 +1,180 @@
+//! A whole swarmd cluster in one process: every node runs the production
+//! node tree (`Started::start_on`) on simulated seams, its sessions carried
+//! by [`SimNet`], its disk a [`SimStorage`] that survives the node's crashes
+//! as a disk would (minus what was not flushed), its mesh a [`SimMesh`] view.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor_cluster::NodeServerMessage;
+use swarmd_actors::ctx::Connection;
+use swarmd_cluster::node::{Seams, Started};
+use swarmd_cluster::transport::DialedStream;
+use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
+
+use crate::net::{NetFaults, SimNet};
+use crate::{SeededEntropy, SimClock, SimMesh, SimStorage};
+
+const COOKIE: &str = "simulated-cluster-cookie";
+/// The longest fsync a simulated disk takes.
+const MAX_FSYNC: Duration = Duration::from_millis(2);
+
+pub struct SimCluster {
+    pub net: Arc<SimNet>,
+    pub mesh: Arc<SimMesh>,
+    seed: u64,
+    members: BTreeMap<String, Member>,
+}
+
+pub struct Member {
+    pub config: NodeConfig,
+    pub storage: Arc<SimStorage>,
+    /// `None` while crashed.
+    pub node: Option<Started>,
+    pub incarnation: u64,
+}
+
+/// A node's config for the simulator: fast failure detection, an address of
+/// its own on SimNet (`sim-<name>:4697`), and `seeds` to join. The node
+/// server insists on binding a real listener; it binds a free loopback port
+/// that nothing uses, so parallel simulations never clash.
+pub fn node_config(name: &str, role: Role, seeds: &[HostPort]) -> NodeConfig {
+    let mut config = swarmd_config::load(None, &[]).expect("the embedded defaults load");
+    config.node.name = name.into();
+    config.node.role = role;
+    config.cluster.listen = ListenAddr("127.0.0.1:0".parse().expect("a socket address"));
+    config.cluster.advertise = Some(HostPort {
+        host: format!("sim-{name}"),
+        port: 4697,
+    });
+    config.cluster.seeds = seeds.to_vec();
+    config.cluster.heartbeat_interval_ms = 100;
+    config.cluster.suspect_after_ms = 400;
+    config.cluster.down_after_ms = 1200;
+    config.cluster.dial_backoff_max_ms = 500;
+    config
+}
+
+/// The address other nodes dial to reach `config`'s node.
+pub fn address_of(config: &NodeConfig) -> HostPort {
+    config
+        .cluster
+        .advertise
+        .clone()
+        .expect("simulated nodes advertise an address")
+}
+
+impl SimCluster {
+    pub fn new(seed: u64, faults: NetFaults) -> Self {
+        let entropy = |stream: u64| Arc::new(SeededEntropy::new(seed ^ stream));
+        Self {
+            net: SimNet::new(entropy(0x6e65_7400), faults),
+            mesh: SimMesh::new(entropy(0x6d65_7368), Duration::from_millis(5), 1024),
+            seed,
+            members: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a node and starts it.
+    pub async fn add(&mut self, config: NodeConfig) -> Result<(), String> {
+        let name = config.node.name.clone();
+        let storage = Arc::new(SimStorage::new(
+            Arc::new(SeededEntropy::new(self.seed ^ fnv(&name))),
+            MAX_FSYNC,
+        ));
+        let member = Member {
+            config,
+            storage,
+            node: None,
+            incarnation: 0,
+        };
+        self.members.insert(name.clone(), member);
+        self.start(&name).await
+    }
+
+    async fn start(&mut self, name: &str) -> Result<(), String> {
+        let member = self.members.get_mut(name).ok_or("no such node")?;
+        member.incarnation += 1;
+        let stream = fnv(name) ^ member.incarnation.rotate_left(32);
+        let seams = Seams {
+            clock: Arc::new(SimClock::new()),
+            entropy: Arc::new(SeededEntropy::new(self.seed ^ stream)),
+            storage: member.storage.clone(),
+            mesh: Arc::new(self.mesh.join(name)),
+            dialer: Arc::new(self.net.dialer(name)),
+        };
+        let node = Started::start_on(&member.config, COOKIE.into(), seams).await?;
+        let server = node.server.clone();
+        let accept = Arc::new(move |connection: Connection| {
+            let stream = DialedStream {
+                connection,
+                peer: "sim".into(),
+            };
+            if let Some(server) = server.get() {
+                let _ = server.cast(NodeServerMessage::ConnectionOpenedExternal {
+                    stream: Box::new(stream),
+                    is_server: true,
+                });
+            }
+        });
+        let address = address_of(&member.config);
+        self.net
+            .listen(&format!("{}:{}", address.host, address.port), name, accept);
+        member.node = Some(node);
+        Ok(())
+    }
+
+    /// The node dies at once: its tree is killed, its links reset, and its
+    /// disk loses what was not flushed.
+    pub async fn crash(&mut self, name: &str) {
+        let Some(member) = self.members.get_mut(name) else {
+            return;
+        };
+        let Some(node) = member.node.take() else {
+            return;
+        };
+        self.net.crash(name);
+        node.kill().await;
+        member.storage.crash();
+    }
+
+    /// Starts a crashed node again, same name, same disk.
+    pub async fn restart(&mut self, name: &str) -> Result<(), String> {
+        self.start(name).await
+    }
+
+    pub fn partition(&self, a: &str, b: &str) {
+        self.net.partition(a, b);
+        self.mesh.partition(a, b);
+    }
+
+    pub fn heal(&self, a: &str, b: &str) {
+        self.net.heal(a, b);
+        self.mesh.heal(a, b);
+    }
+
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.get(name)
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = (&String, &Member)> {
+        self.members.iter()
+    }
+
+    /// Stops every running node, in reverse name order.
+    pub async fn shutdown(&mut self) {
+        for member in self.members.values_mut().rev() {
+            if let Some(node) = member.node.take() {
+                node.kill().await;
+            }
+        }
+    }
+}
+
+/// A stable hash of a name, to derive per-node seed streams.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
