@@ -94,6 +94,8 @@ pub struct WorldSection {
     pub height: i32,
     /// One seed, one floor plan.
     pub floor_seed: u64,
+    /// `warehouse` or `hallway`.
+    pub layout: String,
     /// A hazard appears this often (0: never).
     pub hazard_every_ms: u64,
     pub max_hazards: usize,
@@ -402,6 +404,12 @@ impl NodeConfig {
             return Err((
                 "world.width",
                 "the grid must be 8..=1000 by 6..=1000 cells".into(),
+            ));
+        }
+        if !matches!(w.layout.as_str(), "warehouse" | "hallway") {
+            return Err((
+                "world.layout",
+                "must be \"warehouse\" or \"hallway\"".into(),
             ));
         }
         if w.agent_timeout_ms < 100 {

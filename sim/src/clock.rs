@@ -25,6 +25,18 @@ impl SimClock {
     }
 }
 
+impl SimClock {
+    /// Virtual time since the clock was made, in µs.
+    pub fn elapsed_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// The wall time the clock started at, in µs since the Unix epoch.
+    pub fn epoch_us(&self) -> u64 {
+        Self::EPOCH_UNIX_SECS * 1_000_000
+    }
+}
+
 impl Default for SimClock {
     fn default() -> Self {
         Self::new()

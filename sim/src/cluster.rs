@@ -14,6 +14,7 @@ use swarmd_cluster::transport::DialedStream;
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
 use crate::net::{NetFaults, SimNet};
+use crate::trace::fnv;
 use crate::{SeededEntropy, SimClock, SimMesh, SimStorage};
 
 const COOKIE: &str = "simulated-cluster-cookie";
@@ -23,6 +24,8 @@ const MAX_FSYNC: Duration = Duration::from_millis(2);
 pub struct SimCluster {
     pub net: Arc<SimNet>,
     pub mesh: Arc<SimMesh>,
+    /// One clock for every node and incarnation: a restart does not turn time back.
+    pub clock: Arc<SimClock>,
     seed: u64,
     members: BTreeMap<String, Member>,
 }
@@ -71,6 +74,7 @@ impl SimCluster {
         Self {
             net: SimNet::new(entropy(0x6e65_7400), faults),
             mesh: SimMesh::new(entropy(0x6d65_7368), Duration::from_millis(5), 1024),
+            clock: Arc::new(SimClock::new()),
             seed,
             members: BTreeMap::new(),
         }
@@ -98,7 +102,7 @@ impl SimCluster {
         member.incarnation += 1;
         let stream = fnv(name) ^ member.incarnation.rotate_left(32);
         let seams = Seams {
-            clock: Arc::new(SimClock::new()),
+            clock: self.clock.clone(),
             entropy: Arc::new(SeededEntropy::new(self.seed ^ stream)),
             storage: member.storage.clone(),
             mesh: Arc::new(self.mesh.join(name)),
@@ -170,11 +174,4 @@ impl SimCluster {
             }
         }
     }
-}
-
-/// A stable hash of a name, to derive per-node seed streams.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

@@ -8,14 +8,17 @@
 //! mesh seam with seeded per-link FIFO delays and partitions. SimNet, the
 //! process shims and the scenario runner follow.
 
+pub mod check;
 mod clock;
 pub mod cluster;
 mod entropy;
 mod mesh;
 pub mod net;
 mod node;
+pub mod scenario;
 mod storage;
 mod swarm_node;
+pub mod trace;
 
 pub use clock::SimClock;
 pub use entropy::SeededEntropy;

@@ -31,8 +31,9 @@ mod state;
 mod supervisor;
 
 pub use api::{
-    CALL_TIMEOUT, ChildSnapshot, SupervisorError, SupervisorMsg, TreeSnapshot, count_children,
-    delete_child, restart_child, snapshot, start_child, terminate_child, which_children,
+    CALL_TIMEOUT, ChildSnapshot, Description, SupervisorError, SupervisorMsg, TreeSnapshot,
+    count_children, delete_child, restart_child, snapshot, start_child, terminate_child,
+    which_children,
 };
 pub use child::{
     ChildCount, ChildInfo, ChildKind, ChildSpec, ChildStatus, Restart, Shutdown, StartFn,

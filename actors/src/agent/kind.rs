@@ -25,8 +25,8 @@ pub const GRID_AGENT_KIND: &str = "grid";
 
 /// Restarts of one agent's layers within `INTENSITY_PERIOD` before the agent
 /// gives up and its exit reaches the node's `agents` supervisor.
-const MAX_RESTARTS: u32 = 5;
-const INTENSITY_PERIOD: Duration = Duration::from_secs(10);
+pub const MAX_RESTARTS: u32 = 5;
+pub const INTENSITY_PERIOD: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct GridAgentKind {

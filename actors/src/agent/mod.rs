@@ -36,7 +36,7 @@ use crate::world::WorldAdapter;
 use floor::FloorCache;
 use planning::{Intent, Planner};
 
-pub use kind::{GRID_AGENT_KIND, GridAgentKind};
+pub use kind::{GRID_AGENT_KIND, GridAgentKind, INTENSITY_PERIOD, MAX_RESTARTS};
 pub use reflex::{Reflex, ReflexView};
 pub use settings::AgentSettings;
 pub use situation::Situation;

@@ -21,6 +21,29 @@ pub struct GridConfig {
     pub max_agents: usize,
     /// The floor plan's seed: one seed, one floor, on every node that asks.
     pub floor_seed: u64,
+    pub layout: Layout,
+}
+
+/// What the floor looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Rows of shelves with seeded gaps between free aisles.
+    Warehouse,
+    /// Two open halls joined by a corridor one cell wide.
+    Hallway,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "warehouse" => Ok(Layout::Warehouse),
+            "hallway" => Ok(Layout::Hallway),
+            other => Err(format!(
+                "unknown layout {other:?}; known: warehouse, hallway"
+            )),
+        }
+    }
 }
 
 impl Default for GridConfig {
@@ -32,6 +55,7 @@ impl Default for GridConfig {
             max_hazards: 3,
             max_agents: 10_000,
             floor_seed: 7,
+            layout: Layout::Warehouse,
         }
     }
 }
@@ -248,22 +272,17 @@ impl GridWorld {
     }
 }
 
-/// A floor with rows of shelves (with seeded gaps) between free aisles, free
-/// outer columns, and docks along the west wall. A pure function of `config`.
+/// The floor of `config`: a pure function of it, the same on every node.
+/// Docks are along the west wall.
 pub fn floor_plan(config: &GridConfig) -> FloorPlan {
     assert!(
         config.width >= 8 && config.height >= 6,
         "a grid needs at least 8x6 cells"
     );
-    let mut seed = config.floor_seed;
-    let mut obstacles = Vec::new();
-    for y in (2..config.height - 2).step_by(3) {
-        for x in 3..config.width - 3 {
-            if !splitmix64(&mut seed).is_multiple_of(5) {
-                obstacles.push(Cell::new(x, y));
-            }
-        }
-    }
+    let obstacles = match config.layout {
+        Layout::Warehouse => shelves(config),
+        Layout::Hallway => hallway_walls(config),
+    };
     let docks = (1..config.height - 1)
         .step_by(3)
         .map(|y| Cell::new(0, y))
@@ -274,6 +293,32 @@ pub fn floor_plan(config: &GridConfig) -> FloorPlan {
         obstacles,
         docks,
     }
+}
+
+/// Rows of shelves (with seeded gaps) between free aisles, free outer columns.
+fn shelves(config: &GridConfig) -> Vec<Cell> {
+    let mut seed = config.floor_seed;
+    let mut obstacles = Vec::new();
+    for y in (2..config.height - 2).step_by(3) {
+        for x in 3..config.width - 3 {
+            if !splitmix64(&mut seed).is_multiple_of(5) {
+                obstacles.push(Cell::new(x, y));
+            }
+        }
+    }
+    obstacles
+}
+
+/// A wall three cells thick down the middle, pierced by one corridor.
+fn hallway_walls(config: &GridConfig) -> Vec<Cell> {
+    let (mid, door) = (config.width / 2, config.height / 2);
+    (mid - 1..=mid + 1)
+        .flat_map(|x| {
+            (0..config.height)
+                .filter(move |y| *y != door)
+                .map(move |y| Cell::new(x, y))
+        })
+        .collect()
 }
 
 fn splitmix64(state: &mut u64) -> u64 {

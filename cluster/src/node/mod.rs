@@ -119,6 +119,8 @@ pub struct Started {
     pub factory: AgentFactory,
     /// The node server's current incarnation (the simulator hands it streams).
     pub server: ServerSlot,
+    /// The world and mission planner, where this node runs them.
+    pub cloud: swarm::CloudSlots,
     follow_membership: tokio::task::JoinHandle<()>,
 }
 
@@ -205,6 +207,7 @@ impl Started {
             cluster: wiring.cluster,
             factory,
             server: wiring.server,
+            cloud: wiring.cloud,
             follow_membership,
         })
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
 use swarmd_actors::agents::{AgentKinds, LocalDirectory};
-use swarmd_actors::missions::{PlannerArgs, planner_child};
+use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::Router;
-use swarmd_actors::world::{GridConfig, WorldArgs, floor_plan, world_child};
+use swarmd_actors::world::{GridConfig, Layout, WorldActorMsg, WorldArgs, floor_plan, world_child};
 use swarmd_config::NodeConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Address;
@@ -118,6 +118,7 @@ pub fn grid_config(config: &NodeConfig) -> GridConfig {
         max_hazards: w.max_hazards,
         max_agents: config.agents.max_agents.max(1024),
         floor_seed: w.floor_seed,
+        layout: w.layout.parse().unwrap_or(Layout::Warehouse),
         ..GridConfig::default()
     }
 }
@@ -147,6 +148,13 @@ pub fn agent_kinds(
     AgentKinds::builtin().with(GRID_AGENT_KIND, grid)
 }
 
+/// Where the `cloud` subtree's actors can be reached in-process.
+#[derive(Clone, Default)]
+pub struct CloudSlots {
+    pub world: ActorSlot<WorldActorMsg>,
+    pub missions: ActorSlot<PlannerMsg>,
+}
+
 /// The `cloud` subtree, if this node hosts the world or plans missions.
 pub fn cloud_spec(
     ctx: &NodeCtx,
@@ -154,6 +162,7 @@ pub fn cloud_spec(
     router: Arc<dyn Router>,
     directory: &LocalDirectory,
     events: &EventSender,
+    slots: &CloudSlots,
 ) -> Option<SupervisorSpec> {
     let (hosts_world, plans) = (config.hosts_world(), config.node.role.runs_cloud());
     if !hosts_world && !plans {
@@ -171,7 +180,7 @@ pub fn cloud_spec(
             hazard_every: Duration::from_millis(config.world.hazard_every_ms),
             agent_timeout,
         };
-        spec = spec.child(world_child(args, directory, ActorSlot::new()));
+        spec = spec.child(world_child(args, directory, slots.world.clone()));
     }
     if plans {
         let args = PlannerArgs {
@@ -182,7 +191,7 @@ pub fn cloud_spec(
             agent_timeout,
             demo: config.missions.demo,
         };
-        spec = spec.child(planner_child(args, directory, ActorSlot::new()));
+        spec = spec.child(planner_child(args, directory, slots.missions.clone()));
     }
     Some(spec)
 }

@@ -21,7 +21,7 @@ use swarmd_supervisor::{
 use tokio::sync::broadcast;
 
 use super::recorder::{Recorder, RecorderArgs};
-use super::swarm::{self, ClusterRouter};
+use super::swarm::{self, CloudSlots, ClusterRouter};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
@@ -40,6 +40,7 @@ pub struct Wiring {
     pub directory: LocalDirectory,
     /// How swarm actors on this node reach the world and the cloud.
     pub router: Arc<ClusterRouter>,
+    pub cloud: CloudSlots,
     tls: Option<transport::Tls>,
 }
 
@@ -75,6 +76,7 @@ impl Wiring {
             sessions: broadcast::channel(SESSION_EVENTS).0,
             directory,
             router,
+            cloud: CloudSlots::default(),
             tls,
         })
     }
@@ -135,7 +137,14 @@ pub fn root_spec(
         .child(cluster.into_child())
         .child(agents.into_child_in(wiring.agents.clone()));
     let router: Arc<dyn Router> = wiring.router.clone();
-    if let Some(cloud) = swarm::cloud_spec(ctx, config, router, &wiring.directory, events) {
+    if let Some(cloud) = swarm::cloud_spec(
+        ctx,
+        config,
+        router,
+        &wiring.directory,
+        events,
+        &wiring.cloud,
+    ) {
         root = root.child(cloud.into_child());
     }
     root

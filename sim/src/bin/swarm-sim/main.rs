@@ -1,0 +1,121 @@
+//! The simulator's runner. One seed runs in one process (ractor's registries
+//! and id counter are process-global), so a sweep re-executes this binary
+//! once per seed, a few at a time.
+//!
+//!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
+//!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
+
+mod det;
+mod sweep;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use swarmd_sim::scenario::{self, RunConfig, Scenario};
+
+#[derive(Parser)]
+#[command(
+    name = "swarm-sim",
+    about = "Run swarmd clusters in simulation: one seed, one trace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    sweep: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run many seeds of many scenarios, one process each, and sum up
+    Sweep(sweep::SweepArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct RunArgs {
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = "partition")]
+    scenario: Scenario,
+    /// The cloud and `nodes - 1` edges
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=16))]
+    nodes: u64,
+    /// Simulated seconds of faults (a 30 s drain follows)
+    #[arg(long, default_value_t = 60)]
+    sim_secs: u64,
+    /// Write every trace line to FILE
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.sweep {
+        Some(Command::Sweep(args)) => sweep::run(&args),
+        None => run_one(&cli.run),
+    }
+}
+
+fn run_one(args: &RunArgs) -> ExitCode {
+    let config = RunConfig {
+        seed: args.seed,
+        scenario: args.scenario,
+        nodes: args.nodes as usize,
+        sim_secs: args.sim_secs,
+        keep_trace: args.trace.is_some(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
+    let outcome = runtime.block_on(async {
+        det::install(args.seed);
+        scenario::run(&config).await
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(why) => {
+            println!(
+                "seed={} scenario={} verdict=ERROR {why}",
+                args.seed,
+                args.scenario.name()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.trace
+        && let Err(e) = std::fs::write(path, outcome.trace.lines().join("\n") + "\n")
+    {
+        eprintln!("cannot write the trace to {}: {e}", path.display());
+    }
+    let verdict = if outcome.violations.is_empty() {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    println!(
+        "seed={} scenario={} nodes={} simulated_ms={} trace={} verdict={verdict}",
+        args.seed,
+        args.scenario.name(),
+        args.nodes,
+        outcome.simulated.as_millis(),
+        outcome.trace.hash(),
+    );
+    if outcome.violations.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for v in &outcome.violations {
+        println!("  violation: {v}");
+    }
+    println!(
+        "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --trace trace-{}.txt",
+        args.seed,
+        args.scenario.name(),
+        args.nodes,
+        args.sim_secs,
+        args.seed
+    );
+    ExitCode::FAILURE
+}

@@ -1,0 +1,115 @@
+//! A seed sweep: this binary re-executed once per (seed, scenario), `jobs`
+//! at a time. Prints each failure with how to re-run it, the throughput,
+//! and one summary line.
+
+use std::collections::VecDeque;
+use std::process::{Child, Command, ExitCode, Stdio};
+
+use clap::Args;
+use swarmd_sim::scenario::Scenario;
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Seeds per scenario; the SWARM_SIM_SEEDS variable wins when set
+    #[arg(long, default_value_t = 40)]
+    seeds: u64,
+    /// The first seed
+    #[arg(long, default_value_t = 1)]
+    from: u64,
+    /// Comma-separated scenario names, or "all"
+    #[arg(long, default_value = "all")]
+    scenarios: String,
+    /// Runs at once
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    jobs: u64,
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    #[arg(long, default_value_t = 60)]
+    sim_secs: u64,
+}
+
+struct Job {
+    label: String,
+    child: Child,
+}
+
+fn scenarios(names: &str) -> Result<Vec<Scenario>, String> {
+    if names == "all" {
+        return Ok(Scenario::ALL.to_vec());
+    }
+    names.split(',').map(str::parse).collect()
+}
+
+pub fn run(args: &SweepArgs) -> ExitCode {
+    let seeds = std::env::var("SWARM_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(args.seeds);
+    let scenarios = match scenarios(&args.scenarios) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("{why}");
+            return ExitCode::from(2);
+        }
+    };
+    let me = std::env::current_exe().expect("the running binary's path");
+    let mut queue: VecDeque<(u64, Scenario)> = scenarios
+        .iter()
+        .flat_map(|sc| (args.from..args.from + seeds).map(move |seed| (seed, *sc)))
+        .collect();
+    let total = queue.len();
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the harness's own wall clock
+    let started = std::time::Instant::now();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut running: VecDeque<Job> = VecDeque::new();
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < args.jobs as usize
+            && let Some((seed, scenario)) = queue.pop_front()
+        {
+            running.push_back(spawn(&me, args, seed, scenario));
+        }
+        let job = running.pop_front().expect("a job runs");
+        let output = job.child.wait_with_output().expect("a run finishes");
+        let text = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() {
+            passed += 1;
+        } else {
+            failed += 1;
+            println!("FAILED {}:\n{text}", job.label);
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let simulated = total as f64 * (args.sim_secs + 30) as f64;
+    println!(
+        "{total} runs in {wall:.1} s: {:.0} seeds/min, {:.0} simulated s per wall s ({} nodes, {} jobs)",
+        total as f64 * 60.0 / wall,
+        simulated / wall,
+        args.nodes,
+        args.jobs
+    );
+    println!("sweep: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn spawn(me: &std::path::Path, args: &SweepArgs, seed: u64, scenario: Scenario) -> Job {
+    let child = Command::new(me)
+        .args(["--seed", &seed.to_string(), "--scenario", scenario.name()])
+        .args([
+            "--nodes",
+            &args.nodes.to_string(),
+            "--sim-secs",
+            &args.sim_secs.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator re-executes itself");
+    Job {
+        label: format!("seed {seed} {}", scenario.name()),
+        child,
+    }
+}

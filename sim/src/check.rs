@@ -1,0 +1,302 @@
+//! Invariant checkers, kept apart from the code under test: each reads what
+//! a run left behind (ledgers, the hub's copies, forwarder cursors, world
+//! snapshots) and says what is wrong, if anything.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use swarmd_messages::swarm::Cell;
+use swarmd_messages::{Event, EventKind};
+
+/// One edge's ledger as the edge has it and as the hub has it.
+pub struct Forwarded {
+    pub node: String,
+    /// The edge's own durable log.
+    pub own: Vec<Event>,
+    /// Events below this seq are acknowledged by the hub.
+    pub acked_below: u64,
+    /// The hub's copies of this edge's events.
+    pub at_hub: Vec<Event>,
+}
+
+/// No acknowledged event is missing at the hub, changed there, or stored twice.
+pub fn acked_events_at_hub(edges: &[Forwarded]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for edge in edges {
+        let mut at_hub: BTreeMap<u64, &Event> = BTreeMap::new();
+        for e in &edge.at_hub {
+            if at_hub.insert(e.id.seq, e).is_some() {
+                wrong.push(format!(
+                    "{}/{} stored twice at the hub",
+                    edge.node, e.id.seq
+                ));
+            }
+        }
+        for e in edge.own.iter().filter(|e| e.id.seq < edge.acked_below) {
+            match at_hub.get(&e.id.seq) {
+                None => wrong.push(format!(
+                    "{}/{} acked but missing at the hub",
+                    edge.node, e.id.seq
+                )),
+                Some(copy) if *copy != e => {
+                    wrong.push(format!("{}/{} differs at the hub", edge.node, e.id.seq))
+                }
+                Some(_) => {}
+            }
+        }
+        let acked_at_edge = edge
+            .own
+            .iter()
+            .filter(|e| e.id.seq < edge.acked_below)
+            .count() as u64;
+        if acked_at_edge < edge.acked_below {
+            let lost = edge.acked_below - acked_at_edge;
+            wrong.push(format!(
+                "{}: {lost} acked events gone from the edge's own log",
+                edge.node
+            ));
+        }
+    }
+    wrong
+}
+
+/// Never two agents in one cell, in any snapshot of the world.
+pub fn one_agent_per_cell(at_us: u64, agents: &[(String, Cell)]) -> Option<String> {
+    let mut seen: BTreeMap<Cell, &str> = BTreeMap::new();
+    for (name, cell) in agents {
+        if let Some(other) = seen.insert(*cell, name) {
+            return Some(format!("t={at_us}us: {other} and {name} both at {cell}"));
+        }
+    }
+    None
+}
+
+/// What the ledger says of each mission: when planned, how it ended.
+#[derive(Debug, Default)]
+pub struct MissionRecord {
+    pub planned_us: u64,
+    /// `Completed`, or `Failed(reason)`; `None` while active.
+    pub outcome: Option<String>,
+}
+
+/// The missions the planner's ledger records, by id.
+pub fn missions(planner_events: &[Event]) -> BTreeMap<u64, MissionRecord> {
+    let mut out: BTreeMap<u64, MissionRecord> = BTreeMap::new();
+    for e in planner_events {
+        match &e.kind {
+            EventKind::Decision { rationale, .. } => {
+                let Some(id) = mission_id(rationale.strip_prefix("mission "), ':') else {
+                    continue;
+                };
+                out.entry(id).or_default().planned_us = e.time_us;
+            }
+            EventKind::StateChange { target, diff, .. } => {
+                let Some(id) = target.strip_prefix("mission/").and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                let outcome = diff.rsplit(" -> ").next().unwrap_or_default().to_string();
+                out.entry(id).or_default().outcome = Some(outcome);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn mission_id(rest: Option<&str>, end: char) -> Option<u64> {
+    rest?.split(end).next()?.parse().ok()
+}
+
+/// Every mission planned before `deadline_us` ended: done, or failed with a reason.
+pub fn missions_end(missions: &BTreeMap<u64, MissionRecord>, deadline_us: u64) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (id, m) in missions {
+        match &m.outcome {
+            None if m.planned_us < deadline_us => wrong.push(format!(
+                "mission {id} (planned at {}us) never ended",
+                m.planned_us
+            )),
+            Some(o) if o.starts_with("Failed") && o.len() <= "Failed(\"\")".len() => {
+                wrong.push(format!("mission {id} failed without a reason"))
+            }
+            _ => {}
+        }
+    }
+    wrong
+}
+
+/// A supervisor's restart intensity, as configured.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max_restarts: u32,
+    pub period: Duration,
+}
+
+/// No supervisor restarted more children within its period than its
+/// intensity allows. `limit_of` names each supervisor's intensity.
+pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -> Vec<String> {
+    let mut restarts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for e in system {
+        if let EventKind::Supervision { child, what, .. } = &e.kind
+            && what == "restarted"
+            && let Some((supervisor, _)) = child.rsplit_once('/')
+        {
+            restarts.entry(supervisor).or_default().push(e.time_us);
+        }
+    }
+    let mut wrong = Vec::new();
+    for (supervisor, times) in restarts {
+        let limit = limit_of(supervisor);
+        let period = limit.period.as_micros() as u64;
+        let window = limit.max_restarts as usize + 1;
+        for w in times.windows(window) {
+            if w[window - 1] - w[0] < period {
+                wrong.push(format!(
+                    "{supervisor}: {window} restarts within {:?} (intensity {} per {:?})",
+                    Duration::from_micros(w[window - 1] - w[0]),
+                    limit.max_restarts,
+                    limit.period
+                ));
+                break;
+            }
+        }
+    }
+    wrong
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmd_messages::{EventId, TraceContext};
+
+    fn event(node: &str, seq: u64, time_us: u64, kind: EventKind) -> Event {
+        Event {
+            id: EventId {
+                node: node.into(),
+                seq,
+            },
+            tenant: "t".into(),
+            agent: None,
+            trace: TraceContext::default(),
+            time_us,
+            kind,
+        }
+    }
+
+    fn signal(node: &str, seq: u64) -> Event {
+        let kind = EventKind::Signal {
+            status: "s".into(),
+            detail: format!("{seq}"),
+        };
+        event(node, seq, seq, kind)
+    }
+
+    #[test]
+    fn a_missing_or_changed_acked_event_is_caught() {
+        let own: Vec<Event> = (0..5).map(|s| signal("e", s)).collect();
+        let good = Forwarded {
+            node: "e".into(),
+            own: own.clone(),
+            acked_below: 4,
+            at_hub: own[..4].to_vec(),
+        };
+        assert!(acked_events_at_hub(&[good]).is_empty());
+
+        let mut at_hub = own[..4].to_vec();
+        at_hub.remove(2);
+        let missing = Forwarded {
+            node: "e".into(),
+            own: own.clone(),
+            acked_below: 4,
+            at_hub,
+        };
+        assert_eq!(
+            acked_events_at_hub(&[missing]),
+            ["e/2 acked but missing at the hub"]
+        );
+
+        let mut at_hub = own[..4].to_vec();
+        at_hub[1] = signal("e", 9);
+        at_hub[1].id.seq = 1;
+        let changed = Forwarded {
+            node: "e".into(),
+            own,
+            acked_below: 4,
+            at_hub,
+        };
+        assert_eq!(acked_events_at_hub(&[changed]), ["e/1 differs at the hub"]);
+    }
+
+    #[test]
+    fn two_agents_in_one_cell_are_caught() {
+        let ok = [
+            ("a".to_string(), Cell::new(1, 1)),
+            ("b".to_string(), Cell::new(1, 2)),
+        ];
+        assert_eq!(one_agent_per_cell(5, &ok), None);
+        let clash = [
+            ("a".to_string(), Cell::new(1, 1)),
+            ("b".to_string(), Cell::new(1, 1)),
+        ];
+        assert!(
+            one_agent_per_cell(5, &clash)
+                .unwrap()
+                .contains("both at (1,1)")
+        );
+    }
+
+    #[test]
+    fn missions_must_end_with_a_reason() {
+        let decision = |id: u64| EventKind::Decision {
+            rationale: format!("mission {id}: cover"),
+            alternatives: vec![],
+            confidence: 1.0,
+            inputs_hash: 0,
+        };
+        let ended = |id: u64, how: &str| EventKind::StateChange {
+            target: format!("mission/{id}"),
+            before_hash: 0,
+            after_hash: 0,
+            diff: format!("Active -> {how}"),
+        };
+        let events = [
+            event("c", 0, 10, decision(1)),
+            event("c", 1, 20, decision(2)),
+            event("c", 2, 30, ended(1, "Completed")),
+            event("c", 3, 40, decision(3)),
+            event("c", 4, 50, ended(3, "Failed(\"\")")),
+        ];
+        let m = missions(&events);
+        assert_eq!(
+            missions_end(&m, 100),
+            [
+                "mission 2 (planned at 20us) never ended",
+                "mission 3 failed without a reason"
+            ]
+        );
+        assert_eq!(missions_end(&m, 15), ["mission 3 failed without a reason"]);
+    }
+
+    #[test]
+    fn too_many_restarts_in_a_period_are_caught() {
+        let restart = || EventKind::Supervision {
+            child: "a1/reflex".into(),
+            what: "restarted".into(),
+            restarts: 1,
+        };
+        let limit = |_: &str| Limit {
+            max_restarts: 2,
+            period: Duration::from_secs(1),
+        };
+        let spaced: Vec<Event> = [0, 600_000, 1_200_000]
+            .iter()
+            .map(|t| event("n", 0, *t, restart()))
+            .collect();
+        assert!(intensity_respected(&spaced, limit).is_empty());
+        let burst: Vec<Event> = [0, 100, 200]
+            .iter()
+            .map(|t| event("n", 0, *t, restart()))
+            .collect();
+        assert_eq!(intensity_respected(&burst, limit).len(), 1);
+    }
+}

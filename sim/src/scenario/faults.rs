@@ -1,0 +1,165 @@
+//! Each scenario's seeded schedule of faults, and how a fault is applied.
+
+use std::time::Duration;
+
+use ractor::{ActorCell, ActorRef};
+use swarmd_actors::ctx::Entropy;
+use swarmd_supervisor::{Description, SupervisorMsg};
+
+use super::Scenario;
+use crate::cluster::SimCluster;
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Partition(String, String),
+    Heal(String, String),
+    Crash(String),
+    Restart(String),
+    /// The next `n` flushes of the node's disk fail.
+    FailFlushes(String, u32),
+    /// Kill one layer actor of one agent on the node, picked by the driver.
+    PanicAgent(String),
+}
+
+fn between(rng: &dyn Entropy, from_ms: u64, to_ms: u64) -> Duration {
+    Duration::from_millis(from_ms + rng.next_u64() % (to_ms - from_ms).max(1))
+}
+
+fn pick<'a>(rng: &dyn Entropy, of: &'a [String]) -> &'a String {
+    &of[(rng.next_u64() % of.len() as u64) as usize]
+}
+
+/// The faults of one run, in time order, all within `secs`.
+pub fn schedule(
+    scenario: Scenario,
+    rng: &dyn Entropy,
+    edges: &[String],
+    secs: u64,
+) -> Vec<(Duration, Fault)> {
+    let end = secs * 1000;
+    let mut out = Vec::new();
+    match scenario {
+        // The corridor is the fault: agents of both edges cross it.
+        Scenario::Hallway => {}
+        Scenario::Partition => {
+            let cut = between(rng, end / 6, end / 3);
+            let heal = cut + between(rng, end / 6, end / 3);
+            for edge in edges {
+                out.push((cut, Fault::Partition("cloud".into(), edge.clone())));
+                out.push((heal, Fault::Heal("cloud".into(), edge.clone())));
+            }
+        }
+        Scenario::Crash => {
+            let edge = pick(rng, edges).clone();
+            let crash = between(rng, end / 8, end / 3);
+            out.push((crash, Fault::Crash(edge.clone())));
+            out.push((crash + between(rng, 2_000, 8_000), Fault::Restart(edge)));
+            let cloud_crash = between(rng, end / 2, end * 2 / 3);
+            out.push((cloud_crash, Fault::Crash("cloud".into())));
+            out.push((
+                cloud_crash + between(rng, 2_000, 8_000),
+                Fault::Restart("cloud".into()),
+            ));
+        }
+        Scenario::Disk => {
+            let mut at = between(rng, 1_000, 3_000);
+            while at.as_millis() < u128::from(end) {
+                let node = pick(rng, edges).clone();
+                out.push((
+                    at,
+                    Fault::FailFlushes(node, 1 + (rng.next_u64() % 3) as u32),
+                ));
+                at += between(rng, 1_000, 4_000);
+            }
+            let edge = pick(rng, edges).clone();
+            let crash = between(rng, end / 3, end * 2 / 3);
+            out.push((crash, Fault::Crash(edge.clone())));
+            out.push((crash + between(rng, 1_000, 5_000), Fault::Restart(edge)));
+        }
+        Scenario::Panic => {
+            let mut at = between(rng, 1_000, 2_000);
+            while at.as_millis() < u128::from(end) {
+                out.push((at, Fault::PanicAgent(pick(rng, edges).clone())));
+                at += between(rng, 300, 2_000);
+            }
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+pub async fn apply(
+    cluster: &mut SimCluster,
+    fault: &Fault,
+    rng: &dyn Entropy,
+) -> Result<(), String> {
+    match fault {
+        Fault::Partition(a, b) => cluster.partition(a, b),
+        Fault::Heal(a, b) => cluster.heal(a, b),
+        Fault::Crash(node) => cluster.crash(node).await,
+        Fault::Restart(node) => cluster.restart(node).await?,
+        Fault::FailFlushes(node, n) => {
+            if let Some(m) = cluster.member(node) {
+                m.storage.fail_next_flushes(*n);
+            }
+        }
+        Fault::PanicAgent(node) => kill_a_layer(cluster, node, rng).await,
+    }
+    Ok(())
+}
+
+/// After the faults: every cut healed, every crashed node back.
+pub async fn heal_all(cluster: &mut SimCluster, edges: &[String]) -> Result<(), String> {
+    for edge in edges {
+        cluster.heal("cloud", edge);
+    }
+    let down: Vec<String> = cluster
+        .members()
+        .filter(|(_, m)| m.node.is_none())
+        .map(|(n, _)| n.clone())
+        .collect();
+    for node in down {
+        cluster.restart(&node).await?;
+    }
+    Ok(())
+}
+
+async fn describe(sup: &ActorRef<SupervisorMsg>) -> Option<Description> {
+    let asked = sup
+        .call(SupervisorMsg::Describe, Some(Duration::from_secs(1)))
+        .await;
+    asked.ok()?.success_or(()).ok()
+}
+
+fn running(d: Description) -> Vec<ActorCell> {
+    d.children
+        .into_iter()
+        .filter_map(|(_, cell)| cell)
+        .collect()
+}
+
+/// Kills a seeded pick among the node's agents' layer actors, as a panic would.
+async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) {
+    let Some(agents) = cluster
+        .member(node)
+        .and_then(|m| m.node.as_ref())
+        .and_then(|n| n.factory.agents.get())
+    else {
+        return;
+    };
+    let Some(agents) = describe(&agents).await.map(running) else {
+        return;
+    };
+    if agents.is_empty() {
+        return;
+    }
+    let agent: ActorRef<SupervisorMsg> = agents[(rng.next_u64() % agents.len() as u64) as usize]
+        .clone()
+        .into();
+    let Some(layers) = describe(&agent).await.map(running) else {
+        return;
+    };
+    if let Some(layer) = layers.get((rng.next_u64() % layers.len().max(1) as u64) as usize) {
+        layer.kill();
+    }
+}
