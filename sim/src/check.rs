@@ -136,32 +136,48 @@ pub struct Limit {
 /// intensity allows. `limit_of` names each supervisor's intensity.
 pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -> Vec<String> {
     let mut restarts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for e in system {
-        if let EventKind::Supervision { child, what, .. } = &e.kind
-            && what == "restarted"
-            && let Some((supervisor, _)) = child.rsplit_once('/')
-        {
-            restarts.entry(supervisor).or_default().push(e.time_us);
-        }
-    }
     let mut wrong = Vec::new();
-    for (supervisor, times) in restarts {
-        let limit = limit_of(supervisor);
-        let period = limit.period.as_micros() as u64;
-        let window = limit.max_restarts as usize + 1;
-        for w in times.windows(window) {
-            if w[window - 1] - w[0] < period {
-                wrong.push(format!(
-                    "{supervisor}: {window} restarts within {:?} (intensity {} per {:?})",
-                    Duration::from_micros(w[window - 1] - w[0]),
-                    limit.max_restarts,
-                    limit.period
-                ));
-                break;
+    for e in system {
+        let EventKind::Supervision { child, what, .. } = &e.kind else {
+            continue;
+        };
+        let Some((supervisor, child_name)) = child.rsplit_once('/') else {
+            continue;
+        };
+        if what == "started" || what == "restarted" {
+            // A supervisor (re)started by its parent starts with a clean slate.
+            if let Some(times) = restarts.remove(child_name) {
+                wrong.extend(over_limit(child_name, &times, limit_of(child_name)));
+            }
+        }
+        if what == "restarted" {
+            // One failure under rest_for_one or one_for_all restarts several
+            // children at one instant: that is one restart, as OTP counts.
+            let times = restarts.entry(supervisor).or_default();
+            if times.last() != Some(&e.time_us) {
+                times.push(e.time_us);
             }
         }
     }
+    for (supervisor, times) in restarts {
+        wrong.extend(over_limit(supervisor, &times, limit_of(supervisor)));
+    }
     wrong
+}
+
+/// More than `limit` restarts (by time, µs) within its period, if so.
+fn over_limit(supervisor: &str, times: &[u64], limit: Limit) -> Option<String> {
+    let period = limit.period.as_micros() as u64;
+    let window = limit.max_restarts as usize + 1;
+    let w = times
+        .windows(window)
+        .find(|w| w[window - 1] - w[0] < period)?;
+    Some(format!(
+        "{supervisor}: {window} restarts within {:?} (intensity {} per {:?})",
+        Duration::from_micros(w[window - 1] - w[0]),
+        limit.max_restarts,
+        limit.period
+    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! actions. A mismatch is a `consistency_violation`: it goes to the ledger and
 //! up to Supervision, which re-plans with an exploration intent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -20,8 +20,8 @@ use crate::ticker::{Ticker, period_of};
 const STEP_WITHIN_TICKS: u64 = 10;
 /// Hazards this close that are no longer seen are forgotten.
 const FORGET_WITHIN: u32 = 2;
-/// Peers out of sight are remembered this many ticks.
-const PEER_MEMORY_TICKS: u64 = 50;
+/// Peers and hazards out of sight are remembered this many ticks.
+const MEMORY_TICKS: u64 = 50;
 
 #[derive(Clone)]
 pub struct Situation;
@@ -31,7 +31,9 @@ pub struct SituationState {
     ticker: Ticker,
     tick: u64,
     floor: Option<Arc<Floor>>,
-    hazards: BTreeSet<Cell>,
+    /// Hazards seen, and the tick each was last seen: out of sight they are
+    /// remembered a while, then forgotten (hazards come and go).
+    hazards: BTreeMap<Cell, u64>,
     /// Peers last seen, by name: where, and at which tick. Remembered out
     /// of sight for a while, so a plan does not flip as they come and go.
     peers: BTreeMap<String, (Cell, u64)>,
@@ -67,7 +69,7 @@ impl Actor for Situation {
             ticker,
             tick: 0,
             floor: None,
-            hazards: BTreeSet::new(),
+            hazards: BTreeMap::new(),
             peers: BTreeMap::new(),
             position: None,
             intent: None,
@@ -115,11 +117,15 @@ impl SituationState {
         let surprise = p
             .hazards_near
             .iter()
-            .find(|h| !self.hazards.contains(h) && self.on_my_way(p.position, **h))
+            .find(|h| !self.hazards.contains_key(h) && self.on_my_way(p.position, **h))
             .copied();
+        let tick = self.tick;
+        self.hazards.retain(|h, seen| {
+            let gone = h.distance(p.position) <= FORGET_WITHIN && !p.hazards_near.contains(h);
+            !gone && tick - *seen <= MEMORY_TICKS
+        });
         self.hazards
-            .retain(|h| h.distance(p.position) > FORGET_WITHIN || p.hazards_near.contains(h));
-        self.hazards.extend(p.hazards_near.iter().copied());
+            .extend(p.hazards_near.iter().map(|h| (*h, tick)));
         self.remember_peers(&p);
         if self.position != Some(p.position) {
             self.w.to_supervision(SupervisionMsg::Position(p.position));
@@ -157,11 +163,7 @@ impl SituationState {
                 .await;
         }
         let step_to = match intent {
-            // Holding on a dock would block every delivery there: step off it.
-            Intent::Hold if self.on_dock(here) || self.explore_to.is_some() => {
-                self.explore(here).await
-            }
-            Intent::Hold => None,
+            Intent::Hold => self.hold(here).await,
             Intent::GoTo(goal) => self.toward(here, goal).await,
             Intent::Explore => self.explore(here).await,
         };
@@ -182,9 +184,10 @@ impl SituationState {
             self.arrive(here);
             return None;
         }
-        if here.distance(goal) == 1 && self.peer_at(goal) && !self.arrived {
-            // A peer holds the waypoint: seen from next to it is visited.
-            let detail = format!("{goal} taken by a peer; visited from {here}");
+        let taken = self.peer_at(goal) || self.hazards.contains_key(&goal);
+        if here.distance(goal) == 1 && taken && !self.arrived {
+            // A peer or a hazard holds the waypoint: seen from next to it is visited.
+            let detail = format!("{goal} taken by a peer or a hazard; visited from {here}");
             self.w.journal.signal("waypoint_occupied", detail).await;
             self.arrive(goal);
             return None;
@@ -199,6 +202,20 @@ impl SituationState {
         }
     }
 
+    /// Idle: stay, unless here is a cell others need to pass or use (a dock,
+    /// a corridor or a gap between shelves, or the mouth of one); then step
+    /// off it.
+    async fn hold(&mut self, here: Cell) -> Option<Cell> {
+        if self.explore_to == Some(here) {
+            self.explore_to = None;
+        }
+        if self.explore_to.is_none() && !self.on_dock(here) && !self.in_the_way(here) {
+            return None;
+        }
+        self.explore(here).await
+    }
+
+    /// Steps to a free neighbour, preferring one that is not a passage.
     async fn explore(&mut self, here: Cell) -> Option<Cell> {
         if self.explore_to.is_none() {
             let free: Vec<Cell> = here
@@ -210,8 +227,14 @@ impl SituationState {
                 self.arrive(here);
                 return None;
             }
-            let pick = self.w.ctx.entropy.next_u64() as usize % free.len();
-            self.explore_to = Some(free[pick]);
+            let roomy: Vec<Cell> = free
+                .iter()
+                .copied()
+                .filter(|c| !self.is_passage(*c))
+                .collect();
+            let choices = if roomy.is_empty() { free } else { roomy };
+            let pick = self.w.ctx.entropy.next_u64() as usize % choices.len();
+            self.explore_to = Some(choices[pick]);
         }
         let to = self.explore_to?;
         if here == to {
@@ -236,7 +259,7 @@ impl SituationState {
         self.peers.retain(|name, (cell, seen)| {
             let in_view = cell.distance(p.position) <= FORGET_WITHIN;
             let still_there = p.agents_near.iter().any(|(n, _)| n == name);
-            tick - *seen <= PEER_MEMORY_TICKS && (still_there || !in_view)
+            tick - *seen <= MEMORY_TICKS && (still_there || !in_view)
         });
         for (name, cell) in &p.agents_near {
             self.peers.insert(name.clone(), (*cell, tick));
@@ -247,17 +270,36 @@ impl SituationState {
         self.peers.values().any(|(c, _)| *c == cell)
     }
 
-    /// Around shelves, hazards and the peers remembered. A peer standing on
-    /// the goal itself does not hide the way there: the reflex waits at it.
+    /// Around shelves, hazards and the peers remembered. A peer or a hazard
+    /// on the goal itself does not hide the way to it: the agent goes next
+    /// to it, and the reflex never steps onto it.
     fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
         let floor = self.floor.as_ref()?;
-        let peer_in_way = |c: Cell| c != to && self.peer_at(c);
-        let blocked = |c: Cell| !floor.is_open(c) || self.hazards.contains(&c) || peer_in_way(c);
+        let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || self.peer_at(c));
+        let blocked = |c: Cell| !floor.is_open(c) || in_way(c);
         shortest_path(floor.bounds, blocked, from, to)
     }
 
     fn is_open(&self, c: Cell) -> bool {
-        self.floor.as_ref().is_some_and(|f| f.is_open(c)) && !self.hazards.contains(&c)
+        self.floor.as_ref().is_some_and(|f| f.is_open(c)) && !self.hazards.contains_key(&c)
+    }
+
+    /// An open cell with at most two open neighbours: a corridor, a gap.
+    fn is_passage(&self, c: Cell) -> bool {
+        let Some(floor) = &self.floor else {
+            return false;
+        };
+        let open = c
+            .neighbours()
+            .into_iter()
+            .filter(|n| floor.is_open(*n))
+            .count();
+        floor.is_open(c) && open <= 2
+    }
+
+    /// In a passage, or at its mouth.
+    fn in_the_way(&self, c: Cell) -> bool {
+        self.is_passage(c) || c.neighbours().into_iter().any(|n| self.is_passage(n))
     }
 
     fn on_dock(&self, c: Cell) -> bool {

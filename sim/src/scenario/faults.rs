@@ -80,7 +80,7 @@ pub fn schedule(
             let mut at = between(rng, 1_000, 2_000);
             while at.as_millis() < u128::from(end) {
                 out.push((at, Fault::PanicAgent(pick(rng, edges).clone())));
-                at += between(rng, 300, 2_000);
+                at += between(rng, 1_000, 4_000);
             }
         }
     }

@@ -18,9 +18,9 @@ use crate::trace::{Trace, fnv};
 /// How often the driver looks at the world.
 const STEP: Duration = Duration::from_millis(250);
 /// After the faults: everything healed and restarted, backlogs drain.
-const DRAIN: Duration = Duration::from_secs(30);
+const DRAIN: Duration = Duration::from_secs(60);
 /// Missions planned this long before the end must have ended by then.
-const MISSION_GRACE: Duration = Duration::from_secs(60);
+const MISSION_GRACE: Duration = Duration::from_secs(75);
 /// Agents each edge starts.
 const AGENTS_PER_EDGE: usize = 3;
 

@@ -41,7 +41,7 @@ pub struct RunArgs {
     /// The cloud and `nodes - 1` edges
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=16))]
     nodes: u64,
-    /// Simulated seconds of faults (a 30 s drain follows)
+    /// Simulated seconds of faults (a 60 s drain follows)
     #[arg(long, default_value_t = 60)]
     sim_secs: u64,
     /// Write every trace line to FILE
@@ -58,6 +58,14 @@ fn main() -> ExitCode {
 }
 
 fn run_one(args: &RunArgs) -> ExitCode {
+    // Logs of the simulated nodes, for a failing seed: SWARM_SIM_LOG=info.
+    if let Ok(filter) = std::env::var("SWARM_SIM_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .init();
+    }
     let config = RunConfig {
         seed: args.seed,
         scenario: args.scenario,

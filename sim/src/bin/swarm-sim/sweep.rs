@@ -79,7 +79,7 @@ pub fn run(args: &SweepArgs) -> ExitCode {
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    let simulated = total as f64 * (args.sim_secs + 30) as f64;
+    let simulated = total as f64 * (args.sim_secs + 60) as f64;
     println!(
         "{total} runs in {wall:.1} s: {:.0} seeds/min, {:.0} simulated s per wall s ({} nodes, {} jobs)",
         total as f64 * 60.0 / wall,
