@@ -210,3 +210,17 @@ pub enum MissionMsg {
     Report(TaskReport),
     Submit { goal: Goal, squad: String },
 }
+
+/// Swarm agreement on the mesh (no cloud involved): an agent whose way is
+/// blocked asks the idle peers standing on these cells to step aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YieldRequest {
+    /// The agent asking.
+    pub from: String,
+    pub cells: Vec<Cell>,
+}
+
+/// The mesh key yield requests of `tenant` travel on.
+pub fn yield_key(tenant: &str) -> String {
+    format!("swarmd/{tenant}/yield")
+}

@@ -39,6 +39,13 @@ type Built = (FloorPlan, Arc<Floor>);
 pub struct FloorCache(Arc<Mutex<Option<Built>>>);
 
 impl FloorCache {
+    /// The floor of the last plan seen: a layer restarted without a new
+    /// welcome from the world starts from it.
+    pub fn last(&self) -> Option<Arc<Floor>> {
+        let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        last.as_ref().map(|(_, floor)| floor.clone())
+    }
+
     pub fn floor(&self, plan: &FloorPlan) -> Arc<Floor> {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match &*last {

@@ -14,6 +14,7 @@
 
 mod floor;
 mod kind;
+mod negotiation;
 pub mod planning;
 mod reflex;
 mod settings;
@@ -66,7 +67,12 @@ pub enum SituationMsg {
     Tick(Instant),
     Welcome(FloorPlan, Perception),
     Observed(Perception),
-    Intent { generation: u64, intent: Intent },
+    Intent {
+        generation: u64,
+        intent: Intent,
+    },
+    /// A peer, blocked, asks whoever stands on these cells to step aside.
+    YieldAsked(swarmd_messages::swarm::YieldRequest),
 }
 
 pub enum SupervisionMsg {

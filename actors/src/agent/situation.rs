@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_messages::swarm::{Cell, FloorPlan, Perception};
+use swarmd_messages::swarm::{Cell, FloorPlan, Perception, YieldRequest};
 use tracing::info;
 
 use super::floor::Floor;
+use super::negotiation::{self, Listener};
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
@@ -20,6 +21,8 @@ use crate::ticker::{Ticker, period_of};
 const STEP_WITHIN_TICKS: u64 = 10;
 /// Hazards this close that are no longer seen are forgotten.
 const FORGET_WITHIN: u32 = 2;
+/// Supervision hears the position at least this often, moving or not.
+const REPORT_POSITION_EVERY_TICKS: u64 = 10;
 /// Peers and hazards out of sight are remembered this many ticks.
 const MEMORY_TICKS: u64 = 50;
 
@@ -45,6 +48,10 @@ pub struct SituationState {
     /// One violation, one arrival per intent: the rest is noise until re-planned.
     violated: bool,
     arrived: bool,
+    /// Yield requests from peers, while this agent lives.
+    _listener: Listener,
+    /// When this agent last asked peers to make way.
+    asked_at: Option<u64>,
 }
 
 impl Actor for Situation {
@@ -60,15 +67,16 @@ impl Actor for Situation {
         let ticker = Ticker::start(
             w.ctx.clock.clone(),
             period_of(w.settings.situation_hz),
-            myself,
+            myself.clone(),
             w.stats.situation.clone(),
             SituationMsg::Tick,
         );
+        let listener = negotiation::listen(&w, myself).await;
         Ok(SituationState {
+            floor: w.floors.last(),
             w,
             ticker,
             tick: 0,
-            floor: None,
             hazards: BTreeMap::new(),
             peers: BTreeMap::new(),
             position: None,
@@ -77,6 +85,8 @@ impl Actor for Situation {
             explore_to: None,
             violated: false,
             arrived: false,
+            _listener: listener,
+            asked_at: None,
         })
     }
 
@@ -96,6 +106,7 @@ impl Actor for Situation {
                 state.observed(perception).await;
             }
             SituationMsg::Observed(p) => state.observed(p).await,
+            SituationMsg::YieldAsked(request) => state.yield_asked(request).await,
             SituationMsg::Intent { generation, intent } => {
                 state.intent = Some((generation, intent));
                 state.expected = None;
@@ -154,6 +165,10 @@ impl SituationState {
         let (Some(here), Some((_, intent))) = (self.position, self.intent) else {
             return;
         };
+        if self.tick.is_multiple_of(REPORT_POSITION_EVERY_TICKS) {
+            // A restarted Supervision learns where the agent is.
+            self.w.to_supervision(SupervisionMsg::Position(here));
+        }
         if let Some((cell, asked)) = self.expected
             && here != cell
             && self.tick - asked > STEP_WITHIN_TICKS
@@ -195,11 +210,62 @@ impl SituationState {
         match self.path(here, goal) {
             Some(path) => path.get(1).copied(),
             None => {
+                self.ask_way(here, goal).await;
                 self.violation(format!("expected a way to {goal}, found none"))
                     .await;
                 None
             }
         }
+    }
+
+    /// Peers block every way to `goal`: ask those on the way past shelves
+    /// and hazards alone to step aside (at most every few ticks).
+    async fn ask_way(&mut self, here: Cell, goal: Cell) {
+        if self
+            .asked_at
+            .is_some_and(|t| self.tick - t < negotiation::ASK_EVERY_TICKS)
+        {
+            return;
+        }
+        let Some(floor) = self.floor.clone() else {
+            return;
+        };
+        let hazard = |c: Cell| c != goal && self.hazards.contains_key(&c);
+        let Some(way) = shortest_path(floor.bounds, |c| !floor.is_open(c) || hazard(c), here, goal)
+        else {
+            return;
+        };
+        let blocking: Vec<Cell> = way.into_iter().filter(|c| self.peer_at(*c)).collect();
+        if blocking.is_empty() {
+            return;
+        }
+        self.asked_at = Some(self.tick);
+        let rationale = format!("asked peers on {blocking:?} to make way to {goal}");
+        self.w
+            .journal
+            .decision(rationale, vec!["wait".into()], 0.7)
+            .await;
+        negotiation::ask(&self.w, blocking).await;
+    }
+
+    /// A blocked peer asks for cells: if idle and standing on one, step aside.
+    async fn yield_asked(&mut self, request: YieldRequest) {
+        let (Some(here), Some((_, Intent::Hold))) = (self.position, self.intent) else {
+            return;
+        };
+        if !request.cells.contains(&here) {
+            return;
+        }
+        let aside = |c: &Cell| self.is_open(*c) && !self.peer_at(*c) && !request.cells.contains(c);
+        let Some(to) = here.neighbours().into_iter().find(aside) else {
+            return;
+        };
+        let rationale = format!("yield to {}: step from {here} to {to}", request.from);
+        self.w
+            .journal
+            .decision(rationale, vec!["stay".into()], 0.9)
+            .await;
+        self.explore_to = Some(to);
     }
 
     /// Idle: stay, unless here is a cell others need to pass or use (a dock,
