@@ -26,6 +26,9 @@ pub struct SimStorage {
     /// How many of the coming flushes fail.
     failing_flushes: AtomicU32,
     full: AtomicBool,
+    /// Successful flushes so far (the deliberate bug picks by it).
+    #[cfg(feature = "bug-lose-acked")]
+    flushes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -46,6 +49,8 @@ impl SimStorage {
             max_fsync,
             failing_flushes: AtomicU32::new(0),
             full: AtomicBool::new(false),
+            #[cfg(feature = "bug-lose-acked")]
+            flushes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -82,6 +87,20 @@ fn put(trees: &mut Trees, (tree, key, value): &Op) {
         Some(value) => tree.insert(key.clone(), value.clone()),
         None => tree.remove(key),
     };
+}
+
+/// A deliberately broken disk, to show the checkers catch what it does:
+/// every 20th flush acknowledges its writes and then loses the last one.
+#[cfg(feature = "bug-lose-acked")]
+fn lose_an_acked_write(state: &mut State, done: &[Op], flushes: &std::sync::atomic::AtomicU64) {
+    if flushes.fetch_add(1, Ordering::SeqCst) % 20 != 19 {
+        return;
+    }
+    if let Some((tree, key, Some(_))) = done.last() {
+        for trees in [&mut state.durable, &mut state.visible] {
+            trees.get_mut(tree).map(|t| t.remove(key));
+        }
+    }
 }
 
 impl Storage for SimStorage {
@@ -150,6 +169,8 @@ impl Storage for SimStorage {
             let covered = covered.min(state.unflushed.len());
             let done: Vec<Op> = state.unflushed.drain(..covered).collect();
             done.iter().for_each(|op| put(&mut state.durable, op));
+            #[cfg(feature = "bug-lose-acked")]
+            lose_an_acked_write(&mut state, &done, &self.flushes);
             Ok(())
         })
     }

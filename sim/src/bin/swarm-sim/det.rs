@@ -4,7 +4,9 @@
 //! asks for them — std's hash-map keys, `rand`'s OS seeding in
 //! ractor_cluster (via getrandom's `dlsym`, hence the build script exports
 //! `getrandom`), `Instant`/`SystemTime`, and the CPU count DashMap sizes its
-//! shards by. Before `install`, every call goes to the kernel as usual.
+//! shards by. Randomness is deterministic from the first instruction (std
+//! draws its hash keys before `main` can install anything) and reseeded by
+//! `install`; clocks and CPUs are the kernel's until `install`.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -17,8 +19,10 @@ const CPUS: usize = 2;
 /// 2026-01-01T00:00:00Z, as the SimClock's epoch.
 const EPOCH_SECS: i64 = 1_767_225_600;
 
+/// The random stream: a fixed start, reseeded by `install`.
+static STREAM: AtomicU64 = AtomicU64::new(0x5eed_0f5e_ed0f_5eed);
+
 struct Shim {
-    stream: AtomicU64,
     /// tokio's virtual time at install.
     start: tokio::time::Instant,
 }
@@ -33,8 +37,8 @@ thread_local! {
 /// From now on randomness comes from `seed` and clocks from tokio's
 /// (paused) virtual time. Call on the runtime, before the simulation starts.
 pub fn install(seed: u64) {
+    STREAM.store(seed ^ 0x5eed_5eed_5eed_5eed, Ordering::SeqCst);
     let shim = Shim {
-        stream: AtomicU64::new(seed ^ 0x5eed_5eed_5eed_5eed),
         start: tokio::time::Instant::now(),
     };
     assert!(SHIM.set(shim).is_ok(), "determinism shims installed twice");
@@ -54,13 +58,10 @@ fn splitmix(state: &AtomicU64) -> u64 {
 /// # Safety
 /// `buf` must be valid for `len` bytes, as for libc's.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getrandom(buf: *mut c_void, len: size_t, flags: c_uint) -> ssize_t {
-    let Some(shim) = SHIM.get() else {
-        return unsafe { libc::syscall(libc::SYS_getrandom, buf, len, flags) as ssize_t };
-    };
+pub unsafe extern "C" fn getrandom(buf: *mut c_void, len: size_t, _flags: c_uint) -> ssize_t {
     let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
     for chunk in out.chunks_mut(8) {
-        let bytes = splitmix(&shim.stream).to_le_bytes();
+        let bytes = splitmix(&STREAM).to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
     len as ssize_t

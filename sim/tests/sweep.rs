@@ -1,0 +1,24 @@
+//! The seed sweep CI runs: every scenario over a few seeds, one process per
+//! seed, two at a time. `SWARM_SIM_SEEDS=10000` makes it the long sweep.
+
+use std::process::Command;
+
+/// Seeds per scenario when SWARM_SIM_SEEDS is not set: a few minutes on 2 cores.
+const CI_SEEDS: &str = "12";
+
+#[test]
+fn every_scenario_holds_its_invariants_over_a_seed_sweep() {
+    let seeds = std::env::var("SWARM_SIM_SEEDS").unwrap_or_else(|_| CI_SEEDS.into());
+    let out = Command::new(env!("CARGO_BIN_EXE_swarm-sim"))
+        .args(["sweep", "--seeds", &seeds, "--jobs", "2"])
+        .output()
+        .expect("swarm-sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the sweep found failing seeds:\n{stdout}"
+    );
+    let summary = stdout.lines().last().expect("a summary");
+    assert!(summary.ends_with(" 0 failed"), "{summary}");
+}
