@@ -330,3 +330,36 @@ fn state_changes(floor: &Floor, agent: &str) -> Vec<String> {
         })
         .collect()
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_situation_still_knows_the_floor_and_the_task_gets_done() {
+    let floor = Floor::open(7, 8).await;
+    let (w, _) = floor.spawn("phoenix", &[("start", "2,0")]).await;
+    eventually("welcomed", || async { reflex(&w).await.position }).await;
+    let reflex_before = w.reflex.get().unwrap().get_id();
+    let situation_before = w.situation.get().unwrap().get_id();
+    let supervision_before = w.supervision.get().unwrap().get_id();
+    // Killed, as a panic would: Situation and Supervision restart, the reflex
+    // does not, so no new welcome from the world comes.
+    w.situation.get().unwrap().kill();
+    eventually("situation restarted", || async {
+        w.situation
+            .get()
+            .filter(|s| s.get_id() != situation_before)
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(w.reflex.get().unwrap().get_id(), reflex_before);
+    eventually("supervision restarted too", || async {
+        let s = w.supervision.get()?;
+        (s.get_id() != supervision_before && s.get_status() == ractor::ActorStatus::Running)
+            .then_some(())
+    })
+    .await;
+    assign(&w, 1, vec![Cell::new(9, 0)]);
+    eventually("the task is done", || async {
+        let done = reflex(&w).await.position == Some(Cell::new(9, 0));
+        (done && supervision(&w).await.current.is_none()).then_some(())
+    })
+    .await;
+}

@@ -212,11 +212,12 @@ pub enum MissionMsg {
 }
 
 /// Swarm agreement on the mesh (no cloud involved): an agent whose way is
-/// blocked asks the idle peers standing on these cells to step aside.
+/// blocked asks the idle peers standing on it to step off it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct YieldRequest {
     /// The agent asking.
     pub from: String,
+    /// The way the agent wants to take, its own cell first.
     pub cells: Vec<Cell>,
 }
 

@@ -159,11 +159,12 @@ async fn latency_at_10k(ledger: &LedgerHandle, secs: u64) -> Vec<Duration> {
     times
 }
 
-async fn drain(edge: Arc<dyn Storage>, hub: Arc<dyn Storage>) -> Duration {
+async fn drain(edge: Arc<dyn Storage>, ledger: LedgerHandle, hub: Arc<dyn Storage>) -> Duration {
     let mut config = ForwarderConfig::new("edge");
     config.batch_size = 2000;
     let args = ForwarderArgs {
         storage: edge,
+        ledger,
         entropy: Arc::new(Steps(AtomicU64::new(1))),
         hub: Arc::new(LedgerHub::new(hub)),
         config,
@@ -228,7 +229,7 @@ fn main() {
         let edge = open(&dir, "edge");
         let ledger = writer(edge.clone(), "edge").await;
         group_commit(&ledger, 100_000, 256).await;
-        drain(edge, open(&dir, "hub")).await
+        drain(edge, ledger, open(&dir, "hub")).await
     });
     println!(
         "drain a 100k-event backlog to an in-process hub: {:.2} s",

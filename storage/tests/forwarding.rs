@@ -95,6 +95,7 @@ async fn a_chaotic_hub_ends_with_every_event_exactly_once() {
     config.backoff_max = Duration::from_millis(20);
     let forwarder = forwarder_child(ForwarderArgs {
         storage: edge.clone(),
+        ledger: ledger.clone(),
         entropy: Arc::new(Counting(AtomicU64::new(1))),
         hub: hub.clone(),
         config,

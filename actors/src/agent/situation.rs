@@ -235,17 +235,18 @@ impl SituationState {
         else {
             return;
         };
-        let blocking: Vec<Cell> = way.into_iter().filter(|c| self.peer_at(*c)).collect();
+        let blocking: Vec<Cell> = way.iter().copied().filter(|c| self.peer_at(*c)).collect();
         if blocking.is_empty() {
             return;
         }
         self.asked_at = Some(self.tick);
-        let rationale = format!("asked peers on {blocking:?} to make way to {goal}");
+        let rationale = format!("asked peers on {blocking:?} to clear the way to {goal}");
         self.w
             .journal
             .decision(rationale, vec!["wait".into()], 0.7)
             .await;
-        negotiation::ask(&self.w, blocking).await;
+        // The whole way: a peer steps off it, not merely along it.
+        negotiation::ask(&self.w, way).await;
     }
 
     /// A blocked peer asks for cells: if idle and standing on one, step aside.

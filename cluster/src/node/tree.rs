@@ -244,6 +244,7 @@ fn storage_spec(
     forwarding.ack_timeout = config.cluster.call_timeout() + Duration::from_secs(1);
     spec.child(forwarder_child(ForwarderArgs {
         storage: ctx.storage.clone(),
+        ledger: ctx.ledger.clone(),
         entropy: ctx.entropy.clone(),
         hub: Arc::new(ClusterHub {
             cluster: wiring.cluster.clone(),

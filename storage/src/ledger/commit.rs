@@ -160,6 +160,11 @@ impl WriterState {
     ) -> Result<(), StorageError> {
         match result {
             Ok(()) => {
+                // A flush makes everything written before it durable.
+                let end = first_seq + waiters.len() as u64;
+                self.args
+                    .durable
+                    .fetch_max(end, std::sync::atomic::Ordering::SeqCst);
                 self.stats.committed += waiters.len() as u64;
                 self.stats.batches += 1;
                 for (p, id) in waiters {

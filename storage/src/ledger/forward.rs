@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
 use super::record::u64_value;
-use super::writer::persisted_next_seq;
+use super::writer::{LedgerHandle, persisted_next_seq};
 use crate::{Batch, Storage};
 
 /// The cloud side of forwarding. `deliver` returns `Ok` only once every event
@@ -62,6 +62,8 @@ impl ForwarderConfig {
 #[derive(Clone)]
 pub struct ForwarderArgs {
     pub storage: Arc<dyn Storage>,
+    /// This node's ledger: only what it has flushed is shipped.
+    pub ledger: LedgerHandle,
     pub entropy: Arc<dyn Entropy>,
     pub hub: Arc<dyn Hub>,
     pub config: ForwarderConfig,
@@ -147,9 +149,13 @@ impl ForwarderState {
     /// poll interval when idle, after a jittered backoff when the hub failed.
     async fn pump(&mut self, me: &ActorRef<ForwarderMsg>) -> Result<(), ActorProcessingErr> {
         let config = &self.args.config;
-        let events = self
+        // Never an event that is not durable here yet: lost in a crash, its
+        // seq would be reused, and the hub would hold another event under it.
+        let durable = self.args.ledger.durable_below();
+        let mut events = self
             .reader
             .node_log(&config.node, self.cursor, config.batch_size)?;
+        events.retain(|e| e.id.seq < durable);
         let Some(last) = events.last().map(|e| e.id.seq) else {
             if std::mem::take(&mut self.draining) {
                 info!(cursor = self.cursor, "backlog drained");

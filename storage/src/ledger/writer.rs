@@ -4,6 +4,7 @@
 //! means the event is durable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -49,9 +50,17 @@ pub struct LedgerHandle {
     writer: ActorSlot<WriterMsg>,
     room: Arc<Semaphore>,
     enqueue_timeout: Duration,
+    durable: Arc<AtomicU64>,
 }
 
 impl LedgerHandle {
+    /// Every event of this node below this seq is flushed: what may leave
+    /// the node. An event written but not yet flushed can still be lost in a
+    /// crash, and its seq reused by the next incarnation.
+    pub fn durable_below(&self) -> u64 {
+        self.durable.load(Ordering::SeqCst)
+    }
+
     /// Appends one event and waits until it is durable. Fails with `Overloaded`
     /// when the writer has had no room for `enqueue_timeout`; nothing is dropped
     /// silently.
@@ -143,6 +152,8 @@ pub struct WriterArgs {
     pub clock: Arc<dyn Clock>,
     pub config: WriterConfig,
     pub slot: ActorSlot<WriterMsg>,
+    /// Shared with the handle: see `LedgerHandle::durable_below`.
+    pub durable: Arc<AtomicU64>,
 }
 
 pub struct WriterState {
@@ -169,16 +180,19 @@ pub fn ledger_writer(
         "a ledger writer needs room"
     );
     let slot = ActorSlot::new();
+    let durable = Arc::new(AtomicU64::new(0));
     let handle = LedgerHandle {
         writer: slot.clone(),
         room: Arc::new(Semaphore::new(config.queue_capacity)),
         enqueue_timeout: config.enqueue_timeout,
+        durable: durable.clone(),
     };
     let args = WriterArgs {
         storage,
         clock,
         config,
         slot,
+        durable,
     };
     let child = ChildSpec::new("ledger_writer", move |sup| {
         let args = args.clone();
@@ -211,6 +225,11 @@ impl Actor for LedgerWriter {
         args: WriterArgs,
     ) -> Result<WriterState, ActorProcessingErr> {
         let next_seq = persisted_next_seq(&*args.storage, &args.config.node)?;
+        // Read at start, it is what the disk kept (after a crash the store
+        // holds only what was flushed). A writer restarted without a crash
+        // may count a few written-but-unflushed events as durable: its first
+        // flush makes them so.
+        args.durable.fetch_max(next_seq, Ordering::SeqCst);
         Ok(WriterState {
             args,
             next_seq,
