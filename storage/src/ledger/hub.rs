@@ -4,12 +4,12 @@ use futures::future::BoxFuture;
 use swarmd_messages::Event;
 
 use super::forward::{Hub, HubError};
-use super::keys::TREE;
+use super::keys::{self, TREE};
 use super::record::put_events;
-use crate::{Batch, Storage};
+use crate::{Batch, Storage, StorageError};
 
 /// The cloud's receiving end: writes forwarded events into its own ledger
-/// under their original `(node, seq)`, so a duplicate overwrites itself, and
+/// under their original `(node, seq)`, skipping those it already has, and
 /// acks only after the flush.
 pub struct LedgerHub {
     storage: Arc<dyn Storage>,
@@ -25,11 +25,19 @@ impl Hub for LedgerHub {
     fn deliver(&self, events: Vec<Event>) -> BoxFuture<'static, Result<(), HubError>> {
         let storage = self.storage.clone();
         Box::pin(async move {
+            let failed = |e: StorageError| HubError::Failed(e.to_string());
+            // An event delivered before (a resend after a lost ack or cursor)
+            // is skipped, so it is neither stored nor indexed twice.
+            let mut fresh = Vec::with_capacity(events.len());
+            for event in events {
+                let key = keys::event(&event.tenant, &event.id.node, event.id.seq);
+                if storage.get(TREE, &key).map_err(failed)?.is_none() {
+                    fresh.push(event);
+                }
+            }
             let mut batch = Batch::default();
-            put_events(&mut batch, &events).map_err(|e| HubError::Failed(e.to_string()))?;
-            storage
-                .apply(TREE, batch)
-                .map_err(|e| HubError::Failed(e.to_string()))?;
+            put_events(&mut batch, &fresh).map_err(failed)?;
+            storage.apply(TREE, batch).map_err(failed)?;
             storage
                 .flush()
                 .await
