@@ -1,26 +1,45 @@
-//! A checker that cannot fail does not count. Built with the deliberately
-//! broken disk (`--features bug-lose-acked`: every 20th flush loses an
-//! acknowledged write), the simulator must fail, naming the lost events.
+//! A checker that cannot fail does not count. Built broken on purpose, the
+//! simulator must fail and say why:
 //!
-//!     cargo test -p swarmd-sim --features bug-lose-acked --test broken_build
-#![cfg(feature = "bug-lose-acked")]
+//! - `bug-lose-acked`: every 20th flush of the simulated disk loses an
+//!   acknowledged write;
+//! - `bug-missions-never-end`: the planner never settles a mission.
+//!
+//!     cargo test -p swarmd-sim --features bug-lose-acked,bug-missions-never-end --test broken_build
+
+#![cfg(any(feature = "bug-lose-acked", feature = "bug-missions-never-end"))]
 
 use std::process::Command;
 
+/// Runs a seed that must fail; returns what it printed.
+fn failing_run(scenario: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_swarm-sim"))
+        .args(["--seed", "1", "--scenario", scenario, "--sim-secs", "30"])
+        .output()
+        .expect("swarm-sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !out.status.success(),
+        "{scenario}: the broken build passed:\n{stdout}"
+    );
+    assert!(stdout.contains("verdict=FAIL"), "{stdout}");
+    assert!(stdout.contains("re-run with the full trace"), "{stdout}");
+    stdout
+}
+
+#[cfg(feature = "bug-lose-acked")]
 #[test]
 fn the_hub_checker_catches_a_disk_that_loses_acked_writes() {
     for scenario in ["partition", "crash", "disk"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_swarm-sim"))
-            .args(["--seed", "1", "--scenario", scenario, "--sim-secs", "30"])
-            .output()
-            .expect("swarm-sim runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            !out.status.success(),
-            "{scenario}: the broken build passed:\n{stdout}"
-        );
-        assert!(stdout.contains("verdict=FAIL"), "{stdout}");
-        assert!(stdout.contains("acked but missing at the hub"), "{stdout}");
-        assert!(stdout.contains("re-run with the full trace"), "{stdout}");
+        let out = failing_run(scenario);
+        assert!(out.contains("acked but missing at the hub"), "{out}");
     }
+}
+
+#[cfg(feature = "bug-missions-never-end")]
+#[test]
+fn the_mission_checker_catches_missions_that_never_end() {
+    let out = failing_run("hallway");
+    assert!(out.contains("mission 1 (planned at"), "{out}");
+    assert!(out.contains("never ended"), "{out}");
 }

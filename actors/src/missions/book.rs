@@ -60,7 +60,8 @@ impl Mission {
     }
 
     fn settle(&mut self) -> bool {
-        if self.state != MissionState::Active {
+        // A deliberately broken build, to show the simulator's checker catch it.
+        if self.state != MissionState::Active || cfg!(feature = "bug-missions-never-end") {
             return false;
         }
         let failed: Vec<String> = self
