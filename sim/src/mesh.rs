@@ -37,7 +37,8 @@ struct Subscriber {
     sink: SampleSink,
 }
 
-fn pair(a: &str, b: &str) -> (String, String) {
+/// A node pair in one order, whichever way it is named.
+pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
     if a <= b {
         (a.into(), b.into())
     } else {

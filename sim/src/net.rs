@@ -20,6 +20,8 @@ use swarmd_actors::ctx::{Connection, Dialer, Entropy};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use crate::mesh::pair;
+
 /// Bytes in flight one way on one link, at most; a writer beyond waits.
 const PIPE_CAPACITY: usize = 4 << 20;
 
@@ -93,14 +95,6 @@ impl Pipe {
 fn wake(waker: &mut Option<Waker>) {
     if let Some(w) = waker.take() {
         w.wake();
-    }
-}
-
-fn pair(a: &str, b: &str) -> (String, String) {
-    if a <= b {
-        (a.into(), b.into())
-    } else {
-        (b.into(), a.into())
     }
 }
 
