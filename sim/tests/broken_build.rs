@@ -3,11 +3,16 @@
 //!
 //! - `bug-lose-acked`: every 20th flush of the simulated disk loses an
 //!   acknowledged write;
-//! - `bug-missions-never-end`: the planner never settles a mission.
+//! - `bug-missions-never-end`: the planner never settles a mission;
+//! - `bug-ignore-intensity`: supervisors restart children however often.
 //!
-//!     cargo test -p swarmd-sim --features bug-lose-acked,bug-missions-never-end --test broken_build
+//!     cargo test -p swarmd-sim --features bug-lose-acked,bug-missions-never-end,bug-ignore-intensity --test broken_build
 
-#![cfg(any(feature = "bug-lose-acked", feature = "bug-missions-never-end"))]
+#![cfg(any(
+    feature = "bug-lose-acked",
+    feature = "bug-missions-never-end",
+    feature = "bug-ignore-intensity"
+))]
 
 use std::process::Command;
 
@@ -42,4 +47,13 @@ fn the_mission_checker_catches_missions_that_never_end() {
     let out = failing_run("hallway");
     assert!(out.contains("mission 1 (planned at"), "{out}");
     assert!(out.contains("never ended"), "{out}");
+}
+
+#[cfg(feature = "bug-ignore-intensity")]
+#[test]
+fn the_intensity_checker_catches_supervisors_that_never_give_up() {
+    // The panic scenario kills one agent's reflex 7 times in 3.5 s.
+    let out = failing_run("panic");
+    assert!(out.contains("restarts within"), "{out}");
+    assert!(out.contains("(intensity 5 per 10s)"), "{out}");
 }

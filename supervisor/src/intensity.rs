@@ -39,6 +39,10 @@ impl RestartWindow {
 
     /// Records a restart at `now`; returns false when the intensity is exceeded.
     pub fn admit(&mut self, limit: Intensity, now: Instant) -> bool {
+        // A deliberately broken build, to show the simulator's checker catch it.
+        if cfg!(feature = "bug-ignore-intensity") {
+            return true;
+        }
         while let Some(&oldest) = self.times.front() {
             if now.duration_since(oldest) >= limit.period {
                 self.times.pop_front();

@@ -19,7 +19,15 @@ pub enum Fault {
     FailFlushes(String, u32),
     /// Kill one layer actor of one agent on the node, picked by the driver.
     PanicAgent(String),
+    /// Kill the reflex of the node's agent at this index (in start order):
+    /// repeated, the agent's restart intensity runs out and it escalates.
+    PanicReflex(String, usize),
 }
+
+/// A burst: this many reflex kills of one agent, this far apart — more than
+/// an agent's intensity (5 restarts in 10 s) allows.
+const BURST_KILLS: u64 = 7;
+const BURST_GAP_MS: u64 = 500;
 
 fn between(rng: &dyn Entropy, from_ms: u64, to_ms: u64) -> Duration {
     Duration::from_millis(from_ms + rng.next_u64() % (to_ms - from_ms).max(1))
@@ -82,6 +90,12 @@ pub fn schedule(
                 out.push((at, Fault::PanicAgent(pick(rng, edges).clone())));
                 at += between(rng, 1_000, 4_000);
             }
+            let (edge, agent) = (pick(rng, edges).clone(), (rng.next_u64() % 3) as usize);
+            let burst = between(rng, end / 4, end / 2);
+            for n in 0..BURST_KILLS {
+                let when = burst + Duration::from_millis(n * BURST_GAP_MS);
+                out.push((when, Fault::PanicReflex(edge.clone(), agent)));
+            }
         }
     }
     out.sort_by_key(|(at, _)| *at);
@@ -104,6 +118,7 @@ pub async fn apply(
             }
         }
         Fault::PanicAgent(node) => kill_a_layer(cluster, node, rng).await,
+        Fault::PanicReflex(node, agent) => kill_a_reflex(cluster, node, *agent).await,
     }
     Ok(())
 }
@@ -138,18 +153,35 @@ fn running(d: Description) -> Vec<ActorCell> {
         .collect()
 }
 
-/// Kills a seeded pick among the node's agents' layer actors, as a panic would.
-async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) {
-    let Some(agents) = cluster
+/// The node's running agent subtrees, in start order.
+async fn agents_of(cluster: &SimCluster, node: &str) -> Vec<ActorCell> {
+    let agents = cluster
         .member(node)
         .and_then(|m| m.node.as_ref())
-        .and_then(|n| n.factory.agents.get())
-    else {
+        .and_then(|n| n.factory.agents.get());
+    match agents {
+        Some(agents) => describe(&agents).await.map(running).unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// Kills the reflex (the first layer) of the node's `index`-th agent.
+async fn kill_a_reflex(cluster: &SimCluster, node: &str, index: usize) {
+    let Some(agent) = agents_of(cluster, node).await.get(index).cloned() else {
         return;
     };
-    let Some(agents) = describe(&agents).await.map(running) else {
-        return;
-    };
+    if let Some(reflex) = describe(&agent.into())
+        .await
+        .map(running)
+        .and_then(|l| l.into_iter().next())
+    {
+        reflex.kill();
+    }
+}
+
+/// Kills a seeded pick among the node's agents' layer actors, as a panic would.
+async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) {
+    let agents = agents_of(cluster, node).await;
     if agents.is_empty() {
         return;
     }
