@@ -344,6 +344,8 @@ impl AsyncWrite for SimStream {
         Poll::Ready(Ok(()))
     }
 
+    /// A shutdown resets the link: what is still in flight is lost, as with a
+    /// TCP reset. ractor_cluster shuts a session down only when it is done.
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.net.reset(self.link);
         Poll::Ready(Ok(()))
