@@ -14,20 +14,47 @@ pub struct Floor {
     pub shelves: BTreeSet<Cell>,
     /// Shared cells an idle agent must not park on.
     pub docks: BTreeSet<Cell>,
+    /// Open cells with at most two open neighbours: corridors, gaps.
+    passages: BTreeSet<Cell>,
 }
 
 impl Floor {
     fn new(plan: &FloorPlan) -> Self {
-        Self {
+        let mut floor = Self {
             bounds: plan.bounds(),
             shelves: plan.obstacles.iter().copied().collect(),
             docks: plan.docks.iter().copied().collect(),
-        }
+            passages: BTreeSet::new(),
+        };
+        let b = floor.bounds;
+        let cells =
+            (b.min.x..=b.max.x).flat_map(|x| (b.min.y..=b.max.y).map(move |y| Cell::new(x, y)));
+        floor.passages = cells
+            .filter(|c| floor.is_open(*c))
+            .filter(|c| {
+                c.neighbours()
+                    .into_iter()
+                    .filter(|n| floor.is_open(*n))
+                    .count()
+                    <= 2
+            })
+            .collect();
+        floor
     }
 
     /// On the floor and not a shelf.
     pub fn is_open(&self, c: Cell) -> bool {
         self.bounds.contains(c) && !self.shelves.contains(&c)
+    }
+
+    /// A corridor or a gap between shelves: one agent blocks it.
+    pub fn is_passage(&self, c: Cell) -> bool {
+        self.passages.contains(&c)
+    }
+
+    /// In a passage, or at its mouth: where an idle agent is in the way.
+    pub fn in_the_way(&self, c: Cell) -> bool {
+        self.is_passage(c) || c.neighbours().into_iter().any(|n| self.is_passage(n))
     }
 }
 

@@ -16,7 +16,6 @@ use super::{AgentWiring, SituationMsg};
 pub const ASK_EVERY_TICKS: u64 = 20;
 
 /// The task that hands yield requests to Situation; stops with it.
-#[derive(Default)]
 pub struct Listener(Option<JoinHandle<()>>);
 
 impl Drop for Listener {

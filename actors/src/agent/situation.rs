@@ -227,12 +227,7 @@ impl SituationState {
         {
             return;
         }
-        let Some(floor) = self.floor.clone() else {
-            return;
-        };
-        let hazard = |c: Cell| c != goal && self.hazards.contains_key(&c);
-        let Some(way) = shortest_path(floor.bounds, |c| !floor.is_open(c) || hazard(c), here, goal)
-        else {
+        let Some(way) = self.route(here, goal, false) else {
             return;
         };
         let blocking: Vec<Cell> = way.iter().copied().filter(|c| self.peer_at(*c)).collect();
@@ -341,32 +336,28 @@ impl SituationState {
     /// on the goal itself does not hide the way to it: the agent goes next
     /// to it, and the reflex never steps onto it.
     fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
+        self.route(from, to, true)
+    }
+
+    /// The shortest way past shelves and hazards, and past peers if
+    /// `around_peers`; what stands on `to` itself never blocks it.
+    fn route(&self, from: Cell, to: Cell, around_peers: bool) -> Option<Vec<Cell>> {
         let floor = self.floor.as_ref()?;
-        let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || self.peer_at(c));
-        let blocked = |c: Cell| !floor.is_open(c) || in_way(c);
-        shortest_path(floor.bounds, blocked, from, to)
+        let peer = |c: Cell| around_peers && self.peer_at(c);
+        let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || peer(c));
+        shortest_path(floor.bounds, |c| !floor.is_open(c) || in_way(c), from, to)
     }
 
     fn is_open(&self, c: Cell) -> bool {
         self.floor.as_ref().is_some_and(|f| f.is_open(c)) && !self.hazards.contains_key(&c)
     }
 
-    /// An open cell with at most two open neighbours: a corridor, a gap.
     fn is_passage(&self, c: Cell) -> bool {
-        let Some(floor) = &self.floor else {
-            return false;
-        };
-        let open = c
-            .neighbours()
-            .into_iter()
-            .filter(|n| floor.is_open(*n))
-            .count();
-        floor.is_open(c) && open <= 2
+        self.floor.as_ref().is_some_and(|f| f.is_passage(c))
     }
 
-    /// In a passage, or at its mouth.
     fn in_the_way(&self, c: Cell) -> bool {
-        self.is_passage(c) || c.neighbours().into_iter().any(|n| self.is_passage(n))
+        self.floor.as_ref().is_some_and(|f| f.in_the_way(c))
     }
 
     fn on_dock(&self, c: Cell) -> bool {

@@ -193,12 +193,20 @@ impl Started {
             ledger_writer,
             recorder,
         };
-        let spec = tree::root_spec(&ctx, config, cookie, storage_children, &events, &wiring);
+        let factory = wiring.factory(&ctx, config, &events);
+        let spec = tree::root_spec(
+            &ctx,
+            config,
+            cookie,
+            storage_children,
+            &events,
+            &wiring,
+            &factory,
+        );
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .map_err(|e| format!("node failed to start: {e}"))?;
         let follow_membership = wiring.router.follow_membership();
-        let factory = wiring.factory(&ctx, config, &events);
         swarm::report_boot(&factory.start_all(&swarm::boot_agents(config)).await);
         Ok(Self {
             root,

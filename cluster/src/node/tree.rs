@@ -90,7 +90,8 @@ pub struct StorageChildren {
 }
 
 impl Wiring {
-    /// Starts this node's agents, for a local or a remote spawn.
+    /// Starts this node's agents, for a local or a remote spawn. Build it
+    /// once per node: its agent kinds share one floor cache.
     pub fn factory(
         &self,
         ctx: &NodeCtx,
@@ -114,9 +115,10 @@ pub fn root_spec(
     storage_children: StorageChildren,
     events: &EventSender,
     wiring: &Wiring,
+    factory: &AgentFactory,
 ) -> SupervisorSpec {
     let storage = storage_spec(ctx, config, storage_children, wiring).events(events.clone());
-    let gateway = gateway_args(ctx, config, events, wiring);
+    let gateway = gateway_args(ctx, config, events, wiring, factory.clone());
     let cluster = transport::cluster_spec(
         ctx,
         config,
@@ -155,6 +157,7 @@ fn gateway_args(
     config: &NodeConfig,
     events: &EventSender,
     wiring: &Wiring,
+    factory: AgentFactory,
 ) -> GatewayArgs {
     let c = &config.cluster;
     let me = MemberInfo {
@@ -185,7 +188,7 @@ fn gateway_args(
         sessions: wiring.sessions.clone(),
         server: wiring.server.clone(),
         changes: wiring.changes.clone(),
-        factory: wiring.factory(ctx, config, events),
+        factory,
         directory: wiring.directory.clone(),
         supervision: events.clone(),
         hub,

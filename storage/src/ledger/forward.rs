@@ -152,9 +152,12 @@ impl ForwarderState {
         // Never an event that is not durable here yet: lost in a crash, its
         // seq would be reused, and the hub would hold another event under it.
         let durable = self.args.ledger.durable_below();
-        let mut events = self
-            .reader
-            .node_log(&config.node, self.cursor, config.batch_size)?;
+        let mut events = if self.cursor < durable {
+            self.reader
+                .node_log(&config.node, self.cursor, config.batch_size)?
+        } else {
+            Vec::new()
+        };
         events.retain(|e| e.id.seq < durable);
         let Some(last) = events.last().map(|e| e.id.seq) else {
             if std::mem::take(&mut self.draining) {
