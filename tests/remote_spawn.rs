@@ -189,7 +189,6 @@ async fn a_cloud_side_supervisor_respawns_remote_children_by_policy() {
     };
     let args = RemoteSupervisorArgs {
         cluster: cluster.clone(),
-        clock: std::sync::Arc::new(swarmd_cluster::node::ctx::SystemClock),
         children: vec![
             child("roamer", "edge1", Restart::Permanent, Placement::AnyEdge),
             child("pinned", "edge2", Restart::Transient, Placement::SameNode),

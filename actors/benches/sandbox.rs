@@ -5,33 +5,13 @@
 //!     cargo bench -p swarmd-actors --bench sandbox [-- CALLS]
 
 use std::hint::black_box;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use futures::future::BoxFuture;
-use swarmd_actors::ctx::Clock;
 use swarmd_actors::sandbox::guests::PLANNER;
 use swarmd_actors::sandbox::{Guest, GuestIntent, PlanInput, SandboxLimits};
 use tokio::time::Instant;
 
 const LOADS: usize = 200;
-
-/// Bench harness clock: real time, which the sandbox reads through the seam.
-struct RealClock;
-
-impl Clock for RealClock {
-    #[allow(clippy::disallowed_methods)] // bench harness clock
-    fn wall_now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
-    fn mono_now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
 
 /// The planner guest's `plan`, in Rust.
 fn native_plan(input: PlanInput) -> GuestIntent {
@@ -55,10 +35,9 @@ fn input(i: usize) -> PlanInput {
 }
 
 async fn guest_calls_per_sec(guest: &mut Guest, calls: usize) -> f64 {
-    let clock = RealClock;
     let started = Instant::now();
     for i in 0..calls {
-        let intent = guest.plan(&clock, black_box(input(i))).await;
+        let intent = guest.plan(&Instant::now, black_box(input(i))).await;
         assert_eq!(intent, Ok(native_plan(input(i))), "guest and native agree");
     }
     calls as f64 / started.elapsed().as_secs_f64()

@@ -13,8 +13,6 @@ use ractor::{ActorRef, Message};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::ctx::Clock;
-
 /// Lateness of handled ticks, in power-of-two microsecond buckets.
 #[derive(Default)]
 pub struct TickStats {
@@ -77,7 +75,6 @@ pub struct Ticker {
 impl Ticker {
     /// Sends `tick(due)` to `actor` every `period`, starting one period from now.
     pub fn start<M: Message>(
-        clock: Arc<dyn Clock>,
         period: Duration,
         actor: ActorRef<M>,
         stats: Arc<TickStats>,
@@ -88,10 +85,9 @@ impl Ticker {
         let flag = pending.clone();
         let counters = stats.clone();
         let task = tokio::spawn(async move {
-            let mut due = clock.mono_now() + period;
+            let mut due = Instant::now() + period;
             loop {
-                let wait = due.saturating_duration_since(clock.mono_now());
-                clock.sleep(wait).await;
+                tokio::time::sleep_until(due).await;
                 if flag.swap(true, Ordering::AcqRel) {
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                 } else if actor.cast(tick(due)).is_err() {

@@ -15,11 +15,9 @@ use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
 use crate::net::{NetFaults, SimNet};
 use crate::trace::fnv;
-use crate::{SeededEntropy, SimClock, SimMesh, SimStorage};
+use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage};
 
 const COOKIE: &str = "simulated-cluster-cookie";
-/// The longest fsync a simulated disk takes.
-const MAX_FSYNC: Duration = Duration::from_millis(2);
 
 pub struct SimCluster {
     pub net: Arc<SimNet>,

@@ -1,28 +1,19 @@
-//! The deterministic simulator.
+//! The deterministic simulator: a whole swarmd cluster in one process.
 //!
-//! One seed drives everything a simulated node can observe. So far:
-//! [`SimClock`] follows tokio's paused virtual time from a fixed epoch,
-//! [`SeededEntropy`] is a ChaCha stream from the seed, and [`SimStorage`] is
-//! the Storage seam in memory with seeded fsync delays, failing flushes, a full
-//! disk and crashes that lose what was not flushed, and [`SimMesh`] is the
-//! mesh seam with seeded per-link FIFO delays and partitions. SimNet, the
-//! process shims and the scenario runner follow.
+//! One seed drives everything a simulated node can observe. The per-node
+//! seams (clock, entropy, disk, mesh) live in `swarmd-sim-node` and are
+//! re-exported here; this crate adds [`net::SimNet`] (in-memory ractor_cluster
+//! links with seeded latency, resets, partitions and crashes),
+//! [`cluster::SimCluster`] (production node trees on those seams), the
+//! scenarios, the invariant checkers (apart from the code under test) and the
+//! `swarm-sim` seed runner with its process-level determinism shims.
 
 pub mod check;
-mod clock;
 pub mod cluster;
-mod entropy;
-mod mesh;
 pub mod net;
-mod node;
 pub mod scenario;
-mod storage;
-mod swarm_node;
 pub mod trace;
 
-pub use clock::SimClock;
-pub use entropy::SeededEntropy;
-pub use mesh::{SimMesh, SimPubSub};
-pub use node::SimNode;
-pub use storage::SimStorage;
-pub use swarm_node::SwarmNode;
+pub use swarmd_sim_node::{
+    MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimNode, SimPubSub, SimStorage, SwarmNode,
+};

@@ -20,7 +20,7 @@ use swarmd_actors::ctx::{Connection, Dialer, Entropy};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::mesh::pair;
+use swarmd_sim_node::node_pair;
 
 /// Bytes in flight one way on one link, at most; a writer beyond waits.
 const PIPE_CAPACITY: usize = 4 << 20;
@@ -129,11 +129,11 @@ impl SimNet {
     /// `a` and `b` can no longer reach each other; their links reset.
     pub fn partition(&self, a: &str, b: &str) {
         let mut state = self.state();
-        state.cut.insert(pair(a, b));
+        state.cut.insert(node_pair(a, b));
         let crossing: Vec<u64> = state
             .links
             .iter()
-            .filter(|(_, l)| pair(&l.ends.0, &l.ends.1) == pair(a, b))
+            .filter(|(_, l)| node_pair(&l.ends.0, &l.ends.1) == node_pair(a, b))
             .map(|(id, _)| *id)
             .collect();
         for id in crossing {
@@ -142,7 +142,7 @@ impl SimNet {
     }
 
     pub fn heal(&self, a: &str, b: &str) {
-        self.state().cut.remove(&pair(a, b));
+        self.state().cut.remove(&node_pair(a, b));
     }
 
     /// `node` is gone: its links reset and nothing reaches its listeners.
@@ -173,7 +173,7 @@ impl SimNet {
                 format!("nothing listens on {addr}"),
             ));
         };
-        if state.cut.contains(&pair(from, &to)) {
+        if state.cut.contains(&node_pair(from, &to)) {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 format!("{from} is cut off from {to}"),

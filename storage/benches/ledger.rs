@@ -29,12 +29,6 @@ impl Clock for WallClock {
     fn wall_now(&self) -> SystemTime {
         SystemTime::now()
     }
-    fn mono_now(&self) -> Instant {
-        Instant::now()
-    }
-    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
 }
 
 struct Steps(AtomicU64);

@@ -1,20 +1,18 @@
 //! Time and randomness seams. Production implementations read the OS; the
-//! simulator's are seeded and follow virtual time. Actor code never calls
-//! `SystemTime::now`, `Instant::now` or an OS RNG itself.
+//! simulator's are seeded and follow virtual time.
+//!
+//! The rule for time: monotonic time, timers, timeouts and `send_after` are
+//! tokio's (`tokio::time`), which the simulator runs paused, so they follow
+//! virtual time with no seam of their own. Wall-clock time (timestamps on
+//! records) is the one thing tokio cannot virtualize, so it alone goes
+//! through [`Clock`]. `std::time::Instant`, `SystemTime::now` and
+//! `std::thread::sleep` are banned by clippy.toml outside the seams.
 
 use std::time::{Duration, SystemTime};
-
-use futures::future::BoxFuture;
 
 pub trait Clock: Send + Sync + 'static {
     /// Wall-clock time, for timestamps on records. Virtual in the simulator.
     fn wall_now(&self) -> SystemTime;
-
-    /// Monotonic time, for deadlines and measuring durations.
-    fn mono_now(&self) -> tokio::time::Instant;
-
-    /// Waits for `duration` of this clock's time.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
 pub trait Entropy: Send + Sync + 'static {

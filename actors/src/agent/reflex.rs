@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
+use tokio::time::Instant;
 
 /// A request to the world is re-sent after this many ticks without an answer.
 const ANSWER_WITHIN_TICKS: u64 = 50;
@@ -61,7 +62,6 @@ impl Actor for Reflex {
         w: AgentWiring,
     ) -> Result<ReflexState, ActorProcessingErr> {
         let ticker = Ticker::start(
-            w.ctx.clock.clone(),
             period_of(w.settings.reflex_hz),
             myself,
             w.stats.reflex.clone(),
@@ -103,7 +103,7 @@ impl Actor for Reflex {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ReflexMsg::Tick(due) => {
-                state.ticker.handled(due, state.w.ctx.clock.mono_now());
+                state.ticker.handled(due, Instant::now());
                 state.tick().await;
             }
             ReflexMsg::Welcome(plan, perception) => state.welcome(plan, perception),

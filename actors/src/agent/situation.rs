@@ -16,6 +16,7 @@ use super::negotiation::{self, Listener};
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
+use tokio::time::Instant;
 
 /// A step not taken within this many ticks of asking is a mismatch.
 const STEP_WITHIN_TICKS: u64 = 10;
@@ -65,7 +66,6 @@ impl Actor for Situation {
         w: AgentWiring,
     ) -> Result<SituationState, ActorProcessingErr> {
         let ticker = Ticker::start(
-            w.ctx.clock.clone(),
             period_of(w.settings.situation_hz),
             myself.clone(),
             w.stats.situation.clone(),
@@ -98,7 +98,7 @@ impl Actor for Situation {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SituationMsg::Tick(due) => {
-                state.ticker.handled(due, state.w.ctx.clock.mono_now());
+                state.ticker.handled(due, Instant::now());
                 state.tick().await;
             }
             SituationMsg::Welcome(plan, perception) => {

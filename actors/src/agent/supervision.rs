@@ -68,13 +68,12 @@ impl Actor for Supervision {
         w: AgentWiring,
     ) -> Result<SupervisionState, ActorProcessingErr> {
         let ticker = Ticker::start(
-            w.ctx.clock.clone(),
             period_of(w.settings.supervision_hz),
             myself.clone(),
             w.stats.supervision.clone(),
             SupervisionMsg::Tick,
         );
-        let _ = myself.cast(SupervisionMsg::Tick(w.ctx.clock.mono_now()));
+        let _ = myself.cast(SupervisionMsg::Tick(Instant::now()));
         Ok(SupervisionState {
             w,
             ticker,
@@ -97,7 +96,7 @@ impl Actor for Supervision {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SupervisionMsg::Tick(due) => {
-                state.ticker.handled(due, state.w.ctx.clock.mono_now());
+                state.ticker.handled(due, Instant::now());
                 state.tick().await;
             }
             SupervisionMsg::Assign(a) => state.assign(a).await,
@@ -120,7 +119,7 @@ impl Actor for Supervision {
 
 impl SupervisionState {
     async fn tick(&mut self) {
-        let now = self.w.ctx.clock.mono_now();
+        let now = Instant::now();
         let timeout = self.w.settings.task_timeout;
         let stalled = self
             .current
@@ -161,7 +160,7 @@ impl SupervisionState {
     }
 
     async fn start_next(&mut self) {
-        let now = self.w.ctx.clock.mono_now();
+        let now = Instant::now();
         self.current = self.queue.pop_front().map(|assignment| Task {
             assignment,
             next_waypoint: 0,
@@ -185,7 +184,7 @@ impl SupervisionState {
         }
         let reached = task.next_waypoint as u32;
         task.next_waypoint += 1;
-        task.last_progress = self.w.ctx.clock.mono_now();
+        task.last_progress = Instant::now();
         let (mission, id, done) = (
             task.assignment.mission,
             task.assignment.task,

@@ -2,6 +2,20 @@
 //! sled, zenoh and TCP into a [`NodeCtx`]; the simulator wires seeded and
 //! in-memory versions of the same traits. Actor code holds a `NodeCtx` and
 //! nothing else that touches the outside world.
+//!
+//! # The rule for time
+//!
+//! There is one door for each kind of time, and the simulator controls both:
+//! - **Monotonic time and timers are tokio's**: `tokio::time::Instant::now`,
+//!   `sleep`, `timeout`, `interval`, and ractor's `send_after`/`send_interval`
+//!   (built on them). The simulator runs every node on a paused
+//!   `current_thread` runtime, so these follow virtual time, auto-advanced
+//!   when every task is idle. There is no monotonic clock in `NodeCtx`.
+//! - **Wall-clock time is [`NodeCtx::clock`]**: `clock.wall_now()`, for the
+//!   timestamps on records. It is the one time tokio cannot virtualize.
+//!
+//! clippy.toml bans `std::time::Instant`, `SystemTime::now` and
+//! `std::thread::sleep` everywhere but the production seams.
 
 mod dial;
 mod mesh;

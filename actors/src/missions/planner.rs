@@ -99,7 +99,6 @@ impl Actor for MissionPlanner {
             .count();
         info!(missions = missions.len(), active, "mission planner started");
         let ticker = Ticker::start(
-            args.ctx.clock.clone(),
             Duration::from_secs(1),
             myself,
             Arc::new(TickStats::default()),
@@ -135,7 +134,7 @@ impl Actor for MissionPlanner {
                 state.submit(goal, squad).await?
             }
             PlannerMsg::Tick(due) => {
-                let now = state.args.ctx.clock.mono_now();
+                let now = Instant::now();
                 state.ticker.handled(due, now);
                 state.forget_silent(now).await?;
                 if state.args.demo && !state.any_active() && !state.agents.is_empty() {
@@ -164,7 +163,7 @@ impl PlannerState {
                 .await?;
         }
         self.apply(|m| book::reconcile(m, &status), None).await?;
-        let last_seen = self.args.ctx.clock.mono_now();
+        let last_seen = Instant::now();
         self.agents.insert(name, KnownAgent { status, last_seen });
         Ok(())
     }

@@ -10,6 +10,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 
 use super::guest::{Guest, GuestIntent, PlanInput, SandboxError, SandboxLimits, Step};
 use crate::NodeCtx;
+use tokio::time::Instant;
 
 #[derive(Clone)]
 pub struct SandboxArgs {
@@ -65,14 +66,13 @@ impl Actor for Sandbox {
         msg: SandboxMsg,
         state: &mut SandboxState,
     ) -> Result<(), ActorProcessingErr> {
-        let clock = state.args.ctx.clock.clone();
         match msg {
-            SandboxMsg::Plan(input, reply) => match state.guest.plan(&*clock, input).await {
+            SandboxMsg::Plan(input, reply) => match state.guest.plan(&Instant::now, input).await {
                 Ok(intent) => ignore_gone_caller(reply.send(intent)),
                 Err(error) => return Err(fail(&state.args, error).await),
             },
             SandboxMsg::Parameterize(intent, input, reply) => {
-                match state.guest.parameterize(&*clock, intent, input).await {
+                match state.guest.parameterize(&Instant::now, intent, input).await {
                     Ok(step) => ignore_gone_caller(reply.send(step)),
                     Err(error) => return Err(fail(&state.args, error).await),
                 }

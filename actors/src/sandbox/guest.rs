@@ -10,7 +10,11 @@ use wasmi::{
     errors::{ErrorKind, InstantiationError, MemoryError, TableError},
 };
 
-use crate::ctx::Clock;
+use tokio::time::Instant;
+
+/// Reads monotonic time for the deadline: `&Instant::now` in production
+/// (tokio's, so the simulator's paused clock governs it); tests step it.
+pub type Stopwatch<'a> = &'a (dyn Fn() -> Instant + Sync);
 
 const FUEL_ENABLED: &str = "the sandbox engine meters fuel";
 const TABLE_ELEMENTS: usize = 10_000;
@@ -185,12 +189,12 @@ impl Guest {
 
     pub async fn plan(
         &mut self,
-        clock: &dyn Clock,
+        now: Stopwatch<'_>,
         input: PlanInput,
     ) -> Result<GuestIntent, SandboxError> {
         let (goal_x, goal_y) = input.goal.unwrap_or((-1, -1));
         let params = (input.x, input.y, goal_x, goal_y, i32::from(input.blocked));
-        let code = self.call(clock, self.plan, params).await?;
+        let code = self.call(now, self.plan, params).await?;
         GuestIntent::from_code(code).inspect_err(|_| self.poisoned = true)
     }
 
@@ -198,7 +202,7 @@ impl Guest {
     /// `parameterize`; see [`has_parameterize`](Self::has_parameterize).
     pub async fn parameterize(
         &mut self,
-        clock: &dyn Clock,
+        now: Stopwatch<'_>,
         intent: GuestIntent,
         input: PlanInput,
     ) -> Result<Step, SandboxError> {
@@ -210,7 +214,7 @@ impl Guest {
         };
         let (goal_x, goal_y) = input.goal.unwrap_or((-1, -1));
         let params = (intent.code(), input.x, input.y, goal_x, goal_y);
-        let code = self.call(clock, func, params).await?;
+        let code = self.call(now, func, params).await?;
         Step::from_code(code).inspect_err(|_| self.poisoned = true)
     }
 
@@ -231,14 +235,14 @@ impl Guest {
 
     async fn call(
         &mut self,
-        clock: &dyn Clock,
+        now: Stopwatch<'_>,
         func: GuestFunc,
         params: GuestParams,
     ) -> Result<i32, SandboxError> {
         if self.poisoned {
             return Err(SandboxError::Poisoned);
         }
-        let result = self.run_sliced(clock, func, params).await;
+        let result = self.run_sliced(now, func, params).await;
         self.poisoned = result.is_err();
         result
     }
@@ -248,11 +252,11 @@ impl Guest {
     /// running call on its own.
     async fn run_sliced(
         &mut self,
-        clock: &dyn Clock,
+        now: Stopwatch<'_>,
         func: GuestFunc,
         params: GuestParams,
     ) -> Result<i32, SandboxError> {
-        let started = clock.mono_now();
+        let started = now();
         let mut budget = FuelBudget::new(&self.limits);
         self.store.set_fuel(budget.granted).expect(FUEL_ENABLED);
         let mut call = func.call_resumable(&mut self.store, params);
@@ -267,7 +271,7 @@ impl Guest {
                 }
                 Err(error) => return Err(guest_error(&error, &self.limits)),
             };
-            if clock.mono_now().saturating_duration_since(started) >= self.limits.deadline {
+            if now().saturating_duration_since(started) >= self.limits.deadline {
                 return Err(SandboxError::Deadline {
                     limit: self.limits.deadline,
                 });

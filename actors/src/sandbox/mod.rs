@@ -44,10 +44,10 @@
 //! called at only 1-10 Hz. It has no epoch interruption, so the deadline is
 //! built on resumable calls: a call gets its fuel in slices of `fuel_slice`.
 //! When a slice runs dry the call is suspended; the sandbox checks the
-//! per-call fuel cap and the deadline on the injected clock, yields to the
-//! runtime, and resumes with the next slice. The deadline is therefore only
-//! checked every slice, and the clock is never read from the OS, so the
-//! simulator's virtual time governs it too.
+//! per-call fuel cap and the deadline on tokio's monotonic clock (through a
+//! [`Stopwatch`], so tests can step it), yields to the runtime, and resumes
+//! with the next slice. The deadline is therefore only checked every slice,
+//! and the simulator's paused, virtual time governs it too.
 
 mod actor;
 mod guest;
@@ -55,7 +55,7 @@ mod guest;
 mod tests;
 
 pub use actor::{Sandbox, SandboxArgs, SandboxMsg, SandboxState, sandbox_child};
-pub use guest::{Guest, GuestIntent, PlanInput, SandboxError, SandboxLimits, Step};
+pub use guest::{Guest, GuestIntent, PlanInput, SandboxError, SandboxLimits, Step, Stopwatch};
 
 /// Guests shipped for tests, benchmarks and demos.
 pub mod guests {

@@ -1,12 +1,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::guests::{HOG, PLANNER, SLOW, SPIN, TRAP};
 use super::{Guest, GuestIntent, PlanInput, SandboxError, SandboxLimits, Step};
-use crate::ctx::Clock;
 
 /// Time moves by `step` on every read and never otherwise, so deadlines
 /// depend on how often the sandbox looks, not on how fast the machine is.
@@ -30,20 +28,16 @@ impl SteppingClock {
     }
 }
 
-impl Clock for SteppingClock {
-    fn wall_now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_micros(self.elapsed_us.load(Ordering::Relaxed))
-    }
+/// A stopwatch that never moves: no deadline can pass.
+fn frozen_now() -> Instant {
+    static AT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *AT.get_or_init(Instant::now)
+}
 
-    fn mono_now(&self) -> Instant {
+impl SteppingClock {
+    fn now(&self) -> Instant {
         let elapsed = self.elapsed_us.fetch_add(self.step_us, Ordering::Relaxed);
         self.base + Duration::from_micros(elapsed)
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-        self.elapsed_us.fetch_add(micros, Ordering::Relaxed);
-        Box::pin(async {})
     }
 }
 
@@ -84,7 +78,11 @@ async fn planner_holds_goes_and_explores() {
         (at(3, 2, Some((3, 2)), false), GuestIntent::Hold),
     ];
     for (input, expected) in cases {
-        assert_eq!(guest.plan(&clock, input).await, Ok(expected), "{input:?}");
+        assert_eq!(
+            guest.plan(&|| clock.now(), input).await,
+            Ok(expected),
+            "{input:?}"
+        );
     }
 }
 
@@ -114,7 +112,7 @@ async fn planner_steps_greedily_x_first() {
         (go, at(0, 0, None, false), Step::Stay),
     ];
     for (intent, input, expected) in cases {
-        let step = guest.parameterize(&clock, intent, input).await;
+        let step = guest.parameterize(&|| clock.now(), intent, input).await;
         assert_eq!(step, Ok(expected), "{intent:?} {input:?}");
     }
 }
@@ -124,9 +122,9 @@ async fn a_plan_costs_the_same_small_fuel_every_call() {
     let clock = SteppingClock::frozen();
     let mut guest = load(PLANNER);
     let input = at(0, 0, Some((3, 2)), false);
-    guest.plan(&clock, input).await.expect("plans");
+    guest.plan(&|| clock.now(), input).await.expect("plans");
     let first = guest.last_fuel_used();
-    guest.plan(&clock, input).await.expect("plans");
+    guest.plan(&|| clock.now(), input).await.expect("plans");
     assert_eq!(guest.last_fuel_used(), first);
     assert!(first > 0 && first < 100, "a plan took {first} fuel");
 }
@@ -135,9 +133,7 @@ async fn a_plan_costs_the_same_small_fuel_every_call() {
 async fn binary_modules_load_too() {
     let wasm = wat::parse_str(PLANNER).expect("planner is valid WAT");
     let mut guest = Guest::load(&wasm, SandboxLimits::default()).expect("binary loads");
-    let intent = guest
-        .plan(&SteppingClock::frozen(), at(0, 0, None, false))
-        .await;
+    let intent = guest.plan(&frozen_now, at(0, 0, None, false)).await;
     assert_eq!(intent, Ok(GuestIntent::Hold));
 }
 
@@ -146,11 +142,14 @@ async fn a_trap_is_reported_and_poisons_the_guest() {
     let clock = SteppingClock::frozen();
     let mut guest = load(TRAP);
     let input = at(0, 0, None, false);
-    match guest.plan(&clock, input).await {
+    match guest.plan(&|| clock.now(), input).await {
         Err(SandboxError::Trap(reason)) => assert!(reason.contains("unreachable"), "{reason}"),
         other => panic!("expected a trap, got {other:?}"),
     }
-    assert_eq!(guest.plan(&clock, input).await, Err(SandboxError::Poisoned));
+    assert_eq!(
+        guest.plan(&|| clock.now(), input).await,
+        Err(SandboxError::Poisoned)
+    );
 }
 
 #[tokio::test]
@@ -161,9 +160,7 @@ async fn a_spinning_guest_runs_out_of_fuel() {
         ..SandboxLimits::default()
     };
     let mut guest = Guest::load(SPIN.as_bytes(), limits).expect("loads");
-    let outcome = guest
-        .plan(&SteppingClock::frozen(), at(0, 0, None, false))
-        .await;
+    let outcome = guest.plan(&frozen_now, at(0, 0, None, false)).await;
     assert_eq!(outcome, Err(SandboxError::OutOfFuel { limit: 200_000 }));
     let used = guest.last_fuel_used();
     assert!(used > 190_000 && used <= 200_000, "used {used}");
@@ -181,7 +178,7 @@ async fn a_slow_guest_misses_its_deadline() {
     let mut guest = Guest::load(SLOW.as_bytes(), limits).expect("loads");
     // 1 ms per read: one read at the start, one per spent slice.
     let clock = SteppingClock::new(Duration::from_millis(1));
-    let outcome = guest.plan(&clock, at(0, 0, None, false)).await;
+    let outcome = guest.plan(&|| clock.now(), at(0, 0, None, false)).await;
     assert_eq!(outcome, Err(SandboxError::Deadline { limit: deadline }));
     let used = guest.last_fuel_used();
     assert!(used > 19 * 50_000 && used <= 20 * 50_000, "used {used}");
@@ -191,10 +188,7 @@ async fn a_slow_guest_misses_its_deadline() {
 async fn a_memory_hog_is_stopped_at_the_limit() {
     let mut guest = load(HOG);
     let limit = SandboxLimits::default().memory_bytes;
-    match guest
-        .plan(&SteppingClock::frozen(), at(0, 0, None, false))
-        .await
-    {
+    match guest.plan(&frozen_now, at(0, 0, None, false)).await {
         Err(SandboxError::Memory(reason)) => assert!(reason.contains("limit"), "{reason}"),
         other => panic!("expected a memory error, got {other:?}"),
     }
@@ -260,10 +254,7 @@ fn a_start_function_or_bad_module_does_not_compile() {
 #[tokio::test]
 async fn an_out_of_range_intent_breaks_the_abi() {
     let mut guest = load(&plan_returning("i32.const 7"));
-    match guest
-        .plan(&SteppingClock::frozen(), at(0, 0, None, false))
-        .await
-    {
+    match guest.plan(&frozen_now, at(0, 0, None, false)).await {
         Err(SandboxError::Abi(reason)) => assert!(reason.contains("returned 7"), "{reason}"),
         other => panic!("expected an ABI error, got {other:?}"),
     }
@@ -277,7 +268,7 @@ async fn an_out_of_range_step_breaks_the_abi() {
     let mut guest = load(source);
     let step = guest
         .parameterize(
-            &SteppingClock::frozen(),
+            &frozen_now,
             GuestIntent::GoToGoal,
             at(0, 0, Some((1, 1)), false),
         )
@@ -291,7 +282,7 @@ async fn parameterize_is_optional_but_must_exist_to_be_called() {
     assert!(!guest.has_parameterize());
     let step = guest
         .parameterize(
-            &SteppingClock::frozen(),
+            &frozen_now,
             GuestIntent::GoToGoal,
             at(0, 0, Some((1, 1)), false),
         )

@@ -103,16 +103,14 @@ impl Actor for WorldActor {
             shelves = plan.obstacles.len(),
             "grid world open"
         );
-        let clock = args.ctx.clock.clone();
         let ticker = Ticker::start(
-            clock.clone(),
             Duration::from_millis(100),
             myself,
             Arc::new(TickStats::default()),
             WorldActorMsg::Tick,
         );
         Ok(WorldState {
-            next_hazard: clock.mono_now() + args.hazard_every,
+            next_hazard: Instant::now() + args.hazard_every,
             args,
             grid,
             journal,
@@ -131,7 +129,7 @@ impl Actor for WorldActor {
         match msg {
             WorldActorMsg::Request(request) => state.serve(request).await,
             WorldActorMsg::Tick(due) => {
-                let now = state.args.ctx.clock.mono_now();
+                let now = Instant::now();
                 state.ticker.handled(due, now);
                 state.expire_silent(now).await;
                 state.move_hazards(now).await;
@@ -156,7 +154,7 @@ impl Actor for WorldActor {
 
 impl WorldState {
     async fn serve(&mut self, request: WorldMsg) {
-        let now = self.args.ctx.clock.mono_now();
+        let now = Instant::now();
         match request {
             WorldMsg::Enter { agent, preferred } => self.enter(agent, preferred, now).await,
             WorldMsg::Sense { agent, request } => {

@@ -11,6 +11,7 @@ use super::{
     CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus, RemoteExit,
 };
 use crate::transport::{SessionEvent, SessionPhase};
+use tokio::time::Instant;
 
 /// Heartbeat ticks between full gossip rounds (gossip also goes out on every join).
 const GOSSIP_EVERY_TICKS: u64 = 10;
@@ -189,7 +190,7 @@ impl GatewayState {
             // different paths); learn the session from the node server.
             self.resync().await;
         }
-        let now = self.args.ctx.clock.mono_now();
+        let now = Instant::now();
         for msg in msgs {
             if let WireMsg::Hello(info) = msg {
                 let changes = self.view.hello(info, now);
@@ -251,7 +252,7 @@ impl GatewayState {
 
     fn on_tick(&mut self) {
         self.ticks += 1;
-        let now = self.args.ctx.clock.mono_now();
+        let now = Instant::now();
         let changes = self.view.tick(now);
         self.apply(changes);
         let peers: Vec<String> = self.outbox.connected().cloned().collect();

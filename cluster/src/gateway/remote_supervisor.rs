@@ -9,16 +9,15 @@
 //! a child waits (with backoff) for a place to run, outside the intensity count.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::SpawnSpec;
-use swarmd_supervisor::seams::Clock;
 use swarmd_supervisor::{Intensity, Restart, RestartWindow};
 use tracing::{info, warn};
 
 use super::{ClusterHandle, ExitCause, MemberState, SpawnError};
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
@@ -41,8 +40,6 @@ pub struct RemoteChild {
 #[derive(Clone)]
 pub struct RemoteSupervisorArgs {
     pub cluster: ClusterHandle,
-    /// The node's clock (NodeCtx), for the intensity window.
-    pub clock: Arc<dyn Clock>,
     pub children: Vec<RemoteChild>,
     pub intensity: Intensity,
     /// Wait before trying again to place a child with nowhere to run.
@@ -247,7 +244,7 @@ impl RemoteSupervisorState {
         index: usize,
         why: &str,
     ) -> Result<(), ActorProcessingErr> {
-        let now = self.args.clock.mono_now();
+        let now = Instant::now();
         if !self.window.admit(self.args.intensity, now) {
             let id = &self.slots[index].child.spec.id;
             return Err(format!("restart intensity exceeded: {id} {why}").into());

@@ -18,14 +18,6 @@ impl Clock for SystemClock {
     fn wall_now(&self) -> SystemTime {
         SystemTime::now()
     }
-
-    fn mono_now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
 }
 
 /// The OS entropy source, read on every call: volumes are small (cookies,

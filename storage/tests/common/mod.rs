@@ -31,12 +31,6 @@ impl Clock for SteppingClock {
     fn wall_now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_micros(self.0.fetch_add(1000, Ordering::SeqCst))
     }
-    fn mono_now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
-    }
-    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
 }
 
 pub struct Counting(pub AtomicU64);

@@ -1,6 +1,5 @@
 use std::time::{Duration, SystemTime};
 
-use futures::future::BoxFuture;
 use swarmd_supervisor::seams::Clock;
 use tokio::time::Instant;
 
@@ -47,14 +46,6 @@ impl Clock for SimClock {
     fn wall_now(&self) -> SystemTime {
         self.epoch + self.start.elapsed()
     }
-
-    fn mono_now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
 }
 
 #[cfg(test)]
@@ -69,7 +60,7 @@ mod tests {
             t0.duration_since(SystemTime::UNIX_EPOCH).unwrap(),
             Duration::from_secs(SimClock::EPOCH_UNIX_SECS)
         );
-        clock.sleep(Duration::from_secs(3600)).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(
             clock.wall_now().duration_since(t0).unwrap(),
             Duration::from_secs(3600)

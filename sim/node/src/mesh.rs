@@ -38,7 +38,7 @@ struct Subscriber {
 }
 
 /// A node pair in one order, whichever way it is named.
-pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
+pub fn node_pair(a: &str, b: &str) -> (String, String) {
     if a <= b {
         (a.into(), b.into())
     } else {
@@ -71,11 +71,11 @@ impl SimMesh {
     }
 
     pub fn partition(&self, a: &str, b: &str) {
-        self.lock().cut.insert(pair(a, b));
+        self.lock().cut.insert(node_pair(a, b));
     }
 
     pub fn heal(&self, a: &str, b: &str) {
-        self.lock().cut.remove(&pair(a, b));
+        self.lock().cut.remove(&node_pair(a, b));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MeshState> {
@@ -83,7 +83,7 @@ impl SimMesh {
     }
 
     fn reachable(&self, a: &str, b: &str) -> bool {
-        a == b || !self.lock().cut.contains(&pair(a, b))
+        a == b || !self.lock().cut.contains(&node_pair(a, b))
     }
 }
 
@@ -147,7 +147,7 @@ impl PubSub for SimPubSub {
                 .map(|s| (s.node.clone(), s.sink.clone()))
                 .collect();
             for (to, sink) in targets {
-                if to != self.node && state.cut.contains(&pair(&self.node, &to)) {
+                if to != self.node && state.cut.contains(&node_pair(&self.node, &to)) {
                     continue;
                 }
                 let link = (self.node.clone(), to.clone());

@@ -6,9 +6,9 @@
 //! - `casts`: casts to an agent's reflex layer against a raw tokio mpsc
 //!   carrying the same message to a task doing the same work.
 //!
-//!     cargo bench -p swarmd-actors --bench agents [-- spawn|lateness|casts]
+//!     cargo bench -p swarmd-sim-node --bench agents [-- spawn|lateness|casts]
 //!     # ractor without message span propagation:
-//!     cargo bench -p swarmd-actors --bench agents --no-default-features -- casts
+//!     cargo bench -p swarmd-sim-node --bench agents --no-default-features -- casts
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use swarmd_actors::ticker::{TickStats, quantile_upper_bound};
 use swarmd_actors::world::GridConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Cell;
-use swarmd_sim::SwarmNode;
+use swarmd_sim_node::SwarmNode;
 use swarmd_supervisor::start_child;
 use tokio::time::Instant;
 

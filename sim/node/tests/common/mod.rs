@@ -18,7 +18,7 @@ use swarmd_actors::router::Router;
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 use swarmd_messages::swarm::{Assignment, Cell};
 use swarmd_messages::{Event, EventKind, SpawnSpec};
-use swarmd_sim::SwarmNode;
+use swarmd_sim_node::SwarmNode;
 use swarmd_storage::ledger::{LedgerReader, Query, Selector};
 use swarmd_supervisor::{ActorSlot, SupervisorMsg, start_child};
 

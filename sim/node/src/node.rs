@@ -15,7 +15,7 @@ use swarmd_supervisor::ChildSpec;
 use crate::{SeededEntropy, SimClock, SimMesh, SimStorage};
 
 /// The longest fsync a simulated disk takes.
-const MAX_FSYNC: Duration = Duration::from_millis(2);
+pub const MAX_FSYNC: Duration = Duration::from_millis(2);
 
 /// A simulated node's seams, and handles to fault-inject them.
 pub struct SimNode {
