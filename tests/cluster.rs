@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{Node, STARTUP};
-use swarmd_messages::EventKind;
+use swarmd_messages::{EventKind, MemberState};
 use swarmd_storage::SledStorage;
 use swarmd_storage::ledger::{LedgerReader, Query, Selector, persisted_cursor, persisted_next_seq};
 use tokio::io::AsyncWriteExt;
@@ -168,18 +168,23 @@ async fn a_killed_edge_goes_down_rejoins_and_drains_its_backlog_exactly_once() {
             limit: 1000,
         })
         .unwrap();
-    let edge2_states: Vec<String> = membership
+    let edge2_states: Vec<MemberState> = membership
         .iter()
         .filter(|e| e.id.node == "cloud")
         .filter_map(|e| match &e.kind {
-            EventKind::Membership { node, state } if node == "edge2" => Some(state.clone()),
+            EventKind::Membership { node, state } if node == "edge2" => Some(*state),
             _ => None,
         })
         .collect();
     // (then `suspect` again when edge2 was stopped before the cloud)
     assert_eq!(
         edge2_states[..4],
-        ["up", "suspect", "down", "up"],
+        [
+            MemberState::Up,
+            MemberState::Suspect,
+            MemberState::Down,
+            MemberState::Up
+        ],
         "{edge2_states:?}"
     );
 }

@@ -222,7 +222,7 @@ async fn join_authenticates_with_a_shared_cookie_and_not_with_a_wrong_one() {
 #[tokio::test]
 async fn the_ledger_records_the_supervision_tree_durably() {
     use std::sync::Arc;
-    use swarmd_messages::EventKind;
+    use swarmd_messages::{EventKind, SupervisionAction};
     use swarmd_storage::ledger::{LedgerReader, Query, Selector};
 
     let dir = tempfile::tempdir().unwrap();
@@ -241,14 +241,14 @@ async fn the_ledger_records_the_supervision_tree_durably() {
             limit: 1000,
         })
         .unwrap();
-    let records: Vec<(String, String)> = events
+    let records: Vec<(String, SupervisionAction)> = events
         .iter()
         .map(|e| match &e.kind {
             EventKind::Supervision { child, what, .. } => (child.clone(), what.clone()),
             other => panic!("{other:?}"),
         })
         .collect();
-    let started = |c: &str| records.contains(&(c.to_string(), "started".to_string()));
+    let started = |c: &str| records.contains(&(c.to_string(), SupervisionAction::Started));
     for child in [
         "storage/keeper",
         "storage/ledger_writer",
@@ -259,7 +259,12 @@ async fn the_ledger_records_the_supervision_tree_durably() {
         assert!(started(child), "{child} not recorded in {records:?}");
     }
     assert!(
-        records.contains(&("node/agents".to_string(), "exited: Shutdown".to_string())),
+        records.contains(&(
+            "node/agents".to_string(),
+            SupervisionAction::Exited {
+                reason: "Shutdown".into()
+            }
+        )),
         "shutdown of the first-stopped subtree recorded: {records:?}"
     );
     assert!(events.iter().all(|e| e.id.node == "recorder"));

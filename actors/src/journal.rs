@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use swarmd_messages::{EventDraft, EventKind, TraceContext};
+use swarmd_messages::{EventDraft, EventKind, TraceContext, stable_hash};
 use tracing::warn;
 
 use crate::ctx::LedgerHandle;
@@ -42,8 +42,8 @@ impl Journal {
     pub async fn state(&self, target: &str, before: &str, after: &str) {
         let kind = EventKind::StateChange {
             target: target.to_string(),
-            before_hash: fnv(before),
-            after_hash: fnv(after),
+            before_hash: stable_hash(before),
+            after_hash: stable_hash(after),
             diff: format!("{before} -> {after}"),
         };
         self.write(kind).await;
@@ -62,6 +62,11 @@ impl Journal {
         self.lost.load(Ordering::Relaxed)
     }
 
+    /// Records a typed event: what others read and match on.
+    pub async fn record(&self, kind: EventKind) {
+        self.write(kind).await;
+    }
+
     async fn write(&self, kind: EventKind) {
         let draft = EventDraft {
             tenant: self.tenant.to_string(),
@@ -74,11 +79,4 @@ impl Journal {
             warn!(agent = %self.agent, error = %e, lost, "ledger refused an event");
         }
     }
-}
-
-/// A stable 64-bit FNV-1a hash of a state's text, for `before_hash`/`after_hash`.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

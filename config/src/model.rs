@@ -8,6 +8,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use swarmd_messages::Role;
+pub use swarmd_messages::swarm::Layout;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,8 +96,7 @@ pub struct WorldSection {
     pub height: i32,
     /// One seed, one floor plan.
     pub floor_seed: u64,
-    /// `warehouse` or `hallway`.
-    pub layout: String,
+    pub layout: Layout,
     /// A hazard appears this often (0: never).
     pub hazard_every_ms: u64,
     pub max_hazards: usize,
@@ -137,24 +138,6 @@ pub struct StorageSection {
 pub struct LogSection {
     pub filter: String,
     pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Cloud,
-    Edge,
-    Both,
-}
-
-impl Role {
-    pub fn runs_cloud(self) -> bool {
-        matches!(self, Role::Cloud | Role::Both)
-    }
-
-    pub fn runs_edge(self) -> bool {
-        matches!(self, Role::Edge | Role::Both)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,12 +387,6 @@ impl NodeConfig {
             return Err((
                 "world.width",
                 "the grid must be 8..=1000 by 6..=1000 cells".into(),
-            ));
-        }
-        if !matches!(w.layout.as_str(), "warehouse" | "hallway") {
-            return Err((
-                "world.layout",
-                "must be \"warehouse\" or \"hallway\"".into(),
             ));
         }
         if w.agent_timeout_ms < 100 {

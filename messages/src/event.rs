@@ -1,6 +1,8 @@
 //! The flight recorder's event: immutable once written, identified by the
 //! node that recorded it and that node's sequence number.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::TraceContext;
@@ -24,8 +26,12 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// What an event records. Hashes are of whatever the writer hashed; the ledger
-/// does not interpret them.
+/// What an event records. Hashes are of whatever the writer hashed (see
+/// [`stable_hash`](crate::stable_hash)); the ledger does not interpret them.
+///
+/// What other parts of the system consume (the simulator's checkers, the
+/// console, the dashboard) has a typed kind of its own: match on it, never on
+/// a `rationale`, which is the human explanation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
     Decision {
@@ -49,14 +55,122 @@ pub enum EventKind {
         status: String,
         detail: String,
     },
+    /// A supervisor acted on a child; `child` is `supervisor/child`, or the
+    /// supervisor alone when it escalates.
     Supervision {
         child: String,
-        what: String,
+        what: SupervisionAction,
         restarts: u32,
     },
     Membership {
         node: String,
-        state: String,
+        state: MemberState,
+    },
+    /// The mission planner's view of one mission.
+    Mission {
+        mission: u64,
+        change: MissionChange,
+        rationale: String,
+    },
+    /// One task of a mission changed hands or ended.
+    Task {
+        mission: u64,
+        task: u32,
+        change: TaskChange,
+        rationale: String,
+    },
+    /// An agent joined or left the swarm, as the planner sees it.
+    Agent {
+        agent: String,
+        change: AgentChange,
+    },
+    /// An operator command and what came of it.
+    Audit(AuditRecord),
+}
+
+/// A node's state in the membership view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberState {
+    Up,
+    Suspect,
+    Down,
+}
+
+impl fmt::Display for MemberState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Up => "up",
+            Self::Suspect => "suspect",
+            Self::Down => "down",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SupervisionAction {
+    Started,
+    Exited { reason: String },
+    Restarted,
+    Escalated { reason: String },
+    AutoShutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissionChange {
+    /// Planned for `squad`: `goal` (described) split into `tasks` tasks.
+    Planned {
+        goal: String,
+        squad: String,
+        tasks: u32,
+    },
+    Ended(MissionOutcome),
+}
+
+/// How a mission or a task ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissionOutcome {
+    Completed,
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskChange {
+    Assigned {
+        agent: String,
+    },
+    /// Taken back from `agent` (silent, or it lost the task), to be reassigned.
+    Released {
+        agent: String,
+    },
+    Ended(MissionOutcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentChange {
+    Joined { node: String },
+    Left { reason: String },
+}
+
+/// One operator command (console or HTTP), recorded after it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Who: the session, e.g. `console@127.0.0.1:51234`.
+    pub principal: String,
+    /// The command as given, e.g. `estop` or `kill swarmd/agents/a1/reflex`.
+    pub command: String,
+    pub outcome: AuditOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditOutcome {
+    Done,
+    /// Not authorized, or not allowed by config.
+    Refused {
+        reason: String,
+    },
+    Failed {
+        reason: String,
     },
 }
 
@@ -70,16 +184,24 @@ impl EventKind {
             Self::Signal { .. } => "signal",
             Self::Supervision { .. } => "supervision",
             Self::Membership { .. } => "membership",
+            Self::Mission { .. } => "mission",
+            Self::Task { .. } => "task",
+            Self::Agent { .. } => "agent",
+            Self::Audit(_) => "audit",
         }
     }
 
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 10] = [
         "decision",
         "state_change",
         "message",
         "signal",
         "supervision",
         "membership",
+        "mission",
+        "task",
+        "agent",
+        "audit",
     ];
 }
 

@@ -65,6 +65,17 @@ pub struct Address {
     pub name: String,
 }
 
+/// What a grid world's floor looks like; `world.layout` in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Rows of shelves with seeded gaps between free aisles.
+    #[default]
+    Warehouse,
+    /// Two open halls joined by a corridor one cell wide.
+    Hallway,
+}
+
 /// The static part of a world, given to every agent that enters it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FloorPlan {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmd_messages::swarm::Cell;
-use swarmd_messages::{Event, EventKind};
+use swarmd_messages::{Event, EventKind, MissionChange, MissionOutcome, SupervisionAction};
 
 /// One edge's ledger as the edge has it and as the hub has it.
 pub struct Forwarded {
@@ -75,36 +75,27 @@ pub fn one_agent_per_cell(at_us: u64, agents: &[(String, Cell)]) -> Option<Strin
 #[derive(Debug, Default)]
 pub struct MissionRecord {
     pub planned_us: u64,
-    /// `Completed`, or `Failed(reason)`; `None` while active.
-    pub outcome: Option<String>,
+    /// `None` while active.
+    pub outcome: Option<MissionOutcome>,
 }
 
-/// The missions the planner's ledger records, by id.
-pub fn missions(planner_events: &[Event]) -> BTreeMap<u64, MissionRecord> {
+/// The missions the ledger records, by id.
+pub fn missions(events: &[Event]) -> BTreeMap<u64, MissionRecord> {
     let mut out: BTreeMap<u64, MissionRecord> = BTreeMap::new();
-    for e in planner_events {
-        match &e.kind {
-            EventKind::Decision { rationale, .. } => {
-                let Some(id) = mission_id(rationale.strip_prefix("mission "), ':') else {
-                    continue;
-                };
-                out.entry(id).or_default().planned_us = e.time_us;
-            }
-            EventKind::StateChange { target, diff, .. } => {
-                let Some(id) = target.strip_prefix("mission/").and_then(|n| n.parse().ok()) else {
-                    continue;
-                };
-                let outcome = diff.rsplit(" -> ").next().unwrap_or_default().to_string();
-                out.entry(id).or_default().outcome = Some(outcome);
-            }
-            _ => {}
+    for e in events {
+        let EventKind::Mission {
+            mission, change, ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        let record = out.entry(*mission).or_default();
+        match change {
+            MissionChange::Planned { .. } => record.planned_us = e.time_us,
+            MissionChange::Ended(outcome) => record.outcome = Some(outcome.clone()),
         }
     }
     out
-}
-
-fn mission_id(rest: Option<&str>, end: char) -> Option<u64> {
-    rest?.split(end).next()?.parse().ok()
 }
 
 /// Every mission planned before `deadline_us` ended: done, or failed with a reason.
@@ -116,7 +107,7 @@ pub fn missions_end(missions: &BTreeMap<u64, MissionRecord>, deadline_us: u64) -
                 "mission {id} (planned at {}us) never ended",
                 m.planned_us
             )),
-            Some(o) if o.starts_with("Failed") && o.len() <= "Failed(\"\")".len() => {
+            Some(MissionOutcome::Failed { reason }) if reason.trim().is_empty() => {
                 wrong.push(format!("mission {id} failed without a reason"))
             }
             _ => {}
@@ -144,13 +135,14 @@ pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -
         let Some((supervisor, child_name)) = child.rsplit_once('/') else {
             continue;
         };
-        if what == "started" || what == "restarted" {
+        let restarted = *what == SupervisionAction::Restarted;
+        if restarted || *what == SupervisionAction::Started {
             // A supervisor (re)started by its parent starts with a clean slate.
             if let Some(times) = restarts.remove(child_name) {
                 wrong.extend(over_limit(child_name, &times, limit_of(child_name)));
             }
         }
-        if what == "restarted" {
+        if restarted {
             // One failure under rest_for_one or one_for_all restarts several
             // children at one instant: that is one restart, as OTP counts.
             let times = restarts.entry(supervisor).or_default();
@@ -263,24 +255,27 @@ mod tests {
 
     #[test]
     fn missions_must_end_with_a_reason() {
-        let decision = |id: u64| EventKind::Decision {
-            rationale: format!("mission {id}: cover"),
-            alternatives: vec![],
-            confidence: 1.0,
-            inputs_hash: 0,
+        let planned = |id: u64| EventKind::Mission {
+            mission: id,
+            change: MissionChange::Planned {
+                goal: "cover".into(),
+                squad: "default".into(),
+                tasks: 1,
+            },
+            rationale: String::new(),
         };
-        let ended = |id: u64, how: &str| EventKind::StateChange {
-            target: format!("mission/{id}"),
-            before_hash: 0,
-            after_hash: 0,
-            diff: format!("Active -> {how}"),
+        let ended = |id: u64, outcome: MissionOutcome| EventKind::Mission {
+            mission: id,
+            change: MissionChange::Ended(outcome),
+            rationale: String::new(),
         };
+        let unexplained = MissionOutcome::Failed { reason: " ".into() };
         let events = [
-            event("c", 0, 10, decision(1)),
-            event("c", 1, 20, decision(2)),
-            event("c", 2, 30, ended(1, "Completed")),
-            event("c", 3, 40, decision(3)),
-            event("c", 4, 50, ended(3, "Failed(\"\")")),
+            event("c", 0, 10, planned(1)),
+            event("c", 1, 20, planned(2)),
+            event("c", 2, 30, ended(1, MissionOutcome::Completed)),
+            event("c", 3, 40, planned(3)),
+            event("c", 4, 50, ended(3, unexplained)),
         ];
         let m = missions(&events);
         assert_eq!(
@@ -297,7 +292,7 @@ mod tests {
     fn too_many_restarts_in_a_period_are_caught() {
         let restart = || EventKind::Supervision {
             child: "a1/reflex".into(),
-            what: "restarted".into(),
+            what: SupervisionAction::Restarted,
             restarts: 1,
         };
         let limit = |_: &str| Limit {

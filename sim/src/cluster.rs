@@ -14,8 +14,8 @@ use swarmd_cluster::transport::DialedStream;
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
 use crate::net::{NetFaults, SimNet};
-use crate::trace::fnv;
 use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage};
+use swarmd_messages::stable_hash;
 
 const COOKIE: &str = "simulated-cluster-cookie";
 
@@ -82,7 +82,7 @@ impl SimCluster {
     pub async fn add(&mut self, config: NodeConfig) -> Result<(), String> {
         let name = config.node.name.clone();
         let storage = Arc::new(SimStorage::new(
-            Arc::new(SeededEntropy::new(self.seed ^ fnv(&name))),
+            Arc::new(SeededEntropy::new(self.seed ^ stable_hash(&name))),
             MAX_FSYNC,
         ));
         let member = Member {
@@ -98,7 +98,7 @@ impl SimCluster {
     async fn start(&mut self, name: &str) -> Result<(), String> {
         let member = self.members.get_mut(name).ok_or("no such node")?;
         member.incarnation += 1;
-        let stream = fnv(name) ^ member.incarnation.rotate_left(32);
+        let stream = stable_hash(name) ^ member.incarnation.rotate_left(32);
         let seams = Seams {
             clock: self.clock.clone(),
             entropy: Arc::new(SeededEntropy::new(self.seed ^ stream)),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use swarmd_messages::swarm::{
     AgentStatus, Assignment, Cell, FloorPlan, Goal, TaskOutcome, TaskReport,
 };
+use swarmd_messages::{MissionOutcome, TaskChange};
 use tokio::time::Instant;
 
 /// A task is given up after this many assignments.
@@ -86,6 +87,65 @@ impl Mission {
         };
         true
     }
+}
+
+impl MissionState {
+    /// How the mission ended; `None` while active.
+    pub fn outcome(&self) -> Option<MissionOutcome> {
+        match self {
+            Self::Active => None,
+            Self::Completed => Some(MissionOutcome::Completed),
+            Self::Failed(reason) => Some(MissionOutcome::Failed {
+                reason: reason.clone(),
+            }),
+        }
+    }
+}
+
+/// What changed between two versions of one mission, as recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Task { task: u32, change: TaskChange },
+    Ended(MissionOutcome),
+}
+
+/// The changes from `before` to `after` (the same mission): tasks assigned,
+/// released and ended, in task order, then the mission's end if it ended.
+pub fn changes(before: &Mission, after: &Mission) -> Vec<Change> {
+    debug_assert_eq!(before.id, after.id, "changes of one mission");
+    let mut out = Vec::new();
+    for (old, new) in before.tasks.iter().zip(&after.tasks) {
+        let change = match (&old.state, &new.state) {
+            (TaskState::Assigned { agent: a, .. }, TaskState::Assigned { agent: b, .. })
+                if a == b =>
+            {
+                None
+            }
+            (_, TaskState::Assigned { agent, .. }) => Some(TaskChange::Assigned {
+                agent: agent.clone(),
+            }),
+            (TaskState::Assigned { agent, .. }, TaskState::Open) => Some(TaskChange::Released {
+                agent: agent.clone(),
+            }),
+            (TaskState::Done, TaskState::Done) => None,
+            (_, TaskState::Done) => Some(TaskChange::Ended(MissionOutcome::Completed)),
+            (TaskState::Failed(_), TaskState::Failed(_)) => None,
+            (_, TaskState::Failed(reason)) => Some(TaskChange::Ended(MissionOutcome::Failed {
+                reason: reason.clone(),
+            })),
+            _ => None,
+        };
+        out.extend(change.map(|change| Change::Task {
+            task: new.id,
+            change,
+        }));
+    }
+    if before.state == MissionState::Active
+        && let Some(outcome) = after.state.outcome()
+    {
+        out.push(Change::Ended(outcome));
+    }
+    out
 }
 
 /// An agent the planner has heard from.
@@ -248,4 +308,91 @@ pub fn assign(
     }
     mission.settle();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmd_messages::swarm::Rect;
+
+    fn mission(states: &[TaskState]) -> Mission {
+        let tasks = states
+            .iter()
+            .enumerate()
+            .map(|(i, state)| Task {
+                id: i as u32,
+                waypoints: vec![Cell::new(1, 1)],
+                needs: None,
+                state: state.clone(),
+                attempts: 1,
+            })
+            .collect();
+        let sector = Rect {
+            min: Cell::new(0, 0),
+            max: Cell::new(2, 2),
+        };
+        Mission {
+            id: 7,
+            goal: Goal::CoverSector { sector },
+            squad: "default".into(),
+            tasks,
+            state: MissionState::Active,
+        }
+    }
+
+    fn assigned(agent: &str) -> TaskState {
+        TaskState::Assigned {
+            agent: agent.into(),
+            missing: 0,
+        }
+    }
+
+    #[test]
+    fn changes_name_every_task_transition_and_the_end() {
+        let before = mission(&[TaskState::Open, assigned("a"), assigned("b"), assigned("c")]);
+        let mut after = mission(&[
+            assigned("d"),
+            TaskState::Open,
+            TaskState::Done,
+            TaskState::Failed("blocked".into()),
+        ]);
+        after.state = MissionState::Failed("task 3: blocked".into());
+        let agent = |a: &str| a.to_string();
+        assert_eq!(
+            changes(&before, &after),
+            [
+                Change::Task {
+                    task: 0,
+                    change: TaskChange::Assigned { agent: agent("d") }
+                },
+                Change::Task {
+                    task: 1,
+                    change: TaskChange::Released { agent: agent("a") }
+                },
+                Change::Task {
+                    task: 2,
+                    change: TaskChange::Ended(MissionOutcome::Completed)
+                },
+                Change::Task {
+                    task: 3,
+                    change: TaskChange::Ended(MissionOutcome::Failed {
+                        reason: "blocked".into()
+                    })
+                },
+                Change::Ended(MissionOutcome::Failed {
+                    reason: "task 3: blocked".into()
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missed_status_is_no_change() {
+        let before = mission(&[assigned("a")]);
+        let after = mission(&[TaskState::Assigned {
+            agent: "a".into(),
+            missing: 1,
+        }]);
+        assert!(changes(&before, &after).is_empty());
+    }
 }

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::swarm::Cell;
 use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg, Rect};
-use swarmd_messages::{decode_payload, swarm::Cell};
+use swarmd_messages::{AgentChange, EventKind, MissionChange, decode_payload};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::book::{self, KnownAgent, Mission, MissionState, TaskState};
+use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::store::MissionStore;
 use crate::NodeCtx;
 use crate::agents::{Endpoint, LocalDirectory};
@@ -123,8 +124,13 @@ impl Actor for MissionPlanner {
         match msg {
             PlannerMsg::Wire(MissionMsg::Status(status)) => state.status(status).await?,
             PlannerMsg::Wire(MissionMsg::Report(report)) => {
+                let why = format!("reported by {}", report.agent);
                 state
-                    .apply(|m| book::apply_report(m, &report), Some(report.mission))
+                    .apply(
+                        |m| book::apply_report(m, &report),
+                        Some(report.mission),
+                        &why,
+                    )
                     .await?;
                 if let swarmd_messages::swarm::TaskOutcome::Progress { reached } = report.outcome {
                     info!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
@@ -157,12 +163,25 @@ impl PlannerState {
         let name = status.agent.name.clone();
         if !self.agents.contains_key(&name) {
             info!(agent = %name, node = %status.agent.node, "agent joined the swarm");
+            let node = status.agent.node.clone();
+            let change = AgentChange::Joined { node };
+            let agent = name.clone();
+            self.journal
+                .record(EventKind::Agent { agent, change })
+                .await;
         }
+        let why = format!("reported by {name}");
         for report in &status.finished {
-            self.apply(|m| book::apply_report(m, report), Some(report.mission))
-                .await?;
+            self.apply(
+                |m| book::apply_report(m, report),
+                Some(report.mission),
+                &why,
+            )
+            .await?;
         }
-        self.apply(|m| book::reconcile(m, &status), None).await?;
+        let why = format!("missing from {name}'s status");
+        self.apply(|m| book::reconcile(m, &status), None, &why)
+            .await?;
         let last_seen = Instant::now();
         self.agents.insert(name, KnownAgent { status, last_seen });
         Ok(())
@@ -184,12 +203,23 @@ impl PlannerState {
             state: MissionState::Active,
         };
         info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), "mission planned");
+        let change = MissionChange::Planned {
+            goal: mission.describe(),
+            squad: mission.squad.clone(),
+            tasks: mission.tasks.len() as u32,
+        };
+        let rationale = format!("split into tasks by capability for {workers} agents");
         self.journal
-            .decision(format!("mission {id}: {}", mission.describe()), vec![], 1.0)
+            .record(EventKind::Mission {
+                mission: id,
+                change,
+                rationale,
+            })
             .await;
+        self.store.save(&mission).await;
         self.missions.insert(id, mission);
         self.trim();
-        self.save(id).await
+        Ok(())
     }
 
     async fn assign(&mut self) -> Result<(), ActorProcessingErr> {
@@ -207,17 +237,10 @@ impl PlannerState {
             let sends = book::assign(mission, &self.agents, &mut load);
             for (to, a) in &sends {
                 info!(agent = %to.name, mission = a.mission, task = a.task, waypoints = a.waypoints.len(), "task assigned");
-                let rationale = format!(
-                    "task {}/{} to {}: least loaded capable agent, nearest among equals",
-                    a.mission, a.task, to.name
-                );
-                self.journal.decision(rationale, vec![], 0.9).await;
                 self.send(to, &AgentMsg::Assign(a.clone()));
             }
-            if self.missions[&id] != before {
-                self.announce(id);
-                self.save(id).await?;
-            }
+            let why = "least loaded capable agent, nearest among equals";
+            self.changed(&before, why).await;
         }
         Ok(())
     }
@@ -233,26 +256,65 @@ impl PlannerState {
         for agent in gone {
             warn!(%agent, ?timeout, "agent silent; its tasks will be reassigned");
             self.agents.remove(&agent);
-            self.apply(|m| book::release(m, &agent), None).await?;
+            let reason = format!("silent for {timeout:?}");
+            let why = format!("{agent} {reason}");
+            self.apply(|m| book::release(m, &agent), None, &why).await?;
+            let change = AgentChange::Left { reason };
+            self.journal
+                .record(EventKind::Agent { agent, change })
+                .await;
         }
         Ok(())
     }
 
-    /// Applies `change` to one mission or every active one; saves what changed.
+    /// Applies `change` to one mission or every active one; records and
+    /// saves what changed, `why` being the rationale.
     async fn apply(
         &mut self,
         change: impl Fn(&mut Mission) -> bool,
         only: Option<u64>,
+        why: &str,
     ) -> Result<(), ActorProcessingErr> {
         let ids = only.map_or_else(|| self.active_ids(), |id| vec![id]);
         for id in ids {
-            let changed = self.missions.get_mut(&id).is_some_and(&change);
-            if changed {
-                self.announce(id);
-                self.save(id).await?;
+            let Some(mission) = self.missions.get_mut(&id) else {
+                continue;
+            };
+            let before = mission.clone();
+            if change(mission) {
+                self.changed(&before, why).await;
             }
         }
         Ok(())
+    }
+
+    /// Records how the mission `before` was has changed, announces its end
+    /// and saves it.
+    async fn changed(&mut self, before: &Mission, why: &str) {
+        let id = before.id;
+        let now = &self.missions[&id];
+        if now == before {
+            return;
+        }
+        for change in book::changes(before, now) {
+            let rationale = why.to_string();
+            let kind = match change {
+                Change::Task { task, change } => EventKind::Task {
+                    mission: id,
+                    task,
+                    change,
+                    rationale,
+                },
+                Change::Ended(outcome) => EventKind::Mission {
+                    mission: id,
+                    change: MissionChange::Ended(outcome),
+                    rationale,
+                },
+            };
+            self.journal.record(kind).await;
+        }
+        self.announce(id);
+        self.store.save(&self.missions[&id]).await;
     }
 
     fn announce(&self, id: u64) {
@@ -266,18 +328,6 @@ impl PlannerState {
             }
             MissionState::Active => {}
         }
-    }
-
-    async fn save(&mut self, id: u64) -> Result<(), ActorProcessingErr> {
-        let mission = &self.missions[&id];
-        let state = format!("{:?}", mission.state);
-        self.store.save(mission).await;
-        if mission.state != MissionState::Active {
-            self.journal
-                .state(&format!("mission/{id}"), "Active", &state)
-                .await;
-        }
-        Ok(())
     }
 
     fn trim(&mut self) {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use swarmd_messages::swarm::{Address, Cell, FloorPlan, Perception};
+use swarmd_messages::swarm::{Address, Cell, FloorPlan, Layout, Perception};
 
 use crate::ctx::Entropy;
 
@@ -22,28 +22,6 @@ pub struct GridConfig {
     /// The floor plan's seed: one seed, one floor, on every node that asks.
     pub floor_seed: u64,
     pub layout: Layout,
-}
-
-/// What the floor looks like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// Rows of shelves with seeded gaps between free aisles.
-    Warehouse,
-    /// Two open halls joined by a corridor one cell wide.
-    Hallway,
-}
-
-impl std::str::FromStr for Layout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "warehouse" => Ok(Layout::Warehouse),
-            "hallway" => Ok(Layout::Hallway),
-            other => Err(format!(
-                "unknown layout {other:?}; known: warehouse, hallway"
-            )),
-        }
-    }
 }
 
 impl Default for GridConfig {

@@ -13,7 +13,8 @@ use swarmd_messages::swarm::{Address, Cell, WORLD_ACTOR, WorldMsg};
 use crate::router::{self, Router};
 
 pub use actor::{WorldActor, WorldActorMsg, WorldArgs, WorldSnapshot, world_child};
-pub use grid::{GridConfig, GridWorld, Layout, floor_plan};
+pub use grid::{GridConfig, GridWorld, floor_plan};
+pub use swarmd_messages::swarm::Layout;
 
 /// How an agent's reflex perceives and acts. Every request is answered, if
 /// at all, by an `AgentMsg::Welcome` or `AgentMsg::Perceived` to the agent;

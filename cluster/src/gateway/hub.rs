@@ -22,7 +22,7 @@ impl Hub for ClusterHub {
             let cloud = members
                 .iter()
                 .filter(|m| m.state == MemberState::Up && m.connected)
-                .find(|m| m.info.role == "cloud" || m.info.role == "both")
+                .find(|m| m.info.role.runs_cloud())
                 .ok_or_else(|| HubError::Unreachable("no cloud member is up".into()))?;
             match cluster
                 .call(&cloud.info.name, Request::Ledger(events))

@@ -7,28 +7,11 @@
 //! old one, then `up`, so watchers of the old incarnation learn it is gone.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use swarmd_messages::MemberInfo;
+pub use swarmd_messages::MemberState;
 use tokio::time::Instant;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberState {
-    Up,
-    Suspect,
-    Down,
-}
-
-impl fmt::Display for MemberState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Up => "up",
-            Self::Suspect => "suspect",
-            Self::Down => "down",
-        })
-    }
-}
 
 /// One transition of one member, as published to subscribers and the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +194,7 @@ mod tests {
     fn info(name: &str, incarnation: u64) -> MemberInfo {
         MemberInfo {
             name: name.into(),
-            role: "edge".into(),
+            role: swarmd_messages::Role::Edge,
             cluster_addr: "127.0.0.1:1".into(),
             incarnation,
         }

@@ -192,7 +192,7 @@ impl RemoteSupervisorState {
                     self.slots.iter().filter(on).count()
                 };
                 let edges = members.iter().filter(|m| {
-                    let runs_edge = m.info.role == "edge" || m.info.role == "both";
+                    let runs_edge = m.info.role.runs_edge();
                     runs_edge && m.state == MemberState::Up && m.connected
                 });
                 let best: BTreeMap<(usize, String), ()> = edges

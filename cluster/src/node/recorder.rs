@@ -5,7 +5,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::ctx::{LedgerError, LedgerHandle};
-use swarmd_messages::{EventDraft, EventId, EventKind, TraceContext};
+use swarmd_messages::{EventDraft, EventId, EventKind, SupervisionAction, TraceContext};
 use swarmd_supervisor::{EventSender, SupervisorEvent};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::{self, Receiver};
@@ -99,7 +99,7 @@ impl Actor for Recorder {
 fn membership_kind(change: MemberChange) -> EventKind {
     EventKind::Membership {
         node: change.node,
-        state: change.to.to_string(),
+        state: change.to,
     }
 }
 
@@ -175,9 +175,10 @@ fn report(acked: Result<EventId, LedgerError>) {
 }
 
 fn supervision_kind(event: SupervisorEvent) -> EventKind {
+    use SupervisionAction as Did;
     let (child, what, restarts) = match event {
         SupervisorEvent::ChildStarted { supervisor, child } => {
-            (format!("{supervisor}/{child}"), "started".into(), 0)
+            (format!("{supervisor}/{child}"), Did::Started, 0)
         }
         SupervisorEvent::ChildExited {
             supervisor,
@@ -185,23 +186,25 @@ fn supervision_kind(event: SupervisorEvent) -> EventKind {
             reason,
         } => (
             format!("{supervisor}/{child}"),
-            format!("exited: {reason:?}"),
+            Did::Exited {
+                reason: format!("{reason:?}"),
+            },
             0,
         ),
         SupervisorEvent::ChildRestarted {
             supervisor,
             child,
             restarts,
-        } => (
-            format!("{supervisor}/{child}"),
-            "restarted".into(),
-            restarts,
+        } => (format!("{supervisor}/{child}"), Did::Restarted, restarts),
+        SupervisorEvent::Escalated { supervisor, reason } => (
+            supervisor,
+            Did::Escalated {
+                reason: reason.to_string(),
+            },
+            0,
         ),
-        SupervisorEvent::Escalated { supervisor, reason } => {
-            (supervisor, format!("escalated: {reason}"), 0)
-        }
         SupervisorEvent::AutoShutdown { supervisor, child } => {
-            (format!("{supervisor}/{child}"), "auto_shutdown".into(), 0)
+            (format!("{supervisor}/{child}"), Did::AutoShutdown, 0)
         }
     };
     EventKind::Supervision {

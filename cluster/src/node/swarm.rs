@@ -11,7 +11,7 @@ use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
 use swarmd_actors::agents::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::Router;
-use swarmd_actors::world::{GridConfig, Layout, WorldActorMsg, WorldArgs, floor_plan, world_child};
+use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, floor_plan, world_child};
 use swarmd_config::NodeConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Address;
@@ -69,7 +69,7 @@ impl ClusterRouter {
         let clouds: Vec<String> = members
             .into_iter()
             .filter(|m| m.state == MemberState::Up && m.info.name != self.me)
-            .filter(|m| m.info.role == "cloud" || m.info.role == "both")
+            .filter(|m| m.info.role.runs_cloud())
             .map(|m| m.info.name)
             .collect();
         *self.clouds.write().unwrap_or_else(PoisonError::into_inner) = clouds;
@@ -118,7 +118,7 @@ pub fn grid_config(config: &NodeConfig) -> GridConfig {
         max_hazards: w.max_hazards,
         max_agents: config.agents.max_agents.max(1024),
         floor_seed: w.floor_seed,
-        layout: w.layout.parse().unwrap_or(Layout::Warehouse),
+        layout: w.layout,
         ..GridConfig::default()
     }
 }

@@ -162,7 +162,7 @@ fn gateway_args(
     let c = &config.cluster;
     let me = MemberInfo {
         name: config.node.name.clone(),
-        role: format!("{:?}", config.node.role).to_lowercase(),
+        role: config.node.role,
         cluster_addr: c.advertised(),
         incarnation: ctx.entropy.next_u64(),
     };

@@ -13,7 +13,8 @@ use swarmd_config::{NodeConfig, Role};
 use crate::SeededEntropy;
 use crate::cluster::{SimCluster, address_of, node_config};
 use crate::net::NetFaults;
-use crate::trace::{Trace, fnv};
+use crate::trace::Trace;
+use swarmd_messages::stable_hash;
 
 /// How often the driver looks at the world.
 const STEP: Duration = Duration::from_millis(250);
@@ -93,7 +94,7 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, String> {
     for node in configs(config) {
         cluster.add(node).await?;
     }
-    let driver = SeededEntropy::new(config.seed ^ fnv("driver"));
+    let driver = SeededEntropy::new(config.seed ^ stable_hash("driver"));
     let edges: Vec<String> = (1..config.nodes).map(|i| format!("edge-{i}")).collect();
     let schedule = faults::schedule(config.scenario, &driver, &edges, config.sim_secs);
     let mut violations = Vec::new();
@@ -145,7 +146,7 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         cloud.world.host = "edge-1".into();
     }
     if config.scenario == Scenario::Hallway {
-        cloud.world.layout = "hallway".into();
+        cloud.world.layout = swarmd_config::Layout::Hallway;
     }
     let seed = address_of(&cloud);
     let mut all = vec![cloud.clone()];

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use swarmd_actors::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
 use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
-use swarmd_messages::Event;
+use swarmd_messages::{Event, stable_hash};
 use swarmd_storage::ledger::{LedgerReader, persisted_cursor};
 use swarmd_supervisor::Intensity;
 
 use crate::check::{self, Forwarded, Limit};
 use crate::cluster::SimCluster;
-use crate::trace::{Trace, fnv};
+use crate::trace::Trace;
 
 /// No node's log in a run is longer than this.
 const MAX_LOG: usize = 1_000_000;
@@ -66,7 +66,7 @@ pub fn ledgers(
     for (name, _) in cluster.members() {
         let own = log(&reader(name), name);
         for e in &own {
-            let kind = fnv(&format!("{:?}", e.kind));
+            let kind = stable_hash(&format!("{:?}", e.kind));
             trace.line(format!(
                 "{name} #{} {}us {:?} {} {kind:016x}",
                 e.id.seq,
@@ -95,11 +95,7 @@ pub fn ledgers(
         ));
     }
     violations.extend(check::acked_events_at_hub(&forwarded));
-    let planner: Vec<Event> = log(&hub, "cloud")
-        .into_iter()
-        .filter(|e| e.agent.as_deref() == Some("missions"))
-        .collect();
-    let missions = check::missions(&planner);
+    let missions = check::missions(&log(&hub, "cloud"));
     let deadline_us = cluster.clock.epoch_us() + mission_deadline.as_micros() as u64;
     for (id, m) in &missions {
         trace.line(format!(
