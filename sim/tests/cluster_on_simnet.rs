@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use swarmd_cluster::gateway::MemberState;
 use swarmd_config::Role;
-use swarmd_messages::EventKind;
+use swarmd_messages::{EventKind, MissionChange, MissionOutcome};
 use swarmd_sim::cluster::{SimCluster, address_of, node_config};
 use swarmd_sim::net::NetFaults;
 use swarmd_storage::ledger::{LedgerReader, Query, Selector};
@@ -24,13 +24,21 @@ fn completed_missions(cluster: &SimCluster) -> usize {
     let storage = cluster.member("cloud").unwrap().storage.clone();
     let query = Query {
         tenant: "default".into(),
-        select: Selector::Agent("missions".into()),
+        select: Selector::Kind("mission".into()),
         limit: 10_000,
     };
     let events = LedgerReader::new(storage).query(&query).unwrap();
     events
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::StateChange { diff, .. } if diff.ends_with("Completed")))
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Mission {
+                    change: MissionChange::Ended(MissionOutcome::Completed),
+                    ..
+                }
+            )
+        })
         .count()
 }
 
