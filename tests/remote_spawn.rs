@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::{Node, STARTUP};
-use swarmd_actors::agents::{PROBE_KIND, ProbeMsg};
+use swarmd_actors::fleet::{PROBE_KIND, ProbeMsg};
 use swarmd_cluster::gateway::{
     CallError, ExitCause, GatewayMsg, MemberState, Placed, Placement, RemoteChild,
     RemoteSupervisor, RemoteSupervisorArgs, RemoteSupervisorMsg, SpawnError, gateway_name,

@@ -1,12 +1,17 @@
 //! swarmd agents and what they run on.
 //!
-//! Its first piece is [`NodeCtx`]: the only door through which actors reach
-//! time, randomness, disk, the mesh and the network. Agent layers, the agent
-//! subtree and factory, the sandbox and the world adapters build on it.
+//! - [`ctx`]: [`NodeCtx`], the only door through which actors reach wall
+//!   time, randomness, disk, the mesh and the network (and the rule for time);
+//! - [`agent`]: one agent, its three layer actors and their subtree;
+//! - [`fleet`]: a node's agents: kinds, the factory, the local directory;
+//! - [`world`]: the worlds agents act on; [`missions`]: the cloud's planner;
+//! - [`sandbox`]: untrusted agent code under Wasm limits;
+//! - [`router`], [`journal`], [`ticker`]: how actors reach each other, record
+//!   to the ledger and keep their rates.
 
 pub mod agent;
-pub mod agents;
 pub mod ctx;
+pub mod fleet;
 pub mod journal;
 pub mod missions;
 pub mod router;

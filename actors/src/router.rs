@@ -5,17 +5,33 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use swarmd_messages::encode_payload;
 use swarmd_messages::swarm::Address;
+use swarmd_messages::{CodecError, encode_payload};
 
-use crate::agents::LocalDirectory;
+use crate::fleet::{DeliverError, LocalDirectory};
+
+/// Why a cast surely did not go.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot encode the message: {0}")]
+    Encode(#[from] CodecError),
+    #[error("node {0} is not reachable from here")]
+    Unreachable(String),
+    #[error("no {0} is up")]
+    NoHost(&'static str),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+    /// The cluster transport refused it (its own error, boxed: it lives above this crate).
+    #[error(transparent)]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
+}
 
 pub trait Router: Send + Sync + 'static {
     /// This node's name.
     fn node(&self) -> &str;
 
     /// One-way, like Erlang's `!`: `Err` says the message surely did not go.
-    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), String>;
+    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), SendError>;
 
     /// The node hosting the world right now, as far as this node knows.
     fn world_host(&self) -> Option<String>;
@@ -25,8 +41,8 @@ pub trait Router: Send + Sync + 'static {
 }
 
 /// Encodes `msg` and casts it.
-pub fn cast<T: Serialize>(router: &dyn Router, to: &Address, msg: &T) -> Result<(), String> {
-    let bytes = encode_payload(msg).map_err(|e| e.to_string())?;
+pub fn cast<T: Serialize>(router: &dyn Router, to: &Address, msg: &T) -> Result<(), SendError> {
+    let bytes = encode_payload(msg)?;
     router.cast_bytes(to, bytes)
 }
 
@@ -42,13 +58,11 @@ impl Router for LocalRouter {
         &self.node
     }
 
-    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), String> {
+    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), SendError> {
         if to.node != *self.node {
-            return Err(format!("node {} is not reachable from here", to.node));
+            return Err(SendError::Unreachable(to.node.clone()));
         }
-        self.directory
-            .deliver(&to.name, payload)
-            .map_err(|e| e.to_string())
+        Ok(self.directory.deliver(&to.name, payload)?)
     }
 
     fn world_host(&self) -> Option<String> {

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_actors::agents::{PROBE_KIND, ProbeMsg};
+use swarmd_actors::fleet::{PROBE_KIND, ProbeMsg};
 use swarmd_cluster::gateway::{ClusterHandle, ExitCause, MemberState};
 use swarmd_cluster::node::Started;
 use swarmd_messages::{Request, SpawnSpec};

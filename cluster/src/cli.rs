@@ -93,7 +93,7 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         None => match effective_config(&cli.node, &matches) {
-            Ok(config) => crate::node::run_blocking(config, cli.node.log.is_some()),
+            Ok(config) => run_node(config, cli.node.log.is_some()),
             Err(code) => code,
         },
     }
@@ -183,6 +183,14 @@ fn deepest_source(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
         current = sub;
     }
     source
+}
+
+fn run_node(config: NodeConfig, log_flag_given: bool) -> ExitCode {
+    if let Err(e) = crate::logging::init(&config.log, log_flag_given) {
+        report(&e);
+        return ExitCode::from(2);
+    }
+    crate::node::run_blocking(config)
 }
 
 /// Prints a user-facing error before logging is set up. A broken stderr is ignored, not a panic.

@@ -10,14 +10,11 @@ use zenoh::qos::CongestionControl;
 
 /// Opens the mesh for nodes that run agents; a cloud-only node gets a mesh
 /// that refuses use with a clear error.
-pub async fn open(config: &MeshSection, role: Role) -> Result<Arc<dyn PubSub>, String> {
+pub async fn open(config: &MeshSection, role: Role) -> Result<Arc<dyn PubSub>, MeshError> {
     if !role.runs_edge() {
         return Ok(Arc::new(DisabledMesh));
     }
-    let mesh = ZenohMesh::open(config)
-        .await
-        .map_err(|e| format!("cannot open the zenoh mesh: {e}"))?;
-    Ok(Arc::new(mesh))
+    Ok(Arc::new(ZenohMesh::open(config).await?))
 }
 
 pub struct ZenohMesh {

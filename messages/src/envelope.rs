@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 /// (`standard()`: little-endian varints), so changing either bumps it.
 pub const WIRE_VERSION: u16 = 1;
 
+/// The operators' tenant: a node's own records (supervision, membership,
+/// audit) and its cluster traffic. Console sessions in it see the whole node.
+pub const SYSTEM_TENANT: &str = "system";
+
 /// Trace context carried across nodes, W3C-sized.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceContext {

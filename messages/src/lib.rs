@@ -13,10 +13,13 @@ pub mod swarm;
 mod wire;
 
 pub use codec::{CodecError, MAX_FRAME_BYTES, decode, decode_payload, encode, encode_payload};
-pub use envelope::{Envelope, TraceContext, WIRE_VERSION};
+pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, MemberState,
     MissionChange, MissionOutcome, SupervisionAction, TaskChange,
 };
 pub use hash::{StableHasher, stable_hash};
-pub use wire::{MemberInfo, Reply, Request, Role, SpawnRejected, SpawnSpec, WireFrame, WireMsg};
+pub use wire::{
+    LedgerRefused, MemberInfo, Reply, Request, Role, SpawnRejected, SpawnSpec, WatchRefused,
+    WireFrame, WireMsg,
+};

@@ -105,7 +105,25 @@ pub struct Perception {
     /// Hazards within sensing range.
     pub hazards_near: Vec<Cell>,
     /// The move this answers was refused, and why.
-    pub refused: Option<String>,
+    pub refused: Option<MoveRefused>,
+}
+
+/// Why the world refused a move: each one a move the agent's reflex should
+/// have avoided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum MoveRefused {
+    #[error("not in the world")]
+    NotInWorld,
+    #[error("{to} is not next to {from}")]
+    NotAdjacent { from: Cell, to: Cell },
+    #[error("{0} is off the floor")]
+    OffFloor(Cell),
+    #[error("{0} is a shelf")]
+    Shelf(Cell),
+    #[error("{0} is a hazard")]
+    Hazard(Cell),
+    #[error("{cell} is taken by {by}")]
+    Taken { cell: Cell, by: String },
 }
 
 /// What the world actor accepts.

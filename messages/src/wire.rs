@@ -117,9 +117,9 @@ pub enum Reply {
     /// The name the child is registered under in the receiver's directory.
     Spawned(Result<String, SpawnRejected>),
     /// `Err` when no such actor runs; its exit is then reported right away.
-    Watching(Result<(), String>),
+    Watching(Result<(), WatchRefused>),
     /// `Ok` once every event of the batch is durable at the hub.
-    LedgerStored(Result<(), String>),
+    LedgerStored(Result<(), LedgerRefused>),
     Echo(Vec<u8>),
     /// The receiver could not serve the request at all.
     Failed(String),
@@ -152,6 +152,25 @@ impl SpawnSpec {
             params: BTreeMap::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum WatchRefused {
+    #[error("no actor named {0:?} on this node")]
+    NoSuchActor(String),
+    #[error("too many watches")]
+    TooManyWatches,
+}
+
+/// Why a hub did not store a forwarded batch. Nothing of it was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum LedgerRefused {
+    #[error("this node is not a cloud hub")]
+    NotAHub,
+    #[error("{sender} may not forward events of {owner}")]
+    NotItsEvents { sender: String, owner: String },
+    #[error("the hub could not store the batch: {0}")]
+    Storage(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ractor_cluster::NodeServerMessage;
 use swarmd_actors::ctx::Connection;
-use swarmd_cluster::node::{Seams, Started};
+use swarmd_cluster::node::{Seams, StartError, Started};
 use swarmd_cluster::transport::DialedStream;
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
@@ -18,6 +18,19 @@ use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage};
 use swarmd_messages::stable_hash;
 
 const COOKIE: &str = "simulated-cluster-cookie";
+
+/// Why a simulated node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("no simulated node {0:?}")]
+    NoSuchNode(String),
+    #[error("node {node}: {source}")]
+    Start {
+        node: String,
+        #[source]
+        source: StartError,
+    },
+}
 
 pub struct SimCluster {
     pub net: Arc<SimNet>,
@@ -79,7 +92,7 @@ impl SimCluster {
     }
 
     /// Adds a node and starts it.
-    pub async fn add(&mut self, config: NodeConfig) -> Result<(), String> {
+    pub async fn add(&mut self, config: NodeConfig) -> Result<(), SimError> {
         let name = config.node.name.clone();
         let storage = Arc::new(SimStorage::new(
             Arc::new(SeededEntropy::new(self.seed ^ stable_hash(&name))),
@@ -95,8 +108,11 @@ impl SimCluster {
         self.start(&name).await
     }
 
-    async fn start(&mut self, name: &str) -> Result<(), String> {
-        let member = self.members.get_mut(name).ok_or("no such node")?;
+    async fn start(&mut self, name: &str) -> Result<(), SimError> {
+        let member = self
+            .members
+            .get_mut(name)
+            .ok_or_else(|| SimError::NoSuchNode(name.into()))?;
         member.incarnation += 1;
         let stream = stable_hash(name) ^ member.incarnation.rotate_left(32);
         let seams = Seams {
@@ -106,7 +122,12 @@ impl SimCluster {
             mesh: Arc::new(self.mesh.join(name)),
             dialer: Arc::new(self.net.dialer(name)),
         };
-        let node = Started::start_on(&member.config, COOKIE.into(), seams).await?;
+        let node = Started::start_on(&member.config, COOKIE.into(), seams)
+            .await
+            .map_err(|source| SimError::Start {
+                node: name.into(),
+                source,
+            })?;
         let server = node.server.clone();
         let accept = Arc::new(move |connection: Connection| {
             let stream = DialedStream {
@@ -142,7 +163,7 @@ impl SimCluster {
     }
 
     /// Starts a crashed node again, same name, same disk.
-    pub async fn restart(&mut self, name: &str) -> Result<(), String> {
+    pub async fn restart(&mut self, name: &str) -> Result<(), SimError> {
         self.start(name).await
     }
 

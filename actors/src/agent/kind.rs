@@ -15,7 +15,7 @@ use super::{
     SupervisionMsg,
 };
 use crate::NodeCtx;
-use crate::agents::{AgentKind, Endpoint, PreparedAgent};
+use crate::fleet::{AgentKind, Endpoint, PreparedAgent, SpecError, cast_to};
 use crate::journal::Journal;
 use crate::router::Router;
 use crate::sandbox::{SandboxArgs, sandbox_child};
@@ -73,7 +73,7 @@ impl GridAgentKind {
         &self,
         spec: &SpawnSpec,
         ctx: &NodeCtx,
-    ) -> Result<(PreparedAgent, AgentWiring), String> {
+    ) -> Result<(PreparedAgent, AgentWiring), SpecError> {
         let settings = AgentSettings::from_params(&self.defaults, &spec.params)?;
         let wiring = AgentWiring {
             ctx: ctx.clone(),
@@ -94,12 +94,12 @@ impl GridAgentKind {
             stats: AgentStats::default(),
             settings,
         };
-        let child = self.subtree(&wiring)?.into_child();
+        let child = self.subtree(&wiring).into_child();
         let endpoint = endpoint(&wiring);
         Ok((PreparedAgent { child, endpoint }, wiring))
     }
 
-    fn subtree(&self, w: &AgentWiring) -> Result<SupervisorSpec, String> {
+    fn subtree(&self, w: &AgentWiring) -> SupervisorSpec {
         let mut spec = SupervisorSpec::new(w.name(), Strategy::RestForOne)
             .intensity(MAX_RESTARTS, INTENSITY_PERIOD)
             .child(ChildSpec::for_actor_in(
@@ -133,12 +133,12 @@ impl GridAgentKind {
         if let Some(events) = &self.events {
             spec = spec.events(events.clone());
         }
-        Ok(spec)
+        spec
     }
 }
 
 impl AgentKind for GridAgentKind {
-    fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, String> {
+    fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpecError> {
         self.prepare_agent(spec, ctx).map(|(prepared, _)| prepared)
     }
 }
@@ -147,11 +147,8 @@ impl AgentKind for GridAgentKind {
 fn endpoint(w: &AgentWiring) -> Endpoint {
     let (reflex, supervision) = (w.reflex.clone(), w.supervision.clone());
     Arc::new(move |bytes: Vec<u8>| {
-        let msg: AgentMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
-        let to_reflex = |m: ReflexMsg| {
-            let r = reflex.get().ok_or("the reflex is not running")?;
-            r.cast(m).map_err(|e| e.to_string())
-        };
+        let msg: AgentMsg = decode_payload(&bytes)?;
+        let to_reflex = |m: ReflexMsg| cast_to(&reflex, "the reflex", m);
         match msg {
             AgentMsg::Welcome { plan, perception } => {
                 to_reflex(ReflexMsg::Welcome(plan, perception))
@@ -160,10 +157,7 @@ fn endpoint(w: &AgentWiring) -> Endpoint {
             AgentMsg::EmergencyStop { reason } => to_reflex(ReflexMsg::EmergencyStop(reason)),
             AgentMsg::Resume => to_reflex(ReflexMsg::Resume),
             AgentMsg::Config(update) => to_reflex(ReflexMsg::Config(update)),
-            AgentMsg::Assign(a) => {
-                let s = supervision.get().ok_or("supervision is not running")?;
-                s.cast(SupervisionMsg::Assign(a)).map_err(|e| e.to_string())
-            }
+            AgentMsg::Assign(a) => cast_to(&supervision, "supervision", SupervisionMsg::Assign(a)),
         }
     })
 }

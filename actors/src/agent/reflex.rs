@@ -187,7 +187,7 @@ impl ReflexState {
             self.w.journal.state("position", &from, &to).await;
         }
         if let Some(why) = &p.refused {
-            self.w.journal.signal("move_refused", why.clone()).await;
+            self.w.journal.signal("move_refused", why.to_string()).await;
         }
         self.perception = Some(p.clone());
         self.w.to_situation(SituationMsg::Observed(p));

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use swarmd_messages::swarm::{Cell, Rect};
 
+use crate::fleet::SpecError;
 use crate::sandbox::SandboxLimits;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,13 +67,16 @@ impl AgentSettings {
     pub fn from_params(
         defaults: &AgentSettings,
         params: &BTreeMap<String, String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SpecError> {
         let mut s = defaults.clone();
         for (key, value) in params {
-            s.set(key, value)
-                .map_err(|why| format!("parameter {key}={value:?}: {why}"))?;
+            s.set(key, value).map_err(|why| SpecError::Parameter {
+                key: key.clone(),
+                value: value.clone(),
+                why,
+            })?;
         }
-        s.check()?;
+        s.check().map_err(SpecError::Invalid)?;
         Ok(s)
     }
 
@@ -125,13 +129,13 @@ fn numbers(value: &str, n: usize) -> Result<Vec<i32>, String> {
 }
 
 /// `x,y`.
-pub fn cell(value: &str) -> Result<Cell, String> {
+fn cell(value: &str) -> Result<Cell, String> {
     let v = numbers(value, 2)?;
     Ok(Cell::new(v[0], v[1]))
 }
 
 /// `x0,y0,x1,y1`, inclusive.
-pub fn rect(value: &str) -> Result<Rect, String> {
+fn rect(value: &str) -> Result<Rect, String> {
     let v = numbers(value, 4)?;
     if v[0] > v[2] || v[1] > v[3] {
         return Err("min corner beyond max corner".into());

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::swarm::Cell;
 use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg, Rect};
-use swarmd_messages::{AgentChange, EventKind, MissionChange, decode_payload};
+use swarmd_messages::{AgentChange, EventKind, MissionChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::store::MissionStore;
 use crate::NodeCtx;
-use crate::agents::{Endpoint, LocalDirectory};
+use crate::fleet::{LocalDirectory, decoding_endpoint};
 use crate::journal::Journal;
 use crate::router::{self, Router};
 use crate::ticker::{TickStats, Ticker};
@@ -56,14 +56,7 @@ pub fn planner_child(
     directory: &LocalDirectory,
     slot: ActorSlot<PlannerMsg>,
 ) -> ChildSpec {
-    let endpoint_slot = slot.clone();
-    let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
-        let msg: MissionMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
-        let planner = endpoint_slot.get().ok_or("the planner is not running")?;
-        planner
-            .cast(PlannerMsg::Wire(msg))
-            .map_err(|e| e.to_string())
-    });
+    let endpoint = decoding_endpoint(slot.clone(), "the planner", PlannerMsg::Wire);
     let name = swarmd_messages::swarm::MISSIONS_ACTOR;
     assert!(directory.register(name, endpoint), "one planner per node");
     ChildSpec::for_actor_in(name, MissionPlanner, args, slot)
@@ -92,7 +85,8 @@ impl Actor for MissionPlanner {
         args: PlannerArgs,
     ) -> Result<PlannerState, ActorProcessingErr> {
         let store = MissionStore::new(args.ctx.storage.clone());
-        let missions = store.load()?;
+        // Twice the limit: a crash between a save and a trim leaves a few more.
+        let missions = store.load(MAX_MISSIONS * 2)?;
         // A mission finished before a crash stays finished; active ones resume.
         let active = missions
             .values()

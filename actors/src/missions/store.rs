@@ -20,9 +20,12 @@ impl MissionStore {
         Self { storage }
     }
 
-    /// Every mission stored. An undecodable entry is skipped and logged.
-    pub fn load(&self) -> Result<std::collections::BTreeMap<u64, Mission>, StorageError> {
-        let limit = super::planner::MAX_MISSIONS * 2;
+    /// Every mission stored, at most `limit`. An undecodable entry is
+    /// skipped and logged.
+    pub fn load(
+        &self,
+        limit: usize,
+    ) -> Result<std::collections::BTreeMap<u64, Mission>, StorageError> {
         let entries = self.storage.scan(TREE, &[], None, limit)?;
         let mut missions = std::collections::BTreeMap::new();
         for (key, value) in entries {

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::decode_payload;
-use swarmd_messages::swarm::{Address, AgentMsg, Cell, FloorPlan, WORLD_ACTOR, WorldMsg};
+use swarmd_messages::swarm::{
+    Address, AgentMsg, Cell, FloorPlan, MoveRefused, WORLD_ACTOR, WorldMsg,
+};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::grid::{GridConfig, GridWorld};
 use crate::NodeCtx;
-use crate::agents::{Endpoint, LocalDirectory};
+use crate::fleet::{LocalDirectory, decoding_endpoint};
 use crate::journal::Journal;
 use crate::router::{self, Router};
 use crate::ticker::{TickStats, Ticker};
@@ -58,14 +59,7 @@ pub fn world_child(
     directory: &LocalDirectory,
     slot: ActorSlot<WorldActorMsg>,
 ) -> ChildSpec {
-    let endpoint_slot = slot.clone();
-    let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
-        let msg: WorldMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
-        let world = endpoint_slot.get().ok_or("the world is not running")?;
-        world
-            .cast(WorldActorMsg::Request(msg))
-            .map_err(|e| e.to_string())
-    });
+    let endpoint = decoding_endpoint(slot.clone(), "the world", WorldActorMsg::Request);
     let registered = directory.register(WORLD_ACTOR, endpoint);
     assert!(registered, "one world per node");
     ChildSpec::for_actor_in(WORLD_ACTOR, WorldActor, args, slot)
@@ -207,7 +201,7 @@ impl WorldState {
         }
     }
 
-    fn answer(&self, agent: &str, request: u64, refused: Option<String>) {
+    fn answer(&self, agent: &str, request: u64, refused: Option<MoveRefused>) {
         let (Some(perception), Some(address)) = (
             self.grid.perceive(agent, request, refused),
             self.grid.address(agent),

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use swarmd_messages::swarm::{Address, Cell, FloorPlan, Layout, Perception};
+use swarmd_messages::swarm::{Address, Cell, FloorPlan, Layout, MoveRefused, Perception};
 
 use crate::ctx::Entropy;
 
@@ -36,6 +36,15 @@ impl Default for GridConfig {
             layout: Layout::Warehouse,
         }
     }
+}
+
+/// Why an agent could not enter the world.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnterRefused {
+    #[error("the world holds {0} agents at most")]
+    Full(usize),
+    #[error("no free cell left")]
+    NoFreeCell,
 }
 
 pub struct GridWorld {
@@ -100,19 +109,16 @@ impl GridWorld {
         agent: Address,
         preferred: Option<Cell>,
         entropy: &dyn Entropy,
-    ) -> Result<Cell, String> {
+    ) -> Result<Cell, EnterRefused> {
         if let Some((address, cell)) = self.agents.get_mut(&agent.name) {
             *address = agent;
             return Ok(*cell);
         }
         if self.agents.len() >= self.config.max_agents {
-            return Err(format!(
-                "the world holds {} agents at most",
-                self.config.max_agents
-            ));
+            return Err(EnterRefused::Full(self.config.max_agents));
         }
         let start = preferred.unwrap_or_else(|| self.random_cell(entropy));
-        let cell = self.nearest_free(start).ok_or("no free cell left")?;
+        let cell = self.nearest_free(start).ok_or(EnterRefused::NoFreeCell)?;
         self.occupied.insert(cell, agent.name.clone());
         self.agents.insert(agent.name.clone(), (agent, cell));
         self.check_invariant();
@@ -130,22 +136,23 @@ impl GridWorld {
 
     /// Moves `agent` one step. The world is the last line of defence: it
     /// refuses whatever the agent's reflex should have avoided.
-    pub fn step(&mut self, agent: &str, to: Cell) -> Result<(), String> {
-        let from = self.position(agent).ok_or("not in the world")?;
+    pub fn step(&mut self, agent: &str, to: Cell) -> Result<(), MoveRefused> {
+        let from = self.position(agent).ok_or(MoveRefused::NotInWorld)?;
         if from.distance(to) != 1 {
-            return Err(format!("{to} is not next to {from}"));
+            return Err(MoveRefused::NotAdjacent { from, to });
         }
         if !self.plan.bounds().contains(to) {
-            return Err(format!("{to} is off the floor"));
+            return Err(MoveRefused::OffFloor(to));
         }
         if self.obstacles.contains(&to) {
-            return Err(format!("{to} is a shelf"));
+            return Err(MoveRefused::Shelf(to));
         }
         if self.hazards.contains(&to) {
-            return Err(format!("{to} is a hazard"));
+            return Err(MoveRefused::Hazard(to));
         }
         if let Some(other) = self.occupied.get(&to) {
-            return Err(format!("{to} is taken by {other}"));
+            let by = other.clone();
+            return Err(MoveRefused::Taken { cell: to, by });
         }
         self.occupied.remove(&from);
         self.occupied.insert(to, agent.to_string());
@@ -161,7 +168,7 @@ impl GridWorld {
         &self,
         agent: &str,
         request: u64,
-        refused: Option<String>,
+        refused: Option<MoveRefused>,
     ) -> Option<Perception> {
         let position = self.position(agent)?;
         let near = |c: Cell| c.distance(position) <= self.config.sense_radius;
@@ -351,7 +358,8 @@ mod tests {
         let b = w.enter(address("b"), Some(Cell::new(1, 1)), &e).unwrap();
         assert_ne!(a, b, "the second agent is placed elsewhere");
         let refused = w.step("b", a).unwrap_err();
-        assert!(refused.contains("taken by a"), "{refused}");
+        let by = "a".to_string();
+        assert_eq!(refused, MoveRefused::Taken { cell: a, by });
         assert_eq!(w.position("b"), Some(b));
     }
 
@@ -360,16 +368,10 @@ mod tests {
         let (mut w, e) = world();
         let start = w.enter(address("a"), Some(Cell::new(0, 0)), &e).unwrap();
         assert_eq!(start, Cell::new(0, 0));
-        assert!(
-            w.step("a", Cell::new(2, 0))
-                .unwrap_err()
-                .contains("not next to")
-        );
-        assert!(
-            w.step("a", Cell::new(-1, 0))
-                .unwrap_err()
-                .contains("off the floor")
-        );
+        let (from, to) = (start, Cell::new(2, 0));
+        assert_eq!(w.step("a", to), Err(MoveRefused::NotAdjacent { from, to }));
+        let off = Cell::new(-1, 0);
+        assert_eq!(w.step("a", off), Err(MoveRefused::OffFloor(off)));
         w.step("a", Cell::new(1, 0)).unwrap();
         assert_eq!(w.position("a"), Some(Cell::new(1, 0)));
         let shelf = w.plan().obstacles[0];

@@ -10,19 +10,19 @@ use std::sync::Arc;
 
 use swarmd_messages::swarm::{Address, Cell, WORLD_ACTOR, WorldMsg};
 
-use crate::router::{self, Router};
+use crate::router::{self, Router, SendError};
 
 pub use actor::{WorldActor, WorldActorMsg, WorldArgs, WorldSnapshot, world_child};
-pub use grid::{GridConfig, GridWorld, floor_plan};
+pub use grid::{EnterRefused, GridConfig, GridWorld, floor_plan};
 pub use swarmd_messages::swarm::Layout;
 
 /// How an agent's reflex perceives and acts. Every request is answered, if
 /// at all, by an `AgentMsg::Welcome` or `AgentMsg::Perceived` to the agent;
 /// `Err` means the request surely did not go out.
 pub trait WorldAdapter: Send + Sync + 'static {
-    fn enter(&self, agent: &Address, preferred: Option<Cell>) -> Result<(), String>;
-    fn sense(&self, agent: &str, request: u64) -> Result<(), String>;
-    fn act(&self, agent: &str, request: u64, to: Cell) -> Result<(), String>;
+    fn enter(&self, agent: &Address, preferred: Option<Cell>) -> Result<(), SendError>;
+    fn sense(&self, agent: &str, request: u64) -> Result<(), SendError>;
+    fn act(&self, agent: &str, request: u64, to: Cell) -> Result<(), SendError>;
     fn leave(&self, agent: &str);
 }
 
@@ -30,8 +30,8 @@ pub trait WorldAdapter: Send + Sync + 'static {
 pub struct RoutedWorld(pub Arc<dyn Router>);
 
 impl RoutedWorld {
-    fn send(&self, msg: WorldMsg) -> Result<(), String> {
-        let node = self.0.world_host().ok_or("no world host is up")?;
+    fn send(&self, msg: WorldMsg) -> Result<(), SendError> {
+        let node = self.0.world_host().ok_or(SendError::NoHost("world host"))?;
         let to = Address {
             node,
             name: WORLD_ACTOR.to_string(),
@@ -41,19 +41,19 @@ impl RoutedWorld {
 }
 
 impl WorldAdapter for RoutedWorld {
-    fn enter(&self, agent: &Address, preferred: Option<Cell>) -> Result<(), String> {
+    fn enter(&self, agent: &Address, preferred: Option<Cell>) -> Result<(), SendError> {
         self.send(WorldMsg::Enter {
             agent: agent.clone(),
             preferred,
         })
     }
 
-    fn sense(&self, agent: &str, request: u64) -> Result<(), String> {
+    fn sense(&self, agent: &str, request: u64) -> Result<(), SendError> {
         let agent = agent.to_string();
         self.send(WorldMsg::Sense { agent, request })
     }
 
-    fn act(&self, agent: &str, request: u64, to: Cell) -> Result<(), String> {
+    fn act(&self, agent: &str, request: u64, to: Cell) -> Result<(), SendError> {
         let agent = agent.to_string();
         self.send(WorldMsg::Move { agent, request, to })
     }

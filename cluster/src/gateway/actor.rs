@@ -239,7 +239,8 @@ impl GatewayState {
 
     fn on_reply(&mut self, id: u64, body: Reply) {
         if let Reply::Watching(Err(why)) = &body {
-            self.waited.exited(id, ExitCause::NotRunning(why.clone()));
+            self.waited
+                .exited(id, ExitCause::NotRunning(why.to_string()));
             return;
         }
         if matches!(body, Reply::Watching(Ok(()))) {

@@ -29,7 +29,7 @@ impl Hub for ClusterHub {
                 .await
             {
                 Ok(Reply::LedgerStored(Ok(()))) => Ok(()),
-                Ok(Reply::LedgerStored(Err(why))) => Err(HubError::Failed(why)),
+                Ok(Reply::LedgerStored(Err(why))) => Err(HubError::Failed(why.to_string())),
                 Ok(other) => Err(HubError::Failed(format!("unexpected reply {other:?}"))),
                 Err(e) => Err(HubError::Unreachable(e.to_string())),
             }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use ractor::RpcReplyPort;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::{AgentFactory, LocalDirectory};
+use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
 use swarmd_messages::{MemberInfo, Reply, Request, SpawnRejected, WireMsg};
 use swarmd_storage::ledger::Hub;
 use swarmd_supervisor::EventSender;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::node::NodeSessionMessage;
-use swarmd_messages::{Envelope, MAX_FRAME_BYTES, TraceContext, WireFrame, WireMsg, encode};
+use swarmd_messages::{
+    Envelope, MAX_FRAME_BYTES, SYSTEM_TENANT, TraceContext, WireFrame, WireMsg, encode,
+};
 use tracing::warn;
 
 use super::GatewayMsg;
@@ -165,7 +167,7 @@ fn encode_frames(
         incarnation,
         msgs,
     };
-    let envelope = Envelope::new("system", TraceContext::default(), frame);
+    let envelope = Envelope::new(SYSTEM_TENANT, TraceContext::default(), frame);
     match encode(&envelope) {
         Ok(bytes) if bytes.len() <= FRAME_BUDGET => {
             out.push((bytes, count));

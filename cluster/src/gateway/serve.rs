@@ -2,7 +2,9 @@
 //! actor, store a ledger batch, echo. Slow work runs in a task that reports
 //! back, so the gateway never waits on a supervisor or a disk.
 
-use swarmd_messages::{Reply, Request, SpawnRejected, SpawnSpec, WireMsg};
+use swarmd_messages::{
+    LedgerRefused, Reply, Request, SpawnRejected, SpawnSpec, WatchRefused, WireMsg,
+};
 use swarmd_supervisor::Restart;
 use tracing::{info, warn};
 
@@ -16,11 +18,11 @@ impl GatewayState {
             Request::Spawn(spec) => self.spawn(from, id, spec),
             Request::Watch { watch, actor } => {
                 let reply = if !self.args.directory.contains(&actor) {
-                    Err(format!("no actor named {actor:?} on this node"))
+                    Err(WatchRefused::NoSuchActor(actor))
                 } else if self.watched.add(&actor, from, watch) {
                     Ok(())
                 } else {
-                    Err("too many watches".to_string())
+                    Err(WatchRefused::TooManyWatches)
                 };
                 self.reply(from, id, Reply::Watching(reply));
             }
@@ -66,17 +68,23 @@ impl GatewayState {
 
     fn store_ledger(&mut self, from: &str, id: u64, events: Vec<swarmd_messages::Event>) {
         let Some(hub) = self.args.hub.clone() else {
-            let why = "this node is not a cloud hub".to_string();
+            let why = LedgerRefused::NotAHub;
             return self.reply(from, id, Reply::LedgerStored(Err(why)));
         };
         if let Some(e) = events.iter().find(|e| e.id.node != from) {
-            let why = format!("{from} may not forward events of {}", e.id.node);
+            let why = LedgerRefused::NotItsEvents {
+                sender: from.to_string(),
+                owner: e.id.node.clone(),
+            };
             return self.reply(from, id, Reply::LedgerStored(Err(why)));
         }
         let gateway = self.myself.clone();
         let node = from.to_string();
         tokio::spawn(async move {
-            let stored = hub.deliver(events).await.map_err(|e| e.to_string());
+            let stored = hub
+                .deliver(events)
+                .await
+                .map_err(|e| LedgerRefused::Storage(e.to_string()));
             let msg = WireMsg::Reply {
                 id,
                 body: Reply::LedgerStored(stored),

@@ -2,9 +2,9 @@
 //! 0600, and refused when group or others can read it.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use swarmd_actors::ctx::Entropy;
 
@@ -19,6 +19,27 @@ pub enum CookieSource {
     Generated,
 }
 
+/// Why no cookie could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CookieError {
+    #[error("cookie file {} is readable by group or others (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("cookie file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot create cookie file {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{origin}: {why}")]
+    Invalid { origin: String, why: &'static str },
+}
+
 /// `SWARMD_COOKIE` if given; else the file at `path`, created with a fresh
 /// random cookie when `may_create` and it does not exist yet.
 pub fn resolve(
@@ -26,7 +47,11 @@ pub fn resolve(
     path: &Path,
     may_create: bool,
     entropy: &dyn Entropy,
-) -> Result<(String, CookieSource), String> {
+) -> Result<(String, CookieSource), CookieError> {
+    let read = |source| CookieError::Read {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(cookie) = env_cookie {
         return Ok((
             validated(cookie.trim(), "SWARMD_COOKIE")?,
@@ -37,14 +62,10 @@ pub fn resolve(
         Ok(meta) => {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(format!(
-                    "cookie file {} is readable by group or others (mode {mode:o}); run: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                ));
+                let path = path.to_owned();
+                return Err(CookieError::Exposed { path, mode });
             }
-            let text = fs::read_to_string(path)
-                .map_err(|e| format!("cookie file {}: {e}", path.display()))?;
+            let text = fs::read_to_string(path).map_err(read)?;
             Ok((
                 validated(text.trim(), &path.display().to_string())?,
                 CookieSource::File,
@@ -55,16 +76,20 @@ pub fn resolve(
             write_new(path, &cookie)?;
             Ok((cookie, CookieSource::Generated))
         }
-        Err(e) => Err(format!("cookie file {}: {e}", path.display())),
+        Err(e) => Err(read(e)),
     }
 }
 
-fn validated(cookie: &str, origin: &str) -> Result<String, String> {
+fn validated(cookie: &str, origin: &str) -> Result<String, CookieError> {
+    let invalid = |why| CookieError::Invalid {
+        origin: origin.to_owned(),
+        why,
+    };
     if cookie.is_empty() {
-        return Err(format!("{origin}: the cookie is empty"));
+        return Err(invalid("the cookie is empty"));
     }
     if cookie.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{origin}: the cookie must not contain whitespace"));
+        return Err(invalid("the cookie must not contain whitespace"));
     }
     Ok(cookie.to_owned())
 }
@@ -79,16 +104,20 @@ fn generate(entropy: &dyn Entropy) -> String {
         .collect()
 }
 
-fn write_new(path: &Path, cookie: &str) -> Result<(), String> {
+fn write_new(path: &Path, cookie: &str) -> Result<(), CookieError> {
+    let create = |source| CookieError::Create {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("cannot create cookie file {}: {e}", path.display()))?;
+        .map_err(create)?;
     writeln!(file, "{cookie}")
         .and_then(|_| file.sync_all())
-        .map_err(|e| format!("cannot write cookie file {}: {e}", path.display()))
+        .map_err(create)
 }
 
 #[cfg(test)]
@@ -131,11 +160,13 @@ mod tests {
             ("FROMENV", CookieSource::Environment)
         );
         assert!(!path.exists());
-        assert!(
-            resolve(Some("  ".into()), &path, true, &Fixed)
-                .unwrap_err()
-                .contains("empty")
-        );
+        assert!(matches!(
+            resolve(Some("  ".into()), &path, true, &Fixed),
+            Err(CookieError::Invalid {
+                why: "the cookie is empty",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -147,9 +178,10 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(bad)).unwrap();
             let err = resolve(None, &path, true, &Fixed).unwrap_err();
             assert!(
-                err.contains("readable by group or others"),
+                matches!(err, CookieError::Exposed { mode, .. } if mode == bad),
                 "{bad:o}: {err}"
             );
+            assert!(err.to_string().contains("chmod 600"), "{err}");
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
         assert_eq!(resolve(None, &path, true, &Fixed).unwrap().0, "SECRET");
@@ -159,10 +191,10 @@ mod tests {
     fn a_configured_cookie_file_must_exist() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing");
+        let err = resolve(None, &path, false, &Fixed).unwrap_err();
         assert!(
-            resolve(None, &path, false, &Fixed)
-                .unwrap_err()
-                .contains("No such file")
+            matches!(&err, CookieError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound),
+            "{err}"
         );
         assert!(!path.exists());
     }

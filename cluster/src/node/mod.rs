@@ -2,8 +2,10 @@
 //! mesh, start the root supervision tree, run until a signal, shut down in
 //! reverse order, flush, exit.
 
+mod cluster_tree;
 mod cookie;
 pub mod ctx;
+mod error;
 pub(crate) mod recorder;
 mod signals;
 pub mod swarm;
@@ -14,14 +16,15 @@ use std::sync::Arc;
 
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::AgentFactory;
 use swarmd_actors::ctx::{Clock, Dialer, Entropy, PubSub, Storage};
+use swarmd_actors::fleet::AgentFactory;
 use swarmd_config::NodeConfig;
 use swarmd_storage::{DataDir, SledStorage};
 use swarmd_supervisor::{Supervisor, event_channel};
 use tracing::{error, info, warn};
 
-pub use cookie::{CookieSource, resolve as resolve_cookie};
+pub use cookie::{CookieError, CookieSource, resolve as resolve_cookie};
+pub use error::StartError;
 use signals::ShutdownSignals;
 
 use crate::gateway::ClusterHandle;
@@ -34,11 +37,8 @@ const SUPERVISION_EVENTS: usize = 4096;
 const EXIT_FORCED: i32 = 130;
 
 /// Runs a node on a fresh multi-threaded runtime until it is told to stop.
-pub fn run_blocking(config: NodeConfig, log_flag_given: bool) -> ExitCode {
-    if let Err(e) = crate::logging::init(&config.log, log_flag_given) {
-        crate::cli::report(&e);
-        return ExitCode::from(2);
-    }
+/// Logging must be set up first.
+pub fn run_blocking(config: NodeConfig) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,15 +59,15 @@ pub async fn run(config: NodeConfig) -> ExitCode {
     // Signals first, so one sent the moment the node is ready is not lost.
     let mut signals = match ShutdownSignals::register() {
         Ok(s) => s,
-        Err(e) => return startup_failed(format!("cannot install signal handlers: {e}")),
+        Err(e) => return startup_failed(StartError::Signals(e)),
     };
     let data_dir = match DataDir::lock(&config.node.data_dir) {
         Ok(d) => d,
-        Err(e) => return startup_failed(e.to_string()),
+        Err(e) => return startup_failed(e.into()),
     };
     let node = match Started::start(&config, &data_dir).await {
         Ok(node) => node,
-        Err(reason) => return startup_failed(reason),
+        Err(e) => return startup_failed(e),
     };
     info!(
         node = %config.node.name,
@@ -93,7 +93,7 @@ pub async fn run(config: NodeConfig) -> ExitCode {
     node.shutdown(config.node.shutdown_timeout()).await
 }
 
-fn startup_failed(reason: String) -> ExitCode {
+fn startup_failed(reason: StartError) -> ExitCode {
     error!("{reason}");
     ExitCode::FAILURE
 }
@@ -128,7 +128,7 @@ impl Started {
     /// Starts a node in this process on the production seams (the binary's
     /// `run`, and tests that need a node of their own next to real `swarmd`
     /// processes).
-    pub async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, String> {
+    pub async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, StartError> {
         let entropy = ctx::OsEntropy;
         let env_cookie = std::env::var("SWARMD_COOKIE").ok();
         let may_create = config.node.cookie_file.is_none();
@@ -137,18 +137,13 @@ impl Started {
         info!(?source, path = %cookie_path.display(), "cookie loaded");
 
         let cache = config.storage.cache_capacity_mb * 1024 * 1024;
-        let storage: Arc<dyn Storage> = Arc::new(
-            SledStorage::open(&data_dir.ledger_path(), cache).map_err(|e| {
-                format!(
-                    "cannot open storage at {}: {e}",
-                    data_dir.ledger_path().display()
-                )
-            })?,
-        );
+        let path = data_dir.ledger_path();
+        let storage = SledStorage::open(&path, cache)
+            .map_err(|source| StartError::Storage { path, source })?;
         let seams = Seams {
             clock: Arc::new(ctx::SystemClock),
             entropy: Arc::new(entropy),
-            storage,
+            storage: Arc::new(storage),
             mesh: crate::mesh::open(&config.mesh, config.node.role).await?,
             dialer: Arc::new(ctx::TcpDialer),
         };
@@ -160,7 +155,7 @@ impl Started {
         config: &NodeConfig,
         cookie: String,
         seams: Seams,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let Seams {
             clock,
             entropy,
@@ -203,9 +198,7 @@ impl Started {
             &wiring,
             &factory,
         );
-        let (root, _) = Actor::spawn(None, Supervisor, spec)
-            .await
-            .map_err(|e| format!("node failed to start: {e}"))?;
+        let (root, _) = Actor::spawn(None, Supervisor, spec).await?;
         let follow_membership = wiring.router.follow_membership();
         swarm::report_boot(&factory.start_all(&swarm::boot_agents(config)).await);
         Ok(Self {

@@ -5,7 +5,9 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::ctx::{LedgerError, LedgerHandle};
-use swarmd_messages::{EventDraft, EventId, EventKind, SupervisionAction, TraceContext};
+use swarmd_messages::{
+    EventDraft, EventId, EventKind, SYSTEM_TENANT, SupervisionAction, TraceContext,
+};
 use swarmd_supervisor::{EventSender, SupervisorEvent};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::{self, Receiver};
@@ -14,9 +16,6 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::gateway::MemberChange;
-
-/// The tenant of the node's own records.
-pub const SYSTEM_TENANT: &str = "system";
 
 /// Acks the recorder waits for at once; beyond, it waits before reading more.
 const MAX_IN_FLIGHT: usize = 256;

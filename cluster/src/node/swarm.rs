@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
-use swarmd_actors::agents::{AgentKinds, LocalDirectory};
+use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
-use swarmd_actors::router::Router;
+use swarmd_actors::router::{Router, SendError};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, floor_plan, world_child};
 use swarmd_config::NodeConfig;
 use swarmd_messages::SpawnSpec;
@@ -81,16 +81,13 @@ impl Router for ClusterRouter {
         &self.me
     }
 
-    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), String> {
+    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), SendError> {
         if to.node == self.me {
-            return self
-                .directory
-                .deliver(&to.name, payload)
-                .map_err(|e| e.to_string());
+            return Ok(self.directory.deliver(&to.name, payload)?);
         }
         self.cluster
             .cast(&to.node, &to.name, payload)
-            .map_err(|e| e.to_string())
+            .map_err(|e| SendError::Transport(Box::new(e)))
     }
 
     fn world_host(&self) -> Option<String> {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::{AgentFactory, LocalDirectory};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
+use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
 use swarmd_messages::MemberInfo;
@@ -20,6 +20,7 @@ use swarmd_supervisor::{
 };
 use tokio::sync::broadcast;
 
+use super::cluster_tree;
 use super::recorder::{Recorder, RecorderArgs};
 use super::swarm::{self, CloudSlots, ClusterRouter};
 use crate::gateway::{
@@ -46,7 +47,7 @@ pub struct Wiring {
 
 impl Wiring {
     /// Fails when the TLS files configured cannot be used.
-    pub fn new(config: &NodeConfig) -> Result<Self, String> {
+    pub fn new(config: &NodeConfig) -> Result<Self, transport::TlsError> {
         let tls = config
             .cluster
             .tls
@@ -119,7 +120,7 @@ pub fn root_spec(
 ) -> SupervisorSpec {
     let storage = storage_spec(ctx, config, storage_children, wiring).events(events.clone());
     let gateway = gateway_args(ctx, config, events, wiring, factory.clone());
-    let cluster = transport::cluster_spec(
+    let cluster = cluster_tree::cluster_spec(
         ctx,
         config,
         cookie,
@@ -171,7 +172,7 @@ fn gateway_args(
         .role
         .runs_cloud()
         .then(|| Arc::new(LedgerHub::new(ctx.storage.clone())) as Arc<dyn Hub>);
-    let dial = transport::dial_launcher(
+    let dial = cluster_tree::dial_launcher(
         ctx,
         config,
         &wiring.server,

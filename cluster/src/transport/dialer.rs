@@ -205,7 +205,7 @@ async fn handshake(
     connection: swarmd_actors::ctx::Connection,
     limit: Duration,
 ) -> Result<swarmd_actors::ctx::Connection, String> {
-    let name = super::Tls::server_name(host)?;
+    let name = super::Tls::server_name(host).map_err(|e| format!("{host:?}: {e}"))?;
     match tokio::time::timeout(limit, tls.connect(name, connection)).await {
         Ok(Ok(stream)) => Ok(Box::new(stream)),
         Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),

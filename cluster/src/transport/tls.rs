@@ -2,15 +2,38 @@
 //! already builds it). Every node presents `cert`/`key` and accepts only peers
 //! whose certificate chains to `ca`; the cookie check still runs inside.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use swarmd_config::TlsSection;
 use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, InvalidDnsNameError, PrivateKeyDer, ServerName,
+};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// A TLS file or setting that cannot be used: the config key, the file if
+/// one is at fault, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {}{why}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+pub struct TlsError {
+    pub key: &'static str,
+    pub path: Option<PathBuf>,
+    pub why: String,
+}
+
+impl TlsError {
+    fn new(key: &'static str, path: Option<&Path>, why: impl std::fmt::Display) -> Self {
+        Self {
+            key,
+            path: path.map(Path::to_owned),
+            why: why.to_string(),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Tls {
@@ -20,25 +43,25 @@ pub struct Tls {
 
 impl Tls {
     /// Reads the PEM files; every error names the file and what is wrong.
-    pub fn load(section: &TlsSection) -> Result<Self, String> {
+    pub fn load(section: &TlsSection) -> Result<Self, TlsError> {
         let provider = Arc::new(aws_lc_rs::default_provider());
-        let certs = read_certs(&section.cert)?;
+        let certs = read_certs("cluster.tls.cert", &section.cert)?;
         let key = PrivateKeyDer::from_pem_file(&section.key)
-            .map_err(|e| format!("cluster.tls.key: {}: {e}", section.key.display()))?;
+            .map_err(|e| TlsError::new("cluster.tls.key", Some(&section.key), e))?;
         let mut roots = RootCertStore::empty();
-        for ca in read_certs(&section.ca)? {
+        for ca in read_certs("cluster.tls.ca", &section.ca)? {
             roots
                 .add(ca)
-                .map_err(|e| format!("cluster.tls.ca: {}: {e}", section.ca.display()))?;
+                .map_err(|e| TlsError::new("cluster.tls.ca", Some(&section.ca), e))?;
         }
         let roots = Arc::new(roots);
         let server = server_config(&provider, roots.clone(), certs.clone(), key.clone_key())?;
         let client = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| TlsError::new("cluster.tls", None, e))?
             .with_root_certificates(roots)
             .with_client_auth_cert(certs, key)
-            .map_err(|e| format!("cluster.tls: client certificate: {e}"))?;
+            .map_err(|e| TlsError::new("cluster.tls.cert", None, e))?;
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
@@ -46,8 +69,8 @@ impl Tls {
     }
 
     /// The name a dialed peer's certificate must carry: its host or IP.
-    pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
-        ServerName::try_from(host.to_string()).map_err(|e| format!("{host:?}: {e}"))
+    pub fn server_name(host: &str) -> Result<ServerName<'static>, InvalidDnsNameError> {
+        ServerName::try_from(host.to_string())
     }
 }
 
@@ -56,24 +79,30 @@ fn server_config(
     roots: Arc<RootCertStore>,
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-) -> Result<ServerConfig, String> {
+) -> Result<ServerConfig, TlsError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
         .build()
-        .map_err(|e| format!("cluster.tls.ca: {e}"))?;
+        .map_err(|e| TlsError::new("cluster.tls.ca", None, e))?;
     ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| TlsError::new("cluster.tls", None, e))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
-        .map_err(|e| format!("cluster.tls: certificate and key: {e}"))
+        .map_err(|e| {
+            TlsError::new(
+                "cluster.tls.cert",
+                None,
+                format!("certificate and key: {e}"),
+            )
+        })
 }
 
-fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+fn read_certs(key: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| TlsError::new(key, Some(path), e))?;
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate found", path.display()));
+        return Err(TlsError::new(key, Some(path), "no PEM certificate found"));
     }
     Ok(certs)
 }

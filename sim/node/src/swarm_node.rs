@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agents::LocalDirectory;
+use swarmd_actors::fleet::LocalDirectory;
 use swarmd_actors::router::{LocalRouter, Router};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
 use swarmd_supervisor::{ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Floor, TENANT, eventually, reflex};
 use swarmd_actors::agent::GRID_AGENT_KIND;
-use swarmd_actors::agents::{AgentFactory, AgentKinds};
+use swarmd_actors::fleet::{AgentFactory, AgentKinds};
 use swarmd_messages::{SpawnRejected, SpawnSpec};
 use swarmd_supervisor::Restart;
 

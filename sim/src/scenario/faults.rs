@@ -7,7 +7,7 @@ use swarmd_actors::ctx::Entropy;
 use swarmd_supervisor::{Description, SupervisorMsg};
 
 use super::Scenario;
-use crate::cluster::SimCluster;
+use crate::cluster::{SimCluster, SimError};
 
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -106,7 +106,7 @@ pub async fn apply(
     cluster: &mut SimCluster,
     fault: &Fault,
     rng: &dyn Entropy,
-) -> Result<(), String> {
+) -> Result<(), SimError> {
     match fault {
         Fault::Partition(a, b) => cluster.partition(a, b),
         Fault::Heal(a, b) => cluster.heal(a, b),
@@ -124,7 +124,7 @@ pub async fn apply(
 }
 
 /// After the faults: every cut healed, every crashed node back.
-pub async fn heal_all(cluster: &mut SimCluster, edges: &[String]) -> Result<(), String> {
+pub async fn heal_all(cluster: &mut SimCluster, edges: &[String]) -> Result<(), SimError> {
     for edge in edges {
         cluster.heal("cloud", edge);
     }

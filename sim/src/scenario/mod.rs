@@ -11,7 +11,7 @@ use std::time::Duration;
 use swarmd_config::{NodeConfig, Role};
 
 use crate::SeededEntropy;
-use crate::cluster::{SimCluster, address_of, node_config};
+use crate::cluster::{SimCluster, SimError, address_of, node_config};
 use crate::net::NetFaults;
 use crate::trace::Trace;
 use swarmd_messages::stable_hash;
@@ -87,7 +87,7 @@ pub struct Outcome {
 }
 
 /// Runs one seed of one scenario to its verdict.
-pub async fn run(config: &RunConfig) -> Result<Outcome, String> {
+pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
     assert!(config.nodes >= 2, "a scenario needs a cloud and an edge");
     let mut trace = Trace::new(config.keep_trace);
     let mut cluster = SimCluster::new(config.seed, net_faults(config.scenario));

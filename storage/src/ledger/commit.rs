@@ -8,7 +8,7 @@
 use std::time::UNIX_EPOCH;
 
 use ractor::ActorRef;
-use swarmd_messages::{Event, EventDraft, EventId, EventKind, TraceContext};
+use swarmd_messages::{Event, EventDraft, EventId, EventKind, SYSTEM_TENANT, TraceContext};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
@@ -200,7 +200,7 @@ fn storage_signal(detail: String) -> Pending {
     warn!(%detail, "recording the storage failure as a Signal event");
     Pending {
         draft: EventDraft {
-            tenant: "system".into(),
+            tenant: SYSTEM_TENANT.into(),
             agent: None,
             trace: TraceContext::default(),
             kind: EventKind::Signal {

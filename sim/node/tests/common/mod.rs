@@ -13,7 +13,7 @@ use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentSettings, SupervisionView};
 use swarmd_actors::agent::{AgentWiring, GridAgentKind, ReflexMsg, ReflexView, SupervisionMsg};
-use swarmd_actors::agents::LocalDirectory;
+use swarmd_actors::fleet::LocalDirectory;
 use swarmd_actors::router::Router;
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 use swarmd_messages::swarm::{Assignment, Cell};

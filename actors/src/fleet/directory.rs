@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::Endpoint;
+use super::{Endpoint, EndpointError};
 
 /// This node's addressable actors by name. Bounded by whoever registers
 /// (the agents supervisor's `max_children`).
@@ -13,7 +13,7 @@ pub enum DeliverError {
     #[error("no actor named {0:?} on this node")]
     NoSuchActor(String),
     #[error("actor {name:?} refused the message: {reason}")]
-    Refused { name: String, reason: String },
+    Refused { name: String, reason: EndpointError },
 }
 
 impl LocalDirectory {

@@ -2,14 +2,12 @@
 //! `net_adm:ping` for remote spawn and supervision. It counts pings and
 //! payloads, and exits normally or with a given failure reason on request.
 
-use std::sync::Arc;
-
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
-use swarmd_messages::{SpawnSpec, decode_payload};
+use swarmd_messages::SpawnSpec;
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 
-use super::{AgentKind, Endpoint, PreparedAgent};
+use super::{AgentKind, PreparedAgent, SpecError, decoding_endpoint};
 use crate::NodeCtx;
 
 pub const PROBE_KIND: &str = "probe";
@@ -30,17 +28,14 @@ impl ractor::Message for ProbeMsg {}
 pub struct ProbeKind;
 
 impl AgentKind for ProbeKind {
-    fn prepare(&self, spec: &SpawnSpec, _ctx: &NodeCtx) -> Result<PreparedAgent, String> {
+    fn prepare(&self, spec: &SpawnSpec, _ctx: &NodeCtx) -> Result<PreparedAgent, SpecError> {
         if let Some(key) = spec.params.keys().next() {
-            return Err(format!("probe takes no parameters, got {key:?}"));
+            let why = format!("probe takes no parameters, got {key:?}");
+            return Err(SpecError::Invalid(why));
         }
         let slot: ActorSlot<ProbeMsg> = ActorSlot::new();
         let child = ChildSpec::for_actor_in(spec.id.clone(), Probe, (), slot.clone());
-        let endpoint: Endpoint = Arc::new(move |bytes: Vec<u8>| {
-            let msg: ProbeMsg = decode_payload(&bytes).map_err(|e| e.to_string())?;
-            let probe = slot.get().ok_or("probe not started")?;
-            probe.cast(msg).map_err(|e| e.to_string())
-        });
+        let endpoint = decoding_endpoint(slot, "the probe", |m: ProbeMsg| m);
         Ok(PreparedAgent { child, endpoint })
     }
 }
