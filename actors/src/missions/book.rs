@@ -60,6 +60,14 @@ impl Mission {
         }
     }
 
+    /// Tasks not finished yet: open or assigned.
+    pub fn open_tasks(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| matches!(t.state, TaskState::Open | TaskState::Assigned { .. }))
+            .count()
+    }
+
     fn settle(&mut self) -> bool {
         // A deliberately broken build, to show the simulator's checker catch it.
         if self.state != MissionState::Active || cfg!(feature = "bug-missions-never-end") {

@@ -7,6 +7,4 @@ mod planner;
 mod store;
 
 pub use book::{Mission, MissionState, Task, TaskState};
-pub use planner::{
-    MAX_MISSIONS, MissionPlanner, PlannerArgs, PlannerMsg, open_tasks, planner_child,
-};
+pub use planner::{MAX_MISSIONS, MissionPlanner, PlannerArgs, PlannerMsg, planner_child};

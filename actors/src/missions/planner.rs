@@ -15,7 +15,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
+use super::book::{self, Change, KnownAgent, Mission, MissionState};
 use super::store::MissionStore;
 use crate::NodeCtx;
 use crate::fleet::{LocalDirectory, decoding_endpoint};
@@ -389,13 +389,4 @@ impl PlannerState {
             warn!(agent = %to.name, %why, "cannot reach agent");
         }
     }
-}
-
-/// Tasks of `mission` that are not finished, for the console.
-pub fn open_tasks(mission: &Mission) -> usize {
-    mission
-        .tasks
-        .iter()
-        .filter(|t| matches!(t.state, TaskState::Open | TaskState::Assigned { .. }))
-        .count()
 }

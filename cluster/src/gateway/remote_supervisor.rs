@@ -7,6 +7,10 @@
 //! in OTP: too many restarts in the period and this supervisor fails, which
 //! escalates to its own parent. A node that is away is not a crash loop: such
 //! a child waits (with backoff) for a place to run, outside the intensity count.
+//!
+//! Library-only: the node's own tree does not run one (its agents are local
+//! children of `agents`); embedders and tests start it for cloud-owned
+//! children on edges.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -27,6 +27,6 @@ pub enum StartError {
     Mesh(#[from] MeshError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("the node's supervision tree failed to start: {0}")]
+    #[error("node failed to start: {0}")]
     Tree(#[from] ractor::SpawnErr),
 }

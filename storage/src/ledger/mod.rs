@@ -1,6 +1,11 @@
 //! The flight recorder (DESIGN §7): an append-only, indexed event log per
 //! node, with group commit, tenant-scoped queries, store-and-forward to the
 //! cloud hub, replay from snapshots, retention and JSONL export.
+//!
+//! The node runs the writer, the forwarder (edge), the hub (cloud) and
+//! retention. Replay ([`replay`], [`Snapshotter`]) and [`export_jsonl`] are
+//! library-only for now: tests and embedders call them; the console's
+//! `replay` and `swarmd ledger export` are where the node will offer them.
 
 mod commit;
 mod forward;

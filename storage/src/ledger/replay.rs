@@ -1,6 +1,8 @@
 //! Replay: rebuild an agent's state from its latest snapshot plus the events
-//! after it, up to a point. The fold is the caller's; the agents crate brings
-//! its own.
+//! after it, up to a point. The fold is the caller's.
+//!
+//! Library-only: no node runs a [`Snapshotter`] yet, and nothing in the node
+//! calls [`replay`]; the console's `replay AGENT` will.
 
 use std::marker::PhantomData;
 use std::sync::Arc;

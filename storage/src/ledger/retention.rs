@@ -153,7 +153,8 @@ fn for_each_row(
 }
 
 /// Writes one node's events `from <= seq < to` of `tenant` as JSON Lines,
-/// page by page. Returns how many were written.
+/// page by page. Returns how many were written. Library-only until
+/// `swarmd ledger export` calls it.
 pub fn export_jsonl(
     reader: &LedgerReader,
     tenant: &str,
