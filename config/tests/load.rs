@@ -189,3 +189,24 @@ fn effective_config_round_trips_through_toml() {
     let path = file_with(&dir, "shown.toml", &shown);
     assert_eq!(load_file(&path).unwrap(), cfg);
 }
+
+#[test]
+fn an_unknown_enum_value_names_its_key_and_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(&dir, "a.toml", "[world]\nlayout = \"maze\"\n");
+    let (_, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert_eq!(key, "world.layout");
+    assert!(
+        reason.contains("warehouse") && reason.contains("hallway"),
+        "{reason}"
+    );
+    let path = file_with(&dir, "b.toml", "[node]\nrole = \"fog\"\n");
+    let (_, key, reason) = invalid_parts(load_file(&path).unwrap_err());
+    assert_eq!(key, "node.role");
+    assert!(reason.contains("edge"), "{reason}");
+    let path = file_with(&dir, "c.toml", "[world]\nlayout = \"hallway\"\n");
+    assert_eq!(
+        load_file(&path).unwrap().world.layout,
+        swarmd_config::Layout::Hallway
+    );
+}
