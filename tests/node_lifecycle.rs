@@ -53,6 +53,39 @@ async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
 }
 
 #[tokio::test]
+async fn a_group_delivered_sigterm_is_one_request_and_stops_in_order() {
+    // `timeout` sends SIGTERM to the node and to its process group: the node
+    // receives it twice, at once, and must take it as one request.
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = ["timeout", "-s", "TERM", "--preserve-status", "6"];
+    let mut node = Node::start_wrapped(&wrapper, &dir.path().join("data"), &[]);
+    let status = node.exit().await;
+    let log = node.log.join("\n");
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    let events = node.events();
+    assert!(
+        events.iter().any(|e| e["message"] == "node stopped"),
+        "{log}"
+    );
+    assert!(!log.contains("forcing exit"), "{log}");
+}
+
+#[tokio::test]
+async fn a_repeat_just_after_the_first_sigterm_is_the_same_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(&dir.path().join("data"), &[], &[]);
+    node.ready().await;
+    node.signal(libc::SIGTERM);
+    node.wait_message("shutting down", STARTUP).await;
+    // A group delivery that lands after the node took the first one.
+    node.signal(libc::SIGTERM);
+    let status = node.exit().await;
+    let log = node.log.join("\n");
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    assert!(log.contains("node stopped"), "{log}");
+}
+
+#[tokio::test]
 async fn sigint_also_shuts_down_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::start(&dir.path().join("data"), &[], &[]);

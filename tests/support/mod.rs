@@ -55,8 +55,31 @@ impl Node {
         extra: &[&str],
         envs: &[(&str, &str)],
     ) -> Node {
+        Node::spawn(swarmd(), data_dir, listen, extra, envs)
+    }
+
+    /// Starts `swarmd` under `wrapper` (e.g. `timeout -s TERM 5`), as [`start`](Self::start) does.
+    pub fn start_wrapped(wrapper: &[&str], data_dir: &Path, extra: &[&str]) -> Node {
+        let (program, args) = wrapper.split_first().expect("a wrapper program");
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .arg(env!("CARGO_BIN_EXE_swarmd"))
+            .env_remove("RUST_LOG")
+            .env_remove("SWARMD_COOKIE")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let listen = format!("127.0.0.1:{}", free_port());
+        Node::spawn(cmd, data_dir, &listen, extra, &[])
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        data_dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Node {
         let listen = listen.to_owned();
-        let mut cmd = swarmd();
         cmd.args([
             "--log-format",
             "json",

@@ -25,7 +25,7 @@ use tracing::{error, info, warn};
 
 pub use cookie::{CookieError, CookieSource, resolve as resolve_cookie};
 pub use error::StartError;
-use signals::ShutdownSignals;
+use signals::{Shutdown, ShutdownSignals};
 
 use crate::gateway::ClusterHandle;
 use crate::transport::ServerSlot;
@@ -35,6 +35,8 @@ const SUPERVISION_EVENTS: usize = 4096;
 
 /// Exit code when a second signal cuts a shutdown short (128 + SIGINT, as shells report).
 const EXIT_FORCED: i32 = 130;
+/// Exit code on SIGQUIT: no orderly shutdown (128 + SIGQUIT).
+const EXIT_QUIT: i32 = 131;
 
 /// Runs a node on a fresh multi-threaded runtime until it is told to stop.
 /// Logging must be set up first.
@@ -77,18 +79,31 @@ pub async fn run(config: NodeConfig) -> ExitCode {
         "node ready"
     );
 
-    tokio::select! {
-        signal = signals.next() => info!(signal, "shutting down"),
+    let first = tokio::select! {
+        signal = signals.next() => signal,
         _ = node.root.wait(None) => {
             error!("the root supervisor exited: too many failures below it");
             node.close().await;
             return ExitCode::FAILURE;
         }
+    };
+    if first == Shutdown::Quit {
+        error!(signal = first.name(), "forcing exit");
+        std::process::exit(EXIT_QUIT);
     }
+    info!(signal = first.name(), "shutting down");
+    let at = tokio::time::Instant::now();
     tokio::spawn(async move {
-        let signal = signals.next().await;
-        error!(signal, "second signal during shutdown: forcing exit");
-        std::process::exit(EXIT_FORCED);
+        let signal = signals.next_forcing(first, at).await;
+        error!(
+            signal = signal.name(),
+            "second request during shutdown: forcing exit"
+        );
+        std::process::exit(if signal == Shutdown::Quit {
+            EXIT_QUIT
+        } else {
+            EXIT_FORCED
+        });
     });
     node.shutdown(config.node.shutdown_timeout()).await
 }
