@@ -2,6 +2,10 @@
 //! recorder. Appends are submitted without waiting for the commit: a layer's
 //! loop never waits on a disk. When the ledger stays full past its enqueue
 //! timeout the event is counted as lost and logged, never silently dropped.
+//!
+//! The `*_now` methods never wait at all (not even for room in the writer's
+//! queue): the reflex acts first and records after, best effort, so a stalled
+//! or full ledger cannot freeze an emergency stop or the dead-man's switch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use swarmd_messages::{EventDraft, EventKind, TraceContext, stable_hash};
 use tracing::warn;
 
-use crate::ctx::LedgerHandle;
+use crate::ctx::{LedgerError, LedgerHandle};
 
 #[derive(Clone)]
 pub struct Journal {
@@ -40,13 +44,7 @@ impl Journal {
     }
 
     pub async fn state(&self, target: &str, before: &str, after: &str) {
-        let kind = EventKind::StateChange {
-            target: target.to_string(),
-            before_hash: stable_hash(before),
-            after_hash: stable_hash(after),
-            diff: format!("{before} -> {after}"),
-        };
-        self.write(kind).await;
+        self.write(state_change(target, before, after)).await;
     }
 
     pub async fn signal(&self, status: &str, detail: String) {
@@ -55,6 +53,27 @@ impl Journal {
             detail,
         };
         self.write(kind).await;
+    }
+
+    /// Records a decision without waiting; see the module docs.
+    pub fn decision_now(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {
+        self.write_now(EventKind::Decision {
+            rationale,
+            alternatives,
+            confidence,
+            inputs_hash: 0,
+        });
+    }
+
+    /// Records a state change without waiting.
+    pub fn state_now(&self, target: &str, before: &str, after: &str) {
+        self.write_now(state_change(target, before, after));
+    }
+
+    /// Records a signal without waiting.
+    pub fn signal_now(&self, status: &str, detail: String) {
+        let status = status.to_string();
+        self.write_now(EventKind::Signal { status, detail });
     }
 
     /// Events that never reached the ledger.
@@ -68,15 +87,37 @@ impl Journal {
     }
 
     async fn write(&self, kind: EventKind) {
-        let draft = EventDraft {
+        if let Err(e) = self.ledger.submit(self.draft(kind)).await {
+            self.count_lost(&e);
+        }
+    }
+
+    fn write_now(&self, kind: EventKind) {
+        if let Err(e) = self.ledger.try_submit(self.draft(kind)) {
+            self.count_lost(&e);
+        }
+    }
+
+    fn draft(&self, kind: EventKind) -> EventDraft {
+        EventDraft {
             tenant: self.tenant.to_string(),
             agent: Some(self.agent.to_string()),
             trace: TraceContext::default(),
             kind,
-        };
-        if let Err(e) = self.ledger.submit(draft).await {
-            let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
-            warn!(agent = %self.agent, error = %e, lost, "ledger refused an event");
         }
+    }
+
+    fn count_lost(&self, error: &LedgerError) {
+        let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        warn!(agent = %self.agent, %error, lost, "ledger refused an event");
+    }
+}
+
+fn state_change(target: &str, before: &str, after: &str) -> EventKind {
+    EventKind::StateChange {
+        target: target.to_string(),
+        before_hash: stable_hash(before),
+        after_hash: stable_hash(after),
+        diff: format!("{before} -> {after}"),
     }
 }

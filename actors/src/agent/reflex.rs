@@ -102,19 +102,21 @@ impl Actor for Reflex {
         state: &mut ReflexState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            // Nothing here awaits: safety acts first and records after,
+            // never waiting on the ledger (see `Journal::*_now`).
             ReflexMsg::Tick(due) => {
                 state.ticker.handled(due, Instant::now());
-                state.tick().await;
+                state.tick();
             }
             ReflexMsg::Welcome(plan, perception) => state.welcome(plan, perception),
-            ReflexMsg::Perceived(p) => state.perceived(p).await,
-            ReflexMsg::Act(action) => state.act(action).await,
+            ReflexMsg::Perceived(p) => state.perceived(p),
+            ReflexMsg::Act(action) => state.act(action),
             ReflexMsg::EmergencyStop(reason) => {
                 warn!(agent = %state.w.name(), %reason, "emergency stop");
-                state.set_halt(Some(Halt::Emergency(reason))).await;
+                state.set_halt(Some(Halt::Emergency(reason)));
             }
-            ReflexMsg::Resume => state.set_halt(None).await,
-            ReflexMsg::Config(update) => state.configure(update).await,
+            ReflexMsg::Resume => state.set_halt(None),
+            ReflexMsg::Config(update) => state.configure(update),
             ReflexMsg::Inspect(reply) => {
                 let _ = reply.send(state.view());
             }
@@ -124,7 +126,7 @@ impl Actor for Reflex {
 }
 
 impl ReflexState {
-    async fn tick(&mut self) {
+    fn tick(&mut self) {
         self.tick += 1;
         if self.bounds.is_none() {
             if self.tick.is_multiple_of(ANSWER_WITHIN_TICKS * 2) {
@@ -139,12 +141,12 @@ impl ReflexState {
             self.in_flight = None;
             self.enter_world();
         }
-        self.check_deadman().await;
+        self.check_deadman();
         if self.in_flight.is_some() {
             return;
         }
         match self.wanted_step() {
-            Some(to) if self.tick.is_multiple_of(self.move_every) => self.try_step(to).await,
+            Some(to) if self.tick.is_multiple_of(self.move_every) => self.try_step(to),
             _ if self.tick.is_multiple_of(self.w.settings.sense_every_ticks) => self.sense(),
             _ => {}
         }
@@ -177,35 +179,35 @@ impl ReflexState {
         self.w.to_situation(SituationMsg::Welcome(plan, perception));
     }
 
-    async fn perceived(&mut self, p: Perception) {
+    fn perceived(&mut self, p: Perception) {
         if self.in_flight.map(|(request, _)| request) == Some(p.request) {
             self.in_flight = None;
         }
         let moved = self.perception.as_ref().map(|old| old.position) != Some(p.position);
         if moved && let Some(old) = &self.perception {
             let (from, to) = (old.position.to_string(), p.position.to_string());
-            self.w.journal.state("position", &from, &to).await;
+            self.w.journal.state_now("position", &from, &to);
         }
         if let Some(why) = &p.refused {
-            self.w.journal.signal("move_refused", why.to_string()).await;
+            self.w.journal.signal_now("move_refused", why.to_string());
         }
         self.perception = Some(p.clone());
         self.w.to_situation(SituationMsg::Observed(p));
     }
 
-    async fn act(&mut self, action: Action) {
+    fn act(&mut self, action: Action) {
         self.action = Some((action, self.tick));
         if self.halt == Some(Halt::Deadman) {
-            self.set_halt(None).await;
+            self.set_halt(None);
         }
     }
 
-    async fn check_deadman(&mut self) {
+    fn check_deadman(&mut self) {
         let fresh = self
             .action
             .is_some_and(|(_, at)| self.tick - at <= self.w.settings.deadman_ticks);
         if !fresh && self.halt.is_none() {
-            self.set_halt(Some(Halt::Deadman)).await;
+            self.set_halt(Some(Halt::Deadman));
         }
     }
 
@@ -219,9 +221,9 @@ impl ReflexState {
         action.step_to.filter(|to| *to != here)
     }
 
-    async fn try_step(&mut self, to: Cell) {
+    fn try_step(&mut self, to: Cell) {
         if let Some(rule) = self.safety_rule_against(to) {
-            self.safety_stop(to, rule).await;
+            self.safety_stop(to, rule);
             return self.sense();
         }
         self.last_stop = None;
@@ -241,7 +243,7 @@ impl ReflexState {
         (taken || p.hazards_near.contains(&to)).then_some("collision")
     }
 
-    async fn safety_stop(&mut self, to: Cell, rule: &'static str) {
+    fn safety_stop(&mut self, to: Cell, rule: &'static str) {
         if self.last_stop == Some((to, rule)) {
             return;
         }
@@ -249,7 +251,7 @@ impl ReflexState {
         self.safety_stops += 1;
         let rationale = format!("{rule} stop: refused the step to {to}");
         let alternatives = vec![format!("step to {to}")];
-        self.w.journal.decision(rationale, alternatives, 1.0).await;
+        self.w.journal.decision_now(rationale, alternatives, 1.0);
     }
 
     fn sense(&mut self) {
@@ -266,7 +268,8 @@ impl ReflexState {
         request
     }
 
-    async fn set_halt(&mut self, halt: Option<Halt>) {
+    /// Halts (or resumes) first, then records it, best effort.
+    fn set_halt(&mut self, halt: Option<Halt>) {
         if self.halt == halt {
             return;
         }
@@ -275,20 +278,21 @@ impl ReflexState {
             Some(Halt::Deadman) => "safe state (no fresh action)".to_string(),
             Some(Halt::Emergency(why)) => format!("emergency stop ({why})"),
         };
-        let (before, after) = (describe(&self.halt), describe(&halt));
-        self.w.journal.state("reflex", &before, &after).await;
+        let before = describe(&self.halt);
         self.halt = halt;
-        let halted = self.halt.is_some();
-        self.w.to_supervision(SupervisionMsg::Halted(halted));
+        self.w
+            .to_supervision(SupervisionMsg::Halted(self.halt.is_some()));
+        let after = describe(&self.halt);
+        self.w.journal.state_now("reflex", &before, &after);
     }
 
-    async fn configure(&mut self, update: ConfigUpdate) {
+    fn configure(&mut self, update: ConfigUpdate) {
         let detail = format!("{update:?}");
         match update {
             ConfigUpdate::Geofence(fence) => self.geofence = fence,
             ConfigUpdate::MoveEveryTicks(n) => self.move_every = u64::from(n.max(1)),
         }
-        self.w.journal.signal("config_applied", detail).await;
+        self.w.journal.signal_now("config_applied", detail);
     }
 
     fn view(&self) -> ReflexView {

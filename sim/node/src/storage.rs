@@ -26,6 +26,8 @@ pub struct SimStorage {
     /// How many of the coming flushes fail.
     failing_flushes: AtomicU32,
     full: AtomicBool,
+    /// While `true`, flushes hang (a disk that stopped answering).
+    stalled: tokio::sync::watch::Sender<bool>,
     /// Successful flushes so far (the deliberate bug picks by it).
     #[cfg(feature = "bug-lose-acked")]
     flushes: std::sync::atomic::AtomicU64,
@@ -49,6 +51,7 @@ impl SimStorage {
             max_fsync,
             failing_flushes: AtomicU32::new(0),
             full: AtomicBool::new(false),
+            stalled: tokio::sync::watch::Sender::new(false),
             #[cfg(feature = "bug-lose-acked")]
             flushes: std::sync::atomic::AtomicU64::new(0),
         }
@@ -62,6 +65,11 @@ impl SimStorage {
     /// While full, every apply fails with `NoSpace`.
     pub fn set_full(&self, full: bool) {
         self.full.store(full, Ordering::SeqCst);
+    }
+
+    /// While stalled, every flush hangs until the stall ends.
+    pub fn stall_flushes(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
     }
 
     /// A process crash: every write not yet flushed is gone.
@@ -159,6 +167,9 @@ impl Storage for SimStorage {
         let delay = self.entropy.jitter(self.max_fsync);
         Box::pin(async move {
             tokio::time::sleep(delay).await;
+            let mut stalled = self.stalled.subscribe();
+            // The sender lives as long as `self`: waiting cannot fail.
+            let _ = stalled.wait_for(|stalled| !*stalled).await;
             let failing = self.failing_flushes.load(Ordering::SeqCst);
             if failing > 0 {
                 self.failing_flushes.store(failing - 1, Ordering::SeqCst);

@@ -12,13 +12,15 @@ use swarmd_actors::router::{LocalRouter, Router};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
 use swarmd_supervisor::{ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
 
-use crate::{SeededEntropy, SimMesh, SimNode};
+use crate::{SeededEntropy, SimMesh, SimNode, SimStorage};
 
 /// Supervision events kept for whoever listens; older ones are dropped.
 const SUPERVISION_EVENTS: usize = 1024;
 
 pub struct SwarmNode {
     pub ctx: NodeCtx,
+    /// The node's disk, to inject faults.
+    pub storage: Arc<SimStorage>,
     pub directory: LocalDirectory,
     pub router: Arc<dyn Router>,
     pub world: ActorSlot<WorldActorMsg>,
@@ -62,6 +64,7 @@ impl SwarmNode {
             .expect("a simulated node starts");
         Self {
             ctx: node.ctx,
+            storage: node.storage,
             directory,
             router,
             world,

@@ -95,6 +95,28 @@ impl LedgerHandle {
         Ok(Ack(acked))
     }
 
+    /// Like [`submit`](Self::submit) but never waits: `Overloaded` when the
+    /// writer has no room right now, `Closed` when it is not running. For
+    /// callers that must not wait on a disk (the reflex's safety loop).
+    pub fn try_submit(&self, draft: EventDraft) -> Result<Ack, LedgerError> {
+        let permit = match self.room.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::NoPermits) => return Err(LedgerError::Overloaded),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(LedgerError::Closed),
+        };
+        let writer = self.writer.get().ok_or(LedgerError::Closed)?;
+        let (reply, acked) = oneshot::channel();
+        let pending = Pending {
+            draft,
+            reply: Some(reply),
+            _room: Some(permit),
+        };
+        writer
+            .cast(WriterMsg::Append(pending))
+            .map_err(|_| LedgerError::Closed)?;
+        Ok(Ack(acked))
+    }
+
     pub async fn stats(&self) -> Result<WriterStats, LedgerError> {
         let writer = self.writer.get().ok_or(LedgerError::Closed)?;
         ractor::call_t!(writer, WriterMsg::Stats, 5_000).map_err(|_| LedgerError::Closed)

@@ -18,7 +18,7 @@ use swarmd_actors::router::Router;
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 use swarmd_messages::swarm::{Assignment, Cell};
 use swarmd_messages::{Event, EventKind, SpawnSpec};
-use swarmd_sim_node::SwarmNode;
+use swarmd_sim_node::{SimStorage, SwarmNode};
 use swarmd_storage::ledger::{LedgerReader, Query, Selector};
 use swarmd_supervisor::{ActorSlot, SupervisorMsg, start_child};
 
@@ -30,6 +30,7 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct Floor {
     pub ctx: NodeCtx,
+    pub storage: Arc<SimStorage>,
     pub directory: LocalDirectory,
     pub router: Arc<dyn Router>,
     pub world: ActorSlot<WorldActorMsg>,
@@ -46,6 +47,7 @@ impl Floor {
             agents: node.agents.get().expect("agents supervisor runs"),
             agents_slot: node.agents,
             ctx: node.ctx,
+            storage: node.storage,
             directory: node.directory,
             router: node.router,
             world: node.world,
