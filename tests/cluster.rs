@@ -15,7 +15,7 @@ use swarmd_storage::ledger::{LedgerReader, Query, Selector, persisted_cursor, pe
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "CLUSTERTESTCOOKIE")];
+const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "CLUSTERTESTCOOKIEXQZJVKWPMBRTYHG")];
 /// The failure detector of these tests (see `fast_config`).
 const DOWN_AFTER: Duration = Duration::from_millis(1200);
 /// How long the issue allows from the last join until all members are up.

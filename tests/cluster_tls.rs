@@ -11,7 +11,7 @@ use rcgen::{
 use serde_json::Value;
 use support::{Node, STARTUP};
 
-const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "TLSCLUSTERCOOKIE")];
+const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "TLSCLUSTERCOOKIEXQZJVKWPMBRTYHGF")];
 
 /// Writes `<prefix>ca.pem`, `<prefix>node.pem` and `<prefix>node.key`: a CA
 /// and one node certificate it signed, valid for 127.0.0.1 and localhost.
@@ -37,6 +37,8 @@ fn make_pki(dir: &Path, prefix: &str) -> String {
     let ca = support::write_file(dir, &format!("{prefix}ca.pem"), &ca_cert.pem());
     let cert = support::write_file(dir, &format!("{prefix}node.pem"), &node_cert.pem());
     let key = support::write_file(dir, &format!("{prefix}node.key"), &node_key.serialize_pem());
+    // A key readable by others is refused, as the cookie is.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let text = format!(
         "[cluster]\nheartbeat_interval_ms = 100\nsuspect_after_ms = 400\ndown_after_ms = 1200\n\
          [cluster.tls]\ncert = {cert:?}\nkey = {key:?}\nca = {ca:?}\n"

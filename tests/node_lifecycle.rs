@@ -162,7 +162,7 @@ async fn world_readable_cookie_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let cookie_path = support::write_file(&data, "cookie", "SECRETCOOKIE\n");
+    let cookie_path = support::write_file(&data, "cookie", "SECRETCOOKIEXQZJVKWPMBRTYHGFDSLN\n");
     std::fs::set_permissions(&cookie_path, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let mut node = Node::start(&data, &[], &[]);
@@ -171,6 +171,21 @@ async fn world_readable_cookie_is_refused() {
     let log = node.log.join("\n");
     assert!(log.contains("readable by group or others"), "{log}");
     assert!(log.contains("chmod 600"), "{log}");
+    assert!(!log.contains("node ready"));
+}
+
+#[tokio::test]
+async fn a_guessable_cookie_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak = [("SWARMD_COOKIE", "SECRET")];
+    let mut node = Node::start(&dir.path().join("data"), &[], &weak);
+    let status = node.exit().await;
+    assert_eq!(status.code(), Some(1));
+    let log = node.log.join("\n");
+    assert!(
+        log.contains("SWARMD_COOKIE") && log.contains("128 bits"),
+        "{log}"
+    );
     assert!(!log.contains("node ready"));
 }
 
@@ -193,7 +208,7 @@ async fn a_busy_listen_port_is_a_clear_startup_error() {
 #[tokio::test]
 async fn join_authenticates_with_a_shared_cookie_and_not_with_a_wrong_one() {
     let dir = tempfile::tempdir().unwrap();
-    let cookie = [("SWARMD_COOKIE", "SHAREDCOOKIE")];
+    let cookie = [("SWARMD_COOKIE", "SHAREDCOOKIEXQZJVKWPMBRTYHGFDSLN")];
     let mut cloud = Node::start(
         &dir.path().join("cloud"),
         &["--name", "cloud", "--role", "cloud"],
@@ -221,7 +236,7 @@ async fn join_authenticates_with_a_shared_cookie_and_not_with_a_wrong_one() {
         "{on_cloud}"
     );
 
-    let wrong = [("SWARMD_COOKIE", "WRONGCOOKIE")];
+    let wrong = [("SWARMD_COOKIE", "WRONGCOOKIEXQZJVKWPMBRTYHGFDSLNC")];
     let mut intruder = Node::start(
         &dir.path().join("intruder"),
         &["--name", "intruder", "--join", &seed],

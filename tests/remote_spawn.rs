@@ -18,7 +18,7 @@ use swarmd_messages::{SpawnRejected, SpawnSpec};
 use swarmd_storage::DataDir;
 use swarmd_supervisor::{Intensity, Restart};
 
-const COOKIE: &str = "REMOTESPAWNCOOKIE";
+const COOKIE: &str = "REMOTESPAWNCOOKIEXQZJVKWPMBRTYHG";
 const EXIT_NOTICE: Duration = Duration::from_secs(10);
 
 fn probe(id: &str) -> SpawnSpec {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use support::Node;
 use tokio::time::Instant;
 
-const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "SWARMTESTCOOKIE1")];
+const COOKIE: [(&str, &str); 1] = [("SWARMD_COOKIE", "SWARMTESTCOOKIEXQZJVKWPMBRTYHGFD")];
 /// Missions take seconds each; the demo keeps planning new ones.
 const MISSION_LIMIT: Duration = Duration::from_secs(90);
 

@@ -27,7 +27,7 @@ fn now() -> std::time::Instant {
 }
 
 const PEER_ENV: &str = "SWARMD_BENCH_PEER";
-const COOKIE: &str = "BENCHCOOKIE";
+const COOKIE: &str = "BENCHCOOKIEXQZJVKWPMBRTYHGFDSLNC";
 const BARE_GROUP: &str = "swarmd-bench-bare";
 const PAYLOAD: usize = 64;
 

@@ -17,7 +17,7 @@ use crate::net::{NetFaults, SimNet};
 use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage};
 use swarmd_messages::stable_hash;
 
-const COOKIE: &str = "simulated-cluster-cookie";
+const COOKIE: &str = "simulated-cluster-cookie-with-enough-entropy";
 
 /// Why a simulated node could not start.
 #[derive(Debug, thiserror::Error)]

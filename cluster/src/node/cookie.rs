@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use swarmd_actors::ctx::Entropy;
 
 const COOKIE_LEN: usize = 32;
+/// DESIGN §11: the cookie admits a node to the cluster; it must be hard to guess.
+const MIN_COOKIE_BITS: f64 = 128.0;
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Where the cookie came from, for the startup log (never the cookie itself).
@@ -91,7 +93,31 @@ fn validated(cookie: &str, origin: &str) -> Result<String, CookieError> {
     if cookie.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("the cookie must not contain whitespace"));
     }
+    if entropy_bits(cookie) < MIN_COOKIE_BITS {
+        return Err(invalid(
+            "the cookie is too easy to guess (under 128 bits): use at least 28 random \
+             letters, or remove it and let swarmd generate one",
+        ));
+    }
     Ok(cookie.to_owned())
+}
+
+/// An upper bound on the cookie's entropy: its length times the bits of an
+/// alphabet made of the character classes it uses (lower, upper, digits,
+/// other). A generated cookie (32 capitals) has 150 bits.
+fn entropy_bits(cookie: &str) -> f64 {
+    let classes: [(fn(char) -> bool, u32); 4] = [
+        (|c| c.is_ascii_lowercase(), 26),
+        (|c| c.is_ascii_uppercase(), 26),
+        (|c| c.is_ascii_digit(), 10),
+        (|c| !c.is_ascii_alphanumeric(), 32),
+    ];
+    let alphabet: u32 = classes
+        .iter()
+        .filter(|(is, _)| cookie.chars().any(is))
+        .map(|(_, size)| size)
+        .sum();
+    cookie.chars().count() as f64 * f64::from(alphabet.max(1)).log2()
 }
 
 fn generate(entropy: &dyn Entropy) -> String {
@@ -134,6 +160,26 @@ mod tests {
         }
     }
 
+    /// 28 capitals: just over 128 bits.
+    const LONG: &str = "QWERTYUIOPASDFGHJKLZXCVBNMQW";
+
+    #[test]
+    fn a_guessable_cookie_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookie");
+        for weak in [
+            "SECRET",
+            "QWERTYUIOPASDFGHJKLZXCVBNM",
+            "0123456789012345678901234567",
+        ] {
+            let err = resolve(Some(weak.into()), &path, true, &Fixed).unwrap_err();
+            assert!(matches!(err, CookieError::Invalid { .. }), "{weak}: {err}");
+            assert!(err.to_string().contains("128 bits"), "{err}");
+        }
+        assert!(resolve(Some(LONG.into()), &path, true, &Fixed).is_ok());
+        assert!(entropy_bits("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF") > 150.0);
+    }
+
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
@@ -154,11 +200,9 @@ mod tests {
     fn environment_wins_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cookie");
-        let (cookie, source) = resolve(Some(" FROMENV\n".into()), &path, true, &Fixed).unwrap();
-        assert_eq!(
-            (cookie.as_str(), source),
-            ("FROMENV", CookieSource::Environment)
-        );
+        let env = format!(" {LONG}\n");
+        let (cookie, source) = resolve(Some(env), &path, true, &Fixed).unwrap();
+        assert_eq!((cookie.as_str(), source), (LONG, CookieSource::Environment));
         assert!(!path.exists());
         assert!(matches!(
             resolve(Some("  ".into()), &path, true, &Fixed),
@@ -173,7 +217,7 @@ mod tests {
     fn group_or_world_access_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cookie");
-        fs::write(&path, "SECRET\n").unwrap();
+        fs::write(&path, format!("{LONG}\n")).unwrap();
         for bad in [0o640, 0o604, 0o660] {
             fs::set_permissions(&path, fs::Permissions::from_mode(bad)).unwrap();
             let err = resolve(None, &path, true, &Fixed).unwrap_err();
@@ -184,7 +228,7 @@ mod tests {
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
-        assert_eq!(resolve(None, &path, true, &Fixed).unwrap().0, "SECRET");
+        assert_eq!(resolve(None, &path, true, &Fixed).unwrap().0, LONG);
     }
 
     #[test]
