@@ -171,6 +171,8 @@ pub enum LedgerRefused {
     NotItsEvents { sender: String, owner: String },
     #[error("the hub could not store the batch: {0}")]
     Storage(String),
+    #[error("the hub holds a different event as {node}/{seq}")]
+    Conflict { node: String, seq: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

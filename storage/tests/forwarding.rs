@@ -155,3 +155,47 @@ async fn a_chaotic_hub_ends_with_every_event_exactly_once() {
         "the chaos did cause retries"
     );
 }
+
+fn edge_event(seq: u64, detail: &str) -> Event {
+    Event {
+        id: swarmd_messages::EventId {
+            node: "edge-1".into(),
+            seq,
+        },
+        tenant: "t".into(),
+        agent: None,
+        trace: swarmd_messages::TraceContext::default(),
+        time_us: seq,
+        kind: swarmd_messages::EventKind::Signal {
+            status: "s".into(),
+            detail: detail.into(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn the_hub_refuses_a_different_event_under_an_id_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(dir.path(), 8 << 20).unwrap());
+    let hub = LedgerHub::new(storage.clone());
+    let first: Vec<Event> = (0..3).map(|s| edge_event(s, "old disk")).collect();
+    hub.deliver(first.clone()).await.unwrap();
+    // A resend of the same events is absorbed.
+    hub.deliver(first.clone()).await.unwrap();
+
+    // A re-provisioned edge: seqs from 0 again, other content.
+    let second = vec![edge_event(3, "new"), edge_event(1, "new disk")];
+    let refused = hub.deliver(second).await.unwrap_err();
+    assert_eq!(
+        refused,
+        HubError::Conflict {
+            node: "edge-1".into(),
+            seq: 1
+        }
+    );
+    assert_eq!(
+        hub_events(&storage, "t"),
+        first,
+        "nothing of the batch stored"
+    );
+}

@@ -2,7 +2,7 @@
 //! [`Hub`] is whichever cloud member is up, reached with a ledger batch call.
 
 use futures::future::BoxFuture;
-use swarmd_messages::{Event, Reply, Request};
+use swarmd_messages::{Event, LedgerRefused, Reply, Request};
 use swarmd_storage::ledger::{Hub, HubError};
 
 use super::{ClusterHandle, MemberState};
@@ -29,6 +29,9 @@ impl Hub for ClusterHub {
                 .await
             {
                 Ok(Reply::LedgerStored(Ok(()))) => Ok(()),
+                Ok(Reply::LedgerStored(Err(LedgerRefused::Conflict { node, seq }))) => {
+                    Err(HubError::Conflict { node, seq })
+                }
                 Ok(Reply::LedgerStored(Err(why))) => Err(HubError::Failed(why.to_string())),
                 Ok(other) => Err(HubError::Failed(format!("unexpected reply {other:?}"))),
                 Err(e) => Err(HubError::Unreachable(e.to_string())),

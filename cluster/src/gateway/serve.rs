@@ -5,6 +5,7 @@
 use swarmd_messages::{
     LedgerRefused, Reply, Request, SpawnRejected, SpawnSpec, WatchRefused, WireMsg,
 };
+use swarmd_storage::ledger::HubError;
 use swarmd_supervisor::Restart;
 use tracing::{info, warn};
 
@@ -81,10 +82,10 @@ impl GatewayState {
         let gateway = self.myself.clone();
         let node = from.to_string();
         tokio::spawn(async move {
-            let stored = hub
-                .deliver(events)
-                .await
-                .map_err(|e| LedgerRefused::Storage(e.to_string()));
+            let stored = hub.deliver(events).await.map_err(|e| match e {
+                HubError::Conflict { node, seq } => LedgerRefused::Conflict { node, seq },
+                other => LedgerRefused::Storage(other.to_string()),
+            });
             let msg = WireMsg::Reply {
                 id,
                 body: Reply::LedgerStored(stored),

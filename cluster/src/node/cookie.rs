@@ -106,17 +106,17 @@ fn validated(cookie: &str, origin: &str) -> Result<String, CookieError> {
 /// alphabet made of the character classes it uses (lower, upper, digits,
 /// other). A generated cookie (32 capitals) has 150 bits.
 fn entropy_bits(cookie: &str) -> f64 {
-    let classes: [(fn(char) -> bool, u32); 4] = [
-        (|c| c.is_ascii_lowercase(), 26),
-        (|c| c.is_ascii_uppercase(), 26),
-        (|c| c.is_ascii_digit(), 10),
-        (|c| !c.is_ascii_alphanumeric(), 32),
-    ];
-    let alphabet: u32 = classes
-        .iter()
-        .filter(|(is, _)| cookie.chars().any(is))
-        .map(|(_, size)| size)
-        .sum();
+    let class_size = |c: char| match c {
+        'a'..='z' => (0, 26),
+        'A'..='Z' => (1, 26),
+        '0'..='9' => (2, 10),
+        _ => (3, 32),
+    };
+    let mut used = [0u32; 4];
+    for (class, size) in cookie.chars().map(class_size) {
+        used[class] = size;
+    }
+    let alphabet: u32 = used.iter().sum();
     cookie.chars().count() as f64 * f64::from(alphabet.max(1)).log2()
 }
 

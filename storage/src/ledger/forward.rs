@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::Event;
+use swarmd_messages::{Event, EventDraft, EventKind, SYSTEM_TENANT, TraceContext};
 use swarmd_supervisor::ChildSpec;
 use swarmd_supervisor::seams::{Entropy, backoff_delay};
 use tracing::{debug, info, warn};
@@ -31,6 +31,10 @@ pub enum HubError {
     Unreachable(String),
     #[error("hub failed to store the batch: {0}")]
     Failed(String),
+    /// The hub holds another event under this id: never skipped, never
+    /// overwritten. The batch is refused whole and the edge keeps it.
+    #[error("the hub holds a different event as {node}/{seq}")]
+    Conflict { node: String, seq: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +92,8 @@ pub struct ForwarderState {
     failures: u32,
     /// Set at start and after a failure; cleared, with a log line, once caught up.
     draining: bool,
+    /// The seq the hub last refused as a conflict, alarmed once.
+    conflict: Option<u64>,
 }
 
 pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
@@ -124,6 +130,7 @@ impl Actor for Forwarder {
             cursor,
             failures: 0,
             draining: true,
+            conflict: None,
         })
     }
 
@@ -147,8 +154,34 @@ impl Actor for Forwarder {
 impl ForwarderState {
     /// Ships one batch; schedules the next pump: at once after an ack, after the
     /// poll interval when idle, after a jittered backoff when the hub failed.
+    /// An alarm in this node's own ledger, once per conflicting id: the
+    /// backlog stays here until an operator resolves it.
+    async fn raise_conflict(&mut self, node: &str, seq: u64) {
+        if self.conflict == Some(seq) {
+            return;
+        }
+        self.conflict = Some(seq);
+        tracing::error!(
+            node,
+            seq,
+            "the hub refused a batch: it holds another event under this id; the backlog is kept"
+        );
+        let draft = EventDraft {
+            tenant: SYSTEM_TENANT.into(),
+            agent: None,
+            trace: TraceContext::default(),
+            kind: EventKind::Signal {
+                status: "hub_conflict".into(),
+                detail: format!("{node}/{seq}"),
+            },
+        };
+        if let Err(e) = self.args.ledger.submit(draft).await {
+            warn!(error = %e, "the hub conflict alarm was not recorded");
+        }
+    }
+
     async fn pump(&mut self, me: &ActorRef<ForwarderMsg>) -> Result<(), ActorProcessingErr> {
-        let config = &self.args.config;
+        let config = &self.args.config.clone();
         // Never an event that is not durable here yet: lost in a crash, its
         // seq would be reused, and the hub would hold another event under it.
         let durable = self.args.ledger.durable_below();
@@ -175,6 +208,10 @@ impl ForwarderState {
             tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
         let outcome = match delivery {
             Ok(Ok(())) => Ok(()),
+            Ok(Err(HubError::Conflict { node, seq })) => {
+                self.raise_conflict(&node, seq).await;
+                Err(format!("the hub holds a different event as {node}/{seq}"))
+            }
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no ack within {:?}", config.ack_timeout)),
         };

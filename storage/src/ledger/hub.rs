@@ -5,12 +5,14 @@ use swarmd_messages::Event;
 
 use super::forward::{Hub, HubError};
 use super::keys::{self, TREE};
-use super::record::put_events;
+use super::record::{decode_event, put_events};
 use crate::{Batch, Storage, StorageError};
 
 /// The cloud's receiving end: writes forwarded events into its own ledger
-/// under their original `(node, seq)`, skipping those it already has, and
-/// acks only after the flush.
+/// under their original `(node, seq)`, skipping those it already has (a
+/// resend), and acks only after the flush. An id it holds with *different*
+/// content refuses the whole batch with [`HubError::Conflict`]: acknowledged
+/// data is never silently dropped in favour of what was there.
 pub struct LedgerHub {
     storage: Arc<dyn Storage>,
 }
@@ -31,8 +33,16 @@ impl Hub for LedgerHub {
             let mut fresh = Vec::with_capacity(events.len());
             for event in events {
                 let key = keys::event(&event.tenant, &event.id.node, event.id.seq);
-                if storage.get(TREE, &key).map_err(failed)?.is_none() {
-                    fresh.push(event);
+                match storage.get(TREE, &key).map_err(failed)? {
+                    None => fresh.push(event),
+                    Some(held) if decode_event(&held).is_ok_and(|held| held == event) => {}
+                    Some(_) => {
+                        tracing::error!(node = %event.id.node, seq = event.id.seq, "forwarded event differs from the one held; batch refused");
+                        return Err(HubError::Conflict {
+                            node: event.id.node,
+                            seq: event.id.seq,
+                        });
+                    }
                 }
             }
             let mut batch = Batch::default();
