@@ -4,10 +4,12 @@
 //! overrides from `SWARMD_*` environment variables and CLI flags. Every error names
 //! where the offending value came from, the dotted key, and what is wrong with it.
 
+mod bounds;
 mod error;
 mod layers;
 mod model;
 
+pub use bounds::BOUNDS;
 pub use error::ConfigError;
 pub use layers::{Override, OverrideValue, load, load_file};
 pub use model::{
