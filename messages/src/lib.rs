@@ -9,6 +9,7 @@ mod codec;
 mod envelope;
 mod event;
 mod hash;
+pub mod limits;
 pub mod swarm;
 mod wire;
 

@@ -173,6 +173,8 @@ pub enum LedgerRefused {
     Storage(String),
     #[error("the hub holds a different event as {node}/{seq}")]
     Conflict { node: String, seq: u64 },
+    #[error("event {seq} is out of bounds: {why}")]
+    Invalid { seq: u64, why: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

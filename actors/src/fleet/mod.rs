@@ -102,9 +102,7 @@ impl AgentKinds {
     }
 
     pub fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpawnRejected> {
-        if spec.id.is_empty() || spec.id.len() > 128 {
-            return Err(SpawnRejected::Spec("id must be 1..=128 bytes".into()));
-        }
+        spec.check_bounds()?;
         let kind = self.0.get(&spec.kind).ok_or_else(|| {
             let known: Vec<&str> = self.0.keys().map(String::as_str).collect();
             SpawnRejected::Spec(format!("unknown kind {:?}; known: {known:?}", spec.kind))

@@ -1,0 +1,107 @@
+//! Bounds on what arrives from another node, checked before it is acted on.
+//! A frame is already capped at [`MAX_FRAME_BYTES`](crate::MAX_FRAME_BYTES);
+//! these bound the parts that become keys, names and work.
+
+use crate::{Event, SpawnRejected, SpawnSpec};
+
+/// Node, tenant, kind and squad names.
+pub const MAX_NAME_BYTES: usize = 64;
+/// Agent ids (they name directory entries and ledger keys).
+pub const MAX_ID_BYTES: usize = 128;
+pub const MAX_CAPABILITIES: usize = 32;
+pub const MAX_PARAMS: usize = 64;
+/// All parameter values of one spec together (a sandbox module among them).
+pub const MAX_PARAM_BYTES: usize = 1 << 20;
+
+/// 1..=`max` bytes of `[A-Za-z0-9_.-]`: safe in keys, paths and key expressions.
+pub fn is_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl SpawnSpec {
+    /// Refuses a spec whose names, lists or parameters are out of bounds.
+    pub fn check_bounds(&self) -> Result<(), SpawnRejected> {
+        let refuse = |why: String| Err(SpawnRejected::Spec(why));
+        if !is_name(&self.id, MAX_ID_BYTES) {
+            return refuse(format!("id must be 1..={MAX_ID_BYTES} of [A-Za-z0-9_.-]"));
+        }
+        for (what, name) in [
+            ("kind", &self.kind),
+            ("tenant", &self.tenant),
+            ("squad", &self.squad),
+        ] {
+            if !is_name(name, MAX_NAME_BYTES) {
+                return refuse(format!(
+                    "{what} must be 1..={MAX_NAME_BYTES} of [A-Za-z0-9_.-]"
+                ));
+            }
+        }
+        if self.capabilities.len() > MAX_CAPABILITIES
+            || !self.capabilities.iter().all(|c| is_name(c, MAX_NAME_BYTES))
+        {
+            return refuse(format!(
+                "at most {MAX_CAPABILITIES} capabilities, each a name"
+            ));
+        }
+        let bytes: usize = self.params.values().map(String::len).sum();
+        if self.params.len() > MAX_PARAMS || bytes > MAX_PARAM_BYTES {
+            return refuse(format!(
+                "at most {MAX_PARAMS} parameters of {MAX_PARAM_BYTES} bytes in all"
+            ));
+        }
+        if !self.params.keys().all(|k| is_name(k, MAX_NAME_BYTES)) {
+            return refuse("parameter names must be names".into());
+        }
+        Ok(())
+    }
+}
+
+impl Event {
+    /// Why a forwarded event cannot be stored as it is, if so.
+    pub fn bounds_violation(&self) -> Option<String> {
+        if !is_name(&self.tenant, MAX_NAME_BYTES) {
+            return Some(format!("tenant {:.80?} is not a name", self.tenant));
+        }
+        if !is_name(&self.id.node, MAX_NAME_BYTES) {
+            return Some(format!("node {:.80?} is not a name", self.id.node));
+        }
+        match &self.agent {
+            Some(agent) if agent.is_empty() || agent.len() > MAX_ID_BYTES => {
+                Some(format!("agent {agent:.80?} is not an id"))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_short_and_plain() {
+        assert!(is_name("edge-1.eu_west", MAX_NAME_BYTES));
+        for bad in ["", "a b", "a/b", "ä", &"x".repeat(65)] {
+            assert!(!is_name(bad, MAX_NAME_BYTES), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_spec_out_of_bounds_is_refused() {
+        let ok = SpawnSpec::new("a1", "grid", "t");
+        assert_eq!(ok.check_bounds(), Ok(()));
+        let mut many = ok.clone();
+        many.capabilities = vec!["c".into(); MAX_CAPABILITIES + 1];
+        assert!(many.check_bounds().is_err());
+        let mut huge = ok.clone();
+        huge.params
+            .insert("sandbox_wat".into(), "x".repeat(MAX_PARAM_BYTES + 1));
+        assert!(huge.check_bounds().is_err());
+        let mut tenant = ok;
+        tenant.tenant = "t/../../x".into();
+        assert!(tenant.check_bounds().is_err());
+    }
+}
