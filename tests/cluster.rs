@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{Node, STARTUP};
-use swarmd_messages::{EventKind, MemberState};
+use swarmd_messages::{Event, EventKind, MemberState};
 use swarmd_storage::SledStorage;
-use swarmd_storage::ledger::{LedgerReader, Query, Selector, persisted_cursor, persisted_next_seq};
+use swarmd_storage::ledger::{
+    LedgerReader, Query, Selector, persisted_cursor, persisted_first_seq, persisted_next_seq,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
@@ -143,17 +145,18 @@ async fn a_killed_edge_goes_down_rejoins_and_drains_its_backlog_exactly_once() {
     }
     let edge_storage = ledger(&edge2_dir);
     let cursor = persisted_cursor(&*edge_storage, "edge2").unwrap();
+    let first = persisted_first_seq(&*edge_storage, "edge2").unwrap();
     let at_edge = LedgerReader::new(edge_storage);
     let at_cloud = LedgerReader::new(ledger(&dir.path().join("cloud")));
     let shipped = at_edge.node_log("edge2", 0, 100_000).unwrap();
     let received = at_cloud.node_log("edge2", 0, 100_000).unwrap();
     let seqs: Vec<u64> = received.iter().map(|e| e.id.seq).collect();
-    let contiguous: Vec<u64> = (0..received.len() as u64).collect();
+    let contiguous: Vec<u64> = (first..first + received.len() as u64).collect();
     assert_eq!(
         seqs, contiguous,
         "the cloud holds edge2's events with no gap"
     );
-    assert!(received.len() as u64 >= recorded_at_kill.max(cursor));
+    assert!(first + received.len() as u64 >= recorded_at_kill.max(cursor));
     assert_eq!(
         received[..],
         shipped[..received.len()],
@@ -223,5 +226,69 @@ async fn garbage_on_the_cluster_port_is_rejected_and_the_node_carries_on() {
     drop((junk, small));
     for node in [&mut edge, &mut cloud] {
         stop(node).await;
+    }
+}
+
+/// Every event of `node` the cloud holds, and what `node`'s own ledger
+/// (stopped) has acked: all acked events must be at the cloud, unchanged.
+fn acked_and_at_cloud(edge_dir: &Path, cloud_dir: &Path, node: &str) -> (Vec<Event>, Vec<Event>) {
+    let edge_storage = ledger(edge_dir);
+    let cursor = persisted_cursor(&*edge_storage, node).unwrap();
+    let acked: Vec<Event> = LedgerReader::new(edge_storage)
+        .node_log(node, 0, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.id.seq < cursor)
+        .collect();
+    let at_cloud = LedgerReader::new(ledger(cloud_dir))
+        .node_log(node, 0, 100_000)
+        .unwrap();
+    (acked, at_cloud)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_wiped_and_restarted_under_its_old_name_loses_nothing_at_the_cloud() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fast_config(dir.path());
+    let cloud_dir = dir.path().join("cloud");
+    let edge_dir = dir.path().join("edge1");
+    let mut cloud = start(dir.path(), "cloud", "cloud", &config, None);
+    cloud.ready().await;
+    let seed = cloud.listen.clone();
+    let drained = |v: &Value| v["message"] == "backlog drained";
+
+    let mut incarnations = Vec::new();
+    for _ in 0..2 {
+        let mut edge = start(dir.path(), "edge1", "edge", &config, Some(&seed));
+        edge.wait_for("backlog drained", STARTUP, drained).await;
+        stop(&mut edge).await;
+        // Stop the cloud too, to read both ledgers; then start it again.
+        stop(&mut cloud).await;
+        let (acked, _) = acked_and_at_cloud(&edge_dir, &cloud_dir, "edge1");
+        assert!(!acked.is_empty(), "the edge forwarded something");
+        incarnations.push(acked);
+        // A new disk under the old name.
+        std::fs::remove_dir_all(&edge_dir).unwrap();
+        cloud = Node::start_listening(
+            &cloud_dir,
+            &seed,
+            &["--config", &config, "--name", "cloud", "--role", "cloud"],
+            &COOKIE,
+        );
+        cloud.ready().await;
+    }
+    stop(&mut cloud).await;
+
+    let at_cloud = LedgerReader::new(ledger(&cloud_dir))
+        .node_log("edge1", 0, 100_000)
+        .unwrap();
+    let (old, new) = (&incarnations[0], &incarnations[1]);
+    assert!(
+        old.last().unwrap().id.seq < new[0].id.seq || new.last().unwrap().id.seq < old[0].id.seq,
+        "the two incarnations number their events apart"
+    );
+    for event in old.iter().chain(new) {
+        let held: Vec<&Event> = at_cloud.iter().filter(|e| e.id == event.id).collect();
+        assert_eq!(held, [event], "{:?} at the cloud once, unchanged", event.id);
     }
 }

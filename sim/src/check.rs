@@ -13,6 +13,8 @@ pub struct Forwarded {
     pub node: String,
     /// The edge's own durable log.
     pub own: Vec<Event>,
+    /// The first seq of the edge's ledger (its incarnation base).
+    pub first_seq: u64,
     /// Events below this seq are acknowledged by the hub.
     pub acked_below: u64,
     /// The hub's copies of this edge's events.
@@ -49,8 +51,9 @@ pub fn acked_events_at_hub(edges: &[Forwarded]) -> Vec<String> {
             .iter()
             .filter(|e| e.id.seq < edge.acked_below)
             .count() as u64;
-        if acked_at_edge < edge.acked_below {
-            let lost = edge.acked_below - acked_at_edge;
+        let acked = edge.acked_below.saturating_sub(edge.first_seq);
+        if acked_at_edge < acked {
+            let lost = acked - acked_at_edge;
             wrong.push(format!(
                 "{}: {lost} acked events gone from the edge's own log",
                 edge.node
@@ -205,6 +208,7 @@ mod tests {
         let good = Forwarded {
             node: "e".into(),
             own: own.clone(),
+            first_seq: 0,
             acked_below: 4,
             at_hub: own[..4].to_vec(),
         };
@@ -215,6 +219,7 @@ mod tests {
         let missing = Forwarded {
             node: "e".into(),
             own: own.clone(),
+            first_seq: 0,
             acked_below: 4,
             at_hub,
         };
@@ -229,6 +234,7 @@ mod tests {
         let changed = Forwarded {
             node: "e".into(),
             own,
+            first_seq: 0,
             acked_below: 4,
             at_hub,
         };

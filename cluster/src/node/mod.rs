@@ -178,7 +178,8 @@ impl Started {
             mesh,
             dialer,
         } = seams;
-        let (ledger, ledger_writer) = tree::ledger_writer(storage.clone(), clock.clone(), config);
+        let (ledger, ledger_writer) =
+            tree::ledger_writer(storage.clone(), clock.clone(), entropy.as_ref(), config);
         let ctx = NodeCtx {
             node: config.node.name.as_str().into(),
             clock,

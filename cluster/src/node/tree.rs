@@ -14,7 +14,7 @@ use swarmd_messages::MemberInfo;
 use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
 use swarmd_storage::ledger::{RetentionPolicy, WriterConfig};
 use swarmd_storage::{KeeperArgs, StorageKeeper};
-use swarmd_supervisor::seams::Clock;
+use swarmd_supervisor::seams::{Clock, Entropy};
 use swarmd_supervisor::{
     ActorSlot, ChildSpec, EventSender, Strategy, SupervisorMsg, SupervisorSpec,
 };
@@ -201,6 +201,7 @@ fn gateway_args(
 pub fn ledger_writer(
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    entropy: &dyn Entropy,
     config: &NodeConfig,
 ) -> (LedgerHandle, ChildSpec) {
     let st = &config.storage;
@@ -210,6 +211,7 @@ pub fn ledger_writer(
         max_wait: Duration::from_micros(st.group_commit_max_wait_us),
         queue_capacity: st.queue_capacity,
         enqueue_timeout: Duration::from_millis(st.append_timeout_ms),
+        first_seq: swarmd_storage::ledger::fresh_seq_base(entropy),
     };
     swarmd_storage::ledger::ledger_writer(storage, clock, writer)
 }

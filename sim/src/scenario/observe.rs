@@ -7,7 +7,7 @@ use std::time::Duration;
 use swarmd_actors::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
 use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
 use swarmd_messages::{Event, stable_hash};
-use swarmd_storage::ledger::{LedgerReader, persisted_cursor};
+use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_first_seq};
 use swarmd_supervisor::Intensity;
 
 use crate::check::{self, Forwarded, Limit};
@@ -80,6 +80,7 @@ pub fn ledgers(
             let storage = cluster.member(name).expect("a member").storage.clone();
             forwarded.push(Forwarded {
                 node: name.clone(),
+                first_seq: persisted_first_seq(storage.as_ref(), name).unwrap_or(0),
                 acked_below: persisted_cursor(storage.as_ref(), name).unwrap_or(0),
                 at_hub: log(&hub, name),
                 own,

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
 use super::record::u64_value;
-use super::writer::{LedgerHandle, persisted_next_seq};
+use super::writer::{LedgerHandle, persisted_first_seq, persisted_next_seq};
 use crate::{Batch, Storage};
 
 /// The cloud side of forwarding. `deliver` returns `Ok` only once every event
@@ -90,8 +90,9 @@ pub struct ForwarderState {
     /// The next seq to ship; everything below it is acked.
     cursor: u64,
     failures: u32,
-    /// Set at start and after a failure; cleared, with a log line, once caught up.
-    draining: bool,
+    /// Set at start and after a failure, with the cursor then; cleared, with
+    /// a log line, once caught up after shipping something.
+    draining: Option<u64>,
     /// The seq the hub last refused as a conflict, alarmed once.
     conflict: Option<u64>,
 }
@@ -104,11 +105,11 @@ fn cursor_key(node: &str) -> Vec<u8> {
     keys::meta(&format!("forward_cursor/{node}"))
 }
 
-/// The first seq of `node` the hub has not acked.
+/// The first seq of `node` the hub has not acked: at first, the ledger's first.
 pub fn persisted_cursor(storage: &dyn Storage, node: &str) -> Result<u64, crate::StorageError> {
     match storage.get(TREE, &cursor_key(node))? {
         Some(bytes) => u64_value(&bytes),
-        None => Ok(0),
+        None => persisted_first_seq(storage, node),
     }
 }
 
@@ -129,7 +130,7 @@ impl Actor for Forwarder {
             args,
             cursor,
             failures: 0,
-            draining: true,
+            draining: Some(cursor),
             conflict: None,
         })
     }
@@ -193,7 +194,8 @@ impl ForwarderState {
         };
         events.retain(|e| e.id.seq < durable);
         let Some(last) = events.last().map(|e| e.id.seq) else {
-            if std::mem::take(&mut self.draining) {
+            if self.draining.is_some_and(|from| self.cursor > from) {
+                self.draining = None;
                 info!(cursor = self.cursor, "backlog drained");
             }
             me.send_after(config.poll_interval, || ForwarderMsg::Pump);
@@ -234,7 +236,7 @@ impl ForwarderState {
                     config.backoff_max,
                 );
                 self.failures = self.failures.saturating_add(1);
-                self.draining = true;
+                self.draining.get_or_insert(self.cursor);
                 warn!(%reason, retry_in = ?delay, cursor = self.cursor, "forwarding failed");
                 me.send_after(delay, || ForwarderMsg::Pump);
             }

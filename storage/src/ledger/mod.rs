@@ -28,7 +28,7 @@ pub use replay::{Fold, Snapshotter, SnapshotterArgs, Upto, replay, write_snapsho
 pub use retention::{RetentionPolicy, RetentionReport, enforce_retention, export_jsonl};
 pub use writer::{
     Ack, LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats,
-    ledger_writer, persisted_next_seq,
+    fresh_seq_base, ledger_writer, persisted_first_seq, persisted_next_seq,
 };
 
 use crate::StorageError;

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::{EventDraft, EventId};
-use swarmd_supervisor::seams::Clock;
+use swarmd_supervisor::seams::{Clock, Entropy};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::record::u64_value;
 use super::{LedgerError, keys};
-use crate::{CommitError, Storage};
+use crate::{Batch, CommitError, Storage, StorageError};
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -30,6 +30,20 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// How long an append waits for room before it fails with `Overloaded`.
     pub enqueue_timeout: Duration,
+    /// Where the seqs of a fresh ledger start; see [`fresh_seq_base`].
+    pub first_seq: u64,
+}
+
+/// Bits of a seq below the incarnation base: 2^40 events per incarnation.
+const INCARNATION_SHIFT: u32 = 40;
+
+/// A random first seq for a fresh ledger. A node re-provisioned under its
+/// old name (a new disk, so a new ledger) thus numbers its events from a new
+/// base, and their ids never collide at the hub with those of its past: one
+/// in 2^23 incarnations would. The base is persisted with the seqs
+/// (`next_seq`, `first_seq`), so a restart on the same disk keeps counting.
+pub fn fresh_seq_base(entropy: &dyn Entropy) -> u64 {
+    (entropy.next_u64() & ((1 << 23) - 1)) << INCARNATION_SHIFT
 }
 
 impl WriterConfig {
@@ -40,6 +54,7 @@ impl WriterConfig {
             max_wait: Duration::from_millis(1),
             queue_capacity: 8192,
             enqueue_timeout: Duration::from_secs(1),
+            first_seq: 0,
         }
     }
 }
@@ -230,10 +245,31 @@ pub fn ledger_writer(
 
 /// The next sequence number `node` will assign, as persisted.
 pub fn persisted_next_seq(storage: &dyn Storage, node: &str) -> Result<u64, LedgerError> {
-    match storage.get(keys::TREE, &keys::meta(&format!("next_seq/{node}")))? {
-        Some(bytes) => Ok(u64_value(&bytes)?),
-        None => Ok(0),
+    Ok(stored_seq(storage, "next_seq", node)?.unwrap_or(0))
+}
+
+/// The first sequence number of `node`'s ledger: 0 for a ledger made before
+/// incarnation bases, or not written to yet.
+pub fn persisted_first_seq(storage: &dyn Storage, node: &str) -> Result<u64, StorageError> {
+    Ok(stored_seq(storage, "first_seq", node)?.unwrap_or(0))
+}
+
+fn stored_seq(storage: &dyn Storage, what: &str, node: &str) -> Result<Option<u64>, StorageError> {
+    match storage.get(keys::TREE, &keys::meta(&format!("{what}/{node}")))? {
+        Some(bytes) => Ok(Some(u64_value(&bytes)?)),
+        None => Ok(None),
     }
+}
+
+/// A fresh ledger starts at `first_seq`, recorded before any event is.
+fn start_fresh(storage: &dyn Storage, node: &str, first_seq: u64) -> Result<u64, StorageError> {
+    let mut batch = Batch::default();
+    for what in ["first_seq", "next_seq"] {
+        let key = keys::meta(&format!("{what}/{node}"));
+        batch.insert(key, first_seq.to_be_bytes().to_vec());
+    }
+    storage.apply(keys::TREE, batch)?;
+    Ok(first_seq)
 }
 
 impl Actor for LedgerWriter {
@@ -246,7 +282,11 @@ impl Actor for LedgerWriter {
         _me: ActorRef<WriterMsg>,
         args: WriterArgs,
     ) -> Result<WriterState, ActorProcessingErr> {
-        let next_seq = persisted_next_seq(&*args.storage, &args.config.node)?;
+        let (storage, node) = (&*args.storage, args.config.node.as_str());
+        let next_seq = match stored_seq(storage, "next_seq", node)? {
+            Some(next) => next,
+            None => start_fresh(storage, node, args.config.first_seq)?,
+        };
         // Read at start, it is what the disk kept (after a crash the store
         // holds only what was flushed). A writer restarted without a crash
         // may count a few written-but-unflushed events as durable: its first
