@@ -21,6 +21,8 @@ pub struct AgentFactory {
     pub kinds: AgentKinds,
     pub directory: LocalDirectory,
     pub agents: ActorSlot<SupervisorMsg>,
+    /// The tenants this node serves: a spec of any other is refused.
+    pub tenants: Vec<String>,
 }
 
 /// One agent as the registry sees it.
@@ -36,6 +38,13 @@ impl AgentFactory {
     /// Creates and starts one agent. `restart` is its policy under `agents`;
     /// remote spawns use `Temporary`, since the requester owns their restarts.
     pub async fn create(&self, spec: &SpawnSpec, restart: Restart) -> Result<(), SpawnRejected> {
+        if !self.tenants.contains(&spec.tenant) {
+            let why = format!(
+                "tenant {:?} is not served by this node (it serves {:?})",
+                spec.tenant, self.tenants
+            );
+            return Err(SpawnRejected::Spec(why));
+        }
         if RESERVED.contains(&spec.id.as_str()) {
             let why = format!("{:?} is reserved for a node service", spec.id);
             return Err(SpawnRejected::Spec(why));

@@ -104,6 +104,7 @@ impl Wiring {
             kinds: swarm::agent_kinds(config, self.router.clone(), events),
             directory: self.directory.clone(),
             agents: self.agents.clone(),
+            tenants: config.node.tenants.clone(),
         }
     }
 }

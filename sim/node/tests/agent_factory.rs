@@ -15,7 +15,28 @@ fn factory(floor: &Floor) -> AgentFactory {
         kinds: AgentKinds::builtin().with(GRID_AGENT_KIND, floor.kind()),
         directory: floor.directory.clone(),
         agents: floor.agents_slot.clone(),
+        tenants: vec![TENANT.into()],
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spec_of_a_tenant_the_node_does_not_serve_is_refused() {
+    let floor = Floor::open(11, 4).await;
+    let factory = factory(&floor);
+    let mut spec = grid_spec("intruder");
+    spec.tenant = "other".into();
+    let refused = factory.create(&spec, Restart::Transient).await.unwrap_err();
+    assert!(
+        matches!(&refused, SpawnRejected::Spec(why) if why.contains("not served")),
+        "{refused:?}"
+    );
+    assert!(!floor.directory.contains("intruder"));
+    assert!(
+        factory
+            .create(&grid_spec("member"), Restart::Transient)
+            .await
+            .is_ok()
+    );
 }
 
 fn grid_spec(id: &str) -> SpawnSpec {
