@@ -369,3 +369,49 @@ async fn the_snapshotter_snapshots_active_agents_so_replay_starts_late() {
     assert!(fold.applied.load(std::sync::atomic::Ordering::SeqCst) <= 1);
     snapshotter.stop(None);
 }
+
+#[tokio::test]
+async fn one_tenants_flood_does_not_evict_another_tenants_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sled(&dir);
+    let (ledger, _sup) = start_writer(storage.clone(), WriterConfig::new("n")).await;
+    for i in 0..5 {
+        ledger
+            .append(draft("quiet", Some("q"), 1, decision(&format!("q{i}"))))
+            .await
+            .unwrap();
+    }
+    for i in 0..200 {
+        ledger
+            .append(draft(
+                "flood",
+                Some("f"),
+                1,
+                decision(&format!("flood {i}")),
+            ))
+            .await
+            .unwrap();
+    }
+    let reader = LedgerReader::new(storage.clone());
+    let everything = RetentionPolicy {
+        max_age: Duration::from_secs(1 << 30),
+        max_bytes: u64::MAX,
+    };
+    let all = enforce_retention(&*storage, 0, everything, &|_| false)
+        .await
+        .unwrap();
+    // A budget a quarter of what is held: the flood must pay for all of it.
+    let policy = RetentionPolicy {
+        max_bytes: all.bytes_kept / 4,
+        ..everything
+    };
+    let report = enforce_retention(&*storage, 0, policy, &|_| false)
+        .await
+        .unwrap();
+    assert!(report.bytes_kept <= policy.max_bytes, "{report:?}");
+    let quiet = query(&reader, "quiet", Selector::Agent("q".into()));
+    assert_eq!(quiet.len(), 5, "the quiet tenant keeps everything");
+    let flood = query(&reader, "flood", Selector::Agent("f".into()));
+    assert!(flood.len() < 60, "the flood was trimmed: {}", flood.len());
+    assert!(flood.windows(2).all(|w| w[0].id.seq < w[1].id.seq));
+}

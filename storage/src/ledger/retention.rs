@@ -15,7 +15,9 @@ use crate::{Batch, Storage, StorageError};
 pub struct RetentionPolicy {
     /// Events older than this are deleted...
     pub max_age: Duration,
-    /// ...and then the oldest, until the events take at most this many bytes.
+    /// ...and then the oldest, until the events take at most this many
+    /// bytes, shared fairly between tenants: a tenant within its max-min fair
+    /// share loses nothing to another tenant's volume.
     pub max_bytes: u64,
 }
 
@@ -36,6 +38,24 @@ struct Row {
     bytes: u64,
     key: Vec<u8>,
     id: EventId,
+    tenant: String,
+}
+
+/// Max-min fair shares of `total` bytes: tenants under an equal share keep
+/// all they have, and what they leave is split among the others.
+fn fair_budgets(bytes_by_tenant: &HashMap<String, u64>, total: u64) -> HashMap<String, u64> {
+    let mut sizes: Vec<(&String, u64)> = bytes_by_tenant.iter().map(|(t, b)| (t, *b)).collect();
+    sizes.sort_by_key(|(tenant, bytes)| (*bytes, (*tenant).clone()));
+    let mut left = total;
+    let count = sizes.len() as u64;
+    let mut budgets = HashMap::new();
+    for (i, (tenant, bytes)) in sizes.into_iter().enumerate() {
+        let share = left / (count - i as u64);
+        let budget = bytes.min(share);
+        left -= budget;
+        budgets.insert(tenant.clone(), budget);
+    }
+    budgets
 }
 
 /// Deletes events beyond the policy, oldest first, except those `protect`
@@ -50,13 +70,29 @@ pub async fn enforce_retention(
 ) -> Result<RetentionReport, StorageError> {
     let mut rows = all_events(storage)?;
     rows.sort_by_key(|r| r.time_us);
-    let mut bytes: u64 = rows.iter().map(|r| r.bytes).sum();
     let age_cutoff = now_us.saturating_sub(policy.max_age.as_micros() as u64);
     let mut doomed = Vec::new();
     let mut report = RetentionReport::default();
+    // Age first, for every tenant alike.
+    let mut young = Vec::with_capacity(rows.len());
     for row in rows {
-        let over = row.time_us < age_cutoff || bytes > policy.max_bytes;
-        if over && !protect(&row.id) {
+        if row.time_us < age_cutoff && !protect(&row.id) {
+            doomed.push(row);
+        } else {
+            young.push(row);
+        }
+    }
+    // Then size: each tenant down to its fair share, oldest first.
+    let mut held: HashMap<String, u64> = HashMap::new();
+    for row in &young {
+        *held.entry(row.tenant.clone()).or_default() += row.bytes;
+    }
+    let budgets = fair_budgets(&held, policy.max_bytes);
+    let mut bytes: u64 = held.values().sum();
+    for row in young {
+        let tenant_bytes = held.get_mut(&row.tenant).expect("counted above");
+        if *tenant_bytes > budgets[&row.tenant] && !protect(&row.id) {
+            *tenant_bytes -= row.bytes;
             bytes -= row.bytes;
             doomed.push(row);
         } else {
@@ -90,6 +126,7 @@ fn all_events(storage: &dyn Storage) -> Result<Vec<Row>, StorageError> {
             bytes: (key.len() + value.len()) as u64,
             key: key.to_vec(),
             id: event.id,
+            tenant: event.tenant,
         });
         Ok(())
     })?;
@@ -187,4 +224,21 @@ pub fn export_jsonl(
         next = last + 1;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fair_budgets_keep_small_tenants_whole_and_split_the_rest() {
+        let held = HashMap::from([("big".to_string(), 900), ("small".to_string(), 50)]);
+        let budgets = fair_budgets(&held, 500);
+        assert_eq!(budgets["small"], 50);
+        assert_eq!(budgets["big"], 450);
+        let even = HashMap::from([("a".to_string(), 400), ("b".to_string(), 400)]);
+        let budgets = fair_budgets(&even, 500);
+        assert_eq!(budgets["a"] + budgets["b"], 500);
+        assert!(budgets["a"].abs_diff(budgets["b"]) <= 1);
+    }
 }
