@@ -82,35 +82,7 @@ async fn a_chaotic_hub_ends_with_every_event_exactly_once() {
         deliveries: AtomicU64::new(0),
     });
 
-    let (ledger, writer) = swarmd_storage::ledger::ledger_writer(
-        edge.clone(),
-        SteppingClock::new(),
-        WriterConfig::new("edge-1"),
-    );
-    let mut config = ForwarderConfig::new("edge-1");
-    config.batch_size = 37;
-    config.ack_timeout = Duration::from_millis(100);
-    config.poll_interval = Duration::from_millis(5);
-    config.backoff_min = Duration::from_millis(2);
-    config.backoff_max = Duration::from_millis(20);
-    let forwarder = forwarder_child(ForwarderArgs {
-        storage: edge.clone(),
-        ledger: ledger.clone(),
-        entropy: Arc::new(Counting(AtomicU64::new(1))),
-        hub: hub.clone(),
-        config,
-    });
-    let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
-        .child(writer)
-        .child(forwarder);
-    let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();
-    let forwarder_ref = swarmd_supervisor::which_children(&sup).await.unwrap()[1]
-        .actor
-        .unwrap();
-    let forwarder_ref: ractor::ActorRef<ForwarderMsg> =
-        ractor::registry::where_is_pid(forwarder_ref)
-            .unwrap()
-            .into();
+    let (ledger, forwarder_ref, _sup) = start_forwarding(edge.clone(), hub.clone(), 37).await;
 
     // While the hub is down the backlog grows on disk.
     for i in 0..300 {
@@ -198,4 +170,113 @@ async fn the_hub_refuses_a_different_event_under_an_id_it_holds() {
         first,
         "nothing of the batch stored"
     );
+}
+
+/// The writer and forwarder of edge `edge-1`, shipping to `hub` in batches of `batch_size`.
+async fn start_forwarding(
+    edge: Arc<dyn Storage>,
+    hub: Arc<dyn Hub>,
+    batch_size: usize,
+) -> (
+    swarmd_storage::ledger::LedgerHandle,
+    ractor::ActorRef<ForwarderMsg>,
+    ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
+) {
+    let (ledger, writer) = swarmd_storage::ledger::ledger_writer(
+        edge.clone(),
+        SteppingClock::new(),
+        WriterConfig::new("edge-1"),
+    );
+    let mut config = ForwarderConfig::new("edge-1");
+    config.batch_size = batch_size;
+    config.ack_timeout = Duration::from_millis(100);
+    config.poll_interval = Duration::from_millis(5);
+    config.backoff_min = Duration::from_millis(2);
+    config.backoff_max = Duration::from_millis(20);
+    let forwarder = forwarder_child(ForwarderArgs {
+        storage: edge,
+        ledger: ledger.clone(),
+        entropy: Arc::new(Counting(AtomicU64::new(1))),
+        hub,
+        config,
+    });
+    let spec = SupervisorSpec::new("storage", Strategy::RestForOne)
+        .child(writer)
+        .child(forwarder);
+    let (sup, _) = Actor::spawn(None, Supervisor, spec).await.unwrap();
+    let forwarder_ref = swarmd_supervisor::which_children(&sup).await.unwrap()[1]
+        .actor
+        .unwrap();
+    let forwarder_ref = ractor::registry::where_is_pid(forwarder_ref)
+        .unwrap()
+        .into();
+    (ledger, forwarder_ref, sup)
+}
+
+async fn wait_drained(forwarder: &ractor::ActorRef<ForwarderMsg>) {
+    let drained = async {
+        while ractor::call_t!(forwarder, ForwarderMsg::Backlog, 5000).unwrap() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), drained)
+        .await
+        .expect("backlog drains");
+}
+
+/// Takes at most 8 events a batch, and never event 5.
+struct PickyHub(LedgerHub);
+
+impl Hub for PickyHub {
+    fn deliver(&self, events: Vec<Event>) -> BoxFuture<'static, Result<(), HubError>> {
+        if events.len() > 8 {
+            return Box::pin(async { Err(HubError::Failed("batch too big".into())) });
+        }
+        if events.iter().any(|e| e.id.seq == 5) {
+            let why = "never".to_string();
+            return Box::pin(async move { Err(HubError::Invalid { seq: 5, why }) });
+        }
+        self.0.deliver(events)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_too_big_are_split_and_an_event_refused_for_good_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let edge: Arc<dyn Storage> =
+        Arc::new(SledStorage::open(&dir.path().join("edge"), 8 << 20).unwrap());
+    let hub_storage: Arc<dyn Storage> =
+        Arc::new(SledStorage::open(&dir.path().join("hub"), 8 << 20).unwrap());
+    let hub = Arc::new(PickyHub(LedgerHub::new(hub_storage.clone())));
+    let (ledger, forwarder, _sup) = start_forwarding(edge.clone(), hub, 37).await;
+    for i in 0..40 {
+        let d = draft("alpha", Some("a"), 1, decision(&i.to_string()));
+        ledger.append(d).await.unwrap();
+    }
+    wait_drained(&forwarder).await;
+
+    let at_hub: Vec<u64> = hub_events(&hub_storage, "alpha")
+        .iter()
+        .map(|e| e.id.seq)
+        .collect();
+    // The alarm took a seq of its own among them (tenant `system`).
+    let at_edge = hub_events(&edge, "alpha");
+    let expected: Vec<u64> = at_edge
+        .iter()
+        .map(|e| e.id.seq)
+        .filter(|s| *s != 5)
+        .collect();
+    assert_eq!(
+        at_hub, expected,
+        "everything but the refused event, in batches of 8 at most"
+    );
+    let alarms: Vec<Event> = hub_events(&edge, "system");
+    assert!(
+        alarms.iter().any(|e| matches!(&e.kind,
+            swarmd_messages::EventKind::Signal { status, detail }
+                if status == "forward_quarantined" && detail.starts_with("5:"))),
+        "{alarms:?}"
+    );
+    assert_eq!(at_edge.len(), 40, "the edge keeps the quarantined event");
+    assert_eq!(at_edge[5].id.seq, 5);
 }

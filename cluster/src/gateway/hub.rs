@@ -32,6 +32,9 @@ impl Hub for ClusterHub {
                 Ok(Reply::LedgerStored(Err(LedgerRefused::Conflict { node, seq }))) => {
                     Err(HubError::Conflict { node, seq })
                 }
+                Ok(Reply::LedgerStored(Err(LedgerRefused::Invalid { seq, why }))) => {
+                    Err(HubError::Invalid { seq, why })
+                }
                 Ok(Reply::LedgerStored(Err(why))) => Err(HubError::Failed(why.to_string())),
                 Ok(other) => Err(HubError::Failed(format!("unexpected reply {other:?}"))),
                 Err(e) => Err(HubError::Unreachable(e.to_string())),

@@ -93,6 +93,7 @@ impl GatewayState {
         tokio::spawn(async move {
             let stored = hub.deliver(events).await.map_err(|e| match e {
                 HubError::Conflict { node, seq } => LedgerRefused::Conflict { node, seq },
+                HubError::Invalid { seq, why } => LedgerRefused::Invalid { seq, why },
                 other => LedgerRefused::Storage(other.to_string()),
             });
             let msg = WireMsg::Reply {

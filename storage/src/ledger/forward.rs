@@ -35,6 +35,9 @@ pub enum HubError {
     /// overwritten. The batch is refused whole and the edge keeps it.
     #[error("the hub holds a different event as {node}/{seq}")]
     Conflict { node: String, seq: u64 },
+    /// The hub can never take event `seq` as it is; the edge quarantines it.
+    #[error("the hub refuses event {seq}: {why}")]
+    Invalid { seq: u64, why: String },
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +98,22 @@ pub struct ForwarderState {
     draining: Option<u64>,
     /// The seq the hub last refused as a conflict, alarmed once.
     conflict: Option<u64>,
+    /// Events per delivery now: halved after a failed delivery (a batch too
+    /// big for the wire or the hub), doubled back after a good one.
+    batch_limit: usize,
+}
+
+/// What to do after a delivery.
+enum Next {
+    Acked,
+    /// Ship again at once, `limit` events at most.
+    Resize(usize),
+    /// Skip event `seq` for good (it stays in this ledger), then go on.
+    Quarantine {
+        seq: u64,
+        why: String,
+    },
+    Retry(String),
 }
 
 pub fn forwarder_child(args: ForwarderArgs) -> ChildSpec {
@@ -124,6 +143,7 @@ impl Actor for Forwarder {
         args: ForwarderArgs,
     ) -> Result<ForwarderState, ActorProcessingErr> {
         let cursor = persisted_cursor(&*args.storage, &args.config.node)?;
+        let batch_limit = args.config.batch_size.max(1);
         me.cast(ForwarderMsg::Pump)?;
         Ok(ForwarderState {
             reader: LedgerReader::new(args.storage.clone()),
@@ -132,6 +152,7 @@ impl Actor for Forwarder {
             failures: 0,
             draining: Some(cursor),
             conflict: None,
+            batch_limit,
         })
     }
 
@@ -167,17 +188,42 @@ impl ForwarderState {
             seq,
             "the hub refused a batch: it holds another event under this id; the backlog is kept"
         );
+        self.alarm("hub_conflict", format!("{node}/{seq}")).await;
+    }
+
+    /// Everything below `cursor` is done with: acked, or quarantined.
+    fn advance(&mut self, cursor: u64) -> Result<(), crate::StorageError> {
+        let mut batch = Batch::default();
+        batch.insert(
+            cursor_key(&self.args.config.node),
+            cursor.to_be_bytes().to_vec(),
+        );
+        // Not flushed: a cursor lost in a crash only means resending, which the hub absorbs.
+        self.args.storage.apply(TREE, batch)?;
+        self.cursor = cursor;
+        Ok(())
+    }
+
+    /// An event the hub will never take stays in this ledger, with an alarm,
+    /// and forwarding goes on past it.
+    async fn quarantine(&mut self, seq: u64, why: &str) {
+        tracing::error!(seq, %why, "the hub refuses this event for good; quarantined here, forwarding goes on");
+        self.alarm("forward_quarantined", format!("{seq}: {why}"))
+            .await;
+    }
+
+    async fn alarm(&self, status: &str, detail: String) {
         let draft = EventDraft {
             tenant: SYSTEM_TENANT.into(),
             agent: None,
             trace: TraceContext::default(),
             kind: EventKind::Signal {
-                status: "hub_conflict".into(),
-                detail: format!("{node}/{seq}"),
+                status: status.into(),
+                detail,
             },
         };
         if let Err(e) = self.args.ledger.submit(draft).await {
-            warn!(error = %e, "the hub conflict alarm was not recorded");
+            warn!(error = %e, status, "an alarm was not recorded");
         }
     }
 
@@ -188,7 +234,7 @@ impl ForwarderState {
         let durable = self.args.ledger.durable_below();
         let mut events = if self.cursor < durable {
             self.reader
-                .node_log(&config.node, self.cursor, config.batch_size)?
+                .node_log(&config.node, self.cursor, self.batch_limit)?
         } else {
             Vec::new()
         };
@@ -205,30 +251,49 @@ impl ForwarderState {
             events.windows(2).all(|w| w[0].id.seq < w[1].id.seq),
             "log order"
         );
-        let count = events.len();
+        let (count, first) = (events.len(), events[0].id.seq);
         let delivery =
             tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
-        let outcome = match delivery {
-            Ok(Ok(())) => Ok(()),
+        let next = match delivery {
+            Ok(Ok(())) => Next::Acked,
             Ok(Err(HubError::Conflict { node, seq })) => {
                 self.raise_conflict(&node, seq).await;
-                Err(format!("the hub holds a different event as {node}/{seq}"))
+                Next::Retry(format!("the hub holds a different event as {node}/{seq}"))
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no ack within {:?}", config.ack_timeout)),
+            Ok(Err(HubError::Invalid { seq, why })) if seq == first => {
+                Next::Quarantine { seq, why }
+            }
+            Ok(Err(HubError::Invalid { seq, .. })) if seq > first && seq <= last => {
+                Next::Resize(usize::try_from(seq - first).unwrap_or(1))
+            }
+            Ok(Err(e @ HubError::Unreachable(_))) => Next::Retry(e.to_string()),
+            Ok(Err(e)) => {
+                self.batch_limit = (self.batch_limit / 2).max(1);
+                Next::Retry(e.to_string())
+            }
+            Err(_) => {
+                self.batch_limit = (self.batch_limit / 2).max(1);
+                Next::Retry(format!("no ack within {:?}", config.ack_timeout))
+            }
         };
-        match outcome {
-            Ok(()) => {
-                let mut batch = Batch::default();
-                batch.insert(cursor_key(&config.node), (last + 1).to_be_bytes().to_vec());
-                // Not flushed: a cursor lost in a crash only means resending, which the hub absorbs.
-                self.args.storage.apply(TREE, batch)?;
-                self.cursor = last + 1;
+        match next {
+            Next::Acked => {
+                self.advance(last + 1)?;
                 self.failures = 0;
+                self.batch_limit = (self.batch_limit * 2).min(config.batch_size.max(1));
                 debug!(count, cursor = self.cursor, "forwarded");
                 me.cast(ForwarderMsg::Pump)?;
             }
-            Err(reason) => {
+            Next::Resize(limit) => {
+                self.batch_limit = limit.max(1);
+                me.cast(ForwarderMsg::Pump)?;
+            }
+            Next::Quarantine { seq, why } => {
+                self.quarantine(seq, &why).await;
+                self.advance(seq + 1)?;
+                me.cast(ForwarderMsg::Pump)?;
+            }
+            Next::Retry(reason) => {
                 let delay = backoff_delay(
                     &*self.args.entropy,
                     self.failures,

@@ -30,6 +30,12 @@ impl Hub for LedgerHub {
             let failed = |e: StorageError| HubError::Failed(e.to_string());
             // An event delivered before (a resend after a lost ack or cursor)
             // is skipped, so it is neither stored nor indexed twice.
+            if let Some((seq, why)) = events
+                .iter()
+                .find_map(|e| Some((e.id.seq, e.bounds_violation()?)))
+            {
+                return Err(HubError::Invalid { seq, why });
+            }
             let mut fresh = Vec::with_capacity(events.len());
             for event in events {
                 let key = keys::event(&event.tenant, &event.id.node, event.id.seq);
