@@ -21,6 +21,8 @@ pub struct ReflexView {
     pub position: Option<Cell>,
     pub halted: Option<String>,
     pub safety_stops: u64,
+    /// This agent's records the ledger refused (full or closed), all layers.
+    pub records_lost: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +303,7 @@ impl ReflexState {
             position: self.perception.as_ref().map(|p| p.position),
             halted: self.halt.as_ref().map(|h| format!("{h:?}")),
             safety_stops: self.safety_stops,
+            records_lost: self.w.journal.lost(),
         }
     }
 }
