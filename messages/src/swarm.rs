@@ -34,8 +34,11 @@ impl Cell {
         ]
     }
 
+    /// Manhattan distance; saturates instead of overflowing for far-apart cells.
     pub fn distance(self, other: Cell) -> u32 {
-        self.x.abs_diff(other.x) + self.y.abs_diff(other.y)
+        self.x
+            .abs_diff(other.x)
+            .saturating_add(self.y.abs_diff(other.y))
     }
 }
 

@@ -186,8 +186,22 @@ pub fn split(goal: &Goal, plan: Option<&FloorPlan>, workers: usize) -> Vec<Task>
     }
 }
 
-/// Serpentine sample points of a sector, off shelves.
+/// A sector side is cut to this many cells (a goal comes from the wire).
+const MAX_SECTOR_SIDE: i32 = 1000;
+
+/// Serpentine sample points of a sector, off shelves. The sector is first
+/// cut to the floor, and to `MAX_SECTOR_SIDE` a side, so its cost is bounded.
 fn sample_points(min: Cell, max: Cell, plan: Option<&FloorPlan>) -> Vec<Cell> {
+    let (min, max) = match plan {
+        Some(p) => {
+            let b = p.bounds();
+            let min = Cell::new(min.x.max(b.min.x), min.y.max(b.min.y));
+            (min, Cell::new(max.x.min(b.max.x), max.y.min(b.max.y)))
+        }
+        None => (min, max),
+    };
+    let side = |lo: i32, hi: i32| hi.min(lo.saturating_add(MAX_SECTOR_SIDE - 1));
+    let max = Cell::new(side(min.x, max.x), side(min.y, max.y));
     let free = |c: &Cell| plan.is_none_or(|p| p.bounds().contains(*c) && !p.obstacles.contains(c));
     let mut points = Vec::new();
     for (row, y) in (min.y..=max.y).step_by(COVER_STRIDE as usize).enumerate() {
@@ -391,6 +405,36 @@ mod tests {
                     reason: "task 3: blocked".into()
                 }),
             ]
+        );
+    }
+
+    #[test]
+    fn a_huge_sector_from_the_wire_costs_a_bounded_split() {
+        let sector = Rect {
+            min: Cell::new(i32::MIN, i32::MIN),
+            max: Cell::new(i32::MAX, i32::MAX),
+        };
+        let goal = Goal::CoverSector { sector };
+        let tasks = split(&goal, None, 4);
+        let points: usize = tasks.iter().map(|t| t.waypoints.len()).sum();
+        let side = (MAX_SECTOR_SIDE as usize).div_ceil(COVER_STRIDE as usize);
+        assert_eq!(points, side * side);
+        let plan = FloorPlan {
+            width: 24,
+            height: 12,
+            obstacles: vec![],
+            docks: vec![],
+        };
+        let on_floor = split(&goal, Some(&plan), 4);
+        assert!(
+            on_floor
+                .iter()
+                .flat_map(|t| &t.waypoints)
+                .all(|c| plan.bounds().contains(*c))
+        );
+        assert_eq!(
+            Cell::new(i32::MIN, i32::MIN).distance(Cell::new(i32::MAX, i32::MAX)),
+            u32::MAX
         );
     }
 

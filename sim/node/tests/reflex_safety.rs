@@ -57,6 +57,9 @@ async fn an_emergency_stop_holds_within_a_tick_while_the_ledger_is_stalled() {
         asked.elapsed()
     );
     // Recording the stop was best effort: the full queue refused it, counted.
-    assert!(view.records_lost >= 1, "the refused record is counted: {view:?}");
+    assert!(
+        view.records_lost >= 1,
+        "the refused record is counted: {view:?}"
+    );
     floor.storage.stall_flushes(false);
 }
