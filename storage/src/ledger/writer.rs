@@ -98,16 +98,7 @@ impl LedgerHandle {
             .wait(self.enqueue_timeout)
             .await
             .ok_or(LedgerError::Closed)?;
-        let (reply, acked) = oneshot::channel();
-        let pending = Pending {
-            draft,
-            reply: Some(reply),
-            _room: Some(permit),
-        };
-        writer
-            .cast(WriterMsg::Append(pending))
-            .map_err(|_| LedgerError::Closed)?;
-        Ok(Ack(acked))
+        hand_over(&writer, draft, permit)
     }
 
     /// Like [`submit`](Self::submit) but never waits: `Overloaded` when the
@@ -120,22 +111,31 @@ impl LedgerHandle {
             Err(tokio::sync::TryAcquireError::Closed) => return Err(LedgerError::Closed),
         };
         let writer = self.writer.get().ok_or(LedgerError::Closed)?;
-        let (reply, acked) = oneshot::channel();
-        let pending = Pending {
-            draft,
-            reply: Some(reply),
-            _room: Some(permit),
-        };
-        writer
-            .cast(WriterMsg::Append(pending))
-            .map_err(|_| LedgerError::Closed)?;
-        Ok(Ack(acked))
+        hand_over(&writer, draft, permit)
     }
 
     pub async fn stats(&self) -> Result<WriterStats, LedgerError> {
         let writer = self.writer.get().ok_or(LedgerError::Closed)?;
         ractor::call_t!(writer, WriterMsg::Stats, 5_000).map_err(|_| LedgerError::Closed)
     }
+}
+
+/// Queues `draft` at `writer`, holding its room in the queue until acked.
+fn hand_over(
+    writer: &ActorRef<WriterMsg>,
+    draft: EventDraft,
+    room: OwnedSemaphorePermit,
+) -> Result<Ack, LedgerError> {
+    let (reply, acked) = oneshot::channel();
+    let pending = Pending {
+        draft,
+        reply: Some(reply),
+        _room: Some(room),
+    };
+    writer
+        .cast(WriterMsg::Append(pending))
+        .map_err(|_| LedgerError::Closed)?;
+    Ok(Ack(acked))
 }
 
 /// The ack of a submitted event: its id once durable, or why it is not.
