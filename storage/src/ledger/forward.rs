@@ -174,8 +174,6 @@ impl Actor for Forwarder {
 }
 
 impl ForwarderState {
-    /// Ships one batch; schedules the next pump: at once after an ack, after the
-    /// poll interval when idle, after a jittered backoff when the hub failed.
     /// An alarm in this node's own ledger, once per conflicting id: the
     /// backlog stays here until an operator resolves it.
     async fn raise_conflict(&mut self, node: &str, seq: u64) {
@@ -227,6 +225,9 @@ impl ForwarderState {
         }
     }
 
+    /// Ships one batch; schedules the next pump: at once after an ack, a
+    /// resize or a quarantine, after the poll interval when idle, after a
+    /// jittered backoff when the hub failed.
     async fn pump(&mut self, me: &ActorRef<ForwarderMsg>) -> Result<(), ActorProcessingErr> {
         let config = &self.args.config.clone();
         // Never an event that is not durable here yet: lost in a crash, its
