@@ -95,9 +95,13 @@ async fn bad_key_expressions_are_errors_not_panics() {
 
 #[tokio::test]
 async fn a_cloud_node_has_no_mesh() {
-    let mesh = open(&section(vec![], vec![], 8), Role::Cloud)
-        .await
-        .unwrap();
+    let mesh = open(
+        &section(vec![], vec![], 8),
+        Role::Cloud,
+        &["default".into()],
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         mesh.publish("a/b", vec![]).await,
         Err(MeshError::Disabled(_))

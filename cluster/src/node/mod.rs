@@ -159,7 +159,7 @@ impl Started {
             clock: Arc::new(ctx::SystemClock),
             entropy: Arc::new(entropy),
             storage: Arc::new(storage),
-            mesh: crate::mesh::open(&config.mesh, config.node.role).await?,
+            mesh: crate::mesh::open(&config.mesh, config.node.role, &config.node.tenants).await?,
             dialer: Arc::new(ctx::TcpDialer),
         };
         Self::start_on(config, cookie, seams).await

@@ -1,4 +1,9 @@
-//! The production mesh: a zenoh peer session behind the `PubSub` seam.
+//! The production mesh: a zenoh peer session behind the `PubSub` seam,
+//! scoped to the tenants the node serves.
+
+mod scope;
+
+pub use scope::TenantScoped;
 
 use std::sync::Arc;
 
@@ -10,11 +15,16 @@ use zenoh::qos::CongestionControl;
 
 /// Opens the mesh for nodes that run agents; a cloud-only node gets a mesh
 /// that refuses use with a clear error.
-pub async fn open(config: &MeshSection, role: Role) -> Result<Arc<dyn PubSub>, MeshError> {
+pub async fn open(
+    config: &MeshSection,
+    role: Role,
+    tenants: &[String],
+) -> Result<Arc<dyn PubSub>, MeshError> {
     if !role.runs_edge() {
         return Ok(Arc::new(DisabledMesh));
     }
-    Ok(Arc::new(ZenohMesh::open(config).await?))
+    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(config).await?);
+    Ok(Arc::new(TenantScoped::new(mesh, tenants)))
 }
 
 pub struct ZenohMesh {
