@@ -32,12 +32,22 @@ pub fn encode<T: Serialize>(envelope: &Envelope<T>) -> Result<Vec<u8>, CodecErro
 
 /// Decodes one whole frame. The version is checked before the payload is touched.
 pub fn decode<T: DeserializeOwned>(frame: &[u8]) -> Result<Envelope<T>, CodecError> {
-    let (version, _) = bincode::serde::decode_from_slice::<u16, _>(frame, wire_config())
+    decode_version(frame, WIRE_VERSION)
+}
+
+/// Decodes a frame of wire `version`: the current one, or an older one for
+/// readers of data written before an upgrade (the ledger), with `T` that
+/// version's type.
+pub fn decode_version<T: DeserializeOwned>(
+    frame: &[u8],
+    version: u16,
+) -> Result<Envelope<T>, CodecError> {
+    let (got, _) = bincode::serde::decode_from_slice::<u16, _>(frame, wire_config())
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
-    if version != WIRE_VERSION {
+    if got != version {
         return Err(CodecError::UnsupportedVersion {
-            got: version,
-            supported: WIRE_VERSION,
+            got,
+            supported: version,
         });
     }
     let (envelope, read) = bincode::serde::decode_from_slice(frame, wire_config())
@@ -129,8 +139,10 @@ mod tests {
 
     #[test]
     fn huge_length_prefix_does_not_allocate_unbounded() {
-        // version 1, then a tenant string claiming u64::MAX bytes (varint 0xFF + 8 bytes).
-        let mut frame = vec![1u8, 0xFF];
+        // The version (one varint byte), then a tenant string claiming
+        // u64::MAX bytes (varint 0xFF + 8 bytes).
+        let version = u8::try_from(WIRE_VERSION).expect("a one-byte varint");
+        let mut frame = vec![version, 0xFF];
         frame.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(matches!(
             decode::<Status>(&frame),

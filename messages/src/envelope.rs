@@ -2,7 +2,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the wire format. It names the bincode configuration too
 /// (`standard()`: little-endian varints), so changing either bumps it.
-pub const WIRE_VERSION: u16 = 1;
+/// 2: typed event kinds (mission, task, agent, audit; member states and
+/// supervision actions as enums), the node role as an enum, typed refusals.
+pub const WIRE_VERSION: u16 = 2;
 
 /// The operators' tenant: a node's own records (supervision, membership,
 /// audit) and its cluster traffic. Console sessions in it see the whole node.

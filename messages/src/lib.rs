@@ -13,7 +13,9 @@ pub mod limits;
 pub mod swarm;
 mod wire;
 
-pub use codec::{CodecError, MAX_FRAME_BYTES, decode, decode_payload, encode, encode_payload};
+pub use codec::{
+    CodecError, MAX_FRAME_BYTES, decode, decode_payload, decode_version, encode, encode_payload,
+};
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, MemberState,

@@ -11,6 +11,7 @@ mod commit;
 mod forward;
 mod hub;
 pub mod keys;
+mod legacy;
 mod query;
 mod record;
 mod replay;

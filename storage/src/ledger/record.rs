@@ -1,7 +1,7 @@
 //! Events as stored (a versioned envelope), and the posting lists that index them.
 
 use serde::{Deserialize, Serialize};
-use swarmd_messages::{Envelope, Event, decode, encode};
+use swarmd_messages::{CodecError, Envelope, Event, decode, encode};
 
 use super::keys;
 use crate::{Batch, StorageError};
@@ -11,10 +11,14 @@ pub fn encode_event(event: &Event) -> Result<Vec<u8>, StorageError> {
         .map_err(|e| StorageError::Corrupt(format!("cannot encode event {:?}: {e}", event.id)))
 }
 
+/// Decodes a stored event, of this wire version or of version 1 (a ledger
+/// written before the upgrade stays readable in place).
 pub fn decode_event(bytes: &[u8]) -> Result<Event, StorageError> {
-    decode::<Event>(bytes)
-        .map(|envelope| envelope.payload)
-        .map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))
+    let decoded = match decode::<Event>(bytes) {
+        Err(CodecError::UnsupportedVersion { got: 1, .. }) => super::legacy::decode_v1(bytes),
+        other => other.map(|envelope| envelope.payload),
+    };
+    decoded.map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))
 }
 
 /// A tenant-scoped index entry: the seqs, all of `node`, sharing one index value.
