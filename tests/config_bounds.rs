@@ -19,7 +19,8 @@ async fn check(dir: &std::path::Path, key: &str, value: u64) -> (Option<i32>, St
 async fn every_numeric_key_is_bounded_and_named_when_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     assert!(BOUNDS.len() >= 25, "the table covers the config");
-    for (key, range) in BOUNDS {
+    for bound in BOUNDS {
+        let (key, range) = (bound.key, &bound.range);
         let (min, max) = (*range.start(), *range.end());
         let mut outside = vec![max + 1];
         if min > 0 {

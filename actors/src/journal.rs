@@ -34,35 +34,21 @@ impl Journal {
     }
 
     pub async fn decision(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {
-        let kind = EventKind::Decision {
-            rationale,
-            alternatives,
-            confidence,
-            inputs_hash: 0,
-        };
-        self.write(kind).await;
+        self.record(decision(rationale, alternatives, confidence))
+            .await;
     }
 
     pub async fn state(&self, target: &str, before: &str, after: &str) {
-        self.write(state_change(target, before, after)).await;
+        self.record(state_change(target, before, after)).await;
     }
 
     pub async fn signal(&self, status: &str, detail: String) {
-        let kind = EventKind::Signal {
-            status: status.to_string(),
-            detail,
-        };
-        self.write(kind).await;
+        self.record(signal(status, detail)).await;
     }
 
     /// Records a decision without waiting; see the module docs.
     pub fn decision_now(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {
-        self.write_now(EventKind::Decision {
-            rationale,
-            alternatives,
-            confidence,
-            inputs_hash: 0,
-        });
+        self.write_now(decision(rationale, alternatives, confidence));
     }
 
     /// Records a state change without waiting.
@@ -72,8 +58,7 @@ impl Journal {
 
     /// Records a signal without waiting.
     pub fn signal_now(&self, status: &str, detail: String) {
-        let status = status.to_string();
-        self.write_now(EventKind::Signal { status, detail });
+        self.write_now(signal(status, detail));
     }
 
     /// Events that never reached the ledger.
@@ -81,12 +66,8 @@ impl Journal {
         self.lost.load(Ordering::Relaxed)
     }
 
-    /// Records a typed event: what others read and match on.
+    /// Records any event, typed kinds among them: what others read and match on.
     pub async fn record(&self, kind: EventKind) {
-        self.write(kind).await;
-    }
-
-    async fn write(&self, kind: EventKind) {
         if let Err(e) = self.ledger.submit(self.draft(kind)).await {
             self.count_lost(&e);
         }
@@ -110,6 +91,22 @@ impl Journal {
     fn count_lost(&self, error: &LedgerError) {
         let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
         warn!(agent = %self.agent, %error, lost, "ledger refused an event");
+    }
+}
+
+fn decision(rationale: String, alternatives: Vec<String>, confidence: f32) -> EventKind {
+    EventKind::Decision {
+        rationale,
+        alternatives,
+        confidence,
+        inputs_hash: 0,
+    }
+}
+
+fn signal(status: &str, detail: String) -> EventKind {
+    EventKind::Signal {
+        status: status.to_string(),
+        detail,
     }
 }
 

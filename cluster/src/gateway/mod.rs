@@ -92,8 +92,6 @@ pub struct GatewayStats {
     pub undecodable_frames: u64,
     pub undeliverable_casts: u64,
     pub dropped_outgoing: u64,
-    /// Forwarded ledger batches refused for an event out of bounds.
-    pub refused_batches: u64,
     pub pending_calls: usize,
     pub watches: usize,
 }

@@ -72,15 +72,6 @@ impl GatewayState {
             let why = LedgerRefused::NotAHub;
             return self.reply(from, id, Reply::LedgerStored(Err(why)));
         };
-        if let Some((seq, why)) = events
-            .iter()
-            .find_map(|e| Some((e.id.seq, e.bounds_violation()?)))
-        {
-            self.stats.refused_batches += 1;
-            warn!(%from, seq, %why, "forwarded batch refused: an event is out of bounds");
-            let why = LedgerRefused::Invalid { seq, why };
-            return self.reply(from, id, Reply::LedgerStored(Err(why)));
-        }
         if let Some(e) = events.iter().find(|e| e.id.node != from) {
             let why = LedgerRefused::NotItsEvents {
                 sender: from.to_string(),

@@ -28,14 +28,15 @@ impl Hub for LedgerHub {
         let storage = self.storage.clone();
         Box::pin(async move {
             let failed = |e: StorageError| HubError::Failed(e.to_string());
-            // An event delivered before (a resend after a lost ack or cursor)
-            // is skipped, so it is neither stored nor indexed twice.
             if let Some((seq, why)) = events
                 .iter()
                 .find_map(|e| Some((e.id.seq, e.bounds_violation()?)))
             {
+                tracing::warn!(seq, %why, "forwarded batch refused: an event is out of bounds");
                 return Err(HubError::Invalid { seq, why });
             }
+            // An event delivered before (a resend after a lost ack or cursor)
+            // is skipped, so it is neither stored nor indexed twice.
             let mut fresh = Vec::with_capacity(events.len());
             for event in events {
                 let key = keys::event(&event.tenant, &event.id.node, event.id.seq);
