@@ -23,6 +23,6 @@ pub use event::{
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{
-    LedgerRefused, MemberInfo, Reply, Request, Role, SpawnRejected, SpawnSpec, WatchRefused,
-    WireFrame, WireMsg,
+    LedgerRefused, MemberInfo, NO_TICKET, Reply, Request, Role, SpawnRejected, SpawnSpec, Ticket,
+    WatchRefused, WireFrame, WireMsg,
 };

@@ -16,8 +16,19 @@ pub struct WireFrame {
     pub from: String,
     /// Chosen at boot; a new incarnation means the node restarted.
     pub incarnation: u64,
+    /// The ticket the receiver issued to `from` over `from`'s own session
+    /// ([`WireMsg::Ticket`]), which proves the frame comes from `from`;
+    /// [`NO_TICKET`] on frames that carry only the ticket handshake.
+    pub ticket: Ticket,
     pub msgs: Vec<WireMsg>,
 }
+
+/// A random 128-bit secret a gateway gives one peer session; see
+/// `cluster/src/gateway/tickets.rs` for the handshake.
+pub type Ticket = u128;
+
+/// The ticket of a handshake-only frame.
+pub const NO_TICKET: Ticket = 0;
 
 /// What a node does: plan and host the world (`cloud`), host agents
 /// (`edge`), or both (the single-node default).
@@ -92,6 +103,32 @@ pub enum WireMsg {
         actor: String,
         reason: String,
     },
+    /// Handshake: "put this ticket on your frames to me". Sent unticketed;
+    /// `ask` when the sender holds no ticket of the receiver's and needs one.
+    Ticket {
+        ticket: Ticket,
+        ask: bool,
+    },
+    /// Handshake: "did you issue me this ticket?", to the ticket's claimed issuer.
+    Confirm {
+        ticket: Ticket,
+        nonce: u128,
+    },
+    /// Handshake: the issuer's answer, sent to the node the ticket was issued to.
+    Confirmed {
+        ticket: Ticket,
+        nonce: u128,
+    },
+}
+
+impl WireMsg {
+    /// Whether this message may travel in an unticketed frame.
+    pub fn is_handshake(&self) -> bool {
+        matches!(
+            self,
+            Self::Ticket { .. } | Self::Confirm { .. } | Self::Confirmed { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -49,6 +49,14 @@ fn seeds() -> Vec<Vec<u8>> {
         WireMsg::Hello(member.clone()),
         WireMsg::Members(vec![member]),
         WireMsg::Heartbeat,
+        WireMsg::Ticket {
+            ticket: u128::MAX - 7,
+            ask: true,
+        },
+        WireMsg::Confirm {
+            ticket: 3,
+            nonce: 5,
+        },
         WireMsg::Cast {
             to: "world".into(),
             payload: vec![1, 2, 3],
@@ -71,6 +79,7 @@ fn seeds() -> Vec<Vec<u8>> {
             let frame = WireFrame {
                 from: "edge-1".into(),
                 incarnation: 1,
+                ticket: 1 << 100,
                 msgs: vec![m],
             };
             encode(&Envelope::new("system", TraceContext::default(), frame)).unwrap()

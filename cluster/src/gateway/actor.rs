@@ -7,6 +7,7 @@ use tracing::{debug, info, warn};
 use super::calls::{Waited, Watched};
 use super::membership::{MemberChange, MemberState, MembershipView};
 use super::outbox::{Outbox, Queued, gateway_name};
+use super::tickets::Tickets;
 use super::{
     CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus, RemoteExit,
 };
@@ -25,6 +26,7 @@ pub struct GatewayState {
     pub(super) outbox: Outbox,
     pub(super) waited: Waited,
     pub(super) watched: Watched,
+    pub(super) tickets: Tickets,
     next_id: u64,
     ticks: u64,
     flush_scheduled: bool,
@@ -78,6 +80,7 @@ impl Actor for Gateway {
             outbox,
             waited: Waited::default(),
             watched: Watched::default(),
+            tickets: Tickets::default(),
             next_id: 1,
             ticks: 0,
             flush_scheduled: false,
@@ -126,7 +129,7 @@ impl Actor for Gateway {
                 name,
                 result,
             } => state.spawned(&node, id, &name, result),
-            GatewayMsg::Session(event) => state.on_session(event),
+            GatewayMsg::Session(event) => state.on_session(event, false),
             GatewayMsg::Resync => state.resync().await,
             GatewayMsg::Members(reply) => {
                 let _ = reply.send(state.members());
@@ -180,16 +183,15 @@ impl GatewayState {
                 return;
             }
         };
-        let WireFrame {
-            from,
-            incarnation,
-            msgs,
-        } = frame;
+        let (from, incarnation) = (frame.from.clone(), frame.incarnation);
         if self.outbox.session(&from).is_none() {
             // The frame overtook its session's ready event (they travel
             // different paths); learn the session from the node server.
             self.resync().await;
         }
+        let Some(msgs) = self.admit(frame) else {
+            return;
+        };
         let now = Instant::now();
         for msg in msgs {
             if let WireMsg::Hello(info) = msg {
@@ -210,6 +212,9 @@ impl GatewayState {
     fn dispatch(&mut self, from: &str, msg: WireMsg) {
         match msg {
             WireMsg::Hello(_) | WireMsg::Heartbeat => {}
+            WireMsg::Ticket { .. } | WireMsg::Confirm { .. } | WireMsg::Confirmed { .. } => {
+                debug!(%from, "handshake message in a ticketed frame ignored");
+            }
             WireMsg::Members(members) => self.learn(&members),
             WireMsg::Cast { to, payload } => {
                 if let Err(e) = self.args.directory.deliver(&to, payload) {
@@ -281,26 +286,52 @@ impl GatewayState {
         }
     }
 
-    fn on_session(&mut self, event: SessionEvent) {
-        let Some(peer) = event.peer else { return };
+    /// `caught_up` when the event comes from a resync rather than live: the
+    /// peer may have seen this session's ready long ago and will not offer
+    /// a ticket unless asked.
+    fn on_session(&mut self, event: SessionEvent, caught_up: bool) {
+        let Some(peer) = event.peer.clone() else {
+            return;
+        };
         match event.phase {
             SessionPhase::Opened => {}
             SessionPhase::Ready => {
                 let known = self.outbox.session(&peer).map(|s| s.get_id());
-                if known == Some(event.session.get_id()) {
+                if known == Some(event.session.get_id()) || !self.certified(&event, &peer) {
                     return;
                 }
                 self.outbox.session_ready(&peer, event.session);
+                self.offer_ticket(&peer, caught_up);
                 self.send(&peer, WireMsg::Hello(self.view.me().clone()));
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
             }
             SessionPhase::Closed => {
+                if let Some(certs) = &self.args.peer_certs {
+                    certs.forget(&event.label);
+                }
                 if self.outbox.session_closed(&peer, &event.session) {
+                    self.tickets.revoke(&peer);
                     let error = CallError::Disconnected(peer.clone());
                     self.waited.node_lost(&peer, error, ExitCause::NodeDown);
                     let changes = self.view.disconnected(&peer);
                     self.apply(changes);
                 }
+            }
+        }
+    }
+
+    /// With TLS, whether the session's certificate names its node; a session
+    /// whose does not is closed, and never gets a ticket.
+    fn certified(&mut self, event: &SessionEvent, peer: &str) -> bool {
+        let Some(certs) = &self.args.peer_certs else {
+            return true;
+        };
+        match certs.check(&event.label, peer) {
+            Ok(()) => true,
+            Err(why) => {
+                warn!(%peer, label = %event.label, error = %why, "cluster session refused: its certificate is not for the node it claims to be");
+                event.session.stop(Some(why));
+                false
             }
         }
     }
@@ -325,12 +356,13 @@ impl GatewayState {
                 continue;
             };
             if self.outbox.session(&name).is_none() {
-                self.on_session(SessionEvent {
+                let event = SessionEvent {
                     phase: SessionPhase::Ready,
                     peer: Some(name),
                     label: ses.peer_addr,
                     session: ses.actor,
-                });
+                };
+                self.on_session(event, true);
             }
         }
     }

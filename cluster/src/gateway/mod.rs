@@ -10,12 +10,14 @@
 mod actor;
 mod calls;
 mod handle;
+mod handshake;
 mod hub;
 pub mod membership;
 mod outbox;
 mod relay;
 mod remote_supervisor;
 mod serve;
+mod tickets;
 
 use std::time::Duration;
 
@@ -90,6 +92,8 @@ pub struct MemberStatus {
 pub struct GatewayStats {
     pub frames_in: u64,
     pub undecodable_frames: u64,
+    /// Frames whose claimed sender their ticket did not prove (forged or stale).
+    pub refused_frames: u64,
     pub undeliverable_casts: u64,
     pub dropped_outgoing: u64,
     pub pending_calls: usize,
@@ -183,4 +187,7 @@ pub struct GatewayArgs {
     pub hub: Option<std::sync::Arc<dyn Hub>>,
     /// Starts a dialer to a member learned by gossip.
     pub dial: crate::transport::DialLauncher,
+    /// With TLS: the certificates sessions presented; a session is accepted
+    /// only if its certificate names its node.
+    pub peer_certs: Option<crate::transport::PeerCerts>,
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::node::NodeSessionMessage;
 use swarmd_messages::{
-    Envelope, MAX_FRAME_BYTES, SYSTEM_TENANT, TraceContext, WireFrame, WireMsg, encode,
+    Envelope, MAX_FRAME_BYTES, NO_TICKET, SYSTEM_TENANT, Ticket, TraceContext, WireFrame, WireMsg,
+    encode,
 };
 use tracing::warn;
 
@@ -17,6 +18,9 @@ use super::GatewayMsg;
 pub const MAX_QUEUED_PER_PEER: usize = 65_536;
 /// Messages per frame at most, so one frame stays far below the frame limit.
 pub const MAX_MSGS_PER_FRAME: usize = 1024;
+/// Handshake messages queued per peer at most; beyond, the oldest is dropped
+/// (a later offer supersedes an earlier one).
+const MAX_HANDSHAKE_QUEUED: usize = 16;
 
 /// Encoded frame size at most: below the codec's and ractor_cluster's 16 MiB
 /// limits, with room for ractor_cluster's own envelope.
@@ -31,6 +35,10 @@ struct Peer {
     session: ActorRef<NodeSessionMessage>,
     /// The proxy of the peer's gateway, once found among the session's children.
     gateway: Option<ActorRef<GatewayMsg>>,
+    /// The ticket the peer issued this node, once confirmed; until then
+    /// `queue` waits and only `handshake` leaves.
+    ticket: Option<Ticket>,
+    handshake: Vec<WireMsg>,
     queue: Vec<WireMsg>,
 }
 
@@ -64,6 +72,8 @@ impl Outbox {
         let peer = Peer {
             session,
             gateway: None,
+            ticket: None,
+            handshake: Vec::new(),
             queue: Vec::new(),
         };
         if let Some(old) = self.peers.insert(node.to_string(), peer) {
@@ -95,6 +105,27 @@ impl Outbox {
         self.peers.get(node).is_none_or(|p| p.queue.is_empty())
     }
 
+    /// Sets (or, with `None`, withdraws) the ticket for frames to `node`.
+    pub fn set_ticket(&mut self, node: &str, ticket: Option<Ticket>) {
+        if let Some(peer) = self.peers.get_mut(node) {
+            peer.ticket = ticket;
+        }
+    }
+
+    /// Queues a handshake message: it leaves unticketed, ahead of the queue.
+    pub fn push_handshake(&mut self, node: &str, msg: WireMsg) -> Queued {
+        debug_assert!(msg.is_handshake());
+        let Some(peer) = self.peers.get_mut(node) else {
+            return Queued::NoSession;
+        };
+        if peer.handshake.len() >= MAX_HANDSHAKE_QUEUED {
+            peer.handshake.remove(0);
+            self.dropped += 1;
+        }
+        peer.handshake.push(msg);
+        Queued::Yes
+    }
+
     pub fn push(&mut self, node: &str, msg: WireMsg) -> Queued {
         let Some(peer) = self.peers.get_mut(node) else {
             return Queued::NoSession;
@@ -111,7 +142,9 @@ impl Outbox {
     }
 
     pub fn has_queued(&self) -> bool {
-        self.peers.values().any(|p| !p.queue.is_empty())
+        self.peers
+            .values()
+            .any(|p| !p.handshake.is_empty() || !p.queue.is_empty())
     }
 
     /// Sends everything queued whose peer gateway can be found; the rest
@@ -127,29 +160,48 @@ impl Outbox {
         let Some(peer) = self.peers.get_mut(node) else {
             return;
         };
-        if peer.queue.is_empty() {
+        let ready = peer.ticket.is_some() && !peer.queue.is_empty();
+        if peer.handshake.is_empty() && !ready {
             return;
         }
         let Some(gateway) = resolve(peer, node) else {
             return;
         };
-        while !peer.queue.is_empty() {
+        let sender = (self.me.as_str(), self.incarnation);
+        if !peer.handshake.is_empty() {
+            let msgs = std::mem::take(&mut peer.handshake);
+            self.dropped += send_frames(sender, NO_TICKET, msgs, &gateway, &mut peer.gateway);
+        }
+        let Some(ticket) = peer.ticket else {
+            return;
+        };
+        while !peer.queue.is_empty() && peer.gateway.is_some() {
             let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
             let msgs: Vec<WireMsg> = peer.queue.drain(..take).collect();
-            let mut frames = Vec::new();
-            self.dropped += encode_frames(&self.me, self.incarnation, msgs, &mut frames);
-            for (bytes, count) in frames {
-                if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
-                    // The proxy died (the peer's gateway restarted): find the new one next time.
-                    peer.gateway = None;
-                    self.dropped += count;
-                }
-            }
-            if peer.gateway.is_none() {
-                break;
-            }
+            self.dropped += send_frames(sender, ticket, msgs, &gateway, &mut peer.gateway);
         }
     }
+}
+
+/// Encodes and casts `msgs`; returns how many were lost. A cast that fails
+/// means the proxy died (the peer's gateway restarted): it is forgotten so
+/// the next flush finds the new one.
+fn send_frames(
+    (from, incarnation): (&str, u64),
+    ticket: Ticket,
+    msgs: Vec<WireMsg>,
+    gateway: &ActorRef<GatewayMsg>,
+    known: &mut Option<ActorRef<GatewayMsg>>,
+) -> u64 {
+    let mut frames = Vec::new();
+    let mut dropped = encode_frames(from, incarnation, ticket, msgs, &mut frames);
+    for (bytes, count) in frames {
+        if gateway.cast(GatewayMsg::Frame(bytes)).is_err() {
+            *known = None;
+            dropped += count;
+        }
+    }
+    dropped
 }
 
 /// Encodes `msgs` into frames below the frame limit, halving a batch that is
@@ -158,6 +210,7 @@ impl Outbox {
 fn encode_frames(
     from: &str,
     incarnation: u64,
+    ticket: Ticket,
     msgs: Vec<WireMsg>,
     out: &mut Vec<(Vec<u8>, u64)>,
 ) -> u64 {
@@ -165,6 +218,7 @@ fn encode_frames(
     let frame = WireFrame {
         from: from.to_string(),
         incarnation,
+        ticket,
         msgs,
     };
     let envelope = Envelope::new(SYSTEM_TENANT, TraceContext::default(), frame);
@@ -183,8 +237,8 @@ fn encode_frames(
                 return 1;
             }
             let second = msgs.split_off(msgs.len() / 2);
-            encode_frames(from, incarnation, msgs, out)
-                + encode_frames(from, incarnation, second, out)
+            encode_frames(from, incarnation, ticket, msgs, out)
+                + encode_frames(from, incarnation, ticket, second, out)
         }
     }
 }
@@ -218,7 +272,7 @@ mod tests {
         let mut msgs: Vec<WireMsg> = (0..6).map(|_| cast(chunk.clone())).collect();
         msgs.push(cast(vec![0u8; MAX_FRAME_BYTES]));
         let mut frames = Vec::new();
-        let dropped = encode_frames("n", 1, msgs, &mut frames);
+        let dropped = encode_frames("n", 1, 7, msgs, &mut frames);
         assert_eq!(dropped, 1);
         assert_eq!(frames.iter().map(|(_, n)| n).sum::<u64>(), 6);
         assert!(frames.len() >= 2);

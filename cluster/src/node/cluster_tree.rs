@@ -12,9 +12,10 @@ use tracing::warn;
 use crate::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 use crate::transport::{
     DialLauncher, ServerSlot, SessionEvents, Tls, dialer_args, dialer_child, node_server_child,
+    tls_listener_child,
 };
 
-/// `rest_for_one`: node server, gateway, dialers. A new node server means new
+/// `rest_for_one`: node server, (TLS listener,) gateway, dialers. A new node server means new
 /// sessions, so everything after it restarts.
 pub fn cluster_spec(
     ctx: &NodeCtx,
@@ -36,12 +37,18 @@ pub fn cluster_spec(
             &gateway.sessions,
             seed.clone(),
         );
-        args.tls = tls.as_ref().map(|t| t.connector.clone());
+        args.tls = tls.clone();
         dialers = dialers.child(dialer_child(args));
     }
+    let listener = tls
+        .as_ref()
+        .map(|tls| tls_listener_child(config, &gateway, tls));
     let node_server = node_server_child(config, cookie, &gateway, tls);
-    SupervisorSpec::new("cluster", Strategy::RestForOne)
-        .child(node_server)
+    let mut cluster = SupervisorSpec::new("cluster", Strategy::RestForOne).child(node_server);
+    if let Some(listener) = listener {
+        cluster = cluster.child(listener);
+    }
+    cluster
         .child(gateway_child(gateway, gateway_slot))
         .child(dialers.into_child_in(dialers_slot))
 }
@@ -59,7 +66,7 @@ pub fn dial_launcher(
     let (server, sessions) = (server.clone(), sessions.clone());
     Arc::new(move |target: HostPort| {
         let mut args = dialer_args(&ctx, &config, &server, &sessions, target.clone());
-        args.tls = tls.as_ref().map(|t| t.connector.clone());
+        args.tls = tls.clone();
         let child = dialer_child(args);
         let dialers = dialers.clone();
         tokio::spawn(async move {

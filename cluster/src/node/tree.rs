@@ -195,6 +195,7 @@ fn gateway_args(
         supervision: events.clone(),
         hub,
         dial,
+        peer_certs: wiring.tls.as_ref().map(|t| t.peer_certs.clone()),
     }
 }
 

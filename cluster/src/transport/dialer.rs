@@ -5,6 +5,7 @@ use swarmd_actors::NodeCtx;
 use swarmd_actors::ctx::backoff_delay;
 use swarmd_config::HostPort;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 use tracing::{info, warn};
 
 use super::ServerSlot;
@@ -29,7 +30,7 @@ pub struct DialerArgs {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     /// Set when cluster sessions run over TLS.
-    pub tls: Option<tokio_rustls::TlsConnector>,
+    pub tls: Option<super::Tls>,
 }
 
 pub struct DialerState {
@@ -141,7 +142,10 @@ async fn attempt(args: &DialerArgs) -> Attempt {
     let connection = match &args.tls {
         None => connection,
         Some(tls) => match handshake(tls, &target.host, connection, args.dial_timeout).await {
-            Ok(c) => c,
+            Ok((c, cert)) => {
+                tls.peer_certs.record(&label, cert);
+                c
+            }
             Err(why) => return Attempt::Failed(why),
         },
     };
@@ -199,16 +203,25 @@ async fn attempt(args: &DialerArgs) -> Attempt {
     }
 }
 
+/// The TLS client handshake; returns the stream and the server's certificate.
 async fn handshake(
-    tls: &tokio_rustls::TlsConnector,
+    tls: &super::Tls,
     host: &str,
     connection: swarmd_actors::ctx::Connection,
     limit: Duration,
-) -> Result<swarmd_actors::ctx::Connection, String> {
+) -> Result<(swarmd_actors::ctx::Connection, CertificateDer<'static>), String> {
     let name = super::Tls::server_name(host).map_err(|e| format!("{host:?}: {e}"))?;
-    match tokio::time::timeout(limit, tls.connect(name, connection)).await {
-        Ok(Ok(stream)) => Ok(Box::new(stream)),
-        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
-        Err(_) => Err("TLS handshake timed out".into()),
-    }
+    let stream = match tokio::time::timeout(limit, tls.connector.connect(name, connection)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+        Err(_) => return Err("TLS handshake timed out".into()),
+    };
+    let cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .cloned()
+        .ok_or("the peer presented no certificate")?;
+    Ok((Box::new(stream), cert))
 }

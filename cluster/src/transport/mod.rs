@@ -9,7 +9,9 @@
 mod bidi;
 mod dialer;
 mod events;
+mod peer_certs;
 mod tls;
+mod tls_listener;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +28,9 @@ use crate::gateway::GatewayArgs;
 pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
 pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name};
+pub use peer_certs::{PeerCerts, certifies};
 pub use tls::{Tls, TlsError};
+pub use tls_listener::{TlsListener, TlsListenerArgs};
 
 /// The node server's current incarnation, read by the dialers and the gateway.
 pub type ServerSlot = ActorSlot<NodeServerMessage>;
@@ -58,15 +62,34 @@ pub fn dialer_child(args: DialerArgs) -> ChildSpec {
     ChildSpec::for_actor(format!("dialer:{}", args.target), Dialer, args)
 }
 
-/// The ractor_cluster node server, listening on `cluster.listen`; each
-/// incarnation goes into the gateway's server slot.
+/// With TLS, swarmd's own listener on `cluster.listen` (see `tls_listener.rs`).
+pub fn tls_listener_child(config: &NodeConfig, gw: &GatewayArgs, tls: &Tls) -> ChildSpec {
+    let args = TlsListenerArgs {
+        listen: config.cluster.listen.0,
+        acceptor: tls.acceptor.clone(),
+        certs: tls.peer_certs.clone(),
+        server: gw.server.clone(),
+        handshake_timeout: config.cluster.dial_timeout(),
+    };
+    ChildSpec::for_actor("tls_listener", TlsListener, args)
+}
+
+/// The ractor_cluster node server; each incarnation goes into the gateway's
+/// server slot. Without TLS it listens on `cluster.listen`. With TLS,
+/// swarmd's own listener accepts there ([`tls_listener_child`]); the node
+/// server's listener is then an unused TLS one on an ephemeral loopback port
+/// (sessions through it have no recorded certificate and are refused).
 pub fn node_server_child(
     config: &NodeConfig,
     cookie: String,
     gw: &GatewayArgs,
     tls: Option<Tls>,
 ) -> ChildSpec {
-    let listen = config.cluster.listen.0;
+    let listen = match tls {
+        None => config.cluster.listen.0,
+        Some(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let host = config.cluster.listen.0.ip().to_string();
     let name = config.node.name.clone();
     let (slot, sessions) = (gw.server.clone(), gw.sessions.clone());
     ChildSpec::new("node_server", move |sup| {
@@ -74,18 +97,20 @@ pub fn node_server_child(
             listen.port(),
             cookie.clone(),
             name.clone(),
-            listen.ip().to_string(),
+            host.clone(),
             tls.as_ref()
                 .map(|t| IncomingEncryptionMode::Tls(t.acceptor.clone())),
             Some(NodeConnectionMode::Isolated),
         )
         .with_listen_addr(listen.ip());
-        let (slot, sessions) = (slot.clone(), sessions.clone());
+        let (slot, sessions, tls) = (slot.clone(), sessions.clone(), tls.clone());
         async move {
             let (server, _) = Actor::spawn_linked(None, server, (), sup).await?;
             events::subscribe(&server, sessions);
             slot.set(server.clone());
-            tracing::info!(%listen, "cluster listener up");
+            if tls.is_none() {
+                tracing::info!(%listen, "cluster listener up");
+            }
             Ok(server.get_cell())
         }
     })

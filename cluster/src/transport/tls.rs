@@ -1,6 +1,7 @@
 //! Optional mutual TLS for cluster sessions (rustls, aws-lc-rs, as ractor_cluster
 //! already builds it). Every node presents `cert`/`key` and accepts only peers
-//! whose certificate chains to `ca`; the cookie check still runs inside.
+//! whose certificate chains to `ca` and names the peer's node (a DNS SAN);
+//! the cookie check still runs inside.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +40,8 @@ impl TlsError {
 pub struct Tls {
     pub acceptor: TlsAcceptor,
     pub connector: TlsConnector,
+    /// What each connection's peer presented, for the gateway's name check.
+    pub peer_certs: super::PeerCerts,
 }
 
 impl Tls {
@@ -66,6 +69,7 @@ impl Tls {
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
+            peer_certs: super::PeerCerts::default(),
         })
     }
 
