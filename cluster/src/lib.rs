@@ -3,6 +3,8 @@
 //! zenoh mesh adapter.
 
 pub mod cli;
+pub mod console;
+pub mod control;
 pub mod gateway;
 mod logging;
 pub mod mesh;

@@ -22,6 +22,26 @@ pub struct NodeConfig {
     pub world: WorldSection,
     pub missions: MissionsSection,
     pub log: LogSection,
+    #[serde(default)]
+    pub control: ControlSection,
+}
+
+/// The operator door (console, HTTP).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Whether `kill PATH` may inject faults; unset: only on `both` nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_fault_injection: Option<bool>,
+}
+
+impl NodeConfig {
+    /// `[control] allow_fault_injection`, or its default for the node's role.
+    pub fn fault_injection_allowed(&self) -> bool {
+        self.control
+            .allow_fault_injection
+            .unwrap_or(self.node.role == Role::Both)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +285,13 @@ impl NodeConfig {
                 "node.name",
                 format!("{:?} must be 1..=64 of [A-Za-z0-9_.-]", n.name),
             ));
+        }
+        if n.name.starts_with("swarmd-console.") {
+            let why = format!(
+                "{:?}: names starting with swarmd-console. are consoles'",
+                n.name
+            );
+            return Err(("node.name", why));
         }
         if n.data_dir.as_os_str().is_empty() {
             return Err(("node.data_dir", "must not be empty".into()));

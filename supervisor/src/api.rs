@@ -110,10 +110,15 @@ pub async fn count_children(sup: &ActorRef<SupervisorMsg>) -> Result<ChildCount,
     ask(sup, SupervisorMsg::CountChildren).await
 }
 
+/// One supervisor's own children, with their cells (to address a child by path).
+pub async fn describe(sup: &ActorRef<SupervisorMsg>) -> Result<Description, SupervisorError> {
+    ask(sup, SupervisorMsg::Describe).await
+}
+
 /// Walks the tree from `sup` down, asking each supervisor in turn, so no
 /// supervisor ever waits on another.
 pub async fn snapshot(sup: &ActorRef<SupervisorMsg>) -> Result<TreeSnapshot, SupervisorError> {
-    let description = ask(sup, SupervisorMsg::Describe).await?;
+    let description = describe(sup).await?;
     let mut children = Vec::with_capacity(description.children.len());
     for (info, cell) in description.children {
         let subtree = match (info.kind, cell) {

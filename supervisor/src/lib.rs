@@ -32,7 +32,7 @@ mod supervisor;
 
 pub use api::{
     CALL_TIMEOUT, ChildSnapshot, Description, SupervisorError, SupervisorMsg, TreeSnapshot,
-    count_children, delete_child, restart_child, snapshot, start_child, terminate_child,
+    count_children, delete_child, describe, restart_child, snapshot, start_child, terminate_child,
     which_children,
 };
 pub use child::{

@@ -23,6 +23,35 @@ pub struct AgentFactory {
     pub agents: ActorSlot<SupervisorMsg>,
     /// The tenants this node serves: a spec of any other is refused.
     pub tenants: Vec<String>,
+    /// The tenant of each agent created here, for tenant-bound sessions.
+    pub placed: AgentTenants,
+}
+
+/// Agent id → tenant, shared by the factory's clones. Bounded by the agents
+/// supervisor's `max_children` (an entry goes when its agent is stopped).
+#[derive(Clone, Default)]
+pub struct AgentTenants(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+);
+
+impl AgentTenants {
+    pub fn tenant_of(&self, agent: &str) -> Option<String> {
+        self.lock().get(agent).cloned()
+    }
+
+    fn set(&self, agent: &str, tenant: &str) {
+        self.lock().insert(agent.to_string(), tenant.to_string());
+    }
+
+    fn forget(&self, agent: &str) {
+        self.lock().remove(agent);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// One agent as the registry sees it.
@@ -60,11 +89,13 @@ impl AgentFactory {
             .ok_or_else(|| SpawnRejected::Spec("the agents supervisor is not running".into()))?;
         // Registered before the start, so an immediate exit finds it to unregister.
         let registered = self.directory.register(&spec.id, prepared.endpoint);
+        self.placed.set(&spec.id, &spec.tenant);
         match start_child(&agents, prepared.child.restart(restart)).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 if registered {
                     self.directory.unregister(&spec.id);
+                    self.placed.forget(&spec.id);
                 }
                 Err(rejection(e))
             }
@@ -98,6 +129,7 @@ impl AgentFactory {
                 Err(e) => return Err(e),
             }
             self.directory.unregister(&child.id);
+            self.placed.forget(&child.id);
         }
         Ok(stopped)
     }

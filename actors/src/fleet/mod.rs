@@ -21,7 +21,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 use crate::NodeCtx;
 
 pub use directory::{DeliverError, LocalDirectory};
-pub use factory::{AgentFactory, AgentStatus};
+pub use factory::{AgentFactory, AgentStatus, AgentTenants};
 pub use probe::{PROBE_KIND, ProbeKind, ProbeMsg};
 
 /// Hands one encoded message to a running actor. `Err` says why it was refused

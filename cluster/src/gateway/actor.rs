@@ -293,6 +293,10 @@ impl GatewayState {
         let Some(peer) = event.peer.clone() else {
             return;
         };
+        if peer.starts_with(crate::control::CONSOLE_PREFIX) {
+            // A console: a hidden client that talks only to `control`.
+            return;
+        }
         match event.phase {
             SessionPhase::Opened => {}
             SessionPhase::Ready => {

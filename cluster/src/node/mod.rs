@@ -215,6 +215,7 @@ impl Started {
             &factory,
         );
         let (root, _) = Actor::spawn(None, Supervisor, spec).await?;
+        wiring.root.set(root.clone());
         let follow_membership = wiring.router.follow_membership();
         swarm::report_boot(&factory.start_all(&swarm::boot_agents(config)).await);
         Ok(Self {

@@ -1,6 +1,6 @@
 //! The root supervision tree (DESIGN §5): `storage`, `cluster`, `agents`
 //! (agent subtrees, dynamic) and `cloud` (world host and mission planner,
-//! where configured). The `control` subtree comes with the console.
+//! where configured) and `control` (the operator door).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +23,12 @@ use tokio::sync::broadcast;
 use super::cluster_tree;
 use super::recorder::{Recorder, RecorderArgs};
 use super::swarm::{self, CloudSlots, ClusterRouter};
+use crate::control::{ControlArgs, control_child};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
 use crate::transport::{self, SESSION_EVENTS, ServerSlot};
+use swarmd_storage::ledger::LedgerReader;
 
 /// What the subtrees share: slots of actors others talk to, and channels.
 #[derive(Clone)]
@@ -43,6 +45,8 @@ pub struct Wiring {
     pub router: Arc<ClusterRouter>,
     pub cloud: CloudSlots,
     tls: Option<transport::Tls>,
+    /// The root supervisor, once started (the control actor addresses the tree by it).
+    pub root: ActorSlot<SupervisorMsg>,
 }
 
 impl Wiring {
@@ -79,6 +83,7 @@ impl Wiring {
             router,
             cloud: CloudSlots::default(),
             tls,
+            root: ActorSlot::new(),
         })
     }
 }
@@ -105,6 +110,7 @@ impl Wiring {
             directory: self.directory.clone(),
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
+            placed: Default::default(),
         }
     }
 }
@@ -151,7 +157,29 @@ pub fn root_spec(
     ) {
         root = root.child(cloud.into_child());
     }
-    root
+    root.child(control_child(control_args(ctx, config, wiring, factory)))
+}
+
+fn control_args(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    wiring: &Wiring,
+    factory: &AgentFactory,
+) -> ControlArgs {
+    ControlArgs {
+        ctx: ctx.clone(),
+        node: config.node.name.clone(),
+        role: config.node.role,
+        tenants: config.node.tenants.clone(),
+        allow_fault_injection: config.fault_injection_allowed(),
+        root: wiring.root.clone(),
+        cluster: wiring.cluster.clone(),
+        factory: factory.clone(),
+        directory: wiring.directory.clone(),
+        reader: LedgerReader::new(ctx.storage.clone()),
+        server: wiring.server.clone(),
+        started: ctx.clock.wall_now(),
+    }
 }
 
 fn gateway_args(

@@ -16,6 +16,7 @@ fn factory(floor: &Floor) -> AgentFactory {
         directory: floor.directory.clone(),
         agents: floor.agents_slot.clone(),
         tenants: vec![TENANT.into()],
+        placed: Default::default(),
     }
 }
 

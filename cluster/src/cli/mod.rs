@@ -7,6 +7,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use swarmd_config::{NodeConfig, Override, OverrideValue};
 
+mod tools;
+
 /// Exit code for a configuration or usage error, as clap uses.
 const EXIT_CONFIG: u8 = 2;
 
@@ -66,6 +68,11 @@ pub enum Command {
     /// Check or show configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The operator's REPL: look inside a live node, send messages, inject faults
+    Console(tools::ConsoleArgs),
+    /// Read a stopped node's flight recorder (its data dir)
+    #[command(subcommand)]
+    Ledger(tools::LedgerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +97,14 @@ pub fn main() -> ExitCode {
                 print!("{}", toml::to_string(&config).expect("config serializes"));
                 ExitCode::SUCCESS
             }
+            Err(code) => code,
+        },
+        Some(Command::Console(args)) => match effective_config(&cli.node, &matches) {
+            Ok(config) => tools::console(args, &config),
+            Err(code) => code,
+        },
+        Some(Command::Ledger(command)) => match effective_config(&cli.node, &matches) {
+            Ok(config) => tools::ledger(command, &config),
             Err(code) => code,
         },
         None => match effective_config(&cli.node, &matches) {

@@ -1,0 +1,185 @@
+//! The operator's subcommands: `swarmd console` (a live node) and
+//! `swarmd ledger` (a stopped node's data dir).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use swarmd_config::{HostPort, NodeConfig};
+use swarmd_messages::SYSTEM_TENANT;
+use swarmd_storage::ledger::LedgerReader;
+use swarmd_storage::{DataDir, DataDirError, SledStorage};
+
+use crate::console::{self, ConsoleOptions, parse};
+use crate::control::{Command, EventFilter};
+
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The node to connect to, HOST:PORT [default: the config's cluster.listen]
+    pub addr: Option<String>,
+    /// Read the cluster cookie from FILE (else SWARMD_COOKIE, else <data-dir>/cookie)
+    #[arg(long, value_name = "FILE")]
+    pub cookie_file: Option<PathBuf>,
+    /// Bind the session to one tenant: it sees and acts only within it
+    #[arg(long, default_value = SYSTEM_TENANT)]
+    pub tenant: String,
+    /// Print each result as JSON Lines (an array: one element per line)
+    #[arg(long)]
+    pub json: bool,
+    /// Run these `;`-separated commands and exit
+    #[arg(short = 'c', value_name = "CMDS")]
+    pub commands: Option<String>,
+    /// History file of the interactive console [default: ~/.swarmd_history]
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Print a stopped node's events (the console's `events` filters)
+    Events {
+        /// Print JSON Lines
+        #[arg(long)]
+        json: bool,
+        /// The filters, as the console's `events` takes them
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        filters: Vec<String>,
+    },
+    /// Write a stopped node's events as JSON Lines to stdout
+    Export {
+        /// Only this tenant's [default: every tenant of the config, and system]
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+pub fn console(args: &ConsoleArgs, config: &NodeConfig) -> ExitCode {
+    let addr = match &args.addr {
+        Some(a) => a.parse::<HostPort>(),
+        None => config.cluster.listen.to_string().parse::<HostPort>(),
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(e) => return usage(&format!("console address: {e}")),
+    };
+    let cookie_path = args
+        .cookie_file
+        .clone()
+        .unwrap_or_else(|| config.node.cookie_path());
+    let env = std::env::var("SWARMD_COOKIE").ok();
+    let entropy = crate::node::ctx::OsEntropy;
+    let cookie = match crate::node::resolve_cookie(env, &cookie_path, false, &entropy) {
+        Ok((cookie, _)) => cookie,
+        Err(e) => return usage(&format!("console: {e}")),
+    };
+    let tls = match config
+        .cluster
+        .tls
+        .as_ref()
+        .map(crate::transport::Tls::load)
+        .transpose()
+    {
+        Ok(tls) => tls,
+        Err(e) => return usage(&format!("console: {e}")),
+    };
+    let history = args
+        .history
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".swarmd_history")));
+    console::run(ConsoleOptions {
+        addr,
+        cookie,
+        tls,
+        tenant: args.tenant.clone(),
+        json: args.json,
+        commands: args.commands.clone(),
+        history,
+    })
+}
+
+pub fn ledger(command: &LedgerCommand, config: &NodeConfig) -> ExitCode {
+    let dir = match DataDir::lock(&config.node.data_dir) {
+        Ok(dir) => dir,
+        Err(e @ DataDirError::InUse { .. }) => {
+            return usage(&format!(
+                "{e}: the node is running; read its ledger live with `swarmd console -c 'events ...'`"
+            ));
+        }
+        Err(e) => return usage(&e.to_string()),
+    };
+    let storage = match SledStorage::open(&dir.ledger_path(), 8 << 20) {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("ledger {}: {e}", dir.ledger_path().display())),
+    };
+    let reader = LedgerReader::new(std::sync::Arc::new(storage));
+    let (filter, json) = match command {
+        LedgerCommand::Events { json, filters } => {
+            match parse::parse_line(&format!("events {}", filters.join(" "))) {
+                Ok((
+                    parse::Parsed::Run {
+                        command: Command::Events(f),
+                        ..
+                    },
+                    also,
+                )) => (f, *json || also),
+                Ok(_) => return usage("ledger events: filters only"),
+                Err(e) => return usage(&format!("ledger events: {e}")),
+            }
+        }
+        LedgerCommand::Export { tenant } => {
+            let filter = EventFilter {
+                tenant: tenant.clone(),
+                since_us: Some(0),
+                limit: crate::control::protocol::MAX_EVENTS,
+                ..EventFilter::default()
+            };
+            (filter, true)
+        }
+    };
+    print_events(&reader, config, &filter, json)
+}
+
+fn print_events(
+    reader: &LedgerReader,
+    config: &NodeConfig,
+    filter: &EventFilter,
+    json: bool,
+) -> ExitCode {
+    let tenants: Vec<String> = match &filter.tenant {
+        Some(t) => vec![t.clone()],
+        None => config
+            .node
+            .tenants
+            .iter()
+            .cloned()
+            .chain([SYSTEM_TENANT.to_string()])
+            .collect(),
+    };
+    let now_us = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let events = match crate::control::events::query_tenants(reader, &tenants, filter, now_us) {
+        Ok(events) => events,
+        Err(e) => return usage(&format!("ledger: {e}")),
+    };
+    let mut out = std::io::stdout().lock();
+    for e in &events {
+        let line = if json {
+            e.to_string()
+        } else {
+            crate::console::event_line(e)
+        };
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage(why: &str) -> ExitCode {
+    super::report(&why);
+    ExitCode::from(EXIT_USAGE)
+}

@@ -1,0 +1,404 @@
+//! The console's command language: one command per line (or `;`-separated
+//! with `-c`), words split on whitespace, `"..."` quoting a word, and JSON
+//! taking the rest of the line.
+
+use serde_json::Value;
+
+use crate::control::{Command, EventFilter};
+
+/// Lines longer than this are refused before they are split.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// `events` shows this many when no `--limit` is given.
+pub const DEFAULT_LIMIT: usize = 50;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Empty,
+    Help(Option<String>),
+    Quit,
+    /// A command for the node; `follow` keeps `events` streaming.
+    Run {
+        command: Command,
+        follow: bool,
+    },
+    /// `trace ID`: every event of a trace, shown as a tree of spans.
+    Trace(Command),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+/// Every command, with its synopsis, for `help` and completion.
+pub const COMMANDS: [(&str, &str); 13] = [
+    (
+        "nodes",
+        "nodes — members with role, state, address, agents, uptime",
+    ),
+    (
+        "tree",
+        "tree [NODE] — the live supervision tree: strategy, status, restarts, last failure",
+    ),
+    (
+        "agents",
+        "agents [NODE] — agents with their layers' status and restarts",
+    ),
+    (
+        "events",
+        "events [--tenant T] [--node N] [--agent A] [--kind K] [--trace ID] [--since 5m|SEQ] [--limit N] [--follow]",
+    ),
+    (
+        "trace",
+        "trace ID — every event of a trace, in time order, indented by span",
+    ),
+    (
+        "send",
+        "send PATH JSON — a message to an agent (AGENT or NODE/agents/AGENT), e.g.\n  send swarmd-1 {\"EmergencyStop\": {\"reason\": \"test\"}}\n  send swarmd-1 \"Resume\"",
+    ),
+    (
+        "estop",
+        "estop [AGENT|all] — emergency-stop one agent, or all of this node's",
+    ),
+    (
+        "resume",
+        "resume [AGENT|all] — resume after an emergency stop",
+    ),
+    (
+        "kill",
+        "kill PATH [--reason TEXT] — kill an actor as a crash would (fault injection), e.g. kill swarmd/agents/swarmd-1/reflex",
+    ),
+    (
+        "stats",
+        "stats [NODE] — messages, restarts, gateway frames and drops",
+    ),
+    ("help", "help [CMD]"),
+    ("quit", "quit — leave the console (also: exit, Ctrl-D)"),
+    ("exit", "exit — leave the console"),
+];
+
+/// A line and whether it asked for JSON output (`--json` anywhere among
+/// its words, except inside `send`'s JSON).
+pub fn parse_line(line: &str) -> Result<(Parsed, bool), ParseError> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with("send ") || !line.split_whitespace().any(|w| w == "--json") {
+        return Ok((parse(line)?, false));
+    }
+    let rest: Vec<&str> = line.split_whitespace().filter(|w| *w != "--json").collect();
+    Ok((parse(&rest.join(" "))?, true))
+}
+
+pub fn parse(line: &str) -> Result<Parsed, ParseError> {
+    if line.len() > MAX_LINE_BYTES {
+        return err(format!("a line is at most {MAX_LINE_BYTES} bytes"));
+    }
+    let line = line.trim();
+    let (word, rest) = split_word(line);
+    let rest = rest.trim_start();
+    match word {
+        "" => Ok(Parsed::Empty),
+        "help" | "?" => Ok(Parsed::Help(words(rest)?.into_iter().next())),
+        "quit" | "exit" => no_args(rest, Parsed::Quit),
+        "nodes" => no_args(rest, run(Command::Nodes)),
+        "tree" => Ok(run(Command::Tree {
+            node: optional(rest)?,
+        })),
+        "agents" => Ok(run(Command::Agents {
+            node: optional(rest)?,
+        })),
+        "stats" => Ok(run(Command::Stats {
+            node: optional(rest)?,
+        })),
+        "events" => events(rest),
+        "trace" => match words(rest)?.as_slice() {
+            [id] => {
+                let filter = EventFilter {
+                    trace: Some(id.to_lowercase()),
+                    limit: crate::control::protocol::MAX_EVENTS,
+                    ..EventFilter::default()
+                };
+                Ok(Parsed::Trace(Command::Events(filter)))
+            }
+            _ => err("usage: trace ID"),
+        },
+        "send" => send(rest),
+        "estop" => Ok(run(Command::Estop {
+            agent: agent_or_all(rest)?,
+        })),
+        "resume" => Ok(run(Command::Resume {
+            agent: agent_or_all(rest)?,
+        })),
+        "kill" => kill(rest),
+        other => err(format!("unknown command {other:?}; try `help`")),
+    }
+}
+
+fn run(command: Command) -> Parsed {
+    Parsed::Run {
+        command,
+        follow: false,
+    }
+}
+
+fn no_args(rest: &str, parsed: Parsed) -> Result<Parsed, ParseError> {
+    if rest.is_empty() {
+        Ok(parsed)
+    } else {
+        err(format!("unexpected {rest:?}"))
+    }
+}
+
+fn optional(rest: &str) -> Result<Option<String>, ParseError> {
+    match words(rest)?.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        [_, extra, ..] => err(format!("unexpected {extra:?}")),
+    }
+}
+
+fn agent_or_all(rest: &str) -> Result<Option<String>, ParseError> {
+    Ok(optional(rest)?.filter(|a| a != "all"))
+}
+
+/// The first word and what follows it.
+fn split_word(s: &str) -> (&str, &str) {
+    s.split_once(char::is_whitespace).unwrap_or((s, ""))
+}
+
+/// Splits on whitespace; `"..."` is one word (`\"` and `\\` escape).
+fn words(s: &str) -> Result<Vec<String>, ParseError> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut word = String::new();
+        if c == '"' {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return err("unterminated quote"),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(e) => word.push(e),
+                        None => return err("unterminated quote"),
+                    },
+                    Some(other) => word.push(other),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        out.push(word);
+    }
+    Ok(out)
+}
+
+fn send(rest: &str) -> Result<Parsed, ParseError> {
+    let (path, json) = split_word(rest);
+    if path.is_empty() || json.trim().is_empty() {
+        return err("usage: send PATH JSON");
+    }
+    let message: Value = serde_json::from_str(json.trim())
+        .map_err(|e| ParseError(format!("the message is not JSON: {e}")))?;
+    Ok(run(Command::Send {
+        path: path.to_string(),
+        message,
+    }))
+}
+
+fn kill(rest: &str) -> Result<Parsed, ParseError> {
+    let words = words(rest)?;
+    let mut path = None;
+    let mut reason = None;
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "--reason" => reason = Some(it.next().ok_or(ParseError("--reason needs TEXT".into()))?),
+            _ if path.is_none() => path = Some(w),
+            other => return err(format!("unexpected {other:?}")),
+        }
+    }
+    let Some(path) = path else {
+        return err("usage: kill PATH [--reason TEXT]");
+    };
+    Ok(run(Command::Kill { path, reason }))
+}
+
+fn events(rest: &str) -> Result<Parsed, ParseError> {
+    let mut filter = EventFilter {
+        limit: DEFAULT_LIMIT,
+        ..EventFilter::default()
+    };
+    let mut follow = false;
+    let mut it = words(rest)?.into_iter();
+    while let Some(flag) = it.next() {
+        if flag == "--follow" || flag == "-f" {
+            follow = true;
+            continue;
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| ParseError(format!("{flag} needs a value")))?;
+        match flag.as_str() {
+            "--tenant" => filter.tenant = Some(value),
+            "--node" => filter.node = Some(value),
+            "--agent" => filter.agent = Some(value),
+            "--kind" => filter.kind = Some(kind(&value)?),
+            "--trace" => filter.trace = Some(value.to_lowercase()),
+            "--since" => since(&value, &mut filter)?,
+            "--limit" => {
+                filter.limit = match value.parse::<usize>() {
+                    Ok(n) if (1..=crate::control::protocol::MAX_EVENTS).contains(&n) => n,
+                    _ => {
+                        let max = crate::control::protocol::MAX_EVENTS;
+                        return err(format!("--limit takes 1..={max}, not {value:?}"));
+                    }
+                }
+            }
+            other => return err(format!("unknown option {other:?} for events")),
+        }
+    }
+    Ok(Parsed::Run {
+        command: Command::Events(filter),
+        follow,
+    })
+}
+
+fn kind(value: &str) -> Result<String, ParseError> {
+    let names = swarmd_messages::EventKind::NAMES;
+    if names.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        err(format!(
+            "unknown kind {value:?}; kinds: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// `--since 5m` (a duration: ms, s, m, h, d) or `--since 1234` (a seq).
+fn since(value: &str, filter: &mut EventFilter) -> Result<(), ParseError> {
+    if let Ok(seq) = value.parse::<u64>() {
+        filter.since_seq = Some(seq);
+        return Ok(());
+    }
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| {
+        ParseError(format!(
+            "--since takes 5m, 30s, 2h, 1d or a seq, not {value:?}"
+        ))
+    })?;
+    let ms_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return err(format!("--since: unknown unit {unit:?} (ms, s, m, h, d)")),
+    };
+    filter.within_ms = Some(n.saturating_mul(ms_per));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events_filter(line: &str) -> (EventFilter, bool) {
+        match parse(line).unwrap() {
+            Parsed::Run {
+                command: Command::Events(f),
+                follow,
+            } => (f, follow),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_flags_fill_the_filter() {
+        let (f, follow) = events_filter("events --kind supervision --limit 5 --node edge-1 -f");
+        assert_eq!(f.kind.as_deref(), Some("supervision"));
+        assert_eq!(
+            (f.limit, f.node.as_deref(), follow),
+            (5, Some("edge-1"), true)
+        );
+        let (f, _) = events_filter("events --since 5m");
+        assert_eq!(f.within_ms, Some(300_000));
+        let (f, _) = events_filter("events --since 17");
+        assert_eq!(f.since_seq, Some(17));
+    }
+
+    #[test]
+    fn json_takes_the_rest_of_the_line_and_quotes_group_words() {
+        let parsed = parse(r#"send swarmd-1 {"EmergencyStop": {"reason": "a b"}}"#).unwrap();
+        let Parsed::Run {
+            command: Command::Send { path, message },
+            ..
+        } = parsed
+        else {
+            panic!()
+        };
+        assert_eq!(path, "swarmd-1");
+        assert_eq!(message["EmergencyStop"]["reason"], "a b");
+        let killed = parse(r#"kill swarmd/agents/a/reflex --reason "chaos test""#).unwrap();
+        let Parsed::Run {
+            command: Command::Kill { reason, .. },
+            ..
+        } = killed
+        else {
+            panic!()
+        };
+        assert_eq!(reason.as_deref(), Some("chaos test"));
+    }
+
+    #[test]
+    fn json_is_a_flag_of_every_command_but_not_inside_send() {
+        let (parsed, json) = parse_line("events --kind audit --json --limit 5").unwrap();
+        assert!(json);
+        assert!(matches!(parsed, Parsed::Run { command: Command::Events(f), .. } if f.limit == 5));
+        let (_, json) = parse_line(r#"send a {"EmergencyStop": {"reason": "--json"}}"#).unwrap();
+        assert!(!json);
+        assert_eq!(
+            parse_line("nodes --json").unwrap(),
+            (run(Command::Nodes), true)
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        for (line, says) in [
+            ("frobnicate", "unknown command"),
+            ("events --kind nope", "unknown kind"),
+            ("events --limit 0", "--limit takes"),
+            ("events --since 5y", "unknown unit"),
+            ("events --node", "needs a value"),
+            ("send a {not json", "not JSON"),
+            ("kill", "usage: kill"),
+            ("nodes extra", "unexpected"),
+            ("tree \"unterminated", "unterminated"),
+        ] {
+            let e = parse(line).unwrap_err();
+            assert!(e.0.contains(says), "{line:?}: {e}");
+        }
+        assert_eq!(parse("   ").unwrap(), Parsed::Empty);
+        assert_eq!(
+            parse("estop all").unwrap(),
+            run(Command::Estop { agent: None })
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Each command, executed with the node's own handles.
+
+use serde_json::{Value, json};
+use swarmd_messages::swarm::AgentMsg;
+use swarmd_messages::{SYSTEM_TENANT, encode_payload};
+use swarmd_supervisor::{ActorSlot, SupervisorMsg, TreeSnapshot, describe, snapshot};
+
+use super::json;
+use super::{Command, ControlArgs, ControlError, ControlReply, ControlRequest, EventFilter};
+
+pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
+    let tenant = request.tenant.as_str();
+    match &request.command {
+        Command::Nodes => nodes(args).await,
+        Command::Tree { .. } => Ok(json::tree(&args.node, &root_snapshot(args).await?)),
+        Command::Agents { .. } => agents(args, tenant).await,
+        Command::Events(filter) => events(args, tenant, filter),
+        Command::Send { path, message } => send(args, tenant, path, message),
+        Command::Estop { agent } => {
+            let reason = format!("operator {}", request.principal);
+            broadcast(
+                args,
+                tenant,
+                agent.as_deref(),
+                AgentMsg::EmergencyStop { reason },
+            )
+            .await
+        }
+        Command::Resume { agent } => {
+            broadcast(args, tenant, agent.as_deref(), AgentMsg::Resume).await
+        }
+        Command::Kill { path, reason } => kill(args, path, reason.as_deref()).await,
+        Command::Stats { .. } => stats(args).await,
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ControlError {
+    ControlError::Unavailable(e.to_string())
+}
+
+fn root(slot: &ActorSlot<SupervisorMsg>) -> Result<ractor::ActorRef<SupervisorMsg>, ControlError> {
+    slot.get()
+        .ok_or_else(|| unavailable("the node's root supervisor is not running"))
+}
+
+async fn root_snapshot(args: &ControlArgs) -> Result<TreeSnapshot, ControlError> {
+    snapshot(&root(&args.root)?).await.map_err(unavailable)
+}
+
+fn uptime_s(args: &ControlArgs) -> u64 {
+    let now = args.ctx.clock.wall_now();
+    now.duration_since(args.started)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn now_us(args: &ControlArgs) -> u64 {
+    let now = args.ctx.clock.wall_now();
+    let since_epoch = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
+}
+
+async fn nodes(args: &ControlArgs) -> ControlReply {
+    let members = args.cluster.members().await.map_err(unavailable)?;
+    let agents = args.factory.status().await.map_err(unavailable)?.len();
+    let mut rows: Vec<Value> = members.iter().map(json::member).collect();
+    for row in &mut rows {
+        if row["name"] == args.node.as_str() {
+            row["agents"] = json!(agents);
+            row["uptime_s"] = json!(uptime_s(args));
+            row["self"] = json!(true);
+        }
+    }
+    if !members.iter().any(|m| m.info.name == args.node) {
+        rows.insert(
+            0,
+            json!({"name": args.node, "role": args.role.to_string(), "state": "up",
+                   "agents": agents, "uptime_s": uptime_s(args), "self": true}),
+        );
+    }
+    Ok(Value::Array(rows))
+}
+
+async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
+    let statuses = args.factory.status().await.map_err(unavailable)?;
+    let tree = root_snapshot(args).await?;
+    let layers = |id: &str| -> Value {
+        let agent = tree
+            .children
+            .iter()
+            .find(|c| c.info.id == "agents")
+            .and_then(|a| a.subtree.as_ref())
+            .and_then(|a| a.children.iter().find(|c| c.info.id == id));
+        let Some(subtree) = agent.and_then(|a| a.subtree.as_ref()) else {
+            return json!([]);
+        };
+        json!(subtree.children.iter().map(|l| json!({
+            "layer": l.info.id, "status": json::snake(l.info.status), "restarts": l.info.restarts,
+        })).collect::<Vec<_>>())
+    };
+    let rows = statuses
+        .iter()
+        .filter(|s| visible(args, tenant, &s.id))
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "node": args.node,
+                "tenant": args.factory.placed.tenant_of(&s.id),
+                "running": s.running,
+                "restarts": s.restarts,
+                "last_failure": s.last_failure,
+                "layers": layers(&s.id),
+            })
+        })
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// Whether a session of `tenant` may see or act on `agent`.
+fn visible(args: &ControlArgs, tenant: &str, agent: &str) -> bool {
+    tenant == SYSTEM_TENANT || args.factory.placed.tenant_of(agent).as_deref() == Some(tenant)
+}
+
+/// A tenant's session reads its tenant; a system session the tenant it
+/// names, or every tenant the node serves and `system`.
+fn events(args: &ControlArgs, tenant: &str, filter: &EventFilter) -> ControlReply {
+    let tenants: Vec<String> = match (&filter.tenant, tenant) {
+        (Some(t), SYSTEM_TENANT) => vec![t.clone()],
+        (None, SYSTEM_TENANT) => args
+            .tenants
+            .iter()
+            .cloned()
+            .chain([SYSTEM_TENANT.to_string()])
+            .collect(),
+        (_, t) => vec![t.to_string()],
+    };
+    let found = super::events::query_tenants(&args.reader, &tenants, filter, now_us(args))?;
+    Ok(Value::Array(found))
+}
+
+/// `swarmd-1`, `NODE/agents/swarmd-1` or `NODE/agents/swarmd-1/LAYER` → the agent.
+fn agent_of<'a>(args: &ControlArgs, path: &'a str) -> Result<&'a str, ControlError> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [agent] => Ok(agent),
+        [node, "agents", agent, ..] if *node == args.node => Ok(agent),
+        [node, ..] if *node != args.node => Err(ControlError::BadRequest(format!(
+            "{path:?} is on node {node:?}: connect to it, or use the agent's id"
+        ))),
+        _ => Err(ControlError::BadRequest(format!(
+            "{path:?} does not address an agent (AGENT or NODE/agents/AGENT)"
+        ))),
+    }
+}
+
+fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> ControlReply {
+    let agent = agent_of(args, path)?;
+    let msg: AgentMsg = serde_path_to_error::deserialize(message).map_err(|e| {
+        let at = e.path().to_string();
+        ControlError::BadRequest(format!("message for an agent, at {at}: {}", e.inner()))
+    })?;
+    deliver(args, tenant, agent, &msg)?;
+    Ok(json!({"sent": agent}))
+}
+
+fn deliver(
+    args: &ControlArgs,
+    tenant: &str,
+    agent: &str,
+    msg: &AgentMsg,
+) -> Result<(), ControlError> {
+    if !visible(args, tenant, agent) {
+        return Err(ControlError::BadRequest(format!(
+            "no agent {agent:?} of tenant {tenant:?} here"
+        )));
+    }
+    let payload = encode_payload(msg).map_err(|e| ControlError::Failed(e.to_string()))?;
+    args.directory
+        .deliver(agent, payload)
+        .map_err(|e| ControlError::BadRequest(e.to_string()))
+}
+
+async fn broadcast(
+    args: &ControlArgs,
+    tenant: &str,
+    agent: Option<&str>,
+    msg: AgentMsg,
+) -> ControlReply {
+    let targets: Vec<String> = match agent {
+        Some(path) => vec![agent_of(args, path)?.to_string()],
+        None => {
+            let all = args.factory.status().await.map_err(unavailable)?;
+            all.into_iter()
+                .map(|s| s.id)
+                .filter(|id| visible(args, tenant, id))
+                .collect()
+        }
+    };
+    for target in &targets {
+        deliver(args, tenant, target, &msg)?;
+    }
+    Ok(json!({"agents": targets}))
+}
+
+/// Kills the actor at a supervision path (`NODE/child/child/...`), as a
+/// crash would: its supervisor restarts it (and its siblings) per strategy.
+async fn kill(args: &ControlArgs, path: &str, reason: Option<&str>) -> ControlReply {
+    let mut parts = path.split('/');
+    let node = parts.next().unwrap_or_default();
+    if node != args.node {
+        return Err(ControlError::BadRequest(format!(
+            "{path:?}: paths start with the node's name ({:?})",
+            args.node
+        )));
+    }
+    let mut sup = root(&args.root)?;
+    let mut walked = node.to_string();
+    let mut parts = parts.peekable();
+    while let Some(id) = parts.next() {
+        let description = describe(&sup).await.map_err(unavailable)?;
+        let Some((_, cell)) = description
+            .children
+            .into_iter()
+            .find(|(info, _)| info.id == id)
+        else {
+            return Err(ControlError::BadRequest(format!(
+                "{walked:?} has no child {id:?}"
+            )));
+        };
+        let Some(cell) = cell else {
+            return Err(ControlError::BadRequest(format!(
+                "{walked}/{id} is not running"
+            )));
+        };
+        walked = format!("{walked}/{id}");
+        if parts.peek().is_none() {
+            tracing::warn!(path = %walked, reason = reason.unwrap_or("operator"), "killing an actor (fault injection)");
+            cell.kill();
+            return Ok(json!({"killed": walked}));
+        }
+        sup = cell.into();
+    }
+    Err(ControlError::BadRequest(
+        "kill the node itself? stop it with SIGTERM".into(),
+    ))
+}
+
+async fn stats(args: &ControlArgs) -> ControlReply {
+    let gateway = args.cluster.stats().await.map_err(unavailable)?;
+    let agents = args.factory.status().await.map_err(unavailable)?;
+    let restarts: u64 = agents.iter().map(|a| u64::from(a.restarts)).sum();
+    Ok(json!({
+        "node": args.node,
+        "role": args.role.to_string(),
+        "uptime_s": uptime_s(args),
+        "agents": agents.len(),
+        "agent_restarts": restarts,
+        "gateway": {
+            "frames_in": gateway.frames_in,
+            "undecodable_frames": gateway.undecodable_frames,
+            "refused_frames": gateway.refused_frames,
+            "undeliverable_casts": gateway.undeliverable_casts,
+            "dropped_outgoing": gateway.dropped_outgoing,
+            "pending_calls": gateway.pending_calls,
+            "watches": gateway.watches,
+        },
+    }))
+}

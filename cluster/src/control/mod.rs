@@ -1,0 +1,201 @@
+//! The `control` actor (DESIGN §5): the one door for operator commands. It
+//! authorizes each command against the session's tenant, executes it with
+//! the node's own handles, records an `audit` event, then answers.
+//!
+//! Consoles reach it as a ractor_cluster call to its proxy (it is the one
+//! actor besides the gateway that is remote-capable); commands about another
+//! node are forwarded to that node's control actor over the session to it.
+
+mod auth;
+pub mod events;
+mod execute;
+mod forward;
+mod json;
+pub mod protocol;
+
+use std::sync::Arc;
+
+use ractor::message::{BoxedDowncastErr, SerializedMessage};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_actors::NodeCtx;
+use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
+use swarmd_messages::{AuditOutcome, AuditRecord, EventDraft, EventKind, TraceContext};
+use swarmd_storage::ledger::LedgerReader;
+use swarmd_supervisor::{ActorSlot, ChildSpec, SupervisorMsg};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::gateway::ClusterHandle;
+use crate::transport::ServerSlot;
+pub use protocol::{
+    CONSOLE_PREFIX, Command, ControlError, ControlReply, ControlRequest, EventFilter,
+    MAX_CONTROL_BYTES, control_name,
+};
+
+/// Commands executing at once at most; beyond, a command is refused as busy.
+const MAX_IN_FLIGHT: usize = 16;
+
+/// A request: JSON bytes of a [`ControlRequest`], answered with JSON bytes
+/// of a [`ControlReply`]. The only variant, and it crosses the network.
+pub enum ControlMsg {
+    Request(Vec<u8>, RpcReplyPort<Vec<u8>>),
+}
+
+const REQUEST_VARIANT: &str = "request";
+
+impl ractor::Message for ControlMsg {
+    fn serializable() -> bool {
+        true
+    }
+
+    fn serialize(self) -> Result<SerializedMessage, BoxedDowncastErr> {
+        let ControlMsg::Request(args, reply) = self;
+        Ok(SerializedMessage::Call {
+            variant: REQUEST_VARIANT.into(),
+            args,
+            reply,
+            metadata: None,
+        })
+    }
+
+    fn deserialize(bytes: SerializedMessage) -> Result<Self, BoxedDowncastErr> {
+        match bytes {
+            SerializedMessage::Call { args, reply, .. } => Ok(ControlMsg::Request(args, reply)),
+            _ => Err(BoxedDowncastErr),
+        }
+    }
+}
+
+/// The node's handles the control actor executes commands with.
+#[derive(Clone)]
+pub struct ControlArgs {
+    pub ctx: NodeCtx,
+    pub node: String,
+    pub role: swarmd_config::Role,
+    pub tenants: Vec<String>,
+    pub allow_fault_injection: bool,
+    pub root: ActorSlot<SupervisorMsg>,
+    pub cluster: ClusterHandle,
+    pub factory: AgentFactory,
+    pub directory: LocalDirectory,
+    pub reader: LedgerReader,
+    pub server: ServerSlot,
+    /// When the node started (its clock), for uptime.
+    pub started: std::time::SystemTime,
+}
+
+#[derive(Clone)]
+pub struct Control;
+
+pub struct ControlState {
+    args: Arc<ControlArgs>,
+    in_flight: Arc<Semaphore>,
+}
+
+pub fn control_child(args: ControlArgs) -> ChildSpec {
+    ChildSpec::new("control", move |sup| {
+        let args = args.clone();
+        async move {
+            let name = control_name(&args.node);
+            let (control, _) = Actor::spawn_linked(Some(name), Control, args, sup).await?;
+            Ok(control.get_cell())
+        }
+    })
+}
+
+impl Actor for Control {
+    type Msg = ControlMsg;
+    type State = ControlState;
+    type Arguments = ControlArgs;
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<ControlMsg>,
+        args: ControlArgs,
+    ) -> Result<ControlState, ActorProcessingErr> {
+        Ok(ControlState {
+            args: Arc::new(args),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<ControlMsg>,
+        msg: ControlMsg,
+        state: &mut ControlState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ControlMsg::Request(bytes, reply) = msg;
+        let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+            let busy = Err(ControlError::Unavailable(
+                "too many commands in flight".into(),
+            ));
+            let _ = reply.send(encode_reply(&busy));
+            return Ok(());
+        };
+        // Each command runs on its own task, so a slow one (a remote node,
+        // a big query) never holds up the next.
+        let args = state.args.clone();
+        tokio::spawn(async move {
+            let answer = serve(&args, &bytes).await;
+            let _ = reply.send(encode_reply(&answer));
+            drop(permit);
+        });
+        Ok(())
+    }
+}
+
+async fn serve(args: &ControlArgs, bytes: &[u8]) -> ControlReply {
+    if bytes.len() > MAX_CONTROL_BYTES {
+        return Err(ControlError::BadRequest(format!(
+            "request of {} bytes is over the {MAX_CONTROL_BYTES}-byte limit",
+            bytes.len()
+        )));
+    }
+    let request: ControlRequest = serde_json::from_slice(bytes)
+        .map_err(|e| ControlError::BadRequest(format!("undecodable request: {e}")))?;
+    let answer = match auth::authorize(args, &request) {
+        Err(why) => Err(why),
+        Ok(()) => match request.command.target_node() {
+            Some(node) if node != args.node => forward::to_node(args, node, bytes).await,
+            _ => execute::run(args, &request).await,
+        },
+    };
+    audit(args, &request, &answer).await;
+    answer
+}
+
+/// Records the command before it is answered; a ledger that cannot take it
+/// is logged (the command has already run).
+async fn audit(args: &ControlArgs, request: &ControlRequest, answer: &ControlReply) {
+    let outcome = match answer {
+        Ok(_) => AuditOutcome::Done,
+        Err(ControlError::Refused(reason)) => AuditOutcome::Refused {
+            reason: reason.clone(),
+        },
+        Err(e) => AuditOutcome::Failed {
+            reason: e.to_string(),
+        },
+    };
+    info!(principal = %request.principal, tenant = %request.tenant, command = %request.line, ?outcome, "operator command");
+    let draft = EventDraft {
+        tenant: request.tenant.clone(),
+        agent: None,
+        trace: TraceContext::default(),
+        kind: EventKind::Audit(AuditRecord {
+            principal: format!("{}/{}", request.tenant, request.principal),
+            command: request.line.clone(),
+            outcome,
+        }),
+    };
+    if let Err(e) = args.ctx.ledger.append(draft).await {
+        warn!(error = %e, command = %request.line, "audit event not recorded");
+    }
+}
+
+pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_else(|e| {
+        let fallback: ControlReply = Err(ControlError::Failed(format!("unencodable reply: {e}")));
+        serde_json::to_vec(&fallback).unwrap_or_default()
+    })
+}

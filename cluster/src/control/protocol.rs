@@ -1,0 +1,111 @@
+//! What the console (and, later, the HTTP API) asks a node's `control`
+//! actor, and what it answers. JSON both ways: commands carry JSON that is
+//! mapped onto actors' own message types, and results are printed as JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Hidden clients (consoles) name their cluster sessions with this prefix:
+/// a gateway never treats such a session as a member.
+pub const CONSOLE_PREFIX: &str = "swarmd-console.";
+
+/// `events` returns at most this many (the ledger's own query limit).
+pub const MAX_EVENTS: usize = swarmd_storage::ledger::MAX_QUERY_LIMIT;
+
+/// Requests and replies larger than this are refused before parsing.
+pub const MAX_CONTROL_BYTES: usize = 4 * 1024 * 1024;
+
+/// The name a node's control actor runs under; consoles find its proxy by it.
+pub fn control_name(node: &str) -> String {
+    format!("swarmd.control.{node}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlRequest {
+    /// The tenant the session is bound to; `system` for the whole node.
+    pub tenant: String,
+    /// Who asks, for the audit record (e.g. `console@host:pid`).
+    pub principal: String,
+    /// The command as the operator typed it, for the audit record.
+    pub line: String,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Nodes,
+    Tree {
+        node: Option<String>,
+    },
+    Agents {
+        node: Option<String>,
+    },
+    Events(EventFilter),
+    /// A JSON message mapped onto the addressed actor's message type.
+    Send {
+        path: String,
+        message: Value,
+    },
+    /// `None`: every agent.
+    Estop {
+        agent: Option<String>,
+    },
+    Resume {
+        agent: Option<String>,
+    },
+    Kill {
+        path: String,
+        reason: Option<String>,
+    },
+    Stats {
+        node: Option<String>,
+    },
+}
+
+impl Command {
+    /// The node a command is about, when it names one other than the receiver.
+    pub fn target_node(&self) -> Option<&str> {
+        match self {
+            Command::Tree { node } | Command::Agents { node } | Command::Stats { node } => {
+                node.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `events` filters; every one set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    pub tenant: Option<String>,
+    pub node: Option<String>,
+    pub agent: Option<String>,
+    pub kind: Option<String>,
+    /// 32 lower-case hex digits.
+    pub trace: Option<String>,
+    /// Events at or after this time (µs since the Unix epoch).
+    pub since_us: Option<u64>,
+    /// Events of the last this many ms, by the node's clock (`--since 5m`).
+    pub within_ms: Option<u64>,
+    /// With `node`: events from this seq on.
+    pub since_seq: Option<u64>,
+    /// The newest `limit` matches (the oldest from `since_*` on, when given).
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ControlError {
+    /// The session's tenant, or the node's config, does not allow it.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The command does not fit: an unknown path, JSON of the wrong shape.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("failed: {0}")]
+    Failed(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type ControlReply = Result<Value, ControlError>;
