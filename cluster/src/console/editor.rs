@@ -32,8 +32,13 @@ impl Completer for Names {
         pos: usize,
         _: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        let before = &line[..pos];
-        let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let before = line.get(..pos).unwrap_or(line);
+        // After the last whitespace character (which may be several bytes).
+        let start = before
+            .char_indices()
+            .filter(|(_, c)| c.is_whitespace())
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         let candidates: Vec<String> = if start == 0 {
             COMMANDS.iter().map(|(c, _)| c.to_string()).collect()
