@@ -363,3 +363,67 @@ async fn ledger_events_reads_a_stopped_node_and_is_refused_while_it_runs() {
     assert!(status.success());
     assert!(json_lines(&out).len() > events.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mission_is_followed_from_planned_to_ended() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let node = playground(dir.path()).await;
+    let mut cmd = support::swarmd();
+    cmd.args([
+        "console",
+        &node.listen,
+        "--json",
+        "-c",
+        "events --follow --limit 1",
+    ])
+    .envs(ENV)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut follower = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    // The newest event first, then everything new as it is recorded.
+    let first = tokio::time::timeout(STARTUP, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.is_some(), "the follower printed the newest event");
+
+    let sector =
+        r#"mission {"cover": {"sector": {"min": {"x": 1, "y": 1}, "max": {"x": 2, "y": 2}}}}"#;
+    let (code, out, err) = console(&node.listen, &["--json", "-c", sector]).await;
+    assert_eq!(code, 0, "{err}");
+    let id = json_lines(&out)[0]["mission"]
+        .as_u64()
+        .expect("a mission id");
+
+    let (mut planned, mut assigned) = (false, false);
+    let ended = tokio::time::timeout(STARTUP * 2, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let e: Value = serde_json::from_str(&line).unwrap();
+            let detail = &e["detail"];
+            match e["kind"].as_str() {
+                Some("mission") if detail["Mission"]["mission"] == id => {
+                    let change = &detail["Mission"]["change"];
+                    planned |= change.get("Planned").is_some();
+                    if change.get("Ended").is_some() {
+                        return change["Ended"].clone();
+                    }
+                }
+                Some("task") if detail["Task"]["mission"] == id => {
+                    assigned |= detail["Task"]["change"].get("Assigned").is_some();
+                }
+                _ => {}
+            }
+        }
+        panic!("the follower stopped");
+    })
+    .await
+    .expect("the mission ended within the limit");
+    assert!(
+        planned && assigned,
+        "planned {planned}, assigned {assigned}"
+    );
+    assert_eq!(ended, "Completed", "{ended}");
+    follower.kill().await.unwrap();
+}

@@ -65,7 +65,10 @@ fn check(line: &str) {
         ..
     } = &parsed
     {
-        assert!((1..=MAX_EVENTS).contains(&filter.limit), "{line:?}: {filter:?}");
+        assert!(
+            (1..=MAX_EVENTS).contains(&filter.limit),
+            "{line:?}: {filter:?}"
+        );
     }
     // What parses also travels: the request round-trips through JSON.
     let command = match parsed {

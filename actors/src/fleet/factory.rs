@@ -119,19 +119,36 @@ impl AgentFactory {
         let agents = self.supervisor()?;
         let mut stopped = 0;
         for child in which_children(&agents).await? {
-            match terminate_child(&agents, &child.id).await {
-                Ok(()) if child.status == ChildStatus::Running => stopped += 1,
-                Ok(()) | Err(SupervisorError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-            match delete_child(&agents, &child.id).await {
-                Ok(()) | Err(SupervisorError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-            self.directory.unregister(&child.id);
-            self.placed.forget(&child.id);
+            let running = child.status == ChildStatus::Running;
+            self.remove(&agents, &child.id).await?;
+            stopped += usize::from(running);
         }
         Ok(stopped)
+    }
+
+    /// Stops one agent and forgets it; `NotFound` if there is none by that id.
+    pub async fn stop(&self, id: &str) -> Result<(), SupervisorError> {
+        let agents = self.supervisor()?;
+        if !which_children(&agents).await?.iter().any(|c| c.id == id) {
+            return Err(SupervisorError::NotFound(id.to_string()));
+        }
+        self.remove(&agents, id).await
+    }
+
+    async fn remove(
+        &self,
+        agents: &ractor::ActorRef<SupervisorMsg>,
+        id: &str,
+    ) -> Result<(), SupervisorError> {
+        let gone = |r: Result<(), SupervisorError>| match r {
+            Ok(()) | Err(SupervisorError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+        gone(terminate_child(agents, id).await)?;
+        gone(delete_child(agents, id).await)?;
+        self.directory.unregister(id);
+        self.placed.forget(id);
+        Ok(())
     }
 
     /// Every agent this node has, running or not.

@@ -46,6 +46,12 @@ pub enum PlannerMsg {
     /// Sends `msg` to every agent known: emergency stop, resume, config update.
     Broadcast(AgentMsg),
     Missions(RpcReplyPort<Vec<Mission>>),
+    /// An operator's mission (console, HTTP): answered with its id.
+    Submit {
+        goal: Goal,
+        squad: String,
+        reply: RpcReplyPort<u64>,
+    },
 }
 
 impl ractor::Message for PlannerMsg {}
@@ -131,7 +137,11 @@ impl Actor for MissionPlanner {
                 }
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
-                state.submit(goal, squad).await?
+                state.submit(goal, squad).await?;
+            }
+            PlannerMsg::Submit { goal, squad, reply } => {
+                let id = state.submit(goal, squad).await?;
+                let _ = reply.send(id);
             }
             PlannerMsg::Tick(due) => {
                 let now = Instant::now();
@@ -181,7 +191,7 @@ impl PlannerState {
         Ok(())
     }
 
-    async fn submit(&mut self, goal: Goal, squad: String) -> Result<(), ActorProcessingErr> {
+    async fn submit(&mut self, goal: Goal, squad: String) -> Result<u64, ActorProcessingErr> {
         let id = self.missions.keys().next_back().map_or(1, |last| last + 1);
         let workers = self
             .agents
@@ -213,7 +223,7 @@ impl PlannerState {
         self.store.save(&mission).await;
         self.missions.insert(id, mission);
         self.trim();
-        Ok(())
+        Ok(id)
     }
 
     async fn assign(&mut self) -> Result<(), ActorProcessingErr> {

@@ -36,8 +36,7 @@ impl Completer for Names {
         // After the last whitespace character (which may be several bytes).
         let start = before
             .char_indices()
-            .filter(|(_, c)| c.is_whitespace())
-            .last()
+            .rfind(|(_, c)| c.is_whitespace())
             .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         let candidates: Vec<String> = if start == 0 {

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::control::protocol::ReplayAt;
 use crate::control::{Command, EventFilter};
 
 /// Lines longer than this are refused before they are split.
@@ -34,7 +35,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
 }
 
 /// Every command, with its synopsis, for `help` and completion.
-pub const COMMANDS: [(&str, &str); 13] = [
+pub const COMMANDS: [(&str, &str); 19] = [
     (
         "nodes",
         "nodes — members with role, state, address, agents, uptime",
@@ -58,6 +59,27 @@ pub const COMMANDS: [(&str, &str); 13] = [
     (
         "send",
         "send PATH JSON — a message to an agent (AGENT or NODE/agents/AGENT), e.g.\n  send swarmd-1 {\"EmergencyStop\": {\"reason\": \"test\"}}\n  send swarmd-1 \"Resume\"",
+    ),
+    (
+        "call",
+        "call PATH JSON — a request to an actor that answers; prints the reply:\n  call NODE/cluster/gateway \"Members\"   (or \"Stats\")\n  call NODE/cloud/missions \"Missions\"",
+    ),
+    (
+        "mission",
+        "mission JSON — submit a mission; prints its id, e.g.\n  mission {\"cover\": {\"sector\": {\"min\": {\"x\": 0, \"y\": 0}, \"max\": {\"x\": 4, \"y\": 4}}}}\n  mission {\"fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}, \"squad\": \"default\"}",
+    ),
+    (
+        "missions",
+        "missions — missions with their tasks and progress",
+    ),
+    (
+        "spawn",
+        "spawn KIND JSON [--node N] — start an agent, e.g. spawn grid {\"id\": \"a9\", \"params\": {\"start\": \"2,3\"}}",
+    ),
+    ("stop", "stop AGENT — stop an agent and forget it"),
+    (
+        "replay",
+        "replay AGENT [--at SEQ|5m] — the agent's folded state and decisions at that point",
     ),
     (
         "estop",
@@ -124,7 +146,27 @@ pub fn parse(line: &str) -> Result<Parsed, ParseError> {
             }
             _ => err("usage: trace ID"),
         },
-        "send" => send(rest),
+        "send" => {
+            let (path, message) = path_and_json(rest, "send PATH JSON")?;
+            Ok(run(Command::Send { path, message }))
+        }
+        "call" => {
+            let (path, message) = path_and_json(rest, "call PATH JSON")?;
+            Ok(run(Command::Call { path, message }))
+        }
+        "mission" => {
+            let (goal, after) = json_prefix(rest, "mission JSON")?;
+            no_args(after, run(Command::Mission { goal }))
+        }
+        "missions" => no_args(rest, run(Command::Missions)),
+        "spawn" => spawn(rest),
+        "stop" => match words(rest)?.as_slice() {
+            [agent] => Ok(run(Command::Stop {
+                agent: agent.clone(),
+            })),
+            _ => err("usage: stop AGENT"),
+        },
+        "replay" => replay(rest),
         "estop" => Ok(run(Command::Estop {
             agent: agent_or_all(rest)?,
         })),
@@ -205,17 +247,65 @@ fn words(s: &str) -> Result<Vec<String>, ParseError> {
     Ok(out)
 }
 
-fn send(rest: &str) -> Result<Parsed, ParseError> {
-    let (path, json) = split_word(rest);
-    if path.is_empty() || json.trim().is_empty() {
-        return err("usage: send PATH JSON");
+/// One JSON value at the start of `s`, and what follows it.
+fn json_prefix<'a>(s: &'a str, usage: &str) -> Result<(Value, &'a str), ParseError> {
+    let s = s.trim_start();
+    if s.is_empty() {
+        return err(format!("usage: {usage}"));
     }
-    let message: Value = serde_json::from_str(json.trim())
-        .map_err(|e| ParseError(format!("the message is not JSON: {e}")))?;
-    Ok(run(Command::Send {
-        path: path.to_string(),
-        message,
+    let mut values = serde_json::Deserializer::from_str(s).into_iter::<Value>();
+    match values.next() {
+        Some(Ok(value)) => Ok((value, s[values.byte_offset()..].trim())),
+        Some(Err(e)) => err(format!("the message is not JSON: {e}")),
+        None => err(format!("usage: {usage}")),
+    }
+}
+
+fn path_and_json(rest: &str, usage: &str) -> Result<(String, Value), ParseError> {
+    let (path, json) = split_word(rest);
+    if path.is_empty() {
+        return err(format!("usage: {usage}"));
+    }
+    let (message, after) = json_prefix(json, usage)?;
+    if !after.is_empty() {
+        return err(format!("unexpected {after:?} after the JSON"));
+    }
+    Ok((path.to_string(), message))
+}
+
+fn spawn(rest: &str) -> Result<Parsed, ParseError> {
+    let usage = "spawn KIND JSON [--node N]";
+    let (kind, json) = split_word(rest);
+    if kind.is_empty() {
+        return err(format!("usage: {usage}"));
+    }
+    let (spec, after) = json_prefix(json, usage)?;
+    let node = match words(after)?.as_slice() {
+        [] => None,
+        [flag, node] if flag == "--node" => Some(node.clone()),
+        _ => return err(format!("unexpected {after:?}; usage: {usage}")),
+    };
+    Ok(run(Command::Spawn {
+        kind: kind.to_string(),
+        spec,
+        node,
     }))
+}
+
+fn replay(rest: &str) -> Result<Parsed, ParseError> {
+    let usage = "usage: replay AGENT [--at SEQ|5m]";
+    let (agent, at) = match words(rest)?.as_slice() {
+        [agent] => (agent.clone(), None),
+        [agent, flag, at] if flag == "--at" => {
+            let at = match at.parse::<u64>() {
+                Ok(seq) => ReplayAt::Seq(seq),
+                Err(_) => ReplayAt::AgoMs(duration_ms(at)?),
+            };
+            (agent.clone(), Some(at))
+        }
+        _ => return err(usage),
+    };
+    Ok(run(Command::Replay { agent, at }))
 }
 
 fn kill(rest: &str) -> Result<Parsed, ParseError> {
@@ -294,25 +384,28 @@ fn since(value: &str, filter: &mut EventFilter) -> Result<(), ParseError> {
         filter.since_seq = Some(seq);
         return Ok(());
     }
+    filter.within_ms = Some(duration_ms(value).map_err(|e| ParseError(format!("--since {e}")))?);
+    Ok(())
+}
+
+/// `5m`, `30s`, `250ms`, `2h`, `1d` in ms.
+fn duration_ms(value: &str) -> Result<u64, ParseError> {
     let split = value
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(value.len());
     let (digits, unit) = value.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| {
-        ParseError(format!(
-            "--since takes 5m, 30s, 2h, 1d or a seq, not {value:?}"
-        ))
-    })?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| ParseError(format!("takes 5m, 30s, 2h, 1d or a seq, not {value:?}")))?;
     let ms_per = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return err(format!("--since: unknown unit {unit:?} (ms, s, m, h, d)")),
+        _ => return err(format!("unknown unit {unit:?} (ms, s, m, h, d)")),
     };
-    filter.within_ms = Some(n.saturating_mul(ms_per));
-    Ok(())
+    Ok(n.saturating_mul(ms_per))
 }
 
 #[cfg(test)]
@@ -367,6 +460,29 @@ mod tests {
     }
 
     #[test]
+    fn spawn_takes_its_node_after_the_json() {
+        let parsed = parse(r#"spawn grid {"id": "a9", "params": {"start": "2,3"}} --node edge-1"#);
+        let Ok(Parsed::Run {
+            command: Command::Spawn { kind, spec, node },
+            ..
+        }) = parsed
+        else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!((kind.as_str(), node.as_deref()), ("grid", Some("edge-1")));
+        assert_eq!(spec["params"]["start"], "2,3");
+        let replayed = parse("replay a1 --at 5m").unwrap();
+        let at = Some(ReplayAt::AgoMs(300_000));
+        assert_eq!(
+            replayed,
+            run(Command::Replay {
+                agent: "a1".into(),
+                at
+            })
+        );
+    }
+
+    #[test]
     fn json_is_a_flag_of_every_command_but_not_inside_send() {
         let (parsed, json) = parse_line("events --kind audit --json --limit 5").unwrap();
         assert!(json);
@@ -388,6 +504,10 @@ mod tests {
             ("events --since 5y", "unknown unit"),
             ("events --node", "needs a value"),
             ("send a {not json", "not JSON"),
+            ("send a {} extra", "after the JSON"),
+            ("spawn grid {\"id\": \"a\"} --nod x", "unexpected"),
+            ("replay a --at 5y", "unknown unit"),
+            ("mission", "usage: mission"),
             ("kill", "usage: kill"),
             ("nodes extra", "unexpected"),
             ("tree \"unterminated", "unterminated"),

@@ -24,6 +24,7 @@ pub fn human(command: &Command, value: &Value) -> String {
             out
         }
         Command::Agents { .. } => agents(value),
+        Command::Missions => missions(value),
         Command::Events(_) => value.as_array().map_or_else(String::new, |es| {
             es.iter().map(|e| format!("{}\n", event(e))).collect()
         }),
@@ -114,6 +115,30 @@ fn agents(value: &Value) -> String {
             s(&a["tenant"]),
             s(&a["restarts"]),
             layers.join(" ")
+        );
+    }
+    out
+}
+
+fn missions(value: &Value) -> String {
+    let mut out = format!(
+        "{:>4} {:<10} {:<12} {:>9}  GOAL\n",
+        "ID", "SQUAD", "STATE", "DONE"
+    );
+    for m in value.as_array().into_iter().flatten() {
+        let state = match &m["state"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let done = format!("{}/{}", s(&m["done"]), s(&m["tasks"]));
+        let _ = writeln!(
+            out,
+            "{:>4} {:<10} {:<12} {:>9}  {}",
+            s(&m["id"]),
+            s(&m["squad"]),
+            state,
+            done,
+            s(&m["goal"])
         );
     }
     out

@@ -33,17 +33,23 @@ pub fn authorize(args: &ControlArgs, request: &ControlRequest) -> Result<(), Con
         | Command::Agents { .. }
         | Command::Estop { .. }
         | Command::Resume { .. } => Ok(()),
-        Command::Send { .. } => Ok(()),
+        Command::Send { .. }
+        | Command::Spawn { .. }
+        | Command::Stop { .. }
+        | Command::Replay { .. } => Ok(()),
         Command::Events(filter) => match &filter.tenant {
             Some(other) if other != tenant => Err(ControlError::Refused(format!(
                 "a session of tenant {tenant:?} cannot read tenant {other:?}'s events"
             ))),
             _ => Ok(()),
         },
-        Command::Tree { .. } | Command::Kill { .. } | Command::Stats { .. } => {
-            Err(ControlError::Refused(format!(
-                "only a system session may inspect the node's supervision tree or inject faults; this one is bound to tenant {tenant:?}"
-            )))
-        }
+        Command::Tree { .. }
+        | Command::Kill { .. }
+        | Command::Stats { .. }
+        | Command::Call { .. }
+        | Command::Mission { .. }
+        | Command::Missions => Err(ControlError::Refused(format!(
+            "only a system session may inspect the node's machinery, inject faults or plan missions; this one is bound to tenant {tenant:?}"
+        ))),
     }
 }

@@ -31,6 +31,12 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         }
         Command::Kill { path, reason } => kill(args, path, reason.as_deref()).await,
         Command::Stats { .. } => stats(args).await,
+        Command::Mission { goal } => super::missions::submit(args, goal).await,
+        Command::Missions => super::missions::list(args).await,
+        Command::Call { path, message } => super::missions::call(args, path, message).await,
+        Command::Spawn { kind, spec, .. } => super::fleet::spawn(args, tenant, kind, spec).await,
+        Command::Stop { agent } => super::fleet::stop(args, tenant, agent_of(args, agent)?).await,
+        Command::Replay { agent, at } => super::fleet::replay_agent(args, tenant, agent, *at),
     }
 }
 
@@ -54,7 +60,7 @@ fn uptime_s(args: &ControlArgs) -> u64 {
         .as_secs()
 }
 
-fn now_us(args: &ControlArgs) -> u64 {
+pub fn now_us(args: &ControlArgs) -> u64 {
     let now = args.ctx.clock.wall_now();
     let since_epoch = now
         .duration_since(std::time::UNIX_EPOCH)

@@ -9,8 +9,10 @@
 mod auth;
 pub mod events;
 mod execute;
+mod fleet;
 mod forward;
 mod json;
+mod missions;
 pub mod protocol;
 
 use std::sync::Arc;
@@ -80,6 +82,8 @@ pub struct ControlArgs {
     pub directory: LocalDirectory,
     pub reader: LedgerReader,
     pub server: ServerSlot,
+    /// The mission planner, on nodes that plan.
+    pub missions: ActorSlot<swarmd_actors::missions::PlannerMsg>,
     /// When the node started (its clock), for uptime.
     pub started: std::time::SystemTime,
 }

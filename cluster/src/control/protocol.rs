@@ -61,15 +61,48 @@ pub enum Command {
     Stats {
         node: Option<String>,
     },
+    /// `{"cover": {"sector": ...}}` or `{"fetch": {"item": ..., "dock": ...}}`.
+    Mission {
+        goal: Value,
+    },
+    Missions,
+    /// A spec as JSON (`id` required; the rest has defaults), on `node`.
+    Spawn {
+        kind: String,
+        spec: Value,
+        node: Option<String>,
+    },
+    Stop {
+        agent: String,
+    },
+    /// A request to an actor that answers, printed with its reply.
+    Call {
+        path: String,
+        message: Value,
+    },
+    /// An agent's folded state and decisions up to a point.
+    Replay {
+        agent: String,
+        at: Option<ReplayAt>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayAt {
+    Seq(u64),
+    /// This long ago, by the node's clock (`--at 5m`).
+    AgoMs(u64),
 }
 
 impl Command {
     /// The node a command is about, when it names one other than the receiver.
     pub fn target_node(&self) -> Option<&str> {
         match self {
-            Command::Tree { node } | Command::Agents { node } | Command::Stats { node } => {
-                node.as_deref()
-            }
+            Command::Tree { node }
+            | Command::Agents { node }
+            | Command::Stats { node }
+            | Command::Spawn { node, .. } => node.as_deref(),
             _ => None,
         }
     }

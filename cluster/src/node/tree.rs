@@ -178,6 +178,7 @@ fn control_args(
         directory: wiring.directory.clone(),
         reader: LedgerReader::new(ctx.storage.clone()),
         server: wiring.server.clone(),
+        missions: wiring.cloud.missions.clone(),
         started: ctx.clock.wall_now(),
     }
 }

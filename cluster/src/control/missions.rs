@@ -1,0 +1,154 @@
+//! `mission`, `missions` and `call`: what the cloud's planner and the
+//! node's gateway answer.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
+use swarmd_messages::swarm::{Cell, Goal, Rect};
+
+use super::{ControlArgs, ControlError, ControlReply};
+
+/// How long the planner may take to answer.
+const PLANNER_TIMEOUT_MS: u64 = 5_000;
+
+/// A mission as an operator writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MissionInput {
+    #[serde(flatten)]
+    goal: GoalInput,
+    #[serde(default = "default_squad")]
+    squad: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum GoalInput {
+    Cover { sector: Rect },
+    Fetch { item: Cell, dock: Cell },
+}
+
+fn default_squad() -> String {
+    "default".into()
+}
+
+pub fn bad_json(what: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ControlError {
+    let at = e.path().to_string();
+    ControlError::BadRequest(format!("{what}, at {at}: {}", e.inner()))
+}
+
+fn planner(args: &ControlArgs) -> Result<ractor::ActorRef<PlannerMsg>, ControlError> {
+    args.missions.get().ok_or_else(|| {
+        ControlError::BadRequest(format!(
+            "node {:?} plans no missions (its role is {}); connect to a cloud node",
+            args.node, args.role
+        ))
+    })
+}
+
+fn unanswered(e: impl std::fmt::Display) -> ControlError {
+    ControlError::Unavailable(format!("the mission planner: {e}"))
+}
+
+pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
+    let input: MissionInput = serde_path_to_error::deserialize(goal.clone()).map_err(|e| {
+        bad_json(
+            "a mission ({\"cover\": {\"sector\": ...}} or {\"fetch\": ...})",
+            e,
+        )
+    })?;
+    let goal = match input.goal {
+        GoalInput::Cover { sector } => Goal::CoverSector { sector },
+        GoalInput::Fetch { item, dock } => Goal::Fetch { item, dock },
+    };
+    let planner = planner(args)?;
+    let squad = input.squad;
+    let id = ractor::call_t!(
+        planner,
+        |reply| PlannerMsg::Submit { goal, squad, reply },
+        PLANNER_TIMEOUT_MS
+    )
+    .map_err(unanswered)?;
+    Ok(json!({"mission": id}))
+}
+
+pub async fn list(args: &ControlArgs) -> ControlReply {
+    let planner = planner(args)?;
+    let missions =
+        ractor::call_t!(planner, PlannerMsg::Missions, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    Ok(Value::Array(missions.iter().map(mission).collect()))
+}
+
+fn mission(m: &Mission) -> Value {
+    let done = m
+        .tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Done)
+        .count();
+    json!({
+        "id": m.id,
+        "goal": m.describe(),
+        "squad": m.squad,
+        "state": serde_json::to_value(&m.state).unwrap_or(Value::Null),
+        "tasks": m.tasks.len(),
+        "done": done,
+        "progress": if m.tasks.is_empty() { 1.0 } else { done as f64 / m.tasks.len() as f64 },
+        "detail": m.tasks.iter().map(|t| json!({
+            "task": t.id,
+            "state": serde_json::to_value(&t.state).unwrap_or(Value::Null),
+            "attempts": t.attempts,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What `call` can ask, per addressable actor.
+#[derive(Debug, Deserialize)]
+enum GatewayCall {
+    Members,
+    Stats,
+}
+
+#[derive(Debug, Deserialize)]
+enum PlannerCall {
+    Missions,
+}
+
+/// `call NODE/cluster/gateway "Members"`, `call NODE/cloud/missions "Missions"`.
+pub async fn call(args: &ControlArgs, path: &str, message: &Value) -> ControlReply {
+    let local = path
+        .strip_prefix(&format!("{}/", args.node))
+        .unwrap_or(path);
+    match local {
+        "cluster/gateway" | "gateway" => {
+            let call: GatewayCall = serde_path_to_error::deserialize(message.clone())
+                .map_err(|e| bad_json("a gateway call (\"Members\" or \"Stats\")", e))?;
+            let unavailable =
+                |e: crate::gateway::CallError| ControlError::Unavailable(e.to_string());
+            match call {
+                GatewayCall::Members => {
+                    let members = args.cluster.members().await.map_err(unavailable)?;
+                    Ok(Value::Array(
+                        members.iter().map(super::json::member).collect(),
+                    ))
+                }
+                GatewayCall::Stats => {
+                    let s = args.cluster.stats().await.map_err(unavailable)?;
+                    Ok(
+                        json!({"frames_in": s.frames_in, "undecodable_frames": s.undecodable_frames,
+                        "refused_frames": s.refused_frames, "undeliverable_casts": s.undeliverable_casts,
+                        "dropped_outgoing": s.dropped_outgoing, "pending_calls": s.pending_calls,
+                        "watches": s.watches}),
+                    )
+                }
+            }
+        }
+        "cloud/missions" | "missions" => {
+            let PlannerCall::Missions = serde_path_to_error::deserialize(message.clone())
+                .map_err(|e| bad_json("a planner call (\"Missions\")", e))?;
+            list(args).await
+        }
+        _ => Err(ControlError::BadRequest(format!(
+            "{path:?} answers no calls here; see `help call`"
+        ))),
+    }
+}
