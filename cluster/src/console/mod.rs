@@ -140,18 +140,29 @@ impl Session {
     }
 
     async fn request(&self, line: &str, command: Command) -> ControlReply {
+        self.send(line, command, false).await
+    }
+
+    /// A read the operator already asked for (a `--follow` poll, names for
+    /// completion): not audited again.
+    async fn repeat(&self, line: &str, command: Command) -> ControlReply {
+        self.send(line, command, true).await
+    }
+
+    async fn send(&self, line: &str, command: Command, repeat: bool) -> ControlReply {
         let request = ControlRequest {
             tenant: self.tenant.clone(),
             principal: self.principal.clone(),
             line: line.trim().to_string(),
             command,
+            repeat,
         };
         self.client.call(&request).await
     }
 
     /// Polls for events after the newest seen, until Ctrl-C (or the node goes).
     async fn follow(&self, line: &str, mut filter: EventFilter, json: bool) -> Outcome {
-        let first = self.request(line, Command::Events(filter.clone())).await;
+        let first = self.repeat(line, Command::Events(filter.clone())).await;
         let mut seen = Seen::default();
         if let Ok(Value::Array(events)) = &first {
             seen.note(events);
@@ -166,7 +177,7 @@ impl Session {
                 _ = &mut interrupted => return Outcome::Ok,
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {}
             }
-            let events = match self.request(line, Command::Events(filter.clone())).await {
+            let events = match self.repeat(line, Command::Events(filter.clone())).await {
                 Ok(Value::Array(events)) => events,
                 Ok(_) => continue,
                 Err(e) => return error(&e.to_string()),
@@ -189,7 +200,7 @@ impl Session {
     pub async fn live_names(&self) -> Vec<String> {
         let mut names = BTreeSet::new();
         for command in [Command::Nodes, Command::Agents { node: None }] {
-            if let Ok(Value::Array(rows)) = self.request("", command).await {
+            if let Ok(Value::Array(rows)) = self.repeat("(completion)", command).await {
                 for row in rows {
                     for key in ["name", "id"] {
                         if let Some(n) = row[key].as_str() {

@@ -144,16 +144,34 @@ fn missions(value: &Value) -> String {
     out
 }
 
+/// µs since the Unix epoch as `2026-12-01T23:41:05.123Z` (UTC).
+pub fn utc(us: u64) -> String {
+    let (secs, ms) = (us / 1_000_000, (us / 1000) % 1000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (h, m, sec) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Days to a civil date (Howard Hinnant's algorithm, for days >= 0).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{ms:03}Z")
+}
+
 pub fn event(e: &Value) -> String {
     let agent = e["agent"]
         .as_str()
         .map(|a| format!(" agent={a}"))
         .unwrap_or_default();
     format!(
-        "{}/{} {} {} tenant={}{agent} {}",
+        "{} {}/{} {} tenant={}{agent} {}",
+        utc(e["time_us"].as_u64().unwrap_or(0)),
         s(&e["node"]),
         s(&e["seq"]),
-        s(&e["time_us"]),
         s(&e["kind"]),
         s(&e["tenant"]),
         e["detail"]
@@ -173,4 +191,16 @@ pub fn trace(events: &Value) -> String {
         let _ = writeln!(out, "{}[{span}] {}", "  ".repeat(depth), event(e));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_utc() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400_000_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(utc(1_796_167_965_670_653), "2026-12-01T23:32:45.670Z");
+    }
 }

@@ -60,6 +60,10 @@ fn uptime_s(args: &ControlArgs) -> u64 {
         .as_secs()
 }
 
+fn first_seq(args: &ControlArgs) -> u64 {
+    swarmd_storage::ledger::persisted_first_seq(args.ctx.storage.as_ref(), &args.node).unwrap_or(0)
+}
+
 pub fn now_us(args: &ControlArgs) -> u64 {
     let now = args.ctx.clock.wall_now();
     let since_epoch = now
@@ -68,25 +72,48 @@ pub fn now_us(args: &ControlArgs) -> u64 {
     u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// How long `nodes` waits for a member's own numbers.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn nodes(args: &ControlArgs) -> ControlReply {
     let members = args.cluster.members().await.map_err(unavailable)?;
     let agents = args.factory.status().await.map_err(unavailable)?.len();
-    let mut rows: Vec<Value> = members.iter().map(json::member).collect();
-    for row in &mut rows {
-        if row["name"] == args.node.as_str() {
-            row["agents"] = json!(agents);
-            row["uptime_s"] = json!(uptime_s(args));
-            row["self"] = json!(true);
+    let mut rows: Vec<Value> = members
+        .iter()
+        .filter(|m| m.info.name != args.node)
+        .map(json::member)
+        .collect();
+    let probes = rows
+        .iter()
+        .map(|row| probe(args, row["name"].as_str().unwrap_or_default()));
+    let numbers = futures::future::join_all(probes).await;
+    for (row, stats) in rows.iter_mut().zip(numbers) {
+        if let Some(stats) = stats {
+            row["agents"] = stats["agents"].clone();
+            row["uptime_s"] = stats["uptime_s"].clone();
         }
     }
-    if !members.iter().any(|m| m.info.name == args.node) {
-        rows.insert(
-            0,
-            json!({"name": args.node, "role": args.role.to_string(), "state": "up",
-                   "agents": agents, "uptime_s": uptime_s(args), "self": true}),
-        );
-    }
+    let me = json!({"name": args.node, "role": args.role.to_string(), "state": "up",
+        "address": args.address, "connected": true, "agents": agents,
+        "uptime_s": uptime_s(args), "self": true});
+    rows.insert(0, me);
     Ok(Value::Array(rows))
+}
+
+/// A member's `stats`, asked as a probe (not audited), or `None` in time.
+async fn probe(args: &ControlArgs, node: &str) -> Option<Value> {
+    let request = ControlRequest {
+        tenant: SYSTEM_TENANT.into(),
+        principal: format!("node {}", args.node),
+        line: "nodes (probe)".into(),
+        command: Command::Stats {
+            node: Some(node.to_string()),
+        },
+        repeat: true,
+    };
+    let bytes = serde_json::to_vec(&request).ok()?;
+    let reply = super::forward::to_node(args, node, &bytes);
+    tokio::time::timeout(PROBE_TIMEOUT, reply).await.ok()?.ok()
 }
 
 async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
@@ -257,10 +284,28 @@ async fn stats(args: &ControlArgs) -> ControlReply {
     let gateway = args.cluster.stats().await.map_err(unavailable)?;
     let agents = args.factory.status().await.map_err(unavailable)?;
     let restarts: u64 = agents.iter().map(|a| u64::from(a.restarts)).sum();
+    let ledger = args.ctx.ledger.stats().await.map_err(unavailable)?;
+    let storage = args.ctx.storage.as_ref();
+    // Edges forward from a persisted cursor; the backlog is what lies past it.
+    let cursor = swarmd_storage::ledger::persisted_cursor(storage, &args.node).ok();
+    let durable_below = args.ctx.ledger.durable_below();
+    let backlog = cursor.map(|c| durable_below.saturating_sub(c.max(first_seq(args))));
+    let uptime = uptime_s(args);
     Ok(json!({
         "node": args.node,
         "role": args.role.to_string(),
-        "uptime_s": uptime_s(args),
+        "uptime_s": uptime,
+        "ledger": {
+            "committed": ledger.committed,
+            "batches": ledger.batches,
+            "failed_batches": ledger.failed_batches,
+            "events_per_s": ledger.committed / uptime.max(1),
+            "durable_below": durable_below,
+        },
+        "forward": {
+            "cursor": cursor,
+            "backlog": if args.role.runs_edge() && !args.role.runs_cloud() { backlog } else { None },
+        },
         "agents": agents.len(),
         "agent_restarts": restarts,
         "gateway": {

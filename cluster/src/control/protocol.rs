@@ -29,6 +29,10 @@ pub struct ControlRequest {
     /// The command as the operator typed it, for the audit record.
     pub line: String,
     pub command: Command,
+    /// A repeat of a read the operator already made (a `--follow` poll) or a
+    /// node's own probe: not audited again. Honoured for reads only.
+    #[serde(default)]
+    pub repeat: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +100,20 @@ pub enum ReplayAt {
 }
 
 impl Command {
+    /// Whether the command only reads.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Command::Nodes
+                | Command::Tree { .. }
+                | Command::Agents { .. }
+                | Command::Events(_)
+                | Command::Stats { .. }
+                | Command::Missions
+                | Command::Replay { .. }
+        )
+    }
+
     /// The node a command is about, when it names one other than the receiver.
     pub fn target_node(&self) -> Option<&str> {
         match self {

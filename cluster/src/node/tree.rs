@@ -169,6 +169,7 @@ fn control_args(
     ControlArgs {
         ctx: ctx.clone(),
         node: config.node.name.clone(),
+        address: config.cluster.advertised(),
         role: config.node.role,
         tenants: config.node.tenants.clone(),
         allow_fault_injection: config.fault_injection_allowed(),
