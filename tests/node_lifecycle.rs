@@ -34,10 +34,13 @@ async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
     let started = child_events(&events, "child started", "node");
     let stopped = child_events(&events, "child stopped", "node");
     // The default node plays both roles: it also hosts the world and plans.
-    assert_eq!(started, ["storage", "cluster", "agents", "cloud"]);
+    assert_eq!(
+        started,
+        ["storage", "cluster", "agents", "cloud", "control"]
+    );
     assert_eq!(
         stopped,
-        ["cloud", "agents", "cluster", "storage"],
+        ["control", "cloud", "agents", "cluster", "storage"],
         "reverse start order"
     );
 

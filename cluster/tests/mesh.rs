@@ -13,7 +13,12 @@ fn section(listen: Vec<String>, connect: Vec<String>, capacity: usize) -> MeshSe
         connect,
         multicast_scouting: false,
         subscription_capacity: capacity,
+        tls: None,
     }
+}
+
+fn acme() -> Vec<String> {
+    vec!["acme".to_string()]
 }
 
 fn free_endpoint() -> String {
@@ -28,19 +33,19 @@ fn free_endpoint() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
     let endpoint = free_endpoint();
-    let a = ZenohMesh::open(&section(vec![endpoint.clone()], vec![], 64))
+    let a = ZenohMesh::open(&section(vec![endpoint.clone()], vec![], 64), &acme())
         .await
         .unwrap();
-    let b = ZenohMesh::open(&section(vec![], vec![endpoint], 64))
+    let b = ZenohMesh::open(&section(vec![], vec![endpoint], 64), &acme())
         .await
         .unwrap();
-    let mut sub = a.subscribe("swarm/acme/peers/**").await.unwrap();
+    let mut sub = a.subscribe("swarmd/acme/peers/**").await.unwrap();
 
     // The subscription's declaration travels to b asynchronously: publish until
     // one arrives, a bounded number of times.
     let mut received = None;
     for attempt in 0u8..50 {
-        b.publish("swarm/acme/peers/edge-2", vec![attempt])
+        b.publish("swarmd/acme/peers/edge-2", vec![attempt])
             .await
             .unwrap();
         if let Ok(sample) = tokio::time::timeout(Duration::from_millis(100), sub.recv()).await {
@@ -49,12 +54,12 @@ async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
         }
     }
     let sample = received.expect("a sample within 50 attempts");
-    assert_eq!(sample.key, "swarm/acme/peers/edge-2");
+    assert_eq!(sample.key, "swarmd/acme/peers/edge-2");
     assert_eq!(sample.payload.len(), 1);
     assert_eq!(sub.dropped(), 0);
 
-    b.publish("swarm/acme/hazards/1", vec![9]).await.unwrap();
-    b.publish("swarm/acme/peers/edge-3", vec![42])
+    b.publish("swarmd/acme/hazards/1", vec![9]).await.unwrap();
+    b.publish("swarmd/acme/peers/edge-3", vec![42])
         .await
         .unwrap();
     let next = loop {
@@ -68,7 +73,7 @@ async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
     };
     assert_eq!(
         (next.key.as_str(), next.payload),
-        ("swarm/acme/peers/edge-3", vec![42]),
+        ("swarmd/acme/peers/edge-3", vec![42]),
         "hazards not matched"
     );
     a.close().await;
@@ -77,7 +82,9 @@ async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_key_expressions_are_errors_not_panics() {
-    let mesh = ZenohMesh::open(&section(vec![], vec![], 8)).await.unwrap();
+    let mesh = ZenohMesh::open(&section(vec![], vec![], 8), &acme())
+        .await
+        .unwrap();
     assert!(matches!(
         mesh.publish("a/**/", vec![]).await,
         Err(MeshError::BadKey { .. })

@@ -138,6 +138,10 @@ pub struct MeshSection {
     pub connect: Vec<String>,
     pub multicast_scouting: bool,
     pub subscription_capacity: usize,
+    /// Mutual TLS for mesh links: then every endpoint must be `tls/...`,
+    /// and a peer without a certificate from `ca` cannot connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +338,12 @@ impl NodeConfig {
                     key,
                     format!("{e:?} is not a zenoh endpoint like tcp/HOST:PORT"),
                 ));
+            }
+            if m.tls.is_some()
+                && let Some(e) = endpoints.iter().find(|e| !e.starts_with("tls/"))
+            {
+                let why = format!("{e:?}: with [mesh.tls] every endpoint is tls/HOST:PORT");
+                return Err((key, why));
             }
         }
         Ok(())

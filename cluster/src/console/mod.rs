@@ -24,6 +24,11 @@ use crate::control::{Command, ControlReply, ControlRequest, EventFilter};
 
 /// `--follow` asks for new events this often.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+/// How far back each `--follow` poll looks behind the newest event shown:
+/// events are stamped when their node commits them, and a cloud receives
+/// edges' events a little later. Forwarded events later than this (an
+/// edge's backlog after a partition) are for `events --since`.
+const FOLLOW_SLACK_US: u64 = 3_000_000;
 /// Exit code when the console cannot connect (wrong cookie, nothing listening).
 pub const EXIT_UNREACHABLE: u8 = 2;
 
@@ -128,10 +133,14 @@ impl Session {
             },
             Parsed::Run { command, follow } => {
                 let result = self.request(line, command.clone()).await;
+                let shown = match (&result, follow) {
+                    (Ok(Value::Array(events)), true) => events.clone(),
+                    _ => Vec::new(),
+                };
                 let outcome = show(&command, result, json);
                 match (follow, command, outcome) {
                     (true, Command::Events(filter), Outcome::Ok) => {
-                        self.follow(line, filter, json).await
+                        self.follow(line, filter, &shown, json).await
                     }
                     (_, _, outcome) => outcome,
                 }
@@ -161,18 +170,34 @@ impl Session {
     }
 
     /// Polls for events after the newest seen, until Ctrl-C (or the node goes).
-    async fn follow(&self, line: &str, mut filter: EventFilter, json: bool) -> Outcome {
-        let first = self.repeat(line, Command::Events(filter.clone())).await;
+    async fn follow(
+        &self,
+        line: &str,
+        mut filter: EventFilter,
+        shown: &[Value],
+        json: bool,
+    ) -> Outcome {
         let mut seen = Seen::default();
-        if let Ok(Value::Array(events)) = &first {
-            seen.note(events);
+        seen.note(shown);
+        // What the first answer left out, at or before its newest event, is
+        // not news: mark the window as seen without printing it.
+        filter.since_us = Some(seen.newest_us.saturating_sub(FOLLOW_SLACK_US));
+        filter.within_ms = None;
+        filter.limit = crate::control::protocol::MAX_EVENTS;
+        if let Ok(Value::Array(window)) = self.repeat(line, Command::Events(filter.clone())).await {
+            let newest = seen.newest_us;
+            let old: Vec<Value> = window
+                .into_iter()
+                .filter(|e| e["time_us"].as_u64().unwrap_or(0) <= newest)
+                .collect();
+            seen.note(&old);
         }
         filter.within_ms = None;
         filter.limit = crate::control::protocol::MAX_EVENTS;
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
         loop {
-            filter.since_us = Some(seen.newest_us);
+            filter.since_us = Some(seen.newest_us.saturating_sub(FOLLOW_SLACK_US));
             tokio::select! {
                 _ = &mut interrupted => return Outcome::Ok,
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {}
@@ -214,36 +239,34 @@ impl Session {
     }
 }
 
-/// Which events `--follow` has shown: those at the newest time, since the
-/// next poll starts there (inclusive). Bounded by events sharing one µs.
+/// Which events `--follow` has shown within the slack window behind the
+/// newest: a poll re-reads that window, and only the unseen are printed.
+/// Bounded by the events of one window.
 #[derive(Default)]
 struct Seen {
     newest_us: u64,
-    at_newest: BTreeSet<(String, u64)>,
+    shown: BTreeSet<(u64, String, u64)>,
 }
 
 impl Seen {
-    fn key(e: &Value) -> (String, u64) {
+    fn key(e: &Value) -> (u64, String, u64) {
         let node = e["node"].as_str().unwrap_or_default().to_string();
-        (node, e["seq"].as_u64().unwrap_or(0))
+        let time = e["time_us"].as_u64().unwrap_or(0);
+        (time, node, e["seq"].as_u64().unwrap_or(0))
     }
 
     fn is_new(&self, e: &Value) -> bool {
-        let t = e["time_us"].as_u64().unwrap_or(0);
-        t > self.newest_us || (t == self.newest_us && !self.at_newest.contains(&Self::key(e)))
+        !self.shown.contains(&Self::key(e))
     }
 
     fn note(&mut self, events: &[Value]) {
         for e in events {
-            let t = e["time_us"].as_u64().unwrap_or(0);
-            if t > self.newest_us {
-                self.newest_us = t;
-                self.at_newest.clear();
-            }
-            if t == self.newest_us {
-                self.at_newest.insert(Self::key(e));
-            }
+            let key = Self::key(e);
+            self.newest_us = self.newest_us.max(key.0);
+            self.shown.insert(key);
         }
+        let horizon = self.newest_us.saturating_sub(FOLLOW_SLACK_US);
+        self.shown = self.shown.split_off(&(horizon, String::new(), 0));
     }
 }
 

@@ -2,6 +2,7 @@
 //! scoped to the tenants the node serves.
 
 mod scope;
+mod zconfig;
 
 pub use scope::TenantScoped;
 
@@ -23,7 +24,7 @@ pub async fn open(
     if !role.runs_edge() {
         return Ok(Arc::new(DisabledMesh));
     }
-    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(config).await?);
+    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(config, tenants).await?);
     Ok(Arc::new(TenantScoped::new(mesh, tenants)))
 }
 
@@ -33,24 +34,14 @@ pub struct ZenohMesh {
 }
 
 impl ZenohMesh {
-    pub async fn open(config: &MeshSection) -> Result<Self, MeshError> {
-        let transport = |e: zenoh::Error| MeshError::Transport(e.to_string());
-        let mut zconfig = zenoh::Config::default();
-        let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialize");
-        let settings = [
-            ("mode", "\"peer\"".to_owned()),
-            (
-                "scouting/multicast/enabled",
-                config.multicast_scouting.to_string(),
-            ),
-            ("listen/endpoints", json(&config.listen)),
-            ("connect/endpoints", json(&config.connect)),
-        ];
-        for (key, value) in settings {
-            zconfig.insert_json5(key, &value).map_err(transport)?;
-        }
-        let session = zenoh::open(zconfig).await.map_err(transport)?;
-        info!(zid = %session.zid(), listen = ?config.listen, connect = ?config.connect, "mesh session open");
+    /// A peer session that carries only `swarmd/<tenant>/**` of `tenants`
+    /// (zenoh's access control), over mutual TLS when `[mesh.tls]` is set.
+    pub async fn open(config: &MeshSection, tenants: &[String]) -> Result<Self, MeshError> {
+        let zconfig = zconfig::zenoh_config(config, tenants)?;
+        let session = zenoh::open(zconfig)
+            .await
+            .map_err(|e| MeshError::Transport(e.to_string()))?;
+        info!(zid = %session.zid(), listen = ?config.listen, connect = ?config.connect, tls = config.tls.is_some(), "mesh session open");
         Ok(Self {
             session,
             subscription_capacity: config.subscription_capacity,

@@ -29,7 +29,7 @@ pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
 pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name};
 pub use peer_certs::{PeerCerts, certifies};
-pub use tls::{Tls, TlsError};
+pub use tls::{Tls, TlsError, refuse_exposed_key};
 pub use tls_listener::{TlsListener, TlsListenerArgs};
 
 /// The node server's current incarnation, read by the dialers and the gateway.

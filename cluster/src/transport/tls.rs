@@ -49,7 +49,7 @@ impl Tls {
     pub fn load(section: &TlsSection) -> Result<Self, TlsError> {
         let provider = Arc::new(aws_lc_rs::default_provider());
         let certs = read_certs("cluster.tls.cert", &section.cert)?;
-        refuse_exposed_key(&section.key)?;
+        refuse_exposed_key("cluster.tls.key", &section.key)?;
         let key = PrivateKeyDer::from_pem_file(&section.key)
             .map_err(|e| TlsError::new("cluster.tls.key", Some(&section.key), e))?;
         let mut roots = RootCertStore::empty();
@@ -103,17 +103,16 @@ fn server_config(
 }
 
 /// A private key that group or others can read is refused, as the cookie is.
-fn refuse_exposed_key(path: &Path) -> Result<(), TlsError> {
+pub fn refuse_exposed_key(key: &'static str, path: &Path) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta =
-        std::fs::metadata(path).map_err(|e| TlsError::new("cluster.tls.key", Some(path), e))?;
+    let meta = std::fs::metadata(path).map_err(|e| TlsError::new(key, Some(path), e))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         let why = format!(
             "the private key is readable by group or others (mode {mode:o}); run: chmod 600 {}",
             path.display()
         );
-        return Err(TlsError::new("cluster.tls.key", Some(path), why));
+        return Err(TlsError::new(key, Some(path), why));
     }
     Ok(())
 }
@@ -140,11 +139,11 @@ mod tests {
         std::fs::write(&key, "not even a key").unwrap();
         for exposed in [0o644, 0o640, 0o604] {
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(exposed)).unwrap();
-            let err = refuse_exposed_key(&key).unwrap_err();
+            let err = refuse_exposed_key("cluster.tls.key", &key).unwrap_err();
             assert_eq!(err.key, "cluster.tls.key");
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(refuse_exposed_key(&key).is_ok());
+        assert!(refuse_exposed_key("cluster.tls.key", &key).is_ok());
     }
 }

@@ -1,0 +1,73 @@
+//! The zenoh configuration of a node's mesh session: its endpoints, mutual
+//! TLS when `[mesh.tls]` is set, and access control that lets the session
+//! carry only `swarmd/<tenant>/**` of the tenants the node serves, in and
+//! out, whoever the peer is (deny beats allow beats the default, deny).
+
+use serde_json::{Value, json};
+use swarmd_actors::ctx::MeshError;
+use swarmd_config::MeshSection;
+
+/// Every message kind zenoh's access control knows: all are allowed on the
+/// node's tenants' keys, none elsewhere.
+const MESSAGES: [&str; 9] = [
+    "put",
+    "delete",
+    "declare_subscriber",
+    "query",
+    "declare_queryable",
+    "reply",
+    "liveliness_token",
+    "declare_liveliness_subscriber",
+    "liveliness_query",
+];
+
+pub fn zenoh_config(section: &MeshSection, tenants: &[String]) -> Result<zenoh::Config, MeshError> {
+    let mut settings: Vec<(&str, Value)> = vec![
+        ("mode", json!("peer")),
+        (
+            "scouting/multicast/enabled",
+            json!(section.multicast_scouting),
+        ),
+        ("listen/endpoints", json!(section.listen)),
+        ("connect/endpoints", json!(section.connect)),
+        ("access_control", access_control(tenants)),
+    ];
+    if let Some(tls) = &section.tls {
+        crate::transport::refuse_exposed_key("mesh.tls.key", &tls.key)
+            .map_err(|e| MeshError::Transport(e.to_string()))?;
+        let path = |p: &std::path::Path| json!(p.display().to_string());
+        settings.extend([
+            ("transport/link/protocols", json!(["tls"])),
+            ("transport/link/tls/enable_mtls", json!(true)),
+            ("transport/link/tls/root_ca_certificate", path(&tls.ca)),
+            ("transport/link/tls/listen_certificate", path(&tls.cert)),
+            ("transport/link/tls/listen_private_key", path(&tls.key)),
+            ("transport/link/tls/connect_certificate", path(&tls.cert)),
+            ("transport/link/tls/connect_private_key", path(&tls.key)),
+        ]);
+    }
+    let mut config = zenoh::Config::default();
+    for (key, value) in settings {
+        config
+            .insert_json5(key, &value.to_string())
+            .map_err(|e| MeshError::Transport(format!("mesh config {key}: {e}")))?;
+    }
+    Ok(config)
+}
+
+fn access_control(tenants: &[String]) -> Value {
+    let keys: Vec<String> = tenants.iter().map(|t| format!("swarmd/{t}/**")).collect();
+    json!({
+        "enabled": true,
+        "default_permission": "deny",
+        "rules": [{
+            "id": "served-tenants",
+            "messages": MESSAGES,
+            "flows": ["ingress", "egress"],
+            "permission": "allow",
+            "key_exprs": keys,
+        }],
+        "subjects": [{"id": "every-peer"}],
+        "policies": [{"rules": ["served-tenants"], "subjects": ["every-peer"]}],
+    })
+}
