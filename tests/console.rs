@@ -69,7 +69,20 @@ async fn nodes_lists_a_cloud_and_an_edge_as_up() {
         &ENV,
     );
     cloud.ready().await;
-    let edge_args = ["--name", "edge-1", "--join", &cloud.listen];
+    let faults = support::write_file(
+        dir.path(),
+        "edge.toml",
+        "[control]\nallow_fault_injection = true\n",
+    );
+    let faults = faults.display().to_string();
+    let edge_args = [
+        "--name",
+        "edge-1",
+        "--join",
+        &cloud.listen,
+        "--config",
+        &faults,
+    ];
     let mut edge = Node::start(&dir.path().join("edge"), &edge_args, &ENV);
     edge.ready().await;
     cloud
@@ -100,6 +113,21 @@ async fn nodes_lists_a_cloud_and_an_edge_as_up() {
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    // A path on another node goes to that node, which decides (the cloud
+    // itself allows no fault injection; the edge does).
+    let (code, out, err) = console(
+        &cloud.listen,
+        &["--json", "-c", "kill edge-1/agents/edge-1-1/reflex"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json_lines(&out)[0]["killed"],
+        "edge-1/agents/edge-1-1/reflex"
+    );
+    let (code, _, err) = console(&cloud.listen, &["-c", "kill cloud/cloud/missions"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("allow_fault_injection"), "{err}");
     // The console is a hidden client: never a member.
     let members = cloud.events();
     assert!(!members.iter().any(|v| {

@@ -35,6 +35,9 @@ pub struct ConsoleArgs {
     /// History file of the interactive console [default: ~/.swarmd_history]
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Print each command's round trip to the node, in ms, to stderr
+    #[arg(long)]
+    pub timing: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,7 @@ pub fn console(args: &ConsoleArgs, config: &NodeConfig) -> ExitCode {
         json: args.json,
         commands: args.commands.clone(),
         history,
+        timing: args.timing,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct ConsoleOptions {
     pub json: bool,
     pub commands: Option<String>,
     pub history: Option<std::path::PathBuf>,
+    /// Print each command's round trip to stderr.
+    pub timing: bool,
 }
 
 pub struct Session {
@@ -47,6 +49,7 @@ pub struct Session {
     tenant: String,
     principal: String,
     json: bool,
+    timing: bool,
 }
 
 pub fn run(options: ConsoleOptions) -> ExitCode {
@@ -72,6 +75,7 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
         client,
         tenant: options.tenant.clone(),
         json: options.json,
+        timing: options.timing,
     };
     let ok = match &options.commands {
         Some(script) => runtime.block_on(session.run_script(script.split(';'))),
@@ -166,7 +170,13 @@ impl Session {
             command,
             repeat,
         };
-        self.client.call(&request).await
+        let started = tokio::time::Instant::now();
+        let reply = self.client.call(&request).await;
+        if self.timing && !repeat {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let _ = writeln!(std::io::stderr(), "({ms:.2} ms)");
+        }
+        reply
     }
 
     /// Polls for events after the newest seen, until Ctrl-C (or the node goes).

@@ -20,6 +20,13 @@ pub fn control_name(node: &str) -> String {
     format!("swarmd.control.{node}")
 }
 
+/// `NODE` of a path `NODE/subtree/child...` (three segments or more).
+fn path_node(path: &str) -> Option<&str> {
+    let mut parts = path.split('/');
+    let node = parts.next()?;
+    (parts.count() >= 2).then_some(node)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ControlRequest {
     /// The tenant the session is bound to; `system` for the whole node.
@@ -114,13 +121,18 @@ impl Command {
         )
     }
 
-    /// The node a command is about, when it names one other than the receiver.
+    /// The node a command is about, when it names one: by `--node`-style
+    /// argument, or as the first segment of a supervision path
+    /// (`NODE/agents/AGENT/...`). The receiver forwards it if it is another.
     pub fn target_node(&self) -> Option<&str> {
         match self {
             Command::Tree { node }
             | Command::Agents { node }
             | Command::Stats { node }
             | Command::Spawn { node, .. } => node.as_deref(),
+            Command::Kill { path, .. }
+            | Command::Call { path, .. }
+            | Command::Send { path, .. } => path_node(path),
             _ => None,
         }
     }
