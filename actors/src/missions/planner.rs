@@ -46,6 +46,8 @@ pub enum PlannerMsg {
     /// Sends `msg` to every agent known: emergency stop, resume, config update.
     Broadcast(AgentMsg),
     Missions(RpcReplyPort<Vec<Mission>>),
+    /// The latest status of every agent the planner knows, cluster-wide.
+    Agents(RpcReplyPort<Vec<AgentStatus>>),
     /// An operator's mission (console, HTTP): answered with its id.
     Submit {
         goal: Goal,
@@ -156,6 +158,9 @@ impl Actor for MissionPlanner {
             PlannerMsg::Broadcast(msg) => state.broadcast(&msg),
             PlannerMsg::Missions(reply) => {
                 let _ = reply.send(state.missions.values().cloned().collect());
+            }
+            PlannerMsg::Agents(reply) => {
+                let _ = reply.send(state.agents.values().map(|a| a.status.clone()).collect());
             }
         }
         Ok(())

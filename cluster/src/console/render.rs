@@ -90,30 +90,32 @@ fn tree(node: &Value, depth: usize, out: &mut String) {
 
 fn agents(value: &Value) -> String {
     let mut out = format!(
-        "{:<24} {:<12} {:<10} {:>8}  LAYERS\n",
-        "AGENT", "NODE", "TENANT", "RESTARTS"
+        "{:<20} {:<10} {:<8} {:<9} {:>8} {:<10}  LAYERS\n",
+        "AGENT", "NODE", "TENANT", "POSITION", "RESTARTS", "TASKS"
     );
     for a in value.as_array().into_iter().flatten() {
         let layers: Vec<String> = a["layers"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| {
-                format!(
-                    "{}:{}({})",
-                    s(&l["layer"]),
-                    s(&l["status"]),
-                    s(&l["restarts"])
-                )
-            })
+            .map(|l| format!("{}:{}({})", s(&l["layer"]), s(&l["status"]), s(&l["restarts"])))
             .collect();
+        let tasks: Vec<String> = a["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(s)
+            .collect();
+        let halted = if a["halted"] == true { " HALTED" } else { "" };
         let _ = writeln!(
             out,
-            "{:<24} {:<12} {:<10} {:>8}  {}",
+            "{:<20} {:<10} {:<8} {:<9} {:>8} {:<10}  {}{halted}",
             s(&a["id"]),
             s(&a["node"]),
             s(&a["tenant"]),
+            s(&a["position"]),
             s(&a["restarts"]),
+            if tasks.is_empty() { "-".to_string() } else { tasks.join(",") },
             layers.join(" ")
         );
     }

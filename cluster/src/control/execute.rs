@@ -116,24 +116,28 @@ async fn probe(args: &ControlArgs, node: &str) -> Option<Value> {
     tokio::time::timeout(PROBE_TIMEOUT, reply).await.ok()?.ok()
 }
 
+/// This node's agents with their layers, and, where this node plans
+/// missions, every agent the planner knows (cluster-wide) with its position,
+/// tasks and halt.
 async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
     let statuses = args.factory.status().await.map_err(unavailable)?;
     let tree = root_snapshot(args).await?;
+    let agents_tree = tree
+        .children
+        .iter()
+        .find(|c| c.info.id == "agents")
+        .and_then(|a| a.subtree.as_ref());
     let layers = |id: &str| -> Value {
-        let agent = tree
-            .children
-            .iter()
-            .find(|c| c.info.id == "agents")
-            .and_then(|a| a.subtree.as_ref())
-            .and_then(|a| a.children.iter().find(|c| c.info.id == id));
+        let agent = agents_tree.and_then(|a| a.children.iter().find(|c| c.info.id == id));
         let Some(subtree) = agent.and_then(|a| a.subtree.as_ref()) else {
-            return json!([]);
+            return Value::Null;
         };
-        json!(subtree.children.iter().map(|l| json!({
-            "layer": l.info.id, "status": json::snake(l.info.status), "restarts": l.info.restarts,
-        })).collect::<Vec<_>>())
+        let layers = subtree.children.iter().map(|l| {
+            json!({"layer": l.info.id, "status": json::snake(l.info.status), "restarts": l.info.restarts})
+        });
+        Value::Array(layers.collect())
     };
-    let rows = statuses
+    let mut rows: Vec<Value> = statuses
         .iter()
         .filter(|s| visible(args, tenant, &s.id))
         .map(|s| {
@@ -148,6 +152,22 @@ async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
             })
         })
         .collect();
+    for status in super::missions::known_agents(args).await {
+        if tenant != SYSTEM_TENANT && status.tenant != tenant {
+            continue;
+        }
+        let id = status.agent.name.as_str();
+        let row = match rows.iter_mut().position(|r| r["id"] == id) {
+            Some(at) => &mut rows[at],
+            None => {
+                rows.push(json!({"id": id, "node": status.agent.node, "tenant": status.tenant}));
+                rows.last_mut().expect("just pushed")
+            }
+        };
+        row["position"] = json!(status.position.map(|c| c.to_string()));
+        row["tasks"] = json!(status.tasks.iter().map(|(m, t)| format!("{m}/{t}")).collect::<Vec<_>>());
+        row["halted"] = json!(status.halted);
+    }
     Ok(Value::Array(rows))
 }
 

@@ -72,6 +72,14 @@ pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
     Ok(json!({"mission": id}))
 }
 
+/// The planner's latest status of every agent, if this node plans.
+pub async fn known_agents(args: &ControlArgs) -> Vec<swarmd_messages::swarm::AgentStatus> {
+    let Some(planner) = args.missions.get() else {
+        return Vec::new();
+    };
+    ractor::call_t!(planner, PlannerMsg::Agents, PLANNER_TIMEOUT_MS).unwrap_or_default()
+}
+
 pub async fn list(args: &ControlArgs) -> ControlReply {
     let planner = planner(args)?;
     let missions =
