@@ -47,12 +47,29 @@ async fn a_command_completion_of_a_live_name_and_history_after_restart() {
             .expect("\"zed-1\"")
             .expect("the completed name reached the node");
         console.expect("swarmd> ").unwrap();
+        // A follow runs in the background: the prompt is back at once, its
+        // events print above it while the next command runs.
+        console
+            .send_line("events --follow --kind audit --limit 1")
+            .unwrap();
+        console.expect("(following").expect("the follower started");
+        console.expect("swarmd> ").unwrap();
+        console.send_line("stats").unwrap();
+        console
+            .expect("\"command\":\"stats\"")
+            .expect("the follower printed the stats audit");
+        console.expect("swarmd> ").unwrap();
+        console.send(ControlCode::EndOfText).unwrap();
+        console
+            .expect("(stopped 1 follower)")
+            .expect("Ctrl-C at the prompt stops it");
         console.send(ControlCode::EndOfTransmission).unwrap();
         console.expect(expectrl::Eof).expect("Ctrl-D leaves");
 
-        // A new console recalls the last command with the up arrow.
+        // A new console recalls earlier commands with the up arrow: the
+        // third from the end was `estop zed-1`.
         let mut console = open_console(&addr, &home);
-        console.send("\x1b[A").unwrap();
+        console.send("\x1b[A\x1b[A\x1b[A").unwrap();
         console.send_line("").unwrap();
         console
             .expect("\"zed-1\"")

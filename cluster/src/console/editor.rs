@@ -62,10 +62,12 @@ impl Highlighter for Names {}
 impl Validator for Names {}
 impl Helper for Names {}
 
-/// Runs until `quit` or Ctrl-D; true if no command failed.
+/// Runs until `quit` or Ctrl-D; true if no command failed. Ctrl-C during a
+/// command cancels it; at the prompt it stops background followers and
+/// clears the line. Neither ends the session.
 pub fn interactive(
     runtime: &tokio::runtime::Runtime,
-    session: &Session,
+    mut session: Session,
     history: Option<&Path>,
 ) -> bool {
     let config = rustyline::Config::builder()
@@ -81,6 +83,9 @@ pub fn interactive(
             return false;
         }
     };
+    if let Ok(printer) = editor.create_external_printer() {
+        session.print_above_prompt(Arc::new(Mutex::new(printer)));
+    }
     let names = Names::default();
     let live = names.live.clone();
     editor.set_helper(Some(names));
@@ -92,20 +97,36 @@ pub fn interactive(
         *live.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
     };
     refresh(&live);
-    let prompt = format!("{}> ", session.client.node);
+    let prompt = format!("{}> ", session.node());
     let mut ok = true;
     loop {
         match editor.readline(&prompt) {
             Ok(line) => {
-                match runtime.block_on(session.run_line(&line)) {
+                let outcome = runtime.block_on(async {
+                    tokio::select! {
+                        outcome = session.run_line(&line) => outcome,
+                        _ = tokio::signal::ctrl_c() => {
+                            eprintln!("(cancelled)");
+                            Outcome::Ok
+                        }
+                    }
+                });
+                match outcome {
                     Outcome::Ok => {}
                     Outcome::Failed => ok = false,
                     Outcome::Quit => break,
                 }
                 refresh(&live);
             }
-            // Ctrl-C at the prompt clears the line; it never ends the session.
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {
+                let stopped = session.stop_followers();
+                if stopped > 0 {
+                    eprintln!(
+                        "(stopped {stopped} follower{})",
+                        if stopped == 1 { "" } else { "s" }
+                    );
+                }
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -117,5 +138,6 @@ pub fn interactive(
             let _ = editor.save_history(path);
         }
     }
+    session.stop_followers();
     ok
 }

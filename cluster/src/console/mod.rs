@@ -5,12 +5,14 @@
 
 mod client;
 mod editor;
+mod follow;
 pub mod parse;
 mod render;
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,13 +24,6 @@ pub use render::event as event_line;
 
 use crate::control::{Command, ControlReply, ControlRequest, EventFilter};
 
-/// `--follow` asks for new events this often.
-const FOLLOW_EVERY: Duration = Duration::from_millis(200);
-/// How far back each `--follow` poll looks behind the newest event shown:
-/// events are stamped when their node commits them, and a cloud receives
-/// edges' events a little later. Forwarded events later than this (an
-/// edge's backlog after a partition) are for `events --since`.
-const FOLLOW_SLACK_US: u64 = 3_000_000;
 /// Exit code when the console cannot connect (wrong cookie, nothing listening).
 pub const EXIT_UNREACHABLE: u8 = 2;
 
@@ -44,12 +39,27 @@ pub struct ConsoleOptions {
     pub timing: bool,
 }
 
-pub struct Session {
-    client: Client,
+/// What sends commands to the node on the session's behalf; cheap to clone
+/// into a background follower.
+#[derive(Clone)]
+pub struct Caller {
+    client: Arc<Client>,
     tenant: String,
     principal: String,
-    json: bool,
     timing: bool,
+}
+
+pub struct Session {
+    caller: Caller,
+    json: bool,
+    /// At the interactive prompt: where background followers print, and
+    /// the followers running.
+    background: Option<Background>,
+}
+
+struct Background {
+    sink: follow::Sink,
+    followers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 pub fn run(options: ConsoleOptions) -> ExitCode {
@@ -70,12 +80,16 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
         Ok(c) => c,
         Err(why) => return fail(&format!("cannot connect to {}: {why}", options.addr)),
     };
-    let session = Session {
+    let caller = Caller {
         principal: format!("console@{}", std::process::id()),
-        client,
+        client: Arc::new(client),
         tenant: options.tenant.clone(),
-        json: options.json,
         timing: options.timing,
+    };
+    let session = Session {
+        caller,
+        json: options.json,
+        background: None,
     };
     let ok = match &options.commands {
         Some(script) => runtime.block_on(session.run_script(script.split(';'))),
@@ -83,7 +97,7 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
             let lines: Vec<String> = std::io::stdin().lines().map_while(Result::ok).collect();
             runtime.block_on(session.run_script(lines.iter().map(String::as_str)))
         }
-        None => editor::interactive(&runtime, &session, options.history.as_deref()),
+        None => editor::interactive(&runtime, session, options.history.as_deref()),
     };
     runtime.shutdown_timeout(Duration::from_millis(200));
     if ok {
@@ -144,7 +158,7 @@ impl Session {
                 let outcome = show(&command, result, json);
                 match (follow, command, outcome) {
                     (true, Command::Events(filter), Outcome::Ok) => {
-                        self.follow(line, filter, &shown, json).await
+                        self.follow(line, filter, shown, json).await
                     }
                     (_, _, outcome) => outcome,
                 }
@@ -153,15 +167,99 @@ impl Session {
     }
 
     async fn request(&self, line: &str, command: Command) -> ControlReply {
-        self.send(line, command, false).await
+        self.caller.send(line, command, false).await
     }
 
-    /// A read the operator already asked for (a `--follow` poll, names for
-    /// completion): not audited again.
-    async fn repeat(&self, line: &str, command: Command) -> ControlReply {
-        self.send(line, command, true).await
+    /// Follows in the foreground until Ctrl-C (scripts), or in the
+    /// background (the interactive prompt).
+    async fn follow(
+        &self,
+        line: &str,
+        filter: EventFilter,
+        shown: Vec<Value>,
+        json: bool,
+    ) -> Outcome {
+        let caller = self.caller.clone();
+        let line = line.to_string();
+        let Some(background) = &self.background else {
+            let following = follow::follow(caller, line, filter, shown, json, follow::Sink::Stdout);
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Outcome::Ok,
+                done = following => match done {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) => error(&e),
+                },
+            };
+        };
+        let sink = background.sink.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = follow::follow(caller, line, filter, shown, json, sink.clone()).await {
+                let _ = writeln!(std::io::stderr(), "error: following stopped: {e}");
+            }
+        });
+        let mut followers = background
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        followers.retain(|f| !f.is_finished());
+        followers.push(task);
+        let _ = writeln!(
+            std::io::stderr(),
+            "(following; Ctrl-C at the prompt stops it)"
+        );
+        Outcome::Ok
     }
 
+    /// Stops every background follower; returns how many ran.
+    pub fn stop_followers(&self) -> usize {
+        let Some(background) = &self.background else {
+            return 0;
+        };
+        let mut followers = background
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let running = followers.iter().filter(|f| !f.is_finished()).count();
+        for f in followers.drain(..) {
+            f.abort();
+        }
+        running
+    }
+
+    /// Prints follower output above the prompt from now on.
+    pub fn print_above_prompt(
+        &mut self,
+        printer: Arc<Mutex<dyn rustyline::ExternalPrinter + Send>>,
+    ) {
+        self.background = Some(Background {
+            sink: follow::Sink::Prompt(printer),
+            followers: Mutex::default(),
+        });
+    }
+
+    pub fn node(&self) -> &str {
+        &self.caller.client.node
+    }
+
+    /// Names to complete: nodes and agents, fetched live.
+    pub async fn live_names(&self) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for command in [Command::Nodes, Command::Agents { node: None }] {
+            if let Ok(Value::Array(rows)) = self.caller.repeat("(completion)", command).await {
+                for row in rows {
+                    for key in ["name", "id"] {
+                        if let Some(n) = row[key].as_str() {
+                            names.insert(n.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+impl Caller {
     async fn send(&self, line: &str, command: Command, repeat: bool) -> ControlReply {
         let request = ControlRequest {
             tenant: self.tenant.clone(),
@@ -179,104 +277,10 @@ impl Session {
         reply
     }
 
-    /// Polls for events after the newest seen, until Ctrl-C (or the node goes).
-    async fn follow(
-        &self,
-        line: &str,
-        mut filter: EventFilter,
-        shown: &[Value],
-        json: bool,
-    ) -> Outcome {
-        let mut seen = Seen::default();
-        seen.note(shown);
-        // What the first answer left out, at or before its newest event, is
-        // not news: mark the window as seen without printing it.
-        filter.since_us = Some(seen.newest_us.saturating_sub(FOLLOW_SLACK_US));
-        filter.within_ms = None;
-        filter.limit = crate::control::protocol::MAX_EVENTS;
-        if let Ok(Value::Array(window)) = self.repeat(line, Command::Events(filter.clone())).await {
-            let newest = seen.newest_us;
-            let old: Vec<Value> = window
-                .into_iter()
-                .filter(|e| e["time_us"].as_u64().unwrap_or(0) <= newest)
-                .collect();
-            seen.note(&old);
-        }
-        filter.within_ms = None;
-        filter.limit = crate::control::protocol::MAX_EVENTS;
-        let interrupted = tokio::signal::ctrl_c();
-        tokio::pin!(interrupted);
-        loop {
-            filter.since_us = Some(seen.newest_us.saturating_sub(FOLLOW_SLACK_US));
-            tokio::select! {
-                _ = &mut interrupted => return Outcome::Ok,
-                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-            }
-            let events = match self.repeat(line, Command::Events(filter.clone())).await {
-                Ok(Value::Array(events)) => events,
-                Ok(_) => continue,
-                Err(e) => return error(&e.to_string()),
-            };
-            let fresh: Vec<Value> = events.into_iter().filter(|e| seen.is_new(e)).collect();
-            seen.note(&fresh);
-            let text = if json {
-                render::json_lines(&Value::Array(fresh))
-            } else {
-                fresh
-                    .iter()
-                    .map(|e| format!("{}\n", render::event(e)))
-                    .collect()
-            };
-            print(&text);
-        }
-    }
-
-    /// Names to complete: nodes and agents, fetched live.
-    pub async fn live_names(&self) -> Vec<String> {
-        let mut names = BTreeSet::new();
-        for command in [Command::Nodes, Command::Agents { node: None }] {
-            if let Ok(Value::Array(rows)) = self.repeat("(completion)", command).await {
-                for row in rows {
-                    for key in ["name", "id"] {
-                        if let Some(n) = row[key].as_str() {
-                            names.insert(n.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        names.into_iter().collect()
-    }
-}
-
-/// Which events `--follow` has shown within the slack window behind the
-/// newest: a poll re-reads that window, and only the unseen are printed.
-/// Bounded by the events of one window.
-#[derive(Default)]
-struct Seen {
-    newest_us: u64,
-    shown: BTreeSet<(u64, String, u64)>,
-}
-
-impl Seen {
-    fn key(e: &Value) -> (u64, String, u64) {
-        let node = e["node"].as_str().unwrap_or_default().to_string();
-        let time = e["time_us"].as_u64().unwrap_or(0);
-        (time, node, e["seq"].as_u64().unwrap_or(0))
-    }
-
-    fn is_new(&self, e: &Value) -> bool {
-        !self.shown.contains(&Self::key(e))
-    }
-
-    fn note(&mut self, events: &[Value]) {
-        for e in events {
-            let key = Self::key(e);
-            self.newest_us = self.newest_us.max(key.0);
-            self.shown.insert(key);
-        }
-        let horizon = self.newest_us.saturating_sub(FOLLOW_SLACK_US);
-        self.shown = self.shown.split_off(&(horizon, String::new(), 0));
+    /// A read the operator already asked for (a `--follow` poll, names for
+    /// completion): not audited again.
+    async fn repeat(&self, line: &str, command: Command) -> ControlReply {
+        self.send(line, command, true).await
     }
 }
 

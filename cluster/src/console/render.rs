@@ -98,14 +98,16 @@ fn agents(value: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| format!("{}:{}({})", s(&l["layer"]), s(&l["status"]), s(&l["restarts"])))
+            .map(|l| {
+                format!(
+                    "{}:{}({})",
+                    s(&l["layer"]),
+                    s(&l["status"]),
+                    s(&l["restarts"])
+                )
+            })
             .collect();
-        let tasks: Vec<String> = a["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(s)
-            .collect();
+        let tasks: Vec<String> = a["tasks"].as_array().into_iter().flatten().map(s).collect();
         let halted = if a["halted"] == true { " HALTED" } else { "" };
         let _ = writeln!(
             out,
@@ -115,7 +117,11 @@ fn agents(value: &Value) -> String {
             s(&a["tenant"]),
             s(&a["position"]),
             s(&a["restarts"]),
-            if tasks.is_empty() { "-".to_string() } else { tasks.join(",") },
+            if tasks.is_empty() {
+                "-".to_string()
+            } else {
+                tasks.join(",")
+            },
             layers.join(" ")
         );
     }

@@ -165,7 +165,13 @@ async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
             }
         };
         row["position"] = json!(status.position.map(|c| c.to_string()));
-        row["tasks"] = json!(status.tasks.iter().map(|(m, t)| format!("{m}/{t}")).collect::<Vec<_>>());
+        row["tasks"] = json!(
+            status
+                .tasks
+                .iter()
+                .map(|(m, t)| format!("{m}/{t}"))
+                .collect::<Vec<_>>()
+        );
         row["halted"] = json!(status.halted);
     }
     Ok(Value::Array(rows))
