@@ -58,7 +58,7 @@ pub const COMMANDS: [(&str, &str); 19] = [
     ),
     (
         "send",
-        "send PATH JSON — a message to an agent (AGENT or NODE/agents/AGENT), e.g.\n  send swarmd-1 {\"EmergencyStop\": {\"reason\": \"test\"}}\n  send swarmd-1 \"Resume\"",
+        "send PATH JSON — a one-way message, mapped by serde onto the actor's message type.\n  An agent (AGENT or NODE/agents/AGENT) takes an AgentMsg:\n    send swarmd-1 {\"EmergencyStop\": {\"reason\": \"test\"}}\n    send swarmd-1 \"Resume\"\n    send swarmd-1 {\"Config\": {\"MoveEveryTicks\": 2}}\n  The planner (NODE/cloud/missions) takes a MissionMsg:\n    send swarmd/cloud/missions {\"Submit\": {\"goal\": {\"Fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}}, \"squad\": \"default\"}}",
     ),
     (
         "call",
@@ -493,6 +493,30 @@ mod tests {
             parse_line("nodes --json").unwrap(),
             (run(Command::Nodes), true)
         );
+    }
+
+    #[test]
+    fn every_example_in_help_parses_and_fits_its_message_type() {
+        use swarmd_messages::swarm::{AgentMsg, MissionMsg};
+        let mut checked = 0;
+        for (_, synopsis) in COMMANDS {
+            for example in synopsis.lines().map(str::trim) {
+                let Ok(parsed) = parse(example) else { continue };
+                if let Parsed::Run {
+                    command: Command::Send { path, message },
+                    ..
+                } = parsed
+                {
+                    if path.ends_with("missions") {
+                        serde_json::from_value::<MissionMsg>(message).unwrap();
+                    } else {
+                        serde_json::from_value::<AgentMsg>(message).unwrap();
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "{checked} examples");
     }
 
     #[test]

@@ -215,6 +215,12 @@ fn agent_of<'a>(args: &ControlArgs, path: &'a str) -> Result<&'a str, ControlErr
 }
 
 fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> ControlReply {
+    let local = path
+        .strip_prefix(&format!("{}/", args.node))
+        .unwrap_or(path);
+    if matches!(local, "cloud/missions" | "missions") {
+        return send_to_planner(args, tenant, message);
+    }
     let agent = agent_of(args, path)?;
     let msg: AgentMsg = serde_path_to_error::deserialize(message).map_err(|e| {
         let at = e.path().to_string();
@@ -222,6 +228,24 @@ fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> Contro
     })?;
     deliver(args, tenant, agent, &msg)?;
     Ok(json!({"sent": agent}))
+}
+
+/// A `MissionMsg` (e.g. `{"Submit": {"goal": ..., "squad": "default"}}`)
+/// to this node's planner, as another node would send it.
+fn send_to_planner(args: &ControlArgs, tenant: &str, message: &Value) -> ControlReply {
+    if tenant != SYSTEM_TENANT {
+        return Err(ControlError::Refused(
+            "only a system session may message the planner".into(),
+        ));
+    }
+    let msg: swarmd_messages::swarm::MissionMsg = serde_path_to_error::deserialize(message)
+        .map_err(|e| super::missions::bad_json("message for the planner", e))?;
+    let payload = encode_payload(&msg).map_err(|e| ControlError::Failed(e.to_string()))?;
+    let planner = swarmd_messages::swarm::MISSIONS_ACTOR;
+    args.directory
+        .deliver(planner, payload)
+        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+    Ok(json!({"sent": planner}))
 }
 
 fn deliver(
