@@ -128,6 +128,18 @@ async fn nodes_lists_a_cloud_and_an_edge_as_up() {
     let (code, _, err) = console(&cloud.listen, &["-c", "kill cloud/cloud/missions"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("allow_fault_injection"), "{err}");
+    // The edge's numbers, asked of the cloud.
+    let (code, out, err) = console(&cloud.listen, &["--json", "-c", "stats edge-1"]).await;
+    assert_eq!(code, 0, "{err}");
+    let stats = &json_lines(&out)[0];
+    assert_eq!(stats["node"], "edge-1");
+    assert!(stats["ledger"]["committed"].as_u64() > Some(0), "{stats}");
+    assert!(
+        stats["forward"]["backlog"].is_u64() && stats["forward"]["lag_ms"].is_u64(),
+        "{stats}"
+    );
+    assert!(stats["gateway"]["frames_in"].as_u64() > Some(0), "{stats}");
+    assert!(stats["mesh"]["published"].is_u64(), "{stats}");
     // The console is a hidden client: never a member.
     let members = cloud.events();
     assert!(!members.iter().any(|v| {

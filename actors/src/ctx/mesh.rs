@@ -31,6 +31,20 @@ pub trait PubSub: Send + Sync + 'static {
 
     /// Leaves the mesh. Publishing and subscribing fail afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;
+
+    /// Node-wide counts, for the console's `stats`.
+    fn stats(&self) -> MeshStats {
+        MeshStats::default()
+    }
+}
+
+/// What a mesh session has carried since it opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MeshStats {
+    pub published: u64,
+    pub received: u64,
+    /// Received samples lost to a full subscription queue.
+    pub dropped: u64,
 }
 
 /// A live subscription. Samples wait in a bounded queue; when the subscriber
@@ -50,11 +64,14 @@ pub struct SampleSink {
 }
 
 impl SampleSink {
-    /// Queues a sample without waiting; counts it as dropped when the queue is full.
-    pub fn offer(&self, sample: Sample) {
-        if self.samples.try_send(sample).is_err() {
+    /// Queues a sample without waiting; counts it as dropped when the queue
+    /// is full. Returns whether it was queued.
+    pub fn offer(&self, sample: Sample) -> bool {
+        let queued = self.samples.try_send(sample).is_ok();
+        if !queued {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+        queued
     }
 }
 
@@ -102,12 +119,15 @@ mod tests {
     #[tokio::test]
     async fn full_queue_drops_newest_and_counts() {
         let (sink, mut sub) = Subscription::channel(2);
-        for i in 0..5u8 {
-            sink.offer(Sample {
-                key: "k".into(),
-                payload: vec![i],
-            });
-        }
+        let queued: Vec<bool> = (0..5u8)
+            .map(|i| {
+                sink.offer(Sample {
+                    key: "k".into(),
+                    payload: vec![i],
+                })
+            })
+            .collect();
+        assert_eq!(queued, [true, true, false, false, false]);
         assert_eq!(sub.dropped(), 3);
         assert_eq!(sub.recv().await.unwrap().payload, vec![0]);
         assert_eq!(sub.recv().await.unwrap().payload, vec![1]);

@@ -60,6 +60,19 @@ fn uptime_s(args: &ControlArgs) -> u64 {
         .as_secs()
 }
 
+/// How old the oldest event not yet forwarded is (edges only).
+fn forward_lag_ms(args: &ControlArgs, cursor: Option<u64>) -> Option<u64> {
+    if !args.role.runs_edge() || args.role.runs_cloud() {
+        return None;
+    }
+    let from = cursor?.max(first_seq(args));
+    let oldest = args.reader.node_log(&args.node, from, 1).ok()?;
+    let lag_us = oldest
+        .first()
+        .map_or(0, |e| now_us(args).saturating_sub(e.time_us));
+    Some(lag_us / 1000)
+}
+
 fn first_seq(args: &ControlArgs) -> u64 {
     swarmd_storage::ledger::persisted_first_seq(args.ctx.storage.as_ref(), &args.node).unwrap_or(0)
 }
@@ -341,6 +354,7 @@ async fn stats(args: &ControlArgs) -> ControlReply {
     let durable_below = args.ctx.ledger.durable_below();
     let backlog = cursor.map(|c| durable_below.saturating_sub(c.max(first_seq(args))));
     let uptime = uptime_s(args);
+    let mesh = args.ctx.mesh.stats();
     Ok(json!({
         "node": args.node,
         "role": args.role.to_string(),
@@ -350,9 +364,18 @@ async fn stats(args: &ControlArgs) -> ControlReply {
             "batches": ledger.batches,
             "failed_batches": ledger.failed_batches,
             "events_per_s": ledger.committed / uptime.max(1),
+            "commit_us_last": ledger.last_commit_us,
+            "commit_us_max": ledger.max_commit_us,
+            "commit_us_mean": ledger.commit_us_total / ledger.batches.max(1),
             "durable_below": durable_below,
         },
+        "mesh": {
+            "published": mesh.published,
+            "received": mesh.received,
+            "dropped": mesh.dropped,
+        },
         "forward": {
+            "lag_ms": forward_lag_ms(args, cursor),
             "cursor": cursor,
             "backlog": if args.role.runs_edge() && !args.role.runs_cloud() { backlog } else { None },
         },

@@ -9,7 +9,9 @@ pub use scope::TenantScoped;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use swarmd_actors::ctx::{MeshError, PubSub, Sample, Subscription};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use swarmd_actors::ctx::{MeshError, MeshStats, PubSub, Sample, Subscription};
 use swarmd_config::{MeshSection, Role};
 use tracing::info;
 use zenoh::qos::CongestionControl;
@@ -31,6 +33,14 @@ pub async fn open(
 pub struct ZenohMesh {
     session: zenoh::Session,
     subscription_capacity: usize,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    published: AtomicU64,
+    received: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl ZenohMesh {
@@ -45,6 +55,7 @@ impl ZenohMesh {
         Ok(Self {
             session,
             subscription_capacity: config.subscription_capacity,
+            counts: Arc::default(),
         })
     }
 }
@@ -66,7 +77,9 @@ impl PubSub for ZenohMesh {
                 .put(key_expr, payload)
                 .congestion_control(CongestionControl::Block)
                 .await
-                .map_err(|e| MeshError::Transport(e.to_string()))
+                .map_err(|e| MeshError::Transport(e.to_string()))?;
+            self.counts.published.fetch_add(1, Ordering::Relaxed);
+            Ok(())
         })
     }
 
@@ -76,20 +89,33 @@ impl PubSub for ZenohMesh {
             let key_expr =
                 zenoh::key_expr::KeyExpr::try_from(key.as_str()).map_err(|e| bad_key(&key, e))?;
             let (sink, mut subscription) = Subscription::channel(self.subscription_capacity);
+            let counts = self.counts.clone();
             let subscriber = self
                 .session
                 .declare_subscriber(key_expr)
                 .callback(move |sample| {
-                    sink.offer(Sample {
+                    counts.received.fetch_add(1, Ordering::Relaxed);
+                    let queued = sink.offer(Sample {
                         key: sample.key_expr().to_string(),
                         payload: sample.payload().to_bytes().into_owned(),
-                    })
+                    });
+                    if !queued {
+                        counts.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 })
                 .await
                 .map_err(|e| MeshError::Transport(e.to_string()))?;
             subscription.keep_alive(Box::new(subscriber));
             Ok(subscription)
         })
+    }
+
+    fn stats(&self) -> MeshStats {
+        MeshStats {
+            published: self.counts.published.load(Ordering::Relaxed),
+            received: self.counts.received.load(Ordering::Relaxed),
+            dropped: self.counts.dropped.load(Ordering::Relaxed),
+        }
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

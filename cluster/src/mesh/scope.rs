@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use swarmd_actors::ctx::{MeshError, PubSub, Subscription};
+use swarmd_actors::ctx::{MeshError, MeshStats, PubSub, Subscription};
 
 pub struct TenantScoped {
     inner: Arc<dyn PubSub>,
@@ -49,6 +49,10 @@ impl PubSub for TenantScoped {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         self.inner.close()
+    }
+
+    fn stats(&self) -> MeshStats {
+        self.inner.stats()
     }
 }
 

@@ -165,7 +165,7 @@ impl PubSub for SimPubSub {
                 tokio::spawn(async move {
                     tokio::time::sleep_until(arrive).await;
                     if mesh.reachable(&from, &to) {
-                        sink.offer(sample);
+                        let _ = sink.offer(sample);
                     }
                 });
             }

@@ -23,6 +23,8 @@ type Waiters = Vec<(Pending, EventId)>;
 pub struct InFlight {
     waiters: Waiters,
     first_seq: u64,
+    /// When it was handed to storage (tokio's clock: virtual in the simulator).
+    started: tokio::time::Instant,
     /// Yields the commit's result too, for a writer that is stopping and can
     /// no longer receive `Flushed`.
     commit: JoinHandle<Result<(), CommitError>>,
@@ -62,6 +64,7 @@ impl WriterState {
         self.in_flight = Some(InFlight {
             waiters,
             first_seq,
+            started: tokio::time::Instant::now(),
             commit,
         });
     }
@@ -71,6 +74,10 @@ impl WriterState {
             .in_flight
             .take()
             .expect("a commit ended with no batch in flight");
+        let took = u64::try_from(in_flight.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.last_commit_us = took;
+        self.stats.max_commit_us = self.stats.max_commit_us.max(took);
+        self.stats.commit_us_total = self.stats.commit_us_total.saturating_add(took);
         let _ = self.settle(in_flight.waiters, in_flight.first_seq, result);
         if !self.pending.is_empty() {
             self.commit(me);

@@ -161,6 +161,10 @@ pub struct WriterStats {
     pub committed: u64,
     pub batches: u64,
     pub failed_batches: u64,
+    /// How long batches took from the hand-off to storage to their flush.
+    pub last_commit_us: u64,
+    pub max_commit_us: u64,
+    pub commit_us_total: u64,
 }
 
 pub struct Pending {
