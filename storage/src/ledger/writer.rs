@@ -322,7 +322,10 @@ impl Actor for LedgerWriter {
             WriterMsg::CommitDue(_) => {}
             WriterMsg::Flushed(result) => state.flushed(&me, result),
             WriterMsg::Stats(reply) => {
-                let _ = reply.send(state.stats);
+                let _ = reply.send(WriterStats {
+                    next_seq: state.next_seq,
+                    ..state.stats
+                });
             }
         }
         Ok(())
