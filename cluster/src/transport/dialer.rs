@@ -216,12 +216,6 @@ async fn handshake(
         Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
         Err(_) => return Err("TLS handshake timed out".into()),
     };
-    let cert = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .cloned()
-        .ok_or("the peer presented no certificate")?;
+    let cert = super::peer_certs::end_entity(stream.get_ref().1.peer_certificates())?;
     Ok((Box::new(stream), cert))
 }

@@ -58,6 +58,16 @@ impl PeerCerts {
     }
 }
 
+/// The end-entity certificate a finished handshake saw from its peer.
+pub fn end_entity(
+    certs: Option<&[CertificateDer<'static>]>,
+) -> Result<CertificateDer<'static>, String> {
+    certs
+        .and_then(|c| c.first())
+        .cloned()
+        .ok_or_else(|| "the peer presented no certificate".to_string())
+}
+
 /// Whether `cert` names `node` among its DNS subject alternative names.
 pub fn certifies(cert: &CertificateDer<'_>, node: &str) -> Result<(), String> {
     let name = ServerName::try_from(node)

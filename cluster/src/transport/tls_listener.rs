@@ -86,13 +86,7 @@ async fn accept(tcp: TcpStream, peer: SocketAddr, args: &TlsListenerArgs) -> Res
         .await
         .map_err(|_| "TLS handshake timed out".to_string())?
         .map_err(|e| format!("TLS handshake failed: {e}"))?;
-    let cert = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .cloned()
-        .ok_or("the peer presented no certificate")?;
+    let cert = super::peer_certs::end_entity(stream.get_ref().1.peer_certificates())?;
     let label = format!("tls:{peer}");
     args.certs.record(&label, cert);
     let server = args.server.get().ok_or("the node server is not running")?;
