@@ -229,3 +229,49 @@ async fn frames_claiming_another_member_are_refused_and_the_member_is_unaffected
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_under_a_taken_name_is_refused_and_the_first_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SWARMD_COOKIE", COOKIE)];
+    let cloud_args = ["--name", "cloud", "--role", "cloud"];
+    let mut cloud = Node::start(&dir.path().join("cloud"), &cloud_args, &env);
+    cloud.ready().await;
+    let seed = cloud.listen.clone();
+    let edge_args = ["--name", "edge-1", "--role", "edge", "--join", &seed];
+    let mut edge = Node::start(&dir.path().join("edge"), &edge_args, &env);
+    edge.ready().await;
+    let up = |v: &Value| {
+        v["message"] == "membership changed" && v["member"] == "edge-1" && v["to"] == "up"
+    };
+    let first = cloud.wait_for("edge-1 up", STARTUP, up).await;
+    // Another process, another data dir, the same name.
+    let mut twin = Node::start(&dir.path().join("twin"), &edge_args, &env);
+    twin.ready().await;
+    cloud
+        .wait_for("the twin refused", STARTUP, |v| {
+            v["message"] == "cluster session refused: another node already holds this name"
+        })
+        .await;
+    // It keeps trying; the cloud keeps refusing, and edge-1 stays the first.
+    cloud
+        .wait_count("refused again", STARTUP, 2, |v| {
+            v["message"] == "cluster session refused: another node already holds this name"
+        })
+        .await;
+    let changes: Vec<Value> = cloud
+        .events()
+        .into_iter()
+        .filter(|v| v["message"] == "membership changed" && v["member"] == "edge-1")
+        .collect();
+    assert_eq!(
+        changes.len(),
+        1,
+        "edge-1 changed only once, to up: {changes:?}"
+    );
+    assert_eq!(changes[0]["incarnation"], first["incarnation"]);
+    twin.signal(libc::SIGTERM);
+    assert_eq!(twin.exit().await.code(), Some(0));
+    edge.signal(libc::SIGTERM);
+    assert_eq!(edge.exit().await.code(), Some(0));
+}

@@ -385,6 +385,7 @@ async fn stats(args: &ControlArgs) -> ControlReply {
             "frames_in": gateway.frames_in,
             "undecodable_frames": gateway.undecodable_frames,
             "refused_frames": gateway.refused_frames,
+            "refused_sessions": gateway.refused_sessions,
             "undeliverable_casts": gateway.undeliverable_casts,
             "dropped_outgoing": gateway.dropped_outgoing,
             "pending_calls": gateway.pending_calls,

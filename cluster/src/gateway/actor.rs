@@ -301,7 +301,10 @@ impl GatewayState {
             SessionPhase::Opened => {}
             SessionPhase::Ready => {
                 let known = self.outbox.session(&peer).map(|s| s.get_id());
-                if known == Some(event.session.get_id()) || !self.certified(&event, &peer) {
+                if known == Some(event.session.get_id())
+                    || !self.certified(&event, &peer)
+                    || self.name_taken(&event, &peer)
+                {
                     return;
                 }
                 self.outbox.session_ready(&peer, event.session);
@@ -322,6 +325,30 @@ impl GatewayState {
                 }
             }
         }
+    }
+
+    /// Whether another live session already speaks for `peer` under another
+    /// incarnation: the first keeps the name (as Erlang keeps the first node
+    /// registered under a name), and the newcomer's session is closed.
+    fn name_taken(&mut self, event: &SessionEvent, peer: &str) -> bool {
+        let Some(current) = self.outbox.session(peer) else {
+            return false;
+        };
+        let alive = current.get_status() <= ractor::ActorStatus::Running;
+        let holder = self.view.get(peer).map(|m| m.info.incarnation);
+        let same_node = holder.is_none() || holder == event.incarnation;
+        if !alive || same_node {
+            return false;
+        }
+        self.stats.refused_sessions += 1;
+        warn!(
+            %peer, label = %event.label, holder = ?holder, claimant = ?event.incarnation,
+            "cluster session refused: another node already holds this name"
+        );
+        event
+            .session
+            .stop(Some(format!("node name {peer:?} is in use")));
+        true
     }
 
     /// With TLS, whether the session's certificate names its node; a session
@@ -356,13 +383,15 @@ impl GatewayState {
         let mut ready: Vec<_> = sessions.into_values().collect();
         ready.sort_by_key(|s| s.node_id);
         for ses in ready {
-            let Some(name) = ses.peer_name.map(|n| crate::transport::node_name(&n.name)) else {
+            let Some(full) = ses.peer_name.map(|n| n.name) else {
                 continue;
             };
+            let name = crate::transport::node_name(&full);
             if self.outbox.session(&name).is_none() {
                 let event = SessionEvent {
                     phase: SessionPhase::Ready,
                     peer: Some(name),
+                    incarnation: crate::transport::session_incarnation(&full),
                     label: ses.peer_addr,
                     session: ses.actor,
                 };

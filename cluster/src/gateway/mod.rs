@@ -94,6 +94,8 @@ pub struct GatewayStats {
     pub undecodable_frames: u64,
     /// Frames whose claimed sender their ticket did not prove (forged or stale).
     pub refused_frames: u64,
+    /// Sessions closed because another live node already holds their name.
+    pub refused_sessions: u64,
     pub undeliverable_casts: u64,
     pub dropped_outgoing: u64,
     pub pending_calls: usize,

@@ -26,6 +26,8 @@ pub struct SessionEvent {
     pub phase: SessionPhase,
     /// The peer node's name, once it authenticated.
     pub peer: Option<String>,
+    /// The incarnation its session name declares.
+    pub incarnation: Option<u64>,
     /// The peer's address, or the dialer's label for sessions it opened.
     pub label: String,
     pub session: ActorRef<NodeSessionMessage>,
@@ -43,24 +45,51 @@ fn event(phase: SessionPhase, ses: &NodeServerSessionInformation) -> SessionEven
     SessionEvent {
         phase,
         peer: ses.peer_name.as_ref().map(|n| node_name(&n.name)),
+        incarnation: ses
+            .peer_name
+            .as_ref()
+            .and_then(|n| session_incarnation(&n.name)),
         label: ses.peer_addr.clone(),
         session: ses.actor.clone(),
     }
 }
 
-/// ractor_cluster names a peer `NAME@HOST`; swarmd's node name is the `NAME`.
+/// A node's name on its cluster sessions: `NAME~INCARNATION` (hex), so two
+/// processes claiming one name are two sessions, and the gateway can keep
+/// the first (`~` never appears in a node name).
+pub fn session_name(node: &str, incarnation: u64) -> String {
+    format!("{node}~{incarnation:016x}")
+}
+
+/// ractor_cluster names a peer `SESSION_NAME@HOST`; swarmd's node name is
+/// the part before `~`.
 pub fn node_name(peer_name: &str) -> String {
-    peer_name
+    let name = peer_name
         .split_once('@')
-        .map_or(peer_name, |(name, _)| name)
+        .map_or(peer_name, |(name, _)| name);
+    name.split_once('~')
+        .map_or(name, |(node, _)| node)
         .to_string()
 }
 
+/// The incarnation a peer's session name carries, if it carries one.
+pub fn session_incarnation(peer_name: &str) -> Option<u64> {
+    let name = peer_name
+        .split_once('@')
+        .map_or(peer_name, |(name, _)| name);
+    let (_, hex) = name.split_once('~')?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// `NODE@HOST` for the log (the incarnation goes in its own field).
 fn peer(ses: &NodeServerSessionInformation) -> String {
-    ses.peer_name
-        .as_ref()
-        .map(|n| n.name.clone())
-        .unwrap_or_else(|| ses.peer_addr.clone())
+    let Some(name) = ses.peer_name.as_ref().map(|n| n.name.as_str()) else {
+        return ses.peer_addr.clone();
+    };
+    match name.split_once('@') {
+        Some((_, host)) => format!("{}@{host}", node_name(name)),
+        None => node_name(name),
+    }
 }
 
 impl NodeEventSubscription for Publisher {
@@ -110,4 +139,19 @@ pub fn subscribe(server: &ActorRef<NodeServerMessage>, events: SessionEvents) {
         id: "session-events".into(),
         subscription: Box::new(publisher),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_carry_the_node_and_its_incarnation() {
+        let name = format!("{}@127.0.0.1", session_name("edge-1", 0xabc));
+        assert_eq!(node_name(&name), "edge-1");
+        assert_eq!(session_incarnation(&name), Some(0xabc));
+        assert_eq!(node_name("swarmd-console.17@console"), "swarmd-console.17");
+        assert_eq!(session_incarnation("swarmd-console.17@console"), None);
+        assert_eq!(session_incarnation("edge~zz@h"), None);
+    }
 }

@@ -27,7 +27,10 @@ use crate::gateway::GatewayArgs;
 
 pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
-pub use events::{SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name};
+pub use events::{
+    SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name, session_incarnation,
+    session_name,
+};
 pub use peer_certs::{PeerCerts, certifies};
 pub use tls::{Tls, TlsError, refuse_exposed_key};
 pub use tls_listener::{TlsListener, TlsListenerArgs};
@@ -90,7 +93,7 @@ pub fn node_server_child(
         Some(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
     };
     let host = config.cluster.listen.0.ip().to_string();
-    let name = config.node.name.clone();
+    let name = session_name(&config.node.name, gw.me.incarnation);
     let (slot, sessions) = (gw.server.clone(), gw.sessions.clone());
     ChildSpec::new("node_server", move |sup| {
         let server = NodeServer::new(
