@@ -38,7 +38,7 @@ impl NodeEventSubscription for Refusal {
     fn node_session_disconnected(&self, _: NodeServerSessionInformation) {
         let mut why = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         why.get_or_insert_with(|| {
-            "the node closed the session: wrong cookie, or not a swarmd node".into()
+            "the node closed the session: wrong cookie, TLS mismatch, or not a swarmd node".into()
         });
     }
 }
