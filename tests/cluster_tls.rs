@@ -146,6 +146,21 @@ async fn nodes_cluster_over_mutual_tls_and_strangers_are_refused() {
         })
         .await;
     assert_eq!(refusal["peer"], "edge2", "{refusal}");
+    // The console speaks TLS when the config has it, and is refused without.
+    let console_config = trusted.node("console");
+    let with_tls = [
+        "console",
+        &seed,
+        "--config",
+        &console_config,
+        "-c",
+        "nodes --json",
+    ];
+    let (status, out, err) = support::run(&with_tls, &COOKIE).await;
+    assert!(status.success(), "{err}");
+    assert!(out.contains("\"edge1\""), "{out}");
+    let (status, _, err) = support::run(&["console", &seed, "-c", "nodes"], &COOKIE).await;
+    assert_eq!(status.code(), Some(2), "{err}");
     for stranger in ["rogue", "plain", "edge2"] {
         let met = cloud.events().iter().any(|v| v["member"] == stranger);
         assert!(!met, "{stranger} must not join");
