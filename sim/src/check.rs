@@ -21,8 +21,51 @@ pub struct Forwarded {
     pub at_hub: Vec<Event>,
 }
 
-/// No acknowledged event is missing at the hub, changed there, or stored twice.
-pub fn acked_events_at_hub(edges: &[Forwarded]) -> Vec<String> {
+/// What the checkers looked at in one run: a checker that looked at
+/// nothing proves nothing, so each scenario sets minimums (see `scenario`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// World snapshots taken, and agent positions checked in them.
+    pub snapshots: u64,
+    pub positions: u64,
+    /// Moves the world refused (near-collisions), as of the last snapshot.
+    pub refused_moves: u64,
+    /// Acknowledged edge events found at the hub, unchanged and once.
+    pub acked_at_hub: u64,
+    /// Durable edge events never acknowledged by the end (must be 0).
+    pub backlog: u64,
+    pub missions_planned: u64,
+    pub missions_ended: u64,
+    /// Supervisor restarts counted by the intensity checker.
+    pub restarts: u64,
+    /// Layer kills the fault schedule made, and those that found no target.
+    pub kills: u64,
+    pub kills_missed: u64,
+}
+
+impl Tally {
+    pub fn line(&self) -> String {
+        format!(
+            "checked snapshots={} positions={} refused_moves={} acked_at_hub={} backlog={} \
+             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={}",
+            self.snapshots,
+            self.positions,
+            self.refused_moves,
+            self.acked_at_hub,
+            self.backlog,
+            self.missions_planned,
+            self.missions_ended,
+            self.restarts,
+            self.kills,
+            self.kills_missed
+        )
+    }
+}
+
+/// No acknowledged event is missing at the hub, changed there, or stored
+/// twice. Returns the violations and how many acked events were verified.
+pub fn acked_events_at_hub(edges: &[Forwarded]) -> (Vec<String>, u64) {
+    let mut verified = 0;
     let mut wrong = Vec::new();
     for edge in edges {
         let mut at_hub: BTreeMap<u64, &Event> = BTreeMap::new();
@@ -43,7 +86,7 @@ pub fn acked_events_at_hub(edges: &[Forwarded]) -> Vec<String> {
                 Some(copy) if *copy != e => {
                     wrong.push(format!("{}/{} differs at the hub", edge.node, e.id.seq))
                 }
-                Some(_) => {}
+                Some(_) => verified += 1,
             }
         }
         let acked_at_edge = edge
@@ -60,7 +103,30 @@ pub fn acked_events_at_hub(edges: &[Forwarded]) -> Vec<String> {
             ));
         }
     }
-    wrong
+    (wrong, verified)
+}
+
+/// Durable edge events recorded before `before_us` that the hub never
+/// acknowledged: after the drain, none (agents keep recording to the end, so
+/// the newest events may still be on their way).
+pub fn backlog(edges: &[Forwarded], before_us: u64) -> (Vec<String>, u64) {
+    let mut wrong = Vec::new();
+    let mut total = 0;
+    for edge in edges {
+        let left = edge
+            .own
+            .iter()
+            .filter(|e| e.id.seq >= edge.acked_below && e.time_us < before_us)
+            .count() as u64;
+        if left > 0 {
+            wrong.push(format!(
+                "{}: {left} events never forwarded after the drain",
+                edge.node
+            ));
+        }
+        total += left;
+    }
+    (wrong, total)
 }
 
 /// Never two agents in one cell, in any snapshot of the world.
@@ -127,9 +193,14 @@ pub struct Limit {
 }
 
 /// No supervisor restarted more children within its period than its
-/// intensity allows. `limit_of` names each supervisor's intensity.
-pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -> Vec<String> {
+/// intensity allows. `limit_of` names each supervisor's intensity. Returns
+/// the violations and how many restart events were counted.
+pub fn intensity_respected(
+    system: &[Event],
+    limit_of: impl Fn(&str) -> Limit,
+) -> (Vec<String>, u64) {
     let mut restarts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut counted = 0;
     let mut wrong = Vec::new();
     for e in system {
         let EventKind::Supervision { child, what, .. } = &e.kind else {
@@ -146,6 +217,7 @@ pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -
             }
         }
         if restarted {
+            counted += 1;
             // One failure under rest_for_one or one_for_all restarts several
             // children at one instant: that is one restart, as OTP counts.
             let times = restarts.entry(supervisor).or_default();
@@ -157,7 +229,7 @@ pub fn intensity_respected(system: &[Event], limit_of: impl Fn(&str) -> Limit) -
     for (supervisor, times) in restarts {
         wrong.extend(over_limit(supervisor, &times, limit_of(supervisor)));
     }
-    wrong
+    (wrong, counted)
 }
 
 /// More than `limit` restarts (by time, µs) within its period, if so.
@@ -212,7 +284,7 @@ mod tests {
             acked_below: 4,
             at_hub: own[..4].to_vec(),
         };
-        assert!(acked_events_at_hub(&[good]).is_empty());
+        assert_eq!(acked_events_at_hub(&[good]), (vec![], 4));
 
         let mut at_hub = own[..4].to_vec();
         at_hub.remove(2);
@@ -224,7 +296,7 @@ mod tests {
             at_hub,
         };
         assert_eq!(
-            acked_events_at_hub(&[missing]),
+            acked_events_at_hub(&[missing]).0,
             ["e/2 acked but missing at the hub"]
         );
 
@@ -238,7 +310,29 @@ mod tests {
             acked_below: 4,
             at_hub,
         };
-        assert_eq!(acked_events_at_hub(&[changed]), ["e/1 differs at the hub"]);
+        let (wrong, verified) = acked_events_at_hub(&[changed]);
+        assert_eq!(
+            (wrong, verified),
+            (vec!["e/1 differs at the hub".to_string()], 3)
+        );
+    }
+
+    #[test]
+    fn events_never_acked_after_the_drain_are_a_backlog() {
+        let own: Vec<Event> = (0..5).map(|s| signal("e", s)).collect();
+        let edge = |acked_below| Forwarded {
+            node: "e".into(),
+            own: own.clone(),
+            first_seq: 0,
+            acked_below,
+            at_hub: vec![],
+        };
+        assert_eq!(backlog(&[edge(5)], 100), (vec![], 0));
+        let (wrong, left) = backlog(&[edge(3)], 100);
+        assert_eq!(left, 2);
+        assert_eq!(wrong, ["e: 2 events never forwarded after the drain"]);
+        let (wrong, left) = backlog(&[edge(3)], 4);
+        assert_eq!((wrong.len(), left), (1, 1), "seq 4 is still on its way");
     }
 
     #[test]
@@ -309,11 +403,11 @@ mod tests {
             .iter()
             .map(|t| event("n", 0, *t, restart()))
             .collect();
-        assert!(intensity_respected(&spaced, limit).is_empty());
+        assert_eq!(intensity_respected(&spaced, limit), (vec![], 3));
         let burst: Vec<Event> = [0, 100, 200]
             .iter()
             .map(|t| event("n", 0, *t, restart()))
             .collect();
-        assert_eq!(intensity_respected(&burst, limit).len(), 1);
+        assert_eq!(intensity_respected(&burst, limit).0.len(), 1);
     }
 }

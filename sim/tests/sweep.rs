@@ -20,5 +20,24 @@ fn every_scenario_holds_its_invariants_over_a_seed_sweep() {
         "the sweep found failing seeds:\n{stdout}"
     );
     let summary = stdout.lines().last().expect("a summary");
-    assert!(summary.ends_with(" 0 failed"), "{summary}");
+    let asked: u64 = seeds.parse().expect("SWARM_SIM_SEEDS is a number");
+    let runs = asked * swarmd_sim::scenario::Scenario::ALL.len() as u64;
+    assert_eq!(
+        summary,
+        format!("sweep: {runs} runs: {runs} passed, 0 failed"),
+        "every run asked for ran and passed"
+    );
+}
+
+#[test]
+fn a_sweep_of_no_seeds_or_of_garbage_is_an_error() {
+    for bad in ["0", "lots", ""] {
+        let out = Command::new(env!("CARGO_BIN_EXE_swarm-sim"))
+            .args(["sweep", "--seeds", "1"])
+            .env("SWARM_SIM_SEEDS", bad)
+            .output()
+            .expect("swarm-sim runs");
+        assert_eq!(out.status.code(), Some(2), "SWARM_SIM_SEEDS={bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
 }

@@ -7,6 +7,7 @@ use swarmd_actors::ctx::Entropy;
 use swarmd_supervisor::{Description, SupervisorMsg};
 
 use super::Scenario;
+use crate::check::Tally;
 use crate::cluster::{SimCluster, SimError};
 
 #[derive(Debug, Clone)]
@@ -106,6 +107,7 @@ pub async fn apply(
     cluster: &mut SimCluster,
     fault: &Fault,
     rng: &dyn Entropy,
+    tally: &mut Tally,
 ) -> Result<(), SimError> {
     match fault {
         Fault::Partition(a, b) => cluster.partition(a, b),
@@ -117,10 +119,23 @@ pub async fn apply(
                 m.storage.fail_next_flushes(*n);
             }
         }
-        Fault::PanicAgent(node) => kill_a_layer(cluster, node, rng).await,
-        Fault::PanicReflex(node, agent) => kill_a_reflex(cluster, node, *agent).await,
+        Fault::PanicAgent(node) => {
+            let hit = kill_a_layer(cluster, node, rng).await;
+            count_kill(tally, hit);
+        }
+        Fault::PanicReflex(node, agent) => {
+            let hit = kill_a_reflex(cluster, node, *agent).await;
+            count_kill(tally, hit);
+        }
     }
     Ok(())
+}
+
+/// A kill that found nothing to kill is counted: the agent may be mid
+/// restart after an escalation; a run where none found its target fails.
+fn count_kill(tally: &mut Tally, hit: bool) {
+    tally.kills += 1;
+    tally.kills_missed += u64::from(!hit);
 }
 
 /// After the faults: every cut healed, every crashed node back.
@@ -166,32 +181,29 @@ async fn agents_of(cluster: &SimCluster, node: &str) -> Vec<ActorCell> {
 }
 
 /// Kills the reflex (the first layer) of the node's `index`-th agent.
-async fn kill_a_reflex(cluster: &SimCluster, node: &str, index: usize) {
+async fn kill_a_reflex(cluster: &SimCluster, node: &str, index: usize) -> bool {
     let Some(agent) = agents_of(cluster, node).await.get(index).cloned() else {
-        return;
+        return false;
     };
-    if let Some(reflex) = describe(&agent.into())
+    let reflex = describe(&agent.into())
         .await
         .map(running)
-        .and_then(|l| l.into_iter().next())
-    {
-        reflex.kill();
-    }
+        .and_then(|l| l.into_iter().next());
+    reflex.map(|r| r.kill()).is_some()
 }
 
 /// Kills a seeded pick among the node's agents' layer actors, as a panic would.
-async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) {
+async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) -> bool {
     let agents = agents_of(cluster, node).await;
     if agents.is_empty() {
-        return;
+        return false;
     }
     let agent: ActorRef<SupervisorMsg> = agents[(rng.next_u64() % agents.len() as u64) as usize]
         .clone()
         .into();
     let Some(layers) = describe(&agent).await.map(running) else {
-        return;
+        return false;
     };
-    if let Some(layer) = layers.get((rng.next_u64() % layers.len().max(1) as u64) as usize) {
-        layer.kill();
-    }
+    let layer = layers.get((rng.next_u64() % layers.len().max(1) as u64) as usize);
+    layer.map(|l| l.kill()).is_some()
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use swarmd_config::{NodeConfig, Role};
 
 use crate::SeededEntropy;
+use crate::check::Tally;
 use crate::cluster::{SimCluster, SimError, address_of, node_config};
 use crate::net::NetFaults;
 use crate::trace::Trace;
@@ -82,6 +83,8 @@ pub struct RunConfig {
 pub struct Outcome {
     pub trace: Trace,
     pub violations: Vec<String>,
+    /// What the checkers looked at.
+    pub tally: Tally,
     /// Simulated time the run covered.
     pub simulated: Duration,
 }
@@ -98,6 +101,7 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
     let edges: Vec<String> = (1..config.nodes).map(|i| format!("edge-{i}")).collect();
     let schedule = faults::schedule(config.scenario, &driver, &edges, config.sim_secs);
     let mut violations = Vec::new();
+    let mut tally = Tally::default();
     let started = tokio::time::Instant::now();
     let end = Duration::from_secs(config.sim_secs);
     let mut pending = schedule.into_iter().peekable();
@@ -107,26 +111,60 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
         {
             let (at, fault) = pending.next().expect("peeked");
             trace.line(format!("{}ms fault {fault:?}", at.as_millis()));
-            faults::apply(&mut cluster, &fault, &driver).await?;
+            faults::apply(&mut cluster, &fault, &driver, &mut tally).await?;
         }
-        observe::world(&cluster, &mut trace, &mut violations).await;
+        observe::world(&cluster, &mut trace, &mut violations, &mut tally).await;
         tokio::time::sleep(STEP).await;
     }
     faults::heal_all(&mut cluster, &edges).await?;
     let drained = tokio::time::Instant::now();
     while drained.elapsed() < DRAIN {
-        observe::world(&cluster, &mut trace, &mut violations).await;
+        observe::world(&cluster, &mut trace, &mut violations, &mut tally).await;
         tokio::time::sleep(STEP).await;
     }
     let simulated = started.elapsed();
     let deadline = simulated.saturating_sub(MISSION_GRACE);
-    observe::ledgers(&cluster, &edges, deadline, &mut trace, &mut violations);
+    observe::ledgers(
+        &cluster,
+        &edges,
+        deadline,
+        &mut trace,
+        &mut violations,
+        &mut tally,
+    );
     cluster.shutdown().await;
+    trace.line(tally.line());
+    violations.extend(shortfalls(config.scenario, &tally));
     Ok(Outcome {
         trace,
         violations,
+        tally,
         simulated,
     })
+}
+
+/// What every run must have checked, and what each scenario guarantees on
+/// top: a checker that looked at nothing would pass vacuously.
+fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
+    let mut minimums = vec![
+        ("world snapshots", tally.snapshots),
+        ("agent positions checked", tally.positions),
+        ("acked events verified at the hub", tally.acked_at_hub),
+        ("missions planned", tally.missions_planned),
+        ("missions ended", tally.missions_ended),
+    ];
+    if scenario == Scenario::Panic {
+        minimums.push((
+            "layer kills that found their target",
+            tally.kills - tally.kills_missed,
+        ));
+        minimums.push(("restarts counted", tally.restarts));
+    }
+    minimums
+        .into_iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(what, _)| format!("vacuous: no {what}"))
+        .collect()
 }
 
 fn net_faults(scenario: Scenario) -> NetFaults {

@@ -10,10 +10,12 @@ use swarmd_messages::{Event, stable_hash};
 use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_first_seq};
 use swarmd_supervisor::Intensity;
 
-use crate::check::{self, Forwarded, Limit};
+use crate::check::{self, Forwarded, Limit, Tally};
 use crate::cluster::SimCluster;
 use crate::trace::Trace;
 
+/// Events younger than this at the end may still be on their way to the hub.
+const FORWARD_GRACE_US: u64 = 5_000_000;
 /// No node's log in a run is longer than this.
 const MAX_LOG: usize = 1_000_000;
 
@@ -29,11 +31,19 @@ async fn snapshot(cluster: &SimCluster) -> Option<WorldSnapshot> {
 }
 
 /// One look at the world: positions into the trace, the one-agent-per-cell check.
-pub async fn world(cluster: &SimCluster, trace: &mut Trace, violations: &mut Vec<String>) {
+pub async fn world(
+    cluster: &SimCluster,
+    trace: &mut Trace,
+    violations: &mut Vec<String>,
+    tally: &mut Tally,
+) {
     let now_us = cluster.clock.elapsed_us();
     let Some(world) = snapshot(cluster).await else {
         return trace.line(format!("{now_us}us world unreachable"));
     };
+    tally.snapshots += 1;
+    tally.positions += world.agents.len() as u64;
+    tally.refused_moves = world.refused_moves;
     let positions: Vec<String> = world
         .agents
         .iter()
@@ -47,8 +57,28 @@ pub async fn world(cluster: &SimCluster, trace: &mut Trace, violations: &mut Vec
     violations.extend(check::one_agent_per_cell(now_us, &world.agents));
 }
 
-fn log(reader: &LedgerReader, node: &str) -> Vec<Event> {
-    reader.node_log(node, 0, MAX_LOG).unwrap_or_default()
+/// A node's log; a read error is a violation, never an empty log.
+fn log(reader: &LedgerReader, node: &str, violations: &mut Vec<String>) -> Vec<Event> {
+    match reader.node_log(node, 0, MAX_LOG) {
+        Ok(events) => events,
+        Err(e) => {
+            violations.push(format!("{node}'s log cannot be read: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// A persisted seq; a read error is a violation, never 0.
+fn read_seq(
+    what: &str,
+    node: &str,
+    read: Result<u64, swarmd_storage::StorageError>,
+    violations: &mut Vec<String>,
+) -> u64 {
+    read.unwrap_or_else(|e| {
+        violations.push(format!("{node}'s {what} cannot be read: {e}"));
+        0
+    })
 }
 
 /// Every node's ledger into the trace, then the ledger checkers.
@@ -58,13 +88,14 @@ pub fn ledgers(
     mission_deadline: Duration,
     trace: &mut Trace,
     violations: &mut Vec<String>,
+    tally: &mut Tally,
 ) {
     let reader =
         |name: &str| LedgerReader::new(cluster.member(name).expect("a member").storage.clone());
     let hub = reader("cloud");
     let mut forwarded = Vec::new();
     for (name, _) in cluster.members() {
-        let own = log(&reader(name), name);
+        let own = log(&reader(name), name, violations);
         for e in &own {
             let kind = stable_hash(&format!("{:?}", e.kind));
             trace.line(format!(
@@ -75,14 +106,18 @@ pub fn ledgers(
                 e.kind.name()
             ));
         }
-        violations.extend(check::intensity_respected(&own, limit_of));
+        let (wrong, restarts) = check::intensity_respected(&own, limit_of);
+        violations.extend(wrong);
+        tally.restarts += restarts;
         if edges.contains(name) {
             let storage = cluster.member(name).expect("a member").storage.clone();
+            let first = persisted_first_seq(storage.as_ref(), name);
+            let cursor = persisted_cursor(storage.as_ref(), name);
             forwarded.push(Forwarded {
                 node: name.clone(),
-                first_seq: persisted_first_seq(storage.as_ref(), name).unwrap_or(0),
-                acked_below: persisted_cursor(storage.as_ref(), name).unwrap_or(0),
-                at_hub: log(&hub, name),
+                first_seq: read_seq("first seq", name, first, violations),
+                acked_below: read_seq("forward cursor", name, cursor, violations),
+                at_hub: log(&hub, name, violations),
                 own,
             });
         }
@@ -95,8 +130,16 @@ pub fn ledgers(
             f.at_hub.len()
         ));
     }
-    violations.extend(check::acked_events_at_hub(&forwarded));
-    let missions = check::missions(&log(&hub, "cloud"));
+    let (wrong, verified) = check::acked_events_at_hub(&forwarded);
+    violations.extend(wrong);
+    tally.acked_at_hub = verified;
+    let recent = cluster.clock.elapsed_us().saturating_sub(FORWARD_GRACE_US);
+    let (wrong, backlog) = check::backlog(&forwarded, cluster.clock.epoch_us() + recent);
+    violations.extend(wrong);
+    tally.backlog = backlog;
+    let missions = check::missions(&log(&hub, "cloud", violations));
+    tally.missions_planned = missions.len() as u64;
+    tally.missions_ended = missions.values().filter(|m| m.outcome.is_some()).count() as u64;
     let deadline_us = cluster.clock.epoch_us() + mission_deadline.as_micros() as u64;
     for (id, m) in &missions {
         trace.line(format!(

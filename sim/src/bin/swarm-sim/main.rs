@@ -111,6 +111,7 @@ fn run_one(args: &RunArgs) -> ExitCode {
         outcome.simulated.as_millis(),
         outcome.trace.hash(),
     );
+    println!("  {}", outcome.tally.line());
     if outcome.violations.is_empty() {
         return ExitCode::SUCCESS;
     }

@@ -33,6 +33,22 @@ struct Job {
     child: Child,
 }
 
+/// Seeds per scenario: `SWARM_SIM_SEEDS` when set (a positive number, or an
+/// error), else `--seeds`.
+fn seeds(flag: u64) -> Result<u64, String> {
+    let n = match std::env::var("SWARM_SIM_SEEDS") {
+        Err(_) => flag,
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("SWARM_SIM_SEEDS={text:?} is not a number of seeds"))?,
+    };
+    if n == 0 {
+        return Err("a sweep needs at least one seed".into());
+    }
+    Ok(n)
+}
+
 fn scenarios(names: &str) -> Result<Vec<Scenario>, String> {
     if names == "all" {
         return Ok(Scenario::ALL.to_vec());
@@ -41,10 +57,13 @@ fn scenarios(names: &str) -> Result<Vec<Scenario>, String> {
 }
 
 pub fn run(args: &SweepArgs) -> ExitCode {
-    let seeds = std::env::var("SWARM_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(args.seeds);
+    let seeds = match seeds(args.seeds) {
+        Ok(n) => n,
+        Err(why) => {
+            eprintln!("{why}");
+            return ExitCode::from(2);
+        }
+    };
     let scenarios = match scenarios(&args.scenarios) {
         Ok(s) => s,
         Err(why) => {
@@ -87,7 +106,7 @@ pub fn run(args: &SweepArgs) -> ExitCode {
         args.nodes,
         args.jobs
     );
-    println!("sweep: {passed} passed, {failed} failed");
+    println!("sweep: {total} runs: {passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
