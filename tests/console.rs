@@ -140,6 +140,40 @@ async fn nodes_lists_a_cloud_and_an_edge_as_up() {
     );
     assert!(stats["gateway"]["frames_in"].as_u64() > Some(0), "{stats}");
     assert!(stats["mesh"]["published"].is_u64(), "{stats}");
+    // The cloud reaches agents where they live: once its planner has heard
+    // of them, `estop AGENT` from the cloud stops an agent on the edge.
+    let deadline = tokio::time::Instant::now() + STARTUP;
+    loop {
+        let (_, out, _) = console(&cloud.listen, &["--json", "-c", "agents"]).await;
+        if json_lines(&out).iter().any(|a| a["id"] == "edge-1-2") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the planner never heard of edge-1-2: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (code, out, err) = console(&cloud.listen, &["--json", "-c", "estop edge-1-2"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_lines(&out)[0]["agents"][0], "edge-1-2");
+    let deadline = tokio::time::Instant::now() + STARTUP;
+    loop {
+        let query = [
+            "--json",
+            "-c",
+            "events --agent edge-1-2 --kind state_change --limit 500",
+        ];
+        let (_, out, _) = console(&cloud.listen, &query).await;
+        if out.contains("emergency stop (operator") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "edge-1-2 never stopped: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // The console is a hidden client: never a member.
     let members = cloud.events();
     assert!(!members.iter().any(|v| {

@@ -15,7 +15,7 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Tree { .. } => Ok(json::tree(&args.node, &root_snapshot(args).await?)),
         Command::Agents { .. } => agents(args, tenant).await,
         Command::Events(filter) => events(args, tenant, filter),
-        Command::Send { path, message } => send(args, tenant, path, message),
+        Command::Send { path, message } => send(args, tenant, path, message).await,
         Command::Estop { agent } => {
             let reason = format!("operator {}", request.principal);
             broadcast(
@@ -227,7 +227,7 @@ fn agent_of<'a>(args: &ControlArgs, path: &'a str) -> Result<&'a str, ControlErr
     }
 }
 
-fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> ControlReply {
+async fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> ControlReply {
     let local = path
         .strip_prefix(&format!("{}/", args.node))
         .unwrap_or(path);
@@ -239,7 +239,8 @@ fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> Contro
         let at = e.path().to_string();
         ControlError::BadRequest(format!("message for an agent, at {at}: {}", e.inner()))
     })?;
-    deliver(args, tenant, agent, &msg)?;
+    let at = whereabouts(args).await?;
+    deliver(args, &at, tenant, agent, &msg)?;
     Ok(json!({"sent": agent}))
 }
 
@@ -261,41 +262,81 @@ fn send_to_planner(args: &ControlArgs, tenant: &str, message: &Value) -> Control
     Ok(json!({"sent": planner}))
 }
 
+/// Where an agent lives, as far as this node knows: here, or (on a node
+/// that plans) on the node the planner last heard it from.
+struct Whereabouts {
+    local: Vec<String>,
+    /// Agent id → (node, tenant), from the planner.
+    remote: std::collections::BTreeMap<String, (String, String)>,
+}
+
+async fn whereabouts(args: &ControlArgs) -> Result<Whereabouts, ControlError> {
+    let local: Vec<String> = args
+        .factory
+        .status()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let remote = super::missions::known_agents(args)
+        .await
+        .into_iter()
+        .filter(|s| s.agent.node != args.node && !local.contains(&s.agent.name))
+        .map(|s| (s.agent.name, (s.agent.node, s.tenant)))
+        .collect();
+    Ok(Whereabouts { local, remote })
+}
+
+/// Sends `msg` to an agent here, or across the cluster to where it lives.
 fn deliver(
     args: &ControlArgs,
+    at: &Whereabouts,
     tenant: &str,
     agent: &str,
     msg: &AgentMsg,
 ) -> Result<(), ControlError> {
-    if !visible(args, tenant, agent) {
-        return Err(ControlError::BadRequest(format!(
-            "no agent {agent:?} of tenant {tenant:?} here"
-        )));
-    }
     let payload = encode_payload(msg).map_err(|e| ControlError::Failed(e.to_string()))?;
-    args.directory
-        .deliver(agent, payload)
-        .map_err(|e| ControlError::BadRequest(e.to_string()))
+    if at.local.iter().any(|a| a == agent) && visible(args, tenant, agent) {
+        return args
+            .directory
+            .deliver(agent, payload)
+            .map_err(|e| ControlError::BadRequest(e.to_string()));
+    }
+    match at.remote.get(agent) {
+        Some((node, owner)) if tenant == SYSTEM_TENANT || owner == tenant => args
+            .cluster
+            .cast(node, agent, payload)
+            .map_err(|e| ControlError::Unavailable(e.to_string())),
+        _ => Err(ControlError::BadRequest(format!(
+            "no agent {agent:?} of tenant {tenant:?} known here"
+        ))),
+    }
 }
 
+/// One agent, or every agent this node knows of (its own and, where it
+/// plans, the cluster's) that the session may act on.
 async fn broadcast(
     args: &ControlArgs,
     tenant: &str,
     agent: Option<&str>,
     msg: AgentMsg,
 ) -> ControlReply {
+    let at = whereabouts(args).await?;
     let targets: Vec<String> = match agent {
         Some(path) => vec![agent_of(args, path)?.to_string()],
         None => {
-            let all = args.factory.status().await.map_err(unavailable)?;
-            all.into_iter()
-                .map(|s| s.id)
-                .filter(|id| visible(args, tenant, id))
-                .collect()
+            let local = at.local.iter().filter(|id| visible(args, tenant, id));
+            let remote = at
+                .remote
+                .iter()
+                .filter(|(_, (_, owner))| tenant == SYSTEM_TENANT || owner == tenant)
+                .map(|(id, _)| id);
+            local.chain(remote).cloned().collect()
         }
     };
     for target in &targets {
-        deliver(args, tenant, target, &msg)?;
+        deliver(args, &at, tenant, target, &msg)?;
     }
     Ok(json!({"agents": targets}))
 }
