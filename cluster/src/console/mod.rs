@@ -6,6 +6,7 @@
 mod client;
 mod editor;
 mod follow;
+mod help;
 pub mod parse;
 mod render;
 

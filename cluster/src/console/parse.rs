@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+pub use super::help::COMMANDS;
 use crate::control::protocol::ReplayAt;
 use crate::control::{Command, EventFilter};
 
@@ -33,74 +34,6 @@ pub struct ParseError(pub String);
 fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError(msg.into()))
 }
-
-/// Every command, with its synopsis, for `help` and completion.
-pub const COMMANDS: [(&str, &str); 19] = [
-    (
-        "nodes",
-        "nodes — members with role, state, address, agents, uptime",
-    ),
-    (
-        "tree",
-        "tree [NODE] — the live supervision tree: strategy, status, restarts, last failure",
-    ),
-    (
-        "agents",
-        "agents [NODE] — agents with their layers' status and restarts",
-    ),
-    (
-        "events",
-        "events [--tenant T] [--node N] [--agent A] [--kind K] [--trace ID] [--since 5m|SEQ] [--limit N] [--follow]",
-    ),
-    (
-        "trace",
-        "trace ID — every event of a trace, in time order, indented by span",
-    ),
-    (
-        "send",
-        "send PATH JSON — a one-way message, mapped by serde onto the actor's message type.\n  An agent (AGENT or NODE/agents/AGENT) takes an AgentMsg:\n    send swarmd-1 {\"EmergencyStop\": {\"reason\": \"test\"}}\n    send swarmd-1 \"Resume\"\n    send swarmd-1 {\"Config\": {\"MoveEveryTicks\": 2}}\n  The planner (NODE/cloud/missions) takes a MissionMsg:\n    send swarmd/cloud/missions {\"Submit\": {\"goal\": {\"Fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}}, \"squad\": \"default\"}}",
-    ),
-    (
-        "call",
-        "call PATH JSON — a request to an actor that answers; prints the reply:\n  call NODE/cluster/gateway \"Members\"   (or \"Stats\")\n  call NODE/cloud/missions \"Missions\"",
-    ),
-    (
-        "mission",
-        "mission JSON — submit a mission; prints its id, e.g.\n  mission {\"cover\": {\"sector\": {\"min\": {\"x\": 0, \"y\": 0}, \"max\": {\"x\": 4, \"y\": 4}}}}\n  mission {\"fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}, \"squad\": \"default\"}",
-    ),
-    (
-        "missions",
-        "missions — missions with their tasks and progress",
-    ),
-    (
-        "spawn",
-        "spawn KIND JSON [--node N] — start an agent, e.g. spawn grid {\"id\": \"a9\", \"params\": {\"start\": \"2,3\"}}",
-    ),
-    ("stop", "stop AGENT — stop an agent and forget it"),
-    (
-        "replay",
-        "replay AGENT [--at SEQ|5m] — the agent's folded state and decisions at that point",
-    ),
-    (
-        "estop",
-        "estop [AGENT|all] — emergency-stop one agent, or all of this node's",
-    ),
-    (
-        "resume",
-        "resume [AGENT|all] — resume after an emergency stop",
-    ),
-    (
-        "kill",
-        "kill PATH [--reason TEXT] — kill an actor as a crash would (fault injection), e.g. kill swarmd/agents/swarmd-1/reflex",
-    ),
-    (
-        "stats",
-        "stats [NODE] — messages, restarts, gateway frames and drops",
-    ),
-    ("help", "help [CMD]"),
-    ("quit", "quit — leave the console (also: exit, Ctrl-D)"),
-    ("exit", "exit — leave the console"),
-];
 
 /// A line and whether it asked for JSON output (`--json` anywhere among
 /// its words, except inside `send`'s JSON).

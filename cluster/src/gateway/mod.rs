@@ -17,6 +17,7 @@ mod outbox;
 mod relay;
 mod remote_supervisor;
 mod serve;
+mod sessions;
 mod tickets;
 
 use std::time::Duration;
