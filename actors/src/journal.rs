@@ -6,6 +6,10 @@
 //! The `*_now` methods never wait at all (not even for room in the writer's
 //! queue): the reflex acts first and records after, best effort, so a stalled
 //! or full ledger cannot freeze an emergency stop or the dead-man's switch.
+//!
+//! [`Journal::record_durably`] is for records others depend on (a mission's
+//! plan and end): it waits for the commit, and a record whose commit failed
+//! is kept (bounded) and written again later, in order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +19,17 @@ use tracing::warn;
 
 use crate::ctx::{LedgerError, LedgerHandle};
 
+/// Durable records waiting for the disk at most; beyond, the oldest is lost
+/// (counted and logged).
+pub const MAX_PENDING: usize = 4096;
+
 #[derive(Clone)]
 pub struct Journal {
     ledger: LedgerHandle,
     tenant: Arc<str>,
     agent: Arc<str>,
     lost: Arc<AtomicU64>,
+    pending_durable: Arc<std::sync::Mutex<std::collections::VecDeque<EventKind>>>,
 }
 
 impl Journal {
@@ -30,6 +39,7 @@ impl Journal {
             tenant: tenant.into(),
             agent: agent.into(),
             lost: Arc::default(),
+            pending_durable: Arc::default(),
         }
     }
 
@@ -71,6 +81,64 @@ impl Journal {
         if let Err(e) = self.ledger.submit(self.draft(kind)).await {
             self.count_lost(&e);
         }
+    }
+
+    /// Records `kind` and waits until it is durable. When the flush fails
+    /// (the batch may or may not be on disk, as with fsync) or the disk is
+    /// full, the record waits in a bounded queue, in order, and
+    /// [`retry_pending`](Self::retry_pending) writes it again later: a
+    /// retried record may be stored twice, never zero times while the disk
+    /// recovers. Nothing here waits longer than one commit.
+    pub async fn record_durably(&self, kind: EventKind) {
+        self.queue_pending(kind);
+        self.retry_pending().await;
+    }
+
+    /// Writes the records waiting after a failed commit, oldest first, until
+    /// one fails again. Call it periodically (the planner does, every tick).
+    pub async fn retry_pending(&self) {
+        while let Some(kind) = self.next_pending() {
+            let written = match self.ledger.submit(self.draft(kind)).await {
+                Ok(ack) => ack.await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => {
+                    self.pending().pop_front();
+                }
+                Err(LedgerError::Storage(_) | LedgerError::Overloaded) => return,
+                Err(e) => {
+                    self.pending().pop_front();
+                    self.count_lost(&e);
+                }
+            }
+        }
+    }
+
+    /// Records waiting for the disk to recover.
+    pub fn pending_len(&self) -> usize {
+        self.pending().len()
+    }
+
+    fn queue_pending(&self, kind: EventKind) {
+        let mut pending = self.pending();
+        if pending.len() >= MAX_PENDING {
+            pending.pop_front();
+            drop(pending);
+            self.count_lost(&LedgerError::Overloaded);
+            pending = self.pending();
+        }
+        pending.push_back(kind);
+    }
+
+    fn next_pending(&self) -> Option<EventKind> {
+        self.pending().front().cloned()
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<EventKind>> {
+        self.pending_durable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write_now(&self, kind: EventKind) {

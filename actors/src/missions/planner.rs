@@ -148,6 +148,7 @@ impl Actor for MissionPlanner {
             PlannerMsg::Tick(due) => {
                 let now = Instant::now();
                 state.ticker.handled(due, now);
+                state.journal.retry_pending().await;
                 state.forget_silent(now).await?;
                 if state.args.demo && !state.any_active() && !state.agents.is_empty() {
                     let goal = state.demo_goal();
@@ -219,7 +220,7 @@ impl PlannerState {
         };
         let rationale = format!("split into tasks by capability for {workers} agents");
         self.journal
-            .record(EventKind::Mission {
+            .record_durably(EventKind::Mission {
                 mission: id,
                 change,
                 rationale,
@@ -320,7 +321,7 @@ impl PlannerState {
                     rationale,
                 },
             };
-            self.journal.record(kind).await;
+            self.journal.record_durably(kind).await;
         }
         self.announce(id);
         self.store.save(&self.missions[&id]).await;

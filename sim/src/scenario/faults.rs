@@ -18,6 +18,8 @@ pub enum Fault {
     Restart(String),
     /// The next `n` flushes of the node's disk fail.
     FailFlushes(String, u32),
+    /// The node's disk is full (every write fails with `NoSpace`), or no longer.
+    DiskFull(String, bool),
     /// Kill one layer actor of one agent on the node, picked by the driver.
     PanicAgent(String),
     /// Kill the reflex of the node's agent at this index (in start order):
@@ -71,9 +73,12 @@ pub fn schedule(
             ));
         }
         Scenario::Disk => {
+            // Every node's disk fails now and then, the hub's included.
+            let mut nodes = vec!["cloud".to_string()];
+            nodes.extend(edges.iter().cloned());
             let mut at = between(rng, 1_000, 3_000);
             while at.as_millis() < u128::from(end) {
-                let node = pick(rng, edges).clone();
+                let node = pick(rng, &nodes).clone();
                 out.push((
                     at,
                     Fault::FailFlushes(node, 1 + (rng.next_u64() % 3) as u32),
@@ -84,6 +89,14 @@ pub fn schedule(
             let crash = between(rng, end / 3, end * 2 / 3);
             out.push((crash, Fault::Crash(edge.clone())));
             out.push((crash + between(rng, 1_000, 5_000), Fault::Restart(edge)));
+            // A full disk for a while, on a seeded node.
+            let full = pick(rng, &nodes).clone();
+            let from = between(rng, end / 6, end / 2);
+            out.push((from, Fault::DiskFull(full.clone(), true)));
+            out.push((
+                from + between(rng, 2_000, 6_000),
+                Fault::DiskFull(full, false),
+            ));
         }
         Scenario::Panic => {
             let mut at = between(rng, 1_000, 2_000);
@@ -114,11 +127,14 @@ pub async fn apply(
         Fault::Heal(a, b) => cluster.heal(a, b),
         Fault::Crash(node) => cluster.crash(node).await,
         Fault::Restart(node) => cluster.restart(node).await?,
-        Fault::FailFlushes(node, n) => {
-            if let Some(m) = cluster.member(node) {
-                m.storage.fail_next_flushes(*n);
-            }
-        }
+        Fault::DiskFull(node, full) => match cluster.member(node) {
+            Some(m) => m.storage.set_full(*full),
+            None => return Err(SimError::NoSuchNode(node.clone())),
+        },
+        Fault::FailFlushes(node, n) => match cluster.member(node) {
+            Some(m) => m.storage.fail_next_flushes(*n),
+            None => return Err(SimError::NoSuchNode(node.clone())),
+        },
         Fault::PanicAgent(node) => {
             let hit = kill_a_layer(cluster, node, rng).await;
             count_kill(tally, hit);
@@ -138,10 +154,13 @@ fn count_kill(tally: &mut Tally, hit: bool) {
     tally.kills_missed += u64::from(!hit);
 }
 
-/// After the faults: every cut healed, every crashed node back.
+/// After the faults: every cut healed, every disk with room, every crashed node back.
 pub async fn heal_all(cluster: &mut SimCluster, edges: &[String]) -> Result<(), SimError> {
     for edge in edges {
         cluster.heal("cloud", edge);
+    }
+    for (_, member) in cluster.members() {
+        member.storage.set_full(false);
     }
     let down: Vec<String> = cluster
         .members()

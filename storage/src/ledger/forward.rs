@@ -101,6 +101,8 @@ pub struct ForwarderState {
     /// Events per delivery now: halved after a failed delivery (a batch too
     /// big for the wire or the hub), doubled back after a good one.
     batch_limit: usize,
+    /// Cursor writes that failed (a full disk): logged at powers of two.
+    unpersisted: u64,
 }
 
 /// What to do after a delivery.
@@ -153,6 +155,7 @@ impl Actor for Forwarder {
             draining: Some(cursor),
             conflict: None,
             batch_limit,
+            unpersisted: 0,
         })
     }
 
@@ -189,17 +192,23 @@ impl ForwarderState {
         self.alarm("hub_conflict", format!("{node}/{seq}")).await;
     }
 
-    /// Everything below `cursor` is done with: acked, or quarantined.
-    fn advance(&mut self, cursor: u64) -> Result<(), crate::StorageError> {
+    /// Everything below `cursor` is done with: acked, or quarantined. The
+    /// cursor is persisted unflushed, and a write that fails (a full disk) is
+    /// logged, not fatal: a cursor lost only means resending from the last
+    /// one persisted, which the hub absorbs.
+    fn advance(&mut self, cursor: u64) {
+        self.cursor = cursor;
         let mut batch = Batch::default();
         batch.insert(
             cursor_key(&self.args.config.node),
             cursor.to_be_bytes().to_vec(),
         );
-        // Not flushed: a cursor lost in a crash only means resending, which the hub absorbs.
-        self.args.storage.apply(TREE, batch)?;
-        self.cursor = cursor;
-        Ok(())
+        if let Err(e) = self.args.storage.apply(TREE, batch) {
+            self.unpersisted = self.unpersisted.saturating_add(1);
+            if self.unpersisted.is_power_of_two() {
+                warn!(error = %e, cursor, times = self.unpersisted, "forward cursor not persisted; a restart resends from the last one that was");
+            }
+        }
     }
 
     /// An event the hub will never take stays in this ledger, with an alarm,
@@ -279,7 +288,7 @@ impl ForwarderState {
         };
         match next {
             Next::Acked => {
-                self.advance(last + 1)?;
+                self.advance(last + 1);
                 self.failures = 0;
                 self.batch_limit = (self.batch_limit * 2).min(config.batch_size.max(1));
                 debug!(count, cursor = self.cursor, "forwarded");
@@ -291,7 +300,7 @@ impl ForwarderState {
             }
             Next::Quarantine { seq, why } => {
                 self.quarantine(seq, &why).await;
-                self.advance(seq + 1)?;
+                self.advance(seq + 1);
                 me.cast(ForwarderMsg::Pump)?;
             }
             Next::Retry(reason) => {
