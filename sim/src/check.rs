@@ -34,6 +34,8 @@ pub struct Tally {
     pub acked_at_hub: u64,
     /// Durable edge events never acknowledged by the end (must be 0).
     pub backlog: u64,
+    /// Acked events of wiped (re-provisioned) disks found at the hub.
+    pub retired_acked: u64,
     pub missions_planned: u64,
     pub missions_ended: u64,
     /// Supervisor restarts counted by the intensity checker.
@@ -47,12 +49,14 @@ impl Tally {
     pub fn line(&self) -> String {
         format!(
             "checked snapshots={} positions={} refused_moves={} acked_at_hub={} backlog={} \
-             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={}",
+             retired_acked={} missions_planned={} missions_ended={} restarts={} kills={} \
+             kills_missed={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
             self.acked_at_hub,
             self.backlog,
+            self.retired_acked,
             self.missions_planned,
             self.missions_ended,
             self.restarts,

@@ -39,6 +39,9 @@ pub struct SimCluster {
     pub clock: Arc<SimClock>,
     seed: u64,
     members: BTreeMap<String, Member>,
+    /// Disks replaced by `wipe`, with their node's name: what those
+    /// incarnations had acknowledged must still be at the hub.
+    pub retired: Vec<(String, Arc<SimStorage>)>,
 }
 
 pub struct Member {
@@ -88,6 +91,7 @@ impl SimCluster {
             clock: Arc::new(SimClock::new()),
             seed,
             members: BTreeMap::new(),
+            retired: Vec::new(),
         }
     }
 
@@ -160,6 +164,21 @@ impl SimCluster {
         self.net.crash(name);
         node.kill().await;
         member.storage.crash();
+    }
+
+    /// A crashed node's disk is replaced by an empty one (re-provisioned
+    /// under its old name); the old disk is kept in `retired` for the checks.
+    pub fn wipe(&mut self, name: &str) -> Result<(), SimError> {
+        let member = self
+            .members
+            .get_mut(name)
+            .ok_or_else(|| SimError::NoSuchNode(name.into()))?;
+        assert!(member.node.is_none(), "only a crashed node's disk is wiped");
+        let entropy = SeededEntropy::new(self.seed ^ stable_hash(name) ^ member.incarnation);
+        let fresh = Arc::new(SimStorage::new(Arc::new(entropy), MAX_FSYNC));
+        let old = std::mem::replace(&mut member.storage, fresh);
+        self.retired.push((name.to_string(), old));
+        Ok(())
     }
 
     /// Starts a crashed node again, same name, same disk.

@@ -20,6 +20,8 @@ pub enum Fault {
     FailFlushes(String, u32),
     /// The node's disk is full (every write fails with `NoSpace`), or no longer.
     DiskFull(String, bool),
+    /// A crashed node's disk is replaced by an empty one.
+    Wipe(String),
     /// Kill one layer actor of one agent on the node, picked by the driver.
     PanicAgent(String),
     /// Kill the reflex of the node's agent at this index (in start order):
@@ -98,6 +100,14 @@ pub fn schedule(
                 Fault::DiskFull(full, false),
             ));
         }
+        Scenario::Reprovision => {
+            // An edge dies and comes back on a new, empty disk, same name.
+            let edge = pick(rng, edges).clone();
+            let crash = between(rng, end / 4, end / 2);
+            out.push((crash, Fault::Crash(edge.clone())));
+            out.push((crash + Duration::from_millis(1), Fault::Wipe(edge.clone())));
+            out.push((crash + between(rng, 2_000, 8_000), Fault::Restart(edge)));
+        }
         Scenario::Panic => {
             let mut at = between(rng, 1_000, 2_000);
             while at.as_millis() < u128::from(end) {
@@ -127,6 +137,7 @@ pub async fn apply(
         Fault::Heal(a, b) => cluster.heal(a, b),
         Fault::Crash(node) => cluster.crash(node).await,
         Fault::Restart(node) => cluster.restart(node).await?,
+        Fault::Wipe(node) => cluster.wipe(node)?,
         Fault::DiskFull(node, full) => match cluster.member(node) {
             Some(m) => m.storage.set_full(*full),
             None => return Err(SimError::NoSuchNode(node.clone())),

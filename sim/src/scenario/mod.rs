@@ -33,15 +33,17 @@ pub enum Scenario {
     Crash,
     Disk,
     Panic,
+    Reprovision,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
         Scenario::Disk,
         Scenario::Panic,
+        Scenario::Reprovision,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Scenario {
             Scenario::Crash => "crash",
             Scenario::Disk => "disk",
             Scenario::Panic => "panic",
+            Scenario::Reprovision => "reprovision",
         }
     }
 }
@@ -153,6 +156,12 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
         ("missions planned", tally.missions_planned),
         ("missions ended", tally.missions_ended),
     ];
+    if scenario == Scenario::Reprovision {
+        minimums.push((
+            "acked events of a retired disk verified",
+            tally.retired_acked,
+        ));
+    }
     if scenario == Scenario::Panic {
         minimums.push((
             "layer kills that found their target",

@@ -133,6 +133,26 @@ pub fn ledgers(
     let (wrong, verified) = check::acked_events_at_hub(&forwarded);
     violations.extend(wrong);
     tally.acked_at_hub = verified;
+    // Wiped disks: what those incarnations had acked must be at the hub too
+    // (what they had not is gone with the disk, as on real hardware).
+    let mut retired = Vec::new();
+    for (name, storage) in &cluster.retired {
+        let first = persisted_first_seq(storage.as_ref(), name);
+        let cursor = persisted_cursor(storage.as_ref(), name);
+        retired.push(Forwarded {
+            node: format!("{name} (wiped disk)"),
+            own: log(&LedgerReader::new(storage.clone()), name, violations),
+            first_seq: read_seq("first seq", name, first, violations),
+            acked_below: read_seq("forward cursor", name, cursor, violations),
+            at_hub: log(&hub, name, violations),
+        });
+    }
+    for r in &retired {
+        trace.line(format!("{} acked below #{}", r.node, r.acked_below));
+    }
+    let (wrong, verified) = check::acked_events_at_hub(&retired);
+    violations.extend(wrong);
+    tally.retired_acked = verified;
     let recent = cluster.clock.elapsed_us().saturating_sub(FORWARD_GRACE_US);
     let (wrong, backlog) = check::backlog(&forwarded, cluster.clock.epoch_us() + recent);
     violations.extend(wrong);
