@@ -100,6 +100,19 @@ pub fn schedule(
                 Fault::DiskFull(full, false),
             ));
         }
+        Scenario::Flap => {
+            // One edge's link to the cloud goes down and up, again and again,
+            // for a third of the run: sessions, gossip and forwarding churn.
+            let edge = pick(rng, edges).clone();
+            let mut at = between(rng, end / 6, end / 3);
+            let until = at + Duration::from_millis(end / 3);
+            while at < until {
+                out.push((at, Fault::Partition("cloud".into(), edge.clone())));
+                at += between(rng, 100, 1_500);
+                out.push((at, Fault::Heal("cloud".into(), edge.clone())));
+                at += between(rng, 100, 1_500);
+            }
+        }
         Scenario::Reprovision => {
             // An edge dies and comes back on a new, empty disk, same name.
             let edge = pick(rng, edges).clone();

@@ -34,16 +34,18 @@ pub enum Scenario {
     Disk,
     Panic,
     Reprovision,
+    Flap,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
         Scenario::Disk,
         Scenario::Panic,
         Scenario::Reprovision,
+        Scenario::Flap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Scenario {
             Scenario::Disk => "disk",
             Scenario::Panic => "panic",
             Scenario::Reprovision => "reprovision",
+            Scenario::Flap => "flap",
         }
     }
 }
