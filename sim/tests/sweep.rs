@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// Seeds per scenario when SWARM_SIM_SEEDS is not set: a few minutes on 2 cores.
-const CI_SEEDS: &str = "12";
+const CI_SEEDS: &str = "6";
 
 #[test]
 fn every_scenario_holds_its_invariants_over_a_seed_sweep() {
