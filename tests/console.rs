@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 use support::{Node, STARTUP};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 const COOKIE: &str = "CONSOLETESTCOOKIEXQZJVKWPMBRTYHGF";
 const ENV: [(&str, &str); 1] = [("SWARMD_COOKIE", COOKIE)];
@@ -219,6 +219,28 @@ async fn tree_agents_and_events_from_a_script() {
     let events = json_lines(&out);
     assert_eq!(events.len(), 5, "{out}");
     assert!(events.iter().all(|e| e["kind"] == "supervision"));
+
+    // Through a pipe, each command is answered before the next is written.
+    let mut cmd = support::swarmd();
+    cmd.args(["console", &node.listen, "--json"])
+        .envs(ENV)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut answers = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..2 {
+        stdin.write_all(b"stats\n").await.unwrap();
+        let answer = tokio::time::timeout(STARTUP, answers.next_line()).await;
+        let line = answer
+            .expect("an answer before the next command")
+            .unwrap()
+            .unwrap();
+        assert!(line.contains("\"uptime_s\""), "{line}");
+    }
+    drop(stdin);
+    assert!(child.wait().await.unwrap().success());
 
     // The same commands from stdin, as a script.
     let mut cmd = support::swarmd();
@@ -440,7 +462,6 @@ async fn ledger_events_reads_a_stopped_node_and_is_refused_while_it_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mission_is_followed_from_planned_to_ended() {
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let node = playground(dir.path()).await;
     let mut cmd = support::swarmd();

@@ -94,9 +94,18 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
     };
     let ok = match &options.commands {
         Some(script) => runtime.block_on(session.run_script(script.split(';'))),
+        // Each line runs as it arrives, so a program driving the console
+        // through a pipe sees each answer before it writes the next command.
         None if !std::io::stdin().is_terminal() => {
-            let lines: Vec<String> = std::io::stdin().lines().map_while(Result::ok).collect();
-            runtime.block_on(session.run_script(lines.iter().map(String::as_str)))
+            let mut ok = true;
+            for line in std::io::stdin().lines().map_while(Result::ok) {
+                match runtime.block_on(session.run_line(&line)) {
+                    Outcome::Ok => {}
+                    Outcome::Failed => ok = false,
+                    Outcome::Quit => break,
+                }
+            }
+            ok
         }
         None => editor::interactive(&runtime, session, options.history.as_deref()),
     };
