@@ -115,11 +115,6 @@ impl Journal {
         }
     }
 
-    /// Records waiting for the disk to recover.
-    pub fn pending_len(&self) -> usize {
-        self.pending().len()
-    }
-
     fn queue_pending(&self, kind: EventKind) {
         let mut pending = self.pending();
         if pending.len() >= MAX_PENDING {

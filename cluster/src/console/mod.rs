@@ -97,15 +97,8 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
         // Each line runs as it arrives, so a program driving the console
         // through a pipe sees each answer before it writes the next command.
         None if !std::io::stdin().is_terminal() => {
-            let mut ok = true;
-            for line in std::io::stdin().lines().map_while(Result::ok) {
-                match runtime.block_on(session.run_line(&line)) {
-                    Outcome::Ok => {}
-                    Outcome::Failed => ok = false,
-                    Outcome::Quit => break,
-                }
-            }
-            ok
+            let lines = std::io::stdin().lines().map_while(Result::ok);
+            runtime.block_on(session.run_script(lines))
         }
         None => editor::interactive(&runtime, session, options.history.as_deref()),
     };
@@ -131,11 +124,11 @@ pub enum Outcome {
 }
 
 impl Session {
-    /// Runs every line; true if none failed.
-    async fn run_script<'a>(&self, lines: impl Iterator<Item = &'a str>) -> bool {
+    /// Runs every line, each as the iterator yields it; true if none failed.
+    async fn run_script(&self, lines: impl Iterator<Item = impl AsRef<str>>) -> bool {
         let mut ok = true;
         for line in lines {
-            match self.run_line(line).await {
+            match self.run_line(line.as_ref()).await {
                 Outcome::Ok => {}
                 Outcome::Failed => ok = false,
                 Outcome::Quit => break,

@@ -235,10 +235,8 @@ async fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> 
         return send_to_planner(args, tenant, message);
     }
     let agent = agent_of(args, path)?;
-    let msg: AgentMsg = serde_path_to_error::deserialize(message).map_err(|e| {
-        let at = e.path().to_string();
-        ControlError::BadRequest(format!("message for an agent, at {at}: {}", e.inner()))
-    })?;
+    let msg: AgentMsg = serde_path_to_error::deserialize(message)
+        .map_err(|e| super::missions::bad_json("message for an agent", e))?;
     let at = whereabouts(args).await?;
     deliver(args, &at, tenant, agent, &msg)?;
     Ok(json!({"sent": agent}))
@@ -422,15 +420,6 @@ async fn stats(args: &ControlArgs) -> ControlReply {
         },
         "agents": agents.len(),
         "agent_restarts": restarts,
-        "gateway": {
-            "frames_in": gateway.frames_in,
-            "undecodable_frames": gateway.undecodable_frames,
-            "refused_frames": gateway.refused_frames,
-            "refused_sessions": gateway.refused_sessions,
-            "undeliverable_casts": gateway.undeliverable_casts,
-            "dropped_outgoing": gateway.dropped_outgoing,
-            "pending_calls": gateway.pending_calls,
-            "watches": gateway.watches,
-        },
+        "gateway": json::gateway_stats(&gateway),
     }))
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use swarmd_messages::Event;
 use swarmd_supervisor::{ChildSnapshot, TreeSnapshot};
 
-use crate::gateway::MemberStatus;
+use crate::gateway::{GatewayStats, MemberStatus};
 
 /// `OneForOne` → `one_for_one`: Debug names of the supervisor's enums.
 pub fn snake(debug: impl std::fmt::Debug) -> String {
@@ -58,6 +58,19 @@ pub fn member(m: &MemberStatus) -> Value {
         "address": m.info.cluster_addr,
         "connected": m.connected,
         "incarnation": m.info.incarnation,
+    })
+}
+
+pub fn gateway_stats(s: &GatewayStats) -> Value {
+    json!({
+        "frames_in": s.frames_in,
+        "undecodable_frames": s.undecodable_frames,
+        "refused_frames": s.refused_frames,
+        "refused_sessions": s.refused_sessions,
+        "undeliverable_casts": s.undeliverable_casts,
+        "dropped_outgoing": s.dropped_outgoing,
+        "pending_calls": s.pending_calls,
+        "watches": s.watches,
     })
 }
 

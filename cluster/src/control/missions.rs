@@ -140,13 +140,8 @@ pub async fn call(args: &ControlArgs, path: &str, message: &Value) -> ControlRep
                     ))
                 }
                 GatewayCall::Stats => {
-                    let s = args.cluster.stats().await.map_err(unavailable)?;
-                    Ok(
-                        json!({"frames_in": s.frames_in, "undecodable_frames": s.undecodable_frames,
-                        "refused_frames": s.refused_frames, "undeliverable_casts": s.undeliverable_casts,
-                        "dropped_outgoing": s.dropped_outgoing, "pending_calls": s.pending_calls,
-                        "watches": s.watches}),
-                    )
+                    let stats = args.cluster.stats().await.map_err(unavailable)?;
+                    Ok(super::json::gateway_stats(&stats))
                 }
             }
         }
