@@ -71,6 +71,11 @@ impl Journal {
         self.write_now(signal(status, detail));
     }
 
+    /// Records any event without waiting.
+    pub fn record_now(&self, kind: EventKind) {
+        self.write_now(kind);
+    }
+
     /// Events that never reached the ledger.
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)

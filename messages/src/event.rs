@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::TraceContext;
+use crate::swarm::Cell;
 
 /// `(node, seq)`: unique across the cluster, and the idempotency key at the hub.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -86,6 +87,29 @@ pub enum EventKind {
     },
     /// An operator command and what came of it.
     Audit(AuditRecord),
+    /// An agent's own report: it reached `to` (from `from`; `None` when it
+    /// entered the floor) at `arrived_us`, on the world's clock.
+    Moved {
+        from: Option<Cell>,
+        to: Cell,
+        arrived_us: u64,
+    },
+    /// The world's floor changed under the agents, at `at_us` on its clock.
+    Floor {
+        at_us: u64,
+        change: FloorChange,
+    },
+}
+
+/// What the world records of its floor besides the agents' own moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FloorChange {
+    /// The world (re)started: the floor is empty.
+    Opened,
+    /// The agent left the floor (it stopped).
+    Left { agent: String },
+    /// The agent went silent and was taken off the floor.
+    Expired { agent: String },
 }
 
 /// A node's state in the membership view.
@@ -188,10 +212,12 @@ impl EventKind {
             Self::Task { .. } => "task",
             Self::Agent { .. } => "agent",
             Self::Audit(_) => "audit",
+            Self::Moved { .. } => "moved",
+            Self::Floor { .. } => "floor",
         }
     }
 
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "decision",
         "state_change",
         "message",
@@ -202,6 +228,8 @@ impl EventKind {
         "task",
         "agent",
         "audit",
+        "moved",
+        "floor",
     ];
 }
 

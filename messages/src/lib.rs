@@ -18,8 +18,8 @@ pub use codec::{
 };
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
-    AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, MemberState,
-    MissionChange, MissionOutcome, SupervisionAction, TaskChange,
+    AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
+    MemberState, MissionChange, MissionOutcome, SupervisionAction, TaskChange,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

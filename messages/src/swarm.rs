@@ -109,6 +109,8 @@ pub struct Perception {
     pub hazards_near: Vec<Cell>,
     /// The move this answers was refused, and why.
     pub refused: Option<MoveRefused>,
+    /// When the agent reached `position`, in µs on the world's clock.
+    pub arrived_us: u64,
 }
 
 /// Why the world refused a move: each one a move the agent's reflex should

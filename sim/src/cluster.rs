@@ -14,7 +14,8 @@ use swarmd_cluster::transport::DialedStream;
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
 use crate::net::{NetFaults, SimNet};
-use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage};
+use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage, SkewedClock};
+use swarmd_actors::ctx::Clock;
 use swarmd_messages::stable_hash;
 
 const COOKIE: &str = "simulated-cluster-cookie-with-enough-entropy";
@@ -24,6 +25,10 @@ const COOKIE: &str = "simulated-cluster-cookie-with-enough-entropy";
 pub enum SimError {
     #[error("no simulated node {0:?}")]
     NoSuchNode(String),
+    #[error("the simulation has no cloud node yet")]
+    NoCloud,
+    #[error("{0}")]
+    Refused(String),
     #[error("node {node}: {source}")]
     Start {
         node: String,
@@ -46,6 +51,8 @@ pub struct SimCluster {
 
 pub struct Member {
     pub config: NodeConfig,
+    /// The node's wall clock: the cluster's, or a skewed view of it.
+    pub clock: Arc<dyn Clock>,
     pub storage: Arc<SimStorage>,
     /// `None` while crashed.
     pub node: Option<Started>,
@@ -97,13 +104,30 @@ impl SimCluster {
 
     /// Adds a node and starts it.
     pub async fn add(&mut self, config: NodeConfig) -> Result<(), SimError> {
+        self.add_skewed(config, 0, 0).await
+    }
+
+    /// Adds a node whose wall clock is `offset_us` off the cluster's and
+    /// drifts by `drift_ppm`, and starts it.
+    pub async fn add_skewed(
+        &mut self,
+        config: NodeConfig,
+        offset_us: i64,
+        drift_ppm: i64,
+    ) -> Result<(), SimError> {
         let name = config.node.name.clone();
+        let clock: Arc<dyn Clock> = if (offset_us, drift_ppm) == (0, 0) {
+            self.clock.clone()
+        } else {
+            Arc::new(SkewedClock::new(self.clock.clone(), offset_us, drift_ppm))
+        };
         let storage = Arc::new(SimStorage::new(
             Arc::new(SeededEntropy::new(self.seed ^ stable_hash(&name))),
             MAX_FSYNC,
         ));
         let member = Member {
             config,
+            clock,
             storage,
             node: None,
             incarnation: 0,
@@ -120,7 +144,7 @@ impl SimCluster {
         member.incarnation += 1;
         let stream = stable_hash(name) ^ member.incarnation.rotate_left(32);
         let seams = Seams {
-            clock: self.clock.clone(),
+            clock: member.clock.clone(),
             entropy: Arc::new(SeededEntropy::new(self.seed ^ stream)),
             storage: member.storage.clone(),
             mesh: Arc::new(self.mesh.join(name)),
@@ -204,12 +228,16 @@ impl SimCluster {
         self.members.iter()
     }
 
-    /// Stops every running node, in reverse name order.
-    pub async fn shutdown(&mut self) {
-        for member in self.members.values_mut().rev() {
-            if let Some(node) = member.node.take() {
-                node.kill().await;
-            }
+    /// Every node dies at once, in reverse name order, and every disk keeps
+    /// only what was flushed: what the checkers then read is what survives.
+    pub async fn power_off(&mut self) {
+        let names: Vec<String> = self.members.keys().rev().cloned().collect();
+        for name in names {
+            self.crash(&name).await;
+            self.members[&name].storage.crash();
+        }
+        for (_, old) in &self.retired {
+            old.crash();
         }
     }
 }

@@ -5,15 +5,26 @@
 //! re-exported here; this crate adds [`net::SimNet`] (in-memory ractor_cluster
 //! links with seeded latency, resets, partitions and crashes),
 //! [`cluster::SimCluster`] (production node trees on those seams), the
-//! scenarios, the invariant checkers (apart from the code under test) and the
-//! `swarm-sim` seed runner with its process-level determinism shims.
+//! [`driver::Sim`] (a cluster with a driver: faults on the virtual clock,
+//! missions, the invariant checkers at the end), the scenarios, the
+//! checkers themselves (apart from the code under test), the process-level
+//! determinism [`shims`] and [`check`], which runs users' own simulation
+//! tests one seed per process, as the `swarm-sim` runner does.
 
 pub mod check;
 pub mod cluster;
+pub mod driver;
+#[cfg(feature = "shims")]
+mod harness;
 pub mod net;
 pub mod scenario;
+#[cfg(feature = "shims")]
+pub mod shims;
 pub mod trace;
 
+#[cfg(feature = "shims")]
+pub use harness::{SEED_VAR, TRACE_VAR, check};
 pub use swarmd_sim_node::{
-    MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimNode, SimPubSub, SimStorage, SwarmNode,
+    MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimNode, SimPubSub, SimStorage, SkewedClock,
+    SwarmNode,
 };

@@ -101,5 +101,5 @@ async fn a_cloud_and_two_edges_work_missions_over_simnet() {
             .contains(&("edge-2".into(), MemberState::Up))
     })
     .await;
-    cluster.shutdown().await;
+    cluster.power_off().await;
 }

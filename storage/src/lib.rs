@@ -8,10 +8,12 @@
 mod data_dir;
 mod keeper;
 pub mod ledger;
+mod reapply;
 mod seam;
 mod sled_store;
 
 pub use data_dir::{DataDir, DataDirError};
 pub use keeper::{KeeperArgs, KeeperMsg, StorageKeeper};
+pub use reapply::{MAX_KEPT_BYTES, Reapplying};
 pub use seam::{Batch, CommitError, Entry, Storage, StorageError};
 pub use sled_store::SledStorage;

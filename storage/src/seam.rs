@@ -77,6 +77,14 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// Bytes of keys and values, as a measure of its size.
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+
     /// `(key, Some(value))` for an insert, `(key, None)` for a remove, in order.
     pub fn into_ops(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         self.ops

@@ -4,6 +4,7 @@
 //! a move is the last line of defence; the reflex avoids the move first.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use swarmd_messages::EventKind;
 use swarmd_messages::swarm::{Cell, ConfigUpdate, FloorPlan, Perception, Rect};
 use tracing::{info, warn};
 
@@ -177,6 +178,11 @@ impl ReflexState {
             },
             self.tick,
         ));
+        self.w.journal.record_now(EventKind::Moved {
+            from: None,
+            to: perception.position,
+            arrived_us: perception.arrived_us,
+        });
         self.perception = Some(perception.clone());
         self.w.to_situation(SituationMsg::Welcome(plan, perception));
     }
@@ -187,8 +193,11 @@ impl ReflexState {
         }
         let moved = self.perception.as_ref().map(|old| old.position) != Some(p.position);
         if moved && let Some(old) = &self.perception {
-            let (from, to) = (old.position.to_string(), p.position.to_string());
-            self.w.journal.state_now("position", &from, &to);
+            self.w.journal.record_now(EventKind::Moved {
+                from: Some(old.position),
+                to: p.position,
+                arrived_us: p.arrived_us,
+            });
         }
         if let Some(why) = &p.refused {
             self.w.journal.signal_now("move_refused", why.to_string());

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::swarm::{
-    Address, AgentMsg, Cell, FloorPlan, MoveRefused, WORLD_ACTOR, WorldMsg,
+    Address, AgentMsg, Cell, FloorPlan, MoveRefused, Perception, WORLD_ACTOR, WorldMsg,
 };
+use swarmd_messages::{EventKind, FloorChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -75,6 +76,8 @@ pub struct WorldState {
     last_heard: BTreeMap<String, Instant>,
     next_hazard: Instant,
     refused_moves: u64,
+    /// When each agent reached its cell, in µs on this node's wall clock.
+    arrived: BTreeMap<String, u64>,
     ticker: Ticker,
 }
 
@@ -90,6 +93,11 @@ impl Actor for WorldActor {
     ) -> Result<WorldState, ActorProcessingErr> {
         let grid = GridWorld::new(args.grid.clone());
         let journal = Journal::new(args.ctx.ledger.clone(), &args.tenant, WORLD_ACTOR);
+        let opened = EventKind::Floor {
+            at_us: wall_us(args.ctx.clock.as_ref()),
+            change: FloorChange::Opened,
+        };
+        journal.record(opened).await;
         let plan = grid.plan();
         info!(
             width = plan.width,
@@ -110,6 +118,7 @@ impl Actor for WorldActor {
             journal,
             last_heard: BTreeMap::new(),
             refused_moves: 0,
+            arrived: BTreeMap::new(),
             ticker,
         })
     }
@@ -158,6 +167,9 @@ impl WorldState {
             WorldMsg::Move { agent, request, to } => {
                 self.heard(&agent, now);
                 let refused = self.grid.step(&agent, to).err();
+                if refused.is_none() {
+                    self.arrived.insert(agent.clone(), self.now_us());
+                }
                 if let Some(why) = &refused {
                     self.refused_moves += 1;
                     self.journal
@@ -168,8 +180,9 @@ impl WorldState {
             }
             WorldMsg::Leave { agent } => {
                 self.last_heard.remove(&agent);
+                self.arrived.remove(&agent);
                 if self.grid.leave(&agent) {
-                    self.journal.signal("agent_left", agent).await;
+                    self.floor(FloorChange::Left { agent }).await;
                 }
             }
         }
@@ -180,9 +193,10 @@ impl WorldState {
         match self.grid.enter(agent.clone(), preferred, entropy.as_ref()) {
             Ok(cell) => {
                 self.last_heard.insert(agent.name.clone(), now);
+                self.arrived.insert(agent.name.clone(), self.now_us());
                 let detail = format!("{} from {} at {cell}", agent.name, agent.node);
                 self.journal.signal("agent_entered", detail).await;
-                let Some(perception) = self.grid.perceive(&agent.name, 0, None) else {
+                let Some(perception) = self.perceive(&agent.name, 0, None) else {
                     return;
                 };
                 let welcome = AgentMsg::Welcome {
@@ -203,7 +217,7 @@ impl WorldState {
 
     fn answer(&self, agent: &str, request: u64, refused: Option<MoveRefused>) {
         let (Some(perception), Some(address)) = (
-            self.grid.perceive(agent, request, refused),
+            self.perceive(agent, request, refused),
             self.grid.address(agent),
         ) else {
             return;
@@ -226,10 +240,10 @@ impl WorldState {
             .collect();
         for agent in silent {
             self.last_heard.remove(&agent);
+            self.arrived.remove(&agent);
             self.grid.leave(&agent);
             warn!(%agent, ?timeout, "agent silent; taken off the floor");
-            let detail = format!("{agent}: silent for {timeout:?}");
-            self.journal.signal("agent_expired", detail).await;
+            self.floor(FloorChange::Expired { agent }).await;
         }
     }
 
@@ -248,6 +262,29 @@ impl WorldState {
         }
     }
 
+    fn perceive(
+        &self,
+        agent: &str,
+        request: u64,
+        refused: Option<MoveRefused>,
+    ) -> Option<Perception> {
+        let mut perception = self.grid.perceive(agent, request, refused)?;
+        perception.arrived_us = self.arrived.get(agent).copied().unwrap_or(0);
+        Some(perception)
+    }
+
+    fn now_us(&self) -> u64 {
+        wall_us(self.args.ctx.clock.as_ref())
+    }
+
+    /// A change of the floor, stamped on the same clock as the agents' arrivals.
+    async fn floor(&self, change: FloorChange) {
+        let at_us = self.now_us();
+        self.journal
+            .record(EventKind::Floor { at_us, change })
+            .await;
+    }
+
     fn snapshot(&self) -> WorldSnapshot {
         WorldSnapshot {
             plan: self.grid.plan().clone(),
@@ -260,4 +297,10 @@ impl WorldState {
             refused_moves: self.refused_moves,
         }
     }
+}
+
+fn wall_us(clock: &dyn swarmd_supervisor::seams::Clock) -> u64 {
+    let now = clock.wall_now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }

@@ -182,6 +182,8 @@ impl GridWorld {
                 .collect(),
             hazards_near: self.hazards.iter().copied().filter(|c| near(*c)).collect(),
             refused,
+            // The world actor stamps it: the grid has no clock.
+            arrived_us: 0,
         })
     }
 

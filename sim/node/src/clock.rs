@@ -48,6 +48,39 @@ impl Clock for SimClock {
     }
 }
 
+/// One node's wall clock, off the shared one by `offset_us` and running
+/// fast or slow by `drift_ppm` (parts per million), as an unsynchronised
+/// machine's clock does. Monotonic time stays tokio's, as on a real machine.
+pub struct SkewedClock {
+    base: std::sync::Arc<SimClock>,
+    offset_us: i64,
+    drift_ppm: i64,
+}
+
+impl SkewedClock {
+    pub fn new(base: std::sync::Arc<SimClock>, offset_us: i64, drift_ppm: i64) -> Self {
+        assert!(drift_ppm.abs() < 1_000_000, "a clock that runs backwards");
+        Self {
+            base,
+            offset_us,
+            drift_ppm,
+        }
+    }
+}
+
+impl Clock for SkewedClock {
+    fn wall_now(&self) -> SystemTime {
+        let elapsed = self.base.elapsed_us() as i64;
+        let skew = self.offset_us + elapsed * self.drift_ppm / 1_000_000;
+        let base = self.base.wall_now();
+        if skew >= 0 {
+            base + Duration::from_micros(skew as u64)
+        } else {
+            base - Duration::from_micros(skew.unsigned_abs())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ mod node;
 mod storage;
 mod swarm_node;
 
-pub use clock::SimClock;
+pub use clock::{SimClock, SkewedClock};
 pub use entropy::SeededEntropy;
 pub use mesh::{SimMesh, SimPubSub, node_pair};
 pub use node::{MAX_FSYNC, SimNode};

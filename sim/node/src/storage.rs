@@ -1,7 +1,8 @@
 //! SimStorage: the Storage seam in memory, with the disk's failure modes.
 //! Writes land in a volatile view first; a flush, after a seeded virtual delay,
 //! makes the writes that preceded it durable. A crash throws away everything
-//! not yet durable. Flushes can be made to fail, and the disk to fill up.
+//! not yet durable. Flushes can be made to fail (and then may lose the writes
+//! they covered), and the disk to fill up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -25,6 +26,9 @@ pub struct SimStorage {
     max_fsync: Duration,
     /// How many of the coming flushes fail.
     failing_flushes: AtomicU32,
+    /// How many of the coming flushes are slow, and up to how slow (µs).
+    slow_flushes: AtomicU32,
+    slow_by_us: std::sync::atomic::AtomicU64,
     full: AtomicBool,
     /// While `true`, flushes hang (a disk that stopped answering).
     stalled: tokio::sync::watch::Sender<bool>,
@@ -50,6 +54,8 @@ impl SimStorage {
             entropy,
             max_fsync,
             failing_flushes: AtomicU32::new(0),
+            slow_flushes: AtomicU32::new(0),
+            slow_by_us: std::sync::atomic::AtomicU64::new(0),
             full: AtomicBool::new(false),
             stalled: tokio::sync::watch::Sender::new(false),
             #[cfg(feature = "bug-lose-acked")]
@@ -57,9 +63,27 @@ impl SimStorage {
         }
     }
 
-    /// The next `n` flushes fail, keeping their writes volatile.
+    /// The next `n` flushes fail; each may lose the writes it covered.
     pub fn fail_next_flushes(&self, n: u32) {
         self.failing_flushes.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` flushes each take up to `by` longer (a seeded share of
+    /// it, at least a tenth): a disk whose fsync latency spikes.
+    pub fn slow_next_flushes(&self, n: u32, by: Duration) {
+        self.slow_by_us
+            .store(by.as_micros() as u64, Ordering::SeqCst);
+        self.slow_flushes.store(n, Ordering::SeqCst);
+    }
+
+    fn spike(&self) -> Duration {
+        let slow = self.slow_flushes.load(Ordering::SeqCst);
+        if slow == 0 {
+            return Duration::ZERO;
+        }
+        self.slow_flushes.store(slow - 1, Ordering::SeqCst);
+        let by = Duration::from_micros(self.slow_by_us.load(Ordering::SeqCst));
+        by / 10 + self.entropy.jitter(by - by / 10)
     }
 
     /// While full, every apply fails with `NoSpace`.
@@ -77,6 +101,18 @@ impl SimStorage {
         let mut state = self.lock();
         state.visible = state.durable.clone();
         state.unflushed.clear();
+    }
+
+    /// A failed flush may have lost what it covered, as a kernel that drops
+    /// dirty pages after a write-back error does: still readable until the
+    /// next crash, but no later flush makes it durable. Seeded: half the time.
+    fn maybe_lose(&self, covered: usize) {
+        if self.entropy.next_u64().is_multiple_of(2) {
+            return;
+        }
+        let mut state = self.lock();
+        let covered = covered.min(state.unflushed.len());
+        state.unflushed.drain(..covered);
     }
 
     /// Writes not yet durable.
@@ -164,7 +200,7 @@ impl Storage for SimStorage {
     /// Makes durable the writes applied before the call, after a seeded delay.
     fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
         let covered = self.lock().unflushed.len();
-        let delay = self.entropy.jitter(self.max_fsync);
+        let delay = self.entropy.jitter(self.max_fsync) + self.spike();
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             let mut stalled = self.stalled.subscribe();
@@ -173,6 +209,7 @@ impl Storage for SimStorage {
             let failing = self.failing_flushes.load(Ordering::SeqCst);
             if failing > 0 {
                 self.failing_flushes.store(failing - 1, Ordering::SeqCst);
+                self.maybe_lose(covered);
                 return Err(StorageError::Io("injected flush failure".into()));
             }
             let mut state = self.lock();
@@ -251,6 +288,26 @@ mod tests {
         s.flush().await.unwrap();
         s.crash();
         assert_eq!(s.get("t", b"b").unwrap(), Some(b"2".to_vec()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_flush_can_lose_its_writes_for_good() {
+        // Some seeds lose the writes, some keep them volatile; both happen.
+        let mut lost_for_good = 0;
+        for seed in 0..16 {
+            let s = SimStorage::new(Arc::new(SeededEntropy::new(seed)), Duration::ZERO);
+            s.apply("t", batch(&[("a", "1")])).unwrap();
+            s.fail_next_flushes(1);
+            assert!(s.flush().await.is_err());
+            assert!(s.get("t", b"a").unwrap().is_some(), "still readable");
+            s.flush().await.unwrap();
+            s.crash();
+            lost_for_good += u32::from(s.get("t", b"a").unwrap().is_none());
+        }
+        assert!(
+            (1..16).contains(&lost_for_good),
+            "lost {lost_for_good} of 16"
+        );
     }
 
     #[tokio::test(start_paused = true)]

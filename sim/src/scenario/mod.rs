@@ -1,9 +1,8 @@
 //! Scenarios: a cluster (one cloud, edges with agents), a seeded schedule of
-//! faults, then a quiet drain; every 250 ms the world is looked at, and at
-//! the end the checkers read what the run left behind. One seed, one trace.
+//! faults, then a quiet drain, driven by [`Sim`]; at the end the checkers
+//! read what the disks kept. One seed, one trace.
 
-mod faults;
-mod observe;
+mod schedule;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,17 +11,14 @@ use swarmd_config::{NodeConfig, Role};
 
 use crate::SeededEntropy;
 use crate::check::Tally;
-use crate::cluster::{SimCluster, SimError, address_of, node_config};
+use crate::cluster::{SimError, address_of, node_config};
+use crate::driver::Sim;
 use crate::net::NetFaults;
 use crate::trace::Trace;
 use swarmd_messages::stable_hash;
 
-/// How often the driver looks at the world.
-const STEP: Duration = Duration::from_millis(250);
 /// After the faults: everything healed and restarted, backlogs drain.
 const DRAIN: Duration = Duration::from_secs(60);
-/// Missions planned this long before the end must have ended by then.
-const MISSION_GRACE: Duration = Duration::from_secs(75);
 /// Agents each edge starts.
 const AGENTS_PER_EDGE: usize = 3;
 
@@ -35,10 +31,12 @@ pub enum Scenario {
     Panic,
     Reprovision,
     Flap,
+    Skew,
+    SlowDisk,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
@@ -46,6 +44,8 @@ impl Scenario {
         Scenario::Panic,
         Scenario::Reprovision,
         Scenario::Flap,
+        Scenario::Skew,
+        Scenario::SlowDisk,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +57,8 @@ impl Scenario {
             Scenario::Panic => "panic",
             Scenario::Reprovision => "reprovision",
             Scenario::Flap => "flap",
+            Scenario::Skew => "skew",
+            Scenario::SlowDisk => "slowdisk",
         }
     }
 }
@@ -98,54 +100,26 @@ pub struct Outcome {
 /// Runs one seed of one scenario to its verdict.
 pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
     assert!(config.nodes >= 2, "a scenario needs a cloud and an edge");
-    let mut trace = Trace::new(config.keep_trace);
-    let mut cluster = SimCluster::new(config.seed, net_faults(config.scenario));
+    let mut sim = Sim::new(config.seed, net_faults(config.scenario), config.keep_trace);
+    let skews = SeededEntropy::new(config.seed ^ stable_hash("skew"));
     for node in configs(config) {
-        cluster.add(node).await?;
+        let (offset_us, drift_ppm) = skew(config.scenario, &node, &skews);
+        sim.add(node, offset_us, drift_ppm).await?;
     }
-    let driver = SeededEntropy::new(config.seed ^ stable_hash("driver"));
     let edges: Vec<String> = (1..config.nodes).map(|i| format!("edge-{i}")).collect();
-    let schedule = faults::schedule(config.scenario, &driver, &edges, config.sim_secs);
-    let mut violations = Vec::new();
-    let mut tally = Tally::default();
-    let started = tokio::time::Instant::now();
-    let end = Duration::from_secs(config.sim_secs);
-    let mut pending = schedule.into_iter().peekable();
-    while started.elapsed() < end {
-        while let Some((at, _)) = pending.peek()
-            && *at <= started.elapsed()
-        {
-            let (at, fault) = pending.next().expect("peeked");
-            trace.line(format!("{}ms fault {fault:?}", at.as_millis()));
-            faults::apply(&mut cluster, &fault, &driver, &mut tally).await?;
-        }
-        observe::world(&cluster, &mut trace, &mut violations, &mut tally).await;
-        tokio::time::sleep(STEP).await;
+    for (at, fault) in schedule::schedule(config.scenario, &sim.entropy, &edges, config.sim_secs) {
+        sim.at(at, fault);
     }
-    faults::heal_all(&mut cluster, &edges).await?;
-    let drained = tokio::time::Instant::now();
-    while drained.elapsed() < DRAIN {
-        observe::world(&cluster, &mut trace, &mut violations, &mut tally).await;
-        tokio::time::sleep(STEP).await;
-    }
-    let simulated = started.elapsed();
-    let deadline = simulated.saturating_sub(MISSION_GRACE);
-    observe::ledgers(
-        &cluster,
-        &edges,
-        deadline,
-        &mut trace,
-        &mut violations,
-        &mut tally,
-    );
-    cluster.shutdown().await;
-    trace.line(tally.line());
-    violations.extend(shortfalls(config.scenario, &tally));
+    sim.run_for(Duration::from_secs(config.sim_secs)).await?;
+    sim.drain(DRAIN).await?;
+    let mut verdict = sim.verdict().await;
+    let short = shortfalls(config.scenario, &verdict.tally);
+    verdict.violations.extend(short);
     Ok(Outcome {
-        trace,
-        violations,
-        tally,
-        simulated,
+        violations: verdict.violations,
+        tally: verdict.tally,
+        simulated: verdict.simulated,
+        trace: verdict.trace,
     })
 }
 
@@ -154,8 +128,10 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
 fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
     let mut minimums = vec![
         ("world snapshots", tally.snapshots),
+        ("agents' stays in a cell judged", tally.stays),
         ("agent positions checked", tally.positions),
         ("acked events verified at the hub", tally.acked_at_hub),
+        ("acked appends verified", tally.appends_verified),
         ("missions planned", tally.missions_planned),
         ("missions ended", tally.missions_ended),
     ];
@@ -177,6 +153,19 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
         .filter(|(_, n)| *n == 0)
         .map(|(what, _)| format!("vacuous: no {what}"))
         .collect()
+}
+
+/// With `skew`, every edge's wall clock is off the cloud's by up to 5 s
+/// either way and drifts by up to 2000 ppm (a poorly kept clock); the
+/// cloud's is true. Otherwise every clock agrees.
+fn skew(scenario: Scenario, node: &NodeConfig, rng: &SeededEntropy) -> (i64, i64) {
+    use swarmd_actors::ctx::Entropy;
+    if scenario != Scenario::Skew || node.node.role == Role::Cloud {
+        return (0, 0);
+    }
+    let offset_us = (rng.next_u64() % 10_000_001) as i64 - 5_000_000;
+    let drift_ppm = (rng.next_u64() % 4_001) as i64 - 2_000;
+    (offset_us, drift_ppm)
 }
 
 fn net_faults(scenario: Scenario) -> NetFaults {

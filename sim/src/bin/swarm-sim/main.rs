@@ -5,7 +5,6 @@
 //!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
 
-mod det;
 mod sweep;
 
 use std::path::PathBuf;
@@ -79,7 +78,7 @@ fn run_one(args: &RunArgs) -> ExitCode {
         .build()
         .expect("a runtime");
     let outcome = runtime.block_on(async {
-        det::install(args.seed);
+        swarmd_sim::shims::install(args.seed);
         scenario::run(&config).await
     });
     let outcome = match outcome {

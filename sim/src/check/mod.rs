@@ -2,11 +2,17 @@
 //! a run left behind (ledgers, the hub's copies, forwarder cursors, world
 //! snapshots) and says what is wrong, if anything.
 
+mod floor;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmd_messages::swarm::Cell;
-use swarmd_messages::{Event, EventKind, MissionChange, MissionOutcome, SupervisionAction};
+use swarmd_messages::{
+    Event, EventId, EventKind, MissionChange, MissionOutcome, SupervisionAction,
+};
+
+pub use floor::{FloorCount, one_agent_per_cell_over_time};
 
 /// One edge's ledger as the edge has it and as the hub has it.
 pub struct Forwarded {
@@ -30,8 +36,22 @@ pub struct Tally {
     pub positions: u64,
     /// Moves the world refused (near-collisions), as of the last snapshot.
     pub refused_moves: u64,
+    /// Refused moves the agents themselves reported.
+    pub near_collisions: u64,
+    /// Agents' stays in a cell judged for overlaps, and those not judged
+    /// (their node died, so their last reports may be lost).
+    pub stays: u64,
+    pub stays_unjudged: u64,
+    /// Supervision events a recorder reported lost before the ledger.
+    pub events_lost: u64,
     /// Acknowledged edge events found at the hub, unchanged and once.
     pub acked_at_hub: u64,
+    /// Appends the driver made, and the acks it got that were verified on
+    /// disk and at the hub (after every node lost power).
+    pub appends: u64,
+    pub appends_verified: u64,
+    /// Acks of wiped disks excused: their events had not left the node.
+    pub appends_lost_with_disk: u64,
     /// Durable edge events never acknowledged by the end (must be 0).
     pub backlog: u64,
     /// Acked events of wiped (re-provisioned) disks found at the hub.
@@ -48,12 +68,20 @@ pub struct Tally {
 impl Tally {
     pub fn line(&self) -> String {
         format!(
-            "checked snapshots={} positions={} refused_moves={} acked_at_hub={} backlog={} \
-             retired_acked={} missions_planned={} missions_ended={} restarts={} kills={} \
-             kills_missed={}",
+            "checked snapshots={} positions={} refused_moves={} near_collisions={} stays={} \
+             stays_unjudged={} events_lost={} appends={} appends_verified={} \
+             appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
+             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
+            self.near_collisions,
+            self.stays,
+            self.stays_unjudged,
+            self.events_lost,
+            self.appends,
+            self.appends_verified,
+            self.appends_lost_with_disk,
             self.acked_at_hub,
             self.backlog,
             self.retired_acked,
@@ -110,17 +138,64 @@ pub fn acked_events_at_hub(edges: &[Forwarded]) -> (Vec<String>, u64) {
     (wrong, verified)
 }
 
-/// Durable edge events recorded before `before_us` that the hub never
-/// acknowledged: after the drain, none (agents keep recording to the end, so
-/// the newest events may still be on their way).
-pub fn backlog(edges: &[Forwarded], before_us: u64) -> (Vec<String>, u64) {
+/// An append acknowledged to its appender, as the appender knows it.
+pub struct AckedAppend<'a> {
+    pub id: &'a EventId,
+    pub tenant: &'a str,
+    pub kind: &'a EventKind,
+}
+
+/// Every acked append is on its node's disk and (from an edge) at the hub,
+/// unchanged; `hub` is the hub's node name. `logs` and `at_hub` are by node.
+/// Returns the violations and how many acks were verified.
+pub fn acked_appends(
+    acks: &[AckedAppend<'_>],
+    hub: &str,
+    logs: &BTreeMap<String, Vec<Event>>,
+    at_hub: &BTreeMap<String, Vec<Event>>,
+) -> (Vec<String>, u64) {
+    let find = |events: Option<&Vec<Event>>, seq: u64| {
+        events.and_then(|events| events.iter().find(|e| e.id.seq == seq).cloned())
+    };
+    let same = |a: &AckedAppend<'_>, e: &Event| e.tenant == a.tenant && &e.kind == a.kind;
+    let mut wrong = Vec::new();
+    let mut verified = 0;
+    for a in acks {
+        let (node, seq) = (&a.id.node, a.id.seq);
+        let mut places = vec![("its own disk", find(logs.get(node), seq))];
+        if node != hub {
+            places.push(("the hub", find(at_hub.get(node), seq)));
+        }
+        let before = wrong.len();
+        for (place, found) in places {
+            match found {
+                None => wrong.push(format!("{node}/{seq} was acked but is not on {place}")),
+                Some(e) if !same(a, &e) => {
+                    wrong.push(format!("{node}/{seq} on {place} is not what was acked"))
+                }
+                Some(_) => {}
+            }
+        }
+        verified += u64::from(wrong.len() == before);
+    }
+    (wrong, verified)
+}
+
+/// Durable edge events recorded before `before_us(node)` (on the edge's own
+/// clock) that are not at the hub: after the drain, none. Agents keep
+/// recording to the end, so the newest may still be on their way. (The
+/// forwarder's cursor may lag after a power cut: a resend is harmless.)
+pub fn backlog(edges: &[Forwarded], before_us: impl Fn(&str) -> u64) -> (Vec<String>, u64) {
     let mut wrong = Vec::new();
     let mut total = 0;
     for edge in edges {
+        let at_hub: std::collections::BTreeSet<u64> =
+            edge.at_hub.iter().map(|e| e.id.seq).collect();
+        let before = before_us(&edge.node);
         let left = edge
             .own
             .iter()
-            .filter(|e| e.id.seq >= edge.acked_below && e.time_us < before_us)
+            .filter(|e| e.time_us < before && !at_hub.contains(&e.id.seq))
             .count() as u64;
         if left > 0 {
             wrong.push(format!(
@@ -131,6 +206,22 @@ pub fn backlog(edges: &[Forwarded], before_us: u64) -> (Vec<String>, u64) {
         total += left;
     }
     (wrong, total)
+}
+
+/// Refused moves the agents reported (each a near-collision), and the
+/// supervision events recorders reported lost.
+pub fn near_misses_and_losses(events: &[Event]) -> (u64, u64) {
+    let (mut refused, mut lost) = (0, 0);
+    for e in events {
+        if let EventKind::Signal { status, detail } = &e.kind {
+            match status.as_str() {
+                "move_refused" => refused += 1,
+                "events_lost" => lost += detail.parse::<u64>().unwrap_or(1),
+                _ => {}
+            }
+        }
+    }
+    (refused, lost)
 }
 
 /// Never two agents in one cell, in any snapshot of the world.
@@ -322,20 +413,20 @@ mod tests {
     }
 
     #[test]
-    fn events_never_acked_after_the_drain_are_a_backlog() {
+    fn events_not_at_the_hub_after_the_drain_are_a_backlog() {
         let own: Vec<Event> = (0..5).map(|s| signal("e", s)).collect();
-        let edge = |acked_below| Forwarded {
+        let edge = |at_hub: usize| Forwarded {
             node: "e".into(),
             own: own.clone(),
             first_seq: 0,
-            acked_below,
-            at_hub: vec![],
+            acked_below: 0,
+            at_hub: own[..at_hub].to_vec(),
         };
-        assert_eq!(backlog(&[edge(5)], 100), (vec![], 0));
-        let (wrong, left) = backlog(&[edge(3)], 100);
+        assert_eq!(backlog(&[edge(5)], |_| 100), (vec![], 0));
+        let (wrong, left) = backlog(&[edge(3)], |_| 100);
         assert_eq!(left, 2);
         assert_eq!(wrong, ["e: 2 events never forwarded after the drain"]);
-        let (wrong, left) = backlog(&[edge(3)], 4);
+        let (wrong, left) = backlog(&[edge(3)], |_| 4);
         assert_eq!((wrong.len(), left), (1, 1), "seq 4 is still on its way");
     }
 

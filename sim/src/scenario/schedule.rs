@@ -1,33 +1,11 @@
-//! Each scenario's seeded schedule of faults, and how a fault is applied.
+//! Each scenario's seeded schedule of faults.
 
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorRef};
 use swarmd_actors::ctx::Entropy;
-use swarmd_supervisor::{Description, SupervisorMsg};
 
 use super::Scenario;
-use crate::check::Tally;
-use crate::cluster::{SimCluster, SimError};
-
-#[derive(Debug, Clone)]
-pub enum Fault {
-    Partition(String, String),
-    Heal(String, String),
-    Crash(String),
-    Restart(String),
-    /// The next `n` flushes of the node's disk fail.
-    FailFlushes(String, u32),
-    /// The node's disk is full (every write fails with `NoSpace`), or no longer.
-    DiskFull(String, bool),
-    /// A crashed node's disk is replaced by an empty one.
-    Wipe(String),
-    /// Kill one layer actor of one agent on the node, picked by the driver.
-    PanicAgent(String),
-    /// Kill the reflex of the node's agent at this index (in start order):
-    /// repeated, the agent's restart intensity runs out and it escalates.
-    PanicReflex(String, usize),
-}
+use crate::driver::Fault;
 
 /// A burst: this many reflex kills of one agent, this far apart — more than
 /// an agent's intensity (5 restarts in 10 s) allows.
@@ -100,6 +78,28 @@ pub fn schedule(
                 Fault::DiskFull(full, false),
             ));
         }
+        // Clocks are the fault (see `scenario::skew`); partitions on top, so
+        // forwarding and membership work across skewed timestamps.
+        Scenario::Skew => {
+            let edge = pick(rng, edges).clone();
+            let cut = between(rng, end / 6, end / 3);
+            out.push((cut, Fault::Partition("cloud".into(), edge.clone())));
+            let heal = cut + between(rng, 3_000, 10_000);
+            out.push((heal, Fault::Heal("cloud".into(), edge)));
+        }
+        Scenario::SlowDisk => {
+            // fsync latency spikes of 100s of ms, on every node, the hub's too.
+            let mut nodes = vec!["cloud".to_string()];
+            nodes.extend(edges.iter().cloned());
+            let mut at = between(rng, 1_000, 3_000);
+            while at.as_millis() < u128::from(end) {
+                let node = pick(rng, &nodes).clone();
+                let flushes = 1 + (rng.next_u64() % 8) as u32;
+                let ms = 100 + rng.next_u64() % 900;
+                out.push((at, Fault::SlowFlushes(node, flushes, ms)));
+                at += between(rng, 500, 3_000);
+            }
+        }
         Scenario::Flap => {
             // One edge's link to the cloud goes down and up, again and again,
             // for a third of the run: sessions, gossip and forwarding churn.
@@ -137,116 +137,4 @@ pub fn schedule(
     }
     out.sort_by_key(|(at, _)| *at);
     out
-}
-
-pub async fn apply(
-    cluster: &mut SimCluster,
-    fault: &Fault,
-    rng: &dyn Entropy,
-    tally: &mut Tally,
-) -> Result<(), SimError> {
-    match fault {
-        Fault::Partition(a, b) => cluster.partition(a, b),
-        Fault::Heal(a, b) => cluster.heal(a, b),
-        Fault::Crash(node) => cluster.crash(node).await,
-        Fault::Restart(node) => cluster.restart(node).await?,
-        Fault::Wipe(node) => cluster.wipe(node)?,
-        Fault::DiskFull(node, full) => match cluster.member(node) {
-            Some(m) => m.storage.set_full(*full),
-            None => return Err(SimError::NoSuchNode(node.clone())),
-        },
-        Fault::FailFlushes(node, n) => match cluster.member(node) {
-            Some(m) => m.storage.fail_next_flushes(*n),
-            None => return Err(SimError::NoSuchNode(node.clone())),
-        },
-        Fault::PanicAgent(node) => {
-            let hit = kill_a_layer(cluster, node, rng).await;
-            count_kill(tally, hit);
-        }
-        Fault::PanicReflex(node, agent) => {
-            let hit = kill_a_reflex(cluster, node, *agent).await;
-            count_kill(tally, hit);
-        }
-    }
-    Ok(())
-}
-
-/// A kill that found nothing to kill is counted: the agent may be mid
-/// restart after an escalation; a run where none found its target fails.
-fn count_kill(tally: &mut Tally, hit: bool) {
-    tally.kills += 1;
-    tally.kills_missed += u64::from(!hit);
-}
-
-/// After the faults: every cut healed, every disk with room, every crashed node back.
-pub async fn heal_all(cluster: &mut SimCluster, edges: &[String]) -> Result<(), SimError> {
-    for edge in edges {
-        cluster.heal("cloud", edge);
-    }
-    for (_, member) in cluster.members() {
-        member.storage.set_full(false);
-    }
-    let down: Vec<String> = cluster
-        .members()
-        .filter(|(_, m)| m.node.is_none())
-        .map(|(n, _)| n.clone())
-        .collect();
-    for node in down {
-        cluster.restart(&node).await?;
-    }
-    Ok(())
-}
-
-async fn describe(sup: &ActorRef<SupervisorMsg>) -> Option<Description> {
-    let asked = sup
-        .call(SupervisorMsg::Describe, Some(Duration::from_secs(1)))
-        .await;
-    asked.ok()?.success_or(()).ok()
-}
-
-fn running(d: Description) -> Vec<ActorCell> {
-    d.children
-        .into_iter()
-        .filter_map(|(_, cell)| cell)
-        .collect()
-}
-
-/// The node's running agent subtrees, in start order.
-async fn agents_of(cluster: &SimCluster, node: &str) -> Vec<ActorCell> {
-    let agents = cluster
-        .member(node)
-        .and_then(|m| m.node.as_ref())
-        .and_then(|n| n.factory.agents.get());
-    match agents {
-        Some(agents) => describe(&agents).await.map(running).unwrap_or_default(),
-        None => Vec::new(),
-    }
-}
-
-/// Kills the reflex (the first layer) of the node's `index`-th agent.
-async fn kill_a_reflex(cluster: &SimCluster, node: &str, index: usize) -> bool {
-    let Some(agent) = agents_of(cluster, node).await.get(index).cloned() else {
-        return false;
-    };
-    let reflex = describe(&agent.into())
-        .await
-        .map(running)
-        .and_then(|l| l.into_iter().next());
-    reflex.map(|r| r.kill()).is_some()
-}
-
-/// Kills a seeded pick among the node's agents' layer actors, as a panic would.
-async fn kill_a_layer(cluster: &SimCluster, node: &str, rng: &dyn Entropy) -> bool {
-    let agents = agents_of(cluster, node).await;
-    if agents.is_empty() {
-        return false;
-    }
-    let agent: ActorRef<SupervisorMsg> = agents[(rng.next_u64() % agents.len() as u64) as usize]
-        .clone()
-        .into();
-    let Some(layers) = describe(&agent).await.map(running) else {
-        return false;
-    };
-    let layer = layers.get((rng.next_u64() % layers.len().max(1) as u64) as usize);
-    layer.map(|l| l.kill()).is_some()
 }

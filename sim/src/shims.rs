@@ -1,5 +1,7 @@
-//! Process-level determinism shims, compiled into the `swarm-sim` binary
-//! only (as madsim does): once [`install`]ed with a seed, the process's
+//! Process-level determinism shims (the `shims` feature, on by default),
+//! linked into any binary that calls [`install`] — `swarm-sim`, and test
+//! binaries using [`crate::check`] — as madsim does: once installed with a
+//! seed, the process's
 //! randomness and clocks come from the seed and the simulation, whatever
 //! asks for them — std's hash-map keys, `rand`'s OS seeding in
 //! ractor_cluster (via getrandom's `dlsym`, hence the build script exports
@@ -37,11 +39,27 @@ thread_local! {
 /// From now on randomness comes from `seed` and clocks from tokio's
 /// (paused) virtual time. Call on the runtime, before the simulation starts.
 pub fn install(seed: u64) {
+    assert_exported();
     STREAM.store(seed ^ 0x5eed_5eed_5eed_5eed, Ordering::SeqCst);
     let shim = Shim {
         start: tokio::time::Instant::now(),
     };
     assert!(SHIM.set(shim).is_ok(), "determinism shims installed twice");
+}
+
+/// getrandom 0.3 (rand's OS seeding) finds `getrandom` with `dlsym`: only
+/// a binary that exports this shim's gets seeded randomness there. Without
+/// it ractor_cluster's pings would be timed by the OS's entropy and one seed
+/// would not give one trace, so a binary that lacks the export is refused.
+fn assert_exported() {
+    let name = c"getrandom";
+    let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    assert!(
+        found == getrandom as *mut c_void,
+        "the determinism shims are not exported from this binary: add \
+         `println!(\"cargo:rustc-link-arg-tests=-Wl,--export-dynamic-symbol=getrandom\");` \
+         (or `-bins` for a binary) to the build script of the package that runs the simulation"
+    );
 }
 
 fn splitmix(state: &AtomicU64) -> u64 {
