@@ -4,14 +4,21 @@
 //! - `bug-lose-acked`: every 20th flush of the simulated disk loses an
 //!   acknowledged write;
 //! - `bug-missions-never-end`: the planner never settles a mission;
-//! - `bug-ignore-intensity`: supervisors restart children however often.
+//! - `bug-ignore-intensity`: supervisors restart children however often;
+//! - `bug-trust-failed-flush`: storage trusts a flush that follows a failed one;
+//! - `bug-collisions`: neither reflex nor world keeps agents apart;
+//! - `bug-forwarder-stalls`: the forwarder stops at its first failure.
 //!
-//!     cargo test -p swarmd-sim --features bug-lose-acked,bug-missions-never-end,bug-ignore-intensity --test broken_build
+//!     cargo test -p swarmd-sim --features bugs --test broken_build
+//!     cargo test -p swarmd-sim --features bug-collisions --test broken_build
 
 #![cfg(any(
     feature = "bug-lose-acked",
     feature = "bug-missions-never-end",
-    feature = "bug-ignore-intensity"
+    feature = "bug-ignore-intensity",
+    feature = "bug-trust-failed-flush",
+    feature = "bug-collisions",
+    feature = "bug-forwarder-stalls"
 ))]
 
 use std::process::Command;
@@ -56,4 +63,31 @@ fn the_intensity_checker_catches_supervisors_that_never_give_up() {
     let out = failing_run("panic");
     assert!(out.contains("restarts within"), "{out}");
     assert!(out.contains("(intensity 5 per 10s)"), "{out}");
+}
+
+#[cfg(feature = "bug-trust-failed-flush")]
+#[test]
+fn the_ack_checkers_catch_storage_that_trusts_a_flush_after_a_failed_one() {
+    // The disk scenario fails flushes on every node; half of them lose what
+    // they covered. Trusted by a later flush, acked events are gone.
+    let out = failing_run("disk");
+    assert!(out.contains("was acked but is not on"), "{out}");
+}
+
+#[cfg(feature = "bug-collisions")]
+#[test]
+fn the_agents_own_view_catches_agents_that_walk_into_each_other() {
+    let out = failing_run("hallway");
+    // The agents' reports, not the world's snapshot: "… both at (x,y): from …".
+    assert!(out.contains("both at") && out.contains(": from "), "{out}");
+}
+
+#[cfg(feature = "bug-forwarder-stalls")]
+#[test]
+fn the_backlog_checker_catches_a_forwarder_that_stops_after_a_partition() {
+    let out = failing_run("partition");
+    assert!(
+        out.contains("events never forwarded after the drain"),
+        "{out}"
+    );
 }

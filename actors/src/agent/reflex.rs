@@ -251,6 +251,12 @@ impl ReflexState {
         }
         let p = self.perception.as_ref()?;
         let taken = p.agents_near.iter().any(|(_, c)| *c == to);
+        // A deliberately broken build: the reflex walks into other agents.
+        #[cfg(feature = "bug-collisions")]
+        let taken = {
+            let _ = taken;
+            false
+        };
         (taken || p.hazards_near.contains(&to)).then_some("collision")
     }
 

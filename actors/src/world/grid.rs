@@ -150,11 +150,14 @@ impl GridWorld {
         if self.hazards.contains(&to) {
             return Err(MoveRefused::Hazard(to));
         }
+        #[cfg(not(feature = "bug-collisions"))]
         if let Some(other) = self.occupied.get(&to) {
             let by = other.clone();
             return Err(MoveRefused::Taken { cell: to, by });
         }
-        self.occupied.remove(&from);
+        if self.occupied.get(&from).map(String::as_str) == Some(agent) {
+            self.occupied.remove(&from);
+        }
         self.occupied.insert(to, agent.to_string());
         if let Some((_, cell)) = self.agents.get_mut(agent) {
             *cell = to;
@@ -245,6 +248,9 @@ impl GridWorld {
     }
 
     fn check_invariant(&self) {
+        if cfg!(feature = "bug-collisions") {
+            return; // the broken build breaks it on purpose
+        }
         debug_assert_eq!(
             self.agents.len(),
             self.occupied.len(),

@@ -304,6 +304,10 @@ impl ForwarderState {
                 me.cast(ForwarderMsg::Pump)?;
             }
             Next::Retry(reason) => {
+                // A deliberately broken build: the first failure stops forwarding.
+                #[cfg(feature = "bug-forwarder-stalls")]
+                return Ok(drop(reason));
+                #[allow(unreachable_code)]
                 let delay = backoff_delay(
                     &*self.args.entropy,
                     self.failures,
