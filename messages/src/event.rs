@@ -89,10 +89,13 @@ pub enum EventKind {
     Audit(AuditRecord),
     /// An agent's own report: it reached `to` (from `from`; `None` when it
     /// entered the floor) at `arrived_us`, on the world's clock.
+    /// `unrecorded` counts the events its journal could not hand to the
+    /// ledger before this one: a reader knows when reports are missing.
     Moved {
         from: Option<Cell>,
         to: Cell,
         arrived_us: u64,
+        unrecorded: u64,
     },
     /// The world's floor changed under the agents, at `at_us` on its clock.
     Floor {

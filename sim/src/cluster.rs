@@ -18,7 +18,8 @@ use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage, SkewedClock
 use swarmd_actors::ctx::Clock;
 use swarmd_messages::stable_hash;
 
-const COOKIE: &str = "simulated-cluster-cookie-with-enough-entropy";
+/// Every simulated node's cookie (and the rogue's, which has it too).
+pub const COOKIE: &str = "simulated-cluster-cookie-with-enough-entropy";
 
 /// Why a simulated node could not start.
 #[derive(Debug, thiserror::Error)]

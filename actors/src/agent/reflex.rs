@@ -182,6 +182,7 @@ impl ReflexState {
             from: None,
             to: perception.position,
             arrived_us: perception.arrived_us,
+            unrecorded: self.w.journal.lost(),
         });
         self.perception = Some(perception.clone());
         self.w.to_situation(SituationMsg::Welcome(plan, perception));
@@ -197,6 +198,7 @@ impl ReflexState {
                 from: Some(old.position),
                 to: p.position,
                 arrived_us: p.arrived_us,
+                unrecorded: self.w.journal.lost(),
             });
         }
         if let Some(why) = &p.refused {

@@ -21,14 +21,19 @@ struct Stay {
     to_us: u64,
 }
 
-/// What happened to an agent at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// What happened to an agent at an instant (on the world's clock).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Mark {
-    Arrived(Cell),
-    /// Off the floor: left (its reports are complete) or expired (they may not be).
-    Off {
-        complete: bool,
+    /// Its own report of arriving, as recorded on `node` at `recorded_us`,
+    /// after its journal had failed to record `unrecorded` events.
+    Arrived {
+        cell: Cell,
+        node: String,
+        recorded_us: u64,
+        unrecorded: u64,
     },
+    /// Off the floor: left (its reports are complete) or expired (they may not be).
+    Off { complete: bool },
 }
 
 /// Stays judged, and stays not judged (their tail may be lost).
@@ -38,32 +43,96 @@ pub struct FloorCount {
     pub unjudged: u64,
 }
 
-/// Every agent's stays, from all nodes' events, and how many were not judged.
-fn stays(events: &[Event]) -> (Vec<Stay>, u64) {
-    let mut marks: BTreeMap<String, Vec<(u64, Mark)>> = BTreeMap::new();
+/// Where reports may have gone missing: when each node's ledger recorded
+/// that a commit failed (the events of that batch were never stored).
+#[derive(Default)]
+struct Gaps(BTreeMap<String, Vec<u64>>);
+
+impl Gaps {
+    /// A failed commit on `node` recorded in `(after_us, until_us]`.
+    fn between(&self, node: &str, after_us: u64, until_us: u64) -> bool {
+        let failures = self.0.get(node).map_or(&[][..], Vec::as_slice);
+        failures.iter().any(|t| *t > after_us && *t <= until_us)
+    }
+}
+
+/// Each agent's marks, by the instant they happened.
+type Marks = BTreeMap<String, Vec<(u64, Mark)>>;
+
+/// Every agent's marks, the floor's openings, and the ledgers' gaps.
+fn marks(events: &[Event]) -> (Marks, Vec<u64>, Gaps) {
+    let mut marks = Marks::new();
     let mut openings = Vec::new();
+    let mut gaps = Gaps::default();
+    let mut mark =
+        |agent: &str, at: u64, m: Mark| marks.entry(agent.to_string()).or_default().push((at, m));
     for e in events {
         match &e.kind {
-            EventKind::Moved { to, arrived_us, .. } => {
+            EventKind::Moved {
+                to,
+                arrived_us,
+                unrecorded,
+                ..
+            } => {
                 if let Some(agent) = &e.agent {
-                    let mark = (*arrived_us, Mark::Arrived(*to));
-                    marks.entry(agent.clone()).or_default().push(mark);
+                    let arrived = Mark::Arrived {
+                        cell: *to,
+                        node: e.id.node.clone(),
+                        recorded_us: e.time_us,
+                        unrecorded: *unrecorded,
+                    };
+                    mark(agent, *arrived_us, arrived);
                 }
             }
             EventKind::Floor { at_us, change } => match change {
                 FloorChange::Opened => openings.push(*at_us),
-                FloorChange::Left { agent } => {
-                    let mark = (*at_us, Mark::Off { complete: true });
-                    marks.entry(agent.clone()).or_default().push(mark);
-                }
+                FloorChange::Left { agent } => mark(agent, *at_us, Mark::Off { complete: true }),
                 FloorChange::Expired { agent } => {
-                    let mark = (*at_us, Mark::Off { complete: false });
-                    marks.entry(agent.clone()).or_default().push(mark);
+                    mark(agent, *at_us, Mark::Off { complete: false })
                 }
             },
+            EventKind::Signal { status, .. } if status == "storage_error" => {
+                gaps.0.entry(e.id.node.clone()).or_default().push(e.time_us);
+            }
             _ => {}
         }
     }
+    (marks, openings, gaps)
+}
+
+/// Whether the agent's reports between an arrival and the mark that ends
+/// its stay are known complete.
+fn complete(arrived: &Mark, next: &Mark, gaps: &Gaps) -> bool {
+    let Mark::Arrived {
+        node,
+        recorded_us,
+        unrecorded,
+        ..
+    } = arrived
+    else {
+        return false;
+    };
+    match next {
+        Mark::Off { complete: false } => false,
+        // Left the floor, or the floor reopened: complete unless a commit
+        // failed on its node since.
+        Mark::Off { complete: true } => !gaps.between(node, *recorded_us, u64::MAX),
+        Mark::Arrived {
+            node: next_node,
+            recorded_us: next_us,
+            unrecorded: next_unrecorded,
+            ..
+        } => {
+            next_node == node
+                && next_unrecorded == unrecorded
+                && !gaps.between(node, *recorded_us, *next_us)
+        }
+    }
+}
+
+/// Every agent's stays, from all nodes' events, and how many were not judged.
+fn stays(events: &[Event]) -> (Vec<Stay>, u64) {
+    let (marks, openings, gaps) = marks(events);
     let mut all = Vec::new();
     let mut unjudged = 0;
     for (agent, mut marks) in marks {
@@ -71,22 +140,24 @@ fn stays(events: &[Event]) -> (Vec<Stay>, u64) {
         marks.extend(openings.iter().map(|t| (*t, Mark::Off { complete: true })));
         marks.sort();
         marks.dedup();
-        for (i, (from_us, mark)) in marks.iter().enumerate() {
-            let Mark::Arrived(cell) = mark else { continue };
-            let to_us = match marks.get(i + 1) {
-                None | Some((_, Mark::Off { complete: false })) => {
-                    unjudged += 1;
-                    continue;
-                }
-                Some((to_us, _)) => *to_us,
+        for pair in marks.windows(2) {
+            let ((from_us, arrived), (to_us, next)) = (&pair[0], &pair[1]);
+            let Mark::Arrived { cell, .. } = arrived else {
+                continue;
             };
+            if !complete(arrived, next, &gaps) {
+                unjudged += 1;
+                continue;
+            }
             all.push(Stay {
                 agent: agent.clone(),
                 cell: *cell,
                 from_us: *from_us,
-                to_us,
+                to_us: *to_us,
             });
         }
+        // The last stay is open: every node lost power at the end.
+        unjudged += u64::from(matches!(marks.last(), Some((_, Mark::Arrived { .. }))));
     }
     (all, unjudged)
 }
@@ -149,8 +220,11 @@ mod tests {
             from: None,
             to: Cell::new(x, 0),
             arrived_us: at,
+            unrecorded: 0,
         };
-        event(Some(agent), kind)
+        let mut e = event(Some(agent), kind);
+        e.time_us = at + 1;
+        e
     }
 
     fn floor(at_us: u64, change: FloorChange) -> Event {
@@ -209,6 +283,52 @@ mod tests {
         let (wrong, count) = one_agent_per_cell_over_time(&events);
         assert!(wrong.is_empty(), "a's stay may have ended unreported");
         assert_eq!((count.stays, count.unjudged), (1, 2));
+    }
+
+    #[test]
+    fn a_stay_with_reports_missing_is_not_judged() {
+        let mut lost = moved("a", 2, 20);
+        if let EventKind::Moved { unrecorded, .. } = &mut lost.kind {
+            *unrecorded = 1;
+        }
+        let events = [
+            moved("a", 1, 10),
+            moved("b", 1, 15),
+            lost,
+            moved("b", 2, 30),
+        ];
+        let (wrong, count) = one_agent_per_cell_over_time(&events);
+        assert!(
+            wrong.is_empty(),
+            "a's move away from (1,0) may not have been recorded"
+        );
+        assert_eq!((count.stays, count.unjudged), (1, 3));
+        let mut failed = event(
+            None,
+            EventKind::Signal {
+                status: "storage_error".into(),
+                detail: String::new(),
+            },
+        );
+        failed.time_us = 18;
+        let on_m = |mut e: Event| {
+            e.id.node = "m".into();
+            e
+        };
+        let events = [
+            moved("a", 1, 10),
+            on_m(moved("b", 1, 15)),
+            failed,
+            moved("a", 2, 20),
+            on_m(moved("b", 2, 30)),
+        ];
+        let (wrong, count) = one_agent_per_cell_over_time(&events);
+        assert!(wrong.is_empty(), "a commit failed on a's node meanwhile");
+        assert_eq!(
+            (count.stays, count.unjudged),
+            (1, 3),
+            "b's node lost nothing"
+        );
     }
 
     #[test]

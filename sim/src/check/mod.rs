@@ -3,6 +3,7 @@
 //! snapshots) and says what is wrong, if anything.
 
 mod floor;
+mod origin;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,8 +14,10 @@ use swarmd_messages::{
 };
 
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
+pub use origin::hub_holds_only_what_nodes_wrote;
 
 /// One edge's ledger as the edge has it and as the hub has it.
+#[derive(Clone)]
 pub struct Forwarded {
     pub node: String,
     /// The edge's own durable log.
@@ -60,6 +63,13 @@ pub struct Tally {
     pub missions_ended: u64,
     /// Supervisor restarts counted by the intensity checker.
     pub restarts: u64,
+    /// Frames the rogue sent that must be refused, garbage links it opened,
+    /// and frames the hub's gateway refused (or could not decode).
+    pub rogue_frames: u64,
+    pub rogue_links: u64,
+    pub rogue_refused: u64,
+    /// Events at the hub checked against their nodes' own disks.
+    pub hub_events: u64,
     /// Layer kills the fault schedule made, and those that found no target.
     pub kills: u64,
     pub kills_missed: u64,
@@ -71,7 +81,8 @@ impl Tally {
             "checked snapshots={} positions={} refused_moves={} near_collisions={} stays={} \
              stays_unjudged={} events_lost={} appends={} appends_verified={} \
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
-             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={}",
+             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={} \
+             rogue_frames={} rogue_links={} rogue_refused={} hub_events={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
@@ -89,7 +100,11 @@ impl Tally {
             self.missions_ended,
             self.restarts,
             self.kills,
-            self.kills_missed
+            self.kills_missed,
+            self.rogue_frames,
+            self.rogue_links,
+            self.rogue_refused,
+            self.hub_events
         )
     }
 }

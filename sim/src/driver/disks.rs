@@ -54,6 +54,10 @@ impl OnDisks<'_> {
         found.tally.acked_at_hub = verified;
         self.appends(&logs, &forwarded, found);
         let retired = self.retired(found);
+        let every_disk: Vec<Forwarded> = forwarded.iter().chain(&retired).cloned().collect();
+        let (wrong, checked) = check::hub_holds_only_what_nodes_wrote(&every_disk);
+        found.violations.extend(wrong);
+        found.tally.hub_events = checked;
         self.backlog(&forwarded, found);
         floor(&logs, &retired, found);
         self.missions(mission_deadline, found);

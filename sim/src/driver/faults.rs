@@ -28,6 +28,12 @@ pub enum Fault {
     /// Kill the reflex of the node's agent at this index (in start order):
     /// repeated, the agent's restart intensity runs out and it escalates.
     PanicReflex(String, usize),
+    /// The rogue (see `rogue`) writes forged, oversized and garbage frames
+    /// to `target`, claiming to be `victim`.
+    Rogue {
+        target: String,
+        victim: String,
+    },
 }
 
 impl Fault {
@@ -43,6 +49,7 @@ impl Fault {
             | Fault::Wipe(n)
             | Fault::PanicAgent(n)
             | Fault::PanicReflex(n, _) => vec![n],
+            Fault::Rogue { target, victim } => vec![target, victim],
         }
     }
 }
@@ -85,6 +92,7 @@ pub async fn apply(
             let hit = kill_a_reflex(cluster, node, *agent).await;
             count_kill(tally, hit);
         }
+        Fault::Rogue { .. } => unreachable!("the driver runs the rogue itself"),
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod disks;
 pub mod faults;
 mod observe;
 mod probe;
+pub mod rogue;
 
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ pub struct Sim {
     edges: Vec<String>,
     /// Under [`crate::check`]: print the verdict, and write the trace here.
     report: Option<Option<String>>,
+    rogue: Option<rogue::Rogue>,
 }
 
 /// What the checkers found, what they looked at, and the run's trace.
@@ -104,6 +106,7 @@ impl Sim {
             hub: None,
             edges: Vec::new(),
             report: None,
+            rogue: None,
         }
     }
 
@@ -240,6 +243,10 @@ impl Sim {
         for (at, fault) in self.faults.drain(..due).collect::<Vec<_>>() {
             self.trace
                 .line(format!("{}ms fault {fault:?}", at.as_millis()));
+            if let Fault::Rogue { target, victim } = &fault {
+                self.rogue_attack(target, victim).await?;
+                continue;
+            }
             faults::apply(&mut self.cluster, &fault, &self.entropy, &mut self.tally).await?;
             if let Fault::Wipe(node) = &fault {
                 self.probe.retire(node);
@@ -271,9 +278,47 @@ impl Sim {
         }
     }
 
+    async fn rogue_attack(&mut self, target: &str, victim: &str) -> Result<(), SimError> {
+        for node in [target, victim] {
+            if self.cluster.member(node).is_none() {
+                return Err(SimError::NoSuchNode(node.into()));
+            }
+        }
+        if self.rogue.is_none() {
+            self.rogue = Some(rogue::Rogue::start().await?);
+        }
+        let rogue = self.rogue.as_mut().expect("started");
+        rogue
+            .attack(&self.cluster, target, victim, &self.entropy)
+            .await?;
+        (self.tally.rogue_frames, self.tally.rogue_links) = (rogue.forged, rogue.garbage_links);
+        Ok(())
+    }
+
+    /// How many frames the hub's gateway refused or could not decode.
+    async fn frames_refused(&self) -> u64 {
+        let hub = self.hub.as_ref().and_then(|h| self.cluster.member(h));
+        let Some(node) = hub.and_then(|m| m.node.as_ref()) else {
+            return 0;
+        };
+        match node.cluster.stats().await {
+            Ok(stats) => stats.refused_frames + stats.undecodable_frames,
+            Err(_) => 0,
+        }
+    }
+
     /// Cuts every node's power, then runs the checkers over what the disks kept.
     pub async fn verdict(mut self) -> Verdict {
         let simulated = self.elapsed();
+        if self.rogue.is_some() {
+            self.tally.rogue_refused = self.frames_refused().await;
+            if self.tally.rogue_refused < self.tally.rogue_frames {
+                let (sent, refused) = (self.tally.rogue_frames, self.tally.rogue_refused);
+                self.violations.push(format!(
+                    "the rogue sent {sent} frames that must be refused; the hub refused {refused}"
+                ));
+            }
+        }
         self.cluster.power_off().await;
         let hub = self.hub.clone().unwrap_or_default();
         let deadline = simulated.saturating_sub(MISSION_GRACE);

@@ -15,7 +15,7 @@ use crate::cluster::{SimError, address_of, node_config};
 use crate::driver::Sim;
 use crate::net::NetFaults;
 use crate::trace::Trace;
-use swarmd_messages::stable_hash;
+use swarmd_messages::{EventKind, MemberState, stable_hash};
 
 /// After the faults: everything healed and restarted, backlogs drain.
 const DRAIN: Duration = Duration::from_secs(60);
@@ -33,10 +33,11 @@ pub enum Scenario {
     Flap,
     Skew,
     SlowDisk,
+    Rogue,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
@@ -46,6 +47,7 @@ impl Scenario {
         Scenario::Flap,
         Scenario::Skew,
         Scenario::SlowDisk,
+        Scenario::Rogue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +61,7 @@ impl Scenario {
             Scenario::Flap => "flap",
             Scenario::Skew => "skew",
             Scenario::SlowDisk => "slowdisk",
+            Scenario::Rogue => "rogue",
         }
     }
 }
@@ -115,6 +118,10 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
     let mut verdict = sim.verdict().await;
     let short = shortfalls(config.scenario, &verdict.tally);
     verdict.violations.extend(short);
+    if config.scenario == Scenario::Rogue {
+        let disturbed = members_disturbed(&verdict, &edges);
+        verdict.violations.extend(disturbed);
+    }
     Ok(Outcome {
         violations: verdict.violations,
         tally: verdict.tally,
@@ -141,6 +148,10 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
             tally.retired_acked,
         ));
     }
+    if scenario == Scenario::Rogue {
+        minimums.push(("rogue frames sent", tally.rogue_frames));
+        minimums.push(("rogue garbage links opened", tally.rogue_links));
+    }
     if scenario == Scenario::Panic {
         minimums.push((
             "layer kills that found their target",
@@ -152,6 +163,30 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
         .into_iter()
         .filter(|(_, n)| *n == 0)
         .map(|(what, _)| format!("vacuous: no {what}"))
+        .collect()
+}
+
+/// With no fault but the rogue, no edge may ever leave `up` at the cloud:
+/// what the rogue claims about them must change nothing.
+fn members_disturbed(verdict: &crate::driver::Verdict, edges: &[String]) -> Vec<String> {
+    let Some(hub) = verdict.ledger("cloud") else {
+        return vec!["the cloud's ledger is gone".into()];
+    };
+    let log = match hub.node_log("cloud", 0, 1_000_000) {
+        Ok(log) => log,
+        Err(e) => return vec![format!("the cloud's log cannot be read: {e}")],
+    };
+    log.iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Membership { node, state }
+                if edges.contains(node) && *state != MemberState::Up =>
+            {
+                Some(format!(
+                    "{node} went {state} at the cloud during the rogue's attacks"
+                ))
+            }
+            _ => None,
+        })
         .collect()
 }
 

@@ -100,6 +100,17 @@ pub fn schedule(
                 at += between(rng, 500, 3_000);
             }
         }
+        Scenario::Rogue => {
+            // A cookie holder that is no member attacks the hub, again and
+            // again, each time claiming to be a seeded edge.
+            let mut at = between(rng, 2_000, 5_000);
+            while at.as_millis() < u128::from(end) {
+                let victim = pick(rng, edges).clone();
+                let target = "cloud".to_string();
+                out.push((at, Fault::Rogue { target, victim }));
+                at += between(rng, 3_000, 8_000);
+            }
+        }
         Scenario::Flap => {
             // One edge's link to the cloud goes down and up, again and again,
             // for a third of the run: sessions, gossip and forwarding churn.
