@@ -83,12 +83,11 @@ fn a_seed_run_twice_gives_the_same_trace() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "seed 7 failed:\n{stdout}");
-        let hash = stdout
+        stdout
             .split_whitespace()
             .find_map(|w| w.strip_prefix("trace="))
             .unwrap_or_else(|| panic!("no trace hash in:\n{stdout}"))
-            .to_string();
-        hash
+            .to_string()
     };
     assert_eq!(run(), run());
 }

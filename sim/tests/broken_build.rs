@@ -9,8 +9,10 @@
 //! - `bug-collisions`: neither reflex nor world keeps agents apart;
 //! - `bug-forwarder-stalls`: the forwarder stops at its first failure.
 //!
-//!     cargo test -p swarmd-sim --features bugs --test broken_build
-//!     cargo test -p swarmd-sim --features bug-collisions --test broken_build
+//! ```text
+//! cargo test -p swarmd-sim --features bugs --test broken_build
+//! cargo test -p swarmd-sim --features bug-collisions --test broken_build
+//! ```
 
 #![cfg(any(
     feature = "bug-lose-acked",

@@ -66,6 +66,8 @@ impl Actor for Inbox {
 pub struct Rogue {
     server: ActorRef<NodeServerMessage>,
     frames: mpsc::Receiver<WireFrame>,
+    /// The ticket the target offered the rogue's session, once it came.
+    ticket: Option<Ticket>,
     /// Frames sent that must be refused, and raw garbage links opened.
     pub forged: u64,
     pub garbage_links: u64,
@@ -92,6 +94,7 @@ impl Rogue {
         Ok(Self {
             server,
             frames,
+            ticket: None,
             forged: 0,
             garbage_links: 0,
         })
@@ -193,6 +196,9 @@ impl Rogue {
 
     /// The ticket the target offered the rogue's session, if it came.
     async fn ticket(&mut self) -> Option<Ticket> {
+        if self.ticket.is_some() {
+            return self.ticket;
+        }
         let offer = async {
             while let Some(frame) = self.frames.recv().await {
                 if let Some(WireMsg::Ticket { ticket, .. }) = frame.msgs.first() {
@@ -201,7 +207,8 @@ impl Rogue {
             }
             None
         };
-        tokio::time::timeout(SETTLE, offer).await.ok().flatten()
+        self.ticket = tokio::time::timeout(SETTLE, offer).await.ok().flatten();
+        self.ticket
     }
 }
 

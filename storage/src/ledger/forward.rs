@@ -305,9 +305,10 @@ impl ForwarderState {
             }
             Next::Retry(reason) => {
                 // A deliberately broken build: the first failure stops forwarding.
-                #[cfg(feature = "bug-forwarder-stalls")]
-                return Ok(drop(reason));
-                #[allow(unreachable_code)]
+                if cfg!(feature = "bug-forwarder-stalls") {
+                    warn!(%reason, "forwarding stops for good (a deliberately broken build)");
+                    return Ok(());
+                }
                 let delay = backoff_delay(
                     &*self.args.entropy,
                     self.failures,
