@@ -1,7 +1,11 @@
 //! Time from a child's failure to its replacement running: the OTP supervisor
-//! against a bare ractor parent that respawns with `spawn_linked`, in one run.
+//! against a bare ractor parent that respawns with `spawn_linked`, in one run;
+//! then the supervisor's cost as it grows (10,000 children against 100).
 //!
 //!     cargo bench -p swarmd-supervisor --bench restart [-- SAMPLES]
+
+#[path = "restart/scale.rs"]
+mod scale;
 
 use std::time::Duration;
 
@@ -150,5 +154,22 @@ fn main() {
         "ratio supervisor/bare: p50 {:.2}x, p99 {:.2}x",
         us(percentile(&otp, 0.50)) / us(percentile(&bare, 0.50)),
         us(percentile(&otp, 0.99)) / us(percentile(&bare, 0.99))
+    );
+    let (small, large) = runtime.block_on(async {
+        let small = scale::costs(100, 1_000).await;
+        let large = scale::costs(10_000, 1_000).await;
+        (small, large)
+    });
+    for (children, c) in [(100, &small), (10_000, &large)] {
+        println!(
+            "{children:>6} children: start_child p50={:.1}µs restart p50={:.1}µs terminate_child p50={:.1}µs",
+            c.start_us, c.restart_us, c.terminate_us
+        );
+    }
+    println!(
+        "summary: restart_p99_us={:.1} bare_p99_us={:.1} scale_ratio={:.2}",
+        us(percentile(&otp, 0.99)),
+        us(percentile(&bare, 0.99)),
+        large.worst_ratio(&small)
     );
 }

@@ -22,6 +22,7 @@
 
 mod api;
 mod child;
+mod children;
 mod events;
 mod intensity;
 pub mod seams;

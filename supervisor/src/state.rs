@@ -1,7 +1,6 @@
 //! A supervisor's children and the OTP rules that move them between running,
 //! pending restart and terminated.
 
-use std::ops::Range;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef};
@@ -9,7 +8,8 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::api::SupervisorMsg;
-use crate::child::{ChildInfo, ChildKind, ChildSpec, ChildStatus, Restart, Shutdown};
+use crate::child::{ChildInfo, ChildKind, ChildStatus, Restart, Shutdown};
+pub(crate) use crate::children::{Child, Children, Key, Status};
 use crate::events::{ExitReason, SupervisorEvent};
 use crate::intensity::RestartWindow;
 use crate::seams::backoff_delay;
@@ -19,19 +19,6 @@ use crate::spec::{AutoShutdown, Strategy, SupervisorSpec};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for a killed child to be gone before moving on.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-
-pub(crate) enum Status {
-    Running(ActorCell),
-    RestartPending,
-    Terminated,
-}
-
-pub(crate) struct Child {
-    pub(crate) spec: ChildSpec,
-    pub(crate) status: Status,
-    pub(crate) restarts: u32,
-    pub(crate) last_failure: Option<String>,
-}
 
 /// What the actor does after a child's exit has been handled.
 pub(crate) enum AfterExit {
@@ -43,21 +30,16 @@ pub(crate) enum AfterExit {
 pub struct SupervisorState {
     pub(crate) spec: SupervisorSpec,
     /// In start order. ractor's own child map is unordered, so this is the truth.
-    pub(crate) children: Vec<Child>,
+    pub(crate) children: Children,
     window: RestartWindow,
 }
 
 impl SupervisorState {
     pub(crate) fn new(mut spec: SupervisorSpec) -> Self {
-        let children = std::mem::take(&mut spec.children)
-            .into_iter()
-            .map(|spec| Child {
-                spec,
-                status: Status::Terminated,
-                restarts: 0,
-                last_failure: None,
-            })
-            .collect();
+        let mut children = Children::default();
+        for child in std::mem::take(&mut spec.children) {
+            children.push(child);
+        }
         Self {
             spec,
             children,
@@ -75,25 +57,28 @@ impl SupervisorState {
         }
     }
 
-    pub(crate) fn index(&self, id: &str) -> Option<usize> {
-        self.children.iter().position(|c| c.spec.id == id)
+    pub(crate) fn key_of(&self, id: &str) -> Option<Key> {
+        self.children.key_of(id)
     }
 
-    fn index_of_running(&self, who: ActorId) -> Option<usize> {
+    fn child(&self, key: Key) -> &Child {
+        self.children.get(key).expect("a child of this supervisor")
+    }
+
+    fn child_mut(&mut self, key: Key) -> &mut Child {
         self.children
-            .iter()
-            .position(|c| matches!(&c.status, Status::Running(cell) if cell.get_id() == who))
+            .get_mut(key)
+            .expect("a child of this supervisor")
     }
 
     /// Starts every child in order; on a failure, stops those already started.
     pub(crate) async fn start_all(&mut self, me: &ActorRef<SupervisorMsg>) -> Result<(), String> {
-        for idx in 0..self.children.len() {
-            if let Err(reason) = self.start_at(me, idx).await {
-                self.stop_range(0..idx).await;
-                return Err(format!(
-                    "child {} failed to start: {reason}",
-                    self.children[idx].spec.id
-                ));
+        let keys = self.children.keys();
+        for (i, key) in keys.iter().enumerate() {
+            if let Err(reason) = self.start_at(me, *key).await {
+                self.stop_keys(&keys[..i]).await;
+                let id = &self.child(*key).spec.id;
+                return Err(format!("child {id} failed to start: {reason}"));
             }
         }
         Ok(())
@@ -102,20 +87,19 @@ impl SupervisorState {
     pub(crate) async fn start_at(
         &mut self,
         me: &ActorRef<SupervisorMsg>,
-        idx: usize,
+        key: Key,
     ) -> Result<ActorCell, String> {
-        let child = &mut self.children[idx];
-        debug_assert!(
-            !matches!(child.status, Status::Running(_)),
-            "starting a running child"
-        );
-        let started = tokio::time::timeout(START_TIMEOUT, (child.spec.start)(me.get_cell())).await;
+        let child = self.child(key);
+        debug_assert!(child.cell().is_none(), "starting a running child");
+        let start = (child.spec.start)(me.get_cell());
+        let started = tokio::time::timeout(START_TIMEOUT, start).await;
         let cell = match started {
             Ok(Ok(cell)) => cell,
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err(format!("start did not finish within {START_TIMEOUT:?}")),
         };
-        child.status = Status::Running(cell.clone());
+        self.children.set_status(key, Status::Running(cell.clone()));
+        let child = self.child(key);
         info!(supervisor = %self.spec.name, child = %child.spec.id, "child started");
         let event = SupervisorEvent::ChildStarted {
             supervisor: self.spec.name.clone(),
@@ -125,12 +109,13 @@ impl SupervisorState {
         Ok(cell)
     }
 
-    /// Stops child `idx` if it runs, as its shutdown spec says.
-    pub(crate) async fn stop_at(&mut self, idx: usize) {
-        let child = &mut self.children[idx];
-        let Status::Running(cell) = std::mem::replace(&mut child.status, Status::Terminated) else {
+    /// Stops child `key` if it runs, as its shutdown spec says.
+    pub(crate) async fn stop_at(&mut self, key: Key) {
+        let Some(cell) = self.child(key).cell().cloned() else {
             return;
         };
+        self.children.set_status(key, Status::Terminated);
+        let child = self.child(key);
         info!(supervisor = %self.spec.name, child = %child.spec.id, "stopping child");
         stop_child(child.spec.shutdown, &cell).await;
         info!(supervisor = %self.spec.name, child = %child.spec.id, "child stopped");
@@ -142,15 +127,16 @@ impl SupervisorState {
         self.emit(event);
     }
 
-    /// Stops the running children in `range`, last started first.
-    pub(crate) async fn stop_range(&mut self, range: Range<usize>) {
-        for idx in range.rev() {
-            self.stop_at(idx).await;
+    /// Stops the running children of `keys` (in start order), last started first.
+    pub(crate) async fn stop_keys(&mut self, keys: &[Key]) {
+        for key in keys.iter().rev() {
+            self.stop_at(*key).await;
         }
     }
 
     pub(crate) async fn stop_all(&mut self) {
-        self.stop_range(0..self.children.len()).await;
+        let keys = self.children.keys();
+        self.stop_keys(&keys).await;
     }
 
     /// Applies the restart type, strategy and intensity to a child's exit.
@@ -161,11 +147,11 @@ impl SupervisorState {
         reason: ExitReason,
     ) -> Result<AfterExit, ActorProcessingErr> {
         // Exits of incarnations this supervisor already replaced or stopped are stale.
-        let Some(idx) = self.index_of_running(who) else {
+        let Some(key) = self.children.key_of_running(who) else {
             return Ok(AfterExit::Continue);
         };
-        let child = &mut self.children[idx];
-        child.status = Status::Terminated;
+        self.children.set_status(key, Status::Terminated);
+        let child = self.children.get_mut(key).expect("a running child");
         match &reason {
             ExitReason::Failed(why) => child.last_failure = Some(why.clone()),
             ExitReason::Killed => child.last_failure = Some("killed".into()),
@@ -193,11 +179,11 @@ impl SupervisorState {
             Restart::Temporary => false,
         };
         if restarts {
-            self.begin_restart(me, idx).await?;
+            self.begin_restart(me, key).await?;
             return Ok(AfterExit::Continue);
         }
         if restart == Restart::Temporary || self.spec.strategy == Strategy::SimpleOneForOne {
-            self.children.remove(idx);
+            self.children.remove(key);
         }
         if significant && self.auto_shutdown_due() {
             info!(supervisor = %self.spec.name, child = %id, "significant child exited; shutting down");
@@ -217,29 +203,31 @@ impl SupervisorState {
             AutoShutdown::AllSignificant => !self
                 .children
                 .iter()
-                .any(|c| c.spec.significant && !matches!(c.status, Status::Terminated)),
+                .any(|c| c.spec.significant && !matches!(c.status(), Status::Terminated)),
         }
     }
 
-    /// Stops the children the strategy ties to child `idx`, marks them for
+    /// Stops the children the strategy ties to child `key`, marks them for
     /// restart, and restarts them now or after the backoff.
     async fn begin_restart(
         &mut self,
         me: &ActorRef<SupervisorMsg>,
-        idx: usize,
+        key: Key,
     ) -> Result<(), ActorProcessingErr> {
         self.admit_restart().await?;
         let affected = match self.spec.strategy {
-            Strategy::OneForOne | Strategy::SimpleOneForOne => idx..idx + 1,
-            Strategy::OneForAll => 0..self.children.len(),
-            Strategy::RestForOne => idx..self.children.len(),
+            Strategy::OneForOne | Strategy::SimpleOneForOne => vec![key],
+            Strategy::OneForAll => self.children.keys(),
+            Strategy::RestForOne => self.children.keys_from(key),
         };
-        self.stop_range(affected.clone()).await;
-        let affected = self.drop_temporaries(affected);
-        for child in &mut self.children[affected] {
-            if matches!(child.status, Status::Terminated) {
-                child.status = Status::RestartPending;
-                child.restarts += 1;
+        self.stop_keys(&affected).await;
+        for key in affected {
+            // Temporary children are not restarted: they leave the list.
+            if self.child(key).spec.restart == Restart::Temporary {
+                self.children.remove(key);
+            } else if matches!(self.child(key).status(), Status::Terminated) {
+                self.children.set_status(key, Status::RestartPending);
+                self.child_mut(key).restarts += 1;
             }
         }
         self.restart_now_or_later(me).await
@@ -294,8 +282,8 @@ impl SupervisorState {
         loop {
             match self.start_pending_round(me).await {
                 Ok(()) => return Ok(()),
-                Err((idx, reason)) => {
-                    let child = &mut self.children[idx];
+                Err((key, reason)) => {
+                    let child = self.children.get_mut(key).expect("a pending child");
                     warn!(supervisor = %self.spec.name, child = %child.spec.id, %reason, "restart failed");
                     child.last_failure = Some(reason);
                     child.restarts += 1;
@@ -311,23 +299,20 @@ impl SupervisorState {
     async fn start_pending_round(
         &mut self,
         me: &ActorRef<SupervisorMsg>,
-    ) -> Result<(), (usize, String)> {
-        let pending: Vec<usize> = (0..self.children.len())
-            .filter(|&i| matches!(self.children[i].status, Status::RestartPending))
-            .collect();
+    ) -> Result<(), (Key, String)> {
         let mut started = Vec::new();
-        for idx in pending {
-            if let Err(reason) = self.start_at(me, idx).await {
+        for key in self.children.pending() {
+            if let Err(reason) = self.start_at(me, key).await {
                 for &done in started.iter().rev() {
                     self.stop_at(done).await;
-                    self.children[done].status = Status::RestartPending;
+                    self.children.set_status(done, Status::RestartPending);
                 }
-                return Err((idx, reason));
+                return Err((key, reason));
             }
-            started.push(idx);
+            started.push(key);
         }
-        for idx in started {
-            let child = &self.children[idx];
+        for key in started {
+            let child = self.child(key);
             self.emit(SupervisorEvent::ChildRestarted {
                 supervisor: self.spec.name.clone(),
                 child: child.spec.id.clone(),
@@ -337,20 +322,8 @@ impl SupervisorState {
         Ok(())
     }
 
-    /// Temporary children are not restarted: those in `range` leave the list.
-    fn drop_temporaries(&mut self, range: Range<usize>) -> Range<usize> {
-        let before = self.children.len();
-        let mut pos = 0;
-        self.children.retain(|c| {
-            let keep = !range.contains(&pos) || c.spec.restart != Restart::Temporary;
-            pos += 1;
-            keep
-        });
-        range.start..range.end - (before - self.children.len())
-    }
-
     pub(crate) fn info(child: &Child) -> ChildInfo {
-        let (actor, status) = match &child.status {
+        let (actor, status) = match child.status() {
             Status::Running(cell) => (Some(cell.get_id()), ChildStatus::Running),
             Status::RestartPending => (None, ChildStatus::RestartPending),
             Status::Terminated => (None, ChildStatus::Terminated),
@@ -367,10 +340,7 @@ impl SupervisorState {
     }
 
     pub(crate) fn cell(child: &Child) -> Option<ActorCell> {
-        match &child.status {
-            Status::Running(cell) => Some(cell.clone()),
-            _ => None,
-        }
+        child.cell().cloned()
     }
 
     pub(crate) fn is_supervisor(child: &Child) -> bool {

@@ -115,7 +115,7 @@ async fn start_child(
     spec: ChildSpec,
 ) -> Result<ActorCell, SupervisorError> {
     validate_child(&spec).map_err(SupervisorError::InvalidSpec)?;
-    if state.index(&spec.id).is_some() {
+    if state.key_of(&spec.id).is_some() {
         return Err(SupervisorError::AlreadyPresent(spec.id));
     }
     if let Some(limit) = state.spec.max_children
@@ -124,30 +124,26 @@ async fn start_child(
         return Err(SupervisorError::MaxChildren(limit));
     }
     let id = spec.id.clone();
-    state.children.push(crate::state::Child {
-        spec,
-        status: Status::Terminated,
-        restarts: 0,
-        last_failure: None,
-    });
-    let idx = state.children.len() - 1;
-    state.start_at(me, idx).await.map_err(|reason| {
+    let key = state.children.push(spec);
+    state.start_at(me, key).await.map_err(|reason| {
         // Like OTP, a child whose start failed is not kept.
-        state.children.pop();
+        state.children.remove(key);
         SupervisorError::StartFailed { id, reason }
     })
 }
 
 async fn terminate_child(state: &mut SupervisorState, id: &str) -> Result<(), SupervisorError> {
-    let idx = state
-        .index(id)
+    let key = state
+        .key_of(id)
         .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
-    state.stop_at(idx).await;
-    state.children[idx].status = Status::Terminated;
-    let child = &state.children[idx];
-    if child.spec.restart == Restart::Temporary || state.spec.strategy == Strategy::SimpleOneForOne
-    {
-        state.children.remove(idx);
+    state.stop_at(key).await;
+    state.children.set_status(key, Status::Terminated);
+    let temporary = state
+        .children
+        .get(key)
+        .is_some_and(|c| c.spec.restart == Restart::Temporary);
+    if temporary || state.spec.strategy == Strategy::SimpleOneForOne {
+        state.children.remove(key);
     }
     Ok(())
 }
@@ -157,14 +153,14 @@ async fn restart_child(
     me: &ActorRef<SupervisorMsg>,
     id: &str,
 ) -> Result<ActorCell, SupervisorError> {
-    let idx = state
-        .index(id)
+    let key = state
+        .key_of(id)
         .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
-    if let Status::Running(_) = state.children[idx].status {
+    if state.children.get(key).is_some_and(|c| c.cell().is_some()) {
         return Err(SupervisorError::Running(id.to_owned()));
     }
     state
-        .start_at(me, idx)
+        .start_at(me, key)
         .await
         .map_err(|reason| SupervisorError::StartFailed {
             id: id.to_owned(),
@@ -173,13 +169,17 @@ async fn restart_child(
 }
 
 fn delete_child(state: &mut SupervisorState, id: &str) -> Result<(), SupervisorError> {
-    let idx = state
-        .index(id)
+    let key = state
+        .key_of(id)
         .ok_or_else(|| SupervisorError::NotFound(id.to_owned()))?;
-    if !matches!(state.children[idx].status, Status::Terminated) {
+    let terminated = state
+        .children
+        .get(key)
+        .map(|c| matches!(c.status(), Status::Terminated));
+    if terminated != Some(true) {
         return Err(SupervisorError::Running(id.to_owned()));
     }
-    state.children.remove(idx);
+    state.children.remove(key);
     Ok(())
 }
 
@@ -188,7 +188,7 @@ fn count(state: &SupervisorState) -> ChildCount {
         specs: state.children.len(),
         ..ChildCount::default()
     };
-    for child in &state.children {
+    for child in state.children.iter() {
         if SupervisorState::cell(child).is_some() {
             count.active += 1;
         }
