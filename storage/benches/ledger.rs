@@ -1,5 +1,6 @@
 //! Ledger figures, each against a baseline measured in the same run:
-//! - durable appends/s with group commit vs one sled insert + flush per event;
+//! - durable appends/s with group commit vs one sled insert + flush per event,
+//!   and vs sled's own unflushed single-key inserts (the disk's ceiling);
 //! - append-ack latency at an offered load of 10k events/s;
 //! - time to drain a 100k-event backlog to an in-process hub.
 //!
@@ -16,7 +17,7 @@ use swarmd_storage::ledger::{
     ForwarderArgs, ForwarderConfig, ForwarderMsg, LedgerHandle, LedgerHub, WriterConfig,
     forwarder_child, ledger_writer,
 };
-use swarmd_storage::{SledStorage, Storage};
+use swarmd_storage::{Reapplying, SledStorage, Storage};
 use swarmd_supervisor::seams::{Clock, Entropy};
 use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
 use tokio::time::Instant;
@@ -56,8 +57,10 @@ fn draft() -> EventDraft {
     }
 }
 
+/// The production stack: sled under the re-applying guard every node uses.
 fn open(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Storage> {
-    Arc::new(SledStorage::open(&dir.path().join(name), 64 << 20).unwrap())
+    let sled = SledStorage::open(&dir.path().join(name), 64 << 20).unwrap();
+    Arc::new(Reapplying::new(Arc::new(sled)))
 }
 
 async fn writer(storage: Arc<dyn Storage>, node: &str) -> LedgerHandle {
@@ -110,6 +113,22 @@ fn baseline_insert_flush(dir: &tempfile::TempDir, name: &str, events: u64) -> f6
     for seq in 0..events {
         db.insert(seq.to_be_bytes(), value.as_slice()).unwrap();
         db.flush().unwrap();
+    }
+    events as f64 / began.elapsed().as_secs_f64()
+}
+
+/// sled alone, one key per event, never flushed: what the disk layer can take.
+fn baseline_unflushed(dir: &tempfile::TempDir, name: &str, events: u64) -> f64 {
+    let db = sled::Config::new()
+        .path(dir.path().join(name))
+        .cache_capacity(64 << 20)
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
+    let value = vec![7u8; EVENT_BYTES];
+    let began = Instant::now();
+    for seq in 0..events {
+        db.insert(seq.to_be_bytes(), value.as_slice()).unwrap();
     }
     events as f64 / began.elapsed().as_secs_f64()
 }
@@ -200,6 +219,7 @@ fn main() {
     });
     let after = baseline_insert_flush(&dir, "raw-2", 3_000);
     let baseline = (before + after) / 2.0;
+    let unflushed = baseline_unflushed(&dir, "raw-3", 100_000);
     let no_disk = rt.block_on(async {
         group_commit(&writer(Arc::new(NullStorage), "n0").await, 100_000, 1024).await
     });
@@ -211,6 +231,13 @@ fn main() {
         grouped / baseline
     );
     println!("ledger writer, no disk:      {no_disk:>9.0} events/s (its own ceiling)");
+    println!(
+        "sled unflushed insert:       {unflushed:>9.0} events/s (the disk layer's ceiling; ledger = {:.2}x)",
+        grouped / unflushed
+    );
+    println!(
+        "summary: durable_per_s={grouped:.0} flush_per_event_per_s={baseline:.0} unflushed_per_s={unflushed:.0}"
+    );
     println!(
         "append-ack latency at 10k/s offered ({} events): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
         latency.len(),
@@ -227,6 +254,10 @@ fn main() {
     });
     println!(
         "drain a 100k-event backlog to an in-process hub: {:.2} s",
+        took.as_secs_f64()
+    );
+    println!(
+        "summary: drain_events=100000 drain_s={:.2}",
         took.as_secs_f64()
     );
 }
