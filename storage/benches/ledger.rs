@@ -102,23 +102,9 @@ impl Storage for NullStorage {
     }
 }
 
-fn baseline_insert_flush(dir: &tempfile::TempDir, name: &str, events: u64) -> f64 {
-    let db = sled::Config::new()
-        .path(dir.path().join(name))
-        .cache_capacity(64 << 20)
-        .open()
-        .unwrap();
-    let value = vec![7u8; EVENT_BYTES];
-    let began = Instant::now();
-    for seq in 0..events {
-        db.insert(seq.to_be_bytes(), value.as_slice()).unwrap();
-        db.flush().unwrap();
-    }
-    events as f64 / began.elapsed().as_secs_f64()
-}
-
-/// sled alone, one key per event, never flushed: what the disk layer can take.
-fn baseline_unflushed(dir: &tempfile::TempDir, name: &str, events: u64) -> f64 {
+/// sled alone, one key per event: flushed after each (the naive durable
+/// append), or never (what the disk layer can take at most). Events/s.
+fn baseline_sled(dir: &tempfile::TempDir, name: &str, events: u64, flush_each: bool) -> f64 {
     let db = sled::Config::new()
         .path(dir.path().join(name))
         .cache_capacity(64 << 20)
@@ -129,6 +115,9 @@ fn baseline_unflushed(dir: &tempfile::TempDir, name: &str, events: u64) -> f64 {
     let began = Instant::now();
     for seq in 0..events {
         db.insert(seq.to_be_bytes(), value.as_slice()).unwrap();
+        if flush_each {
+            db.flush().unwrap();
+        }
     }
     events as f64 / began.elapsed().as_secs_f64()
 }
@@ -212,14 +201,14 @@ fn main() {
     // the group-commit run, so drift weighs on both sides of the ratio.
     let latency =
         rt.block_on(async { latency_at_10k(&writer(open(&dir, "latency"), "n2").await, 3).await });
-    let before = baseline_insert_flush(&dir, "raw-1", 3_000);
+    let before = baseline_sled(&dir, "raw-1", 3_000, true);
     let grouped = rt.block_on(async {
         let ledger = writer(open(&dir, "grouped"), "n1").await;
         group_commit(&ledger, 100_000, 1024).await
     });
-    let after = baseline_insert_flush(&dir, "raw-2", 3_000);
+    let after = baseline_sled(&dir, "raw-2", 3_000, true);
     let baseline = (before + after) / 2.0;
-    let unflushed = baseline_unflushed(&dir, "raw-3", 100_000);
+    let unflushed = baseline_sled(&dir, "raw-3", 100_000, false);
     let no_disk = rt.block_on(async {
         group_commit(&writer(Arc::new(NullStorage), "n0").await, 100_000, 1024).await
     });
