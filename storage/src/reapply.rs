@@ -22,6 +22,7 @@ pub const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
 pub struct Reapplying {
     inner: Arc<dyn Storage>,
     kept: Mutex<Kept>,
+    max_kept_bytes: usize,
 }
 
 #[derive(Default)]
@@ -34,17 +35,23 @@ struct Kept {
     suspect: bool,
     /// Flushes that failed so far; a success that overlapped one proves nothing.
     failures: u64,
-    /// Writes were let go (over the bound) since the last good flush.
-    overflowed: bool,
+    /// The newest write let go over the bound, until a good flush covers it.
+    overflowed: Option<u64>,
     /// A flush failed after writes were let go: nothing can be trusted.
     poisoned: bool,
 }
 
 impl Reapplying {
     pub fn new(inner: Arc<dyn Storage>) -> Self {
+        Self::with_limit(inner, MAX_KEPT_BYTES)
+    }
+
+    /// Keeps at most `max_kept_bytes` of unflushed writes for re-applying.
+    pub fn with_limit(inner: Arc<dyn Storage>, max_kept_bytes: usize) -> Self {
         Self {
             inner,
             kept: Mutex::new(Kept::default()),
+            max_kept_bytes,
         }
     }
 
@@ -74,7 +81,7 @@ impl Reapplying {
         if !ok {
             kept.failures += 1;
             kept.suspect = true;
-            kept.poisoned |= kept.overflowed;
+            kept.poisoned |= kept.overflowed.is_some();
             return;
         }
         if kept.failures != failures_at_start {
@@ -84,23 +91,23 @@ impl Reapplying {
             let (_, _, batch) = kept.writes.pop_front().expect("a front");
             kept.bytes -= batch.bytes();
         }
-        if kept.writes.is_empty() {
-            kept.overflowed = false;
+        if kept.overflowed.is_some_and(|newest| newest < covered) {
+            kept.overflowed = None;
         }
     }
 
     /// Keeps `batch` as write `number` was applied; lets the oldest go past the bound.
-    fn keep(kept: &mut Kept, tree: &str, batch: Batch) -> u64 {
+    fn keep(&self, kept: &mut Kept, tree: &str, batch: Batch) -> u64 {
         let number = kept.next_number;
         kept.next_number += 1;
         kept.bytes += batch.bytes();
         kept.writes.push_back((number, tree.to_owned(), batch));
-        while kept.bytes > MAX_KEPT_BYTES {
-            let Some((_, _, old)) = kept.writes.pop_front() else {
+        while kept.bytes > self.max_kept_bytes {
+            let Some((dropped, _, old)) = kept.writes.pop_front() else {
                 break;
             };
             kept.bytes -= old.bytes();
-            kept.overflowed = true;
+            kept.overflowed = Some(dropped);
         }
         number
     }
@@ -130,7 +137,7 @@ impl Storage for Reapplying {
     fn apply(&self, tree: &str, batch: Batch) -> Result<(), StorageError> {
         let mut kept = self.lock();
         self.inner.apply(tree, batch.clone())?;
-        Self::keep(&mut kept, tree, batch);
+        self.keep(&mut kept, tree, batch);
         Ok(())
     }
 
@@ -167,7 +174,7 @@ impl Storage for Reapplying {
                 written: false,
             };
             let (_, failures) = self.before_flush().map_err(not_written)?;
-            let number = Self::keep(&mut self.lock(), &tree, batch.clone());
+            let number = self.keep(&mut self.lock(), &tree, batch.clone());
             let covered = number + 1;
             let committed = self.inner.commit(&tree, batch).await;
             if let Err(CommitError { written: false, .. }) = &committed {

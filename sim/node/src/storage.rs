@@ -311,6 +311,61 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn reapplying_makes_a_failed_flush_good_on_the_next_one() {
+        use swarmd_storage::Reapplying;
+        // Without it, some seeds lose the write for good (the test above);
+        // with it, none does.
+        for seed in 0..16 {
+            let disk = Arc::new(SimStorage::new(
+                Arc::new(SeededEntropy::new(seed)),
+                Duration::ZERO,
+            ));
+            let guarded = Reapplying::new(disk.clone());
+            guarded.apply("t", batch(&[("a", "1")])).unwrap();
+            disk.fail_next_flushes(1);
+            assert!(guarded.flush().await.is_err());
+            guarded.apply("t", batch(&[("b", "2")])).unwrap();
+            guarded.flush().await.unwrap();
+            disk.crash();
+            assert_eq!(
+                disk.get("t", b"a").unwrap(),
+                Some(b"1".to_vec()),
+                "seed {seed}"
+            );
+            assert_eq!(
+                disk.get("t", b"b").unwrap(),
+                Some(b"2".to_vec()),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reapplying_refuses_to_vouch_once_it_let_writes_go() {
+        use swarmd_storage::Reapplying;
+        let disk = Arc::new(sim());
+        let guarded = Reapplying::with_limit(disk.clone(), 8);
+        guarded.apply("t", batch(&[("a", "1234")])).unwrap();
+        guarded.apply("t", batch(&[("b", "5678")])).unwrap(); // over 8 bytes: "a" let go
+        disk.fail_next_flushes(1);
+        assert!(guarded.flush().await.is_err());
+        let next = guarded.flush().await;
+        assert!(
+            next.as_ref()
+                .is_err_and(|e| e.to_string().contains("durability is unknown")),
+            "{next:?}"
+        );
+        // A write that failed to apply is never applied later.
+        let disk = Arc::new(sim());
+        let failed = Reapplying::new(disk.clone());
+        disk.set_full(true);
+        assert!(failed.commit("t", batch(&[("d", "4")])).await.is_err());
+        disk.set_full(false);
+        failed.flush().await.unwrap();
+        assert_eq!(disk.get("t", b"d").unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_flush_covers_only_writes_made_before_it() {
         let s = Arc::new(sim());
         s.apply("t", batch(&[("early", "1")])).unwrap();
