@@ -232,6 +232,13 @@ async fn parent() {
         );
     }
     println!("  (goal: >= 5x bare with batching)");
+    let ratio = |time: Duration| bare_time.as_secs_f64() / time.as_secs_f64();
+    println!(
+        "summary: batch_ratio={:.2} single_ratio={:.2} bare_msgs_per_s={:.0}",
+        ratio(batched),
+        ratio(one_by_one),
+        rate(bare_time)
+    );
     println!("remote call (echo, {PAYLOAD} B), 2000 sequential after 500 warm-up:");
     println!(
         "  p50 {:?}  p99 {:?}",

@@ -146,7 +146,7 @@ impl AgentKind for GridAgentKind {
 /// Routes each `AgentMsg` to the layer that handles it.
 fn endpoint(w: &AgentWiring) -> Endpoint {
     let (reflex, supervision) = (w.reflex.clone(), w.supervision.clone());
-    Arc::new(move |bytes: Vec<u8>| {
+    Endpoint::new(move |bytes: Vec<u8>| {
         let msg: AgentMsg = decode_payload(&bytes)?;
         let to_reflex = |m: ReflexMsg| cast_to(&reflex, "the reflex", m);
         match msg {

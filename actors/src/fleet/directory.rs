@@ -53,11 +53,7 @@ impl LocalDirectory {
             map.get(name).cloned()
         };
         let endpoint = endpoint.ok_or_else(|| DeliverError::NoSuchActor(name.to_string()))?;
-        Ok(payloads
-            .into_iter()
-            .map(|p| endpoint(p))
-            .filter(Result::is_err)
-            .count())
+        Ok(endpoint.deliver_all(payloads))
     }
 
     pub fn deliver(&self, name: &str, payload: Vec<u8>) -> Result<(), DeliverError> {
@@ -66,9 +62,11 @@ impl LocalDirectory {
             map.get(name).cloned()
         };
         let endpoint = endpoint.ok_or_else(|| DeliverError::NoSuchActor(name.to_string()))?;
-        endpoint(payload).map_err(|reason| DeliverError::Refused {
-            name: name.to_string(),
-            reason,
-        })
+        endpoint
+            .deliver(payload)
+            .map_err(|reason| DeliverError::Refused {
+                name: name.to_string(),
+                reason,
+            })
     }
 }

@@ -24,9 +24,51 @@ pub use directory::{DeliverError, LocalDirectory};
 pub use factory::{AgentFactory, AgentStatus, AgentTenants};
 pub use probe::{PROBE_KIND, ProbeKind, ProbeMsg};
 
-/// Hands one encoded message to a running actor. `Err` says why it was refused
-/// (undecodable, or the actor is gone); it never panics.
-pub type Endpoint = Arc<dyn Fn(Vec<u8>) -> Result<(), EndpointError> + Send + Sync>;
+type DeliverOne = dyn Fn(Vec<u8>) -> Result<(), EndpointError> + Send + Sync;
+type DeliverMany = dyn Fn(Vec<Vec<u8>>) -> usize + Send + Sync;
+
+/// Hands encoded messages to a running actor. A refusal says why
+/// (undecodable, or the actor is gone); it never panics. An actor that takes
+/// batches gets the payloads of one `CastMany` frame as one message.
+#[derive(Clone)]
+pub struct Endpoint {
+    one: Arc<DeliverOne>,
+    many: Option<Arc<DeliverMany>>,
+}
+
+impl Endpoint {
+    pub fn new(one: impl Fn(Vec<u8>) -> Result<(), EndpointError> + Send + Sync + 'static) -> Self {
+        Self {
+            one: Arc::new(one),
+            many: None,
+        }
+    }
+
+    /// `many` takes a batch in order and returns how many it refused.
+    pub fn with_batches(
+        mut self,
+        many: impl Fn(Vec<Vec<u8>>) -> usize + Send + Sync + 'static,
+    ) -> Self {
+        self.many = Some(Arc::new(many));
+        self
+    }
+
+    pub fn deliver(&self, payload: Vec<u8>) -> Result<(), EndpointError> {
+        (self.one)(payload)
+    }
+
+    /// Delivers `payloads` in order; how many were refused.
+    pub fn deliver_all(&self, payloads: Vec<Vec<u8>>) -> usize {
+        match &self.many {
+            Some(many) => many(payloads),
+            None => payloads
+                .into_iter()
+                .map(|p| (self.one)(p))
+                .filter(Result::is_err)
+                .count(),
+        }
+    }
+}
 
 /// Why an endpoint refused a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,9 +87,39 @@ where
     M: DeserializeOwned + 'static,
     A: ractor::Message,
 {
-    Arc::new(move |bytes: Vec<u8>| {
+    Endpoint::new(move |bytes: Vec<u8>| {
         let msg: M = decode_payload(&bytes)?;
         cast_to(&slot, what, wrap(msg))
+    })
+}
+
+/// Like [`decoding_endpoint`], for an actor that takes a batch as one
+/// message: the payloads of one frame are decoded (each once; an undecodable
+/// one is refused alone) and cast as one `batch` message. A batch is as large
+/// as the frame it came in, which the sender's `cast_batch` and the cluster's
+/// frame limit bound.
+pub fn batching_endpoint<M, A>(
+    slot: ActorSlot<A>,
+    what: &'static str,
+    wrap: fn(M) -> A,
+    batch: fn(Vec<M>) -> A,
+) -> Endpoint
+where
+    M: DeserializeOwned + 'static,
+    A: ractor::Message,
+{
+    let many_slot = slot.clone();
+    decoding_endpoint(slot, what, wrap).with_batches(move |payloads: Vec<Vec<u8>>| {
+        let total = payloads.len();
+        let msgs: Vec<M> = payloads
+            .iter()
+            .filter_map(|bytes| decode_payload(bytes).ok())
+            .collect();
+        let decoded = msgs.len();
+        match cast_to(&many_slot, what, batch(msgs)) {
+            Ok(()) => total - decoded,
+            Err(_) => total,
+        }
     })
 }
 
@@ -109,5 +181,65 @@ impl AgentKinds {
         })?;
         kind.prepare(spec, ctx)
             .map_err(|e| SpawnRejected::Spec(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ractor::{Actor, ActorProcessingErr, ActorRef};
+    use swarmd_messages::encode_payload;
+    use tokio::sync::mpsc;
+
+    /// Reports the size of every message it gets: 1 for one, n for a batch.
+    struct Sizes;
+
+    enum Msg {
+        One(#[allow(dead_code)] u32),
+        Many(Vec<u32>),
+    }
+    impl ractor::Message for Msg {}
+
+    impl Actor for Sizes {
+        type Msg = Msg;
+        type State = mpsc::UnboundedSender<usize>;
+        type Arguments = mpsc::UnboundedSender<usize>;
+
+        async fn pre_start(
+            &self,
+            _: ActorRef<Msg>,
+            tx: Self::Arguments,
+        ) -> Result<Self::State, ActorProcessingErr> {
+            Ok(tx)
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<Msg>,
+            msg: Msg,
+            tx: &mut Self::State,
+        ) -> Result<(), ActorProcessingErr> {
+            let _ = tx.send(match msg {
+                Msg::One(_) => 1,
+                Msg::Many(v) => v.len(),
+            });
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_of_casts_reaches_a_batching_actor_as_one_message() {
+        let (tx, mut sizes) = mpsc::unbounded_channel();
+        let (actor, _) = Actor::spawn(None, Sizes, tx).await.unwrap();
+        let slot = ActorSlot::new();
+        slot.set(actor.clone());
+        let endpoint = batching_endpoint(slot, "sizes", Msg::One, Msg::Many);
+        let mut payloads: Vec<Vec<u8>> = (0..3u32).map(|n| encode_payload(&n).unwrap()).collect();
+        payloads.insert(1, vec![0xff; 3]); // undecodable: refused alone
+        assert_eq!(endpoint.deliver_all(payloads), 1);
+        assert_eq!(sizes.recv().await, Some(3), "one message of three");
+        endpoint.deliver(encode_payload(&7u32).unwrap()).unwrap();
+        assert_eq!(sizes.recv().await, Some(1));
+        actor.stop(None);
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use swarmd_messages::SpawnSpec;
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 
-use super::{AgentKind, PreparedAgent, SpecError, decoding_endpoint};
+use super::{AgentKind, PreparedAgent, SpecError, batching_endpoint};
 use crate::NodeCtx;
 
 pub const PROBE_KIND: &str = "probe";
@@ -21,6 +21,10 @@ pub enum ProbeMsg {
     Fail(String),
     /// Exit normally.
     Stop,
+    /// The casts of one frame, delivered as one message. Made by the
+    /// endpoint, never on the wire (so no payload can nest batches).
+    #[serde(skip)]
+    Batch(Vec<ProbeMsg>),
 }
 
 impl ractor::Message for ProbeMsg {}
@@ -35,7 +39,7 @@ impl AgentKind for ProbeKind {
         }
         let slot: ActorSlot<ProbeMsg> = ActorSlot::new();
         let child = ChildSpec::for_actor_in(spec.id.clone(), Probe, (), slot.clone());
-        let endpoint = decoding_endpoint(slot, "the probe", |m: ProbeMsg| m);
+        let endpoint = batching_endpoint(slot, "the probe", |m: ProbeMsg| m, ProbeMsg::Batch);
         Ok(PreparedAgent { child, endpoint })
     }
 }
@@ -58,11 +62,24 @@ impl Actor for Probe {
         msg: ProbeMsg,
         pings: &mut u64,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            ProbeMsg::Ping | ProbeMsg::Payload(_) => *pings += 1,
-            ProbeMsg::Fail(reason) => return Err(reason.into()),
-            ProbeMsg::Stop => myself.stop(Some("stopped on request".into())),
-        }
-        Ok(())
+        handle_one(&myself, msg, pings)
     }
+}
+
+fn handle_one(
+    myself: &ActorRef<ProbeMsg>,
+    msg: ProbeMsg,
+    pings: &mut u64,
+) -> Result<(), ActorProcessingErr> {
+    match msg {
+        ProbeMsg::Ping | ProbeMsg::Payload(_) => *pings += 1,
+        ProbeMsg::Fail(reason) => return Err(reason.into()),
+        ProbeMsg::Stop => myself.stop(Some("stopped on request".into())),
+        ProbeMsg::Batch(msgs) => {
+            for msg in msgs {
+                handle_one(myself, msg, pings)?;
+            }
+        }
+    }
+    Ok(())
 }
