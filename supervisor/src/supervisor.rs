@@ -25,8 +25,7 @@ impl Actor for Supervisor {
         spec.validate()
             .map_err(|e| format!("supervisor {name}: {e}"))?;
         let mut state = SupervisorState::new(spec);
-        state
-            .start_all(&myself)
+        Box::pin(state.start_all(&myself))
             .await
             .map_err(|e| format!("supervisor {name}: {e}"))?;
         Ok(state)
@@ -38,6 +37,37 @@ impl Actor for Supervisor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // Boxed, as the exit handler below: an idle supervisor's task is as
+        // large as its biggest handler, and a node runs one per agent.
+        Box::pin(handle(myself, msg, state)).await
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        Box::pin(on_supervision_event(myself, event, state)).await
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        tracing::info!(supervisor = %state.name(), "shutting down children in reverse start order");
+        Box::pin(state.stop_all()).await;
+        Ok(())
+    }
+}
+
+async fn handle(
+    myself: ActorRef<SupervisorMsg>,
+    msg: SupervisorMsg,
+    state: &mut SupervisorState,
+) -> Result<(), ActorProcessingErr> {
+    {
         match msg {
             SupervisorMsg::StartChild(spec, reply) => {
                 let _ = reply.send(start_child(state, &myself, spec).await);
@@ -72,41 +102,30 @@ impl Actor for Supervisor {
         }
         Ok(())
     }
+}
 
-    async fn handle_supervisor_evt(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        event: SupervisionEvent,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let (who, reason) = match event {
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                let reason = match reason.as_deref() {
-                    Some("killed") => ExitReason::Killed,
-                    _ => ExitReason::Normal,
-                };
-                (cell.get_id(), reason)
-            }
-            SupervisionEvent::ActorFailed(cell, err) => {
-                (cell.get_id(), ExitReason::Failed(err.to_string()))
-            }
-            _ => return Ok(()),
-        };
-        if let AfterExit::ShutDown = state.on_exit(&myself, who, reason).await? {
-            myself.stop(Some("auto_shutdown".into()));
+async fn on_supervision_event(
+    myself: ActorRef<SupervisorMsg>,
+    event: SupervisionEvent,
+    state: &mut SupervisorState,
+) -> Result<(), ActorProcessingErr> {
+    let (who, reason) = match event {
+        SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            let reason = match reason.as_deref() {
+                Some("killed") => ExitReason::Killed,
+                _ => ExitReason::Normal,
+            };
+            (cell.get_id(), reason)
         }
-        Ok(())
+        SupervisionEvent::ActorFailed(cell, err) => {
+            (cell.get_id(), ExitReason::Failed(err.to_string()))
+        }
+        _ => return Ok(()),
+    };
+    if let AfterExit::ShutDown = state.on_exit(&myself, who, reason).await? {
+        myself.stop(Some("auto_shutdown".into()));
     }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        tracing::info!(supervisor = %state.name(), "shutting down children in reverse start order");
-        state.stop_all().await;
-        Ok(())
-    }
+    Ok(())
 }
 
 async fn start_child(

@@ -71,7 +71,7 @@ impl Actor for Situation {
             w.stats.situation.clone(),
             SituationMsg::Tick,
         );
-        let listener = negotiation::listen(&w, myself).await;
+        let listener = Box::pin(negotiation::listen(&w, myself)).await;
         Ok(SituationState {
             floor: w.floors.last(),
             w,
@@ -96,6 +96,14 @@ impl Actor for Situation {
         msg: SituationMsg,
         state: &mut SituationState,
     ) -> Result<(), ActorProcessingErr> {
+        // Boxed: an idle actor's task is as large as its biggest handler.
+        Box::pin(state.handle(msg)).await
+    }
+}
+
+impl SituationState {
+    async fn handle(&mut self, msg: SituationMsg) -> Result<(), ActorProcessingErr> {
+        let state = self;
         match msg {
             SituationMsg::Tick(due) => {
                 state.ticker.handled(due, Instant::now());

@@ -94,6 +94,14 @@ impl Actor for Supervision {
         msg: SupervisionMsg,
         state: &mut SupervisionState,
     ) -> Result<(), ActorProcessingErr> {
+        // Boxed: an idle actor's task is as large as its biggest handler.
+        Box::pin(state.handle(msg)).await
+    }
+}
+
+impl SupervisionState {
+    async fn handle(&mut self, msg: SupervisionMsg) -> Result<(), ActorProcessingErr> {
+        let state = self;
         match msg {
             SupervisionMsg::Tick(due) => {
                 state.ticker.handled(due, Instant::now());

@@ -109,6 +109,12 @@ async fn spawn() {
               ({:.1} KB per agent; goal < 300 MB)",
         (rss_agents - rss_node) * 1024.0 / SPAWN_AGENTS as f64
     );
+    println!(
+        "summary: agents={SPAWN_AGENTS} rss_mb={:.0} spawn_s={:.2} bare_spawn_s={:.3}",
+        rss_agents - rss_node,
+        agent_time.as_secs_f64(),
+        bare_time.as_secs_f64()
+    );
     drop(agents);
     node.root
         .stop_and_wait(None, None)
@@ -195,6 +201,12 @@ async fn lateness() {
     );
     print_quantiles("bare tokio timers:", &baseline);
     print_quantiles("agent reflexes:", &window);
+    let p99_ms = |w: &[u64; 32]| quantile_upper_bound(w, 0.99).as_secs_f64() * 1e3;
+    println!(
+        "summary: lateness_p99_ms={:.3} bare_lateness_p99_ms={:.3}",
+        p99_ms(&window),
+        p99_ms(&baseline)
+    );
     node.root
         .stop_and_wait(None, None)
         .await
@@ -276,6 +288,7 @@ async fn casts() {
         "  reflex layer: {reflex:>12.0} msgs/s  ({:.2} of mpsc; goal >= 0.25)",
         reflex / baseline
     );
+    println!("summary: cast_ratio={:.2}", reflex / baseline);
 }
 
 fn main() {
