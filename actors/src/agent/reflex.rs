@@ -185,6 +185,9 @@ impl ReflexState {
             unrecorded: self.w.journal.lost(),
         });
         self.perception = Some(perception.clone());
+        // Kept for the node's agents, so a Situation that starts (or restarts)
+        // after this welcome, and so never gets it, still knows the floor.
+        self.w.floors.floor(&plan);
         self.w.to_situation(SituationMsg::Welcome(plan, perception));
     }
 

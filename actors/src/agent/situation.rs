@@ -170,6 +170,10 @@ impl SituationState {
 
     async fn tick(&mut self) {
         self.tick += 1;
+        if self.floor.is_none() {
+            // The reflex's welcome may have come before this layer ran.
+            self.floor = self.w.floors.last();
+        }
         let (Some(here), Some((_, intent))) = (self.position, self.intent) else {
             return;
         };
