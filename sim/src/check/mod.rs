@@ -4,6 +4,7 @@
 
 mod floor;
 mod origin;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use swarmd_messages::{
 
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
 pub use origin::hub_holds_only_what_nodes_wrote;
+pub use tally::Tally;
 
 /// One edge's ledger as the edge has it and as the hub has it.
 #[derive(Clone)]
@@ -28,85 +30,6 @@ pub struct Forwarded {
     pub acked_below: u64,
     /// The hub's copies of this edge's events.
     pub at_hub: Vec<Event>,
-}
-
-/// What the checkers looked at in one run: a checker that looked at
-/// nothing proves nothing, so each scenario sets minimums (see `scenario`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// World snapshots taken, and agent positions checked in them.
-    pub snapshots: u64,
-    pub positions: u64,
-    /// Moves the world refused (near-collisions), as of the last snapshot.
-    pub refused_moves: u64,
-    /// Refused moves the agents themselves reported.
-    pub near_collisions: u64,
-    /// Agents' stays in a cell judged for overlaps, and those not judged
-    /// (their node died, so their last reports may be lost).
-    pub stays: u64,
-    pub stays_unjudged: u64,
-    /// Supervision events a recorder reported lost before the ledger.
-    pub events_lost: u64,
-    /// Acknowledged edge events found at the hub, unchanged and once.
-    pub acked_at_hub: u64,
-    /// Appends the driver made, and the acks it got that were verified on
-    /// disk and at the hub (after every node lost power).
-    pub appends: u64,
-    pub appends_verified: u64,
-    /// Acks of wiped disks excused: their events had not left the node.
-    pub appends_lost_with_disk: u64,
-    /// Durable edge events never acknowledged by the end (must be 0).
-    pub backlog: u64,
-    /// Acked events of wiped (re-provisioned) disks found at the hub.
-    pub retired_acked: u64,
-    pub missions_planned: u64,
-    pub missions_ended: u64,
-    /// Supervisor restarts counted by the intensity checker.
-    pub restarts: u64,
-    /// Frames the rogue sent that must be refused, garbage links it opened,
-    /// and frames the hub's gateway refused (or could not decode).
-    pub rogue_frames: u64,
-    pub rogue_links: u64,
-    pub rogue_refused: u64,
-    /// Events at the hub checked against their nodes' own disks.
-    pub hub_events: u64,
-    /// Layer kills the fault schedule made, and those that found no target.
-    pub kills: u64,
-    pub kills_missed: u64,
-}
-
-impl Tally {
-    pub fn line(&self) -> String {
-        format!(
-            "checked snapshots={} positions={} refused_moves={} near_collisions={} stays={} \
-             stays_unjudged={} events_lost={} appends={} appends_verified={} \
-             appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
-             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={} \
-             rogue_frames={} rogue_links={} rogue_refused={} hub_events={}",
-            self.snapshots,
-            self.positions,
-            self.refused_moves,
-            self.near_collisions,
-            self.stays,
-            self.stays_unjudged,
-            self.events_lost,
-            self.appends,
-            self.appends_verified,
-            self.appends_lost_with_disk,
-            self.acked_at_hub,
-            self.backlog,
-            self.retired_acked,
-            self.missions_planned,
-            self.missions_ended,
-            self.restarts,
-            self.kills,
-            self.kills_missed,
-            self.rogue_frames,
-            self.rogue_links,
-            self.rogue_refused,
-            self.hub_events
-        )
-    }
 }
 
 /// No acknowledged event is missing at the hub, changed there, or stored

@@ -186,7 +186,7 @@ impl Sim {
                     .get()
             })
             .ok_or(SimError::NoCloud)?;
-        let (goal, squad) = (goal.clone(), squad.to_string());
+        let squad = squad.to_string();
         let asked = planner
             .call(
                 |reply| PlannerMsg::Submit { goal, squad, reply },
