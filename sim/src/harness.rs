@@ -31,6 +31,7 @@ use std::process::{Command, Output};
 
 use crate::driver::Sim;
 use crate::net::NetFaults;
+use crate::process::{RUN_LIMIT, wait_with_limit};
 
 /// Set in a seed's own process: the seed it runs.
 pub const SEED_VAR: &str = "SWARMD_SIM_SEED";
@@ -68,8 +69,12 @@ where
             .map(|seed| (*seed, spawn(&test, *seed)))
             .collect();
         for (seed, run) in runs {
-            let out = run.wait_with_output().expect("a seed's process runs");
-            if let Some(why) = failure(&out) {
+            let (out, killed) = wait_with_limit(run, RUN_LIMIT);
+            let why = match killed {
+                true => Some(format!("still running after {RUN_LIMIT:?}: killed")),
+                false => failure(&out),
+            };
+            if let Some(why) = why {
                 failed.push(report(&test, seed, &why, &out));
             }
         }

@@ -17,6 +17,7 @@ pub mod driver;
 #[cfg(feature = "shims")]
 mod harness;
 pub mod net;
+pub mod process;
 pub mod scenario;
 #[cfg(feature = "shims")]
 pub mod shims;

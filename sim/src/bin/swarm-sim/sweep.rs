@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::process::{Child, Command, ExitCode, Stdio};
 
 use clap::Args;
+use swarmd_sim::process::{RUN_LIMIT, wait_with_limit};
 use swarmd_sim::scenario::Scenario;
 
 #[derive(Args)]
@@ -88,13 +89,18 @@ pub fn run(args: &SweepArgs) -> ExitCode {
             running.push_back(spawn(&me, args, seed, scenario));
         }
         let job = running.pop_front().expect("a job runs");
-        let output = job.child.wait_with_output().expect("a run finishes");
+        let (output, killed) = wait_with_limit(job.child, RUN_LIMIT);
         let text = String::from_utf8_lossy(&output.stdout);
         if output.status.success() {
             passed += 1;
         } else {
             failed += 1;
-            println!("FAILED {}:\n{text}", job.label);
+            let why = if killed {
+                " (still running: killed)"
+            } else {
+                ""
+            };
+            println!("FAILED {}{why}:\n{text}", job.label);
         }
     }
     let wall = started.elapsed().as_secs_f64();
