@@ -63,6 +63,9 @@ async fn a_command_completion_of_a_live_name_and_history_after_restart() {
         console
             .expect("(stopped 1 follower)")
             .expect("Ctrl-C at the prompt stops it");
+        // The next prompt first: input typed before the editor is reading
+        // again may be discarded when it re-enters raw mode.
+        console.expect("swarmd> ").unwrap();
         console.send(ControlCode::EndOfTransmission).unwrap();
         console.expect(expectrl::Eof).expect("Ctrl-D leaves");
 
