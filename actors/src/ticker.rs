@@ -5,28 +5,52 @@
 //! while one is pending, due ticks are skipped and counted (the overflow
 //! policy), so a slow actor is never buried under its own clock.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use ractor::{ActorRef, Message};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Lateness of handled ticks, in power-of-two microsecond buckets.
-#[derive(Default)]
+/// Lateness above this is recorded as this (a tick a minute late is lost anyway).
+const MAX_LATENESS_US: u64 = 60_000_000;
+/// 1% resolution across the whole range, in about 20 KiB per histogram.
+const SIGNIFICANT_DIGITS: u8 = 2;
+
+/// Lateness of handled ticks (µs, HdrHistogram) and counts of handled and
+/// skipped ticks. One is shared by every actor of a kind on a node (every
+/// agent's reflex, say), so its size does not grow with the agents.
 pub struct TickStats {
     handled: AtomicU64,
     skipped: AtomicU64,
-    /// `buckets[i]` counts ticks handled `[2^(i-1), 2^i)` µs late (`[0,1)` for 0).
-    buckets: [AtomicU64; 32],
+    lateness: Mutex<Histogram<u64>>,
+}
+
+impl Default for TickStats {
+    fn default() -> Self {
+        Self {
+            handled: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            lateness: Mutex::new(empty_lateness()),
+        }
+    }
+}
+
+/// An empty lateness histogram, µs from 1 to `MAX_LATENESS_US`.
+pub fn empty_lateness() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENESS_US, SIGNIFICANT_DIGITS)
+        .expect("constant histogram bounds are valid")
 }
 
 impl TickStats {
     pub fn record(&self, lateness: Duration) {
         let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
-        let bucket = (64 - us.leading_zeros() as usize).min(31);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.lateness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .saturating_record(us);
         self.handled.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -38,31 +62,24 @@ impl TickStats {
         self.skipped.load(Ordering::Relaxed)
     }
 
-    /// An upper bound of the `q` quantile of lateness (the bucket's upper edge).
-    pub fn quantile_upper_bound(&self, q: f64) -> Duration {
-        quantile_upper_bound(&self.bucket_counts(), q)
+    /// The `q` quantile of lateness so far.
+    pub fn quantile(&self, q: f64) -> Duration {
+        quantile(&self.lateness(), q)
     }
 
-    /// Ticks handled per lateness bucket (see `buckets`); add several agents'
-    /// counts, or subtract an earlier reading, before asking for quantiles.
-    pub fn bucket_counts(&self) -> [u64; 32] {
-        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    /// A copy of the lateness histogram; subtract an earlier copy for a window.
+    pub fn lateness(&self) -> Histogram<u64> {
+        self.lateness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
-/// An upper bound of the `q` quantile of `counts` (a bucket's upper edge).
-pub fn quantile_upper_bound(counts: &[u64; 32], q: f64) -> Duration {
+/// The `q` quantile of a lateness histogram (µs values).
+pub fn quantile(lateness: &Histogram<u64>, q: f64) -> Duration {
     assert!((0.0..=1.0).contains(&q), "quantile {q} out of range");
-    let total: u64 = counts.iter().sum();
-    let wanted = ((total as f64) * q).ceil() as u64;
-    let mut seen = 0;
-    for (i, n) in counts.iter().enumerate() {
-        seen += n;
-        if seen >= wanted.max(1) {
-            return Duration::from_micros(1u64 << i);
-        }
-    }
-    Duration::ZERO
+    Duration::from_micros(lateness.value_at_quantile(q))
 }
 
 /// A running ticker; dropping it stops the ticks.
@@ -127,19 +144,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_come_from_the_bucket_edges() {
+    fn quantiles_resolve_within_one_percent() {
         let stats = TickStats::default();
         for _ in 0..98 {
-            stats.record(Duration::from_micros(3));
+            stats.record(Duration::from_micros(300));
         }
-        stats.record(Duration::from_micros(900));
+        stats.record(Duration::from_micros(1_700));
         stats.record(Duration::from_millis(5));
         assert_eq!(stats.handled(), 100);
-        assert_eq!(stats.quantile_upper_bound(0.5), Duration::from_micros(4));
-        assert_eq!(
-            stats.quantile_upper_bound(0.99),
-            Duration::from_micros(1024)
+        let near = |d: Duration, us: f64| (d.as_micros() as f64 - us).abs() <= us * 0.01;
+        assert!(
+            near(stats.quantile(0.5), 300.0),
+            "{:?}",
+            stats.quantile(0.5)
         );
-        assert_eq!(stats.quantile_upper_bound(1.0), Duration::from_micros(8192));
+        assert!(
+            near(stats.quantile(0.99), 1_700.0),
+            "{:?}",
+            stats.quantile(0.99)
+        );
+        assert!(
+            near(stats.quantile(1.0), 5_000.0),
+            "{:?}",
+            stats.quantile(1.0)
+        );
+    }
+
+    #[test]
+    fn a_window_is_a_later_copy_minus_an_earlier_one() {
+        let stats = TickStats::default();
+        stats.record(Duration::from_millis(40));
+        let before = stats.lateness();
+        stats.record(Duration::from_micros(100));
+        let mut window = stats.lateness();
+        window.subtract(&before).expect("same bounds");
+        assert_eq!(window.len(), 1);
+        assert!(quantile(&window, 1.0) < Duration::from_micros(102));
+    }
+
+    #[test]
+    fn lateness_beyond_the_range_is_kept_at_its_top() {
+        let stats = TickStats::default();
+        stats.record(Duration::from_secs(3600));
+        assert_eq!(stats.handled(), 1);
+        assert!(stats.quantile(1.0) >= Duration::from_secs(59));
     }
 }

@@ -2,7 +2,7 @@
 //! - durable appends/s with group commit vs one sled insert + flush per event,
 //!   and vs sled's own unflushed single-key inserts (the disk's ceiling);
 //! - append-ack latency at an offered load of 10k events/s;
-//! - time to drain a 100k-event backlog to an in-process hub.
+//! - time to drain a 1M-event backlog to an in-process hub, and RSS meanwhile.
 //!
 //!     cargo bench -p swarmd-storage --bench ledger
 
@@ -23,6 +23,8 @@ use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
 use tokio::time::Instant;
 
 const EVENT_BYTES: usize = 256;
+/// The backlog an edge builds in a long partition, drained in one go.
+const DRAIN_EVENTS: u64 = 1_000_000;
 
 struct WallClock;
 impl Clock for WallClock {
@@ -161,7 +163,12 @@ async fn latency_at_10k(ledger: &LedgerHandle, secs: u64) -> Vec<Duration> {
     times
 }
 
-async fn drain(edge: Arc<dyn Storage>, ledger: LedgerHandle, hub: Arc<dyn Storage>) -> Duration {
+/// Drains the edge's backlog to `hub`: the time it took and the peak RSS (MB) meanwhile.
+async fn drain(
+    edge: Arc<dyn Storage>,
+    ledger: LedgerHandle,
+    hub: Arc<dyn Storage>,
+) -> (Duration, f64) {
     let mut config = ForwarderConfig::new("edge");
     config.batch_size = 2000;
     let args = ForwarderArgs {
@@ -179,10 +186,22 @@ async fn drain(edge: Arc<dyn Storage>, ledger: LedgerHandle, hub: Arc<dyn Storag
         .unwrap();
     let forwarder: ractor::ActorRef<ForwarderMsg> =
         ractor::registry::where_is_pid(id).unwrap().into();
+    let mut peak_rss = rss_mb();
     while ractor::call_t!(forwarder, ForwarderMsg::Backlog, 10_000).unwrap() > 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        peak_rss = peak_rss.max(rss_mb());
     }
-    began.elapsed()
+    (began.elapsed(), peak_rss)
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -235,18 +254,26 @@ fn main() {
         pct(&latency, 1.0)
     );
 
-    let took = rt.block_on(async {
+    let (recorded, rss_before, (took, peak_rss)) = rt.block_on(async {
         let edge = open(&dir, "edge");
         let ledger = writer(edge.clone(), "edge").await;
-        group_commit(&ledger, 100_000, 256).await;
-        drain(edge, ledger, open(&dir, "hub")).await
+        let recorded = group_commit(&ledger, DRAIN_EVENTS, 256).await;
+        let rss_before = rss_mb();
+        (
+            recorded,
+            rss_before,
+            drain(edge, ledger, open(&dir, "hub")).await,
+        )
     });
     println!(
-        "drain a 100k-event backlog to an in-process hub: {:.2} s",
-        took.as_secs_f64()
+        "drain a {DRAIN_EVENTS}-event backlog (recorded at {recorded:.0} events/s) to an in-process hub: \
+         {:.2} s = {:.0} events/s; RSS {rss_before:.0} MB before, {peak_rss:.0} MB at most while draining",
+        took.as_secs_f64(),
+        DRAIN_EVENTS as f64 / took.as_secs_f64()
     );
     println!(
-        "summary: drain_events=100000 drain_s={:.2}",
-        took.as_secs_f64()
+        "summary: drain_events={DRAIN_EVENTS} drain_s={:.2} drain_rss_growth_mb={:.0}",
+        took.as_secs_f64(),
+        peak_rss - rss_before
     );
 }

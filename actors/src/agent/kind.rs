@@ -36,6 +36,8 @@ pub struct GridAgentKind {
     floors: FloorCache,
     defaults: AgentSettings,
     events: Option<EventSender>,
+    /// Tick lateness of every agent of the kind, one histogram per layer.
+    stats: AgentStats,
 }
 
 impl GridAgentKind {
@@ -48,7 +50,13 @@ impl GridAgentKind {
             floors: FloorCache::default(),
             defaults: AgentSettings::default(),
             events: None,
+            stats: AgentStats::default(),
         }
+    }
+
+    /// Tick lateness and counts of all agents of this kind, by layer.
+    pub fn stats(&self) -> &AgentStats {
+        &self.stats
     }
 
     /// Where each agent's supervisor reports restarts and escalations.
@@ -91,7 +99,7 @@ impl GridAgentKind {
             situation: ActorSlot::new(),
             supervision: ActorSlot::new(),
             sandbox: settings.sandbox.is_some().then(ActorSlot::new),
-            stats: AgentStats::default(),
+            stats: self.stats.clone(),
             settings,
         };
         let child = self.subtree(&wiring).into_child();
@@ -151,9 +159,9 @@ fn endpoint(w: &AgentWiring) -> Endpoint {
         let to_reflex = |m: ReflexMsg| cast_to(&reflex, "the reflex", m);
         match msg {
             AgentMsg::Welcome { plan, perception } => {
-                to_reflex(ReflexMsg::Welcome(plan, perception))
+                to_reflex(ReflexMsg::Welcome(Box::new((plan, perception))))
             }
-            AgentMsg::Perceived(p) => to_reflex(ReflexMsg::Perceived(p)),
+            AgentMsg::Perceived(p) => to_reflex(ReflexMsg::Perceived(Box::new(p))),
             AgentMsg::EmergencyStop { reason } => to_reflex(ReflexMsg::EmergencyStop(reason)),
             AgentMsg::Resume => to_reflex(ReflexMsg::Resume),
             AgentMsg::Config(update) => to_reflex(ReflexMsg::Config(update)),

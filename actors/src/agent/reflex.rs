@@ -111,8 +111,11 @@ impl Actor for Reflex {
                 state.ticker.handled(due, Instant::now());
                 state.tick();
             }
-            ReflexMsg::Welcome(plan, perception) => state.welcome(plan, perception),
-            ReflexMsg::Perceived(p) => state.perceived(p),
+            ReflexMsg::Welcome(welcome) => {
+                let (plan, perception) = *welcome;
+                state.welcome(plan, perception)
+            }
+            ReflexMsg::Perceived(p) => state.perceived(*p),
             ReflexMsg::Act(action) => state.act(action),
             ReflexMsg::EmergencyStop(reason) => {
                 warn!(agent = %state.w.name(), %reason, "emergency stop");
@@ -188,7 +191,8 @@ impl ReflexState {
         // Kept for the node's agents, so a Situation that starts (or restarts)
         // after this welcome, and so never gets it, still knows the floor.
         self.w.floors.floor(&plan);
-        self.w.to_situation(SituationMsg::Welcome(plan, perception));
+        self.w
+            .to_situation(SituationMsg::Welcome(Box::new((plan, perception))));
     }
 
     fn perceived(&mut self, p: Perception) {
@@ -208,7 +212,7 @@ impl ReflexState {
             self.w.journal.signal_now("move_refused", why.to_string());
         }
         self.perception = Some(p.clone());
-        self.w.to_situation(SituationMsg::Observed(p));
+        self.w.to_situation(SituationMsg::Observed(Box::new(p)));
     }
 
     fn act(&mut self, action: Action) {

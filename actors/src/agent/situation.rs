@@ -109,11 +109,12 @@ impl SituationState {
                 state.ticker.handled(due, Instant::now());
                 state.tick().await;
             }
-            SituationMsg::Welcome(plan, perception) => {
+            SituationMsg::Welcome(welcome) => {
+                let (plan, perception) = *welcome;
                 state.learn_plan(&plan);
                 state.observed(perception).await;
             }
-            SituationMsg::Observed(p) => state.observed(p).await,
+            SituationMsg::Observed(p) => state.observed(*p).await,
             SituationMsg::YieldAsked(request) => state.yield_asked(request).await,
             SituationMsg::Intent { generation, intent } => {
                 state.intent = Some((generation, intent));

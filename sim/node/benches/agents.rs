@@ -14,9 +14,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
-use swarmd_actors::ticker::{TickStats, quantile_upper_bound};
+use swarmd_actors::ticker::{TickStats, quantile};
 use swarmd_actors::world::GridConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Cell;
@@ -131,20 +132,9 @@ fn idle_settings() -> swarmd_actors::agent::AgentSettings {
     }
 }
 
-/// Summed lateness buckets of every agent's reflex.
-fn reflex_counts(agents: &[AgentWiring]) -> [u64; 32] {
-    let mut sum = [0u64; 32];
-    for a in agents {
-        for (s, c) in sum.iter_mut().zip(a.stats.reflex.bucket_counts()) {
-            *s += c;
-        }
-    }
-    sum
-}
-
 /// The baseline: plain tokio tasks sleeping until each tick is due, at the
-/// same rate, recording lateness the same way. Returns the window's buckets.
-async fn bare_timer_lateness() -> [u64; 32] {
+/// same rate, recording lateness the same way. Returns the window's histogram.
+async fn bare_timer_lateness() -> Histogram<u64> {
     let stats = Arc::new(TickStats::default());
     let period = Duration::from_millis(10);
     let tasks: Vec<_> = (0..LATENESS_AGENTS)
@@ -160,20 +150,28 @@ async fn bare_timer_lateness() -> [u64; 32] {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
-    let before = stats.bucket_counts();
-    tokio::time::sleep(LATENESS_WINDOW).await;
-    let after = stats.bucket_counts();
+    let window = lateness_window(&stats).await;
     tasks.iter().for_each(|t| t.abort());
-    std::array::from_fn(|i| after[i] - before[i])
+    window
 }
 
-fn print_quantiles(label: &str, window: &[u64; 32]) {
+/// Lateness recorded in `stats` over `LATENESS_WINDOW`, after a warm-up.
+async fn lateness_window(stats: &TickStats) -> Histogram<u64> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = stats.lateness();
+    tokio::time::sleep(LATENESS_WINDOW).await;
+    let mut window = stats.lateness();
+    window.subtract(&before).expect("same bounds");
+    window
+}
+
+fn print_quantiles(label: &str, window: &Histogram<u64>) {
     println!(
-        "  {label:<22} p50 < {:>9.3?}, p99 < {:>9.3?}, p99.9 < {:>9.3?}",
-        quantile_upper_bound(window, 0.5),
-        quantile_upper_bound(window, 0.99),
-        quantile_upper_bound(window, 0.999)
+        "  {label:<22} p50 {:>9.3?}, p99 {:>9.3?}, p99.9 {:>9.3?}, max {:>9.3?}",
+        quantile(window, 0.5),
+        quantile(window, 0.99),
+        quantile(window, 0.999),
+        quantile(window, 1.0)
     );
 }
 
@@ -181,15 +179,11 @@ async fn lateness() {
     let baseline = bare_timer_lateness().await;
     let node = SwarmNode::start("bench", 2, big_grid(), LATENESS_AGENTS).await;
     let kind = GridAgentKind::new(node.router.clone());
-    let agents = spawn_agents(&node, &kind, LATENESS_AGENTS).await;
-    let skipped =
-        |agents: &[AgentWiring]| agents.iter().map(|a| a.stats.reflex.skipped()).sum::<u64>();
-    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
-    let (before, skipped_before) = (reflex_counts(&agents), skipped(&agents));
-    tokio::time::sleep(LATENESS_WINDOW).await;
-    let after = reflex_counts(&agents);
-    let window: [u64; 32] = std::array::from_fn(|i| after[i] - before[i]);
-    let ticks: u64 = window.iter().sum();
+    let _agents = spawn_agents(&node, &kind, LATENESS_AGENTS).await;
+    let reflex = kind.stats().reflex.clone();
+    let skipped_before = reflex.skipped();
+    let window = lateness_window(&reflex).await;
+    let ticks = window.len();
     let expected = LATENESS_AGENTS as f64 * 100.0 * LATENESS_WINDOW.as_secs_f64();
     println!(
         "reflex tick lateness, {LATENESS_AGENTS} agents at 100 Hz over {LATENESS_WINDOW:?} (goal: p99 < 2 ms)"
@@ -197,11 +191,11 @@ async fn lateness() {
     println!(
         "  reflex ticks handled: {ticks} of {expected:.0} due ({:.1}%), skipped: {}",
         ticks as f64 * 100.0 / expected,
-        skipped(&agents) - skipped_before
+        reflex.skipped() - skipped_before
     );
     print_quantiles("bare tokio timers:", &baseline);
     print_quantiles("agent reflexes:", &window);
-    let p99_ms = |w: &[u64; 32]| quantile_upper_bound(w, 0.99).as_secs_f64() * 1e3;
+    let p99_ms = |w: &Histogram<u64>| quantile(w, 0.99).as_secs_f64() * 1e3;
     println!(
         "summary: lateness_p99_ms={:.3} bare_lateness_p99_ms={:.3}",
         p99_ms(&window),
@@ -266,6 +260,62 @@ async fn reflex_casts_per_sec() -> f64 {
     rate
 }
 
+/// What ractor itself costs: a bare actor storing each action, no agent around it.
+struct BareReflex;
+
+enum BareMsg {
+    Act(Action),
+    Done(ractor::RpcReplyPort<u64>),
+}
+
+impl ractor::Message for BareMsg {}
+
+impl Actor for BareReflex {
+    type Msg = BareMsg;
+    type State = Option<Action>;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<BareMsg>,
+        _: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(None)
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<BareMsg>,
+        msg: BareMsg,
+        last: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            BareMsg::Act(action) => *last = Some(action),
+            BareMsg::Done(reply) => {
+                let _ = reply.send(last.as_ref().map_or(0, |a| a.generation));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn bare_ractor_casts_per_sec() -> f64 {
+    let (actor, handle) = Actor::spawn(None, BareReflex, ()).await.expect("spawns");
+    let started = Instant::now();
+    for i in 0..CASTS {
+        let ReflexMsg::Act(action) = act(i) else {
+            unreachable!("act builds an Act")
+        };
+        actor.cast(BareMsg::Act(action)).expect("alive");
+    }
+    let last = ractor::call!(actor, BareMsg::Done).expect("answers");
+    assert_eq!(last, CASTS - 1, "every cast was handled in order");
+    let rate = CASTS as f64 / started.elapsed().as_secs_f64();
+    actor.stop(None);
+    handle.await.expect("stops");
+    rate
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -274,21 +324,31 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn casts() {
     let span = cfg!(feature = "span-propagation");
     mpsc_casts_per_sec().await; // warm-up
-    let (mut baseline, mut reflex) = (Vec::new(), Vec::new());
+    let (mut baseline, mut bare, mut reflex) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..CAST_ROUNDS {
         baseline.push(mpsc_casts_per_sec().await);
+        bare.push(bare_ractor_casts_per_sec().await);
         reflex.push(reflex_casts_per_sec().await);
     }
-    let (baseline, reflex) = (median(baseline), median(reflex));
+    let (baseline, bare, reflex) = (median(baseline), median(bare), median(reflex));
     println!(
         "casts to the reflex layer, {CASTS} x {CAST_ROUNDS} rounds, medians (ractor message_span_propogation: {span})"
     );
-    println!("  tokio mpsc:   {baseline:>12.0} msgs/s");
+    println!("  tokio mpsc:        {baseline:>12.0} msgs/s");
     println!(
-        "  reflex layer: {reflex:>12.0} msgs/s  ({:.2} of mpsc; goal >= 0.25)",
-        reflex / baseline
+        "  bare ractor actor: {bare:>12.0} msgs/s  ({:.2} of mpsc: ractor's own floor)",
+        bare / baseline
     );
-    println!("summary: cast_ratio={:.2}", reflex / baseline);
+    println!(
+        "  reflex layer:      {reflex:>12.0} msgs/s  ({:.2} of mpsc, {:.2} of bare ractor; goal >= 0.3 of mpsc)",
+        reflex / baseline,
+        reflex / bare
+    );
+    println!(
+        "summary: cast_ratio={:.2} bare_ractor_ratio={:.2}",
+        reflex / baseline,
+        bare / baseline
+    );
 }
 
 fn main() {
