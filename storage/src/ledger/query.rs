@@ -103,8 +103,9 @@ impl LedgerReader {
     ) -> Result<Vec<Event>, StorageError> {
         let mut events = Vec::new();
         let mut from = from.to_vec();
+        let mut chunk = FIRST_CHUNK;
         while events.len() < limit {
-            let rows = self.storage.scan(TREE, &from, Some(to), INDEX_CHUNK)?;
+            let rows = self.storage.scan(TREE, &from, Some(to), chunk)?;
             for (_, value) in &rows {
                 let posting: Posting = from_bytes(value)?;
                 for seq in posting.seqs {
@@ -115,9 +116,10 @@ impl LedgerReader {
                 }
             }
             match rows.last() {
-                Some((key, _)) if rows.len() == INDEX_CHUNK => from = keys::after(key),
+                Some((key, _)) if rows.len() == chunk => from = keys::after(key),
                 _ => break,
             }
+            chunk = (chunk * 2).min(INDEX_CHUNK);
         }
         Ok(events)
     }
@@ -149,8 +151,9 @@ impl LedgerReader {
             _ => prefix.clone(),
         };
         let mut events = Vec::new();
+        let mut chunk = FIRST_CHUNK;
         while events.len() < limit {
-            let rows = self.storage.scan(TREE, &from, Some(&end), INDEX_CHUNK)?;
+            let rows = self.storage.scan(TREE, &from, Some(&end), chunk)?;
             for (_, value) in &rows {
                 let log: LogPosting = from_bytes(value)?;
                 for (seq, tenant) in log.entries.into_iter().filter(|(seq, _)| *seq >= from_seq) {
@@ -161,13 +164,18 @@ impl LedgerReader {
                 }
             }
             match rows.last() {
-                Some((key, _)) if rows.len() == INDEX_CHUNK => from = keys::after(key),
+                Some((key, _)) if rows.len() == chunk => from = keys::after(key),
                 _ => break,
             }
+            chunk = (chunk * 2).min(INDEX_CHUNK);
         }
         Ok(events)
     }
 }
 
-/// Index rows read per storage scan.
+/// Index rows read by the first storage scan of a query, doubled on each
+/// further scan up to `INDEX_CHUNK`: a posting holds a whole commit batch,
+/// so a small `limit` decodes a few postings, not `INDEX_CHUNK` of them.
+const FIRST_CHUNK: usize = 4;
+/// Index rows read per storage scan at most.
 const INDEX_CHUNK: usize = 256;
