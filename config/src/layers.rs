@@ -53,15 +53,35 @@ pub fn load(file: Option<&Path>, overrides: &[Override]) -> Result<NodeConfig, C
         set_dotted(&mut table, o.key, o.value.clone().into_toml());
         origins.record(o.key, &o.origin);
     }
-    let config: NodeConfig =
+    let mut config: NodeConfig =
         serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             ConfigError::invalid(origins.of(&key), &key, e.inner().message())
         })?;
+    read_map(&mut config)
+        .map_err(|(key, reason)| ConfigError::invalid(origins.of(key), key, reason))?;
     config
         .validate()
         .map_err(|(key, reason)| ConfigError::invalid(origins.of(key), key, reason))?;
     Ok(config)
+}
+
+/// Reads `world.map` into `world.floor`; the map's size becomes the world's.
+fn read_map(config: &mut NodeConfig) -> Result<(), (&'static str, String)> {
+    let w = &mut config.world;
+    if w.map.is_empty() {
+        if !w.docks.is_empty() {
+            return Err((
+                "world.docks",
+                "docks are for a map: set world.map too".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let floor = crate::map_file::load(Path::new(&w.map), &w.docks).map_err(|e| ("world.map", e))?;
+    (w.width, w.height) = (floor.width, floor.height);
+    w.floor = Some(floor);
+    Ok(())
 }
 
 /// Loads one file over the defaults, with no overrides: what `swarmd config check` runs.

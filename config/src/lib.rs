@@ -7,6 +7,7 @@
 mod bounds;
 mod error;
 mod layers;
+pub mod map_file;
 mod model;
 
 pub use bounds::BOUNDS;

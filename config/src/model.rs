@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use swarmd_messages::Role;
+use swarmd_messages::swarm::FloorPlan;
 pub use swarmd_messages::swarm::Layout;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +118,14 @@ pub struct WorldSection {
     /// One seed, one floor plan.
     pub floor_seed: u64,
     pub layout: Layout,
+    /// A MovingAI `.map` file for the floor instead of `layout` (empty: none).
+    /// Its size replaces `width` and `height`.
+    pub map: String,
+    /// Docks of the map as `[x, y]` (empty: every free border cell).
+    pub docks: Vec<[i32; 2]>,
+    /// The floor read from `map` when the config was loaded.
+    #[serde(skip)]
+    pub floor: Option<FloorPlan>,
     /// A hazard appears this often (0: never).
     pub hazard_every_ms: u64,
     pub max_hazards: usize,

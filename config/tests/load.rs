@@ -210,3 +210,61 @@ fn an_unknown_enum_value_names_its_key_and_the_known_ones() {
         swarmd_config::Layout::Hallway
     );
 }
+
+#[test]
+fn a_moving_ai_map_sets_the_floor_and_its_size() {
+    let map = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("maps/warehouse-small.map");
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[world]\nmap = {:?}\nwidth = 10\n",
+        map.display().to_string()
+    );
+    let cfg = load_file(&file_with(&dir, "a.toml", &text)).unwrap();
+    let floor = cfg.world.floor.as_ref().expect("the map is read at load");
+    assert_eq!((cfg.world.width, cfg.world.height), (32, 14));
+    assert_eq!((floor.width, floor.height), (32, 14));
+    assert_eq!(floor.obstacles.len(), 6 * 22);
+    assert!(
+        floor
+            .docks
+            .contains(&swarmd_messages::swarm::Cell::new(0, 5))
+    );
+    let shown = toml::to_string(&cfg).unwrap();
+    assert_eq!(
+        load_file(&file_with(&dir, "shown.toml", &shown)).unwrap(),
+        cfg
+    );
+}
+
+#[test]
+fn a_malformed_map_is_refused_naming_the_map_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = file_with(
+        &dir,
+        "bad.map",
+        "type octile\nheight 6\nwidth 8\nmap\n........\n..x.....\n",
+    );
+    let text = format!("[world]\nmap = {:?}\n", map.display().to_string());
+    let config = file_with(&dir, "a.toml", &text);
+    let (origin, key, reason) = invalid_parts(load_file(&config).unwrap_err());
+    assert_eq!(key, "world.map");
+    assert!(origin.ends_with("a.toml"), "{origin}");
+    assert!(reason.contains("bad.map: line 6: column 3"), "{reason}");
+    let missing = file_with(
+        &dir,
+        "b.toml",
+        "[world]\nmap = \"/nonexistent/floor.map\"\n",
+    );
+    let (_, key, reason) = invalid_parts(load_file(&missing).unwrap_err());
+    assert_eq!(key, "world.map");
+    assert!(
+        reason.contains("/nonexistent/floor.map: cannot read"),
+        "{reason}"
+    );
+    let docks = file_with(&dir, "c.toml", "[world]\ndocks = [[0, 1]]\n");
+    let (_, key, reason) = invalid_parts(load_file(&docks).unwrap_err());
+    assert_eq!(
+        (key.as_str(), reason.contains("set world.map")),
+        ("world.docks", true)
+    );
+}

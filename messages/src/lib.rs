@@ -10,6 +10,7 @@ mod envelope;
 mod event;
 mod hash;
 pub mod limits;
+pub mod peer;
 pub mod swarm;
 mod wire;
 

@@ -11,7 +11,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec, EventSender, Strategy, SupervisorS
 use super::floor::FloorCache;
 use super::planning::{Planner, RoutePlanner};
 use super::{
-    AgentSettings, AgentStats, AgentWiring, Reflex, ReflexMsg, Situation, Supervision,
+    AgentSettings, AgentStats, AgentWiring, PeerLinks, Reflex, ReflexMsg, Situation, Supervision,
     SupervisionMsg,
 };
 use crate::NodeCtx;
@@ -38,6 +38,7 @@ pub struct GridAgentKind {
     events: Option<EventSender>,
     /// Tick lateness of every agent of the kind, one histogram per layer.
     stats: AgentStats,
+    peers: PeerLinks,
 }
 
 impl GridAgentKind {
@@ -51,12 +52,19 @@ impl GridAgentKind {
             defaults: AgentSettings::default(),
             events: None,
             stats: AgentStats::default(),
+            peers: PeerLinks::default(),
         }
     }
 
     /// Tick lateness and counts of all agents of this kind, by layer.
     pub fn stats(&self) -> &AgentStats {
         &self.stats
+    }
+
+    /// The board and outbox of `tenant`'s agents of this kind on this node
+    /// (started if none of them ran yet).
+    pub fn peer_link(&self, ctx: &NodeCtx, tenant: &str) -> Arc<super::PeerLink> {
+        self.peers.for_tenant(ctx, tenant)
     }
 
     /// Where each agent's supervisor reports restarts and escalations.
@@ -100,6 +108,7 @@ impl GridAgentKind {
             supervision: ActorSlot::new(),
             sandbox: settings.sandbox.is_some().then(ActorSlot::new),
             stats: self.stats.clone(),
+            peers: self.peers.clone(),
             settings,
         };
         let child = self.subtree(&wiring).into_child();

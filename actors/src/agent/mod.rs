@@ -15,8 +15,10 @@
 mod floor;
 mod kind;
 mod negotiation;
+mod peers;
 pub mod planning;
 mod reflex;
+mod right_of_way;
 mod settings;
 mod situation;
 mod supervision;
@@ -35,6 +37,7 @@ use crate::sandbox::SandboxMsg;
 use crate::ticker::TickStats;
 use crate::world::WorldAdapter;
 use floor::FloorCache;
+pub use peers::{PeerCounts, PeerLink, PeerLinks};
 use planning::{Intent, Planner};
 
 pub use kind::{GRID_AGENT_KIND, GridAgentKind, INTENSITY_PERIOD, MAX_RESTARTS};
@@ -73,6 +76,9 @@ pub enum SituationMsg {
     Intent {
         generation: u64,
         intent: Intent,
+        /// The task it serves, as `(mission, task)`, and the tasks in hand or queued.
+        task: Option<(u64, u32)>,
+        load: u32,
     },
     /// A peer, blocked, asks whoever stands on these cells to step aside.
     YieldAsked(swarmd_messages::swarm::YieldRequest),
@@ -121,6 +127,8 @@ pub struct AgentWiring {
     /// Present when the agent's planner runs in the Wasm sandbox.
     pub sandbox: Option<ActorSlot<SandboxMsg>>,
     pub stats: AgentStats,
+    /// The horizontal plane of the node's agents, one link per tenant.
+    pub peers: PeerLinks,
 }
 
 impl AgentWiring {

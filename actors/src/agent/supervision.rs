@@ -251,9 +251,16 @@ impl SupervisionState {
         let rationale = format!("intent {intent:?} (plan {})", self.generation);
         let alternatives = vec![format!("{:?}", Intent::Hold)];
         self.w.journal.decision(rationale, alternatives, 0.9).await;
+        let task = self
+            .current
+            .as_ref()
+            .map(|t| (t.assignment.mission, t.assignment.task));
+        let load = self.queue.len() + usize::from(self.current.is_some());
         self.w.to_situation(SituationMsg::Intent {
             generation: self.generation,
             intent,
+            task,
+            load: load.min(u32::MAX as usize) as u32,
         });
     }
 

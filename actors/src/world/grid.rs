@@ -22,6 +22,9 @@ pub struct GridConfig {
     /// The floor plan's seed: one seed, one floor, on every node that asks.
     pub floor_seed: u64,
     pub layout: Layout,
+    /// A floor read from a map file: it replaces `layout`, and its size
+    /// must be `width` x `height`.
+    pub floor: Option<FloorPlan>,
 }
 
 impl Default for GridConfig {
@@ -34,6 +37,7 @@ impl Default for GridConfig {
             max_agents: 10_000,
             floor_seed: 7,
             layout: Layout::Warehouse,
+            floor: None,
         }
     }
 }
@@ -268,6 +272,14 @@ impl GridWorld {
 /// The floor of `config`: a pure function of it, the same on every node.
 /// Docks are along the west wall.
 pub fn floor_plan(config: &GridConfig) -> FloorPlan {
+    if let Some(floor) = &config.floor {
+        assert_eq!(
+            (floor.width, floor.height),
+            (config.width, config.height),
+            "a map's size is the world's"
+        );
+        return floor.clone();
+    }
     assert!(
         config.width >= 8 && config.height >= 6,
         "a grid needs at least 8x6 cells"

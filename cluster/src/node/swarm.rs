@@ -116,6 +116,7 @@ pub fn grid_config(config: &NodeConfig) -> GridConfig {
         max_agents: config.agents.max_agents.max(1024),
         floor_seed: w.floor_seed,
         layout: w.layout,
+        floor: w.floor.clone(),
         ..GridConfig::default()
     }
 }

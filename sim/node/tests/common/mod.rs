@@ -42,7 +42,12 @@ pub struct Floor {
 impl Floor {
     /// A node with a quiet world (no hazards unless placed) and room for `max_agents`.
     pub async fn open(seed: u64, max_agents: usize) -> Self {
-        let node = SwarmNode::start(NODE, seed, GridConfig::default(), max_agents).await;
+        Self::open_grid(seed, GridConfig::default(), max_agents).await
+    }
+
+    /// The same on the floor `grid` describes.
+    pub async fn open_grid(seed: u64, grid: GridConfig, max_agents: usize) -> Self {
+        let node = SwarmNode::start(NODE, seed, grid, max_agents).await;
         Self {
             agents: node.agents.get().expect("agents supervisor runs"),
             agents_slot: node.agents,

@@ -4,18 +4,23 @@
 //! actions. A mismatch is a `consistency_violation`: it goes to the ledger and
 //! up to Supervision, which re-plans with an exploration intent.
 
+mod coordination;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use swarmd_messages::peer::PeerState;
 use swarmd_messages::swarm::{Cell, FloorPlan, Perception, YieldRequest};
 use tracing::info;
 
 use super::floor::Floor;
 use super::negotiation::{self, Listener};
+use super::peers::PeerLink;
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
+use swarmd_messages::peer::MAX_INTENT_CELLS;
 use tokio::time::Instant;
 
 /// A step not taken within this many ticks of asking is a mismatch.
@@ -53,6 +58,27 @@ pub struct SituationState {
     _listener: Listener,
     /// When this agent last asked peers to make way.
     asked_at: Option<u64>,
+    /// The horizontal plane: the tenant's peer board and outbox on this node.
+    link: Arc<PeerLink>,
+    /// Peers' announced states near this agent, refreshed every tick.
+    shared: Vec<PeerState>,
+    /// The task in hand and the load, as Supervision gave them with the intent.
+    task: Option<(u64, u32)>,
+    load: u32,
+    /// Busy with a task since (wall clock, µs): its right-of-way rank.
+    busy_since_us: Option<u64>,
+    /// The cells ahead on the current path (at most `MAX_INTENT_CELLS`).
+    way: Vec<Cell>,
+    /// What was announced last, and at which tick.
+    announced: Option<(Cell, Vec<Cell>, u64)>,
+    /// The tick the hazards in sight were last shared.
+    hazards_shared_at: u64,
+    /// The peer this agent makes way for (its latest state), until a tick.
+    yielding: Option<(PeerState, u64)>,
+    /// Peers making way for this agent: no obstacles, but never stepped on.
+    ahead_of: Vec<String>,
+    /// Peers making way whose grant is recorded (once per meeting).
+    granted: Vec<String>,
 }
 
 impl Actor for Situation {
@@ -72,6 +98,7 @@ impl Actor for Situation {
             SituationMsg::Tick,
         );
         let listener = Box::pin(negotiation::listen(&w, myself)).await;
+        let link = w.peers.for_tenant(&w.ctx, &w.spec.tenant);
         Ok(SituationState {
             floor: w.floors.last(),
             w,
@@ -87,6 +114,17 @@ impl Actor for Situation {
             arrived: false,
             _listener: listener,
             asked_at: None,
+            link,
+            shared: Vec::new(),
+            task: None,
+            load: 0,
+            busy_since_us: None,
+            way: Vec::new(),
+            announced: None,
+            hazards_shared_at: 0,
+            yielding: None,
+            ahead_of: Vec::new(),
+            granted: Vec::new(),
         })
     }
 
@@ -116,7 +154,13 @@ impl SituationState {
             }
             SituationMsg::Observed(p) => state.observed(*p).await,
             SituationMsg::YieldAsked(request) => state.yield_asked(request).await,
-            SituationMsg::Intent { generation, intent } => {
+            SituationMsg::Intent {
+                generation,
+                intent,
+                task,
+                load,
+            } => {
+                state.took_task(task, load);
                 state.intent = Some((generation, intent));
                 state.expected = None;
                 state.explore_to = None;
@@ -140,10 +184,15 @@ impl SituationState {
             .find(|h| !self.hazards.contains_key(h) && self.on_my_way(p.position, **h))
             .copied();
         let tick = self.tick;
+        let mut cleared = Vec::new();
         self.hazards.retain(|h, seen| {
             let gone = h.distance(p.position) <= FORGET_WITHIN && !p.hazards_near.contains(h);
+            if gone {
+                cleared.push(*h);
+            }
             !gone && tick - *seen <= MEMORY_TICKS
         });
+        self.share_hazards(&p.hazards_near, &cleared);
         self.hazards
             .extend(p.hazards_near.iter().map(|h| (*h, tick)));
         self.remember_peers(&p);
@@ -178,6 +227,8 @@ impl SituationState {
         let (Some(here), Some((_, intent))) = (self.position, self.intent) else {
             return;
         };
+        self.fuse_peers(here);
+        self.way.clear();
         if self.tick.is_multiple_of(REPORT_POSITION_EVERY_TICKS) {
             // A restarted Supervision learns where the agent is.
             self.w.to_supervision(SupervisionMsg::Position(here));
@@ -200,6 +251,10 @@ impl SituationState {
         {
             self.expected = Some((next, self.tick));
         }
+        if !matches!(intent, Intent::GoTo(_)) {
+            self.way = step_to.into_iter().collect();
+        }
+        self.announce(here);
         let generation = self.intent.map_or(0, |(g, _)| g);
         self.w.to_reflex(ReflexMsg::Act(Action {
             generation,
@@ -212,6 +267,9 @@ impl SituationState {
             self.arrive(here);
             return None;
         }
+        if let Some(decided) = self.right_of_way(here, goal).await {
+            return decided;
+        }
         let taken = self.peer_at(goal) || self.hazards.contains_key(&goal);
         if here.distance(goal) == 1 && taken && !self.arrived {
             // A peer or a hazard holds the waypoint: seen from next to it is visited.
@@ -221,7 +279,15 @@ impl SituationState {
             return None;
         }
         match self.path(here, goal) {
-            Some(path) => path.get(1).copied(),
+            Some(path) => {
+                self.way = path
+                    .iter()
+                    .skip(1)
+                    .take(MAX_INTENT_CELLS)
+                    .copied()
+                    .collect();
+                path.get(1).copied()
+            }
             None => {
                 self.ask_way(here, goal).await;
                 self.violation(format!("expected a way to {goal}, found none"))
@@ -341,8 +407,16 @@ impl SituationState {
         }
     }
 
+    /// A peer seen or announced on `cell`, but for one making way for this agent.
     fn peer_at(&self, cell: Cell) -> bool {
-        self.peers.values().any(|(c, _)| *c == cell)
+        let making_way = |name: &str| self.ahead_of.iter().any(|a| a == name);
+        self.peers
+            .iter()
+            .any(|(name, (c, _))| *c == cell && !making_way(name))
+            || self
+                .shared
+                .iter()
+                .any(|p| p.at == cell && !making_way(&p.agent))
     }
 
     /// Around shelves, hazards and the peers remembered. A peer or a hazard

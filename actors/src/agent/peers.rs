@@ -1,0 +1,276 @@
+//! The horizontal plane on one node (DESIGN §3): agents announce their state
+//! and the hazards they see over the mesh, and read their peers' from a
+//! board. One subscription and one outbox per tenant and node, however many
+//! agents the node runs, so the cost of a peer's state is paid once per node.
+//!
+//! Bounds: the outbox holds `OUTBOX_CAPACITY` messages and drops the oldest
+//! (counted), so announcing never waits on the mesh; the board holds
+//! `MAX_PEERS` states and `MAX_HAZARDS` hazards and forgets what is older
+//! than its TTL; the subscription's own queue drops the newest (counted).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use swarmd_messages::peer::{HazardSeen, PeerState, hazard_key, state_key, states_key};
+use swarmd_messages::swarm::Cell;
+use swarmd_messages::{decode_payload, encode_payload};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::NodeCtx;
+use crate::ctx::PubSub;
+
+/// A peer's state is believed this long after it arrived.
+pub const STATE_TTL: Duration = Duration::from_millis(1500);
+/// A shared hazard is avoided this long after it was last reported.
+pub const HAZARD_TTL: Duration = Duration::from_secs(5);
+pub const MAX_PEERS: usize = 4096;
+pub const MAX_HAZARDS: usize = 256;
+pub const OUTBOX_CAPACITY: usize = 256;
+
+/// What the node's peer traffic has done, for stats and tests.
+#[derive(Debug, Default)]
+pub struct PeerCounts {
+    pub announced: AtomicU64,
+    /// Outbox messages dropped (oldest first) because the mesh lagged.
+    pub dropped: AtomicU64,
+    pub received: AtomicU64,
+    /// Received messages that did not decode.
+    pub undecodable: AtomicU64,
+    /// States or hazards forgotten early because the board was full.
+    pub evicted: AtomicU64,
+}
+
+/// One link per tenant, started when the tenant's first agent asks.
+#[derive(Clone, Default)]
+pub struct PeerLinks(Arc<Mutex<BTreeMap<String, Arc<PeerLink>>>>);
+
+impl PeerLinks {
+    pub fn for_tenant(&self, ctx: &NodeCtx, tenant: &str) -> Arc<PeerLink> {
+        let mut links = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        links
+            .entry(tenant.to_string())
+            .or_insert_with(|| PeerLink::start(ctx.mesh.clone(), tenant))
+            .clone()
+    }
+}
+
+#[derive(Default)]
+struct Board {
+    states: BTreeMap<String, (PeerState, Instant)>,
+    /// Hazards by cell: when last reported.
+    hazards: BTreeMap<Cell, Instant>,
+    last_prune: Option<Instant>,
+}
+
+struct Outbox {
+    queue: Mutex<VecDeque<(String, Vec<u8>)>>,
+    ready: Notify,
+}
+
+/// A tenant's board and outbox on this node, and the two tasks that keep
+/// them (stopped when the link is dropped).
+pub struct PeerLink {
+    tenant: String,
+    board: Arc<Mutex<Board>>,
+    outbox: Arc<Outbox>,
+    pub counts: Arc<PeerCounts>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+}
+
+impl PeerLink {
+    fn start(mesh: Arc<dyn PubSub>, tenant: &str) -> Arc<Self> {
+        Arc::new_cyclic(|me: &Weak<PeerLink>| {
+            let outbox = Arc::new(Outbox {
+                queue: Mutex::new(VecDeque::new()),
+                ready: Notify::new(),
+            });
+            let counts = Arc::new(PeerCounts::default());
+            let tasks = vec![
+                tokio::spawn(publish(mesh.clone(), outbox.clone())),
+                tokio::spawn(listen(mesh, tenant.to_string(), me.clone())),
+            ];
+            PeerLink {
+                tenant: tenant.to_string(),
+                board: Arc::default(),
+                outbox,
+                counts,
+                tasks,
+            }
+        })
+    }
+
+    /// Tells the tenant's peers (and this node's board at once) where the
+    /// agent is and where it means to go. Never waits.
+    pub fn announce(&self, state: PeerState) {
+        let key = state_key(&self.tenant, &state.agent);
+        if let Ok(payload) = encode_payload(&state) {
+            self.send(key, payload);
+        }
+        self.counts.announced.fetch_add(1, Ordering::Relaxed);
+        self.learn_state(state, Instant::now());
+    }
+
+    /// Tells the tenant's peers a hazard is (or is no longer) on `cell`.
+    pub fn share_hazard(&self, seen: HazardSeen) {
+        if let Ok(payload) = encode_payload(&seen) {
+            self.send(hazard_key(&self.tenant), payload);
+        }
+        self.learn_hazard(seen, Instant::now());
+    }
+
+    /// Peers other than `me` within `radius` of `at`, newer than the TTL.
+    pub fn peers_near(&self, me: &str, at: Cell, radius: u32) -> Vec<PeerState> {
+        let now = Instant::now();
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        board
+            .states
+            .values()
+            .filter(|(s, got)| s.agent != me && now - *got <= STATE_TTL)
+            .filter(|(s, _)| s.at.distance(at) <= radius)
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
+    /// Hazards peers reported within the TTL.
+    pub fn hazards(&self) -> Vec<Cell> {
+        let now = Instant::now();
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = |(c, seen): (&Cell, &Instant)| (now - *seen <= HAZARD_TTL).then_some(*c);
+        board.hazards.iter().filter_map(fresh).collect()
+    }
+
+    fn send(&self, key: String, payload: Vec<u8>) {
+        let mut queue = self
+            .outbox
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if queue.len() >= OUTBOX_CAPACITY {
+            queue.pop_front();
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        queue.push_back((key, payload));
+        drop(queue);
+        self.outbox.ready.notify_one();
+    }
+
+    fn learn_state(&self, state: PeerState, now: Instant) {
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let newer = board
+            .states
+            .get(&state.agent)
+            .is_none_or(|(known, _)| known.sent_us <= state.sent_us);
+        if !newer {
+            return;
+        }
+        board.prune(now);
+        if board.states.len() >= MAX_PEERS && !board.states.contains_key(&state.agent) {
+            board.evict_stalest_state();
+            self.counts.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        board.states.insert(state.agent.clone(), (state, now));
+    }
+
+    fn learn_hazard(&self, seen: HazardSeen, now: Instant) {
+        let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.cleared {
+            board.hazards.remove(&seen.cell);
+            return;
+        }
+        board.prune(now);
+        if board.hazards.len() >= MAX_HAZARDS && !board.hazards.contains_key(&seen.cell) {
+            board.evict_stalest_hazard();
+            self.counts.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        board.hazards.insert(seen.cell, now);
+    }
+}
+
+impl Board {
+    /// Forgets what is past its TTL, at most twice per state TTL.
+    fn prune(&mut self, now: Instant) {
+        if self.last_prune.is_some_and(|t| now - t < STATE_TTL / 2) {
+            return;
+        }
+        self.last_prune = Some(now);
+        self.states.retain(|_, (_, got)| now - *got <= STATE_TTL);
+        self.hazards.retain(|_, seen| now - *seen <= HAZARD_TTL);
+    }
+
+    fn evict_stalest_state(&mut self) {
+        let stalest = self.states.iter().min_by_key(|(_, (_, got))| *got);
+        if let Some(name) = stalest.map(|(n, _)| n.clone()) {
+            self.states.remove(&name);
+        }
+    }
+
+    fn evict_stalest_hazard(&mut self) {
+        let stalest = self.hazards.iter().min_by_key(|(_, seen)| **seen);
+        if let Some(cell) = stalest.map(|(c, _)| *c) {
+            self.hazards.remove(&cell);
+        }
+    }
+}
+
+async fn publish(mesh: Arc<dyn PubSub>, outbox: Arc<Outbox>) {
+    loop {
+        let next = outbox
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        match next {
+            Some((key, payload)) => {
+                if let Err(e) = mesh.publish(&key, payload).await {
+                    debug!(%key, error = %e, "peer message not published");
+                }
+            }
+            None => outbox.ready.notified().await,
+        }
+    }
+}
+
+/// Feeds the board from the tenant's state and hazard keys.
+async fn listen(mesh: Arc<dyn PubSub>, tenant: String, link: Weak<PeerLink>) {
+    let (states, hazards) = (states_key(&tenant), hazard_key(&tenant));
+    let (mut states, mut hazards) = match (
+        mesh.subscribe(&states).await,
+        mesh.subscribe(&hazards).await,
+    ) {
+        (Ok(s), Ok(h)) => (s, h),
+        (Err(e), _) | (_, Err(e)) => {
+            debug!(%tenant, error = %e, "no mesh: agents coordinate by perception alone");
+            return;
+        }
+    };
+    loop {
+        let (sample, is_state) = tokio::select! {
+            biased; // no random branch choice: the simulator replays it
+            Some(s) = states.recv() => (s, true),
+            Some(h) = hazards.recv() => (h, false),
+            else => return,
+        };
+        let Some(link) = link.upgrade() else { return };
+        link.counts.received.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let learnt = if is_state {
+            decode_payload::<PeerState>(&sample.payload).map(|s| link.learn_state(s, now))
+        } else {
+            decode_payload::<HazardSeen>(&sample.payload).map(|h| link.learn_hazard(h, now))
+        };
+        if learnt.is_err() {
+            link.counts.undecodable.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
