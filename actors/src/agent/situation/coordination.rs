@@ -36,7 +36,8 @@ impl SituationState {
         (self.task, self.load) = (task, load);
     }
 
-    /// Peers' announced states near `here`, and the hazards peers share.
+    /// Peers' announced states near `here` (into the peers remembered), and
+    /// the hazards peers share.
     pub(super) fn fuse_peers(&mut self, here: Cell) {
         let me = self.w.name();
         self.shared = self.link.peers_near(me, here, FUSE_RADIUS);
@@ -46,6 +47,10 @@ impl SituationState {
             .filter(|p| p.making_way_for.as_deref() == Some(me));
         self.ahead_of = making_way.map(|p| p.agent.clone()).collect();
         let tick = self.tick;
+        // Remembered like peers seen, so a plan does not flip as they come and go.
+        for p in &self.shared {
+            self.peers.insert(p.agent.clone(), (p.at, tick));
+        }
         for cell in self.link.hazards() {
             self.hazards.insert(cell, tick);
         }

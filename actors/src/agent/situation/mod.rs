@@ -413,10 +413,6 @@ impl SituationState {
         self.peers
             .iter()
             .any(|(name, (c, _))| *c == cell && !making_way(name))
-            || self
-                .shared
-                .iter()
-                .any(|p| p.at == cell && !making_way(&p.agent))
     }
 
     /// Around shelves, hazards and the peers remembered. A peer or a hazard
