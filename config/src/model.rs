@@ -106,6 +106,8 @@ pub struct AgentsSection {
     pub deadman_ticks: u64,
     /// The reflex moves at most once per this many ticks.
     pub move_every_ticks: u64,
+    /// Right of way and yield requests between peers over the mesh.
+    pub negotiate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +140,8 @@ pub struct WorldSection {
 pub struct MissionsSection {
     /// The cloud starts a new demo mission whenever none is active.
     pub demo: bool,
+    /// Instead, a new fetch mission whenever fewer are active than agents.
+    pub continuous: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

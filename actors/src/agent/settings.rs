@@ -22,6 +22,8 @@ pub struct AgentSettings {
     pub sense_every_ticks: u64,
     pub geofence: Option<Rect>,
     pub start: Option<Cell>,
+    /// Right of way and yield requests over the mesh (off: reflex safety only).
+    pub negotiate: bool,
     /// A task without progress for this long fails, with the last reason known.
     pub task_timeout: Duration,
     /// Wasm (text or binary) of a sandboxed planner, if any.
@@ -40,6 +42,7 @@ impl Default for AgentSettings {
             sense_every_ticks: 10,
             geofence: None,
             start: None,
+            negotiate: true,
             task_timeout: Duration::from_secs(60),
             sandbox: None,
             sandbox_limits: SandboxLimits::default(),

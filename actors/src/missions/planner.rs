@@ -38,6 +38,8 @@ pub struct PlannerArgs {
     pub agent_timeout: Duration,
     /// Start a new demo mission whenever none is active.
     pub demo: bool,
+    /// Start a fetch mission whenever fewer are active than agents known.
+    pub continuous: bool,
 }
 
 pub enum PlannerMsg {
@@ -153,6 +155,9 @@ impl Actor for MissionPlanner {
                 if state.args.demo && !state.any_active() && !state.agents.is_empty() {
                     let goal = state.demo_goal();
                     state.submit(goal, "default".into()).await?;
+                }
+                if state.args.continuous {
+                    state.keep_every_agent_busy().await?;
                 }
                 state.assign().await?;
             }
@@ -366,24 +371,35 @@ impl PlannerState {
             .collect()
     }
 
+    /// Fetch missions until as many are active as there are agents.
+    async fn keep_every_agent_busy(&mut self) -> Result<(), ActorProcessingErr> {
+        let active = self.active_ids().len();
+        for _ in active..self.agents.len() {
+            let goal = self.fetch_goal();
+            self.submit(goal, "default".into()).await?;
+        }
+        Ok(())
+    }
+
     /// Alternates sector sweeps and fetches, at seeded places.
     fn demo_goal(&self) -> Goal {
-        let plan = self.args.plan.clone().unwrap_or(FloorPlan {
-            width: 24,
-            height: 12,
-            obstacles: vec![],
-            docks: vec![Cell::new(0, 1)],
-        });
-        let entropy = &self.args.ctx.entropy;
-        let pick = |n: i32| (entropy.next_u64() % n.max(1) as u64) as i32;
-        if self.missions.len().is_multiple_of(2) {
-            let (w, h) = (plan.width.min(9), plan.height.min(7));
-            let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
-            let max = Cell::new(min.x + w - 1, min.y + h - 1);
-            return Goal::CoverSector {
-                sector: Rect { min, max },
-            };
+        if !self.missions.len().is_multiple_of(2) {
+            return self.fetch_goal();
         }
+        let plan = self.plan();
+        let pick = |n: i32| self.pick(n);
+        let (w, h) = (plan.width.min(9), plan.height.min(7));
+        let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
+        let max = Cell::new(min.x + w - 1, min.y + h - 1);
+        Goal::CoverSector {
+            sector: Rect { min, max },
+        }
+    }
+
+    /// An item on a seeded free cell, to a seeded dock.
+    fn fetch_goal(&self) -> Goal {
+        let plan = self.plan();
+        let pick = |n: i32| self.pick(n);
         let free = |c: &Cell| !plan.obstacles.contains(c);
         let item = (0..64)
             .map(|_| Cell::new(pick(plan.width), pick(plan.height)))
@@ -391,6 +407,23 @@ impl PlannerState {
             .unwrap_or(Cell::new(plan.width - 1, 0));
         let dock = plan.docks[pick(plan.docks.len() as i32) as usize];
         Goal::Fetch { item, dock }
+    }
+
+    fn plan(&self) -> std::borrow::Cow<'_, FloorPlan> {
+        match &self.args.plan {
+            Some(plan) => std::borrow::Cow::Borrowed(plan),
+            None => std::borrow::Cow::Owned(FloorPlan {
+                width: 24,
+                height: 12,
+                obstacles: vec![],
+                docks: vec![Cell::new(0, 1)],
+            }),
+        }
+    }
+
+    /// A seeded number in `0..n`.
+    fn pick(&self, n: i32) -> i32 {
+        (self.args.ctx.entropy.next_u64() % n.max(1) as u64) as i32
     }
 
     fn broadcast(&self, msg: &AgentMsg) {

@@ -130,6 +130,7 @@ fn agent_defaults(config: &NodeConfig) -> AgentSettings {
         supervision_hz: a.supervision_hz,
         deadman_ticks: a.deadman_ticks,
         move_every_ticks: a.move_every_ticks,
+        negotiate: a.negotiate,
         ..AgentSettings::default()
     }
 }
@@ -188,6 +189,7 @@ pub fn cloud_spec(
             plan: Some(floor_plan(&grid_config(config))),
             agent_timeout,
             demo: config.missions.demo,
+            continuous: config.missions.continuous,
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
     }

@@ -34,6 +34,7 @@ async fn demo_swarm(seed: u64) {
         plan: Some(floor_plan(&GridConfig::default())),
         agent_timeout: Duration::from_secs(5),
         demo: true,
+        continuous: false,
     };
     start_child(
         &floor.root,

@@ -2,6 +2,7 @@
 //! a run left behind (ledgers, the hub's copies, forwarder cursors, world
 //! snapshots) and says what is wrong, if anything.
 
+mod deadlock;
 mod floor;
 mod origin;
 mod tally;
@@ -14,6 +15,7 @@ use swarmd_messages::{
     Event, EventId, EventKind, MissionChange, MissionOutcome, SupervisionAction,
 };
 
+pub use deadlock::{DEADLOCK_AFTER, DeadlockWatch};
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
 pub use origin::hub_holds_only_what_nodes_wrote;
 pub use tally::Tally;

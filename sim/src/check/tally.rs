@@ -43,6 +43,11 @@ pub struct Tally {
     /// Layer kills the fault schedule made, and those that found no target.
     pub kills: u64,
     pub kills_missed: u64,
+    /// Coordination: tasks done, yields of right of way (from the hub's
+    /// ledger), and deadlocks found (each one a violation).
+    pub tasks_done: u64,
+    pub yields: u64,
+    pub deadlocks: u64,
 }
 
 impl Tally {
@@ -52,7 +57,8 @@ impl Tally {
              stays_unjudged={} events_lost={} appends={} appends_verified={} \
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
              missions_planned={} missions_ended={} restarts={} kills={} kills_missed={} \
-             rogue_frames={} rogue_links={} rogue_refused={} hub_events={}",
+             rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
+             yields={} deadlocks={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
@@ -74,7 +80,10 @@ impl Tally {
             self.rogue_frames,
             self.rogue_links,
             self.rogue_refused,
-            self.hub_events
+            self.hub_events,
+            self.tasks_done,
+            self.yields,
+            self.deadlocks
         )
     }
 }

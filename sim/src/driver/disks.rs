@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmd_actors::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
-use swarmd_messages::{Event, stable_hash};
+use swarmd_messages::{Event, EventKind, stable_hash};
 use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_first_seq};
 use swarmd_storage::{Storage, StorageError};
 use swarmd_supervisor::Intensity;
@@ -40,6 +40,10 @@ impl OnDisks<'_> {
     /// Every node's ledger into the trace, then every ledger checker.
     pub fn check(&self, mission_deadline: Duration, found: &mut Findings<'_>) {
         let logs = self.logs(found);
+        let every_log = || logs.values().flatten();
+        found.tally.yields = decisions(every_log(), |r| r.starts_with("yield to "));
+        let done = |r: &str| r.starts_with("task ") && r.ends_with("finished: Done");
+        found.tally.tasks_done = decisions(every_log(), done);
         let forwarded: Vec<Forwarded> = self
             .edges
             .iter()
@@ -163,7 +167,8 @@ impl OnDisks<'_> {
     }
 
     fn missions(&self, deadline: Duration, found: &mut Findings<'_>) {
-        let missions = check::missions(&log(&self.reader(self.hub), self.hub, found.violations));
+        let hub_log = log(&self.reader(self.hub), self.hub, found.violations);
+        let missions = check::missions(&hub_log);
         found.tally.missions_planned = missions.len() as u64;
         found.tally.missions_ended =
             missions.values().filter(|m| m.outcome.is_some()).count() as u64;
@@ -178,6 +183,15 @@ impl OnDisks<'_> {
             .violations
             .extend(check::missions_end(&missions, deadline_us));
     }
+}
+
+/// Decisions in `log` whose rationale `matches`.
+fn decisions<'a>(log: impl Iterator<Item = &'a Event>, matches: impl Fn(&str) -> bool) -> u64 {
+    let rationales = log.filter_map(|e| match &e.kind {
+        EventKind::Decision { rationale, .. } => Some(rationale.as_str()),
+        _ => None,
+    });
+    rationales.filter(|r| matches(r)).count() as u64
 }
 
 /// A node's log; a read error is a violation, never an empty log.

@@ -52,6 +52,10 @@ pub struct Sim {
     /// Under [`crate::check`]: print the verdict, and write the trace here.
     report: Option<Option<String>>,
     rogue: Option<rogue::Rogue>,
+    /// Deadlocks are judged while no fault is in effect (from the start
+    /// until the first fault, and from the drain's healing on).
+    deadlock: crate::check::DeadlockWatch,
+    disturbed: bool,
 }
 
 /// What the checkers found, what they looked at, and the run's trace.
@@ -107,6 +111,8 @@ impl Sim {
             edges: Vec::new(),
             report: None,
             rogue: None,
+            deadlock: crate::check::DeadlockWatch::new(crate::check::DEADLOCK_AFTER),
+            disturbed: false,
         }
     }
 
@@ -217,6 +223,8 @@ impl Sim {
     /// appending 20 s before the end, so what it was acked can reach the hub.
     pub async fn drain(&mut self, duration: Duration) -> Result<(), SimError> {
         faults::heal_all(&mut self.cluster).await?;
+        self.disturbed = false;
+        self.deadlock.reset(self.cluster.clock.elapsed_us());
         self.trace
             .line(format!("{}ms drain", self.elapsed().as_millis()));
         self.run(duration, PROBE_QUIET.min(duration)).await
@@ -231,7 +239,12 @@ impl Sim {
             }
             let (trace, violations, tally) =
                 (&mut self.trace, &mut self.violations, &mut self.tally);
-            observe::world(&self.cluster, trace, violations, tally).await;
+            let world = observe::world(&self.cluster, trace, violations, tally).await;
+            if let Some(world) = world.filter(|_| !self.disturbed) {
+                let found = observe::stillness(&self.cluster, &world, &mut self.deadlock).await;
+                self.violations.extend(found);
+            }
+            self.tally.deadlocks = self.deadlock.deadlocks;
             tokio::time::sleep(STEP).await;
         }
         Ok(())
@@ -241,6 +254,7 @@ impl Sim {
         let now = self.elapsed();
         let due = self.faults.partition_point(|(t, _)| *t <= now);
         for (at, fault) in self.faults.drain(..due).collect::<Vec<_>>() {
+            self.disturbed = true;
             self.trace
                 .line(format!("{}ms fault {fault:?}", at.as_millis()));
             if let Fault::Rogue { target, victim } = &fault {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
 
-use crate::check::{self, Tally};
+use swarmd_actors::missions::{MissionState, PlannerMsg};
+
+use crate::check::{self, DeadlockWatch, Tally};
 use crate::cluster::SimCluster;
 use crate::trace::Trace;
 
@@ -26,10 +28,11 @@ pub async fn world(
     trace: &mut Trace,
     violations: &mut Vec<String>,
     tally: &mut Tally,
-) {
+) -> Option<WorldSnapshot> {
     let now_us = cluster.clock.elapsed_us();
     let Some(world) = snapshot(cluster).await else {
-        return trace.line(format!("{now_us}us world unreachable"));
+        trace.line(format!("{now_us}us world unreachable"));
+        return None;
     };
     tally.snapshots += 1;
     tally.positions += world.agents.len() as u64;
@@ -45,4 +48,24 @@ pub async fn world(
         world.refused_moves
     ));
     violations.extend(check::one_agent_per_cell(now_us, &world.agents));
+    Some(world)
+}
+
+/// The deadlock check: is anyone moving while the planner's tasks wait?
+pub async fn stillness(
+    cluster: &SimCluster,
+    world: &WorldSnapshot,
+    watch: &mut DeadlockWatch,
+) -> Option<String> {
+    let planner = cluster
+        .members()
+        .filter_map(|(_, m)| m.node.as_ref())
+        .find_map(|n| n.cloud.missions.get())?;
+    let asked = planner
+        .call(PlannerMsg::Missions, Some(Duration::from_secs(1)))
+        .await;
+    let missions = asked.ok()?.success_or(()).ok()?;
+    let active = missions.iter().filter(|m| m.state == MissionState::Active);
+    let waiting = active.map(|m| m.open_tasks()).sum();
+    watch.look(cluster.clock.elapsed_us(), &world.agents, waiting)
 }

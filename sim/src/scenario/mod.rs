@@ -34,6 +34,9 @@ pub enum Scenario {
     Skew,
     SlowDisk,
     Rogue,
+    /// The coordination benchmark's floor (not in the sweep): a MovingAI map
+    /// of a warehouse, a continuous fetch workload, no faults.
+    Warehouse,
 }
 
 impl Scenario {
@@ -62,6 +65,7 @@ impl Scenario {
             Scenario::Skew => "skew",
             Scenario::SlowDisk => "slowdisk",
             Scenario::Rogue => "rogue",
+            Scenario::Warehouse => "warehouse",
         }
     }
 }
@@ -71,6 +75,7 @@ impl FromStr for Scenario {
     fn from_str(s: &str) -> Result<Self, String> {
         Scenario::ALL
             .into_iter()
+            .chain([Scenario::Warehouse])
             .find(|sc| sc.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
@@ -89,6 +94,25 @@ pub struct RunConfig {
     pub sim_secs: u64,
     /// Keep every trace line (for `--trace`), not only the hash.
     pub keep_trace: bool,
+    /// Agents booted on each edge.
+    pub agents_per_edge: usize,
+    /// Right of way and yield requests between agents (`agents.negotiate`).
+    pub negotiation: bool,
+}
+
+impl RunConfig {
+    /// `scenario` of `seed` as the sweep runs it.
+    pub fn new(seed: u64, scenario: Scenario, nodes: usize, sim_secs: u64) -> Self {
+        Self {
+            seed,
+            scenario,
+            nodes,
+            sim_secs,
+            keep_trace: false,
+            agents_per_edge: AGENTS_PER_EDGE,
+            negotiation: true,
+        }
+    }
 }
 
 pub struct Outcome {
@@ -212,6 +236,18 @@ fn net_faults(scenario: Scenario) -> NetFaults {
     faults
 }
 
+/// The bundled MovingAI map, and work for every agent at once.
+fn warehouse(cloud: &mut NodeConfig) {
+    const MAP: &str = include_str!("../../../config/maps/warehouse-small.map");
+    let floor = swarmd_config::map_file::parse(MAP, &[]).expect("the bundled map parses");
+    let w = &mut cloud.world;
+    (w.width, w.height, w.map) = (floor.width, floor.height, "warehouse-small.map".into());
+    w.floor = Some(floor);
+    w.hazard_every_ms = 0;
+    cloud.missions.demo = false;
+    cloud.missions.continuous = true;
+}
+
 /// The cloud plans; with `partition` the world lives on edge-1, so the edges
 /// keep working while the cloud is cut off.
 fn configs(config: &RunConfig) -> Vec<NodeConfig> {
@@ -222,6 +258,10 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
     if config.scenario == Scenario::Hallway {
         cloud.world.layout = swarmd_config::Layout::Hallway;
     }
+    if config.scenario == Scenario::Warehouse {
+        warehouse(&mut cloud);
+    }
+    cloud.agents.negotiate = config.negotiation;
     let seed = address_of(&cloud);
     let mut all = vec![cloud.clone()];
     for i in 1..config.nodes {
@@ -230,7 +270,9 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
             Role::Edge,
             std::slice::from_ref(&seed),
         );
-        edge.agents.boot = AGENTS_PER_EDGE;
+        edge.agents.boot = config.agents_per_edge;
+        edge.agents.max_agents = edge.agents.max_agents.max(config.agents_per_edge);
+        edge.agents.negotiate = config.negotiation;
         edge.world = cloud.world.clone();
         all.push(edge);
     }

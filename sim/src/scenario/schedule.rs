@@ -31,7 +31,7 @@ pub fn schedule(
     let mut out = Vec::new();
     match scenario {
         // The corridor is the fault: agents of both edges cross it.
-        Scenario::Hallway => {}
+        Scenario::Hallway | Scenario::Warehouse => {}
         Scenario::Partition => {
             let cut = between(rng, end / 6, end / 3);
             let heal = cut + between(rng, end / 6, end / 3);

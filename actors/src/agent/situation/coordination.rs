@@ -121,6 +121,9 @@ impl SituationState {
     /// lower makes way, the other waits for it and then passes. `Some(step)`
     /// when it decides the step; `None` to plan as usual.
     pub(super) async fn right_of_way(&mut self, here: Cell, goal: Cell) -> Option<Option<Cell>> {
+        if !self.w.settings.negotiate {
+            return None;
+        }
         let way = self.way_ahead(here, goal);
         let me = self.my_state(here);
         let rival = self

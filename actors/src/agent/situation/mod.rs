@@ -300,9 +300,10 @@ impl SituationState {
     /// Peers block every way to `goal`: ask those on the way past shelves
     /// and hazards alone to step aside (at most every few ticks).
     async fn ask_way(&mut self, here: Cell, goal: Cell) {
-        if self
-            .asked_at
-            .is_some_and(|t| self.tick - t < negotiation::ASK_EVERY_TICKS)
+        if !self.w.settings.negotiate
+            || self
+                .asked_at
+                .is_some_and(|t| self.tick - t < negotiation::ASK_EVERY_TICKS)
         {
             return;
         }

@@ -4,7 +4,9 @@
 //!
 //!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
+//!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10]
 
+mod coordination;
 mod sweep;
 
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ struct Cli {
 enum Command {
     /// Run many seeds of many scenarios, one process each, and sum up
     Sweep(sweep::SweepArgs),
+    /// The coordination benchmark: the warehouse map under a continuous
+    /// workload, negotiation on and off, the same seeds
+    Coordination(coordination::CoordinationArgs),
 }
 
 #[derive(Args, Clone)]
@@ -46,12 +51,19 @@ pub struct RunArgs {
     /// Write every trace line to FILE
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Agents booted on each edge
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=500))]
+    agents: u64,
+    /// Right of way and yield requests between agents
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    negotiation: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.sweep {
         Some(Command::Sweep(args)) => sweep::run(&args),
+        Some(Command::Coordination(args)) => coordination::run(&args),
         None => run_one(&cli.run),
     }
 }
@@ -66,11 +78,10 @@ fn run_one(args: &RunArgs) -> ExitCode {
             .init();
     }
     let config = RunConfig {
-        seed: args.seed,
-        scenario: args.scenario,
-        nodes: args.nodes as usize,
-        sim_secs: args.sim_secs,
         keep_trace: args.trace.is_some(),
+        agents_per_edge: args.agents as usize,
+        negotiation: args.negotiation == "on",
+        ..RunConfig::new(args.seed, args.scenario, args.nodes as usize, args.sim_secs)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,0 +1,156 @@
+//! The coordination benchmark: every seed of the `warehouse` scenario (the
+//! bundled MovingAI map, a continuous fetch workload) twice, negotiation on
+//! and off, one process per run, two at a time. Prints one row per run and
+//! a `summary:` line of plain numbers.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::process::{Child, Command, ExitCode, Stdio};
+
+use clap::Args;
+use swarmd_sim::process::{RUN_LIMIT, wait_with_limit};
+
+#[derive(Args)]
+pub struct CoordinationArgs {
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seeds: u64,
+    /// Agents in all, shared by the edges
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(2..=1000))]
+    agents: u64,
+    /// Simulated minutes of work per run (a minute's drain follows)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    minutes: u64,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    jobs: u64,
+}
+
+/// The cloud and two edges.
+const NODES: u64 = 3;
+
+/// One run's figures, from its tally line.
+#[derive(Default, Clone, Copy)]
+struct Figures {
+    tasks_per_min: f64,
+    refused: f64,
+    yields: f64,
+    deadlocks: f64,
+    passed: bool,
+}
+
+pub fn run(args: &CoordinationArgs) -> ExitCode {
+    let me = std::env::current_exe().expect("the running binary's path");
+    let per_edge = args.agents.div_ceil(NODES - 1);
+    let mut queue: VecDeque<(u64, bool)> = (1..=args.seeds)
+        .flat_map(|seed| [(seed, true), (seed, false)])
+        .collect();
+    let mut running: VecDeque<(u64, bool, Child)> = VecDeque::new();
+    let mut results: BTreeMap<(bool, u64), Figures> = BTreeMap::new();
+    println!("seed negotiation tasks/min refused yields deadlocks verdict");
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < args.jobs as usize
+            && let Some((seed, on)) = queue.pop_front()
+        {
+            running.push_back((seed, on, spawn(&me, seed, on, per_edge, args.minutes)));
+        }
+        let (seed, on, child) = running.pop_front().expect("a run");
+        let (output, killed) = wait_with_limit(child, RUN_LIMIT);
+        let text = String::from_utf8_lossy(&output.stdout);
+        let Some(mut figures) = figures(&text) else {
+            println!("seed {seed}: no tally (killed: {killed}):\n{text}");
+            return ExitCode::FAILURE;
+        };
+        figures.passed = output.status.success();
+        let verdict = if figures.passed { "PASS" } else { "FAIL" };
+        println!(
+            "{seed} {} {:.1} {} {} {} {verdict}",
+            if on { "on" } else { "off" },
+            figures.tasks_per_min,
+            figures.refused,
+            figures.yields,
+            figures.deadlocks
+        );
+        results.insert((on, seed), figures);
+    }
+    summarize(args, per_edge * (NODES - 1), &results)
+}
+
+fn summarize(
+    args: &CoordinationArgs,
+    agents: u64,
+    results: &BTreeMap<(bool, u64), Figures>,
+) -> ExitCode {
+    let mean = |on: bool, f: fn(&Figures) -> f64| {
+        let of: Vec<f64> = results
+            .iter()
+            .filter(|((o, _), _)| *o == on)
+            .map(|(_, r)| f(r))
+            .collect();
+        of.iter().sum::<f64>() / of.len().max(1) as f64
+    };
+    let total = |on: bool, f: fn(&Figures) -> f64| {
+        results
+            .iter()
+            .filter(|((o, _), _)| *o == on)
+            .map(|(_, r)| f(r))
+            .sum::<f64>()
+    };
+    let (on_tpm, off_tpm) = (
+        mean(true, |r| r.tasks_per_min),
+        mean(false, |r| r.tasks_per_min),
+    );
+    println!(
+        "summary: seeds={} agents={agents} minutes={} on_tasks_per_min={on_tpm:.1} off_tasks_per_min={off_tpm:.1} \
+         throughput_ratio={:.2} on_deadlocks={} off_deadlocks={} on_refused={} off_refused={} on_yields={} off_yields={}",
+        args.seeds,
+        args.minutes,
+        on_tpm / off_tpm.max(f64::MIN_POSITIVE),
+        total(true, |r| r.deadlocks),
+        total(false, |r| r.deadlocks),
+        total(true, |r| r.refused),
+        total(false, |r| r.refused),
+        total(true, |r| r.yields),
+        total(false, |r| r.yields),
+    );
+    let on_failed = results.iter().any(|((on, _), r)| *on && !r.passed);
+    if on_failed {
+        println!("a run with negotiation on failed its checks (see its row)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn spawn(me: &std::path::Path, seed: u64, on: bool, per_edge: u64, minutes: u64) -> Child {
+    Command::new(me)
+        .args(["--seed", &seed.to_string(), "--scenario", "warehouse"])
+        .args([
+            "--nodes",
+            &NODES.to_string(),
+            "--agents",
+            &per_edge.to_string(),
+        ])
+        .args(["--sim-secs", &(minutes * 60).to_string()])
+        .args(["--negotiation", if on { "on" } else { "off" }])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator re-executes itself")
+}
+
+/// The figures of one run's output: its simulated time and tally line.
+fn figures(text: &str) -> Option<Figures> {
+    let value = |key: &str| -> Option<f64> {
+        let at = text.find(&format!(" {key}="))? + key.len() + 2;
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let minutes = value("simulated_ms")? / 60_000.0;
+    Some(Figures {
+        tasks_per_min: value("tasks_done")? / minutes.max(f64::MIN_POSITIVE),
+        refused: value("refused_moves")?,
+        yields: value("yields")?,
+        deadlocks: value("deadlocks")?,
+        passed: false,
+    })
+}
