@@ -8,8 +8,9 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::fleet::LocalDirectory;
-use swarmd_actors::router::{LocalRouter, Router};
+use swarmd_actors::router::{LocalRouter, Router, SendError};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
+use swarmd_messages::swarm::Address;
 use swarmd_supervisor::{ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
 
 use crate::{SeededEntropy, SimMesh, SimNode, SimStorage};
@@ -33,32 +34,84 @@ impl SwarmNode {
     /// and room for `max_agents`.
     pub async fn start(name: &str, seed: u64, grid: GridConfig, max_agents: usize) -> Self {
         let mesh = SimMesh::new(Arc::new(SeededEntropy::new(seed)), Duration::ZERO, 64);
-        let node = SimNode::new(name, seed, &mesh);
         let directory = LocalDirectory::default();
         let router: Arc<dyn Router> = Arc::new(LocalRouter {
             node: name.into(),
             directory: directory.clone(),
         });
-        let world = ActorSlot::new();
-        let args = WorldArgs {
-            ctx: node.ctx.clone(),
-            router: router.clone(),
-            tenant: "t".into(),
-            grid,
-            hazard_every: Duration::ZERO,
-            agent_timeout: Duration::from_secs(5),
+        let on = Seams {
+            mesh: &mesh,
+            directory,
+            router,
         };
+        Self::start_with(name, seed, on, Some(grid), max_agents).await
+    }
+
+    /// Two nodes on one simulated mesh, like two edges with no cloud: the
+    /// first hosts the world, agents on either reach it. The mesh is
+    /// returned so a test can partition the two.
+    pub async fn start_pair(
+        names: [&str; 2],
+        seed: u64,
+        grid: GridConfig,
+        max_agents: usize,
+    ) -> (Self, Self, Arc<SimMesh>) {
+        // Mesh samples take up to 20 ms between the two, as on a LAN.
+        let delay = Duration::from_millis(20);
+        let mesh = SimMesh::new(Arc::new(SeededEntropy::new(seed)), delay, 64);
+        let directories = [LocalDirectory::default(), LocalDirectory::default()];
+        let nodes: Vec<(String, LocalDirectory)> = names
+            .iter()
+            .map(|n| n.to_string())
+            .zip(directories.iter().cloned())
+            .collect();
+        let router = |me: &str| -> Arc<dyn Router> {
+            Arc::new(PairRouter {
+                me: me.to_string(),
+                nodes: nodes.clone(),
+            })
+        };
+        let on = |i: usize| Seams {
+            mesh: &mesh,
+            directory: directories[i].clone(),
+            router: router(names[i]),
+        };
+        let a = Self::start_with(names[0], seed, on(0), Some(grid), max_agents).await;
+        let b = Self::start_with(names[1], seed ^ 1, on(1), None, max_agents).await;
+        (a, b, mesh)
+    }
+
+    async fn start_with(
+        name: &str,
+        seed: u64,
+        on: Seams<'_>,
+        grid: Option<GridConfig>,
+        max_agents: usize,
+    ) -> Self {
+        let node = SimNode::new(name, seed, on.mesh);
+        let (directory, router) = (on.directory, on.router);
+        let world = ActorSlot::new();
         let agents = ActorSlot::new();
         let (events, _) = swarmd_supervisor::event_channel(SUPERVISION_EVENTS);
-        let spec = SupervisorSpec::new("node", Strategy::OneForOne)
+        let mut spec = SupervisorSpec::new("node", Strategy::OneForOne)
             .events(events)
-            .child(node.ledger_writer)
-            .child(world_child(args, &directory, world.clone()))
-            .child(
-                SupervisorSpec::new("agents", Strategy::OneForOne)
-                    .max_children(max_agents)
-                    .into_child_in(agents.clone()),
-            );
+            .child(node.ledger_writer);
+        if let Some(grid) = grid {
+            let args = WorldArgs {
+                ctx: node.ctx.clone(),
+                router: router.clone(),
+                tenant: "t".into(),
+                grid,
+                hazard_every: Duration::ZERO,
+                agent_timeout: Duration::from_secs(5),
+            };
+            spec = spec.child(world_child(args, &directory, world.clone()));
+        }
+        let spec = spec.child(
+            SupervisorSpec::new("agents", Strategy::OneForOne)
+                .max_children(max_agents)
+                .into_child_in(agents.clone()),
+        );
         let (root, _) = Actor::spawn(None, Supervisor, spec)
             .await
             .expect("a simulated node starts");
@@ -71,5 +124,41 @@ impl SwarmNode {
             agents,
             root,
         }
+    }
+}
+
+/// What a node is started on besides its own disk and clock.
+struct Seams<'a> {
+    mesh: &'a Arc<SimMesh>,
+    directory: LocalDirectory,
+    router: Arc<dyn Router>,
+}
+
+/// Routes by node between the two nodes of a pair; the first hosts the world.
+struct PairRouter {
+    me: String,
+    nodes: Vec<(String, LocalDirectory)>,
+}
+
+impl Router for PairRouter {
+    fn node(&self) -> &str {
+        &self.me
+    }
+
+    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), SendError> {
+        let (_, directory) = self
+            .nodes
+            .iter()
+            .find(|(n, _)| *n == to.node)
+            .ok_or_else(|| SendError::Unreachable(to.node.clone()))?;
+        Ok(directory.deliver(&to.name, payload)?)
+    }
+
+    fn world_host(&self) -> Option<String> {
+        self.nodes.first().map(|(n, _)| n.clone())
+    }
+
+    fn cloud(&self) -> Option<String> {
+        None
     }
 }

@@ -11,6 +11,7 @@ use swarmd_messages::swarm::{Cell, FloorPlan, Layout};
 
 /// Seeds of the head-on test: each a different history of the same meeting.
 const HEAD_ON_SEEDS: u64 = 50;
+const CROSS_NODE_SEEDS: u64 = 20;
 /// Six cells each way at 10 moves a second, plus backing out of the way:
 /// well under this, and far under the random re-planning it replaces.
 const MEETING_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -73,6 +74,41 @@ async fn two_agents_head_on_in_a_one_cell_corridor_both_get_through_in_every_see
         assert_eq!(replanned(&of_b), Vec::<String>::new(), "seed {seed}: b");
     }
     println!("{HEAD_ON_SEEDS} seeds: the slowest meeting took {slowest:?} of virtual time");
+}
+
+#[tokio::test(start_paused = true)]
+async fn agents_on_two_nodes_settle_a_corridor_over_the_mesh_with_no_cloud() {
+    let (west, east) = (Cell::new(9, 6), Cell::new(15, 6));
+    for seed in 0..CROSS_NODE_SEEDS {
+        // n1 hosts the world; neither runs a planner: there is no cloud.
+        let (one, two) = Floor::pair(seed, hallway(), 8).await;
+        let start = |c: Cell| format!("{},{}", c.x, c.y);
+        let (a, _) = one.spawn("a", &[("start", &start(west))]).await;
+        let (b, _) = two.spawn("b", &[("start", &start(east))]).await;
+        welcomed(&[&a, &b]).await;
+        assign(&a, 1, vec![east]);
+        assign(&b, 2, vec![west]);
+        eventually(
+            &format!("seed {seed}: both through the corridor"),
+            || async {
+                let at = (reflex(&a).await.position, reflex(&b).await.position);
+                (at == (Some(east), Some(west))).then_some(())
+            },
+        )
+        .await;
+        // Each node's own ledger: each agent learnt of the other only over the mesh.
+        let (of_a, of_b) = (one.events_of("a"), two.events_of("b"));
+        let said =
+            |events: &[Event], what: &str| decisions(events).iter().any(|d| d.starts_with(what));
+        let settled = (said(&of_a, "right of way over b") && said(&of_b, "yield to a"))
+            || (said(&of_b, "right of way over a") && said(&of_a, "yield to b"));
+        assert!(
+            settled,
+            "seed {seed}: a {:?}, b {:?}",
+            decisions(&of_a),
+            decisions(&of_b)
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

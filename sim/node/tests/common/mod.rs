@@ -47,7 +47,16 @@ impl Floor {
 
     /// The same on the floor `grid` describes.
     pub async fn open_grid(seed: u64, grid: GridConfig, max_agents: usize) -> Self {
-        let node = SwarmNode::start(NODE, seed, grid, max_agents).await;
+        Self::on(SwarmNode::start(NODE, seed, grid, max_agents).await)
+    }
+
+    /// Two nodes on one mesh with no cloud; the first hosts the world on `grid`.
+    pub async fn pair(seed: u64, grid: GridConfig, max_agents: usize) -> (Self, Self) {
+        let (a, b, _) = SwarmNode::start_pair(["n1", "n2"], seed, grid, max_agents).await;
+        (Self::on(a), Self::on(b))
+    }
+
+    fn on(node: SwarmNode) -> Self {
         Self {
             agents: node.agents.get().expect("agents supervisor runs"),
             agents_slot: node.agents,
