@@ -238,7 +238,9 @@ impl ReflexState {
         }
         let (action, _) = self.action?;
         let here = self.perception.as_ref()?.position;
-        action.step_to.filter(|to| *to != here)
+        // A step not next to here was planned from where the agent was: it
+        // waits for Situation's next action, planned from here.
+        action.step_to.filter(|to| to.distance(here) == 1)
     }
 
     fn try_step(&mut self, to: Cell) {

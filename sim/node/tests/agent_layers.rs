@@ -210,6 +210,34 @@ async fn a_mission_through_a_parked_peer_goes_around_it() {
     assert_eq!(reflex(&parked).await.position, Some(Cell::new(6, 0)));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_step_not_next_to_the_agent_is_never_asked_of_the_world() {
+    let floor = Floor::open(4, 8).await;
+    let w = reflex_only(&floor, "stale", &[("start", "5,0")]).await;
+    eventually("welcomed", || async { reflex(&w).await.position }).await;
+    // Planned from a cell the agent has since left: two cells away.
+    let feeder = feed(&w, Cell::new(7, 0));
+    let ticks = reflex(&w).await.ticks;
+    eventually("two seconds of reflex ticks", || async {
+        (reflex(&w).await.ticks >= ticks + 200).then_some(())
+    })
+    .await;
+    feeder.abort();
+    assert_eq!(reflex(&w).await.position, Some(Cell::new(5, 0)));
+    assert_eq!(
+        floor.world().await.refused_moves,
+        0,
+        "no stale step reached the world"
+    );
+    // A step next to it goes.
+    let feeder = feed(&w, Cell::new(6, 0));
+    eventually("the next step taken", || async {
+        (reflex(&w).await.position == Some(Cell::new(6, 0))).then_some(())
+    })
+    .await;
+    feeder.abort();
+}
+
 /// Only the reflex of agent `id`: nothing above it sends actions unless the test does.
 async fn reflex_only(floor: &Floor, id: &str, params: &[(&str, &str)]) -> AgentWiring {
     let (prepared, w) = floor
