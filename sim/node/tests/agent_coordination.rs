@@ -23,92 +23,87 @@ fn hallway() -> GridConfig {
     }
 }
 
+/// The default hallway: a wall at x = 11..=13, pierced at y = 6. Agent `a`
+/// starts west of the corridor, `b` east; each is sent to the other's side.
+const WEST: Cell = Cell::new(9, 6);
+const EAST: Cell = Cell::new(15, 6);
+
+fn start(c: Cell) -> String {
+    format!("{},{}", c.x, c.y)
+}
+
 #[tokio::test(start_paused = true)]
 async fn two_agents_head_on_in_a_one_cell_corridor_both_get_through_in_every_seed() {
-    // The default hallway: a wall at x = 11..=13, pierced at y = 6.
-    let (west, east) = (Cell::new(9, 6), Cell::new(15, 6));
     let mut slowest = std::time::Duration::ZERO;
     for seed in 0..HEAD_ON_SEEDS {
         let floor = Floor::open_grid(seed, hallway(), 8).await;
         let kind = floor.kind();
-        let start = |c: Cell| format!("{},{}", c.x, c.y);
         let (a, _) = floor
-            .spawn_with(&kind, "a", &[("start", &start(west))])
+            .spawn_with(&kind, "a", &[("start", &start(WEST))])
             .await;
         let (b, _) = floor
-            .spawn_with(&kind, "b", &[("start", &start(east))])
+            .spawn_with(&kind, "b", &[("start", &start(EAST))])
             .await;
-        welcomed(&[&a, &b]).await;
-        assign(&a, 1, vec![east]);
-        assign(&b, 2, vec![west]);
-        let began = tokio::time::Instant::now();
-        eventually(
-            &format!("seed {seed}: both through the corridor"),
-            || async {
-                let at = (reflex(&a).await.position, reflex(&b).await.position);
-                (at == (Some(east), Some(west))).then_some(())
-            },
-        )
-        .await;
-        let took = began.elapsed();
-        assert!(took < MEETING_WITHIN, "seed {seed}: through in {took:?}");
+        let took = cross(seed, &a, &b).await;
         slowest = slowest.max(took);
-        let (of_a, of_b) = (floor.events_of("a"), floor.events_of("b"));
-        let said =
-            |events: &[Event], what: &str| decisions(events).iter().any(|d| d.starts_with(what));
-        let a_first = said(&of_a, "right of way over b") && said(&of_b, "yield to a");
-        let b_first = said(&of_b, "right of way over a") && said(&of_a, "yield to b");
-        assert!(
-            a_first ^ b_first,
-            "seed {seed}: one goes first, the other makes way, both recorded: a {:?}, b {:?}",
-            decisions(&of_a),
-            decisions(&of_b)
-        );
-        let replanned = |events: &[Event]| {
-            let replans = decisions(events)
-                .into_iter()
-                .filter(|d| d.starts_with("re-plan"));
-            replans.map(str::to_string).collect::<Vec<_>>()
-        };
-        assert_eq!(replanned(&of_a), Vec::<String>::new(), "seed {seed}: a");
-        assert_eq!(replanned(&of_b), Vec::<String>::new(), "seed {seed}: b");
+        settled_by_right_of_way(seed, &floor.events_of("a"), &floor.events_of("b"));
     }
     println!("{HEAD_ON_SEEDS} seeds: the slowest meeting took {slowest:?} of virtual time");
 }
 
 #[tokio::test(start_paused = true)]
 async fn agents_on_two_nodes_settle_a_corridor_over_the_mesh_with_no_cloud() {
-    let (west, east) = (Cell::new(9, 6), Cell::new(15, 6));
     for seed in 0..CROSS_NODE_SEEDS {
         // n1 hosts the world; neither runs a planner: there is no cloud.
         let (one, two) = Floor::pair(seed, hallway(), 8).await;
-        let start = |c: Cell| format!("{},{}", c.x, c.y);
-        let (a, _) = one.spawn("a", &[("start", &start(west))]).await;
-        let (b, _) = two.spawn("b", &[("start", &start(east))]).await;
-        welcomed(&[&a, &b]).await;
-        assign(&a, 1, vec![east]);
-        assign(&b, 2, vec![west]);
-        eventually(
-            &format!("seed {seed}: both through the corridor"),
-            || async {
-                let at = (reflex(&a).await.position, reflex(&b).await.position);
-                (at == (Some(east), Some(west))).then_some(())
-            },
-        )
-        .await;
+        let (a, _) = one.spawn("a", &[("start", &start(WEST))]).await;
+        let (b, _) = two.spawn("b", &[("start", &start(EAST))]).await;
+        cross(seed, &a, &b).await;
         // Each node's own ledger: each agent learnt of the other only over the mesh.
-        let (of_a, of_b) = (one.events_of("a"), two.events_of("b"));
-        let said =
-            |events: &[Event], what: &str| decisions(events).iter().any(|d| d.starts_with(what));
-        let settled = (said(&of_a, "right of way over b") && said(&of_b, "yield to a"))
-            || (said(&of_b, "right of way over a") && said(&of_a, "yield to b"));
-        assert!(
-            settled,
-            "seed {seed}: a {:?}, b {:?}",
-            decisions(&of_a),
-            decisions(&of_b)
-        );
+        settled_by_right_of_way(seed, &one.events_of("a"), &two.events_of("b"));
     }
+}
+
+/// Sends `a` east and `b` west through the corridor; both get through in
+/// time. Returns how long it took.
+async fn cross(seed: u64, a: &AgentWiring, b: &AgentWiring) -> std::time::Duration {
+    welcomed(&[a, b]).await;
+    assign(a, 1, vec![EAST]);
+    assign(b, 2, vec![WEST]);
+    let began = tokio::time::Instant::now();
+    eventually(
+        &format!("seed {seed}: both through the corridor"),
+        || async {
+            let at = (reflex(a).await.position, reflex(b).await.position);
+            (at == (Some(EAST), Some(WEST))).then_some(())
+        },
+    )
+    .await;
+    let took = began.elapsed();
+    assert!(took < MEETING_WITHIN, "seed {seed}: through in {took:?}");
+    took
+}
+
+/// One went first and the other made way, both recorded it, and neither
+/// had to re-plan.
+fn settled_by_right_of_way(seed: u64, of_a: &[Event], of_b: &[Event]) {
+    let said = |events: &[Event], what: &str| decisions(events).iter().any(|d| d.starts_with(what));
+    let a_first = said(of_a, "right of way over b") && said(of_b, "yield to a");
+    let b_first = said(of_b, "right of way over a") && said(of_a, "yield to b");
+    assert!(
+        a_first ^ b_first,
+        "seed {seed}: one goes first, the other makes way, both recorded: a {:?}, b {:?}",
+        decisions(of_a),
+        decisions(of_b)
+    );
+    let replanned = |events: &[Event]| {
+        let replans = decisions(events)
+            .into_iter()
+            .filter(|d| d.starts_with("re-plan"));
+        replans.map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(replanned(of_a), Vec::<String>::new(), "seed {seed}: a");
+    assert_eq!(replanned(of_b), Vec::<String>::new(), "seed {seed}: b");
 }
 
 #[tokio::test(start_paused = true)]
