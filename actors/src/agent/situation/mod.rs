@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_messages::peer::PeerState;
+use swarmd_messages::peer::{MAX_INTENT_CELLS, PeerState};
 use swarmd_messages::swarm::{Cell, FloorPlan, Perception, YieldRequest};
 use tracing::info;
 
@@ -20,7 +20,6 @@ use super::peers::PeerLink;
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
-use swarmd_messages::peer::MAX_INTENT_CELLS;
 use tokio::time::Instant;
 
 /// A step not taken within this many ticks of asking is a mismatch.
