@@ -3,23 +3,32 @@
 
 use std::time::Duration;
 
-use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
-
+use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::missions::{MissionState, PlannerMsg};
+use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
+use swarmd_cluster::node::Started;
 
 use crate::check::{self, DeadlockWatch, Tally};
 use crate::cluster::SimCluster;
 use crate::trace::Trace;
 
-async fn snapshot(cluster: &SimCluster) -> Option<WorldSnapshot> {
-    let world = cluster
+/// Asks the actor `of` the first live node that runs one, waiting at most
+/// a second; `None` if none answers.
+async fn ask<M: ractor::Message, T: Send + 'static>(
+    cluster: &SimCluster,
+    of: impl Fn(&Started) -> Option<ActorRef<M>>,
+    msg: impl FnOnce(RpcReplyPort<T>) -> M,
+) -> Option<T> {
+    let actor = cluster
         .members()
         .filter_map(|(_, m)| m.node.as_ref())
-        .find_map(|n| n.cloud.world.get())?;
-    let asked = world
-        .call(WorldActorMsg::Snapshot, Some(Duration::from_secs(1)))
-        .await;
+        .find_map(of)?;
+    let asked = actor.call(msg, Some(Duration::from_secs(1))).await;
     asked.ok()?.success_or(()).ok()
+}
+
+async fn snapshot(cluster: &SimCluster) -> Option<WorldSnapshot> {
+    ask(cluster, |n| n.cloud.world.get(), WorldActorMsg::Snapshot).await
 }
 
 /// One look at the world: positions into the trace, the one-agent-per-cell check.
@@ -57,14 +66,7 @@ pub async fn stillness(
     world: &WorldSnapshot,
     watch: &mut DeadlockWatch,
 ) -> Option<String> {
-    let planner = cluster
-        .members()
-        .filter_map(|(_, m)| m.node.as_ref())
-        .find_map(|n| n.cloud.missions.get())?;
-    let asked = planner
-        .call(PlannerMsg::Missions, Some(Duration::from_secs(1)))
-        .await;
-    let missions = asked.ok()?.success_or(()).ok()?;
+    let missions = ask(cluster, |n| n.cloud.missions.get(), PlannerMsg::Missions).await?;
     let active = missions.iter().filter(|m| m.state == MissionState::Active);
     let waiting = active.map(|m| m.open_tasks()).sum();
     watch.look(cluster.clock.elapsed_us(), &world.agents, waiting)

@@ -120,19 +120,28 @@ impl SituationState {
     /// Settles a head-on meeting on the way to `goal`: the agent that ranks
     /// lower makes way, the other waits for it and then passes. `Some(step)`
     /// when it decides the step; `None` to plan as usual.
-    pub(super) async fn right_of_way(&mut self, here: Cell, goal: Cell) -> Option<Option<Cell>> {
+    /// `path` is the way around peers, if there is one.
+    pub(super) async fn right_of_way(
+        &mut self,
+        here: Cell,
+        goal: Cell,
+        path: Option<&[Cell]>,
+    ) -> Option<Option<Cell>> {
         if !self.w.settings.negotiate {
             return None;
         }
-        let way = self.way_ahead(here, goal);
-        let me = self.my_state(here);
+        let way = self.way_ahead(here, goal, path);
+        let me = Rank {
+            busy_since_us: self.busy_since_us,
+            agent: self.w.name(),
+        };
         let rival = self
             .shared
             .iter()
             .find(|p| p.busy_since_us.is_some() && head_on(here, &way, p))
             .cloned();
         if let Some(rival) = rival {
-            return Some(if Rank::of(&rival).outranks(&Rank::of(&me)) {
+            return Some(if Rank::of(&rival).outranks(&me) {
                 self.make_way_for(here, rival).await
             } else {
                 self.go_first(&way, rival).await
@@ -239,13 +248,11 @@ impl SituationState {
             .copied()
     }
 
-    /// The cells ahead on the way to `goal`: around peers if there is such
-    /// a way, else straight through them (what the agent wants to take).
-    fn way_ahead(&self, here: Cell, goal: Cell) -> Vec<Cell> {
-        let path = self
-            .route(here, goal, true)
-            .or_else(|| self.route(here, goal, false))
-            .unwrap_or_default();
+    /// The cells ahead on the way to `goal`: `around_peers` if there is
+    /// such a way, else straight through them (what the agent wants to take).
+    fn way_ahead(&self, here: Cell, goal: Cell, around_peers: Option<&[Cell]>) -> Vec<Cell> {
+        let through = || self.route(here, goal, false).unwrap_or_default();
+        let path = around_peers.map_or_else(through, <[Cell]>::to_vec);
         let ahead = path.into_iter().skip(1);
         ahead
             .take(swarmd_messages::peer::MAX_INTENT_CELLS)

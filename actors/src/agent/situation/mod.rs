@@ -266,7 +266,9 @@ impl SituationState {
             self.arrive(here);
             return None;
         }
-        if let Some(decided) = self.right_of_way(here, goal).await {
+        // One search per tick: right of way and the step share it.
+        let path = self.path(here, goal);
+        if let Some(decided) = self.right_of_way(here, goal, path.as_deref()).await {
             return decided;
         }
         let taken = self.peer_at(goal) || self.hazards.contains_key(&goal);
@@ -277,7 +279,7 @@ impl SituationState {
             self.arrive(goal);
             return None;
         }
-        match self.path(here, goal) {
+        match path {
             Some(path) => {
                 self.way = path
                     .iter()
