@@ -106,7 +106,8 @@ pub struct AgentsSection {
     pub deadman_ticks: u64,
     /// The reflex moves at most once per this many ticks.
     pub move_every_ticks: u64,
-    /// Right of way and yield requests between peers over the mesh.
+    /// Peers' announced states, right of way and yield requests over the
+    /// mesh; off, agents know peers from perception alone.
     pub negotiate: bool,
 }
 

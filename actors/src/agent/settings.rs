@@ -22,7 +22,8 @@ pub struct AgentSettings {
     pub sense_every_ticks: u64,
     pub geofence: Option<Rect>,
     pub start: Option<Cell>,
-    /// Right of way and yield requests over the mesh (off: reflex safety only).
+    /// Peers' announced states, right of way and yield requests over the
+    /// mesh (off: reflex safety only, peers known from perception alone).
     pub negotiate: bool,
     /// A task without progress for this long fails, with the last reason known.
     pub task_timeout: Duration,

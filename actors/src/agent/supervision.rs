@@ -201,6 +201,8 @@ impl SupervisionState {
         if done {
             self.finish(TaskOutcome::Done).await;
         } else {
+            let rationale = format!("task {mission}/{id} reached waypoint {reached} at {at}");
+            self.w.journal.decision(rationale, vec![], 1.0).await;
             self.report(mission, id, TaskOutcome::Progress { reached });
             self.plan().await;
         }

@@ -15,7 +15,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::book::{self, Change, KnownAgent, Mission, MissionState};
+use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::store::MissionStore;
 use crate::NodeCtx;
 use crate::fleet::{LocalDirectory, decoding_endpoint};
@@ -138,6 +138,10 @@ impl Actor for MissionPlanner {
                     .await?;
                 if let swarmd_messages::swarm::TaskOutcome::Progress { reached } = report.outcome {
                     info!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
+                } else if state.args.continuous {
+                    // The agent that finished gets its next task at once.
+                    state.keep_every_agent_busy().await?;
+                    state.assign().await?;
                 }
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
@@ -238,10 +242,13 @@ impl PlannerState {
     }
 
     async fn assign(&mut self) -> Result<(), ActorProcessingErr> {
+        // What the book gives each agent: its last status lags behind both
+        // the assignments just sent and the reports just received.
+        let given = self.assigned_by_agent();
         let mut load: BTreeMap<String, usize> = self
             .agents
-            .iter()
-            .map(|(n, a)| (n.clone(), a.status.tasks.len()))
+            .keys()
+            .map(|n| (n.clone(), given.get(n.as_str()).copied().unwrap_or(0)))
             .collect();
         let active: Vec<u64> = self.active_ids();
         for id in active {
@@ -357,6 +364,30 @@ impl PlannerState {
         }
     }
 
+    /// How many tasks of active missions the book gives each agent.
+    fn assigned_by_agent(&self) -> BTreeMap<&str, usize> {
+        let mut given = BTreeMap::new();
+        let active = self
+            .missions
+            .values()
+            .filter(|m| m.state == MissionState::Active);
+        for task in active.flat_map(|m| &m.tasks) {
+            if let TaskState::Assigned { agent, .. } = &task.state {
+                *given.entry(agent.as_str()).or_default() += 1;
+            }
+        }
+        given
+    }
+
+    fn open_tasks(&self) -> usize {
+        let active = self
+            .missions
+            .values()
+            .filter(|m| m.state == MissionState::Active);
+        let tasks = active.flat_map(|m| &m.tasks);
+        tasks.filter(|t| t.state == TaskState::Open).count()
+    }
+
     fn any_active(&self) -> bool {
         self.missions
             .values()
@@ -371,10 +402,20 @@ impl PlannerState {
             .collect()
     }
 
-    /// Fetch missions until as many are active as there are agents.
+    /// A fetch mission for every agent the book gives no task, so none
+    /// waits in a busy agent's queue while another is idle.
     async fn keep_every_agent_busy(&mut self) -> Result<(), ActorProcessingErr> {
-        let active = self.active_ids().len();
-        for _ in active..self.agents.len() {
+        let holding = self.assigned_by_agent();
+        let idle = self
+            .agents
+            .iter()
+            .filter(|(name, a)| {
+                // The book, not the agent's last status, which lags behind.
+                !a.status.halted && !holding.contains_key(name.as_str())
+            })
+            .count();
+        let open = self.open_tasks();
+        for _ in open..idle {
             let goal = self.fetch_goal();
             self.submit(goal, "default".into()).await?;
         }

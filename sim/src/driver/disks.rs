@@ -64,7 +64,7 @@ impl OnDisks<'_> {
         found.tally.hub_events = checked;
         self.backlog(&forwarded, found);
         floor(&logs, &retired, found);
-        self.missions(mission_deadline, found);
+        self.missions(&logs, mission_deadline, found);
     }
 
     fn reader(&self, node: &str) -> LedgerReader {
@@ -166,9 +166,13 @@ impl OnDisks<'_> {
         found.tally.backlog = backlog;
     }
 
-    fn missions(&self, deadline: Duration, found: &mut Findings<'_>) {
-        let hub_log = log(&self.reader(self.hub), self.hub, found.violations);
-        let missions = check::missions(&hub_log);
+    fn missions(
+        &self,
+        logs: &BTreeMap<String, Vec<Event>>,
+        deadline: Duration,
+        found: &mut Findings<'_>,
+    ) {
+        let missions = check::missions(logs.values().flatten());
         found.tally.missions_planned = missions.len() as u64;
         found.tally.missions_ended =
             missions.values().filter(|m| m.outcome.is_some()).count() as u64;

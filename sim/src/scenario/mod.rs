@@ -15,6 +15,7 @@ use crate::cluster::{SimError, address_of, node_config};
 use crate::driver::Sim;
 use crate::net::NetFaults;
 use crate::trace::Trace;
+use swarmd_messages::swarm::FloorPlan;
 use swarmd_messages::{EventKind, MemberState, stable_hash};
 
 /// After the faults: everything healed and restarted, backlogs drain.
@@ -98,6 +99,8 @@ pub struct RunConfig {
     pub agents_per_edge: usize,
     /// Right of way and yield requests between agents (`agents.negotiate`).
     pub negotiation: bool,
+    /// The `warehouse` scenario's floor, named, instead of the bundled map.
+    pub map: Option<(String, FloorPlan)>,
 }
 
 impl RunConfig {
@@ -111,6 +114,7 @@ impl RunConfig {
             keep_trace: false,
             agents_per_edge: AGENTS_PER_EDGE,
             negotiation: true,
+            map: None,
         }
     }
 }
@@ -236,12 +240,21 @@ fn net_faults(scenario: Scenario) -> NetFaults {
     faults
 }
 
-/// The bundled MovingAI map, and work for every agent at once.
-fn warehouse(cloud: &mut NodeConfig) {
-    const MAP: &str = include_str!("../../../config/maps/warehouse-small.map");
-    let floor = swarmd_config::map_file::parse(MAP, &[]).expect("the bundled map parses");
+/// The bundled narrow-aisle warehouse map.
+pub const WAREHOUSE_MAP: (&str, &str) = (
+    "warehouse-narrow.map",
+    include_str!("../../../config/maps/warehouse-narrow.map"),
+);
+
+/// `map` (else the bundled MovingAI map), and work for every agent at once.
+fn warehouse(cloud: &mut NodeConfig, map: Option<&(String, FloorPlan)>) {
+    let (name, floor) = map.cloned().unwrap_or_else(|| {
+        let (name, text) = WAREHOUSE_MAP;
+        let floor = swarmd_config::map_file::parse(text, &[]).expect("the bundled map parses");
+        (name.into(), floor)
+    });
     let w = &mut cloud.world;
-    (w.width, w.height, w.map) = (floor.width, floor.height, "warehouse-small.map".into());
+    (w.width, w.height, w.map) = (floor.width, floor.height, name);
     w.floor = Some(floor);
     w.hazard_every_ms = 0;
     cloud.missions.demo = false;
@@ -259,7 +272,7 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         cloud.world.layout = swarmd_config::Layout::Hallway;
     }
     if config.scenario == Scenario::Warehouse {
-        warehouse(&mut cloud);
+        warehouse(&mut cloud, config.map.as_ref());
     }
     cloud.agents.negotiate = config.negotiation;
     let seed = address_of(&cloud);

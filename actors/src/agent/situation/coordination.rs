@@ -39,6 +39,13 @@ impl SituationState {
     /// Peers' announced states near `here` (into the peers remembered), and
     /// the hazards peers share.
     pub(super) fn fuse_peers(&mut self, here: Cell) {
+        for cell in self.link.hazards() {
+            self.hazards.insert(cell, self.tick);
+        }
+        if !self.w.settings.negotiate {
+            // Reflex safety only: peers are known from perception alone.
+            return;
+        }
         let me = self.w.name();
         self.shared = self.link.peers_near(me, here, FUSE_RADIUS);
         let making_way = self
@@ -50,9 +57,6 @@ impl SituationState {
         // Remembered like peers seen, so a plan does not flip as they come and go.
         for p in &self.shared {
             self.peers.insert(p.agent.clone(), (p.at, tick));
-        }
-        for cell in self.link.hazards() {
-            self.hazards.insert(cell, tick);
         }
         if let Some((winner, _)) = &mut self.yielding
             && let Some(fresh) = self.shared.iter().find(|p| p.agent == winner.agent)
@@ -171,6 +175,24 @@ impl SituationState {
         let step = self.route_off(here, goal, &claim);
         self.way = step.into_iter().collect();
         Some(step)
+    }
+
+    /// A peer that outranks this agent is about to step onto `next` too:
+    /// it goes first (two steps onto one cell, one of them refused, is what
+    /// the reflex alone would get).
+    pub(super) fn gives_way_at(&self, next: Cell) -> bool {
+        if !self.w.settings.negotiate {
+            return false;
+        }
+        let me = Rank {
+            busy_since_us: self.busy_since_us,
+            agent: self.w.name(),
+        };
+        let about_to_step =
+            |p: &PeerState| p.intent.first() == Some(&next) && p.at.distance(next) == 1;
+        self.shared
+            .iter()
+            .any(|p| about_to_step(p) && Rank::of(p).outranks(&me))
     }
 
     async fn make_way_for(&mut self, here: Cell, winner: PeerState) -> Option<Cell> {

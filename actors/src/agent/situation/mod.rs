@@ -287,15 +287,26 @@ impl SituationState {
                     .take(MAX_INTENT_CELLS)
                     .copied()
                     .collect();
-                path.get(1).copied()
+                path.get(1)
+                    .copied()
+                    .filter(|next| !self.gives_way_at(*next))
             }
-            None => {
-                self.ask_way(here, goal).await;
-                self.violation(format!("expected a way to {goal}, found none"))
-                    .await;
-                None
-            }
+            None => self.through_peers(here, goal).await,
         }
+    }
+
+    /// No way around the peers: ask them to clear the way and wait for it,
+    /// stepping only onto free cells. No way even through them (shelves and
+    /// hazards) is a surprise.
+    async fn through_peers(&mut self, here: Cell, goal: Cell) -> Option<Cell> {
+        self.ask_way(here, goal).await;
+        let Some(way) = self.route(here, goal, false) else {
+            self.violation(format!("expected a way to {goal}, found none"))
+                .await;
+            return None;
+        };
+        self.way = way.iter().skip(1).take(MAX_INTENT_CELLS).copied().collect();
+        way.get(1).copied().filter(|next| !self.peer_at(*next))
     }
 
     /// Peers block every way to `goal`: ask those on the way past shelves

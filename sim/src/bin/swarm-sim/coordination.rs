@@ -21,6 +21,9 @@ pub struct CoordinationArgs {
     minutes: u64,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     jobs: u64,
+    /// A MovingAI `.map` file instead of the bundled warehouse map
+    #[arg(long, value_name = "FILE")]
+    map: Option<std::path::PathBuf>,
 }
 
 /// The cloud and two edges.
@@ -49,7 +52,7 @@ pub fn run(args: &CoordinationArgs) -> ExitCode {
         while running.len() < args.jobs as usize
             && let Some((seed, on)) = queue.pop_front()
         {
-            running.push_back((seed, on, spawn(&me, seed, on, per_edge, args.minutes)));
+            running.push_back((seed, on, spawn(&me, args, seed, on, per_edge)));
         }
         let (seed, on, child) = running.pop_front().expect("a run");
         let (output, killed) = wait_with_limit(child, RUN_LIMIT);
@@ -118,8 +121,19 @@ fn summarize(
     ExitCode::SUCCESS
 }
 
-fn spawn(me: &std::path::Path, seed: u64, on: bool, per_edge: u64, minutes: u64) -> Child {
-    Command::new(me)
+fn spawn(
+    me: &std::path::Path,
+    args: &CoordinationArgs,
+    seed: u64,
+    on: bool,
+    per_edge: u64,
+) -> Child {
+    let minutes = args.minutes;
+    let mut command = Command::new(me);
+    if let Some(map) = &args.map {
+        command.arg("--map").arg(map);
+    }
+    command
         .args(["--seed", &seed.to_string(), "--scenario", "warehouse"])
         .args([
             "--nodes",

@@ -4,7 +4,7 @@
 //!
 //!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
-//!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10]
+//!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10] [--map FILE]
 
 mod coordination;
 mod sweep;
@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Right of way and yield requests between agents
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     negotiation: String,
+    /// A MovingAI `.map` file for the `warehouse` scenario's floor
+    #[arg(long, value_name = "FILE")]
+    map: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -77,7 +80,18 @@ fn run_one(args: &RunArgs) -> ExitCode {
             .without_time()
             .init();
     }
+    let map = match &args.map {
+        None => None,
+        Some(path) => match swarmd_config::map_file::load(path, &[]) {
+            Ok(floor) => Some((path.display().to_string(), floor)),
+            Err(why) => {
+                eprintln!("swarm-sim: {why}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let config = RunConfig {
+        map,
         keep_trace: args.trace.is_some(),
         agents_per_edge: args.agents as usize,
         negotiation: args.negotiation == "on",
