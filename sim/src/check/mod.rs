@@ -4,6 +4,7 @@
 
 mod deadlock;
 mod floor;
+mod missions;
 mod origin;
 mod tally;
 
@@ -11,12 +12,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmd_messages::swarm::Cell;
-use swarmd_messages::{
-    Event, EventId, EventKind, MissionChange, MissionOutcome, SupervisionAction,
-};
+use swarmd_messages::{Event, EventId, EventKind, SupervisionAction};
 
 pub use deadlock::{DEADLOCK_AFTER, DeadlockWatch};
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
+pub use missions::{MissionRecord, missions, missions_end};
 pub use origin::hub_holds_only_what_nodes_wrote;
 pub use tally::Tally;
 
@@ -175,92 +175,6 @@ pub fn one_agent_per_cell(at_us: u64, agents: &[(String, Cell)]) -> Option<Strin
     None
 }
 
-/// What the ledger says of each mission: when planned, how it ended, and
-/// its last sign of life.
-#[derive(Debug, Default)]
-pub struct MissionRecord {
-    pub planned_us: u64,
-    /// `None` while active.
-    pub outcome: Option<MissionOutcome>,
-    /// The last thing done on it (planned, a task assigned or released, or
-    /// an agent accepting, advancing or finishing one of its tasks), and when.
-    pub last_sign: Option<(u64, String)>,
-}
-
-impl MissionRecord {
-    fn sign(&mut self, time_us: u64, what: String) {
-        if self.last_sign.as_ref().is_none_or(|(t, _)| *t <= time_us) {
-            self.last_sign = Some((time_us, what));
-        }
-    }
-}
-
-/// The missions `events` record, by id (the planner's events, and the
-/// agents' for signs of life).
-pub fn missions<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<u64, MissionRecord> {
-    let mut out: BTreeMap<u64, MissionRecord> = BTreeMap::new();
-    for e in events {
-        let (id, what) = match &e.kind {
-            EventKind::Mission {
-                mission, change, ..
-            } => {
-                let record = out.entry(*mission).or_default();
-                match change {
-                    MissionChange::Planned { .. } => record.planned_us = e.time_us,
-                    MissionChange::Ended(outcome) => record.outcome = Some(outcome.clone()),
-                }
-                (*mission, "planned".to_string())
-            }
-            EventKind::Task {
-                mission,
-                task,
-                change,
-                ..
-            } => (*mission, format!("task {task} {change:?}")),
-            EventKind::Decision { rationale, .. } => match mission_of(rationale) {
-                Some(mission) => (mission, format!("{:?}: {rationale}", e.agent)),
-                None => continue,
-            },
-            _ => continue,
-        };
-        out.entry(id).or_default().sign(e.time_us, what);
-    }
-    // Agents' words on missions this ledger never planned are no missions.
-    out.retain(|_, m| m.planned_us > 0 || m.outcome.is_some());
-    out
-}
-
-/// The mission an agent's decision on a task is about: "accepted task M/T: …",
-/// "task M/T reached …", "task M/T finished: …".
-fn mission_of(rationale: &str) -> Option<u64> {
-    let rest = rationale
-        .strip_prefix("accepted task ")
-        .or_else(|| rationale.strip_prefix("task "))?;
-    let (mission, _) = rest.split_once('/')?;
-    mission.parse().ok()
-}
-
-/// Every mission alive before `deadline_us` ended or still showed signs of
-/// life after it (tasks retried, agents advancing); and none failed without
-/// a reason.
-pub fn missions_end(missions: &BTreeMap<u64, MissionRecord>, deadline_us: u64) -> Vec<String> {
-    let mut wrong = Vec::new();
-    for (id, m) in missions {
-        let (last_us, last) = m.last_sign.clone().unwrap_or_default();
-        match &m.outcome {
-            None if last_us < deadline_us => wrong.push(format!(
-                "mission {id} (planned at {}us) never ended, nothing done on it since {last_us}us; last: {last}",
-                m.planned_us,
-            )),
-            Some(MissionOutcome::Failed { reason }) if reason.trim().is_empty() => {
-                wrong.push(format!("mission {id} failed without a reason"))
-            }
-            _ => {}
-        }
-    }
-    wrong
-}
-
 /// A supervisor's restart intensity, as configured.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -327,6 +241,7 @@ fn over_limit(supervisor: &str, times: &[u64], limit: Limit) -> Option<String> {
 mod tests {
     use super::*;
     use swarmd_messages::{EventId, TraceContext};
+    use swarmd_messages::{MissionChange, MissionOutcome};
 
     fn event(node: &str, seq: u64, time_us: u64, kind: EventKind) -> Event {
         Event {
