@@ -163,6 +163,9 @@ pub struct Assignment {
     /// What the mission is for, in words, for logs and the ledger.
     pub goal: String,
     pub waypoints: Vec<Cell>,
+    /// Which attempt at the task this is (from 1). Reports name it, so a
+    /// report repeated in later statuses never counts against a later attempt.
+    pub attempt: u32,
 }
 
 /// Settings the cloud may change on a running agent.
@@ -225,6 +228,8 @@ pub struct TaskReport {
     pub agent: String,
     pub mission: u64,
     pub task: u32,
+    /// The attempt the report is about, as given in the assignment.
+    pub attempt: u32,
     pub outcome: TaskOutcome,
 }
 

@@ -148,15 +148,17 @@ impl SupervisionState {
     }
 
     async fn assign(&mut self, a: Assignment) {
-        let known = |t: &Assignment| t.mission == a.mission && t.task == a.task;
-        if self.current.as_ref().is_some_and(|t| known(&t.assignment))
-            || self.queue.iter().any(known)
-        {
+        let known = |t: &&mut Assignment| t.mission == a.mission && t.task == a.task;
+        let held = self.current.as_mut().map(|t| &mut t.assignment);
+        if let Some(t) = held.into_iter().chain(self.queue.iter_mut()).find(known) {
+            // The planner lost sight of it and gave it again: the same work,
+            // reported under the newer attempt.
+            t.attempt = t.attempt.max(a.attempt);
             return;
         }
         if self.queue.len() >= MAX_QUEUED_TASKS {
             let reason = format!("queue full ({MAX_QUEUED_TASKS} tasks)");
-            self.report(a.mission, a.task, TaskOutcome::Failed { reason });
+            self.report(&a, TaskOutcome::Failed { reason });
             return;
         }
         let rationale = format!("accepted task {}/{}: {}", a.mission, a.task, a.goal);
@@ -175,6 +177,13 @@ impl SupervisionState {
             last_progress: now,
             last_problem: None,
         });
+        if let Some(a) = self.current.as_ref().map(|t| &t.assignment) {
+            let rationale = format!(
+                "started task {}/{} (attempt {})",
+                a.mission, a.task, a.attempt
+            );
+            self.w.journal.decision(rationale, vec![], 1.0).await;
+        }
         self.blocked = false;
         self.plan().await;
     }
@@ -193,19 +202,17 @@ impl SupervisionState {
         let reached = task.next_waypoint as u32;
         task.next_waypoint += 1;
         task.last_progress = Instant::now();
-        let (mission, id, done) = (
-            task.assignment.mission,
-            task.assignment.task,
-            task.next_waypoint == task.assignment.waypoints.len(),
-        );
-        if done {
-            self.finish(TaskOutcome::Done).await;
-        } else {
-            let rationale = format!("task {mission}/{id} reached waypoint {reached} at {at}");
-            self.w.journal.decision(rationale, vec![], 1.0).await;
-            self.report(mission, id, TaskOutcome::Progress { reached });
-            self.plan().await;
+        if task.next_waypoint == task.assignment.waypoints.len() {
+            return self.finish(TaskOutcome::Done).await;
         }
+        let a = task.assignment.clone();
+        let rationale = format!(
+            "task {}/{} reached waypoint {reached} at {at}",
+            a.mission, a.task
+        );
+        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.report(&a, TaskOutcome::Progress { reached });
+        self.plan().await;
     }
 
     async fn violation(&mut self, detail: String) {
@@ -230,7 +237,7 @@ impl SupervisionState {
         info!(agent = %self.w.name(), mission = a.mission, task = a.task, ?outcome, "task finished");
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
         self.w.journal.decision(rationale, vec![], 1.0).await;
-        self.report(a.mission, a.task, outcome);
+        self.report(a, outcome);
         self.start_next().await;
     }
 
@@ -284,11 +291,12 @@ impl SupervisionState {
         })
     }
 
-    fn report(&mut self, mission: u64, task: u32, outcome: TaskOutcome) {
+    fn report(&mut self, a: &Assignment, outcome: TaskOutcome) {
         let report = TaskReport {
             agent: self.w.name().to_string(),
-            mission,
-            task,
+            mission: a.mission,
+            task: a.task,
+            attempt: a.attempt,
             outcome,
         };
         if !matches!(report.outcome, TaskOutcome::Progress { .. }) {

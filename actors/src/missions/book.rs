@@ -221,7 +221,8 @@ pub fn apply_report(mission: &mut Mission, report: &TaskReport) -> bool {
     };
     let by_assignee =
         matches!(&task.state, TaskState::Assigned { agent, .. } if *agent == report.agent);
-    if !by_assignee {
+    // Statuses repeat the latest reports: one about an earlier attempt is old news.
+    if !by_assignee || report.attempt != task.attempts {
         return false;
     }
     match &report.outcome {
@@ -325,6 +326,7 @@ pub fn assign(
             task: task.id,
             goal: description.clone(),
             waypoints: task.waypoints.clone(),
+            attempt: task.attempts,
         };
         out.push((best.status.agent.clone(), assignment));
     }
@@ -446,5 +448,33 @@ mod tests {
             missing: 1,
         }]);
         assert!(changes(&before, &after).is_empty());
+    }
+
+    #[test]
+    fn a_report_repeated_by_later_statuses_counts_once() {
+        let failed = |attempt| TaskReport {
+            agent: "a".into(),
+            mission: 7,
+            task: 0,
+            attempt,
+            outcome: TaskOutcome::Failed {
+                reason: "stuck".into(),
+            },
+        };
+        let mut m = mission(&[assigned("a")]);
+        assert!(apply_report(&mut m, &failed(1)));
+        assert_eq!(m.tasks[0].state, TaskState::Open);
+        // Given to the same agent again: attempt 2.
+        m.tasks[0].attempts = 2;
+        m.tasks[0].state = assigned("a");
+        for _ in 0..MAX_ATTEMPTS {
+            assert!(
+                !apply_report(&mut m, &failed(1)),
+                "old news changes nothing"
+            );
+        }
+        assert_eq!(m.tasks[0].state, assigned("a"));
+        assert!(apply_report(&mut m, &failed(2)));
+        assert_eq!(m.tasks[0].state, TaskState::Open);
     }
 }

@@ -154,6 +154,7 @@ pub fn assign(w: &AgentWiring, mission: u64, waypoints: Vec<Cell>) {
         task: 0,
         goal: format!("test mission {mission}"),
         waypoints,
+        attempt: 1,
     };
     s.cast(SupervisionMsg::Assign(a))
         .expect("supervision takes it");

@@ -142,12 +142,16 @@ fn run_one(args: &RunArgs) -> ExitCode {
     for v in &outcome.violations {
         println!("  violation: {v}");
     }
+    let map = args.map.as_ref().map(|m| format!(" --map {}", m.display()));
     println!(
-        "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --trace trace-{}.txt",
+        "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --agents {} --negotiation {}{} --trace trace-{}.txt",
         args.seed,
         args.scenario.name(),
         args.nodes,
         args.sim_secs,
+        args.agents,
+        args.negotiation,
+        map.unwrap_or_default(),
         args.seed
     );
     ExitCode::FAILURE
