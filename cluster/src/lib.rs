@@ -6,6 +6,7 @@ pub mod cli;
 pub mod console;
 pub mod control;
 pub mod gateway;
+pub mod http;
 mod logging;
 pub mod mesh;
 pub mod node;

@@ -6,6 +6,7 @@
 
 mod bounds;
 mod error;
+pub mod http;
 mod layers;
 pub mod map_file;
 mod model;

@@ -25,6 +25,8 @@ pub struct NodeConfig {
     pub log: LogSection,
     #[serde(default)]
     pub control: ControlSection,
+    #[serde(default)]
+    pub http: crate::http::HttpSection,
 }
 
 /// The operator door (console, HTTP).
@@ -345,6 +347,7 @@ impl NodeConfig {
             ));
         }
         self.validate_swarm()?;
+        self.validate_http()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {

@@ -78,6 +78,8 @@ pub fn node_config(name: &str, role: Role, seeds: &[HostPort]) -> NodeConfig {
     config.cluster.suspect_after_ms = 400;
     config.cluster.down_after_ms = 1200;
     config.cluster.dial_backoff_max_ms = 500;
+    // Mission Control is real HTTP on a real socket: no part of a simulation.
+    config.http.listen = swarmd_config::http::HttpListen::Off;
     config
 }
 

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses part of the harness
 
+pub mod browser;
 pub mod console;
+pub mod http;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -93,6 +95,8 @@ impl Node {
         ])
         .arg(data_dir)
         .args(extra)
+        // Many cloud nodes run at once here: Mission Control only where a test asks (--http).
+        .env("SWARMD_HTTP", "off")
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

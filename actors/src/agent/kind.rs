@@ -67,6 +67,12 @@ impl GridAgentKind {
         self.peers.for_tenant(ctx, tenant)
     }
 
+    /// Count into `stats` (shared with whoever reads them, e.g. /metrics).
+    pub fn counting_into(mut self, stats: AgentStats) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// Where each agent's supervisor reports restarts and escalations.
     pub fn events(mut self, events: EventSender) -> Self {
         self.events = Some(events);

@@ -58,6 +58,10 @@ pub struct NodeArgs {
     /// Log filter, e.g. "info,swarmd_cluster=debug"; wins over RUST_LOG [config: log.filter]
     #[arg(long = "log", global = true, env = "SWARMD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Mission Control's address (dashboard, /api, /metrics), or off;
+    /// default 127.0.0.1:4680 on cloud and both nodes [config: http.listen]
+    #[arg(long, global = true, env = "SWARMD_HTTP", value_name = "ADDR")]
+    pub http: Option<String>,
     /// human or json [config: log.format]
     #[arg(long, global = true, env = "SWARMD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -143,6 +147,7 @@ pub fn overrides(args: &NodeArgs, matches: &ArgMatches) -> Vec<Override> {
         ("data_dir", "node.data_dir", &args.data_dir),
         ("log", "log.filter", &args.log),
         ("log_format", "log.format", &args.log_format),
+        ("http", "http.listen", &args.http),
     ];
     let mut out: Vec<Override> = single
         .into_iter()

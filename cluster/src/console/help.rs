@@ -2,7 +2,7 @@
 //! the parser's test that every example in them parses.
 
 /// Every command, with its synopsis, for `help` and completion.
-pub const COMMANDS: [(&str, &str); 19] = [
+pub const COMMANDS: [(&str, &str); 20] = [
     (
         "nodes",
         "nodes — members with role, state, address, agents, uptime",
@@ -38,6 +38,10 @@ pub const COMMANDS: [(&str, &str); 19] = [
     (
         "missions",
         "missions — missions with their tasks and progress",
+    ),
+    (
+        "world",
+        "world — the floor (on the node that hosts it): shelves, docks, hazards, agents with their waypoints",
     ),
     (
         "spawn",

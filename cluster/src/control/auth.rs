@@ -34,6 +34,7 @@ pub fn authorize(args: &ControlArgs, request: &ControlRequest) -> Result<(), Con
     match &request.command {
         Command::Nodes
         | Command::Agents { .. }
+        | Command::World
         | Command::Estop { .. }
         | Command::Resume { .. } => Ok(()),
         Command::Send { .. }

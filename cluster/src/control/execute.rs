@@ -33,6 +33,7 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Stats { .. } => stats(args).await,
         Command::Mission { goal } => super::missions::submit(args, goal).await,
         Command::Missions => super::missions::list(args).await,
+        Command::World => super::world::floor(args, tenant).await,
         Command::Call { path, message } => super::missions::call(args, path, message).await,
         Command::Spawn { kind, spec, .. } => super::fleet::spawn(args, tenant, kind, spec).await,
         Command::Stop { agent } => super::fleet::stop(args, tenant, agent_of(args, agent)?).await,
@@ -382,7 +383,7 @@ async fn kill(args: &ControlArgs, path: &str, reason: Option<&str>) -> ControlRe
     ))
 }
 
-async fn stats(args: &ControlArgs) -> ControlReply {
+pub(crate) async fn stats(args: &ControlArgs) -> ControlReply {
     let gateway = args.cluster.stats().await.map_err(unavailable)?;
     let agents = args.factory.status().await.map_err(unavailable)?;
     let restarts: u64 = agents.iter().map(|a| u64::from(a.restarts)).sum();

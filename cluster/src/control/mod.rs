@@ -8,12 +8,13 @@
 
 mod auth;
 pub mod events;
-mod execute;
+pub(crate) mod execute;
 mod fleet;
 mod forward;
 mod json;
 mod missions;
 pub mod protocol;
+mod world;
 
 use std::sync::Arc;
 
@@ -86,6 +87,8 @@ pub struct ControlArgs {
     pub server: ServerSlot,
     /// The mission planner, on nodes that plan.
     pub missions: ActorSlot<swarmd_actors::missions::PlannerMsg>,
+    /// The world, on the node that hosts it.
+    pub world: ActorSlot<swarmd_actors::world::WorldActorMsg>,
     /// When the node started (its clock), for uptime.
     pub started: std::time::SystemTime,
 }

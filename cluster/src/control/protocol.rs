@@ -77,6 +77,9 @@ pub enum Command {
         goal: Value,
     },
     Missions,
+    /// The floor as the world host sees it: shelves, docks, hazards, and
+    /// every agent with its node, tasks and waypoints.
+    World,
     /// A spec as JSON (`id` required; the rest has defaults), on `node`.
     Spawn {
         kind: String,
@@ -117,6 +120,7 @@ impl Command {
                 | Command::Events(_)
                 | Command::Stats { .. }
                 | Command::Missions
+                | Command::World
                 | Command::Replay { .. }
         )
     }

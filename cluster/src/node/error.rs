@@ -27,6 +27,8 @@ pub enum StartError {
     Mesh(#[from] MeshError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    HttpToken(#[from] crate::http::TokenError),
     #[error("node failed to start: {0}")]
     Tree(#[from] ractor::SpawnErr),
 }

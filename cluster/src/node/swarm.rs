@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
+use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind};
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::{Router, SendError};
@@ -140,8 +140,10 @@ pub fn agent_kinds(
     config: &NodeConfig,
     router: Arc<dyn Router>,
     events: &EventSender,
+    stats: &AgentStats,
 ) -> AgentKinds {
     let grid = GridAgentKind::new(router)
+        .counting_into(stats.clone())
         .events(events.clone())
         .defaults(agent_defaults(config));
     AgentKinds::builtin().with(GRID_AGENT_KIND, grid)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
+use swarmd_actors::agent::AgentStats;
 use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
 use swarmd_actors::router::Router;
@@ -27,7 +28,9 @@ use crate::control::{ControlArgs, control_child};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
+use crate::http;
 use crate::transport::{self, SESSION_EVENTS, ServerSlot};
+use swarmd_config::http::HttpListen;
 use swarmd_storage::ledger::LedgerReader;
 
 /// What the subtrees share: slots of actors others talk to, and channels.
@@ -47,11 +50,15 @@ pub struct Wiring {
     tls: Option<transport::Tls>,
     /// The root supervisor, once started (the control actor addresses the tree by it).
     pub root: ActorSlot<SupervisorMsg>,
+    /// Tick lateness and counts of this node's grid agents, for /metrics.
+    pub agent_stats: AgentStats,
+    /// Mission Control's bearer token (`http.token_file`), read at start.
+    http_token: Option<String>,
 }
 
 impl Wiring {
-    /// Fails when the TLS files configured cannot be used.
-    pub fn new(config: &NodeConfig) -> Result<Self, transport::TlsError> {
+    /// Fails when the TLS files or the HTTP token file configured cannot be used.
+    pub fn new(config: &NodeConfig) -> Result<Self, super::StartError> {
         let tls = config
             .cluster
             .tls
@@ -84,6 +91,8 @@ impl Wiring {
             cloud: CloudSlots::default(),
             tls,
             root: ActorSlot::new(),
+            agent_stats: AgentStats::default(),
+            http_token: http::token_of(config.http.token_file.as_deref())?,
         })
     }
 }
@@ -106,7 +115,7 @@ impl Wiring {
     ) -> AgentFactory {
         AgentFactory {
             ctx: ctx.clone(),
-            kinds: swarm::agent_kinds(config, self.router.clone(), events),
+            kinds: swarm::agent_kinds(config, self.router.clone(), events, &self.agent_stats),
             directory: self.directory.clone(),
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
@@ -157,7 +166,22 @@ pub fn root_spec(
     ) {
         root = root.child(cloud.into_child());
     }
-    root.child(control_child(control_args(ctx, config, wiring, factory)))
+    let control = control_args(ctx, config, wiring, factory);
+    root = root.child(control_child(control.clone()));
+    if let Some(listen) = config.http_listen() {
+        let metrics = http::MetricsSources {
+            control,
+            agents: wiring.agent_stats.clone(),
+        };
+        root = root.child(http::http_child(http::HttpArgs {
+            node: config.node.name.clone(),
+            listen,
+            required: config.http.listen != HttpListen::Auto,
+            token: wiring.http_token.clone(),
+            metrics,
+        }));
+    }
+    root
 }
 
 fn control_args(
@@ -180,6 +204,7 @@ fn control_args(
         reader: LedgerReader::new(ctx.storage.clone()),
         server: wiring.server.clone(),
         missions: wiring.cloud.missions.clone(),
+        world: wiring.cloud.world.clone(),
         started: ctx.clock.wall_now(),
     }
 }

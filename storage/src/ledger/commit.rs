@@ -75,9 +75,7 @@ impl WriterState {
             .take()
             .expect("a commit ended with no batch in flight");
         let took = u64::try_from(in_flight.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.stats.last_commit_us = took;
-        self.stats.max_commit_us = self.stats.max_commit_us.max(took);
-        self.stats.commit_us_total = self.stats.commit_us_total.saturating_add(took);
+        self.stats.record_commit(took);
         let _ = self.settle(in_flight.waiters, in_flight.first_seq, result);
         if !self.pending.is_empty() {
             self.commit(me);

@@ -28,8 +28,8 @@ pub use record::{decode_event, encode_event};
 pub use replay::{Fold, Snapshotter, SnapshotterArgs, Upto, replay, write_snapshot};
 pub use retention::{RetentionPolicy, RetentionReport, enforce_retention, export_jsonl};
 pub use writer::{
-    Ack, LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig, WriterMsg, WriterStats,
-    fresh_seq_base, ledger_writer, persisted_first_seq, persisted_next_seq,
+    Ack, COMMIT_BUCKETS_US, LedgerHandle, LedgerWriter, Pending, WriterArgs, WriterConfig,
+    WriterMsg, WriterStats, fresh_seq_base, ledger_writer, persisted_first_seq, persisted_next_seq,
 };
 
 use crate::StorageError;

@@ -155,6 +155,13 @@ impl std::future::Future for Ack {
     }
 }
 
+/// Upper bounds (µs) of the commit latency histogram's buckets; one more
+/// bucket counts what is above the last.
+pub const COMMIT_BUCKETS_US: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000,
+];
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStats {
     pub next_seq: u64,
@@ -165,6 +172,18 @@ pub struct WriterStats {
     pub last_commit_us: u64,
     pub max_commit_us: u64,
     pub commit_us_total: u64,
+    /// Batches by commit latency, per [`COMMIT_BUCKETS_US`] (not cumulative).
+    pub commit_us_buckets: [u64; COMMIT_BUCKETS_US.len() + 1],
+}
+
+impl WriterStats {
+    pub(super) fn record_commit(&mut self, took_us: u64) {
+        self.last_commit_us = took_us;
+        self.max_commit_us = self.max_commit_us.max(took_us);
+        self.commit_us_total = self.commit_us_total.saturating_add(took_us);
+        let bucket = COMMIT_BUCKETS_US.partition_point(|&bound| bound < took_us);
+        self.commit_us_buckets[bucket] += 1;
+    }
 }
 
 pub struct Pending {

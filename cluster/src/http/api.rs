@@ -1,0 +1,297 @@
+//! `/api/*`: what the console prints, as JSON, through the node's `control`
+//! actor. Reads and actions alike are `ControlRequest`s of a `system`
+//! session whose principal names the HTTP client; every failure is a 4xx or
+//! 5xx with a JSON `{"error": …}` body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use ractor::ActorRef;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use swarmd_messages::SYSTEM_TENANT;
+
+use super::Http;
+use crate::control::{
+    Command, ControlError, ControlMsg, ControlReply, ControlRequest, EventFilter, control_name,
+};
+
+/// How long a command may take before the client gets a 504.
+const CONTROL_TIMEOUT_MS: u64 = 10_000;
+/// `/api/events` returns this many unless asked for fewer (or more, up to the ledger's cap).
+const DEFAULT_EVENTS: usize = 200;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "this node's Mission Control needs Authorization: Bearer TOKEN (http.token_file)",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": self.message, "status": self.status.as_u16()}));
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = header::HeaderValue::from_static("Bearer");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        let status = match &e {
+            ControlError::Refused(_) => StatusCode::FORBIDDEN,
+            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Who asks, for the audit record.
+pub fn principal(peer: SocketAddr) -> String {
+    format!("http@{peer}")
+}
+
+/// One command through the control actor; `repeat` reads are not audited
+/// (the live stream's polls).
+pub async fn ask(
+    http: &Http,
+    principal: String,
+    line: String,
+    command: Command,
+    repeat: bool,
+) -> Result<Value, ApiError> {
+    let request = ControlRequest {
+        tenant: SYSTEM_TENANT.into(),
+        principal,
+        line,
+        command,
+        repeat,
+    };
+    let bytes = serde_json::to_vec(&request)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let control: ActorRef<ControlMsg> = ractor::registry::where_is(control_name(&http.node))
+        .map(ActorRef::from)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node's control actor is not running",
+            )
+        })?;
+    let reply = ractor::call_t!(
+        control,
+        |reply| ControlMsg::Request(bytes, reply),
+        CONTROL_TIMEOUT_MS
+    )
+    .map_err(|e| ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("control: {e}")))?;
+    let reply: ControlReply = serde_json::from_slice(&reply)
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("control's reply: {e}")))?;
+    reply.map_err(ApiError::from)
+}
+
+async fn read(http: &Http, peer: SocketAddr, uri: &Uri, command: Command) -> ApiResult {
+    let line = format!("GET {uri}");
+    ask(http, principal(peer), line, command, false)
+        .await
+        .map(Json)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeQuery {
+    node: Option<String>,
+}
+
+type Peer = ConnectInfo<SocketAddr>;
+
+pub async fn nodes(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
+    read(&http, peer.0, &uri, Command::Nodes).await
+}
+
+pub async fn tree(
+    State(http): State<Arc<Http>>,
+    peer: Peer,
+    uri: Uri,
+    q: Result<Query<NodeQuery>, QueryRejection>,
+) -> ApiResult {
+    let node = query(q)?.node;
+    read(&http, peer.0, &uri, Command::Tree { node }).await
+}
+
+pub async fn agents(
+    State(http): State<Arc<Http>>,
+    peer: Peer,
+    uri: Uri,
+    q: Result<Query<NodeQuery>, QueryRejection>,
+) -> ApiResult {
+    let node = query(q)?.node;
+    read(&http, peer.0, &uri, Command::Agents { node }).await
+}
+
+pub async fn stats(
+    State(http): State<Arc<Http>>,
+    peer: Peer,
+    uri: Uri,
+    q: Result<Query<NodeQuery>, QueryRejection>,
+) -> ApiResult {
+    let node = query(q)?.node;
+    read(&http, peer.0, &uri, Command::Stats { node }).await
+}
+
+pub async fn world(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
+    read(&http, peer.0, &uri, Command::World).await
+}
+
+pub async fn missions(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
+    read(&http, peer.0, &uri, Command::Missions).await
+}
+
+/// `/api/events?tenant=&node=&agent=&kind=&trace=&since_seq=&limit=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    tenant: Option<String>,
+    node: Option<String>,
+    agent: Option<String>,
+    kind: Option<String>,
+    trace: Option<String>,
+    since_seq: Option<u64>,
+    since_us: Option<u64>,
+    limit: Option<usize>,
+}
+
+impl EventsQuery {
+    pub fn filter(self) -> EventFilter {
+        EventFilter {
+            tenant: self.tenant,
+            node: self.node,
+            agent: self.agent,
+            kind: self.kind,
+            trace: self.trace,
+            since_us: self.since_us,
+            within_ms: None,
+            since_seq: self.since_seq,
+            limit: self.limit.unwrap_or(DEFAULT_EVENTS),
+        }
+    }
+}
+
+pub async fn events(
+    State(http): State<Arc<Http>>,
+    peer: Peer,
+    uri: Uri,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult {
+    let filter = query(q)?.filter();
+    read(&http, peer.0, &uri, Command::Events(filter)).await
+}
+
+/// A request body, or why it could not be read (e.g. over the size limit).
+pub type Body = Result<Bytes, BytesRejection>;
+
+fn json_body(body: &Body) -> Result<Value, ApiError> {
+    let body = body
+        .as_ref()
+        .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("undecodable JSON body: {e}"),
+        )
+    })
+}
+
+async fn act(http: &Http, peer: SocketAddr, line: String, command: Command) -> ApiResult {
+    ask(http, principal(peer), line, command, false)
+        .await
+        .map(Json)
+}
+
+/// The body is a mission as the console's `mission JSON` takes it.
+pub async fn submit_mission(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    let goal = json_body(&body)?;
+    let line = format!("mission {goal}");
+    act(&http, peer.0, line, Command::Mission { goal }).await
+}
+
+/// `{"agent": "ID"}` for one agent; `{}` (or no body) for every agent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentChoice {
+    agent: Option<String>,
+}
+
+fn agent_choice(body: &Body) -> Result<Option<String>, ApiError> {
+    let value = json_body(body)?;
+    let choice: AgentChoice = serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"agent\": \"ID\"}} or {{}}: {e}"),
+        )
+    })?;
+    Ok(choice.agent)
+}
+
+pub async fn estop(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    let agent = agent_choice(&body)?;
+    let line = format!("estop {}", agent.as_deref().unwrap_or("--all"));
+    act(&http, peer.0, line, Command::Estop { agent }).await
+}
+
+pub async fn resume(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    let agent = agent_choice(&body)?;
+    let line = format!("resume {}", agent.as_deref().unwrap_or("--all"));
+    act(&http, peer.0, line, Command::Resume { agent }).await
+}
+
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such page or API: {}", uri.path()),
+    )
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} does not take {method}", uri.path()),
+    )
+}

@@ -1,0 +1,147 @@
+//! The dashboard in a real headless Chromium against a real node: the map
+//! shows every agent and they move, the event feed grows, and an emergency
+//! stop clicked on the page stops them. A screenshot lands in
+//! `target/tmp/dashboard.png` for a reviewer.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::browser::Browser;
+use support::http::get;
+use support::{Node, STARTUP, free_port};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Agent id → cell, as the page's SVG draws it.
+async fn drawn(browser: &Browser) -> BTreeMap<String, (i64, i64)> {
+    let script = "return Array.from(document.querySelectorAll('#agents g.agent'))
+        .map(g => [g.dataset.id, Number(g.dataset.x), Number(g.dataset.y)]);";
+    let rows = browser.eval(script).await;
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                (r[1].as_i64().unwrap(), r[2].as_i64().unwrap()),
+            )
+        })
+        .collect()
+}
+
+async fn number(browser: &Browser, script: &str) -> u64 {
+    browser.eval(script).await.as_u64().unwrap_or(0)
+}
+
+async fn frames(browser: &Browser) -> u64 {
+    number(browser, "return Number(document.body.dataset.frames);").await
+}
+
+/// Waits, polling the page, until `ok` holds of what `look` returns.
+async fn until<T>(what: &str, mut look: impl AsyncFnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let seen = look().await;
+        if ok(&seen) {
+            return seen;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut node = Node::start(dir.path(), &["--http", &http], &[]);
+    node.ready().await;
+    node.wait_for("Mission Control", STARTUP, |v| {
+        v["message"] == "Mission Control listening"
+    })
+    .await;
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{http}/")).await;
+
+    let agents = get(&http, "/api/world").await.json()["agents"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let first = until(
+        "every agent drawn",
+        async || drawn(&browser).await,
+        |d| d.len() >= 4.max(agents),
+    )
+    .await;
+    until(
+        "the agents moving on the map",
+        async || drawn(&browser).await,
+        |now| {
+            now.iter()
+                .any(|(id, at)| first.get(id).is_some_and(|was| was != at))
+        },
+    )
+    .await;
+    let feed = "return document.querySelectorAll('#feed .event').length;";
+    let early = number(&browser, feed).await;
+    until(
+        "the event feed growing",
+        async || number(&browser, feed).await,
+        |n| *n > early,
+    )
+    .await;
+
+    browser.click("#estop-all").await;
+    until(
+        "the page's action answered",
+        async || {
+            browser
+                .eval("return document.body.dataset.lastAction || '';")
+                .await
+        },
+        |v| v == "ok",
+    )
+    .await;
+    until(
+        "every agent halted",
+        async || get(&http, "/api/agents").await.json(),
+        |agents: &Value| {
+            agents
+                .as_array()
+                .is_some_and(|a| a.len() >= 4 && a.iter().all(|a| a["halted"] == true))
+        },
+    )
+    .await;
+    // Halted, the map stands still: ten more frames with no agent moved.
+    let stopped = drawn(&browser).await;
+    let at = frames(&browser).await;
+    until(
+        "ten more frames",
+        async || frames(&browser).await,
+        |f| *f >= at + 10,
+    )
+    .await;
+    assert_eq!(
+        drawn(&browser).await,
+        stopped,
+        "an agent moved after the emergency stop"
+    );
+    let halted_drawn = number(
+        &browser,
+        "return document.querySelectorAll('#agents g.agent.halted').length;",
+    )
+    .await;
+    assert_eq!(
+        halted_drawn as usize,
+        stopped.len(),
+        "the page marks every agent halted"
+    );
+
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    std::fs::write(&path, &png).unwrap();
+    println!("screenshot: {}", path.display());
+}

@@ -1,0 +1,384 @@
+//! Mission Control over real HTTP against real `swarmd` processes: the JSON
+//! API, operator actions and their audit, bad requests, the token rule and
+//! `/metrics`.
+
+mod support;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::http::{get, post_json, request};
+use support::{Node, STARTUP, free_port};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A `both` node (it plans and runs the boot agents) with Mission Control on a free port.
+async fn playground(dir: &std::path::Path, extra: &[&str]) -> (Node, String) {
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut args = vec!["--http", http.as_str()];
+    args.extend_from_slice(extra);
+    let mut node = Node::start(dir, &args, &[]);
+    node.ready().await;
+    node.wait_for("Mission Control listening", STARTUP, |v| {
+        v["message"] == "Mission Control listening"
+    })
+    .await;
+    (node, http)
+}
+
+/// Polls `probe` until it gives a value, for at most `LIMIT`.
+async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_shows_the_boot_agents_on_the_floor_and_a_mission_completing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, addr) = playground(dir.path(), &[]).await;
+    let world = get(&addr, "/api/world").await;
+    assert_eq!(world.status, 200, "{}", world.text());
+    let world = world.json();
+    let (width, height) = (
+        world["width"].as_i64().unwrap(),
+        world["height"].as_i64().unwrap(),
+    );
+    let agents = eventually("the boot agents on the floor", || async {
+        let agents = get(&addr, "/api/agents").await.json();
+        let placed = agents
+            .as_array()?
+            .iter()
+            .filter(|a| a["position"].is_string())
+            .count();
+        (placed >= 4).then_some(agents)
+    })
+    .await;
+    for agent in agents.as_array().unwrap() {
+        let at = agent["position"].as_str().unwrap();
+        let (x, y) = at.trim_matches(['(', ')']).split_once(',').unwrap();
+        let (x, y): (i64, i64) = (x.parse().unwrap(), y.parse().unwrap());
+        assert!(
+            (0..width).contains(&x) && (0..height).contains(&y),
+            "{agent} off a {width}x{height} floor"
+        );
+    }
+    let floor_agents = get(&addr, "/api/world").await.json()["agents"].clone();
+    assert!(
+        floor_agents.as_array().unwrap().len() >= 4,
+        "{floor_agents}"
+    );
+
+    let sector = json!({"cover": {"sector": {"min": {"x": 0, "y": 0}, "max": {"x": 3, "y": 3}}}});
+    let submitted = post_json(&addr, "/api/missions", &sector).await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text());
+    let id = submitted.json()["mission"].as_u64().unwrap();
+    let done = eventually("the mission completing", || async {
+        let missions = get(&addr, "/api/missions").await.json();
+        let mine = missions.as_array()?.iter().find(|m| m["id"] == id)?.clone();
+        (mine["state"] == "Completed").then_some(mine)
+    })
+    .await;
+    assert_eq!(done["progress"], 1.0, "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_stop_from_the_api_halts_the_agents_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, addr) = playground(dir.path(), &[]).await;
+    eventually("agents known to the planner", || async {
+        let agents = get(&addr, "/api/agents").await.json();
+        (agents.as_array()?.len() >= 4).then_some(())
+    })
+    .await;
+    let stopped = post_json(&addr, "/api/estop", &json!({})).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text());
+    let targets = stopped.json()["agents"].as_array().unwrap().len();
+    assert!(targets >= 4, "{}", stopped.text());
+    eventually("every agent halted", || async {
+        let agents = get(&addr, "/api/agents").await.json();
+        agents
+            .as_array()?
+            .iter()
+            .all(|a| a["halted"] == true)
+            .then_some(())
+    })
+    .await;
+    let resumed = post_json(&addr, "/api/resume", &json!({})).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let audit = eventually("both actions audited", || async {
+        let events = get(&addr, "/api/events?kind=audit&limit=100").await.json();
+        let commands: Vec<Value> = events
+            .as_array()?
+            .iter()
+            .map(|e| e["detail"]["Audit"].clone())
+            .collect();
+        let has = |c: &str| {
+            commands
+                .iter()
+                .any(|a| a["command"] == c && a["outcome"] == "Done")
+        };
+        (has("estop --all") && has("resume --all")).then_some(commands)
+    })
+    .await;
+    let by_http = audit.iter().all(|a| {
+        a["principal"]
+            .as_str()
+            .unwrap()
+            .starts_with("system/http@127.0.0.1:")
+    });
+    assert!(by_http, "{audit:?}");
+    eventually("every agent moving again", || async {
+        let agents = get(&addr, "/api/agents").await.json();
+        agents
+            .as_array()?
+            .iter()
+            .all(|a| a["halted"] == false)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_json_4xx_and_the_node_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, addr) = playground(dir.path(), &[]).await;
+    let garbage = b"{\"cover\": nope".as_slice();
+    let json_type = [("Content-Type", "application/json")];
+    let cases = [
+        ("POST", "/api/missions", &json_type[..], Some(garbage), 400),
+        (
+            "POST",
+            "/api/missions",
+            &json_type[..],
+            Some(b"{\"dig\": {}}".as_slice()),
+            400,
+        ),
+        ("POST", "/api/estop", &[][..], Some(b"{}".as_slice()), 415),
+        (
+            "POST",
+            "/api/estop",
+            &json_type[..],
+            Some(b"{\"agent\": 7}".as_slice()),
+            400,
+        ),
+        (
+            "POST",
+            "/api/resume",
+            &json_type[..],
+            Some(b"{\"agent\": \"nobody\"}".as_slice()),
+            400,
+        ),
+        ("GET", "/api/estop", &[][..], None, 405),
+        ("GET", "/api/events?limit=many", &[][..], None, 400),
+        ("GET", "/api/events?colour=red", &[][..], None, 400),
+        ("GET", "/api/events?trace=xyz", &[][..], None, 400),
+        ("GET", "/api/nope", &[][..], None, 404),
+        (
+            "GET",
+            "/api/agents",
+            &[("Host", "evil.example")][..],
+            None,
+            403,
+        ),
+    ];
+    for (method, path, headers, body, status) in cases {
+        let answer = request(&addr, method, path, headers, body).await;
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.text());
+        let error = answer.json();
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{method} {path}: {error}"
+        );
+    }
+    let big = vec![b'x'; 128 * 1024];
+    let answer = request(&addr, "POST", "/api/missions", &json_type, Some(&big)).await;
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    let nodes = get(&addr, "/api/nodes").await;
+    assert_eq!(nodes.status, 200, "{}", nodes.text());
+    assert_eq!(nodes.json()[0]["state"], "up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_bind_without_a_token_file_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = format!("0.0.0.0:{}", free_port());
+    let (status, _, err) = support::run(
+        &["--data-dir", data.to_str().unwrap(), "--http", &http],
+        &[],
+    )
+    .await;
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("http.token_file") && err.contains("not loopback"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_file_every_api_request_needs_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
+    let file = support::write_file(dir.path(), "token", &format!("{token}\n"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = support::write_file(
+        dir.path(),
+        "node.toml",
+        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
+    );
+    let config = config.display().to_string();
+    let (_node, addr) = playground(&dir.path().join("data"), &["--config", &config]).await;
+    let page = get(&addr, "/").await;
+    assert_eq!(page.status, 200, "the page's shell holds no data");
+    for path in ["/api/agents", "/metrics", "/api/live"] {
+        assert_eq!(get(&addr, path).await.status, 401, "{path} with no token");
+        let wrong = [("Authorization", "Bearer 7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2f")];
+        assert_eq!(
+            request(&addr, "GET", path, &wrong, None).await.status,
+            401,
+            "{path}"
+        );
+    }
+    let bearer = format!("Bearer {token}");
+    let right = [("Authorization", bearer.as_str())];
+    let agents = request(&addr, "GET", "/api/agents", &right, None).await;
+    assert_eq!(agents.status, 200, "{}", agents.text());
+    let estop = request(
+        &addr,
+        "POST",
+        "/api/estop",
+        &[("Content-Type", "application/json")],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(estop.status, 401, "an action without the token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_readable_token_file_stops_the_node_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = support::write_file(dir.path(), "token", "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e\n");
+    let config = support::write_file(
+        dir.path(),
+        "node.toml",
+        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
+    );
+    let data = dir.path().join("data");
+    let http = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--http",
+        &http,
+    ];
+    let (status, _, err) = support::run(&args, &[]).await;
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_valid_prometheus_text_and_move_as_the_swarm_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, addr) = playground(dir.path(), &[]).await;
+    let first = scrape(&addr).await;
+    for family in [
+        "swarmd_ledger_events_committed_total",
+        "swarmd_ledger_commit_seconds_count",
+        "swarmd_reflex_tick_lateness_seconds_bucket",
+        "swarmd_layer_ticks_handled_total",
+        "swarmd_supervisor_restarts_total",
+        "swarmd_missions",
+        "swarmd_process_resident_memory_bytes",
+        "swarmd_process_cpu_seconds_total",
+        "swarmd_gateway_frames_in_total",
+    ] {
+        assert!(
+            first.iter().any(|(name, _)| name == family),
+            "{family} missing"
+        );
+    }
+    let committed = |samples: &[(String, f64)]| {
+        samples
+            .iter()
+            .find(|(n, _)| n == "swarmd_ledger_events_committed_total")
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    let before = committed(&first);
+    let later = eventually("the ledger counter moving", || async {
+        let now = scrape(&addr).await;
+        (committed(&now) > before).then_some(now)
+    })
+    .await;
+    let ticks = |samples: &[(String, f64)]| {
+        samples
+            .iter()
+            .filter(|(n, _)| n == "swarmd_layer_ticks_handled_total")
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    assert!(ticks(&later) > ticks(&first), "reflex ticks counted");
+}
+
+/// `/metrics` as (name, value) samples, checked line by line against the
+/// text format: every sample belongs to a declared family, every value parses.
+async fn scrape(addr: &str) -> Vec<(String, f64)> {
+    let answer = get(addr, "/metrics").await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = answer.text();
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .unwrap_or_else(|e| panic!("unparsable: {e}\n{text}"));
+    let mut declared = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(declared.insert(name.to_string()), "{name} declared twice");
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            let name = series.split('{').next().unwrap();
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{line}"
+            );
+            let family = ["_bucket", "_sum", "_count", "_total"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| declared.contains(*f)))
+                .unwrap_or(name);
+            assert!(
+                declared.contains(family) || declared.contains(name),
+                "{line}: no # TYPE"
+            );
+            assert!(value == "+Inf" || value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+    assert!(parsed.samples.len() > 20, "{text}");
+    let samples: Vec<(String, f64)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.split('{').next()?.to_string(), value.parse().ok()?))
+        })
+        .collect();
+    samples
+}
