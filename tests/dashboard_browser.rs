@@ -145,3 +145,63 @@ async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
     std::fs::write(&path, &png).unwrap();
     println!("screenshot: {}", path.display());
 }
+
+/// CPU seconds `pid` has used so far (utime + stime).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// The server's cost of one open dashboard with 50 agents on the
+/// narrow-aisle map, and the page's update rate. A measurement, not a gate:
+/// `cargo test --release --test dashboard_browser -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn dashboard_cost_with_50_agents() {
+    const WINDOW: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/config/maps/warehouse-narrow.map");
+    let config = support::write_file(
+        dir.path(),
+        "fifty.toml",
+        &format!(
+            "[agents]\nboot = 50\nmax_agents = 64\n[world]\nmap = {map:?}\n\
+             [missions]\ndemo = false\ncontinuous = true\n"
+        ),
+    );
+    let http = format!("127.0.0.1:{}", free_port());
+    let args = ["--http", &http, "--config", config.to_str().unwrap()];
+    let mut node = Node::start(&dir.path().join("data"), &args, &[]);
+    node.ready().await;
+    node.wait_for("Mission Control", STARTUP, |v| v["message"] == "Mission Control listening")
+        .await;
+    let pid = node.child.id().unwrap();
+    until("50 agents on the floor", async || get(&http, "/api/world").await.json(), |w: &Value| {
+        w["agents"].as_array().is_some_and(|a| a.len() == 50)
+    })
+    .await;
+    let before = cpu_seconds(pid);
+    tokio::time::sleep(WINDOW).await;
+    let idle = (cpu_seconds(pid) - before) / WINDOW.as_secs_f64();
+
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{http}/")).await;
+    until("50 agents drawn", async || drawn(&browser).await, |d| d.len() == 50).await;
+    let (cpu0, frames0) = (cpu_seconds(pid), frames(&browser).await);
+    tokio::time::sleep(WINDOW).await;
+    let watched = (cpu_seconds(pid) - cpu0) / WINDOW.as_secs_f64();
+    let rate = (frames(&browser).await - frames0) as f64 / WINDOW.as_secs_f64();
+    let png = browser.screenshot().await;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-50.png");
+    std::fs::write(&path, &png).unwrap();
+    println!("screenshot: {}", path.display());
+    println!(
+        "summary: agents=50 frames_per_s={rate:.2} node_cpu_pct_no_browser={:.1} node_cpu_pct_one_browser={:.1} dashboard_cpu_pct={:.1}",
+        idle * 100.0,
+        watched * 100.0,
+        (watched - idle) * 100.0
+    );
+}

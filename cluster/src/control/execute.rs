@@ -105,6 +105,7 @@ async fn nodes(args: &ControlArgs) -> ControlReply {
         if let Some(stats) = stats {
             row["agents"] = stats["agents"].clone();
             row["uptime_s"] = stats["uptime_s"].clone();
+            row["backlog"] = stats["forward"]["backlog"].clone();
         }
     }
     let me = json!({"name": args.node, "role": args.role.to_string(), "state": "up",
