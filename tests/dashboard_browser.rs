@@ -163,7 +163,10 @@ fn cpu_seconds(pid: u32) -> f64 {
 async fn dashboard_cost_with_50_agents() {
     const WINDOW: Duration = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
-    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/config/maps/warehouse-narrow.map");
+    let map = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/maps/warehouse-narrow.map"
+    );
     let config = support::write_file(
         dir.path(),
         "fifty.toml",
@@ -176,12 +179,16 @@ async fn dashboard_cost_with_50_agents() {
     let args = ["--http", &http, "--config", config.to_str().unwrap()];
     let mut node = Node::start(&dir.path().join("data"), &args, &[]);
     node.ready().await;
-    node.wait_for("Mission Control", STARTUP, |v| v["message"] == "Mission Control listening")
-        .await;
-    let pid = node.child.id().unwrap();
-    until("50 agents on the floor", async || get(&http, "/api/world").await.json(), |w: &Value| {
-        w["agents"].as_array().is_some_and(|a| a.len() == 50)
+    node.wait_for("Mission Control", STARTUP, |v| {
+        v["message"] == "Mission Control listening"
     })
+    .await;
+    let pid = node.child.id().unwrap();
+    until(
+        "50 agents on the floor",
+        async || get(&http, "/api/world").await.json(),
+        |w: &Value| w["agents"].as_array().is_some_and(|a| a.len() == 50),
+    )
     .await;
     let before = cpu_seconds(pid);
     tokio::time::sleep(WINDOW).await;
@@ -189,7 +196,12 @@ async fn dashboard_cost_with_50_agents() {
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{http}/")).await;
-    until("50 agents drawn", async || drawn(&browser).await, |d| d.len() == 50).await;
+    until(
+        "50 agents drawn",
+        async || drawn(&browser).await,
+        |d| d.len() == 50,
+    )
+    .await;
     let (cpu0, frames0) = (cpu_seconds(pid), frames(&browser).await);
     tokio::time::sleep(WINDOW).await;
     let watched = (cpu_seconds(pid) - cpu0) / WINDOW.as_secs_f64();
