@@ -382,3 +382,86 @@ async fn scrape(addr: &str) -> Vec<(String, f64)> {
         .collect();
     samples
 }
+
+/// A mission submitted on the cloud and worked by an edge's agent is one
+/// trace: the cloud's planning records and the edge's agent records carry
+/// the mission's trace id, each with a span of its own, and `trace ID` on
+/// the cloud prints them in order, across both nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mission_is_one_trace_from_the_clouds_plan_to_the_edges_actions() {
+    use support::console::{ENV, console, json_lines};
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let cloud_args = ["--name", "cloud", "--role", "cloud", "--http", &addr];
+    let mut cloud = Node::start(&dir.path().join("cloud"), &cloud_args, &ENV);
+    cloud.ready().await;
+    let edge_args = ["--name", "edge-1", "--join", &cloud.listen];
+    let mut edge = Node::start(&dir.path().join("edge"), &edge_args, &ENV);
+    edge.ready().await;
+    eventually("edge-1's agents known to the planner", || async {
+        let agents = get(&addr, "/api/agents").await.json();
+        let on_edge = agents
+            .as_array()?
+            .iter()
+            .filter(|a| a["node"] == "edge-1")
+            .count();
+        (on_edge >= 4).then_some(())
+    })
+    .await;
+    let sector = json!({"cover": {"sector": {"min": {"x": 0, "y": 0}, "max": {"x": 3, "y": 3}}}});
+    let id = post_json(&addr, "/api/missions", &sector).await.json()["mission"].clone();
+    let trace = eventually("the mission completed", || async {
+        let missions = get(&addr, "/api/missions").await.json();
+        let mine = missions.as_array()?.iter().find(|m| m["id"] == id)?.clone();
+        (mine["state"] == "Completed").then(|| mine["trace_id"].as_str().unwrap().to_string())
+    })
+    .await;
+    assert!(
+        trace.len() == 32
+            && trace
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{trace}"
+    );
+    let command = format!("trace {trace}");
+    let events = eventually("the edge's records of the mission at the cloud", || async {
+        let (code, out, _) = console(&cloud.listen, &["--json", "-c", &command]).await;
+        let events = json_lines(&out);
+        let from_edge = events.iter().any(|e| {
+            e["node"] == "edge-1"
+                && e["detail"]["Decision"]["rationale"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("finished: Done"))
+        });
+        (code == 0 && from_edge).then_some(events)
+    })
+    .await;
+    assert!(
+        events.iter().all(|e| e["trace_id"] == trace.as_str()),
+        "one trace"
+    );
+    let planned = events
+        .iter()
+        .any(|e| e["node"] == "cloud" && e["kind"] == "mission");
+    assert!(planned, "the cloud's plan in the trace: {events:?}");
+    let spans: std::collections::BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["span_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        spans.len(),
+        events.len(),
+        "a span of its own for every record"
+    );
+    let times: Vec<u64> = events
+        .iter()
+        .map(|e| e["time_us"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let (code, out, _) = console(&edge.listen, &["--json", "-c", &command]).await;
+    assert_eq!(code, 0);
+    assert!(
+        json_lines(&out).iter().any(|e| e["node"] == "edge-1"),
+        "the edge's own ledger: {out}"
+    );
+}

@@ -29,7 +29,11 @@ pub struct Journal {
     tenant: Arc<str>,
     agent: Arc<str>,
     lost: Arc<AtomicU64>,
-    pending_durable: Arc<std::sync::Mutex<std::collections::VecDeque<EventKind>>>,
+    pending_durable: Arc<std::sync::Mutex<std::collections::VecDeque<(TraceContext, EventKind)>>>,
+    /// The trace the agent works in (its current task's mission), shared by
+    /// its layers: each event gets a span of its own in it. Zero: none.
+    following: Arc<std::sync::Mutex<[u8; 16]>>,
+    spans: Arc<AtomicU64>,
 }
 
 impl Journal {
@@ -40,6 +44,39 @@ impl Journal {
             agent: agent.into(),
             lost: Arc::default(),
             pending_durable: Arc::default(),
+            following: Arc::default(),
+            spans: Arc::default(),
+        }
+    }
+
+    /// From now on every event is in trace `trace_id` (the zero id: none).
+    pub fn follow(&self, trace_id: [u8; 16]) {
+        *self
+            .following
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = trace_id;
+    }
+
+    /// A fresh span in the trace followed, or no trace.
+    fn trace(&self) -> TraceContext {
+        let trace_id = *self
+            .following
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.span_in(trace_id)
+    }
+
+    /// A span of its own in `trace_id` (none for the zero id): a hash of
+    /// the writer and a counter, so a seed's spans are the same every run.
+    pub fn span_in(&self, trace_id: [u8; 16]) -> TraceContext {
+        if trace_id == [0; 16] {
+            return TraceContext::default();
+        }
+        let n = self.spans.fetch_add(1, Ordering::Relaxed);
+        let span = stable_hash(&format!("{}/{trace_id:?}/{n}", self.agent)).max(1);
+        TraceContext {
+            trace_id,
+            span_id: span.to_be_bytes(),
         }
     }
 
@@ -83,7 +120,7 @@ impl Journal {
 
     /// Records any event, typed kinds among them: what others read and match on.
     pub async fn record(&self, kind: EventKind) {
-        if let Err(e) = self.ledger.submit(self.draft(kind)).await {
+        if let Err(e) = self.ledger.submit(self.draft(self.trace(), kind)).await {
             self.count_lost(&e);
         }
     }
@@ -95,15 +132,20 @@ impl Journal {
     /// retried record may be stored twice, never zero times while the disk
     /// recovers. Nothing here waits longer than one commit.
     pub async fn record_durably(&self, kind: EventKind) {
-        self.queue_pending(kind);
+        self.record_durably_in(self.trace(), kind).await;
+    }
+
+    /// [`record_durably`](Self::record_durably) in the span `trace`.
+    pub async fn record_durably_in(&self, trace: TraceContext, kind: EventKind) {
+        self.queue_pending(trace, kind);
         self.retry_pending().await;
     }
 
     /// Writes the records waiting after a failed commit, oldest first, until
     /// one fails again. Call it periodically (the planner does, every tick).
     pub async fn retry_pending(&self) {
-        while let Some(kind) = self.next_pending() {
-            let written = match self.ledger.submit(self.draft(kind)).await {
+        while let Some((trace, kind)) = self.next_pending() {
+            let written = match self.ledger.submit(self.draft(trace, kind)).await {
                 Ok(ack) => ack.await.map(|_| ()),
                 Err(e) => Err(e),
             };
@@ -120,7 +162,7 @@ impl Journal {
         }
     }
 
-    fn queue_pending(&self, kind: EventKind) {
+    fn queue_pending(&self, trace: TraceContext, kind: EventKind) {
         let mut pending = self.pending();
         if pending.len() >= MAX_PENDING {
             pending.pop_front();
@@ -128,30 +170,32 @@ impl Journal {
             self.count_lost(&LedgerError::Overloaded);
             pending = self.pending();
         }
-        pending.push_back(kind);
+        pending.push_back((trace, kind));
     }
 
-    fn next_pending(&self) -> Option<EventKind> {
+    fn next_pending(&self) -> Option<(TraceContext, EventKind)> {
         self.pending().front().cloned()
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<EventKind>> {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(TraceContext, EventKind)>> {
         self.pending_durable
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write_now(&self, kind: EventKind) {
-        if let Err(e) = self.ledger.try_submit(self.draft(kind)) {
+        if let Err(e) = self.ledger.try_submit(self.draft(self.trace(), kind)) {
             self.count_lost(&e);
         }
     }
 
-    fn draft(&self, kind: EventKind) -> EventDraft {
+    fn draft(&self, trace: TraceContext, kind: EventKind) -> EventDraft {
         EventDraft {
             tenant: self.tenant.to_string(),
             agent: Some(self.agent.to_string()),
-            trace: TraceContext::default(),
+            trace,
             kind,
         }
     }

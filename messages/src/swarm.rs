@@ -158,6 +158,9 @@ pub enum WorldMsg {
 /// A unit of a mission given to one agent: visit the waypoints in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
+    /// The mission's trace and the span of this assignment in it: the
+    /// agent records what it does for the task in that trace.
+    pub trace: crate::TraceContext,
     pub mission: u64,
     pub task: u32,
     /// What the mission is for, in words, for logs and the ledger.

@@ -180,7 +180,11 @@ fn endpoint(w: &AgentWiring) -> Endpoint {
             AgentMsg::EmergencyStop { reason } => to_reflex(ReflexMsg::EmergencyStop(reason)),
             AgentMsg::Resume => to_reflex(ReflexMsg::Resume),
             AgentMsg::Config(update) => to_reflex(ReflexMsg::Config(update)),
-            AgentMsg::Assign(a) => cast_to(&supervision, "supervision", SupervisionMsg::Assign(a)),
+            AgentMsg::Assign(a) => cast_to(
+                &supervision,
+                "supervision",
+                SupervisionMsg::Assign(Box::new(a)),
+            ),
         }
     })
 }

@@ -86,9 +86,16 @@ pub enum SituationMsg {
 
 pub enum SupervisionMsg {
     Tick(Instant),
-    Assign(swarmd_messages::swarm::Assignment),
-    Reached { generation: u64, at: Cell },
-    Violation { generation: u64, detail: String },
+    /// Boxed: assignments are rare, ticks are not (the message stays small).
+    Assign(Box<swarmd_messages::swarm::Assignment>),
+    Reached {
+        generation: u64,
+        at: Cell,
+    },
+    Violation {
+        generation: u64,
+        detail: String,
+    },
     Position(Cell),
     Halted(bool),
     Inspect(ractor::RpcReplyPort<SupervisionView>),

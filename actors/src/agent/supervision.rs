@@ -107,7 +107,7 @@ impl SupervisionState {
                 state.ticker.handled(due, Instant::now());
                 state.tick().await;
             }
-            SupervisionMsg::Assign(a) => state.assign(a).await,
+            SupervisionMsg::Assign(a) => state.assign(*a).await,
             SupervisionMsg::Reached { generation, at } if generation == state.generation => {
                 state.reached(at).await;
             }
@@ -177,6 +177,8 @@ impl SupervisionState {
             last_progress: now,
             last_problem: None,
         });
+        let trace_id = self.current.as_ref().map(|t| t.assignment.trace.trace_id);
+        self.w.journal.follow(trace_id.unwrap_or_default());
         if let Some(a) = self.current.as_ref().map(|t| &t.assignment) {
             let rationale = format!(
                 "started task {}/{} (attempt {})",

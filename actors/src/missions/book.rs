@@ -46,6 +46,8 @@ pub enum MissionState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mission {
     pub id: u64,
+    /// The W3C trace id every record of the mission carries, on every node.
+    pub trace_id: [u8; 16],
     pub goal: Goal,
     pub squad: String,
     pub tasks: Vec<Task>,
@@ -321,7 +323,15 @@ pub fn assign(
             agent: name,
             missing: 0,
         };
+        let span = swarmd_messages::stable_hash(&format!(
+            "assign/{}/{}/{}",
+            mission.id, task.id, task.attempts
+        ));
         let assignment = Assignment {
+            trace: swarmd_messages::TraceContext {
+                trace_id: mission.trace_id,
+                span_id: span.max(1).to_be_bytes(),
+            },
             mission: mission.id,
             task: task.id,
             goal: description.clone(),
@@ -357,6 +367,7 @@ mod tests {
         };
         Mission {
             id: 7,
+            trace_id: [7; 16],
             goal: Goal::CoverSector { sector },
             squad: "default".into(),
             tasks,

@@ -214,8 +214,13 @@ impl PlannerState {
             .filter(|a| a.status.squad == squad)
             .count();
         let tasks = book::split(&goal, self.args.plan.as_ref(), workers);
+        let mut trace_id = [0u8; 16];
+        while trace_id == [0; 16] {
+            self.args.ctx.entropy.fill_bytes(&mut trace_id);
+        }
         let mission = Mission {
             id,
+            trace_id,
             goal,
             squad,
             tasks,
@@ -228,13 +233,13 @@ impl PlannerState {
             tasks: mission.tasks.len() as u32,
         };
         let rationale = format!("split into tasks by capability for {workers} agents");
-        self.journal
-            .record_durably(EventKind::Mission {
-                mission: id,
-                change,
-                rationale,
-            })
-            .await;
+        let trace = self.journal.span_in(trace_id);
+        let kind = EventKind::Mission {
+            mission: id,
+            change,
+            rationale,
+        };
+        self.journal.record_durably_in(trace, kind).await;
         self.store.save(&mission).await;
         self.missions.insert(id, mission);
         self.trim();
@@ -333,7 +338,8 @@ impl PlannerState {
                     rationale,
                 },
             };
-            self.journal.record_durably(kind).await;
+            let trace = self.journal.span_in(now.trace_id);
+            self.journal.record_durably_in(trace, kind).await;
         }
         self.announce(id);
         self.store.save(&self.missions[&id]).await;

@@ -95,6 +95,7 @@ fn mission(m: &Mission) -> Value {
         .count();
     json!({
         "id": m.id,
+        "trace_id": super::json::hex(&m.trace_id),
         "goal": m.describe(),
         "squad": m.squad,
         "state": serde_json::to_value(&m.state).unwrap_or(Value::Null),

@@ -150,13 +150,14 @@ pub async fn supervision(w: &AgentWiring) -> SupervisionView {
 pub fn assign(w: &AgentWiring, mission: u64, waypoints: Vec<Cell>) {
     let s = w.supervision.get().expect("supervision runs");
     let a = Assignment {
+        trace: Default::default(),
         mission,
         task: 0,
         goal: format!("test mission {mission}"),
         waypoints,
         attempt: 1,
     };
-    s.cast(SupervisionMsg::Assign(a))
+    s.cast(SupervisionMsg::Assign(Box::new(a)))
         .expect("supervision takes it");
 }
 
