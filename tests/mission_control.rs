@@ -423,6 +423,19 @@ async fn a_mission_is_one_trace_from_the_clouds_plan_to_the_edges_actions() {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
         "{trace}"
     );
+    // The logs name the trace too: the cloud's assignment as a traceparent,
+    // the edge's end of the task by its trace id.
+    let in_trace =
+        |v: &Value, key: &str| v[key].as_str().is_some_and(|t| t.contains(trace.as_str()));
+    cloud
+        .wait_for("the assignment logged in the trace", STARTUP, |v| {
+            v["message"] == "task assigned" && in_trace(v, "traceparent")
+        })
+        .await;
+    edge.wait_for("the task's end logged in the trace", STARTUP, |v| {
+        v["message"] == "task finished" && in_trace(v, "trace_id")
+    })
+    .await;
     let command = format!("trace {trace}");
     let events = eventually("the edge's records of the mission at the cloud", || async {
         let (code, out, _) = console(&cloud.listen, &["--json", "-c", &command]).await;

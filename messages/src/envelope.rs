@@ -17,6 +17,27 @@ pub struct TraceContext {
     pub span_id: [u8; 8],
 }
 
+impl TraceContext {
+    /// The trace id as `traceparent` writes it: 32 lower-case hex digits.
+    pub fn trace_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The span id: 16 lower-case hex digits.
+    pub fn span_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+
+    /// The W3C `traceparent` header value (version 00, sampled).
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-01", self.trace_hex(), self.span_hex())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The frame every cross-node payload travels in.
 ///
 /// `version` comes first so a receiver can reject a frame from a newer node
@@ -37,5 +58,22 @@ impl<T> Envelope<T> {
             trace,
             payload,
         }
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::TraceContext;
+
+    #[test]
+    fn traceparent_is_lower_case_hex() {
+        let t = TraceContext {
+            trace_id: [0xab; 16],
+            span_id: [0x0c; 8],
+        };
+        assert_eq!(
+            t.traceparent(),
+            "00-abababababababababababababababab-0c0c0c0c0c0c0c0c-01"
+        );
     }
 }

@@ -236,7 +236,7 @@ impl SupervisionState {
             return;
         };
         let a = &task.assignment;
-        info!(agent = %self.w.name(), mission = a.mission, task = a.task, ?outcome, "task finished");
+        info!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished");
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
         self.w.journal.decision(rationale, vec![], 1.0).await;
         self.report(a, outcome);

@@ -226,7 +226,12 @@ impl PlannerState {
             tasks,
             state: MissionState::Active,
         };
-        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), "mission planned");
+        let trace_hex = swarmd_messages::TraceContext {
+            trace_id,
+            span_id: [0; 8],
+        }
+        .trace_hex();
+        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace_hex, "mission planned");
         let change = MissionChange::Planned {
             goal: mission.describe(),
             squad: mission.squad.clone(),
@@ -263,7 +268,7 @@ impl PlannerState {
             let before = mission.clone();
             let sends = book::assign(mission, &self.agents, &mut load);
             for (to, a) in &sends {
-                info!(agent = %to.name, mission = a.mission, task = a.task, waypoints = a.waypoints.len(), "task assigned");
+                info!(agent = %to.name, mission = a.mission, task = a.task, attempt = a.attempt, waypoints = a.waypoints.len(), traceparent = %a.trace.traceparent(), "task assigned");
                 self.send(to, &AgentMsg::Assign(a.clone()));
             }
             let why = "least loaded capable agent, nearest among equals";

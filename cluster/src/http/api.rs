@@ -143,34 +143,30 @@ pub async fn nodes(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiRe
     read(&http, peer.0, &uri, Command::Nodes).await
 }
 
-pub async fn tree(
-    State(http): State<Arc<Http>>,
+type NodeQ = Result<Query<NodeQuery>, QueryRejection>;
+
+/// A read about one node (`?node=N`, default this one).
+async fn read_node(
+    http: &Http,
     peer: Peer,
-    uri: Uri,
-    q: Result<Query<NodeQuery>, QueryRejection>,
+    uri: &Uri,
+    q: NodeQ,
+    command: fn(Option<String>) -> Command,
 ) -> ApiResult {
     let node = query(q)?.node;
-    read(&http, peer.0, &uri, Command::Tree { node }).await
+    read(http, peer.0, uri, command(node)).await
 }
 
-pub async fn agents(
-    State(http): State<Arc<Http>>,
-    peer: Peer,
-    uri: Uri,
-    q: Result<Query<NodeQuery>, QueryRejection>,
-) -> ApiResult {
-    let node = query(q)?.node;
-    read(&http, peer.0, &uri, Command::Agents { node }).await
+pub async fn tree(State(http): State<Arc<Http>>, peer: Peer, uri: Uri, q: NodeQ) -> ApiResult {
+    read_node(&http, peer, &uri, q, |node| Command::Tree { node }).await
 }
 
-pub async fn stats(
-    State(http): State<Arc<Http>>,
-    peer: Peer,
-    uri: Uri,
-    q: Result<Query<NodeQuery>, QueryRejection>,
-) -> ApiResult {
-    let node = query(q)?.node;
-    read(&http, peer.0, &uri, Command::Stats { node }).await
+pub async fn agents(State(http): State<Arc<Http>>, peer: Peer, uri: Uri, q: NodeQ) -> ApiResult {
+    read_node(&http, peer, &uri, q, |node| Command::Agents { node }).await
+}
+
+pub async fn stats(State(http): State<Arc<Http>>, peer: Peer, uri: Uri, q: NodeQ) -> ApiResult {
+    read_node(&http, peer, &uri, q, |node| Command::Stats { node }).await
 }
 
 pub async fn world(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
