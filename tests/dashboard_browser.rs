@@ -93,6 +93,44 @@ async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
     )
     .await;
 
+    // A mission's row filters the feed to its trace: the same trace `trace ID` prints.
+    let active = "#missions tbody tr[data-state=\"Active\"]";
+    let count = format!("return document.querySelectorAll('{active}').length;");
+    until(
+        "an active mission listed",
+        async || number(&browser, &count).await,
+        |n| *n > 0,
+    )
+    .await;
+    browser.click(active).await;
+    let trace = browser
+        .eval("return document.getElementById('f-trace').value;")
+        .await;
+    let trace = trace.as_str().unwrap().to_string();
+    assert_eq!(
+        trace.len(),
+        32,
+        "the mission's trace id in the filter: {trace:?}"
+    );
+    let visible = "return Array.from(document.querySelectorAll('#feed .event')).filter(d => !d.hidden).map(d => d.dataset.trace);";
+    let shown = until(
+        "the mission's events in the feed",
+        async || browser.eval(visible).await,
+        |v: &Value| v.as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await;
+    assert!(
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t == trace.as_str()),
+        "{shown}"
+    );
+    browser
+        .eval("document.getElementById('f-trace').value = ''; refilter(); return 0;")
+        .await;
+
     browser.click("#estop-all").await;
     until(
         "the page's action answered",
