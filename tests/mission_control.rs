@@ -372,6 +372,16 @@ async fn scrape(addr: &str) -> Vec<(String, f64)> {
         }
     }
     assert!(parsed.samples.len() > 20, "{text}");
+    // A histogram's +Inf bucket is its count.
+    for line in text.lines().filter(|l| l.contains("_bucket{le=\"+Inf\"}")) {
+        let (series, inf) = line.rsplit_once(' ').unwrap();
+        let family = series.split("_bucket").next().unwrap();
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{family}_count ")))
+            .unwrap_or_else(|| panic!("no {family}_count"));
+        assert_eq!(inf, count, "{family}");
+    }
     let samples: Vec<(String, f64)> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

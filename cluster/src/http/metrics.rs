@@ -51,9 +51,10 @@ async fn gather(sources: &MetricsSources) -> String {
             .chain([f64::INFINITY])
             .zip(ledger.commit_us_buckets)
             .collect();
+        // Failed commits are timed too: the count is what the buckets hold.
         let latency = ConstHistogram {
             sum: ledger.commit_us_total as f64 / 1e6,
-            count: ledger.batches,
+            count: ledger.commit_us_buckets.iter().sum(),
             buckets,
         };
         r.register_with_unit(
