@@ -30,9 +30,10 @@ pub struct Journal {
     agent: Arc<str>,
     lost: Arc<AtomicU64>,
     pending_durable: Arc<std::sync::Mutex<std::collections::VecDeque<(TraceContext, EventKind)>>>,
-    /// The trace the agent works in (its current task's mission), shared by
-    /// its layers: each event gets a span of its own in it. Zero: none.
-    following: Arc<std::sync::Mutex<[u8; 16]>>,
+    /// The span the agent works under (its current task's assignment),
+    /// shared by its layers: each event is a span of its own, a child of
+    /// it. The zero trace: none.
+    following: Arc<std::sync::Mutex<TraceContext>>,
     spans: Arc<AtomicU64>,
 }
 
@@ -49,35 +50,34 @@ impl Journal {
         }
     }
 
-    /// From now on every event is in trace `trace_id` (the zero id: none).
-    pub fn follow(&self, trace_id: [u8; 16]) {
+    /// From now on every event is a child span of `parent` (a span in the
+    /// zero trace: none).
+    pub fn follow(&self, parent: TraceContext) {
         *self
             .following
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = trace_id;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = parent;
     }
 
-    /// A fresh span in the trace followed, or no trace.
+    /// A fresh child of the span followed, or no trace.
     fn trace(&self) -> TraceContext {
-        let trace_id = *self
+        let parent = *self
             .following
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.span_in(trace_id)
+        self.span_in(parent)
     }
 
-    /// A span of its own in `trace_id` (none for the zero id): a hash of
+    /// A span of its own under `parent` (none in the zero trace): a hash of
     /// the writer and a counter, so a seed's spans are the same every run.
-    pub fn span_in(&self, trace_id: [u8; 16]) -> TraceContext {
-        if trace_id == [0; 16] {
+    pub fn span_in(&self, parent: TraceContext) -> TraceContext {
+        if !parent.is_traced() {
             return TraceContext::default();
         }
         let n = self.spans.fetch_add(1, Ordering::Relaxed);
+        let trace_id = parent.trace_id;
         let span = stable_hash(&format!("{}/{trace_id:?}/{n}", self.agent)).max(1);
-        TraceContext {
-            trace_id,
-            span_id: span.to_be_bytes(),
-        }
+        parent.child(span.to_be_bytes())
     }
 
     pub async fn decision(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {

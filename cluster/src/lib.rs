@@ -10,4 +10,5 @@ pub mod http;
 mod logging;
 pub mod mesh;
 pub mod node;
+pub mod telemetry;
 pub mod transport;

@@ -10,6 +10,7 @@ pub mod http;
 mod layers;
 pub mod map_file;
 mod model;
+pub mod telemetry;
 
 pub use bounds::BOUNDS;
 pub use error::ConfigError;

@@ -27,6 +27,8 @@ pub struct NodeConfig {
     pub control: ControlSection,
     #[serde(default)]
     pub http: crate::http::HttpSection,
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySection,
 }
 
 /// The operator door (console, HTTP).
@@ -348,6 +350,7 @@ impl NodeConfig {
         }
         self.validate_swarm()?;
         self.validate_http()?;
+        self.validate_telemetry()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {

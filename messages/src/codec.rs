@@ -88,10 +88,7 @@ mod tests {
     }
 
     fn sample() -> Envelope<Status> {
-        let trace = TraceContext {
-            trace_id: [7; 16],
-            span_id: [9; 8],
-        };
+        let trace = TraceContext::root([7; 16], [9; 8]);
         Envelope::new(
             "acme",
             trace,

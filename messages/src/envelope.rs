@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 /// (`standard()`: little-endian varints), so changing either bumps it.
 /// 2: typed event kinds (mission, task, agent, audit; member states and
 /// supervision actions as enums), the node role as an enum, typed refusals.
-pub const WIRE_VERSION: u16 = 2;
+/// 3: the trace context names its parent span.
+pub const WIRE_VERSION: u16 = 3;
 
 /// The operators' tenant: a node's own records (supervision, membership,
 /// audit) and its cluster traffic. Console sessions in it see the whole node.
@@ -15,9 +16,39 @@ pub const SYSTEM_TENANT: &str = "system";
 pub struct TraceContext {
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
+    /// The span this one is a step of; zero for a trace's root span.
+    pub parent_span_id: [u8; 8],
 }
 
 impl TraceContext {
+    /// The root span `span_id` of trace `trace_id`.
+    pub fn root(trace_id: [u8; 16], span_id: [u8; 8]) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            parent_span_id: [0; 8],
+        }
+    }
+
+    /// Span `span_id` in this trace, a step of this span.
+    pub fn child(&self, span_id: [u8; 8]) -> Self {
+        Self {
+            trace_id: self.trace_id,
+            span_id,
+            parent_span_id: self.span_id,
+        }
+    }
+
+    /// Whether this is in a trace at all (the zero trace id is none).
+    pub fn is_traced(&self) -> bool {
+        self.trace_id != [0; 16]
+    }
+
+    /// The parent span id in hex, `None` for a root span.
+    pub fn parent_hex(&self) -> Option<String> {
+        (self.parent_span_id != [0; 8]).then(|| hex(&self.parent_span_id))
+    }
+
     /// The trace id as `traceparent` writes it: 32 lower-case hex digits.
     pub fn trace_hex(&self) -> String {
         hex(&self.trace_id)
@@ -67,13 +98,21 @@ mod trace_tests {
 
     #[test]
     fn traceparent_is_lower_case_hex() {
-        let t = TraceContext {
-            trace_id: [0xab; 16],
-            span_id: [0x0c; 8],
-        };
+        let t = TraceContext::root([0xab; 16], [0x0c; 8]);
         assert_eq!(
             t.traceparent(),
             "00-abababababababababababababababab-0c0c0c0c0c0c0c0c-01"
         );
+        assert_eq!(t.parent_hex(), None);
+    }
+
+    #[test]
+    fn a_child_span_names_its_parent() {
+        let root = TraceContext::root([1; 16], [2; 8]);
+        let step = root.child([3; 8]);
+        assert_eq!(step.trace_id, root.trace_id);
+        assert_eq!(step.parent_span_id, root.span_id);
+        assert_eq!(step.parent_hex().as_deref(), Some("0202020202020202"));
+        assert!(step.is_traced() && !TraceContext::default().is_traced());
     }
 }

@@ -177,8 +177,8 @@ impl SupervisionState {
             last_progress: now,
             last_problem: None,
         });
-        let trace_id = self.current.as_ref().map(|t| t.assignment.trace.trace_id);
-        self.w.journal.follow(trace_id.unwrap_or_default());
+        let assigned_in = self.current.as_ref().map(|t| t.assignment.trace);
+        self.w.journal.follow(assigned_in.unwrap_or_default());
         if let Some(a) = self.current.as_ref().map(|t| &t.assignment) {
             let rationale = format!(
                 "started task {}/{} (attempt {})",

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use swarmd_messages::TraceContext;
 use swarmd_messages::swarm::{
     AgentStatus, Assignment, Cell, FloorPlan, Goal, TaskOutcome, TaskReport,
 };
@@ -54,7 +55,26 @@ pub struct Mission {
     pub state: MissionState,
 }
 
+/// A mission's root span (its plan): every other record of the mission is
+/// a child of it, or of one of its assignments.
+pub fn root_span(trace_id: [u8; 16], mission: u64) -> TraceContext {
+    let span = swarmd_messages::stable_hash(&format!("mission/{mission}"));
+    TraceContext::root(trace_id, span.max(1).to_be_bytes())
+}
+
+/// The span of assigning `task`'s attempt `attempt`, a child of the root:
+/// the parent of everything the agent records while working on it, on
+/// whichever node it runs.
+pub fn assignment_span(trace_id: [u8; 16], mission: u64, task: u32, attempt: u32) -> TraceContext {
+    let span = swarmd_messages::stable_hash(&format!("assign/{mission}/{task}/{attempt}"));
+    root_span(trace_id, mission).child(span.max(1).to_be_bytes())
+}
+
 impl Mission {
+    pub fn root_span(&self) -> TraceContext {
+        root_span(self.trace_id, self.id)
+    }
+
     pub fn describe(&self) -> String {
         match &self.goal {
             Goal::CoverSector { sector } => format!("cover sector {}-{}", sector.min, sector.max),
@@ -323,15 +343,8 @@ pub fn assign(
             agent: name,
             missing: 0,
         };
-        let span = swarmd_messages::stable_hash(&format!(
-            "assign/{}/{}/{}",
-            mission.id, task.id, task.attempts
-        ));
         let assignment = Assignment {
-            trace: swarmd_messages::TraceContext {
-                trace_id: mission.trace_id,
-                span_id: span.max(1).to_be_bytes(),
-            },
+            trace: assignment_span(mission.trace_id, mission.id, task.id, task.attempts),
             mission: mission.id,
             task: task.id,
             goal: description.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::swarm::Cell;
 use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg, Rect};
-use swarmd_messages::{AgentChange, EventKind, MissionChange};
+use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -226,19 +226,14 @@ impl PlannerState {
             tasks,
             state: MissionState::Active,
         };
-        let trace_hex = swarmd_messages::TraceContext {
-            trace_id,
-            span_id: [0; 8],
-        }
-        .trace_hex();
-        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace_hex, "mission planned");
+        let trace = mission.root_span();
+        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned");
         let change = MissionChange::Planned {
             goal: mission.describe(),
             squad: mission.squad.clone(),
             tasks: mission.tasks.len() as u32,
         };
         let rationale = format!("split into tasks by capability for {workers} agents");
-        let trace = self.journal.span_in(trace_id);
         let kind = EventKind::Mission {
             mission: id,
             change,
@@ -330,6 +325,16 @@ impl PlannerState {
         }
         for change in book::changes(before, now) {
             let rationale = why.to_string();
+            let trace = match &change {
+                Change::Task {
+                    task,
+                    change: TaskChange::Assigned { .. },
+                } => {
+                    let attempt = now.tasks.iter().find(|t| t.id == *task).map(|t| t.attempts);
+                    book::assignment_span(now.trace_id, id, *task, attempt.unwrap_or(0))
+                }
+                _ => self.journal.span_in(now.root_span()),
+            };
             let kind = match change {
                 Change::Task { task, change } => EventKind::Task {
                     mission: id,
@@ -343,7 +348,6 @@ impl PlannerState {
                     rationale,
                 },
             };
-            let trace = self.journal.span_in(now.trace_id);
             self.journal.record_durably_in(trace, kind).await;
         }
         self.announce(id);

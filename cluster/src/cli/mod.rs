@@ -62,6 +62,10 @@ pub struct NodeArgs {
     /// default 127.0.0.1:4680 on cloud and both nodes [config: http.listen]
     #[arg(long, global = true, env = "SWARMD_HTTP", value_name = "ADDR")]
     pub http: Option<String>,
+    /// An OpenTelemetry collector to export spans to, e.g.
+    /// http://127.0.0.1:4317 [config: telemetry.otlp_endpoint]
+    #[arg(long, global = true, env = "SWARMD_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     /// human or json [config: log.format]
     #[arg(long, global = true, env = "SWARMD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -148,6 +152,11 @@ pub fn overrides(args: &NodeArgs, matches: &ArgMatches) -> Vec<Override> {
         ("log", "log.filter", &args.log),
         ("log_format", "log.format", &args.log_format),
         ("http", "http.listen", &args.http),
+        (
+            "otlp_endpoint",
+            "telemetry.otlp_endpoint",
+            &args.otlp_endpoint,
+        ),
     ];
     let mut out: Vec<Override> = single
         .into_iter()

@@ -186,7 +186,8 @@ pub fn event(e: &Value) -> String {
     )
 }
 
-/// `trace ID`: events in time order, each under the span it follows.
+/// `trace ID`: events in time order, each indented under its parent span
+/// (one level in when the parent was not seen: recorded earlier, elsewhere).
 pub fn trace(events: &Value) -> String {
     let mut events: Vec<&Value> = events.as_array().into_iter().flatten().collect();
     events.sort_by_key(|e| e["time_us"].as_u64().unwrap_or(0));
@@ -194,8 +195,11 @@ pub fn trace(events: &Value) -> String {
     let mut out = String::new();
     for e in events {
         let span = s(&e["span_id"]);
-        let next = depth_of.len().min(1);
-        let depth = *depth_of.entry(span.clone()).or_insert(next);
+        let depth = match e["parent_span_id"].as_str() {
+            None => 0,
+            Some(parent) => depth_of.get(parent).map_or(1, |d| d + 1),
+        };
+        depth_of.entry(span.clone()).or_insert(depth);
         let _ = writeln!(out, "{}[{span}] {}", "  ".repeat(depth), event(e));
     }
     out

@@ -420,6 +420,7 @@ pub(crate) async fn stats(args: &ControlArgs) -> ControlReply {
             "cursor": cursor,
             "backlog": if args.role.runs_edge() && !args.role.runs_cloud() { backlog } else { None },
         },
+        "otlp": args.telemetry.as_ref().map(|t| t.snapshot()),
         "agents": agents.len(),
         "agent_restarts": restarts,
         "gateway": json::gateway_stats(&gateway),

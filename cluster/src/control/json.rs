@@ -86,6 +86,7 @@ pub fn event(e: &Event) -> Value {
         "agent": e.agent,
         "trace_id": hex(&e.trace.trace_id),
         "span_id": hex(&e.trace.span_id),
+        "parent_span_id": e.trace.parent_hex(),
         "time_us": e.time_us,
         "kind": e.kind.name(),
         "detail": serde_json::to_value(&e.kind).unwrap_or(Value::Null),

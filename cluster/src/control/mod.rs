@@ -91,6 +91,8 @@ pub struct ControlArgs {
     pub world: ActorSlot<swarmd_actors::world::WorldActorMsg>,
     /// When the node started (its clock), for uptime.
     pub started: std::time::SystemTime,
+    /// The OTLP exporter's counts, when this node exports.
+    pub telemetry: Option<crate::telemetry::ExportStats>,
 }
 
 #[derive(Clone)]

@@ -128,6 +128,32 @@ fn node_numbers(r: &mut Registry, s: &Value) {
     for (name, help, key) in ledger {
         counter(r, name, help, num(s, &["ledger", key]));
     }
+    let otlp = [
+        (
+            "otlp_spans_exported",
+            "Spans the OTLP collector accepted",
+            "exported",
+        ),
+        (
+            "otlp_spans_dropped",
+            "Spans skipped past telemetry.max_lag, never exported",
+            "dropped",
+        ),
+        (
+            "otlp_export_failures",
+            "OTLP export calls that failed or timed out",
+            "failed_exports",
+        ),
+    ];
+    for (name, help, key) in otlp {
+        counter(r, name, help, num(s, &["otlp", key]));
+    }
+    gauge(
+        r,
+        "otlp_lag_events",
+        "Events recorded here the OTLP exporter has not looked at yet",
+        num(s, &["otlp", "lag"]),
+    );
     gauge(
         r,
         "forward_backlog_events",

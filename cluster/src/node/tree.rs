@@ -29,6 +29,7 @@ use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
 use crate::http;
+use crate::telemetry;
 use crate::transport::{self, SESSION_EVENTS, ServerSlot};
 use swarmd_config::http::HttpListen;
 use swarmd_storage::ledger::LedgerReader;
@@ -54,6 +55,8 @@ pub struct Wiring {
     pub agent_stats: AgentStats,
     /// Mission Control's bearer token (`http.token_file`), read at start.
     http_token: Option<String>,
+    /// What the OTLP exporter did, for `stats` and /metrics.
+    pub export_stats: crate::telemetry::ExportStats,
 }
 
 impl Wiring {
@@ -93,6 +96,7 @@ impl Wiring {
             root: ActorSlot::new(),
             agent_stats: AgentStats::default(),
             http_token: http::token_of(config.http.token_file.as_deref())?,
+            export_stats: Default::default(),
         })
     }
 }
@@ -152,7 +156,19 @@ pub fn root_spec(
     let mut root = SupervisorSpec::new("node", Strategy::OneForOne)
         .intensity(3, Duration::from_secs(30))
         .events(events.clone())
-        .child(storage.into_child())
+        .child(storage.into_child());
+    // Right after storage: it stops after everything that records, and
+    // flushes their last spans.
+    if let Some(target) = config.otlp_target() {
+        root = root.child(telemetry::telemetry_child(telemetry::TelemetryArgs {
+            node: config.node.name.clone(),
+            storage: ctx.storage.clone(),
+            target,
+            config: config.telemetry.clone(),
+            stats: wiring.export_stats.clone(),
+        }));
+    }
+    root = root
         .child(cluster.into_child())
         .child(agents.into_child_in(wiring.agents.clone()));
     let router: Arc<dyn Router> = wiring.router.clone();
@@ -206,6 +222,7 @@ fn control_args(
         missions: wiring.cloud.missions.clone(),
         world: wiring.cloud.world.clone(),
         started: ctx.clock.wall_now(),
+        telemetry: config.otlp_target().map(|_| wiring.export_stats.clone()),
     }
 }
 

@@ -1,23 +1,82 @@
-//! Events written under wire version 1, read after an upgrade: the flight
-//! recorder stays readable in place. Version 1 had the same event but for
-//! two kinds that were text then: a supervision action and a member state.
+//! Events written under older wire versions, read after an upgrade: the
+//! flight recorder stays readable in place.
+//! - Version 1 had the same event but for two kinds that were text then: a
+//!   supervision action and a member state.
+//! - Versions 1 and 2 had a trace context without a parent span.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use swarmd_messages::{
     CodecError, Event, EventId, EventKind, MemberState, SupervisionAction, TraceContext,
-    decode_version,
+    decode_payload,
 };
 
 const VERSION: u16 = 1;
+const VERSION_2: u16 = 2;
+
+/// The trace context of versions 1 and 2.
+#[derive(Serialize, Deserialize, Default)]
+struct TraceV2 {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+}
+
+impl TraceV2 {
+    /// The parent was not recorded: the span reads as a root.
+    fn upgrade(self) -> TraceContext {
+        TraceContext::root(self.trace_id, self.span_id)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct EnvelopeV2<T> {
+    version: u16,
+    tenant: String,
+    trace: TraceV2,
+    payload: T,
+}
+
+fn decode_old<T: serde::de::DeserializeOwned>(bytes: &[u8], version: u16) -> Result<T, CodecError> {
+    let envelope: EnvelopeV2<T> = decode_payload(bytes)?;
+    if envelope.version != version {
+        return Err(CodecError::UnsupportedVersion {
+            got: envelope.version,
+            supported: version,
+        });
+    }
+    Ok(envelope.payload)
+}
 
 #[derive(Deserialize)]
 struct EventV1 {
     id: EventId,
     tenant: String,
     agent: Option<String>,
-    trace: TraceContext,
+    trace: TraceV2,
     time_us: u64,
     kind: KindV1,
+}
+
+#[derive(Deserialize)]
+struct EventV2 {
+    id: EventId,
+    tenant: String,
+    agent: Option<String>,
+    trace: TraceV2,
+    time_us: u64,
+    kind: EventKind,
+}
+
+/// A version 2 event as today's [`Event`].
+pub fn decode_v2(bytes: &[u8]) -> Result<Event, CodecError> {
+    let old: EventV2 = decode_old(bytes, VERSION_2)?;
+    Ok(Event {
+        id: old.id,
+        tenant: old.tenant,
+        agent: old.agent,
+        trace: old.trace.upgrade(),
+        time_us: old.time_us,
+        kind: old.kind,
+    })
 }
 
 #[derive(Deserialize)]
@@ -56,12 +115,12 @@ enum KindV1 {
 
 /// A version 1 event as today's [`Event`].
 pub fn decode_v1(bytes: &[u8]) -> Result<Event, CodecError> {
-    let old: EventV1 = decode_version(bytes, VERSION)?.payload;
+    let old: EventV1 = decode_old(bytes, VERSION)?;
     Ok(Event {
         id: old.id,
         tenant: old.tenant,
         agent: old.agent,
-        trace: old.trace,
+        trace: old.trace.upgrade(),
         time_us: old.time_us,
         kind: upgrade(old.kind),
     })
@@ -147,8 +206,6 @@ fn member_state(state: &str) -> Option<MemberState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Serialize;
-    use swarmd_messages::Envelope;
 
     /// Version 1's writer, as it was.
     #[derive(Serialize)]
@@ -177,7 +234,7 @@ mod tests {
         id: EventId,
         tenant: String,
         agent: Option<String>,
-        trace: TraceContext,
+        trace: TraceV2,
         time_us: u64,
         kind: WrittenV1,
     }
@@ -190,13 +247,61 @@ mod tests {
             },
             tenant: "system".into(),
             agent: None,
-            trace: TraceContext::default(),
+            trace: TraceV2::default(),
             time_us: 9,
             kind,
         };
-        let mut envelope = Envelope::new("system", TraceContext::default(), event);
-        envelope.version = VERSION;
-        swarmd_messages::encode(&envelope).unwrap()
+        enveloped(VERSION, event)
+    }
+
+    fn enveloped<T: Serialize>(version: u16, payload: T) -> Vec<u8> {
+        let envelope = EnvelopeV2 {
+            version,
+            tenant: "system".into(),
+            trace: TraceV2::default(),
+            payload,
+        };
+        swarmd_messages::encode_payload(&envelope).unwrap()
+    }
+
+    #[derive(Serialize)]
+    struct WrittenEventV2 {
+        id: EventId,
+        tenant: String,
+        agent: Option<String>,
+        trace: TraceV2,
+        time_us: u64,
+        kind: EventKind,
+    }
+
+    #[test]
+    fn a_version_2_event_reads_with_its_span_as_a_root() {
+        let kind = EventKind::Signal {
+            status: "ok".into(),
+            detail: "d".into(),
+        };
+        let bytes = enveloped(
+            VERSION_2,
+            WrittenEventV2 {
+                id: EventId {
+                    node: "n".into(),
+                    seq: 7,
+                },
+                tenant: "acme".into(),
+                agent: Some("a1".into()),
+                trace: TraceV2 {
+                    trace_id: [5; 16],
+                    span_id: [6; 8],
+                },
+                time_us: 11,
+                kind: kind.clone(),
+            },
+        );
+        let event = super::super::record::decode_event(&bytes).unwrap();
+        assert_eq!(event.kind, kind);
+        assert_eq!(event.trace, TraceContext::root([5; 16], [6; 8]));
+        assert_eq!((event.id.seq, event.time_us), (7, 11));
+        assert!(decode_v2(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -11,11 +11,12 @@ pub fn encode_event(event: &Event) -> Result<Vec<u8>, StorageError> {
         .map_err(|e| StorageError::Corrupt(format!("cannot encode event {:?}: {e}", event.id)))
 }
 
-/// Decodes a stored event, of this wire version or of version 1 (a ledger
-/// written before the upgrade stays readable in place).
+/// Decodes a stored event, of this wire version or of an older one (a
+/// ledger written before the upgrade stays readable in place).
 pub fn decode_event(bytes: &[u8]) -> Result<Event, StorageError> {
     let decoded = match decode::<Event>(bytes) {
         Err(CodecError::UnsupportedVersion { got: 1, .. }) => super::legacy::decode_v1(bytes),
+        Err(CodecError::UnsupportedVersion { got: 2, .. }) => super::legacy::decode_v2(bytes),
         other => other.map(|envelope| envelope.payload),
     };
     decoded.map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))

@@ -126,10 +126,7 @@ pub fn draft(tenant: &str, agent: Option<&str>, trace: u8, kind: EventKind) -> E
     EventDraft {
         tenant: tenant.into(),
         agent: agent.map(Into::into),
-        trace: TraceContext {
-            trace_id: [trace; 16],
-            span_id: [trace; 8],
-        },
+        trace: TraceContext::root([trace; 16], [trace; 8]),
         kind,
     }
 }
