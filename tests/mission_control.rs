@@ -476,6 +476,30 @@ async fn a_mission_is_one_trace_from_the_clouds_plan_to_the_edges_actions() {
         events.len(),
         "a span of its own for every record"
     );
+    // Parent links: the cloud's plan is the root, its assignments children
+    // of it, and everything the edge recorded a child of an assignment.
+    let roots: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["parent_span_id"].is_null())
+        .collect();
+    assert_eq!(roots.len(), 1, "one root: {events:?}");
+    assert_eq!(
+        (&roots[0]["node"], &roots[0]["kind"]),
+        (&json!("cloud"), &json!("mission"))
+    );
+    let assignments: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["detail"]["Task"]["change"].get("Assigned").is_some())
+        .map(|e| e["span_id"].as_str().unwrap())
+        .collect();
+    assert!(!assignments.is_empty(), "{events:?}");
+    for event in events.iter().filter(|e| e["node"] == "edge-1") {
+        let parent = event["parent_span_id"].as_str().unwrap_or_default();
+        assert!(
+            assignments.contains(parent),
+            "an edge record outside any assignment: {event}"
+        );
+    }
     let times: Vec<u64> = events
         .iter()
         .map(|e| e["time_us"].as_u64().unwrap())

@@ -7,6 +7,7 @@ pub mod console;
 pub mod control;
 pub mod gateway;
 pub mod http;
+pub mod jetstream;
 mod logging;
 pub mod mesh;
 pub mod node;

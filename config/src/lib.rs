@@ -7,6 +7,7 @@
 mod bounds;
 mod error;
 pub mod http;
+pub mod hub;
 mod layers;
 pub mod map_file;
 mod model;

@@ -29,6 +29,8 @@ pub struct NodeConfig {
     pub http: crate::http::HttpSection,
     #[serde(default)]
     pub telemetry: crate::telemetry::TelemetrySection,
+    #[serde(default)]
+    pub hub: crate::hub::HubSection,
 }
 
 /// The operator door (console, HTTP).
@@ -351,6 +353,7 @@ impl NodeConfig {
         self.validate_swarm()?;
         self.validate_http()?;
         self.validate_telemetry()?;
+        self.validate_hub()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {

@@ -3,8 +3,6 @@
 //! lock, so parallel tests do not race apt. No install, no test: it fails
 //! loudly, it never skips.
 
-use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -16,48 +14,12 @@ use super::http::{get, post_json, request};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const DRIVER: &str = "/usr/bin/chromedriver";
-const INSTALL_LOCK: &str = "/tmp/swarmd-tests-apt.lock";
 /// W3C WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-fn installed() -> bool {
-    Path::new(CHROMIUM).exists() && Path::new(DRIVER).exists()
-}
-
 /// Installs chromium and chromedriver with apt-get unless present.
 pub fn ensure_chromium() {
-    if installed() {
-        return;
-    }
-    let lock = std::fs::File::create(INSTALL_LOCK).expect("the install lock file");
-    // SAFETY: flock on a file descriptor we own; released when `lock` drops.
-    let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-    assert_eq!(locked, 0, "cannot lock {INSTALL_LOCK}");
-    if installed() {
-        return;
-    }
-    eprintln!("installing Debian's chromium and chromium-driver for the browser tests…");
-    let install = || {
-        std::process::Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !install() {
-        let _ = std::process::Command::new("apt-get").arg("update").status();
-        assert!(install(), "apt-get install chromium chromium-driver failed");
-    }
-    assert!(
-        installed(),
-        "chromium or chromedriver still missing after the install"
-    );
+    super::ensure_packages(&[CHROMIUM, DRIVER], &["chromium", "chromium-driver"]);
 }
 
 /// A chromedriver process and one browser session in it; both end on drop.

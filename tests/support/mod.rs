@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod console;
 pub mod http;
+pub mod nats;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -236,4 +237,41 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+const INSTALL_LOCK: &str = "/tmp/swarmd-tests-apt.lock";
+
+/// Installs Debian `packages` with apt-get unless every one of `paths`
+/// exists: once per machine, under a lock, so parallel tests do not race
+/// apt. No install, no test: it fails loudly, it never skips.
+pub fn ensure_packages(paths: &[&str], packages: &[&str]) {
+    use std::os::fd::AsRawFd;
+    let installed = || paths.iter().all(|p| Path::new(p).exists());
+    if installed() {
+        return;
+    }
+    let lock = std::fs::File::create(INSTALL_LOCK).expect("the install lock file");
+    // SAFETY: flock on a file descriptor we own; released when `lock` drops.
+    let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(locked, 0, "cannot lock {INSTALL_LOCK}");
+    if installed() {
+        return;
+    }
+    eprintln!("installing Debian's {packages:?} for the tests…");
+    let install = || {
+        std::process::Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = std::process::Command::new("apt-get").arg("update").status();
+        assert!(install(), "apt-get install {packages:?} failed");
+    }
+    assert!(
+        installed(),
+        "{paths:?} still missing after installing {packages:?}"
+    );
 }

@@ -11,7 +11,7 @@ use swarmd_messages::swarm::{
     Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
 };
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{Span, info, info_span, warn};
 
 use super::planning::{Intent, intent_for};
 use super::{AgentWiring, SituationMsg, SupervisionMsg};
@@ -39,6 +39,8 @@ struct Task {
     next_waypoint: usize,
     last_progress: Instant,
     last_problem: Option<String>,
+    /// Open while the agent works the task; its logs are in it.
+    span: Span,
 }
 
 #[derive(Clone)]
@@ -171,7 +173,9 @@ impl SupervisionState {
 
     async fn start_next(&mut self) {
         let now = Instant::now();
+        let agent = self.w.name();
         self.current = self.queue.pop_front().map(|assignment| Task {
+            span: task_span(agent, &assignment),
             assignment,
             next_waypoint: 0,
             last_progress: now,
@@ -236,7 +240,8 @@ impl SupervisionState {
             return;
         };
         let a = &task.assignment;
-        info!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished");
+        task.span
+            .in_scope(|| info!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished"));
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
         self.w.journal.decision(rationale, vec![], 1.0).await;
         self.report(a, outcome);
@@ -373,4 +378,9 @@ async fn sandbox_plan(
     asked
         .success_or(())
         .map_err(|_| "no answer from the sandbox".to_string())
+}
+
+/// The span of working `a`, in its trace under its assignment's span.
+fn task_span(agent: &str, a: &Assignment) -> Span {
+    info_span!("task.work", agent, mission.id = a.mission, task = a.task, attempt = a.attempt, trace_id = %a.trace.trace_hex(), parent_span_id = %a.trace.span_hex())
 }

@@ -13,7 +13,7 @@ use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, Mi
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::store::MissionStore;
@@ -227,7 +227,8 @@ impl PlannerState {
             state: MissionState::Active,
         };
         let trace = mission.root_span();
-        info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned");
+        let span = info_span!("mission.plan", mission.id = id, trace_id = %trace.trace_hex(), span_id = %trace.span_hex());
+        span.in_scope(|| info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned"));
         let change = MissionChange::Planned {
             goal: mission.describe(),
             squad: mission.squad.clone(),
@@ -239,8 +240,12 @@ impl PlannerState {
             change,
             rationale,
         };
-        self.journal.record_durably_in(trace, kind).await;
-        self.store.save(&mission).await;
+        async {
+            self.journal.record_durably_in(trace, kind).await;
+            self.store.save(&mission).await;
+        }
+        .instrument(span)
+        .await;
         self.missions.insert(id, mission);
         self.trim();
         Ok(id)
@@ -263,6 +268,8 @@ impl PlannerState {
             let before = mission.clone();
             let sends = book::assign(mission, &self.agents, &mut load);
             for (to, a) in &sends {
+                let span = info_span!("task.assign", mission.id = a.mission, task = a.task, agent = %to.name, attempt = a.attempt, trace_id = %a.trace.trace_hex());
+                let _in = span.enter();
                 info!(agent = %to.name, mission = a.mission, task = a.task, attempt = a.attempt, waypoints = a.waypoints.len(), traceparent = %a.trace.traceparent(), "task assigned");
                 self.send(to, &AgentMsg::Assign(a.clone()));
             }

@@ -421,8 +421,20 @@ pub(crate) async fn stats(args: &ControlArgs) -> ControlReply {
             "backlog": if args.role.runs_edge() && !args.role.runs_cloud() { backlog } else { None },
         },
         "otlp": args.telemetry.as_ref().map(|t| t.snapshot()),
+        "hub": hub_stats(&args.hub),
         "agents": agents.len(),
         "agent_restarts": restarts,
         "gateway": json::gateway_stats(&gateway),
     }))
+}
+
+fn hub_stats(hub: &super::HubStats) -> Value {
+    let mut out = json!({ "backend": hub.backend });
+    if let (Some(ingest), Some(map)) = (&hub.ingest, out.as_object_mut()) {
+        let snapshot = serde_json::to_value(ingest.snapshot()).unwrap_or(Value::Null);
+        if let Value::Object(fields) = snapshot {
+            map.extend(fields);
+        }
+    }
+    out
 }

@@ -93,6 +93,15 @@ pub struct ControlArgs {
     pub started: std::time::SystemTime,
     /// The OTLP exporter's counts, when this node exports.
     pub telemetry: Option<crate::telemetry::ExportStats>,
+    pub hub: HubStats,
+}
+
+/// Which hub this node's events go through, and on a cloud reading
+/// JetStream what its consumer did.
+#[derive(Clone)]
+pub struct HubStats {
+    pub backend: swarmd_config::hub::HubBackend,
+    pub ingest: Option<crate::jetstream::IngestStats>,
 }
 
 #[derive(Clone)]

@@ -11,6 +11,7 @@ use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
+use swarmd_config::hub::HubBackend;
 use swarmd_messages::MemberInfo;
 use swarmd_storage::ledger::{ForwarderArgs, ForwarderConfig, Hub, LedgerHub, forwarder_child};
 use swarmd_storage::ledger::{RetentionPolicy, WriterConfig};
@@ -24,11 +25,12 @@ use tokio::sync::broadcast;
 use super::cluster_tree;
 use super::recorder::{Recorder, RecorderArgs};
 use super::swarm::{self, CloudSlots, ClusterRouter};
-use crate::control::{ControlArgs, control_child};
+use crate::control::{ControlArgs, HubStats, control_child};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
 };
 use crate::http;
+use crate::jetstream::JetStreamHub;
 use crate::telemetry;
 use crate::transport::{self, SESSION_EVENTS, ServerSlot};
 use swarmd_config::http::HttpListen;
@@ -57,6 +59,8 @@ pub struct Wiring {
     http_token: Option<String>,
     /// What the OTLP exporter did, for `stats` and /metrics.
     pub export_stats: crate::telemetry::ExportStats,
+    /// What the JetStream consumer did, on a cloud on that hub.
+    pub ingest_stats: crate::jetstream::IngestStats,
 }
 
 impl Wiring {
@@ -97,6 +101,7 @@ impl Wiring {
             agent_stats: AgentStats::default(),
             http_token: http::token_of(config.http.token_file.as_deref())?,
             export_stats: Default::default(),
+            ingest_stats: Default::default(),
         })
     }
 }
@@ -168,6 +173,16 @@ pub fn root_spec(
             stats: wiring.export_stats.clone(),
         }));
     }
+    if consumes_jetstream(config) {
+        root = root.child(crate::jetstream::ingest_child(
+            crate::jetstream::IngestArgs {
+                node: config.node.name.clone(),
+                section: config.hub.jetstream.clone(),
+                storage: ctx.storage.clone(),
+                stats: wiring.ingest_stats.clone(),
+            },
+        ));
+    }
     root = root
         .child(cluster.into_child())
         .child(agents.into_child_in(wiring.agents.clone()));
@@ -223,6 +238,10 @@ fn control_args(
         world: wiring.cloud.world.clone(),
         started: ctx.clock.wall_now(),
         telemetry: config.otlp_target().map(|_| wiring.export_stats.clone()),
+        hub: HubStats {
+            backend: config.hub.backend,
+            ingest: consumes_jetstream(config).then(|| wiring.ingest_stats.clone()),
+        },
     }
 }
 
@@ -320,17 +339,33 @@ fn storage_spec(
         return spec;
     }
     let mut forwarding = ForwarderConfig::new(config.node.name.clone());
-    // A batch is re-sent only once the call carrying it has surely given up.
-    forwarding.ack_timeout = config.cluster.call_timeout() + Duration::from_secs(1);
+    let hub: Arc<dyn Hub> = match config.hub.backend {
+        HubBackend::Ledger => {
+            // A batch is re-sent only once the call carrying it has surely given up.
+            forwarding.ack_timeout = config.cluster.call_timeout() + Duration::from_secs(1);
+            Arc::new(ClusterHub {
+                cluster: wiring.cluster.clone(),
+            })
+        }
+        HubBackend::Jetstream => {
+            let js = &config.hub.jetstream;
+            // Connecting, then publishing and awaiting the acks, each bounded.
+            forwarding.ack_timeout = js.timeout() * 2 + Duration::from_secs(1);
+            Arc::new(JetStreamHub::new(&config.node.name, js.clone()))
+        }
+    };
     spec.child(forwarder_child(ForwarderArgs {
         storage: ctx.storage.clone(),
         ledger: ctx.ledger.clone(),
         entropy: ctx.entropy.clone(),
-        hub: Arc::new(ClusterHub {
-            cluster: wiring.cluster.clone(),
-        }),
+        hub,
         config: forwarding,
     }))
+}
+
+/// A cloud on the JetStream hub reads the stream into its ledger.
+fn consumes_jetstream(config: &NodeConfig) -> bool {
+    config.node.role.runs_cloud() && config.hub.backend == HubBackend::Jetstream
 }
 
 /// An edge-only node ships its ledger to the cloud; a cloud or a single

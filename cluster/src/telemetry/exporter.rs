@@ -146,6 +146,7 @@ impl TelemetryState {
         let next = persisted_next_seq(&*self.args.storage, node)
             .map_err(|e| ExportError::Ledger(e.to_string()))?;
         self.skip_past_max_lag(next);
+        self.args.stats.lag(next.saturating_sub(self.cursor));
         let events = self
             .reader
             .node_log(node, self.cursor, config.max_batch)

@@ -16,13 +16,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_actors::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
+use swarmd_actors::agent::{Action, GridAgentKind, ReflexMsg};
 use swarmd_actors::ticker::{TickStats, quantile};
 use swarmd_actors::world::GridConfig;
-use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Cell;
 use swarmd_sim_node::SwarmNode;
-use swarmd_supervisor::start_child;
 use tokio::time::Instant;
 
 const SPAWN_AGENTS: usize = 10_000;
@@ -49,21 +47,6 @@ fn big_grid() -> GridConfig {
         max_agents: SPAWN_AGENTS,
         ..GridConfig::default()
     }
-}
-
-async fn spawn_agents(node: &SwarmNode, kind: &GridAgentKind, n: usize) -> Vec<AgentWiring> {
-    let agents = node.agents.get().expect("agents supervisor runs");
-    let mut wirings = Vec::with_capacity(n);
-    for i in 0..n {
-        let spec = SpawnSpec::new(format!("a{i}"), "grid", "t");
-        let (prepared, wiring) = kind.prepare_agent(&spec, &node.ctx).expect("valid spec");
-        node.directory.register(&spec.id, prepared.endpoint);
-        start_child(&agents, prepared.child)
-            .await
-            .expect("agent starts");
-        wirings.push(wiring);
-    }
-    wirings
 }
 
 struct Idle;
@@ -96,7 +79,7 @@ async fn spawn() {
     let kind = GridAgentKind::new(node.router.clone()).defaults(idle_settings());
     let rss_node = rss_mb();
     let started = Instant::now();
-    let agents = spawn_agents(&node, &kind, SPAWN_AGENTS).await;
+    let agents = node.spawn_agents(&kind, SPAWN_AGENTS).await;
     let agent_time = started.elapsed();
     let rss_agents = rss_mb();
     println!("spawn {SPAWN_AGENTS} agents (3 layer actors + a supervisor each, 1 Hz layers)");
@@ -179,7 +162,7 @@ async fn lateness() {
     let baseline = bare_timer_lateness().await;
     let node = SwarmNode::start("bench", 2, big_grid(), LATENESS_AGENTS).await;
     let kind = GridAgentKind::new(node.router.clone());
-    let _agents = spawn_agents(&node, &kind, LATENESS_AGENTS).await;
+    let _agents = node.spawn_agents(&kind, LATENESS_AGENTS).await;
     let reflex = kind.stats().reflex.clone();
     let skipped_before = reflex.skipped();
     let window = lateness_window(&reflex).await;
@@ -242,7 +225,7 @@ fn act(generation: u64) -> ReflexMsg {
 async fn reflex_casts_per_sec() -> f64 {
     let node = SwarmNode::start("bench", 3, GridConfig::default(), 4).await;
     let kind = GridAgentKind::new(node.router.clone()).defaults(idle_settings());
-    let agent = spawn_agents(&node, &kind, 1).await.remove(0);
+    let agent = node.spawn_agents(&kind, 1).await.remove(0);
     let reflex = agent.reflex.get().expect("reflex runs");
     let started = Instant::now();
     for i in 0..CASTS {

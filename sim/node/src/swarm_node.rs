@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
 use swarmd_actors::NodeCtx;
+use swarmd_actors::agent::{AgentWiring, GridAgentKind};
 use swarmd_actors::fleet::LocalDirectory;
 use swarmd_actors::router::{LocalRouter, Router, SendError};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
+use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Address;
-use swarmd_supervisor::{ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
+use swarmd_supervisor::{
+    ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec, start_child,
+};
 
 use crate::{SeededEntropy, SimMesh, SimNode, SimStorage};
 
@@ -79,6 +83,22 @@ impl SwarmNode {
         let a = Self::start_with(names[0], seed, on(0), Some(grid), max_agents).await;
         let b = Self::start_with(names[1], seed ^ 1, on(1), None, max_agents).await;
         (a, b, mesh)
+    }
+
+    /// Starts `n` agents of `kind` (`a0`, `a1`, ...) under `agents`.
+    pub async fn spawn_agents(&self, kind: &GridAgentKind, n: usize) -> Vec<AgentWiring> {
+        let agents = self.agents.get().expect("agents supervisor runs");
+        let mut wirings = Vec::with_capacity(n);
+        for i in 0..n {
+            let spec = SpawnSpec::new(format!("a{i}"), "grid", "t");
+            let (prepared, wiring) = kind.prepare_agent(&spec, &self.ctx).expect("valid spec");
+            self.directory.register(&spec.id, prepared.endpoint);
+            start_child(&agents, prepared.child)
+                .await
+                .expect("agent starts");
+            wirings.push(wiring);
+        }
+        wirings
     }
 
     async fn start_with(

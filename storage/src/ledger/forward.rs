@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::{Event, EventDraft, EventKind, SYSTEM_TENANT, TraceContext};
 use swarmd_supervisor::ChildSpec;
 use swarmd_supervisor::seams::{Entropy, backoff_delay};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
@@ -262,8 +262,10 @@ impl ForwarderState {
             "log order"
         );
         let (count, first) = (events.len(), events[0].id.seq);
-        let delivery =
-            tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events)).await;
+        let span = info_span!("ledger.forward", partition = %config.node, offset = first, count);
+        let delivery = tokio::time::timeout(config.ack_timeout, self.args.hub.deliver(events))
+            .instrument(span)
+            .await;
         let next = match delivery {
             Ok(Ok(())) => Next::Acked,
             Ok(Err(HubError::Conflict { node, seq })) => {

@@ -206,6 +206,7 @@ impl SituationState {
                 winner.agent, winner.at, winner.busy_since_us, self.busy_since_us
             );
             let alternatives = vec!["go first".into(), "wait".into()];
+            negotiated(self.w.name(), "yield", &winner.agent);
             self.w.journal.decision(rationale, alternatives, 0.9).await;
         }
         let claim = claim_of(&winner);
@@ -239,6 +240,7 @@ impl SituationState {
                 "right of way over {} at {}: claim {:?} granted (busy since {:?} µs, before {:?})",
                 loser.agent, loser.at, way, self.busy_since_us, loser.busy_since_us
             );
+            negotiated(self.w.name(), "right_of_way", &loser.agent);
             self.w
                 .journal
                 .decision(rationale, vec!["yield".into()], 0.9)
@@ -285,4 +287,10 @@ impl SituationState {
         let since_epoch = self.w.ctx.clock.wall_now().duration_since(UNIX_EPOCH);
         since_epoch.map_or(0, |d| d.as_micros().min(u64::MAX as u128) as u64)
     }
+}
+
+/// A right-of-way decision as a span of its own, with the policy it took.
+fn negotiated(agent: &str, policy_decision: &'static str, peer: &str) {
+    tracing::info_span!("negotiation", agent, policy_decision, peer)
+        .in_scope(|| tracing::debug!("right of way settled"));
 }
