@@ -142,20 +142,29 @@ impl IngestState {
         Ok(())
     }
 
+    /// What the stream has for this consumer now, up to a batch; when it
+    /// has nothing, waits (at most `FETCH_WAIT`) for the next message, so an
+    /// idle cloud neither spins nor adds more than a round trip of lag.
     async fn fetch(&self, consumer: &PullConsumer) -> Result<Vec<Message>, JetStreamError> {
         let failed = |e: String| JetStreamError::Other(format!("fetch: {e}"));
-        let mut batch = consumer
+        let now = consumer
             .fetch()
             .max_messages(self.args.section.fetch_batch)
+            .messages()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let messages = collect(now).await.map_err(failed)?;
+        if !messages.is_empty() {
+            return Ok(messages);
+        }
+        let next = consumer
+            .batch()
+            .max_messages(1)
             .expires(FETCH_WAIT)
             .messages()
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let mut out = Vec::new();
-        while let Some(message) = batch.next().await {
-            out.push(message.map_err(|e| failed(e.to_string()))?);
-        }
-        Ok(out)
+        collect(next).await.map_err(failed)
     }
 
     /// Events to apply, each with its message; what can never decode is
@@ -254,4 +263,12 @@ impl IngestState {
             .saturating_mul(1 << self.failures.min(6))
             .min(MAX_BACKOFF)
     }
+}
+
+async fn collect(mut batch: pull::Batch) -> Result<Vec<Message>, String> {
+    let mut out = Vec::new();
+    while let Some(message) = batch.next().await {
+        out.push(message.map_err(|e| e.to_string())?);
+    }
+    Ok(out)
 }
