@@ -149,3 +149,40 @@ async fn help_lists_the_working_flags() {
     }
     assert!(stdout.contains("config"), "the config subcommand is listed");
 }
+
+#[tokio::test]
+async fn recipe_check_prints_the_waves_or_names_the_file_step_and_key() {
+    let example = format!(
+        "{}/config/recipes/inspect-and-restock.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (status, stdout, stderr) = run(&["recipe", "check", &example], &[]).await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("ok: 5 steps in 3 waves"), "{stdout}");
+    assert!(
+        stdout.contains("wave 2: inspect-west, inspect-east, restock"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_file(
+        dir.path(),
+        "bad.toml",
+        "[recipe]\nname = \"r\"\n[[step]]\nname = \"go\"\ngoal = \"wait\"\nsecs = 3\n",
+    );
+    let bad = bad.to_str().unwrap();
+    let (status, _, stderr) = run(&["recipe", "check", bad], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!("{bad}: step \"go\": secs: unknown key")),
+        "{stderr}"
+    );
+    let cycle = write_file(
+        dir.path(),
+        "cycle.toml",
+        "[recipe]\nname = \"r\"\n[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\nneeds = [\"b\"]\n[[step]]\nname = \"b\"\ngoal = \"wait\"\nseconds = 1\nneeds = [\"a\"]\n",
+    );
+    let (status, _, stderr) = run(&["recipe", "check", cycle.to_str().unwrap()], &[]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("cycle: a -> b -> a"), "{stderr}");
+}

@@ -136,6 +136,12 @@ async fn every_edge_event_reaches_the_cloud_through_jetstream_once_and_unchanged
     assert!(hub["applied"].as_u64() > Some(0), "{hub}");
     assert_eq!(hub["refused"], 0, "{hub}");
     assert!(hub["pending"].is_u64(), "the stream's lag: {hub}");
+    let metrics = get(&http, "/metrics").await.text();
+    let applied = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("swarmd_hub_messages_applied_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(applied > Some(0.0), "{metrics}");
     let edge_stats = stats(&edge_1).await;
     assert_eq!(edge_stats["hub"]["backend"], "jetstream", "{edge_stats}");
 }

@@ -11,6 +11,7 @@ pub mod hub;
 mod layers;
 pub mod map_file;
 mod model;
+pub mod recipe;
 pub mod telemetry;
 
 pub use bounds::BOUNDS;

@@ -81,6 +81,18 @@ pub enum Command {
     /// Read a stopped node's flight recorder (its data dir)
     #[command(subcommand)]
     Ledger(tools::LedgerCommand),
+    /// Mission recipes (steps with dependencies, retries and timeouts)
+    #[command(subcommand)]
+    Recipe(RecipeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipeCommand {
+    /// Validate a recipe file and print its steps in the waves they run in
+    Check {
+        /// The recipe (TOML)
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +112,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match &cli.command {
         Some(Command::Config(ConfigCommand::Check { file })) => config_check(file),
+        Some(Command::Recipe(RecipeCommand::Check { file })) => tools::recipe_check(file),
         Some(Command::Config(ConfigCommand::Show)) => match effective_config(&cli.node, &matches) {
             Ok(config) => {
                 print!("{}", toml::to_string(&config).expect("config serializes"));

@@ -187,3 +187,34 @@ fn usage(why: &str) -> ExitCode {
     super::report(&why);
     ExitCode::from(EXIT_USAGE)
 }
+
+/// `swarmd recipe check FILE`: the steps in waves (a wave's steps run side
+/// by side), or the error naming the file, the step and the key.
+pub fn recipe_check(file: &std::path::Path) -> ExitCode {
+    use swarmd_config::recipe::Recipe;
+    let recipe = match Recipe::load(file) {
+        Ok(recipe) => recipe,
+        Err(e) => {
+            super::report(&e);
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let waves = recipe.waves();
+    println!(
+        "{}: ok: {} steps in {} waves (recipe {:?})",
+        file.display(),
+        recipe.steps.len(),
+        waves.len(),
+        recipe.name
+    );
+    for (i, wave) in waves.iter().enumerate() {
+        println!("  wave {}: {}", i + 1, wave.join(", "));
+    }
+    for step in &recipe.steps {
+        println!(
+            "  {}: {} (retries {}, timeout {} s, on failure {:?})",
+            step.name, step.goal, step.retries, step.timeout_s, step.on_failure
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -148,6 +148,32 @@ fn node_numbers(r: &mut Registry, s: &Value) {
     for (name, help, key) in otlp {
         counter(r, name, help, num(s, &["otlp", key]));
     }
+    let hub = [
+        (
+            "hub_messages_applied",
+            "JetStream messages applied to this ledger and acked",
+            "applied",
+        ),
+        (
+            "hub_messages_refused",
+            "JetStream messages that can never be applied, terminated",
+            "refused",
+        ),
+        (
+            "hub_ingest_failures",
+            "JetStream fetch or apply rounds that failed",
+            "failures",
+        ),
+    ];
+    for (name, help, key) in hub {
+        counter(r, name, help, num(s, &["hub", key]));
+    }
+    gauge(
+        r,
+        "hub_pending_messages",
+        "JetStream messages this cloud has not applied yet",
+        num(s, &["hub", "pending"]),
+    );
     gauge(
         r,
         "otlp_lag_events",

@@ -1,0 +1,433 @@
+//! Mission recipes: a TOML file with a `[recipe]` table (`name`,
+//! `description`) and one `[[step]]` table per step. A step is a goal
+//! (`cover`, `fetch`, `wait`, `sandboxed`) with its parameters, the steps it
+//! `needs` first, its `retries`, `timeout_s` and what its failure means for
+//! the rest (`on_failure`). Every error names the file, the step and the key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use swarmd_messages::swarm::{Cell, Rect};
+use toml::{Table, Value};
+
+/// Steps in one recipe at most.
+pub const MAX_STEPS: usize = 256;
+/// Retries of one step at most.
+pub const MAX_RETRIES: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub name: String,
+    pub description: String,
+    /// In file order.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    pub goal: StepGoal,
+    pub needs: Vec<String>,
+    pub retries: u32,
+    pub timeout_s: u64,
+    pub on_failure: OnFailure,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepGoal {
+    /// Cover the sector from `min` to `max`.
+    Cover { sector: Rect },
+    /// Carry the item at `item` to `dock` (needs agents that carry).
+    Fetch { item: Cell, dock: Cell },
+    /// Wait this long (e.g. for a process outside the swarm).
+    Wait { seconds: u64 },
+    /// The steps of a Wasm guest's plan (`module`, relative to the recipe).
+    Sandboxed { module: PathBuf },
+}
+
+/// What a step that failed for good (retries spent) means for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The mission fails; steps not started are not started.
+    Fail,
+    /// The step counts as skipped: steps that need it are skipped too.
+    Skip,
+    /// The step counts as done: steps that need it run.
+    Continue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecipeError {
+    #[error("{file}: {why}")]
+    File { file: String, why: String },
+    #[error("{file}: {key}: {why}")]
+    Key {
+        file: String,
+        key: String,
+        why: String,
+    },
+    #[error("{file}: step {step:?}: {key}: {why}")]
+    Step {
+        file: String,
+        step: String,
+        key: String,
+        why: String,
+    },
+    #[error("{file}: the steps' needs form a cycle: {cycle}")]
+    Cycle { file: String, cycle: String },
+}
+
+const STEP_KEYS: [&str; 6] = [
+    "name",
+    "goal",
+    "needs",
+    "retries",
+    "timeout_s",
+    "on_failure",
+];
+const GOALS: &str = "cover, fetch, wait or sandboxed";
+
+impl Recipe {
+    /// Reads and checks the recipe at `path`.
+    pub fn load(path: &Path) -> Result<Self, RecipeError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| RecipeError::File {
+            file: file.clone(),
+            why: e.to_string(),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    /// Parses and checks `text`, naming it `file` in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, RecipeError> {
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| RecipeError::File {
+                file: file.into(),
+                why: e.message().to_string(),
+            })?;
+        let key_error = |key: &str, why: String| RecipeError::Key {
+            file: file.into(),
+            key: key.into(),
+            why,
+        };
+        if let Some(key) = table
+            .keys()
+            .find(|k| !["recipe", "step"].contains(&k.as_str()))
+        {
+            return Err(key_error(
+                key,
+                "unknown key (expected recipe or step)".into(),
+            ));
+        }
+        let head = table
+            .get("recipe")
+            .and_then(Value::as_table)
+            .ok_or_else(|| key_error("recipe", "missing: a [recipe] table with a name".into()))?;
+        if let Some(key) = head
+            .keys()
+            .find(|k| !["name", "description"].contains(&k.as_str()))
+        {
+            return Err(key_error(
+                &format!("recipe.{key}"),
+                "unknown key (expected name or description)".into(),
+            ));
+        }
+        let text_of = |key: &str| head.get(key).and_then(Value::as_str).map(str::to_string);
+        let name = text_of("name")
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| key_error("recipe.name", "missing or not a non-empty string".into()))?;
+        let raw_steps = match table.get("step") {
+            Some(Value::Array(steps)) => steps.as_slice(),
+            Some(_) => return Err(key_error("step", "must be [[step]] tables".into())),
+            None => {
+                return Err(key_error(
+                    "step",
+                    "a recipe needs at least one [[step]]".into(),
+                ));
+            }
+        };
+        if raw_steps.len() > MAX_STEPS {
+            return Err(key_error("step", format!("at most {MAX_STEPS} steps")));
+        }
+        let mut steps = Vec::with_capacity(raw_steps.len());
+        for (i, raw) in raw_steps.iter().enumerate() {
+            steps.push(parse_step(file, i, raw)?);
+        }
+        let recipe = Recipe {
+            name,
+            description: text_of("description").unwrap_or_default(),
+            steps,
+        };
+        recipe.check_needs(file)?;
+        Ok(recipe)
+    }
+
+    fn check_needs(&self, file: &str) -> Result<(), RecipeError> {
+        let mut names = BTreeSet::new();
+        for step in &self.steps {
+            if !names.insert(step.name.as_str()) {
+                return Err(step_error(
+                    file,
+                    &step.name,
+                    "name",
+                    "two steps have this name",
+                ));
+            }
+        }
+        for step in &self.steps {
+            if let Some(unknown) = step.needs.iter().find(|n| !names.contains(n.as_str())) {
+                let why = format!("no step is named {unknown:?}");
+                return Err(step_error(file, &step.name, "needs", &why));
+            }
+        }
+        match self.cycle() {
+            Some(cycle) => Err(RecipeError::Cycle {
+                file: file.into(),
+                cycle: cycle.join(" -> "),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A cycle of needs, as the steps on it with the first repeated last.
+    fn cycle(&self) -> Option<Vec<String>> {
+        let needs: BTreeMap<&str, &[String]> = self
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.needs.as_slice()))
+            .collect();
+        let mut done = BTreeSet::new();
+        for step in &self.steps {
+            let mut path = Vec::new();
+            if let Some(cycle) = find_cycle(step.name.as_str(), &needs, &mut path, &mut done) {
+                return Some(cycle);
+            }
+        }
+        None
+    }
+
+    /// The steps in waves: each wave's steps need only earlier waves', so
+    /// a wave's steps may run side by side.
+    pub fn waves(&self) -> Vec<Vec<&str>> {
+        let mut placed: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut waves: Vec<Vec<&str>> = Vec::new();
+        while placed.len() < self.steps.len() {
+            let ready: Vec<&str> = self
+                .steps
+                .iter()
+                .filter(|s| !placed.contains_key(s.name.as_str()))
+                .filter(|s| s.needs.iter().all(|n| placed.contains_key(n.as_str())))
+                .map(|s| s.name.as_str())
+                .collect();
+            assert!(!ready.is_empty(), "a checked recipe has no cycle");
+            for name in &ready {
+                placed.insert(name, waves.len());
+            }
+            waves.push(ready);
+        }
+        waves
+    }
+}
+
+/// Depth-first along `needs`; `path` is the walk so far.
+fn find_cycle<'a>(
+    at: &'a str,
+    needs: &BTreeMap<&'a str, &'a [String]>,
+    path: &mut Vec<&'a str>,
+    done: &mut BTreeSet<&'a str>,
+) -> Option<Vec<String>> {
+    if let Some(start) = path.iter().position(|p| *p == at) {
+        let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+        cycle.push(at.to_string());
+        return Some(cycle);
+    }
+    if done.contains(at) {
+        return None;
+    }
+    path.push(at);
+    for next in needs.get(at).copied().unwrap_or_default() {
+        if let Some(cycle) = find_cycle(next.as_str(), needs, path, done) {
+            return Some(cycle);
+        }
+    }
+    path.pop();
+    done.insert(at);
+    None
+}
+
+fn step_error(file: &str, step: &str, key: &str, why: &str) -> RecipeError {
+    RecipeError::Step {
+        file: file.into(),
+        step: step.into(),
+        key: key.into(),
+        why: why.into(),
+    }
+}
+
+fn parse_step(file: &str, index: usize, raw: &Value) -> Result<Step, RecipeError> {
+    let unnamed = format!("#{}", index + 1);
+    let Some(table) = raw.as_table() else {
+        return Err(step_error(file, &unnamed, "step", "must be a table"));
+    };
+    let name = match table.get("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => n.clone(),
+        _ => {
+            return Err(step_error(
+                file,
+                &unnamed,
+                "name",
+                "missing or not a non-empty string",
+            ));
+        }
+    };
+    let fail = |key: &str, why: &str| step_error(file, &name, key, why);
+    let goal_name = table
+        .get("goal")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("goal", &format!("missing: one of {GOALS}")))?;
+    let params = goal_params(goal_name)
+        .ok_or_else(|| fail("goal", &format!("{goal_name:?} is not a goal: {GOALS}")))?;
+    if let Some(key) = table
+        .keys()
+        .find(|k| !STEP_KEYS.contains(&k.as_str()) && !params.contains(&k.as_str()))
+    {
+        let expected = STEP_KEYS
+            .iter()
+            .chain(params)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let why = format!("unknown key for a {goal_name} step (expected one of {expected})");
+        return Err(fail(key, &why));
+    }
+    let p = Params { table, fail: &fail };
+    Ok(Step {
+        goal: p.goal(goal_name)?,
+        needs: p.needs()?,
+        retries: p.uint("retries", 0, u64::from(MAX_RETRIES))? as u32,
+        timeout_s: p.uint("timeout_s", 600, 86_400)?,
+        on_failure: p.on_failure()?,
+        name,
+    })
+}
+
+/// The parameters each goal takes.
+fn goal_params(goal: &str) -> Option<&'static [&'static str]> {
+    Some(match goal {
+        "cover" => &["min", "max"],
+        "fetch" => &["item", "dock"],
+        "wait" => &["seconds"],
+        "sandboxed" => &["module"],
+        _ => return None,
+    })
+}
+
+/// A step's table, read key by key.
+struct Params<'a, F: Fn(&str, &str) -> RecipeError> {
+    table: &'a Table,
+    fail: &'a F,
+}
+
+impl<F: Fn(&str, &str) -> RecipeError> Params<'_, F> {
+    fn goal(&self, goal: &str) -> Result<StepGoal, RecipeError> {
+        Ok(match goal {
+            "cover" => StepGoal::Cover {
+                sector: Rect {
+                    min: self.cell("min")?,
+                    max: self.cell("max")?,
+                },
+            },
+            "fetch" => StepGoal::Fetch {
+                item: self.cell("item")?,
+                dock: self.cell("dock")?,
+            },
+            "wait" => StepGoal::Wait {
+                seconds: self.required_uint("seconds", 86_400)?,
+            },
+            _ => StepGoal::Sandboxed {
+                module: self.text("module").map(PathBuf::from)?,
+            },
+        })
+    }
+
+    fn cell(&self, key: &str) -> Result<Cell, RecipeError> {
+        let why = "must be [x, y], two integers";
+        let Some(Value::Array(xy)) = self.table.get(key) else {
+            return Err((self.fail)(key, why));
+        };
+        let coord = |v: &Value| v.as_integer().and_then(|i| i32::try_from(i).ok());
+        match xy.as_slice() {
+            [x, y] => match (coord(x), coord(y)) {
+                (Some(x), Some(y)) => Ok(Cell::new(x, y)),
+                _ => Err((self.fail)(key, why)),
+            },
+            _ => Err((self.fail)(key, why)),
+        }
+    }
+
+    fn text(&self, key: &str) -> Result<String, RecipeError> {
+        match self.table.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err((self.fail)(key, "missing or not a non-empty string")),
+        }
+    }
+
+    fn uint(&self, key: &str, default: u64, max: u64) -> Result<u64, RecipeError> {
+        match self.table.get(key) {
+            None => Ok(default),
+            Some(_) => self.required_uint(key, max),
+        }
+    }
+
+    fn required_uint(&self, key: &str, max: u64) -> Result<u64, RecipeError> {
+        let value = self.table.get(key).and_then(Value::as_integer);
+        match value.and_then(|v| u64::try_from(v).ok()) {
+            Some(v) if v <= max => Ok(v),
+            _ => Err((self.fail)(
+                key,
+                &format!("must be an integer from 0 to {max}"),
+            )),
+        }
+    }
+
+    fn needs(&self) -> Result<Vec<String>, RecipeError> {
+        let why = "must be a list of step names";
+        match self.table.get("needs") {
+            None => Ok(Vec::new()),
+            Some(Value::Array(names)) => names
+                .iter()
+                .map(|n| {
+                    n.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| (self.fail)("needs", why))
+                })
+                .collect(),
+            Some(_) => Err((self.fail)("needs", why)),
+        }
+    }
+
+    fn on_failure(&self) -> Result<OnFailure, RecipeError> {
+        match self.table.get("on_failure").map(Value::as_str) {
+            None | Some(Some("fail")) => Ok(OnFailure::Fail),
+            Some(Some("skip")) => Ok(OnFailure::Skip),
+            Some(Some("continue")) => Ok(OnFailure::Continue),
+            Some(_) => Err((self.fail)(
+                "on_failure",
+                "must be \"fail\", \"skip\" or \"continue\"",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for StepGoal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cover { sector } => write!(f, "cover {} to {}", sector.min, sector.max),
+            Self::Fetch { item, dock } => write!(f, "fetch {item} to {dock}"),
+            Self::Wait { seconds } => write!(f, "wait {seconds} s"),
+            Self::Sandboxed { module } => write!(f, "sandboxed {}", module.display()),
+        }
+    }
+}

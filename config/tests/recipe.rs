@@ -1,0 +1,163 @@
+//! Recipe files: what a good one reads as, and that every error names the
+//! file, the step and the key.
+
+use swarmd_config::recipe::{OnFailure, Recipe, RecipeError, StepGoal};
+
+const FILE: &str = "r.toml";
+
+fn recipe(steps: &str) -> String {
+    format!("[recipe]\nname = \"r\"\n\n{steps}")
+}
+
+fn error(steps: &str) -> String {
+    Recipe::parse(FILE, &recipe(steps)).unwrap_err().to_string()
+}
+
+#[test]
+fn the_shipped_examples_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        Recipe::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        checked += 1;
+    }
+    assert!(checked >= 1, "no example in {}", dir.display());
+}
+
+#[test]
+fn a_diamond_runs_in_three_waves_with_its_branches_side_by_side() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/inspect-and-restock.toml");
+    let r = Recipe::load(&path).unwrap();
+    assert_eq!(r.steps.len(), 5);
+    assert_eq!(
+        r.waves(),
+        vec![
+            vec!["survey"],
+            vec!["inspect-west", "inspect-east", "restock"],
+            vec!["final-sweep"]
+        ]
+    );
+    let east = &r.steps[2];
+    assert_eq!(
+        (east.retries, east.timeout_s, east.on_failure),
+        (2, 180, OnFailure::Continue)
+    );
+    assert!(matches!(r.steps[3].goal, StepGoal::Fetch { .. }));
+    assert_eq!(r.steps[4].on_failure, OnFailure::Fail, "the default");
+}
+
+#[test]
+fn a_cycle_is_an_error_naming_the_cycle() {
+    let steps = r#"
+[[step]]
+name = "a"
+goal = "wait"
+seconds = 1
+needs = ["c"]
+
+[[step]]
+name = "b"
+goal = "wait"
+seconds = 1
+needs = ["a"]
+
+[[step]]
+name = "c"
+goal = "wait"
+seconds = 1
+needs = ["b"]
+"#;
+    let e = Recipe::parse(FILE, &recipe(steps)).unwrap_err();
+    assert!(matches!(&e, RecipeError::Cycle { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "r.toml: the steps' needs form a cycle: a -> c -> b -> a"
+    );
+    let selfish = "[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\nneeds = [\"a\"]\n";
+    assert!(
+        error(selfish).ends_with("cycle: a -> a"),
+        "{}",
+        error(selfish)
+    );
+}
+
+#[test]
+fn an_unknown_step_in_needs_names_the_step_and_the_key() {
+    let steps = "[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\nneeds = [\"nope\"]\n";
+    assert_eq!(
+        error(steps),
+        "r.toml: step \"a\": needs: no step is named \"nope\""
+    );
+}
+
+#[test]
+fn a_bad_key_names_the_file_the_step_and_the_key() {
+    let steps = "[[step]]\nname = \"scan\"\ngoal = \"cover\"\nmin = [0, 0]\nmax = [1, 1]\ncolour = \"red\"\n";
+    let e = error(steps);
+    assert!(
+        e.starts_with("r.toml: step \"scan\": colour: unknown key for a cover step"),
+        "{e}"
+    );
+    let wrong_param = "[[step]]\nname = \"w\"\ngoal = \"wait\"\nseconds = 1\nitem = [1, 1]\n";
+    assert!(error(wrong_param).contains("step \"w\": item: unknown key for a wait step"));
+    let top = "[recipes]\nname = \"x\"\n";
+    assert!(
+        Recipe::parse(FILE, top)
+            .unwrap_err()
+            .to_string()
+            .starts_with("r.toml: recipes: unknown key")
+    );
+    let head = "[recipe]\nname = \"r\"\nowner = \"me\"\n[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\n";
+    assert!(
+        Recipe::parse(FILE, head)
+            .unwrap_err()
+            .to_string()
+            .starts_with("r.toml: recipe.owner: unknown key")
+    );
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let cases = [
+        ("goal = \"dance\"", "goal: \"dance\" is not a goal"),
+        (
+            "goal = \"cover\"\nmin = [0]\nmax = [1, 1]",
+            "min: must be [x, y]",
+        ),
+        ("goal = \"wait\"", "seconds: must be an integer"),
+        (
+            "goal = \"wait\"\nseconds = 1\nretries = -1",
+            "retries: must be an integer from 0 to 100",
+        ),
+        (
+            "goal = \"wait\"\nseconds = 1\non_failure = \"retry\"",
+            "on_failure: must be",
+        ),
+        (
+            "goal = \"wait\"\nseconds = 1\nneeds = \"a\"",
+            "needs: must be a list",
+        ),
+        ("goal = \"sandboxed\"", "module: missing"),
+    ];
+    for (body, expected) in cases {
+        let e = error(&format!("[[step]]\nname = \"s\"\n{body}\n"));
+        assert!(e.starts_with("r.toml: step \"s\": "), "{e}");
+        assert!(e.contains(expected), "{e} lacks {expected:?}");
+    }
+    let twice = "[[step]]\nname = \"s\"\ngoal = \"wait\"\nseconds = 1\n".repeat(2);
+    assert!(error(&twice).contains("step \"s\": name: two steps have this name"));
+    assert!(
+        Recipe::parse(FILE, "[recipe]\nname = \"r\"\n")
+            .unwrap_err()
+            .to_string()
+            .contains("at least one [[step]]")
+    );
+    assert!(
+        Recipe::parse(FILE, "not toml [")
+            .unwrap_err()
+            .to_string()
+            .starts_with("r.toml: ")
+    );
+}
