@@ -4,14 +4,11 @@
 
 mod support;
 
-use std::future::Future;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::http::{get, post_json, request};
-use support::{Node, STARTUP, free_port};
+use support::{Node, STARTUP, eventually, free_port};
 
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// A `both` node (it plans and runs the boot agents) with Mission Control on a free port.
 async fn playground(dir: &std::path::Path, extra: &[&str]) -> (Node, String) {
@@ -25,21 +22,6 @@ async fn playground(dir: &std::path::Path, extra: &[&str]) -> (Node, String) {
     })
     .await;
     (node, http)
-}
-
-/// Polls `probe` until it gives a value, for at most `LIMIT`.
-async fn eventually<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use fake_opentelemetry_collector::{ExportedSpan, FakeCollectorServer};
 use serde_json::{Value, json};
 use support::console::{ENV, console, json_lines};
 use support::http::{get, post_json};
-use support::{Node, free_port, write_file};
+use support::{Node, eventually, free_port, write_file};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -60,21 +59,6 @@ impl Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         self.drain.abort();
-    }
-}
-
-/// Polls `probe` until it gives a value, for at most `LIMIT`.
-async fn eventually<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -21,6 +21,24 @@ use tokio::sync::mpsc;
 /// Generous: debug builds on a loaded 2-core CI machine start slowly.
 pub const STARTUP: Duration = Duration::from_secs(30);
 pub const EXIT: Duration = Duration::from_secs(20);
+/// How long [`eventually`] polls.
+pub const EVENTUALLY: Duration = Duration::from_secs(60);
+
+/// Polls `probe` (every 200 ms) until it gives a value, for at most
+/// [`EVENTUALLY`]; then fails naming `what`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
 
 pub fn swarmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_swarmd"));
