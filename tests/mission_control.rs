@@ -4,11 +4,9 @@
 
 mod support;
 
-
 use serde_json::{Value, json};
 use support::http::{get, post_json, request};
 use support::{Node, STARTUP, eventually, free_port};
-
 
 /// A `both` node (it plans and runs the boot agents) with Mission Control on a free port.
 async fn playground(dir: &std::path::Path, extra: &[&str]) -> (Node, String) {

@@ -268,3 +268,63 @@ fn a_malformed_map_is_refused_naming_the_map_file_and_line() {
         ("world.docks", true)
     );
 }
+
+#[test]
+fn hub_and_telemetry_rules_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let js = "[hub]\nbackend = \"jetstream\"\n[hub.jetstream]\n";
+    let cases = [
+        (
+            format!("{js}url = \"http://n:4222\"\n"),
+            "hub.jetstream.url",
+        ),
+        (
+            format!("{js}url = \"nats://a:4222, tcp://b\"\n"),
+            "hub.jetstream.url",
+        ),
+        (
+            format!("{js}stream = \"my.events\"\n"),
+            "hub.jetstream.stream",
+        ),
+        (
+            format!("{js}subject_prefix = \"a..b\"\n"),
+            "hub.jetstream.subject_prefix",
+        ),
+        (format!("{js}replicas = 0\n"), "hub.jetstream.replicas"),
+        (format!("{js}user = \"u\"\n"), "hub.jetstream.user"),
+        (
+            format!("{js}fetch_batch = 0\n"),
+            "hub.jetstream.fetch_batch",
+        ),
+        (format!("{js}colour = \"red\"\n"), "hub.jetstream.colour"),
+        ("[hub]\nbackend = \"kafka\"\n".to_string(), "hub.backend"),
+        (
+            "[telemetry]\notlp_endpoint = \"collector:4317\"\n".to_string(),
+            "telemetry.otlp_endpoint",
+        ),
+        (
+            "[telemetry]\nmax_batch = 0\n".to_string(),
+            "telemetry.max_batch",
+        ),
+        (
+            "[telemetry]\nprotocol = \"thrift\"\n".to_string(),
+            "telemetry.protocol",
+        ),
+    ];
+    for (i, (text, want_key)) in cases.iter().enumerate() {
+        let path = file_with(&dir, &format!("h{i}.toml"), text);
+        let err = load_file(&path).unwrap_err();
+        assert!(
+            err.to_string().contains(want_key),
+            "{text:?} gave {err}, not naming {want_key}"
+        );
+    }
+    // The default hub is the ledger, and a valid JetStream hub loads.
+    let ok = file_with(
+        &dir,
+        "ok.toml",
+        &format!("{js}url = \"nats://a:4222,tls://b:4222\"\nreplicas = 3\n"),
+    );
+    let config = load_file(&ok).unwrap();
+    assert_eq!(config.hub.jetstream.replicas, 3);
+}
