@@ -34,9 +34,13 @@ pub struct JetStreamSection {
     pub url: String,
     /// The stream's name; created when missing.
     pub stream: String,
-    /// Subjects the stream holds; edges publish on
-    /// `<prefix>.<tenant>.events.<node>`.
+    /// Edges publish on `<subject_prefix>.<tenant>.events.<node>`.
     pub subject_prefix: String,
+    /// The subjects the stream holds; unset: `<subject_prefix>.*.events.*`.
+    /// Set it to share a stream with other subjects; it must cover the
+    /// edges' subjects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subjects: Option<Vec<String>>,
     /// Copies of each message JetStream keeps (1 on a single server; 3 or 5
     /// on a cluster). An edge's cursor advances only once they are stored.
     pub replicas: usize,
@@ -47,7 +51,7 @@ pub struct JetStreamSection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer: Option<String>,
     /// A NATS credentials file (JWT and NKey seed).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", alias = "credentials")]
     pub credentials_file: Option<PathBuf>,
     /// User and password (instead of a credentials file).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +74,7 @@ impl Default for JetStreamSection {
             url: "nats://127.0.0.1:4222".into(),
             stream: "SWARMD_EVENTS".into(),
             subject_prefix: "swarmd".into(),
+            subjects: None,
             replicas: 1,
             duplicate_window_ms: 120_000,
             consumer: None,
@@ -103,8 +108,10 @@ impl JetStreamSection {
     }
 
     /// Every subject the stream holds.
-    pub fn subjects(&self) -> String {
-        format!("{}.*.events.*", self.subject_prefix)
+    pub fn subjects(&self) -> Vec<String> {
+        self.subjects
+            .clone()
+            .unwrap_or_else(|| vec![format!("{}.*.events.*", self.subject_prefix)])
     }
 }
 
@@ -155,6 +162,16 @@ impl NodeConfig {
                 "must be dot-separated tokens of letters, digits, '_' or '-'".into(),
             ));
         }
+        let subject_ok = |s: &String| !s.is_empty() && !s.chars().any(char::is_whitespace);
+        if j.subjects
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || !s.iter().all(subject_ok))
+        {
+            return Err((
+                "hub.jetstream.subjects",
+                "must be one or more subjects without spaces".into(),
+            ));
+        }
         if let Some(consumer) = &j.consumer
             && !plain(consumer)
         {
@@ -200,6 +217,6 @@ mod tests {
         let j = JetStreamSection::default();
         assert_eq!(j.subject("acme", "edge-1"), "swarmd.acme.events.edge-1");
         assert_eq!(j.subject("a.b", "n >*"), "swarmd.a_b.events.n___");
-        assert_eq!(j.subjects(), "swarmd.*.events.*");
+        assert_eq!(j.subjects(), vec!["swarmd.*.events.*"]);
     }
 }

@@ -296,6 +296,7 @@ fn hub_and_telemetry_rules_name_their_key() {
             format!("{js}fetch_batch = 0\n"),
             "hub.jetstream.fetch_batch",
         ),
+        (format!("{js}subjects = []\n"), "hub.jetstream.subjects"),
         (format!("{js}colour = \"red\"\n"), "hub.jetstream.colour"),
         ("[hub]\nbackend = \"kafka\"\n".to_string(), "hub.backend"),
         (
@@ -327,4 +328,12 @@ fn hub_and_telemetry_rules_name_their_key() {
     );
     let config = load_file(&ok).unwrap();
     assert_eq!(config.hub.jetstream.replicas, 3);
+    let shared =
+        format!("{js}subjects = [\"swarmd.>\", \"other.>\"]\ncredentials = \"/etc/n.creds\"\n");
+    let config = load_file(&file_with(&dir, "shared.toml", &shared)).unwrap();
+    assert_eq!(config.hub.jetstream.subjects(), vec!["swarmd.>", "other.>"]);
+    assert_eq!(
+        config.hub.jetstream.credentials_file.as_deref(),
+        Some(std::path::Path::new("/etc/n.creds"))
+    );
 }

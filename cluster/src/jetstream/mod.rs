@@ -1,7 +1,7 @@
 //! The event hub on NATS JetStream (`hub.backend = "jetstream"`): edges
 //! publish their flight recorders to one stream, one message per event with
 //! `Nats-Msg-Id` = `<node>/<seq>`, and advance their cursor only on
-//! JetStream's PubAck (stored, on every replica); cloud nodes read the
+//! JetStream's PubAck (stored, by a quorum of replicas if several); cloud nodes read the
 //! stream with a durable pull consumer into their own ledger, idempotently
 //! by event id, and ack only after their own flush.
 //!
@@ -80,7 +80,7 @@ async fn ensure_stream(
 ) -> Result<(), JetStreamError> {
     let config = stream::Config {
         name: section.stream.clone(),
-        subjects: vec![section.subjects()],
+        subjects: section.subjects(),
         storage: stream::StorageType::File,
         num_replicas: section.replicas,
         duplicate_window: section.duplicate_window(),
