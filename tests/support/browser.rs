@@ -38,6 +38,8 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so the browsers it starts end with it.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
@@ -117,7 +119,13 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver and every browser process it started (killing
+    /// the driver alone leaves Chromium running, orphaned).
     fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            // SAFETY: kill(2) on the process group of our own child.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
         let _ = self.driver.start_kill();
     }
 }
