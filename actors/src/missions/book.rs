@@ -55,24 +55,9 @@ pub struct Mission {
     pub state: MissionState,
 }
 
-/// A mission's root span (its plan): every other record of the mission is
-/// a child of it, or of one of its assignments.
-pub fn root_span(trace_id: [u8; 16], mission: u64) -> TraceContext {
-    let span = swarmd_messages::stable_hash(&format!("mission/{mission}"));
-    TraceContext::root(trace_id, span.max(1).to_be_bytes())
-}
-
-/// The span of assigning `task`'s attempt `attempt`, a child of the root:
-/// the parent of everything the agent records while working on it, on
-/// whichever node it runs.
-pub fn assignment_span(trace_id: [u8; 16], mission: u64, task: u32, attempt: u32) -> TraceContext {
-    let span = swarmd_messages::stable_hash(&format!("assign/{mission}/{task}/{attempt}"));
-    root_span(trace_id, mission).child(span.max(1).to_be_bytes())
-}
-
 impl Mission {
     pub fn root_span(&self) -> TraceContext {
-        root_span(self.trace_id, self.id)
+        super::trace::root_span(self.trace_id, self.id)
     }
 
     pub fn describe(&self) -> String {
@@ -344,7 +329,12 @@ pub fn assign(
             missing: 0,
         };
         let assignment = Assignment {
-            trace: assignment_span(mission.trace_id, mission.id, task.id, task.attempts),
+            trace: super::trace::assignment_span(
+                mission.trace_id,
+                mission.id,
+                task.id,
+                task.attempts,
+            ),
             mission: mission.id,
             task: task.id,
             goal: description.clone(),

@@ -5,6 +5,7 @@
 pub mod book;
 mod planner;
 mod store;
+pub mod trace;
 
 pub use book::{Mission, MissionState, Task, TaskState};
 pub use planner::{MAX_MISSIONS, MissionPlanner, PlannerArgs, PlannerMsg, planner_child};

@@ -13,10 +13,11 @@ use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, Mi
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, info, warn};
 
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::store::MissionStore;
+use super::trace;
 use crate::NodeCtx;
 use crate::fleet::{LocalDirectory, decoding_endpoint};
 use crate::journal::Journal;
@@ -214,20 +215,16 @@ impl PlannerState {
             .filter(|a| a.status.squad == squad)
             .count();
         let tasks = book::split(&goal, self.args.plan.as_ref(), workers);
-        let mut trace_id = [0u8; 16];
-        while trace_id == [0; 16] {
-            self.args.ctx.entropy.fill_bytes(&mut trace_id);
-        }
         let mission = Mission {
             id,
-            trace_id,
+            trace_id: trace::fresh_trace_id(&*self.args.ctx.entropy),
             goal,
             squad,
             tasks,
             state: MissionState::Active,
         };
         let trace = mission.root_span();
-        let span = info_span!("mission.plan", mission.id = id, trace_id = %trace.trace_hex(), span_id = %trace.span_hex());
+        let span = trace::plan_span(id, &trace);
         span.in_scope(|| info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned"));
         let change = MissionChange::Planned {
             goal: mission.describe(),
@@ -268,8 +265,7 @@ impl PlannerState {
             let before = mission.clone();
             let sends = book::assign(mission, &self.agents, &mut load);
             for (to, a) in &sends {
-                let span = info_span!("task.assign", mission.id = a.mission, task = a.task, agent = %to.name, attempt = a.attempt, trace_id = %a.trace.trace_hex());
-                let _in = span.enter();
+                let _in = trace::assign_span(&to.name, a).entered();
                 info!(agent = %to.name, mission = a.mission, task = a.task, attempt = a.attempt, waypoints = a.waypoints.len(), traceparent = %a.trace.traceparent(), "task assigned");
                 self.send(to, &AgentMsg::Assign(a.clone()));
             }
@@ -338,7 +334,7 @@ impl PlannerState {
                     change: TaskChange::Assigned { .. },
                 } => {
                     let attempt = now.tasks.iter().find(|t| t.id == *task).map(|t| t.attempts);
-                    book::assignment_span(now.trace_id, id, *task, attempt.unwrap_or(0))
+                    trace::assignment_span(now.trace_id, id, *task, attempt.unwrap_or(0))
                 }
                 _ => self.journal.span_in(now.root_span()),
             };
