@@ -6,8 +6,8 @@
 //! - [`fleet`]: a node's agents: kinds, the factory, the local directory;
 //! - [`world`]: the worlds agents act on; [`missions`]: the cloud's planner;
 //! - [`sandbox`]: untrusted agent code under Wasm limits;
-//! - [`router`], [`journal`], [`ticker`]: how actors reach each other, record
-//!   to the ledger and keep their rates.
+//! - [`router`], [`journal`], [`ticker`], [`throttle`]: how actors reach each
+//!   other, record to the ledger and keep (or, under CPU pressure, slow) their rates.
 
 pub mod agent;
 pub mod ctx;
@@ -16,6 +16,7 @@ pub mod journal;
 pub mod missions;
 pub mod router;
 pub mod sandbox;
+pub mod throttle;
 pub mod ticker;
 pub mod world;
 

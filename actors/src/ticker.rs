@@ -14,6 +14,8 @@ use ractor::{ActorRef, Message};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::throttle::Pace;
+
 /// Lateness above this is recorded as this (a tick a minute late is lost anyway).
 const MAX_LATENESS_US: u64 = 60_000_000;
 /// 1% resolution across the whole range, in about 20 KiB per histogram.
@@ -25,6 +27,8 @@ const SIGNIFICANT_DIGITS: u8 = 2;
 pub struct TickStats {
     handled: AtomicU64,
     skipped: AtomicU64,
+    /// Due ticks not delivered because the layer was throttled.
+    throttled: AtomicU64,
     lateness: Mutex<Histogram<u64>>,
 }
 
@@ -33,6 +37,7 @@ impl Default for TickStats {
         Self {
             handled: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             lateness: Mutex::new(empty_lateness()),
         }
     }
@@ -60,6 +65,10 @@ impl TickStats {
 
     pub fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// The `q` quantile of lateness so far.
@@ -97,15 +106,29 @@ impl Ticker {
         stats: Arc<TickStats>,
         tick: fn(Instant) -> M,
     ) -> Self {
+        Self::start_paced(period, actor, stats, tick, Pace::steady())
+    }
+
+    /// As `start`, delivering only the due ticks `pace` lets through (the
+    /// others are counted as throttled).
+    pub fn start_paced<M: Message>(
+        period: Duration,
+        actor: ActorRef<M>,
+        stats: Arc<TickStats>,
+        tick: fn(Instant) -> M,
+        pace: Pace,
+    ) -> Self {
         assert!(!period.is_zero(), "a ticker needs a period");
         let pending = Arc::new(AtomicBool::new(false));
         let flag = pending.clone();
         let counters = stats.clone();
         let task = tokio::spawn(async move {
             let mut due = Instant::now() + period;
-            loop {
+            for n in 0u64.. {
                 tokio::time::sleep_until(due).await;
-                if flag.swap(true, Ordering::AcqRel) {
+                if !pace.delivers(n) {
+                    counters.throttled.fetch_add(1, Ordering::Relaxed);
+                } else if flag.swap(true, Ordering::AcqRel) {
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                 } else if actor.cast(tick(due)).is_err() {
                     return;

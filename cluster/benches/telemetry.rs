@@ -75,6 +75,7 @@ fn traced_per_s() -> u64 {
 
 fn exporter_args(node: &SwarmNode, endpoint: &str, stats: ExportStats) -> TelemetryArgs {
     TelemetryArgs {
+        shedding: Default::default(),
         node: node.ctx.node.to_string(),
         storage: node.ctx.storage.clone(),
         target: OtlpTarget {

@@ -5,7 +5,9 @@
 pub mod cli;
 pub mod console;
 pub mod control;
+pub mod discovery;
 pub mod gateway;
+pub mod governance;
 pub mod http;
 pub mod jetstream;
 mod logging;

@@ -41,6 +41,8 @@ pub const BOUNDS: &[Bound] = &[
     bound("cluster.suspect_after_ms", 20..=3_600_000, |c| c.cluster.suspect_after_ms),
     bound("cluster.down_after_ms", 30..=86_400_000, |c| c.cluster.down_after_ms),
     bound("cluster.call_timeout_ms", 10..=600_000, |c| c.cluster.call_timeout_ms),
+    bound("cluster.discovery.interval_ms", 50..=60_000, |c| c.cluster.discovery.interval_ms),
+    bound("cluster.discovery.expire_after_ms", 100..=3_600_000, |c| c.cluster.discovery.expire_after_ms),
     bound("mesh.subscription_capacity", 1..=1_000_000, |c| wide(c.mesh.subscription_capacity)),
     bound("storage.cache_capacity_mb", 1..=65_536, |c| c.storage.cache_capacity_mb),
     bound("storage.group_commit_max_events", 1..=65_536, |c| wide(c.storage.group_commit_max_events)),
@@ -62,6 +64,10 @@ pub const BOUNDS: &[Bound] = &[
     bound("world.hazard_every_ms", 0..=86_400_000, |c| c.world.hazard_every_ms),
     bound("world.max_hazards", 0..=1000, |c| wide(c.world.max_hazards)),
     bound("world.agent_timeout_ms", 100..=3_600_000, |c| c.world.agent_timeout_ms),
+    bound("resources.max_memory_mb", 0..=16_777_216, |c| c.resources.max_memory_mb),
+    bound("resources.max_cpu_percent", 0..=102_400, |c| c.resources.max_cpu_percent),
+    bound("resources.sample_interval_ms", 50..=60_000, |c| c.resources.sample_interval_ms),
+    bound("resources.throttle_factor", 2..=1000, |c| c.resources.throttle_factor),
 ];
 
 impl NodeConfig {

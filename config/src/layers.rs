@@ -24,6 +24,7 @@ pub struct Override {
 pub enum OverrideValue {
     Str(String),
     List(Vec<String>),
+    Bool(bool),
 }
 
 impl OverrideValue {
@@ -31,6 +32,7 @@ impl OverrideValue {
         match self {
             Self::Str(s) => Value::String(s),
             Self::List(items) => Value::Array(items.into_iter().map(Value::String).collect()),
+            Self::Bool(b) => Value::Boolean(b),
         }
     }
 }

@@ -8,6 +8,7 @@ mod bounds;
 mod error;
 pub mod http;
 pub mod hub;
+pub mod lan;
 mod layers;
 pub mod map_file;
 mod model;

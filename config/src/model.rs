@@ -31,6 +31,8 @@ pub struct NodeConfig {
     pub telemetry: crate::telemetry::TelemetrySection,
     #[serde(default)]
     pub hub: crate::hub::HubSection,
+    #[serde(default)]
+    pub resources: crate::lan::ResourcesSection,
 }
 
 /// The operator door (console, HTTP).
@@ -85,6 +87,11 @@ pub struct ClusterSection {
     /// TLS for cluster sessions; unset: plain TCP with cookie auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSection>,
+    /// Announce this node on the LAN and join the nodes it hears (no seeds needed).
+    #[serde(default)]
+    pub discover: bool,
+    #[serde(default)]
+    pub discovery: crate::lan::DiscoverySection,
 }
 
 /// PEM files. Every node presents `cert` and trusts peers signed by `ca`.
@@ -354,6 +361,7 @@ impl NodeConfig {
         self.validate_http()?;
         self.validate_telemetry()?;
         self.validate_hub()?;
+        self.validate_lan()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {

@@ -102,6 +102,29 @@ pub enum EventKind {
         at_us: u64,
         change: FloorChange,
     },
+    /// The node's resource governor acted; `detail` gives the measures it
+    /// acted on (RSS, CPU, the budgets).
+    Governance {
+        action: GovernanceAction,
+        detail: String,
+    },
+}
+
+/// What a node's resource governor did (`[resources]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GovernanceAction {
+    /// Over the memory budget: new agents are refused and background work
+    /// (retention, export) is shed.
+    MemoryOverBudget,
+    /// Back under the memory budget: spawns accepted, background work resumed.
+    MemoryRecovered,
+    /// CPU pressure: the slow layers (Supervision, Situation) of agents of
+    /// `priority` or lower run `factor` times slower. Reflexes never slow.
+    Throttled { priority: String, factor: u32 },
+    /// CPU pressure over: every layer at its own rate again.
+    Released,
+    /// A spawn was refused by the memory budget.
+    SpawnRefused { agent: String },
 }
 
 /// What the world records of its floor besides the agents' own moves.
@@ -217,10 +240,11 @@ impl EventKind {
             Self::Audit(_) => "audit",
             Self::Moved { .. } => "moved",
             Self::Floor { .. } => "floor",
+            Self::Governance { .. } => "governance",
         }
     }
 
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "decision",
         "state_change",
         "message",
@@ -233,6 +257,7 @@ impl EventKind {
         "audit",
         "moved",
         "floor",
+        "governance",
     ];
 }
 

@@ -5,6 +5,7 @@
 //! bounded: a bad frame is an error value, never a panic and never an unbounded
 //! allocation.
 
+pub mod advert;
 mod codec;
 mod envelope;
 mod event;
@@ -20,7 +21,7 @@ pub use codec::{
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
-    MemberState, MissionChange, MissionOutcome, SupervisionAction, TaskChange,
+    GovernanceAction, MemberState, MissionChange, MissionOutcome, SupervisionAction, TaskChange,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

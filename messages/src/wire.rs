@@ -119,6 +119,9 @@ pub enum WireMsg {
         ticket: Ticket,
         nonce: u128,
     },
+    /// What the sender can host and how much more it can take; sent after
+    /// `Hello` and with every gossip round.
+    Advert(crate::advert::NodeAdvert),
 }
 
 impl WireMsg {
@@ -220,4 +223,14 @@ pub enum SpawnRejected {
     Spec(String),
     #[error("limit reached: the node runs at most {0} agents")]
     LimitReached(usize),
+    #[error(
+        "memory budget reached: the node uses {rss_mb} MB of its {budget_mb} MB budget (resources.max_memory_mb)"
+    )]
+    OverBudget { rss_mb: u64, budget_mb: u64 },
+    #[error("node {node:?} cannot host capability {capability:?} (it offers {offered:?})")]
+    MissingCapability {
+        node: String,
+        capability: String,
+        offered: Vec<String>,
+    },
 }

@@ -152,6 +152,8 @@ impl SimCluster {
             storage: member.storage.clone(),
             mesh: Arc::new(self.mesh.join(name)),
             dialer: Arc::new(self.net.dialer(name)),
+            // The host's memory and CPU must not steer a seed's run.
+            resources: Arc::new(swarmd_cluster::governance::FixedResources::default()),
         };
         let node = Started::start_on(&member.config, COOKIE.into(), seams)
             .await

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -23,6 +24,44 @@ pub struct KeeperArgs {
     /// On an edge: this node's name. Its events the cloud has not acked yet
     /// are never deleted.
     pub forwarding_node: Option<String>,
+    /// Set by the node's governor over its memory budget: retention passes wait.
+    pub shedding: Shedding,
+}
+
+/// Background work the node's governor pauses over its memory budget
+/// (retention passes, span export). While on, a pass due is skipped and
+/// counted; it runs again at its next interval once the flag is off.
+#[derive(Clone, Default)]
+pub struct Shedding(Arc<ShedState>);
+
+#[derive(Default)]
+struct ShedState {
+    on: AtomicBool,
+    skipped: AtomicU64,
+}
+
+impl Shedding {
+    pub fn set(&self, on: bool) {
+        self.0.on.store(on, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.on.load(Ordering::Relaxed)
+    }
+
+    /// Whether a pass due now is to be skipped (counted when it is).
+    pub fn skips(&self) -> bool {
+        let on = self.is_on();
+        if on {
+            self.0.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        on
+    }
+
+    /// Passes skipped so far.
+    pub fn skipped(&self) -> u64 {
+        self.0.skipped.load(Ordering::Relaxed)
+    }
 }
 
 pub enum KeeperMsg {
@@ -51,7 +90,9 @@ impl Actor for StorageKeeper {
         _msg: KeeperMsg,
         args: &mut KeeperArgs,
     ) -> Result<(), ActorProcessingErr> {
-        if let Err(e) = enforce(args).await {
+        if args.shedding.skips() {
+            info!("retention pass shed: the node is at its memory budget");
+        } else if let Err(e) = enforce(args).await {
             warn!(error = %e, "retention pass failed; retrying next interval");
         }
         me.send_after(args.retention_interval, || KeeperMsg::EnforceRetention);

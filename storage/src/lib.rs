@@ -13,7 +13,7 @@ mod seam;
 mod sled_store;
 
 pub use data_dir::{DataDir, DataDirError};
-pub use keeper::{KeeperArgs, KeeperMsg, StorageKeeper};
+pub use keeper::{KeeperArgs, KeeperMsg, Shedding, StorageKeeper};
 pub use reapply::{MAX_KEPT_BYTES, Reapplying};
 pub use seam::{Batch, CommitError, Entry, Storage, StorageError};
 pub use sled_store::SledStorage;

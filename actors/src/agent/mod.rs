@@ -112,6 +112,8 @@ pub struct AgentStats {
     pub reflex: Arc<TickStats>,
     pub situation: Arc<TickStats>,
     pub supervision: Arc<TickStats>,
+    /// The node governor's throttle of slow layers, by priority.
+    pub throttle: crate::throttle::Throttle,
 }
 
 /// What one agent's layers share. Slots outlive restarts, so a layer always

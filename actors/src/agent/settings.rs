@@ -8,6 +8,7 @@ use swarmd_messages::swarm::{Cell, Rect};
 
 use crate::fleet::SpecError;
 use crate::sandbox::SandboxLimits;
+use crate::throttle::Priority;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
@@ -30,6 +31,9 @@ pub struct AgentSettings {
     /// Wasm (text or binary) of a sandboxed planner, if any.
     pub sandbox: Option<Vec<u8>>,
     pub sandbox_limits: SandboxLimits,
+    /// Under CPU pressure the governor slows the slow layers of the lowest
+    /// priorities first; never the reflex.
+    pub priority: Priority,
 }
 
 impl Default for AgentSettings {
@@ -47,11 +51,12 @@ impl Default for AgentSettings {
             task_timeout: Duration::from_secs(60),
             sandbox: None,
             sandbox_limits: SandboxLimits::default(),
+            priority: Priority::Normal,
         }
     }
 }
 
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "reflex_hz",
     "situation_hz",
     "supervision_hz",
@@ -64,6 +69,7 @@ pub const KEYS: [&str; 12] = [
     "sandbox_wat",
     "sandbox_fuel",
     "sandbox_deadline_ms",
+    "priority",
 ];
 
 impl AgentSettings {
@@ -97,6 +103,7 @@ impl AgentSettings {
             "task_timeout_ms" => self.task_timeout = Duration::from_millis(number(value)?),
             "sandbox_wat" => self.sandbox = Some(value.as_bytes().to_vec()),
             "sandbox_fuel" => self.sandbox_limits.fuel_per_call = number(value)?,
+            "priority" => self.priority = value.parse()?,
             "sandbox_deadline_ms" => {
                 self.sandbox_limits.deadline = Duration::from_millis(number(value)?)
             }

@@ -69,11 +69,12 @@ impl Actor for Supervision {
         myself: ActorRef<SupervisionMsg>,
         w: AgentWiring,
     ) -> Result<SupervisionState, ActorProcessingErr> {
-        let ticker = Ticker::start(
+        let ticker = Ticker::start_paced(
             period_of(w.settings.supervision_hz),
             myself.clone(),
             w.stats.supervision.clone(),
             SupervisionMsg::Tick,
+            w.stats.throttle.pace(w.settings.priority),
         );
         let _ = myself.cast(SupervisionMsg::Tick(Instant::now()));
         Ok(SupervisionState {

@@ -3,13 +3,15 @@
 //! status of each. Remote spawns go through the same door.
 
 use swarmd_messages::swarm::{MISSIONS_ACTOR, WORLD_ACTOR};
-use swarmd_messages::{SpawnRejected, SpawnSpec};
+use swarmd_messages::{
+    EventDraft, EventKind, GovernanceAction, SYSTEM_TENANT, SpawnRejected, SpawnSpec, TraceContext,
+};
 use swarmd_supervisor::{
     ActorSlot, ChildStatus, Restart, SupervisorError, SupervisorMsg, delete_child, start_child,
     terminate_child, which_children,
 };
 
-use super::{AgentKinds, LocalDirectory};
+use super::{Admission, AgentKinds, LocalDirectory};
 use crate::NodeCtx;
 
 /// Names that belong to node services, not agents.
@@ -25,6 +27,8 @@ pub struct AgentFactory {
     pub tenants: Vec<String>,
     /// The tenant of each agent created here, for tenant-bound sessions.
     pub placed: AgentTenants,
+    /// The capabilities on offer and the memory budget's word.
+    pub admission: Admission,
 }
 
 /// Agent id → tenant, shared by the factory's clones. Bounded by the agents
@@ -41,6 +45,15 @@ impl AgentTenants {
 
     fn set(&self, agent: &str, tenant: &str) {
         self.lock().insert(agent.to_string(), tenant.to_string());
+    }
+
+    /// Agents created here and not stopped.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 
     fn forget(&self, agent: &str) {
@@ -82,6 +95,10 @@ impl AgentFactory {
             let why = format!("an agent named {:?} already runs here", spec.id);
             return Err(SpawnRejected::Spec(why));
         }
+        if let Err(refused) = self.admission.check(spec) {
+            self.record_refusal(spec, &refused).await;
+            return Err(refused);
+        }
         let prepared = self.kinds.prepare(spec, &self.ctx)?;
         let agents = self
             .agents
@@ -99,6 +116,27 @@ impl AgentFactory {
                 }
                 Err(rejection(e))
             }
+        }
+    }
+
+    /// A refusal by the memory budget is a governance action: recorded.
+    async fn record_refusal(&self, spec: &SpawnSpec, refused: &SpawnRejected) {
+        if !matches!(refused, SpawnRejected::OverBudget { .. }) {
+            return;
+        }
+        let draft = EventDraft {
+            tenant: SYSTEM_TENANT.into(),
+            agent: Some(spec.id.clone()),
+            trace: TraceContext::default(),
+            kind: EventKind::Governance {
+                action: GovernanceAction::SpawnRefused {
+                    agent: spec.id.clone(),
+                },
+                detail: refused.to_string(),
+            },
+        };
+        if let Err(e) = self.ctx.ledger.append(draft).await {
+            tracing::warn!(error = %e, "governance event not recorded");
         }
     }
 

@@ -7,6 +7,7 @@
 //! endpoints for this node only: nothing here touches ractor's process-global
 //! registry or `pg`, so many nodes can share one process in the simulator.
 
+mod admission;
 mod directory;
 mod factory;
 mod probe;
@@ -20,6 +21,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 
 use crate::NodeCtx;
 
+pub use admission::Admission;
 pub use directory::{DeliverError, LocalDirectory};
 pub use factory::{AgentFactory, AgentStatus, AgentTenants};
 pub use probe::{PROBE_KIND, ProbeKind, ProbeMsg};
@@ -171,6 +173,11 @@ impl AgentKinds {
     pub fn with(mut self, name: &str, kind: impl AgentKind) -> Self {
         self.0.insert(name.to_string(), Arc::new(kind));
         self
+    }
+
+    /// The kinds' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
     }
 
     pub fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpawnRejected> {

@@ -66,6 +66,10 @@ pub struct NodeArgs {
     /// http://127.0.0.1:4317 [config: telemetry.otlp_endpoint]
     #[arg(long, global = true, env = "SWARMD_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
+    /// Announce this node on the LAN and join the nodes found there, without
+    /// seeds; the cookie still gates every join [config: cluster.discover]
+    #[arg(long, global = true, env = "SWARMD_DISCOVER")]
+    pub discover: bool,
     /// human or json [config: log.format]
     #[arg(long, global = true, env = "SWARMD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -182,6 +186,13 @@ pub fn overrides(args: &NodeArgs, matches: &ArgMatches) -> Vec<Override> {
             })
         })
         .collect();
+    if args.discover {
+        out.push(Override {
+            key: "cluster.discover",
+            value: OverrideValue::Bool(true),
+            origin: origin(matches, "discover"),
+        });
+    }
     if !args.join.is_empty() {
         out.push(Override {
             key: "cluster.seeds",

@@ -45,7 +45,7 @@ pub const COMMANDS: [(&str, &str); 20] = [
     ),
     (
         "spawn",
-        "spawn KIND JSON [--node N] — start an agent, e.g. spawn grid {\"id\": \"a9\", \"params\": {\"start\": \"2,3\"}}",
+        "spawn KIND JSON [--node N | --place] — start an agent here, on node N, or (--place) on the node that can host it best, e.g. spawn grid {\"id\": \"a9\", \"capabilities\": [\"carry\"]} --place",
     ),
     ("stop", "stop AGENT — stop an agent and forget it"),
     (

@@ -208,21 +208,23 @@ fn path_and_json(rest: &str, usage: &str) -> Result<(String, Value), ParseError>
 }
 
 fn spawn(rest: &str) -> Result<Parsed, ParseError> {
-    let usage = "spawn KIND JSON [--node N]";
+    let usage = "spawn KIND JSON [--node N | --place]";
     let (kind, json) = split_word(rest);
     if kind.is_empty() {
         return err(format!("usage: {usage}"));
     }
     let (spec, after) = json_prefix(json, usage)?;
-    let node = match words(after)?.as_slice() {
-        [] => None,
-        [flag, node] if flag == "--node" => Some(node.clone()),
+    let (node, place) = match words(after)?.as_slice() {
+        [] => (None, false),
+        [flag, node] if flag == "--node" => (Some(node.clone()), false),
+        [flag] if flag == "--place" => (None, true),
         _ => return err(format!("unexpected {after:?}; usage: {usage}")),
     };
     Ok(run(Command::Spawn {
         kind: kind.to_string(),
         spec,
         node,
+        place,
     }))
 }
 
@@ -397,7 +399,9 @@ mod tests {
     fn spawn_takes_its_node_after_the_json() {
         let parsed = parse(r#"spawn grid {"id": "a9", "params": {"start": "2,3"}} --node edge-1"#);
         let Ok(Parsed::Run {
-            command: Command::Spawn { kind, spec, node },
+            command: Command::Spawn {
+                kind, spec, node, ..
+            },
             ..
         }) = parsed
         else {
@@ -405,6 +409,21 @@ mod tests {
         };
         assert_eq!((kind.as_str(), node.as_deref()), ("grid", Some("edge-1")));
         assert_eq!(spec["params"]["start"], "2,3");
+        let placed = parse(r#"spawn grid {"id": "a9"} --place"#);
+        assert!(
+            matches!(
+                placed,
+                Ok(Parsed::Run {
+                    command: Command::Spawn {
+                        place: true,
+                        node: None,
+                        ..
+                    },
+                    ..
+                })
+            ),
+            "{placed:?}"
+        );
         let replayed = parse("replay a1 --at 5m").unwrap();
         let at = Some(ReplayAt::AgoMs(300_000));
         assert_eq!(

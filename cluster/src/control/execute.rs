@@ -35,6 +35,12 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Missions => super::missions::list(args).await,
         Command::World => super::world::floor(args, tenant).await,
         Command::Call { path, message } => super::missions::call(args, path, message).await,
+        Command::Spawn {
+            kind,
+            spec,
+            place: true,
+            ..
+        } => super::lan::spawn_placed(args, request, kind, spec).await,
         Command::Spawn { kind, spec, .. } => super::fleet::spawn(args, tenant, kind, spec).await,
         Command::Stop { agent } => super::fleet::stop(args, tenant, agent_of(args, agent)?).await,
         Command::Replay { agent, at } => super::fleet::replay_agent(args, tenant, agent, *at),
@@ -95,7 +101,7 @@ async fn nodes(args: &ControlArgs) -> ControlReply {
     let mut rows: Vec<Value> = members
         .iter()
         .filter(|m| m.info.name != args.node)
-        .map(json::member)
+        .map(|m| super::lan::with_advert(json::member(m), m.advert.as_ref()))
         .collect();
     let probes = rows
         .iter()
@@ -111,7 +117,9 @@ async fn nodes(args: &ControlArgs) -> ControlReply {
     let me = json!({"name": args.node, "role": args.role.to_string(), "state": "up",
         "address": args.address, "connected": true, "agents": agents,
         "uptime_s": uptime_s(args), "self": true});
-    rows.insert(0, me);
+    let advert = args.lan.advert.borrow().clone();
+    rows.insert(0, super::lan::with_advert(me, Some(&advert)));
+    rows.extend(super::lan::announced(args, &members));
     Ok(Value::Array(rows))
 }
 
@@ -425,6 +433,7 @@ pub(crate) async fn stats(args: &ControlArgs) -> ControlReply {
         "agents": agents.len(),
         "agent_restarts": restarts,
         "gateway": json::gateway_stats(&gateway),
+        "lan": super::lan::stats(args),
     }))
 }
 

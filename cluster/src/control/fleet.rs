@@ -31,6 +31,21 @@ fn default_squad() -> String {
 }
 
 pub async fn spawn(args: &ControlArgs, session: &str, kind: &str, spec: &Value) -> ControlReply {
+    let spec = spec_of(args, session, kind, spec)?;
+    args.factory
+        .create(&spec, Restart::Permanent)
+        .await
+        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+    Ok(json!({"spawned": spec.id, "node": args.node}))
+}
+
+/// The spec an operator's JSON describes, for a session of tenant `session`.
+pub fn spec_of(
+    args: &ControlArgs,
+    session: &str,
+    kind: &str,
+    spec: &Value,
+) -> Result<SpawnSpec, ControlError> {
     let input: SpecInput = serde_path_to_error::deserialize(spec.clone())
         .map_err(|e| bad_json("a spawn spec ({\"id\": ..., \"params\": {...}})", e))?;
     let tenant = match (session, input.tenant) {
@@ -52,11 +67,7 @@ pub async fn spawn(args: &ControlArgs, session: &str, kind: &str, spec: &Value) 
     };
     spec.check_bounds()
         .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-    args.factory
-        .create(&spec, Restart::Permanent)
-        .await
-        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-    Ok(json!({"spawned": spec.id, "node": args.node}))
+    Ok(spec)
 }
 
 pub async fn stop(args: &ControlArgs, session: &str, agent: &str) -> ControlReply {

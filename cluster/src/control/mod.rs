@@ -12,6 +12,7 @@ pub(crate) mod execute;
 mod fleet;
 mod forward;
 mod json;
+pub mod lan;
 mod missions;
 pub mod protocol;
 mod world;
@@ -94,6 +95,8 @@ pub struct ControlArgs {
     /// The OTLP exporter's counts, when this node exports.
     pub telemetry: Option<crate::telemetry::ExportStats>,
     pub hub: HubStats,
+    /// Discovery and governance.
+    pub lan: lan::LanArgs,
 }
 
 /// Which hub this node's events go through, and on a cloud reading

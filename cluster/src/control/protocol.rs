@@ -80,11 +80,14 @@ pub enum Command {
     /// The floor as the world host sees it: shelves, docks, hazards, and
     /// every agent with its node, tasks and waypoints.
     World,
-    /// A spec as JSON (`id` required; the rest has defaults), on `node`.
+    /// A spec as JSON (`id` required; the rest has defaults), on `node`,
+    /// or with `place` on the member that can host it best (by adverts).
     Spawn {
         kind: String,
         spec: Value,
         node: Option<String>,
+        #[serde(default)]
+        place: bool,
     },
     Stop {
         agent: String,

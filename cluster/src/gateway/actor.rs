@@ -32,6 +32,8 @@ pub struct GatewayState {
     pub(super) stats: GatewayStats,
     /// Addresses a dialer was started for, so gossip starts each at most once.
     dialing: std::collections::BTreeSet<String>,
+    /// What each member last advertised; forgotten when it goes down.
+    adverts: std::collections::BTreeMap<String, swarmd_messages::advert::NodeAdvert>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -85,6 +87,7 @@ impl Actor for Gateway {
             flush_scheduled: false,
             stats: GatewayStats::default(),
             dialing: Default::default(),
+            adverts: Default::default(),
             tasks,
         })
     }
@@ -133,6 +136,7 @@ impl Actor for Gateway {
             GatewayMsg::Members(reply) => {
                 let _ = reply.send(state.members());
             }
+            GatewayMsg::Discovered(members) => state.learn(&members, "discovery"),
             GatewayMsg::Stats(reply) => {
                 let (pending_calls, watches) = state.waited.len();
                 let stats = GatewayStats {
@@ -214,7 +218,8 @@ impl GatewayState {
             WireMsg::Ticket { .. } | WireMsg::Confirm { .. } | WireMsg::Confirmed { .. } => {
                 debug!(%from, "handshake message in a ticketed frame ignored");
             }
-            WireMsg::Members(members) => self.learn(&members),
+            WireMsg::Members(members) => self.learn(&members, "gossip"),
+            WireMsg::Advert(advert) => self.on_advert(from, advert),
             WireMsg::Cast { to, payload } => {
                 if let Err(e) = self.args.directory.deliver(&to, payload) {
                     self.stats.undeliverable_casts += 1;
@@ -265,6 +270,7 @@ impl GatewayState {
         for peer in peers {
             if gossip {
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
+                self.send(&peer, self.advert());
             } else if self.outbox.is_idle(&peer) {
                 self.send(&peer, WireMsg::Heartbeat);
             }
@@ -285,10 +291,10 @@ impl GatewayState {
         }
     }
 
-    /// Starts dialers for gossiped members this node has not met. Of two
-    /// members, the one with the smaller name dials, so each pair gets one
-    /// session.
-    fn learn(&mut self, members: &[swarmd_messages::MemberInfo]) {
+    /// Starts dialers for members this node has not met, learned by `how`
+    /// (gossip or LAN discovery). Of two members, the one with the smaller
+    /// name dials, so each pair gets one session.
+    pub(super) fn learn(&mut self, members: &[swarmd_messages::MemberInfo], how: &'static str) {
         let me = self.view.me().name.clone();
         for info in self.view.unknown(members) {
             let connected = self.outbox.session(&info.name).is_some();
@@ -297,7 +303,7 @@ impl GatewayState {
             }
             match info.cluster_addr.parse() {
                 Ok(addr) => {
-                    info!(member = %info.name, addr = %info.cluster_addr, "dialing member learned by gossip");
+                    info!(member = %info.name, addr = %info.cluster_addr, learned_by = how, "dialing member");
                     self.dialing.insert(info.cluster_addr.clone());
                     (self.args.dial)(addr);
                 }
@@ -319,6 +325,7 @@ impl GatewayState {
                     }
                 }
                 MemberState::Down => {
+                    self.adverts.remove(&change.node);
                     let error = CallError::NodeDown(change.node.clone());
                     self.waited
                         .node_lost(&change.node, error, ExitCause::NodeDown);
@@ -340,8 +347,27 @@ impl GatewayState {
                 info: m.info.clone(),
                 state: m.state,
                 connected: self.outbox.session(&m.info.name).is_some(),
+                advert: if m.info.name == self.view.me().name {
+                    Some(self.args.advert.borrow().clone())
+                } else {
+                    self.adverts.get(&m.info.name).cloned()
+                },
             })
             .collect()
+    }
+
+    /// This node's advert as it stands.
+    pub(super) fn advert(&self) -> WireMsg {
+        WireMsg::Advert(self.args.advert.borrow().clone())
+    }
+
+    fn on_advert(&mut self, from: &str, advert: swarmd_messages::advert::NodeAdvert) {
+        if let Some(why) = advert.bounds_violation() {
+            self.stats.refused_adverts += 1;
+            warn!(%from, %why, "advert out of bounds ignored");
+            return;
+        }
+        self.adverts.insert(from.to_string(), advert);
     }
 
     fn call(

@@ -14,6 +14,7 @@ mod handshake;
 mod hub;
 pub mod membership;
 mod outbox;
+pub mod placement;
 mod relay;
 mod remote_supervisor;
 mod serve;
@@ -26,6 +27,7 @@ use ractor::RpcReplyPort;
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
+use swarmd_messages::advert::NodeAdvert;
 use swarmd_messages::{MemberInfo, Reply, Request, SpawnRejected, WireMsg};
 use swarmd_storage::ledger::Hub;
 use swarmd_supervisor::EventSender;
@@ -87,6 +89,8 @@ pub struct MemberStatus {
     pub info: MemberInfo,
     pub state: MemberState,
     pub connected: bool,
+    /// What it last advertised it can host and take.
+    pub advert: Option<NodeAdvert>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub struct GatewayStats {
     pub refused_frames: u64,
     /// Sessions closed because another live node already holds their name.
     pub refused_sessions: u64,
+    /// Adverts out of bounds (ignored).
+    pub refused_adverts: u64,
     pub undeliverable_casts: u64,
     pub dropped_outgoing: u64,
     pub pending_calls: usize,
@@ -140,6 +146,8 @@ pub enum GatewayMsg {
     /// Session events were lost: rebuild the session table from the node server.
     Resync,
     Members(RpcReplyPort<Vec<MemberStatus>>),
+    /// Nodes found on the LAN: dialed like members learned by gossip.
+    Discovered(Vec<MemberInfo>),
     Stats(RpcReplyPort<GatewayStats>),
 }
 
@@ -190,6 +198,8 @@ pub struct GatewayArgs {
     pub hub: Option<std::sync::Arc<dyn Hub>>,
     /// Starts a dialer to a member learned by gossip.
     pub dial: crate::transport::DialLauncher,
+    /// What this node advertises (the governor keeps it current).
+    pub advert: tokio::sync::watch::Receiver<NodeAdvert>,
     /// With TLS: the certificates sessions presented; a session is accepted
     /// only if its certificate names its node.
     pub peer_certs: Option<crate::transport::PeerCerts>,

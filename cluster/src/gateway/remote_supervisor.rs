@@ -20,6 +20,7 @@ use swarmd_messages::SpawnSpec;
 use swarmd_supervisor::{Intensity, Restart, RestartWindow};
 use tracing::{info, warn};
 
+use super::placement::{Candidate, unfit};
 use super::{ClusterHandle, ExitCause, MemberState, SpawnError};
 use tokio::time::Instant;
 
@@ -27,8 +28,10 @@ use tokio::time::Instant;
 pub enum Placement {
     /// Always on the node it was first placed on.
     SameNode,
-    /// On whichever edge (or `both`) member is up and runs fewest of this
-    /// supervisor's children; ties go to the smaller name.
+    /// On whichever edge (or `both`) member is up, can host the child (by
+    /// its advert: tenant, kind, capabilities, memory budget, free slots)
+    /// and runs fewest of this supervisor's children; ties go to the
+    /// smaller name.
     AnyEdge,
 }
 
@@ -195,9 +198,15 @@ impl RemoteSupervisorState {
                     let on = |s: &&Slot| s.node.as_deref() == Some(name);
                     self.slots.iter().filter(on).count()
                 };
+                let spec = &slot.child.spec;
                 let edges = members.iter().filter(|m| {
-                    let runs_edge = m.info.role.runs_edge();
-                    runs_edge && m.state == MemberState::Up && m.connected
+                    let candidate = Candidate {
+                        name: &m.info.name,
+                        runs_edge: m.info.role.runs_edge(),
+                        reachable: m.state == MemberState::Up && m.connected,
+                        advert: m.advert.as_ref(),
+                    };
+                    unfit(&candidate, spec).is_none()
                 });
                 let best: BTreeMap<(usize, String), ()> = edges
                     .map(|m| ((load(&m.info.name), m.info.name.clone()), ()))

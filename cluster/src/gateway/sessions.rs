@@ -38,6 +38,7 @@ impl GatewayState {
                 self.offer_ticket(&peer, caught_up);
                 self.send(&peer, WireMsg::Hello(self.view.me().clone()));
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
+                self.send(&peer, self.advert());
             }
             SessionPhase::Closed => {
                 if let Some(certs) = &self.args.peer_certs {

@@ -121,6 +121,8 @@ pub struct Seams {
     pub storage: Arc<dyn Storage>,
     pub mesh: Arc<dyn PubSub>,
     pub dialer: Arc<dyn Dialer>,
+    /// What the governor measures: the process's RSS and CPU.
+    pub resources: Arc<dyn crate::governance::ResourceProbe>,
 }
 
 /// A running node's handles, in the order they must be closed.
@@ -161,6 +163,7 @@ impl Started {
             storage: Arc::new(storage),
             mesh: crate::mesh::open(&config.mesh, config.node.role, &config.node.tenants).await?,
             dialer: Arc::new(ctx::TcpDialer),
+            resources: Arc::new(crate::governance::ProcResources),
         };
         Self::start_on(config, cookie, seams).await
     }
@@ -177,6 +180,7 @@ impl Started {
             storage,
             mesh,
             dialer,
+            resources,
         } = seams;
         // A failed flush makes nothing durable; this re-applies what it covered.
         #[cfg(not(feature = "bug-trust-failed-flush"))]
@@ -193,7 +197,7 @@ impl Started {
             dialer,
         };
         let (events, early_supervision) = event_channel(SUPERVISION_EVENTS);
-        let wiring = tree::Wiring::new(config)?;
+        let wiring = tree::Wiring::new(config, resources)?;
         let recorder = recorder::RecorderArgs {
             ledger: ctx.ledger.clone(),
             supervision: events.clone(),

@@ -20,11 +20,17 @@ use swarmd_supervisor::seams::{Clock, Entropy};
 use swarmd_supervisor::{
     ActorSlot, ChildSpec, EventSender, Strategy, SupervisorMsg, SupervisorSpec,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+
+use crate::discovery::{DiscoveredNodes, DiscoveryArgs, DiscoveryStats, discovery_child};
+use crate::governance::{GovernanceStats, GovernorArgs, Levers, ResourceProbe, governor_child};
+use swarmd_actors::fleet::Admission;
+use swarmd_messages::advert::{NodeAdvert, NodeProfile};
 
 use super::cluster_tree;
 use super::recorder::{Recorder, RecorderArgs};
 use super::swarm::{self, CloudSlots, ClusterRouter};
+use crate::control::lan::LanArgs;
 use crate::control::{ControlArgs, HubStats, control_child};
 use crate::gateway::{
     ClusterHandle, ClusterHub, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
@@ -61,11 +67,23 @@ pub struct Wiring {
     pub export_stats: crate::telemetry::ExportStats,
     /// What the JetStream consumer did, on a cloud on that hub.
     pub ingest_stats: crate::jetstream::IngestStats,
+    /// What the governor measures with, the levers it pulls, what it did.
+    resources: Arc<dyn ResourceProbe>,
+    pub levers: Levers,
+    pub governance: GovernanceStats,
+    /// This node's advert (profile and capacity), kept current by the governor.
+    pub advert: watch::Sender<NodeAdvert>,
+    /// Nodes heard on the LAN, with `cluster.discover`.
+    pub discovered: DiscoveredNodes,
+    pub discovery: DiscoveryStats,
 }
 
 impl Wiring {
     /// Fails when the TLS files or the HTTP token file configured cannot be used.
-    pub fn new(config: &NodeConfig) -> Result<Self, super::StartError> {
+    pub fn new(
+        config: &NodeConfig,
+        resources: Arc<dyn ResourceProbe>,
+    ) -> Result<Self, super::StartError> {
         let tls = config
             .cluster
             .tls
@@ -80,6 +98,7 @@ impl Wiring {
             config.cluster.call_timeout(),
         );
         let directory = LocalDirectory::default();
+        let agent_stats = AgentStats::default();
         let router = Arc::new(ClusterRouter::new(
             config,
             cluster.clone(),
@@ -98,7 +117,17 @@ impl Wiring {
             cloud: CloudSlots::default(),
             tls,
             root: ActorSlot::new(),
-            agent_stats: AgentStats::default(),
+            levers: Levers {
+                admission: Admission::new(&config.node.name, config.agents.capabilities.clone()),
+                throttle: agent_stats.throttle.clone(),
+                shedding: Default::default(),
+            },
+            agent_stats,
+            resources,
+            governance: Default::default(),
+            advert: watch::channel(NodeAdvert::default()).0,
+            discovered: Default::default(),
+            discovery: Default::default(),
             http_token: http::token_of(config.http.token_file.as_deref())?,
             export_stats: Default::default(),
             ingest_stats: Default::default(),
@@ -129,6 +158,7 @@ impl Wiring {
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
             placed: Default::default(),
+            admission: self.levers.admission.clone(),
         }
     }
 }
@@ -145,7 +175,11 @@ pub fn root_spec(
 ) -> SupervisorSpec {
     let storage = storage_spec(ctx, config, storage_children, wiring).events(events.clone());
     let gateway = gateway_args(ctx, config, events, wiring, factory.clone());
-    let cluster = cluster_tree::cluster_spec(
+    let discovery = config
+        .cluster
+        .discover
+        .then(|| discovery_args(ctx, config, wiring, &gateway));
+    let mut cluster = cluster_tree::cluster_spec(
         ctx,
         config,
         cookie,
@@ -155,13 +189,17 @@ pub fn root_spec(
         wiring.tls.clone(),
     )
     .events(events.clone());
+    if let Some(discovery) = discovery {
+        cluster = cluster.child(discovery_child(discovery));
+    }
     let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
         .max_children(config.agents.max_agents)
         .events(events.clone());
     let mut root = SupervisorSpec::new("node", Strategy::OneForOne)
         .intensity(3, Duration::from_secs(30))
         .events(events.clone())
-        .child(storage.into_child());
+        .child(storage.into_child())
+        .child(governor_child(governor_args(ctx, config, wiring, factory)));
     // Right after storage: it stops after everything that records, and
     // flushes their last spans.
     if let Some(target) = config.otlp_target() {
@@ -171,6 +209,7 @@ pub fn root_spec(
             target,
             config: config.telemetry.clone(),
             stats: wiring.export_stats.clone(),
+            shedding: wiring.levers.shedding.clone(),
         }));
     }
     if consumes_jetstream(config) {
@@ -242,6 +281,16 @@ fn control_args(
             backend: config.hub.backend,
             ingest: consumes_jetstream(config).then(|| wiring.ingest_stats.clone()),
         },
+        lan: LanArgs {
+            resources: config.resources.clone(),
+            governance: wiring.governance.clone(),
+            levers: wiring.levers.clone(),
+            advert: wiring.advert.subscribe(),
+            discovery: config
+                .cluster
+                .discover
+                .then(|| (wiring.discovered.clone(), wiring.discovery.clone())),
+        },
     }
 }
 
@@ -287,6 +336,56 @@ fn gateway_args(
         hub,
         dial,
         peer_certs: wiring.tls.as_ref().map(|t| t.peer_certs.clone()),
+        advert: wiring.advert.subscribe(),
+    }
+}
+
+fn governor_args(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    wiring: &Wiring,
+    factory: &AgentFactory,
+) -> GovernorArgs {
+    let profile = NodeProfile {
+        tenants: config.node.tenants.clone(),
+        kinds: factory.kinds.names(),
+        squads: vec![config.agents.squad.clone()],
+        capabilities: config.agents.capabilities.clone(),
+    };
+    // Adverts sent before the first sample already say what the node hosts.
+    wiring.advert.send_modify(|advert| {
+        advert.profile = profile.clone();
+        advert.capacity.max_agents = u32::try_from(config.agents.max_agents).unwrap_or(u32::MAX);
+        advert.capacity.accepting = true;
+    });
+    GovernorArgs {
+        ctx: ctx.clone(),
+        resources: config.resources.clone(),
+        probe: wiring.resources.clone(),
+        levers: wiring.levers.clone(),
+        max_agents: config.agents.max_agents,
+        placed: factory.placed.clone(),
+        profile,
+        advert: wiring.advert.clone(),
+        stats: wiring.governance.clone(),
+    }
+}
+
+fn discovery_args(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    wiring: &Wiring,
+    gateway: &GatewayArgs,
+) -> DiscoveryArgs {
+    DiscoveryArgs {
+        ctx: ctx.clone(),
+        section: config.cluster.discovery.clone(),
+        listen_ip: config.cluster.listen.0.ip(),
+        me: gateway.me.clone(),
+        advert: wiring.advert.subscribe(),
+        gateway: wiring.gateway.clone(),
+        table: wiring.discovered.clone(),
+        stats: wiring.discovery.clone(),
     }
 }
 
@@ -329,6 +428,7 @@ fn storage_spec(
         },
         retention_interval: Duration::from_secs(st.retention_interval_s),
         forwarding_node: forwards(config).then(|| config.node.name.clone()),
+        shedding: wiring.levers.shedding.clone(),
     };
     let keeper = ChildSpec::for_actor("keeper", StorageKeeper, args);
     let spec = SupervisorSpec::new("storage", Strategy::RestForOne)

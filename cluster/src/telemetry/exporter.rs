@@ -27,6 +27,8 @@ pub struct TelemetryArgs {
     pub target: OtlpTarget,
     pub config: TelemetrySection,
     pub stats: ExportStats,
+    /// Over the node's memory budget, export waits (the ledger keeps the spans).
+    pub shedding: swarmd_storage::Shedding,
 }
 
 pub fn telemetry_child(args: TelemetryArgs) -> ChildSpec {
@@ -100,6 +102,10 @@ impl Actor for Telemetry {
         TelemetryMsg::Pump: TelemetryMsg,
         state: &mut TelemetryState,
     ) -> Result<(), ActorProcessingErr> {
+        if state.args.shedding.skips() {
+            me.send_after(state.args.config.poll_interval(), || TelemetryMsg::Pump);
+            return Ok(());
+        }
         match state.round().await {
             Ok(Round::More) => me.cast(TelemetryMsg::Pump)?,
             Ok(Round::CaughtUp) => {

@@ -17,6 +17,7 @@ fn factory(floor: &Floor) -> AgentFactory {
         agents: floor.agents_slot.clone(),
         tenants: vec![TENANT.into()],
         placed: Default::default(),
+        admission: Default::default(),
     }
 }
 

@@ -90,11 +90,12 @@ impl Actor for Situation {
         myself: ActorRef<SituationMsg>,
         w: AgentWiring,
     ) -> Result<SituationState, ActorProcessingErr> {
-        let ticker = Ticker::start(
+        let ticker = Ticker::start_paced(
             period_of(w.settings.situation_hz),
             myself.clone(),
             w.stats.situation.clone(),
             SituationMsg::Tick,
+            w.stats.throttle.pace(w.settings.priority),
         );
         let listener = Box::pin(negotiation::listen(&w, myself)).await;
         let link = w.peers.for_tenant(&w.ctx, &w.spec.tenant);
