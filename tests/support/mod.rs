@@ -7,6 +7,7 @@ pub mod browser;
 pub mod console;
 pub mod http;
 pub mod nats;
+pub mod netns;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,19 @@ pub fn swarmd() -> Command {
     cmd
 }
 
+/// `swarmd` run inside network namespace `netns` (`ip netns exec` execs it:
+/// the child's pid is swarmd's).
+pub fn in_netns(netns: &str) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", netns])
+        .arg(env!("CARGO_BIN_EXE_swarmd"))
+        .env_remove("RUST_LOG")
+        .env_remove("SWARMD_COOKIE")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -79,6 +93,17 @@ impl Node {
         envs: &[(&str, &str)],
     ) -> Node {
         Node::spawn(swarmd(), data_dir, listen, extra, envs)
+    }
+
+    /// Starts `swarmd` inside network namespace `netns`, listening on `listen`.
+    pub fn start_in_netns(
+        netns: &str,
+        data_dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Node {
+        Node::spawn(in_netns(netns), data_dir, listen, extra, envs)
     }
 
     /// Starts `swarmd` under `wrapper` (e.g. `timeout -s TERM 5`), as [`start`](Self::start) does.

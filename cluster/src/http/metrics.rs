@@ -44,6 +44,7 @@ async fn gather(sources: &MetricsSources) -> String {
         .await
         .unwrap_or(Value::Null);
     node_numbers(&mut r, &stats);
+    super::metrics_lan::lan(&mut r, &stats);
     if let Ok(ledger) = args.ctx.ledger.stats().await {
         let buckets = COMMIT_BUCKETS_US
             .iter()
@@ -76,17 +77,17 @@ async fn gather(sources: &MetricsSources) -> String {
     text
 }
 
-fn num(v: &Value, path: &[&str]) -> Option<u64> {
+pub(super) fn num(v: &Value, path: &[&str]) -> Option<u64> {
     path.iter().try_fold(v, |v, key| v.get(key))?.as_u64()
 }
 
-fn counter(r: &mut Registry, name: &str, help: &str, value: Option<u64>) {
+pub(super) fn counter(r: &mut Registry, name: &str, help: &str, value: Option<u64>) {
     if let Some(v) = value {
         r.register(name, help, ConstCounter::new(v));
     }
 }
 
-fn gauge(r: &mut Registry, name: &str, help: &str, value: Option<u64>) {
+pub(super) fn gauge(r: &mut Registry, name: &str, help: &str, value: Option<u64>) {
     if let Some(v) = value {
         r.register(name, help, ConstGauge::new(v as i64));
     }
@@ -256,6 +257,7 @@ struct LayerLabel {
 fn layers(r: &mut Registry, agents: &AgentStats) {
     let handled = Family::<LayerLabel, Counter>::default();
     let skipped = Family::<LayerLabel, Counter>::default();
+    let throttled = Family::<LayerLabel, Counter>::default();
     let of = [
         ("reflex", &agents.reflex),
         ("situation", &agents.situation),
@@ -267,7 +269,13 @@ fn layers(r: &mut Registry, agents: &AgentStats) {
         };
         handled.get_or_create(&label).inc_by(stats.handled());
         skipped.get_or_create(&label).inc_by(stats.skipped());
+        throttled.get_or_create(&label).inc_by(stats.throttled());
     }
+    r.register(
+        "layer_ticks_throttled",
+        "Ticks not delivered because the governor throttled the layer",
+        throttled,
+    );
     r.register(
         "layer_ticks_handled",
         "Ticks (messages) handled by the agents' layers",
@@ -419,36 +427,21 @@ fn add_restarts(family: &Family<SupervisorLabel, Counter>, tree: &TreeSnapshot, 
 
 /// Resident memory and CPU time of this process, from /proc.
 fn process(r: &mut Registry) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    use crate::governance::{ProcResources, ResourceProbe};
+    let sample = ProcResources.sample();
     gauge(
         r,
         "process_resident_memory_bytes",
         "Resident memory of the process",
-        rss_kb.map(|kb| kb * 1024),
+        Some(sample.rss_bytes).filter(|b| *b > 0),
     );
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // After the command's closing parenthesis: fields 3.. ; utime and stime are 14 and 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
-        let seconds = (user + system) as f64 / CLOCK_TICKS_PER_S;
-        r.register_with_unit(
-            "process_cpu",
-            "CPU time the process used",
-            Unit::Seconds,
-            ConstCounter::new(seconds),
-        );
-    }
+    r.register_with_unit(
+        "process_cpu",
+        "CPU time the process used",
+        Unit::Seconds,
+        ConstCounter::new(sample.cpu_time.as_secs_f64()),
+    );
 }
-
-/// `sysconf(_SC_CLK_TCK)` on every Linux this runs on.
-const CLOCK_TICKS_PER_S: f64 = 100.0;
 
 /// A histogram whose buckets were counted elsewhere (per bucket, not cumulative).
 #[derive(Debug)]

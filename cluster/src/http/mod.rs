@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod live;
 mod metrics;
+mod metrics_lan;
 mod page;
 
 use std::net::SocketAddr;

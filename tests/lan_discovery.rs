@@ -1,0 +1,148 @@
+//! LAN discovery between real `swarmd` processes in network namespaces made
+//! by the test: nodes with `--discover` and no seeds form one cluster; a
+//! node with the wrong cookie is announced but never joins; a node on
+//! another bridge is never found. `SWARMD_LAN_NODES=N` (default 3) sets how
+//! many nodes join; the time they took is printed.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::netns::{Host, Lan};
+use support::{EVENTUALLY, Node, eventually, in_netns};
+
+const COOKIE: &str = "LANDISCOVERYTESTCOOKIEQZXJVKWPMB";
+const WRONG_COOKIE: &str = "NOTTHECLUSTERSCOOKIEQZXJVKWPMBRT";
+const PORT: u16 = 4697;
+/// Fast announcements, so a test takes seconds.
+const CONFIG: &str = "[agents]\nboot = 0\n[missions]\ndemo = false\n\
+    [cluster.discovery]\ninterval_ms = 200\nexpire_after_ms = 2000\n";
+
+fn start(dir: &Path, host: &Host, name: &str, role: &str, cookie: &str) -> Node {
+    let config = support::write_file(dir, &format!("{name}.toml"), CONFIG);
+    let listen = format!("{}:{PORT}", host.ip);
+    let args = ["--name", name, "--role", role, "--discover", "--config"];
+    let mut args: Vec<&str> = args.to_vec();
+    let config = config.display().to_string();
+    args.push(&config);
+    let env = [("SWARMD_COOKIE", cookie)];
+    Node::start_in_netns(&host.netns, &dir.join(name), &listen, &args, &env)
+}
+
+/// `nodes --json` (a row per node) as `host`'s node sees it; none when
+/// the console cannot reach it yet.
+async fn nodes(host: &Host, cookie: &str) -> Vec<Value> {
+    let mut cmd = in_netns(&host.netns);
+    let addr = format!("{}:{PORT}", host.ip);
+    cmd.args(["console", &addr, "--json", "-c", "nodes"])
+        .env("SWARMD_COOKIE", cookie);
+    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+        .await
+        .expect("console in time")
+        .expect("console runs");
+    if !out.status.success() {
+        return Vec::new();
+    }
+    support::console::json_lines(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn names_in(rows: &[Value], state: &str) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| r["state"] == state)
+        .filter_map(|r| r["name"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
+    let Some(mut lan) = Lan::new() else { return };
+    let count: u8 = std::env::var("SWARMD_LAN_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    assert!((2..=50).contains(&count), "SWARMD_LAN_NODES 2..=50");
+    let dir = tempfile::tempdir().unwrap();
+    let hosts: Vec<Host> = (1..=count).map(|h| lan.host(1, h)).collect();
+    let intruder_host = lan.host(1, 200);
+    let far_host = lan.host(2, 1);
+    let names: Vec<String> = (1..=count).map(|i| format!("node-{i:02}")).collect();
+
+    let started = Instant::now();
+    let mut cluster: Vec<Node> = hosts
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .map(|(i, (host, name))| {
+            let role = if i == 0 { "cloud" } else { "edge" };
+            start(dir.path(), host, name, role, COOKIE)
+        })
+        .collect();
+    let mut intruder = start(dir.path(), &intruder_host, "intruder", "edge", WRONG_COOKIE);
+    let mut far = start(dir.path(), &far_host, "far", "edge", COOKIE);
+    for node in cluster.iter_mut().chain([&mut intruder, &mut far]) {
+        node.ready().await;
+    }
+
+    // Every node of the bridge sees every other one up, with no seeds.
+    let all: BTreeSet<String> = names.iter().cloned().collect();
+    for host in &hosts {
+        eventually("one cluster", || async {
+            (names_in(&nodes(host, COOKIE).await, "up") == all).then_some(())
+        })
+        .await;
+    }
+    let formed = started.elapsed();
+    println!("discovery: {count} nodes formed one cluster {formed:?} after they were started");
+
+    // The intruder is heard (it announces) but never a member.
+    let first = &hosts[0];
+    let rows = eventually("the intruder announced", || async {
+        let rows = nodes(first, COOKIE).await;
+        names_in(&rows, "announced")
+            .contains("intruder")
+            .then_some(rows)
+    })
+    .await;
+    let edge = rows.iter().find(|r| r["name"] == names[1]).unwrap();
+    assert_eq!(
+        edge["capabilities"],
+        serde_json::json!(["move", "carry"]),
+        "{edge}"
+    );
+    assert_eq!(
+        edge["kinds"],
+        serde_json::json!(["grid", "probe"]),
+        "{edge}"
+    );
+    assert_eq!(edge["tenants"], serde_json::json!(["default"]), "{edge}");
+    assert_eq!(edge["capacity"]["max_agents"], 10000, "{edge}");
+    assert_eq!(edge["capacity"]["accepting"], true, "{edge}");
+    assert!(edge["capacity"]["rss_mb"].as_u64().unwrap() > 0, "{edge}");
+
+    // Give the intruder's dialers a few rounds, then look again everywhere.
+    intruder
+        .wait_count("refused dials", EVENTUALLY, 3, |v| {
+            v["message"] == "cannot connect"
+        })
+        .await;
+    for host in &hosts {
+        let rows = nodes(host, COOKIE).await;
+        assert!(!names_in(&rows, "up").contains("intruder"), "{rows:?}");
+        assert!(!names_in(&rows, "suspect").contains("intruder"), "{rows:?}");
+        let far_seen = rows.iter().any(|r| r["name"] == "far");
+        assert!(!far_seen, "a node on another bridge was found: {rows:?}");
+    }
+    let alone = |rows: &[Value], me: &str| names_in(rows, "up") == BTreeSet::from([me.to_string()]);
+    let intruder_view = nodes(&intruder_host, WRONG_COOKIE).await;
+    assert!(alone(&intruder_view, "intruder"), "{intruder_view:?}");
+    let far_view = nodes(&far_host, COOKIE).await;
+    assert!(alone(&far_view, "far"), "{far_view:?}");
+    assert!(
+        far_view.iter().all(|r| r["state"] != "announced"),
+        "the far node heard the other bridge: {far_view:?}"
+    );
+    drop(cluster);
+}

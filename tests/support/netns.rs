@@ -1,0 +1,123 @@
+//! A LAN of network namespaces for discovery tests (CI runs as root): one
+//! "switch" namespace holding bridges, and a namespace per host with one
+//! veth (`eth0`, 10.77.B.H/24) on bridge B. Everything is deleted on drop.
+
+use std::process::Command;
+
+pub struct Lan {
+    prefix: String,
+    switch: String,
+    namespaces: Vec<String>,
+    bridges: Vec<u8>,
+}
+
+/// A host on the LAN: its namespace and address.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub netns: String,
+    pub ip: String,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Lan {
+    /// A fresh LAN, or `None` (said loudly) where the kernel forbids
+    /// network namespaces here. Any other failure fails the test.
+    pub fn new() -> Option<Lan> {
+        super::ensure_packages(&["/usr/sbin/ip"], &["iproute2"]);
+        let prefix = format!("swd{}", std::process::id());
+        let switch = format!("{prefix}-sw");
+        if let Err(e) = ip(&["netns", "add", &switch]) {
+            let forbidden =
+                e.contains("Operation not permitted") || e.contains("Permission denied");
+            assert!(forbidden, "cannot make a network namespace: {e}");
+            eprintln!("\n*** SKIPPED: this kernel forbids network namespaces here ({e}) ***\n");
+            return None;
+        }
+        Some(Lan {
+            prefix,
+            switch: switch.clone(),
+            namespaces: vec![switch],
+            bridges: Vec::new(),
+        })
+    }
+
+    /// Host `host` on bridge `bridge` (made on first use).
+    pub fn host(&mut self, bridge: u8, host: u8) -> Host {
+        if !self.bridges.contains(&bridge) {
+            let br = format!("br{bridge}");
+            let sw = self.switch.as_str();
+            ip(&["-n", sw, "link", "add", &br, "type", "bridge"]).unwrap();
+            // No IGMP querier here: flood multicast instead of snooping it.
+            ip(&[
+                "-n",
+                sw,
+                "link",
+                "set",
+                &br,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])
+            .unwrap();
+            ip(&["-n", sw, "link", "set", &br, "up"]).unwrap();
+            self.bridges.push(bridge);
+        }
+        let netns = format!("{}-b{bridge}h{host}", self.prefix);
+        ip(&["netns", "add", &netns]).unwrap();
+        self.namespaces.push(netns.clone());
+        let port = format!("b{bridge}h{host}");
+        let sw = self.switch.as_str();
+        ip(&[
+            "-n", sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &netns,
+        ])
+        .unwrap();
+        ip(&[
+            "-n",
+            sw,
+            "link",
+            "set",
+            &port,
+            "master",
+            &format!("br{bridge}"),
+            "up",
+        ])
+        .unwrap();
+        let addr = format!("10.77.{bridge}.{host}");
+        ip(&[
+            "-n",
+            &netns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ])
+        .unwrap();
+        ip(&["-n", &netns, "link", "set", "eth0", "up"]).unwrap();
+        ip(&["-n", &netns, "link", "set", "lo", "up"]).unwrap();
+        Host { netns, ip: addr }
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for ns in self.namespaces.iter().rev() {
+            let _ = ip(&["netns", "del", ns]);
+        }
+    }
+}
