@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::netns::{Host, Lan};
@@ -70,7 +70,7 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
     let far_host = lan.host(2, 1);
     let names: Vec<String> = (1..=count).map(|i| format!("node-{i:02}")).collect();
 
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let mut cluster: Vec<Node> = hosts
         .iter()
         .zip(&names)
