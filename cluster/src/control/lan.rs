@@ -117,18 +117,23 @@ pub async fn spawn_placed(
         .members()
         .await
         .map_err(|e| ControlError::Unavailable(e.to_string()))?;
-    let candidates: Vec<Candidate> = members
+    let own = args.lan.advert.borrow().clone();
+    let me = Candidate {
+        name: &args.node,
+        runs_edge: args.role.runs_edge(),
+        reachable: true,
+        advert: Some(&own),
+    };
+    let others = members
         .iter()
-        .map(|m| {
-            let me = m.info.name == args.node;
-            Candidate {
-                name: &m.info.name,
-                runs_edge: m.info.role.runs_edge(),
-                reachable: me || (m.state == MemberState::Up && m.connected),
-                advert: m.advert.as_ref(),
-            }
-        })
-        .collect();
+        .filter(|m| m.info.name != args.node)
+        .map(|m| Candidate {
+            name: &m.info.name,
+            runs_edge: m.info.role.runs_edge(),
+            reachable: m.state == MemberState::Up && m.connected,
+            advert: m.advert.as_ref(),
+        });
+    let candidates: Vec<Candidate> = std::iter::once(me).chain(others).collect();
     let node = choose(&candidates, &spawn).map_err(ControlError::Refused)?;
     if node == args.node {
         args.factory

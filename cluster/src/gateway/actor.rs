@@ -347,11 +347,7 @@ impl GatewayState {
                 info: m.info.clone(),
                 state: m.state,
                 connected: self.outbox.session(&m.info.name).is_some(),
-                advert: if m.info.name == self.view.me().name {
-                    Some(self.args.advert.borrow().clone())
-                } else {
-                    self.adverts.get(&m.info.name).cloned()
-                },
+                advert: self.adverts.get(&m.info.name).cloned(),
             })
             .collect()
     }

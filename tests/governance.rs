@@ -1,0 +1,154 @@
+//! Resource governance and placement against real `swarmd` processes: a
+//! node at its memory budget refuses spawns (the budget in the error) and
+//! sheds background work; a node under CPU pressure slows its low-priority
+//! agents' slow layers and never a reflex; placement never sends an agent
+//! to a node without its capability.
+
+mod support;
+
+use serde_json::Value;
+use support::console::{console, json_lines};
+use support::{Node, eventually, write_file};
+
+/// A node with no boot agents and no demo missions; `agents` more keys of
+/// `[agents]`, `toml` more tables.
+async fn start(
+    dir: &std::path::Path,
+    name: &str,
+    agents: &str,
+    toml: &str,
+    extra: &[&str],
+) -> Node {
+    let text = format!("[agents]\nboot = 0\n{agents}[missions]\ndemo = false\n{toml}");
+    let config = write_file(dir, &format!("{name}.toml"), &text);
+    let config = config.display().to_string();
+    let mut args = vec!["--name", name, "--config", &config];
+    args.extend(extra);
+    let mut node = Node::start(&dir.join(name), &args, &support::console::ENV);
+    node.ready().await;
+    node
+}
+
+async fn stats(node: &Node) -> Value {
+    let (code, out, err) = console(&node.listen, &["--json", "-c", "stats"]).await;
+    assert_eq!(code, 0, "{err}");
+    json_lines(&out).remove(0)
+}
+
+async fn governance_events(node: &Node) -> Vec<Value> {
+    let (code, out, err) =
+        console(&node.listen, &["--json", "-c", "events --kind governance"]).await;
+    assert_eq!(code, 0, "{err}");
+    json_lines(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_its_memory_budget_a_node_refuses_spawns_naming_the_budget_and_sheds_background_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = "[resources]\nmax_memory_mb = 1\nsample_interval_ms = 100\n\
+                  [storage]\nretention_interval_s = 1\n";
+    let node = start(dir.path(), "tight", "", budget, &[]).await;
+    eventually("over the memory budget", || async {
+        let s = stats(&node).await;
+        (s["lan"]["governance"]["over_memory_budget"] == true).then_some(())
+    })
+    .await;
+
+    let spawn = r#"spawn grid {"id": "late"}"#;
+    let (code, out, err) = console(&node.listen, &["-c", spawn]).await;
+    assert_ne!(code, 0, "a spawn over the budget succeeded: {out}");
+    let text = format!("{out}{err}");
+    assert!(
+        text.contains("memory budget reached") && text.contains("of its 1 MB budget"),
+        "{text}"
+    );
+
+    let shed = eventually("a retention pass shed", || async {
+        let s = stats(&node).await;
+        let g = s["lan"]["governance"].clone();
+        (g["background_passes_shed"].as_u64() >= Some(1)).then_some(g)
+    })
+    .await;
+    assert!(shed["spawns_refused"].as_u64() >= Some(1), "{shed}");
+    assert!(shed["measured"]["rss_mb"].as_u64() > Some(1), "{shed}");
+
+    let events = governance_events(&node).await;
+    let actions: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["detail"]["Governance"]["action"])
+        .collect();
+    assert!(
+        actions.iter().any(|a| *a == "MemoryOverBudget"),
+        "{events:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a["SpawnRefused"]["agent"] == "late"),
+        "{events:?}"
+    );
+    // Still serving: the node answers and holds no agent.
+    let (code, out, _) = console(&node.listen, &["--json", "-c", "agents"]).await;
+    assert_eq!(code, 0);
+    assert!(!out.contains("\"late\""), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_never_sends_an_agent_to_a_node_without_its_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = start(dir.path(), "hub", "", "", &["--role", "cloud"]).await;
+    let join = ["--join", cloud.listen.as_str()];
+    let walkers = "capabilities = [\"move\"]\n";
+    let lifters = "capabilities = [\"move\", \"lift\"]\n";
+    let walker = start(dir.path(), "walker", walkers, "", &join).await;
+    let lifter = start(dir.path(), "lifter", lifters, "", &join).await;
+    eventually("both edges advertised to the cloud", || async {
+        let (_, out, _) = console(&cloud.listen, &["--json", "-c", "nodes"]).await;
+        let rows = json_lines(&out);
+        let advertised = |name: &str| {
+            rows.iter()
+                .any(|r| r["name"] == name && r["state"] == "up" && r["capabilities"].is_array())
+        };
+        (advertised("walker") && advertised("lifter")).then_some(())
+    })
+    .await;
+
+    for id in ["l1", "l2", "l3"] {
+        let line = format!(r#"spawn grid {{"id": "{id}", "capabilities": ["lift"]}} --place"#);
+        let (code, out, err) = console(&cloud.listen, &["--json", "-c", &line]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(json_lines(&out)[0]["node"], "lifter", "{out}");
+    }
+    let (code, out, err) = console(
+        &cloud.listen,
+        &[
+            "-c",
+            r#"spawn grid {"id": "f1", "capabilities": ["fly"]} --place"#,
+        ],
+    )
+    .await;
+    assert_ne!(code, 0, "{out}");
+    let text = format!("{out}{err}");
+    for reason in [
+        "walker lacks capability \"fly\"",
+        "lifter lacks capability \"fly\"",
+        "hub runs no agents",
+    ] {
+        assert!(text.contains(reason), "{text}");
+    }
+    // Named outright, a node without the capability refuses it itself.
+    let line = r#"spawn grid {"id": "l9", "capabilities": ["lift"]} --node walker"#;
+    let (code, out, err) = console(&cloud.listen, &["-c", line]).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("node \"walker\" cannot host capability \"lift\""),
+        "{out}{err}"
+    );
+    let (_, out, _) = console(&walker.listen, &["--json", "-c", "agents"]).await;
+    assert!(
+        !out.contains("\"l"),
+        "an agent needing lift ran on the walker: {out}"
+    );
+    let (_, out, _) = console(&lifter.listen, &["--json", "-c", "agents"]).await;
+    for id in ["l1", "l2", "l3"] {
+        assert!(out.contains(&format!("\"{id}\"")), "{out}");
+    }
+}
