@@ -152,3 +152,79 @@ async fn placement_never_sends_an_agent_to_a_node_without_its_capability() {
         assert!(out.contains(&format!("\"{id}\"")), "{out}");
     }
 }
+
+/// One series' value in /metrics text, e.g. `swarmd_layer_ticks_handled_total{layer="reflex"}`.
+fn series(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}")) as u64
+}
+
+fn ticks(text: &str, what: &str, layer: &str) -> u64 {
+    series(
+        text,
+        &format!("swarmd_layer_ticks_{what}_total{{layer=\"{layer}\"}}"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_cpu_pressure_low_priority_slow_layers_slow_down_and_reflexes_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let budget =
+        "[resources]\nmax_cpu_percent = 5\nsample_interval_ms = 200\nthrottle_factor = 10\n";
+    let node = start(dir.path(), "busy", "", budget, &["--http", &http]).await;
+    let hog = |i: usize| {
+        format!(
+            r#"spawn grid {{"id": "hog{i}", "params": {{"priority": "low", "situation_hz": "1000", "supervision_hz": "1000"}}}}"#
+        )
+    };
+    let mut lines: Vec<String> = (0..20).map(hog).collect();
+    lines.push(r#"spawn grid {"id": "vip", "params": {"priority": "high"}}"#.into());
+    let (code, out, err) = console(&node.listen, &["-c", &lines.join("; ")]).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    let throttled = eventually("low priority throttled", || async {
+        let events = governance_events(&node).await;
+        events
+            .into_iter()
+            .find(|e| e["detail"]["Governance"]["action"]["Throttled"]["priority"] == "low")
+    })
+    .await;
+    println!(
+        "governance: {}",
+        throttled["detail"]["Governance"]["detail"]
+    );
+    let before = support::http::get(&http, "/metrics").await.text();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await; // a measuring window, not a wait for an event
+    let after = support::http::get(&http, "/metrics").await.text();
+    let delta = |what: &str, layer: &str| ticks(&after, what, layer) - ticks(&before, what, layer);
+    let (sit_handled, sit_throttled) = (
+        delta("handled", "situation"),
+        delta("throttled", "situation"),
+    );
+    let reflex_handled = delta("handled", "reflex");
+    println!(
+        "governance: in 2 s throttled: situation ticks handled {sit_handled}, throttled {sit_throttled}; \
+         reflex ticks handled {reflex_handled} (21 agents x 100 Hz = 4200 due); cpu {}%",
+        series(&after, "swarmd_governance_cpu_percent")
+    );
+    assert!(sit_throttled > 0, "no situation tick throttled");
+    assert!(
+        delta("throttled", "supervision") > 0,
+        "no supervision tick throttled"
+    );
+    assert_eq!(
+        ticks(&after, "throttled", "reflex"),
+        0,
+        "a reflex was throttled"
+    );
+    assert!(
+        reflex_handled >= 4200 / 2,
+        "reflexes ran at half their rate or less: {reflex_handled}"
+    );
+    let s = stats(&node).await;
+    assert_eq!(s["lan"]["governance"]["throttle"]["high"], 1, "{s}");
+    assert!(series(&after, "swarmd_governance_throttled_total") >= 1);
+}

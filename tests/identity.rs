@@ -225,7 +225,7 @@ async fn frames_claiming_another_member_are_refused_and_the_member_is_unaffected
     );
     // The cloud and the real edge still talk: the edge sees the rogue by gossip.
     edge.wait_for("gossip from the cloud", STARTUP, |v| {
-        v["message"] == "dialing member learned by gossip" && v["member"] == "rogue"
+        v["message"] == "dialing member" && v["learned_by"] == "gossip" && v["member"] == "rogue"
     })
     .await;
 }

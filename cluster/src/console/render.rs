@@ -45,22 +45,35 @@ fn s(v: &Value) -> String {
 
 fn nodes(value: &Value) -> String {
     let mut out = format!(
-        "{:<20} {:<6} {:<8} {:<22} {:>6} {:>8}\n",
-        "NODE", "ROLE", "STATE", "ADDRESS", "AGENTS", "UPTIME"
+        "{:<20} {:<6} {:<9} {:<22} {:>6} {:>8} {:>7} {:>5}  {}\n",
+        "NODE", "ROLE", "STATE", "ADDRESS", "AGENTS", "UPTIME", "RSS", "CPU", "CAPABILITIES"
     );
     for n in value.as_array().into_iter().flatten() {
         let uptime = n["uptime_s"]
             .as_u64()
             .map_or("-".into(), |u| format!("{u}s"));
+        let capacity = &n["capacity"];
+        let rss = capacity["rss_mb"]
+            .as_u64()
+            .map_or("-".into(), |mb| format!("{mb}MB"));
+        let cpu = capacity["cpu_percent"]
+            .as_u64()
+            .map_or("-".into(), |p| format!("{p}%"));
+        let capabilities = n["capabilities"].as_array().map_or("-".into(), |c| {
+            c.iter().map(s).collect::<Vec<_>>().join(",")
+        });
         let _ = writeln!(
             out,
-            "{:<20} {:<6} {:<8} {:<22} {:>6} {:>8}",
+            "{:<20} {:<6} {:<9} {:<22} {:>6} {:>8} {:>7} {:>5}  {}",
             s(&n["name"]),
             s(&n["role"]),
             s(&n["state"]),
             s(&n["address"]),
             s(&n["agents"]),
-            uptime
+            uptime,
+            rss,
+            cpu,
+            capabilities
         );
     }
     out
