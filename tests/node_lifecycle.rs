@@ -36,11 +36,15 @@ async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
     // The default node plays both roles: it also hosts the world and plans.
     assert_eq!(
         started,
-        ["storage", "cluster", "agents", "cloud", "control"]
+        [
+            "storage", "governor", "cluster", "agents", "cloud", "control"
+        ]
     );
     assert_eq!(
         stopped,
-        ["control", "cloud", "agents", "cluster", "storage"],
+        [
+            "control", "cloud", "agents", "cluster", "governor", "storage"
+        ],
         "reverse start order"
     );
 

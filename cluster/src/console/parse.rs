@@ -409,21 +409,8 @@ mod tests {
         };
         assert_eq!((kind.as_str(), node.as_deref()), ("grid", Some("edge-1")));
         assert_eq!(spec["params"]["start"], "2,3");
-        let placed = parse(r#"spawn grid {"id": "a9"} --place"#);
-        assert!(
-            matches!(
-                placed,
-                Ok(Parsed::Run {
-                    command: Command::Spawn {
-                        place: true,
-                        node: None,
-                        ..
-                    },
-                    ..
-                })
-            ),
-            "{placed:?}"
-        );
+        let placed = format!("{:?}", parse(r#"spawn grid {"id": "a9"} --place"#));
+        assert!(placed.contains("node: None, place: true"), "{placed}");
         let replayed = parse("replay a1 --at 5m").unwrap();
         let at = Some(ReplayAt::AgoMs(300_000));
         assert_eq!(
