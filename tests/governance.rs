@@ -161,6 +161,27 @@ fn series(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in\n{text}")) as u64
 }
 
+/// The upper bound (s) of the lateness bucket holding the 99th percentile
+/// of reflex ticks between two scrapes.
+fn reflex_p99_bound(before: &str, after: &str) -> f64 {
+    let name = "swarmd_reflex_tick_lateness_seconds";
+    let count = |t: &str| series(t, &format!("{name}_count"));
+    let total = count(after) - count(before);
+    assert!(total > 0, "no reflex tick between the scrapes");
+    let bounds = after.lines().filter_map(|l| {
+        let rest = l.strip_prefix(&format!("{name}_bucket{{le=\""))?;
+        let (le, _) = rest.split_once('"')?;
+        Some(le.to_string())
+    });
+    for le in bounds {
+        let bucket = |t: &str| series(t, &format!("{name}_bucket{{le=\"{le}\"}}"));
+        if (bucket(after) - bucket(before)) as f64 >= total as f64 * 0.99 {
+            return le.parse().unwrap_or(f64::INFINITY);
+        }
+    }
+    f64::INFINITY
+}
+
 fn ticks(text: &str, what: &str, layer: &str) -> u64 {
     series(
         text,
@@ -205,10 +226,16 @@ async fn under_cpu_pressure_low_priority_slow_layers_slow_down_and_reflexes_neve
         delta("throttled", "situation"),
     );
     let reflex_handled = delta("handled", "reflex");
+    let reflex_p99 = reflex_p99_bound(&before, &after);
     println!(
         "governance: in 2 s throttled: situation ticks handled {sit_handled}, throttled {sit_throttled}; \
-         reflex ticks handled {reflex_handled} (21 agents x 100 Hz = 4200 due); cpu {}%",
+         reflex ticks handled {reflex_handled} (21 agents x 100 Hz = 4200 due), lateness p99 <= {reflex_p99} s; cpu {}%",
         series(&after, "swarmd_governance_cpu_percent")
+    );
+    // The reflex's own bound: ticks within its dead-man's switch (50 ticks = 0.5 s) and far better.
+    assert!(
+        reflex_p99 <= 0.128,
+        "reflex lateness p99 above 128 ms: {reflex_p99} s"
     );
     assert!(sit_throttled > 0, "no situation tick throttled");
     assert!(

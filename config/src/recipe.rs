@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use swarmd_messages::swarm::{Cell, Rect};
+use swarmd_messages::recipe::{PlanStep, RecipePlan, StepGoal as PlanGoal};
+use swarmd_messages::swarm::{Cell, Goal, Rect};
 use toml::{Table, Value};
 
 /// Steps in one recipe at most.
@@ -206,6 +207,57 @@ impl Recipe {
             }
         }
         None
+    }
+
+    /// What the planner runs: the same steps as wire types. A `sandboxed`
+    /// step is refused (its Wasm planner does not run recipe steps yet), as
+    /// is a name the wire does not take, naming the file and the step.
+    pub fn plan(&self, file: &str) -> Result<RecipePlan, RecipeError> {
+        let steps = self
+            .steps
+            .iter()
+            .map(|step| {
+                let goal = match &step.goal {
+                    StepGoal::Cover { sector } => {
+                        PlanGoal::Mission(Goal::CoverSector { sector: *sector })
+                    }
+                    StepGoal::Fetch { item, dock } => PlanGoal::Mission(Goal::Fetch {
+                        item: *item,
+                        dock: *dock,
+                    }),
+                    StepGoal::Wait { seconds } => PlanGoal::Wait { seconds: *seconds },
+                    StepGoal::Sandboxed { .. } => {
+                        let why = "sandboxed steps cannot run yet (only checked)";
+                        return Err(step_error(file, &step.name, "goal", why));
+                    }
+                };
+                let on_failure = match step.on_failure {
+                    OnFailure::Fail => swarmd_messages::recipe::OnFailure::Fail,
+                    OnFailure::Skip => swarmd_messages::recipe::OnFailure::Skip,
+                    OnFailure::Continue => swarmd_messages::recipe::OnFailure::Continue,
+                };
+                Ok(PlanStep {
+                    name: step.name.clone(),
+                    goal,
+                    needs: step.needs.clone(),
+                    retries: step.retries,
+                    timeout_s: step.timeout_s,
+                    on_failure,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = RecipePlan {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            steps,
+        };
+        match plan.violation() {
+            None => Ok(plan),
+            Some(why) => Err(RecipeError::File {
+                file: file.into(),
+                why,
+            }),
+        }
     }
 
     /// The steps in waves: each wave's steps need only earlier waves', so

@@ -175,6 +175,31 @@ pub enum MissionChange {
         tasks: u32,
     },
     Ended(MissionOutcome),
+    /// A step of a recipe (the mission is the recipe's run) changed.
+    Step {
+        step: String,
+        change: StepChange,
+    },
+}
+
+/// What happened to one step of a recipe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepChange {
+    /// Attempt `attempt` started; `mission` carries it out (none for a wait).
+    Started {
+        attempt: u32,
+        mission: Option<u64>,
+    },
+    Done,
+    /// The attempt failed; `retrying` when another one follows.
+    Failed {
+        reason: String,
+        retrying: bool,
+    },
+    /// Not run: a step it needs was skipped, or the recipe ended first.
+    Skipped {
+        reason: String,
+    },
 }
 
 /// How a mission or a task ended.

@@ -12,6 +12,7 @@ mod event;
 mod hash;
 pub mod limits;
 pub mod peer;
+pub mod recipe;
 pub mod swarm;
 mod wire;
 
@@ -21,7 +22,8 @@ pub use codec::{
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
-    GovernanceAction, MemberState, MissionChange, MissionOutcome, SupervisionAction, TaskChange,
+    GovernanceAction, MemberState, MissionChange, MissionOutcome, StepChange, SupervisionAction,
+    TaskChange,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

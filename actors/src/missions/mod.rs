@@ -4,6 +4,7 @@
 
 pub mod book;
 mod planner;
+pub mod recipe;
 mod store;
 pub mod trace;
 

@@ -1,63 +1,93 @@
-//! Missions on disk (tree `missions`, one entry per mission), so a restarted
-//! planner reassigns what was in progress.
+//! Missions and recipe runs on disk (trees `missions` and `recipes`, one
+//! entry per id), so a restarted planner picks up what was in progress.
 
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use swarmd_messages::{decode_payload, encode_payload};
 use tracing::warn;
 
 use super::book::Mission;
+use super::recipe::RecipeRun;
 use crate::ctx::{Batch, Storage, StorageError};
 
-const TREE: &str = "missions";
-
-pub struct MissionStore {
-    storage: Arc<dyn Storage>,
+/// What a store keeps: a value with an id.
+pub trait Stored: Serialize + DeserializeOwned {
+    const TREE: &'static str;
+    fn id(&self) -> u64;
 }
 
-impl MissionStore {
+impl Stored for Mission {
+    const TREE: &'static str = "missions";
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Stored for RecipeRun {
+    const TREE: &'static str = "recipes";
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+pub struct Store<T> {
+    storage: Arc<dyn Storage>,
+    kind: PhantomData<fn() -> T>,
+}
+
+pub type MissionStore = Store<Mission>;
+pub type RecipeStore = Store<RecipeRun>;
+
+impl<T: Stored> Store<T> {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            kind: PhantomData,
+        }
     }
 
-    /// Every mission stored, at most `limit`. An undecodable entry is
+    /// Every value stored, at most `limit`. An undecodable entry is
     /// skipped and logged.
-    pub fn load(
-        &self,
-        limit: usize,
-    ) -> Result<std::collections::BTreeMap<u64, Mission>, StorageError> {
-        let entries = self.storage.scan(TREE, &[], None, limit)?;
-        let mut missions = std::collections::BTreeMap::new();
+    pub fn load(&self, limit: usize) -> Result<BTreeMap<u64, T>, StorageError> {
+        let entries = self.storage.scan(T::TREE, &[], None, limit)?;
+        let mut values = BTreeMap::new();
         for (key, value) in entries {
-            match decode_payload::<Mission>(&value) {
-                Ok(m) => {
-                    missions.insert(m.id, m);
+            match decode_payload::<T>(&value) {
+                Ok(v) => {
+                    values.insert(v.id(), v);
                 }
-                Err(e) => warn!(key = ?key, error = %e, "undecodable mission skipped"),
+                Err(e) => {
+                    warn!(tree = T::TREE, key = ?key, error = %e, "undecodable entry skipped")
+                }
             }
         }
-        Ok(missions)
+        Ok(values)
     }
 
-    /// Writes and flushes `mission`. On failure (a full disk) the planner
+    /// Writes and flushes `value`. On failure (a full disk) the planner
     /// keeps it in memory and goes on; the next change writes it again.
-    pub async fn save(&self, mission: &Mission) {
-        let value = match encode_payload(mission) {
+    pub async fn save(&self, value: &T) {
+        let id = value.id();
+        let bytes = match encode_payload(value) {
             Ok(v) => v,
-            Err(e) => return warn!(mission = mission.id, error = %e, "mission not encodable"),
+            Err(e) => return warn!(tree = T::TREE, id, error = %e, "not encodable"),
         };
         let mut batch = Batch::default();
-        batch.insert(mission.id.to_be_bytes().to_vec(), value);
-        if let Err(e) = self.storage.commit(TREE, batch).await {
-            warn!(mission = mission.id, error = ?e.error, "mission not saved; kept in memory");
+        batch.insert(id.to_be_bytes().to_vec(), bytes);
+        if let Err(e) = self.storage.commit(T::TREE, batch).await {
+            warn!(tree = T::TREE, id, error = ?e.error, "not saved; kept in memory");
         }
     }
 
     pub fn forget(&self, id: u64) {
         let mut batch = Batch::default();
         batch.remove(id.to_be_bytes().to_vec());
-        if let Err(e) = self.storage.apply(TREE, batch) {
-            warn!(mission = id, error = %e, "finished mission not removed");
+        if let Err(e) = self.storage.apply(T::TREE, batch) {
+            warn!(tree = T::TREE, id, error = %e, "finished entry not removed");
         }
     }
 }

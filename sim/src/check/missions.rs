@@ -35,11 +35,19 @@ pub fn missions<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<u64
                 mission, change, ..
             } => {
                 let record = out.entry(*mission).or_default();
-                match change {
-                    MissionChange::Planned { .. } => record.planned_us = e.time_us,
-                    MissionChange::Ended(outcome) => record.outcome = Some(outcome.clone()),
-                }
-                (*mission, "planned".to_string())
+                let what = match change {
+                    MissionChange::Planned { .. } => {
+                        record.planned_us = e.time_us;
+                        "planned".to_string()
+                    }
+                    MissionChange::Ended(outcome) => {
+                        record.outcome = Some(outcome.clone());
+                        "planned".to_string()
+                    }
+                    // A recipe's step moving is a sign of its life.
+                    MissionChange::Step { step, change } => format!("step {step} {change:?}"),
+                };
+                (*mission, what)
             }
             EventKind::Task {
                 mission,

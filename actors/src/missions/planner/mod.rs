@@ -8,15 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::swarm::Cell;
-use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg, Rect};
+use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg};
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{Instrument, info, warn};
 
+mod demo;
+mod recipes;
+
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
-use super::store::MissionStore;
+use super::recipe::RecipeRun;
+use super::store::{MissionStore, RecipeStore};
 use super::trace;
 use crate::NodeCtx;
 use crate::fleet::{LocalDirectory, decoding_endpoint};
@@ -57,6 +60,13 @@ pub enum PlannerMsg {
         squad: String,
         reply: RpcReplyPort<u64>,
     },
+    /// An operator's recipe: answered with its run's id, or why it cannot run.
+    SubmitRecipe {
+        plan: swarmd_messages::recipe::RecipePlan,
+        squad: String,
+        reply: RpcReplyPort<Result<u64, String>>,
+    },
+    Recipes(RpcReplyPort<Vec<RecipeRun>>),
 }
 
 impl ractor::Message for PlannerMsg {}
@@ -83,6 +93,8 @@ pub struct PlannerState {
     missions: BTreeMap<u64, Mission>,
     agents: BTreeMap<String, KnownAgent>,
     ticker: Ticker,
+    recipe_store: RecipeStore,
+    recipes: BTreeMap<u64, RecipeRun>,
 }
 
 impl Actor for MissionPlanner {
@@ -98,6 +110,8 @@ impl Actor for MissionPlanner {
         let store = MissionStore::new(args.ctx.storage.clone());
         // Twice the limit: a crash between a save and a trim leaves a few more.
         let missions = store.load(MAX_MISSIONS * 2)?;
+        let recipe_store = RecipeStore::new(args.ctx.storage.clone());
+        let recipes = recipe_store.load(MAX_MISSIONS * 2)?;
         // A mission finished before a crash stays finished; active ones resume.
         let active = missions
             .values()
@@ -117,6 +131,8 @@ impl Actor for MissionPlanner {
             missions,
             agents: BTreeMap::new(),
             ticker,
+            recipe_store,
+            recipes,
         })
     }
 
@@ -127,7 +143,10 @@ impl Actor for MissionPlanner {
         state: &mut PlannerState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            PlannerMsg::Wire(MissionMsg::Status(status)) => state.status(status).await?,
+            PlannerMsg::Wire(MissionMsg::Status(status)) => {
+                state.status(status).await?;
+                state.advance_recipes().await;
+            }
             PlannerMsg::Wire(MissionMsg::Report(report)) => {
                 let why = format!("reported by {}", report.agent);
                 state
@@ -144,6 +163,7 @@ impl Actor for MissionPlanner {
                     state.keep_every_agent_busy().await?;
                     state.assign().await?;
                 }
+                state.advance_recipes().await;
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
                 state.submit(goal, squad).await?;
@@ -164,7 +184,16 @@ impl Actor for MissionPlanner {
                 if state.args.continuous {
                     state.keep_every_agent_busy().await?;
                 }
+                state.advance_recipes().await;
                 state.assign().await?;
+            }
+            PlannerMsg::SubmitRecipe { plan, squad, reply } => {
+                let submitted = state.submit_recipe(plan, squad).await;
+                state.assign().await?;
+                let _ = reply.send(submitted);
+            }
+            PlannerMsg::Recipes(reply) => {
+                let _ = reply.send(state.recipes.values().cloned().collect());
             }
             PlannerMsg::Broadcast(msg) => state.broadcast(&msg),
             PlannerMsg::Missions(reply) => {
@@ -208,7 +237,7 @@ impl PlannerState {
     }
 
     async fn submit(&mut self, goal: Goal, squad: String) -> Result<u64, ActorProcessingErr> {
-        let id = self.missions.keys().next_back().map_or(1, |last| last + 1);
+        let id = self.next_id();
         let workers = self
             .agents
             .values()
@@ -380,6 +409,15 @@ impl PlannerState {
             self.missions.remove(&id);
             self.store.forget(id);
         }
+        while self.recipes.len() > MAX_MISSIONS {
+            let oldest_done = self
+                .recipes
+                .iter()
+                .find(|(_, r)| r.state != MissionState::Active);
+            let Some((&id, _)) = oldest_done else { break };
+            self.recipes.remove(&id);
+            self.recipe_store.forget(id);
+        }
     }
 
     /// How many tasks of active missions the book gives each agent.
@@ -418,71 +456,6 @@ impl PlannerState {
             .filter(|(_, m)| m.state == MissionState::Active)
             .map(|(id, _)| *id)
             .collect()
-    }
-
-    /// A fetch mission for every agent the book gives no task, so none
-    /// waits in a busy agent's queue while another is idle.
-    async fn keep_every_agent_busy(&mut self) -> Result<(), ActorProcessingErr> {
-        let holding = self.assigned_by_agent();
-        let idle = self
-            .agents
-            .iter()
-            .filter(|(name, a)| {
-                // The book, not the agent's last status, which lags behind.
-                !a.status.halted && !holding.contains_key(name.as_str())
-            })
-            .count();
-        let open = self.open_tasks();
-        for _ in open..idle {
-            let goal = self.fetch_goal();
-            self.submit(goal, "default".into()).await?;
-        }
-        Ok(())
-    }
-
-    /// Alternates sector sweeps and fetches, at seeded places.
-    fn demo_goal(&self) -> Goal {
-        if !self.missions.len().is_multiple_of(2) {
-            return self.fetch_goal();
-        }
-        let plan = self.plan();
-        let pick = |n: i32| self.pick(n);
-        let (w, h) = (plan.width.min(9), plan.height.min(7));
-        let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
-        let max = Cell::new(min.x + w - 1, min.y + h - 1);
-        Goal::CoverSector {
-            sector: Rect { min, max },
-        }
-    }
-
-    /// An item on a seeded free cell, to a seeded dock.
-    fn fetch_goal(&self) -> Goal {
-        let plan = self.plan();
-        let pick = |n: i32| self.pick(n);
-        let free = |c: &Cell| !plan.obstacles.contains(c);
-        let item = (0..64)
-            .map(|_| Cell::new(pick(plan.width), pick(plan.height)))
-            .find(free)
-            .unwrap_or(Cell::new(plan.width - 1, 0));
-        let dock = plan.docks[pick(plan.docks.len() as i32) as usize];
-        Goal::Fetch { item, dock }
-    }
-
-    fn plan(&self) -> std::borrow::Cow<'_, FloorPlan> {
-        match &self.args.plan {
-            Some(plan) => std::borrow::Cow::Borrowed(plan),
-            None => std::borrow::Cow::Owned(FloorPlan {
-                width: 24,
-                height: 12,
-                obstacles: vec![],
-                docks: vec![Cell::new(0, 1)],
-            }),
-        }
-    }
-
-    /// A seeded number in `0..n`.
-    fn pick(&self, n: i32) -> i32 {
-        (self.args.ctx.entropy.next_u64() % n.max(1) as u64) as i32
     }
 
     fn broadcast(&self, msg: &AgentMsg) {

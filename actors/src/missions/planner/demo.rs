@@ -1,0 +1,76 @@
+//! The demo workload: with `missions.demo`, a new mission whenever none is
+//! active; with `missions.continuous`, a fetch for every idle agent.
+
+use std::borrow::Cow;
+
+use ractor::ActorProcessingErr;
+use swarmd_messages::swarm::{Cell, FloorPlan, Goal, Rect};
+
+use super::PlannerState;
+
+impl PlannerState {
+    /// Alternates sector sweeps and fetches, at seeded places.
+    pub(super) fn demo_goal(&self) -> Goal {
+        if !self.missions.len().is_multiple_of(2) {
+            return self.fetch_goal();
+        }
+        let plan = self.plan();
+        let pick = |n: i32| self.pick(n);
+        let (w, h) = (plan.width.min(9), plan.height.min(7));
+        let min = Cell::new(pick(plan.width - w + 1), pick(plan.height - h + 1));
+        let max = Cell::new(min.x + w - 1, min.y + h - 1);
+        Goal::CoverSector {
+            sector: Rect { min, max },
+        }
+    }
+
+    /// An item on a seeded free cell, to a seeded dock.
+    pub(super) fn fetch_goal(&self) -> Goal {
+        let plan = self.plan();
+        let pick = |n: i32| self.pick(n);
+        let free = |c: &Cell| !plan.obstacles.contains(c);
+        let item = (0..64)
+            .map(|_| Cell::new(pick(plan.width), pick(plan.height)))
+            .find(free)
+            .unwrap_or(Cell::new(plan.width - 1, 0));
+        let dock = plan.docks[pick(plan.docks.len() as i32) as usize];
+        Goal::Fetch { item, dock }
+    }
+
+    fn plan(&self) -> Cow<'_, FloorPlan> {
+        match &self.args.plan {
+            Some(plan) => Cow::Borrowed(plan),
+            None => Cow::Owned(FloorPlan {
+                width: 24,
+                height: 12,
+                obstacles: vec![],
+                docks: vec![Cell::new(0, 1)],
+            }),
+        }
+    }
+
+    /// A seeded number in `0..n`.
+    fn pick(&self, n: i32) -> i32 {
+        (self.args.ctx.entropy.next_u64() % n.max(1) as u64) as i32
+    }
+
+    /// A fetch mission for every agent the book gives no task, so none
+    /// waits in a busy agent's queue while another is idle.
+    pub(super) async fn keep_every_agent_busy(&mut self) -> Result<(), ActorProcessingErr> {
+        let holding = self.assigned_by_agent();
+        let idle = self
+            .agents
+            .iter()
+            .filter(|(name, a)| {
+                // The book, not the agent's last status, which lags behind.
+                !a.status.halted && !holding.contains_key(name.as_str())
+            })
+            .count();
+        let open = self.open_tasks();
+        for _ in open..idle {
+            let goal = self.fetch_goal();
+            self.submit(goal, "default".into()).await?;
+        }
+        Ok(())
+    }
+}

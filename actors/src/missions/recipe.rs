@@ -1,0 +1,443 @@
+//! A recipe's run: which steps wait, run, ended, as a plain state machine.
+//! The planner starts a mission for each step the run says is ready, tells
+//! the run when that mission ends, and records and saves what the run
+//! reports. Time is the node clock's wall time in µs, persisted with the
+//! run, so a restarted cloud keeps each step's timeout.
+//!
+//! - A step is ready when every step it needs is done, or failed with
+//!   `on_failure = "continue"`; ready steps start together (parallel branches).
+//! - A failed attempt is retried while `retries` last; then `fail` fails the
+//!   recipe (missions still running are abandoned), `skip` skips the step and
+//!   every step that needs it, `continue` lets the steps that need it run.
+//! - An attempt running longer than `timeout_s` fails ("timed out").
+
+use serde::{Deserialize, Serialize};
+use swarmd_messages::recipe::{OnFailure, RecipePlan, StepGoal};
+use swarmd_messages::swarm::Goal;
+use swarmd_messages::{MissionOutcome, StepChange};
+
+use super::book::MissionState;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepState {
+    Waiting,
+    /// `mission` is `None` for a wait step.
+    Running {
+        mission: Option<u64>,
+        since_us: u64,
+    },
+    Done,
+    /// Failed for good (retries spent).
+    Failed(String),
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRun {
+    pub state: StepState,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeRun {
+    pub id: u64,
+    pub trace_id: [u8; 16],
+    pub squad: String,
+    pub plan: RecipePlan,
+    pub steps: Vec<StepRun>,
+    pub state: MissionState,
+}
+
+/// What the planner must do and record after a change of the run.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Step changes to record, in order.
+    pub changes: Vec<(String, StepChange)>,
+    /// Missions to start, by step index (then call [`RecipeRun::started`]).
+    pub start: Vec<(usize, Goal)>,
+    /// Missions of steps that no longer matter, to be ended.
+    pub abandon: Vec<u64>,
+    /// The run ended with this.
+    pub ended: Option<MissionOutcome>,
+}
+
+impl RecipeRun {
+    pub fn new(id: u64, trace_id: [u8; 16], squad: String, plan: RecipePlan) -> Self {
+        assert!(
+            plan.violation().is_none(),
+            "a recipe is checked before it runs"
+        );
+        let steps = plan
+            .steps
+            .iter()
+            .map(|_| StepRun {
+                state: StepState::Waiting,
+                attempts: 0,
+            })
+            .collect();
+        Self {
+            id,
+            trace_id,
+            squad,
+            plan,
+            steps,
+            state: MissionState::Active,
+        }
+    }
+
+    /// Starts what is ready, ends waits and attempts past their time, and
+    /// skips what can no longer run.
+    pub fn advance(&mut self, now_us: u64) -> Outcome {
+        let mut out = Outcome::default();
+        if self.state != MissionState::Active {
+            return out;
+        }
+        for i in 0..self.steps.len() {
+            self.expire(i, now_us, &mut out);
+        }
+        for i in 0..self.steps.len() {
+            if self.steps[i].state != StepState::Waiting {
+                continue;
+            }
+            let needs = self.plan.needs_of(i);
+            if let Some(j) = needs.iter().find(|j| self.blocks(**j)) {
+                let reason = format!("needs {:?}, which was skipped", self.plan.steps[*j].name);
+                self.steps[i].state = StepState::Skipped(reason.clone());
+                out.changes
+                    .push((self.name(i), StepChange::Skipped { reason }));
+                continue;
+            }
+            if needs.iter().all(|j| self.satisfies(*j)) {
+                self.start(i, now_us, &mut out);
+            }
+        }
+        self.settle(&mut out);
+        out
+    }
+
+    /// The mission of step `step` is `mission`, started at `now_us`.
+    pub fn started(&mut self, step: usize, mission: u64, now_us: u64) -> (String, StepChange) {
+        let run = &mut self.steps[step];
+        run.state = StepState::Running {
+            mission: Some(mission),
+            since_us: now_us,
+        };
+        let change = StepChange::Started {
+            attempt: run.attempts,
+            mission: Some(mission),
+        };
+        (self.name(step), change)
+    }
+
+    /// Mission `mission` ended with `outcome`; `None` if no step of this run
+    /// waits for it.
+    pub fn mission_ended(
+        &mut self,
+        mission: u64,
+        outcome: &MissionOutcome,
+        now_us: u64,
+    ) -> Option<Outcome> {
+        let step = self.steps.iter().position(
+            |s| matches!(s.state, StepState::Running { mission: Some(m), .. } if m == mission),
+        )?;
+        let mut out = Outcome::default();
+        match outcome {
+            MissionOutcome::Completed => self.done(step, &mut out),
+            MissionOutcome::Failed { reason } => self.failed(step, reason.clone(), &mut out),
+        }
+        let more = self.advance(now_us);
+        out.changes.extend(more.changes);
+        out.start.extend(more.start);
+        out.abandon.extend(more.abandon);
+        out.ended = out.ended.or(more.ended);
+        Some(out)
+    }
+
+    /// Steps done, and steps in all.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Done)
+            .count();
+        (done, self.steps.len())
+    }
+
+    fn name(&self, step: usize) -> String {
+        self.plan.steps[step].name.clone()
+    }
+
+    /// Whether a need in this state lets its dependents start.
+    fn satisfies(&self, step: usize) -> bool {
+        match &self.steps[step].state {
+            StepState::Done => true,
+            StepState::Failed(_) => self.plan.steps[step].on_failure == OnFailure::Continue,
+            _ => false,
+        }
+    }
+
+    /// Whether a need in this state means its dependents never run.
+    fn blocks(&self, step: usize) -> bool {
+        matches!(self.steps[step].state, StepState::Skipped(_))
+    }
+
+    fn start(&mut self, step: usize, now_us: u64, out: &mut Outcome) {
+        self.steps[step].attempts += 1;
+        match &self.plan.steps[step].goal {
+            StepGoal::Mission(goal) => out.start.push((step, goal.clone())),
+            StepGoal::Wait { .. } => {
+                self.steps[step].state = StepState::Running {
+                    mission: None,
+                    since_us: now_us,
+                };
+                let attempt = self.steps[step].attempts;
+                let change = StepChange::Started {
+                    attempt,
+                    mission: None,
+                };
+                out.changes.push((self.name(step), change));
+            }
+        }
+    }
+
+    /// A wait that has lasted, or an attempt past its timeout.
+    fn expire(&mut self, step: usize, now_us: u64, out: &mut Outcome) {
+        let StepState::Running { mission, since_us } = self.steps[step].state else {
+            return;
+        };
+        let elapsed_s = now_us.saturating_sub(since_us) / 1_000_000;
+        let plan = &self.plan.steps[step];
+        if let StepGoal::Wait { seconds } = plan.goal
+            && elapsed_s >= seconds
+        {
+            return self.done(step, out);
+        }
+        if plan.timeout_s > 0 && elapsed_s >= plan.timeout_s {
+            out.abandon.extend(mission);
+            let reason = format!("timed out after {} s", plan.timeout_s);
+            self.failed(step, reason, out);
+        }
+    }
+
+    fn done(&mut self, step: usize, out: &mut Outcome) {
+        self.steps[step].state = StepState::Done;
+        out.changes.push((self.name(step), StepChange::Done));
+    }
+
+    fn failed(&mut self, step: usize, reason: String, out: &mut Outcome) {
+        let plan = &self.plan.steps[step];
+        let retrying = self.steps[step].attempts <= plan.retries;
+        let change = StepChange::Failed {
+            reason: reason.clone(),
+            retrying,
+        };
+        out.changes.push((self.name(step), change));
+        if retrying {
+            self.steps[step].state = StepState::Waiting;
+            return;
+        }
+        let why = format!("after {} attempts: {reason}", self.steps[step].attempts);
+        match plan.on_failure {
+            OnFailure::Skip => {
+                self.steps[step].state = StepState::Skipped(why.clone());
+                let change = StepChange::Skipped { reason: why };
+                out.changes.push((self.name(step), change));
+            }
+            OnFailure::Continue => self.steps[step].state = StepState::Failed(why),
+            OnFailure::Fail => {
+                let name = self.name(step);
+                self.steps[step].state = StepState::Failed(why.clone());
+                self.end(MissionState::Failed(format!("step {name}: {why}")), out);
+            }
+        }
+    }
+
+    /// Ends the run once no step waits or runs.
+    fn settle(&mut self, out: &mut Outcome) {
+        if self.state != MissionState::Active {
+            return;
+        }
+        let busy = self
+            .steps
+            .iter()
+            .any(|s| matches!(s.state, StepState::Waiting | StepState::Running { .. }));
+        if !busy && out.start.is_empty() {
+            self.end(MissionState::Completed, out);
+        }
+    }
+
+    fn end(&mut self, state: MissionState, out: &mut Outcome) {
+        for i in 0..self.steps.len() {
+            match self.steps[i].state {
+                StepState::Running { mission, .. } => {
+                    out.abandon.extend(mission);
+                    let reason = "the recipe ended".to_string();
+                    self.steps[i].state = StepState::Skipped(reason.clone());
+                    out.changes
+                        .push((self.name(i), StepChange::Skipped { reason }));
+                }
+                StepState::Waiting => {
+                    let reason = "the recipe ended".to_string();
+                    self.steps[i].state = StepState::Skipped(reason.clone());
+                    out.changes
+                        .push((self.name(i), StepChange::Skipped { reason }));
+                }
+                _ => {}
+            }
+        }
+        out.ended = state.outcome();
+        self.state = state;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmd_messages::recipe::PlanStep;
+    use swarmd_messages::swarm::Cell;
+
+    const S: u64 = 1_000_000;
+
+    fn fetch() -> StepGoal {
+        StepGoal::Mission(Goal::Fetch {
+            item: Cell::new(1, 1),
+            dock: Cell::new(0, 0),
+        })
+    }
+
+    fn step(name: &str, needs: &[&str], goal: StepGoal) -> PlanStep {
+        PlanStep {
+            name: name.into(),
+            goal,
+            needs: needs.iter().map(|n| n.to_string()).collect(),
+            retries: 0,
+            timeout_s: 0,
+            on_failure: OnFailure::Fail,
+        }
+    }
+
+    fn run(steps: Vec<PlanStep>) -> RecipeRun {
+        let plan = RecipePlan {
+            name: "r".into(),
+            description: String::new(),
+            steps,
+        };
+        RecipeRun::new(1, [1; 16], "default".into(), plan)
+    }
+
+    /// Starts the missions `out` asks for, as the planner does, numbering them from `next`.
+    fn start_all(r: &mut RecipeRun, out: &Outcome, next: &mut u64, now: u64) -> Vec<u64> {
+        out.start
+            .iter()
+            .map(|(step, _)| {
+                *next += 1;
+                r.started(*step, *next, now);
+                *next
+            })
+            .collect()
+    }
+
+    fn failed() -> MissionOutcome {
+        MissionOutcome::Failed {
+            reason: "blocked".into(),
+        }
+    }
+
+    #[test]
+    fn a_diamond_runs_its_branches_together_and_the_join_after_both() {
+        let mut r = run(vec![
+            step("a", &[], StepGoal::Wait { seconds: 1 }),
+            step("b", &["a"], fetch()),
+            step("c", &["a"], fetch()),
+            step("d", &["b", "c"], fetch()),
+        ]);
+        let mut next = 10;
+        let out = r.advance(0);
+        assert!(out.start.is_empty(), "a waits first");
+        let out = r.advance(S);
+        let branches = start_all(&mut r, &out, &mut next, S);
+        assert_eq!(
+            out.start.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        let out = r
+            .mission_ended(branches[0], &MissionOutcome::Completed, 2 * S)
+            .unwrap();
+        assert!(out.start.is_empty(), "d needs c too");
+        let out = r
+            .mission_ended(branches[1], &MissionOutcome::Completed, 2 * S)
+            .unwrap();
+        assert_eq!(out.start.len(), 1);
+        let join = start_all(&mut r, &out, &mut next, 2 * S)[0];
+        let out = r
+            .mission_ended(join, &MissionOutcome::Completed, 3 * S)
+            .unwrap();
+        assert_eq!(out.ended, Some(MissionOutcome::Completed));
+        assert_eq!(r.progress(), (4, 4));
+        assert_eq!(
+            r.mission_ended(join, &MissionOutcome::Completed, 4 * S),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failing_step_is_retried_then_fails_the_recipe() {
+        let mut failing = step("a", &[], fetch());
+        failing.retries = 2;
+        let mut r = run(vec![failing, step("b", &["a"], fetch())]);
+        let mut next = 0;
+        let mut out = r.advance(0);
+        for attempt in 1..=3 {
+            let m = start_all(&mut r, &out, &mut next, 0)[0];
+            assert_eq!(r.steps[0].attempts, attempt);
+            out = r.mission_ended(m, &failed(), 0).unwrap();
+        }
+        assert!(
+            matches!(&out.ended, Some(MissionOutcome::Failed { reason }) if reason.contains("step a: after 3 attempts")),
+            "{out:?}"
+        );
+        assert!(matches!(r.steps[1].state, StepState::Skipped(_)));
+    }
+
+    #[test]
+    fn skip_skips_the_dependents_and_continue_lets_them_run() {
+        let mut skip = step("s", &[], fetch());
+        skip.on_failure = OnFailure::Skip;
+        let mut cont = step("c", &[], fetch());
+        cont.on_failure = OnFailure::Continue;
+        let mut r = run(vec![
+            skip,
+            cont,
+            step("after-s", &["s"], fetch()),
+            step("after-c", &["c"], fetch()),
+        ]);
+        let mut next = 0;
+        let out = r.advance(0);
+        let ms = start_all(&mut r, &out, &mut next, 0);
+        r.mission_ended(ms[0], &failed(), 0).unwrap();
+        let out = r.mission_ended(ms[1], &failed(), 0).unwrap();
+        assert_eq!(out.start.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [3]);
+        assert!(matches!(r.steps[2].state, StepState::Skipped(_)));
+        let last = start_all(&mut r, &out, &mut next, 0)[0];
+        let out = r
+            .mission_ended(last, &MissionOutcome::Completed, 0)
+            .unwrap();
+        assert_eq!(out.ended, Some(MissionOutcome::Completed));
+    }
+
+    #[test]
+    fn an_attempt_past_its_timeout_is_abandoned_and_retried() {
+        let mut slow = step("slow", &[], fetch());
+        slow.timeout_s = 10;
+        slow.retries = 1;
+        let mut r = run(vec![slow]);
+        let mut next = 0;
+        let out = r.advance(0);
+        let first = start_all(&mut r, &out, &mut next, 0)[0];
+        assert!(r.advance(9 * S).abandon.is_empty());
+        let out = r.advance(10 * S);
+        assert_eq!(out.abandon, vec![first]);
+        assert!(out.changes.iter().any(|(_, c)| matches!(c, StepChange::Failed { retrying: true, reason } if reason.contains("timed out"))));
+        assert_eq!(out.start.len(), 1, "retried at once");
+    }
+}
