@@ -114,10 +114,10 @@ impl RecipePlan {
         let mut order = Vec::with_capacity(n);
         while let Some(i) = ready.pop() {
             order.push(i);
-            for j in 0..n {
+            for (j, count) in waiting.iter_mut().enumerate() {
                 if self.needs_of(j).contains(&i) {
-                    waiting[j] -= 1;
-                    if waiting[j] == 0 {
+                    *count -= 1;
+                    if *count == 0 {
                         ready.push(j);
                     }
                 }
