@@ -144,7 +144,7 @@ impl PlannerState {
                 rationale: format!("recipe {}", run.plan.name),
             };
             self.journal
-                .record_durably_in(self.journal.span_in(root.clone()), kind)
+                .record_durably_in(self.journal.span_in(root), kind)
                 .await;
         }
         if let Some(outcome) = out.ended {
