@@ -8,6 +8,7 @@ mod editor;
 mod follow;
 mod help;
 pub mod parse;
+mod recipe;
 mod render;
 
 use std::collections::BTreeSet;

@@ -87,6 +87,7 @@ pub fn parse(line: &str) -> Result<Parsed, ParseError> {
             let (path, message) = path_and_json(rest, "call PATH JSON")?;
             Ok(run(Command::Call { path, message }))
         }
+        "mission" if rest.trim_start().starts_with("--recipe") => super::recipe::parse(rest),
         "mission" => {
             let (goal, after) = json_prefix(rest, "mission JSON")?;
             no_args(after, run(Command::Mission { goal }))
@@ -112,7 +113,7 @@ pub fn parse(line: &str) -> Result<Parsed, ParseError> {
     }
 }
 
-fn run(command: Command) -> Parsed {
+pub(super) fn run(command: Command) -> Parsed {
     Parsed::Run {
         command,
         follow: false,
@@ -145,7 +146,7 @@ fn split_word(s: &str) -> (&str, &str) {
 }
 
 /// Splits on whitespace; `"..."` is one word (`\"` and `\\` escape).
-fn words(s: &str) -> Result<Vec<String>, ParseError> {
+pub(super) fn words(s: &str) -> Result<Vec<String>, ParseError> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {

@@ -33,6 +33,9 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Stats { .. } => stats(args).await,
         Command::Mission { goal } => super::missions::submit(args, goal).await,
         Command::Missions => super::missions::list(args).await,
+        Command::Recipe { recipe, squad } => {
+            super::missions::submit_recipe(args, recipe.clone(), squad.clone()).await
+        }
         Command::World => super::world::floor(args, tenant).await,
         Command::Call { path, message } => super::missions::call(args, path, message).await,
         Command::Spawn {

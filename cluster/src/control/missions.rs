@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use swarmd_actors::missions::recipe::RecipeRun;
 use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
+use swarmd_messages::recipe::RecipePlan;
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 
 use super::{ControlArgs, ControlError, ControlReply};
@@ -80,11 +82,51 @@ pub async fn known_agents(args: &ControlArgs) -> Vec<swarmd_messages::swarm::Age
     ractor::call_t!(planner, PlannerMsg::Agents, PLANNER_TIMEOUT_MS).unwrap_or_default()
 }
 
+pub async fn submit_recipe(args: &ControlArgs, plan: RecipePlan, squad: String) -> ControlReply {
+    let planner = planner(args)?;
+    let name = plan.name.clone();
+    let submitted = ractor::call_t!(
+        planner,
+        |reply| PlannerMsg::SubmitRecipe { plan, squad, reply },
+        PLANNER_TIMEOUT_MS
+    )
+    .map_err(unanswered)?;
+    let id = submitted.map_err(|why| ControlError::BadRequest(format!("recipe {name:?}: {why}")))?;
+    Ok(json!({"mission": id, "recipe": name}))
+}
+
+/// Missions and recipe runs, by id.
 pub async fn list(args: &ControlArgs) -> ControlReply {
     let planner = planner(args)?;
     let missions =
         ractor::call_t!(planner, PlannerMsg::Missions, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
-    Ok(Value::Array(missions.iter().map(mission).collect()))
+    let recipes =
+        ractor::call_t!(planner, PlannerMsg::Recipes, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    let mut rows: Vec<(u64, Value)> = missions.iter().map(|m| (m.id, mission(m))).collect();
+    rows.extend(recipes.iter().map(|r| (r.id, recipe(r))));
+    rows.sort_by_key(|(id, _)| *id);
+    Ok(Value::Array(rows.into_iter().map(|(_, row)| row).collect()))
+}
+
+fn recipe(r: &RecipeRun) -> Value {
+    let (done, steps) = r.progress();
+    json!({
+        "id": r.id,
+        "trace_id": super::json::hex(&r.trace_id),
+        "goal": format!("recipe {}", r.plan.name),
+        "recipe": r.plan.name,
+        "squad": r.squad,
+        "state": serde_json::to_value(&r.state).unwrap_or(Value::Null),
+        "tasks": steps,
+        "done": done,
+        "progress": done as f64 / steps.max(1) as f64,
+        "steps": r.plan.steps.iter().zip(&r.steps).map(|(plan, run)| json!({
+            "step": plan.name,
+            "needs": plan.needs,
+            "state": serde_json::to_value(&run.state).unwrap_or(Value::Null),
+            "attempts": run.attempts,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn mission(m: &Mission) -> Value {

@@ -77,6 +77,11 @@ pub enum Command {
         goal: Value,
     },
     Missions,
+    /// A recipe (read and checked by the console or the API) for `squad`.
+    Recipe {
+        recipe: swarmd_messages::recipe::RecipePlan,
+        squad: String,
+    },
     /// The floor as the world host sees it: shelves, docks, hazards, and
     /// every agent with its node, tasks and waypoints.
     World,

@@ -248,6 +248,33 @@ pub async fn submit_mission(State(http): State<Arc<Http>>, peer: Peer, body: Bod
     act(&http, peer.0, line, Command::Mission { goal }).await
 }
 
+/// The body is `{"recipe": "<the recipe file's TOML>", "squad": "S"}`
+/// (actions take JSON only); the recipe is checked as `mission --recipe
+/// FILE` checks it.
+pub async fn submit_recipe(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, why);
+    let input: RecipeInput = serde_json::from_value(json_body(&body)?)
+        .map_err(|e| bad(format!("a recipe ({{\"recipe\": TOML, \"squad\": ...}}): {e}")))?;
+    let recipe = swarmd_config::recipe::Recipe::parse("the request's recipe", &input.recipe)
+        .and_then(|r| r.plan("the request's recipe"))
+        .map_err(|e| bad(e.to_string()))?;
+    let squad = input.squad;
+    let line = format!("mission --recipe ({}) --squad {squad}", recipe.name);
+    act(&http, peer.0, line, Command::Recipe { recipe, squad }).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecipeInput {
+    recipe: String,
+    #[serde(default = "default_squad")]
+    squad: String,
+}
+
+fn default_squad() -> String {
+    "default".into()
+}
+
 /// `{"agent": "ID"}` for one agent; `{}` (or no body) for every agent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -79,6 +79,7 @@ pub fn router(http: Arc<Http>) -> Router {
             "/api/missions",
             get(api::missions).post(api::submit_mission),
         )
+        .route("/api/recipes", post(api::submit_recipe))
         .route("/api/events", get(api::events))
         .route("/api/stats", get(api::stats))
         .route("/api/estop", post(api::estop))

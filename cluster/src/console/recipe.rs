@@ -1,0 +1,52 @@
+//! `mission --recipe FILE [--squad S]`: the console reads and checks the
+//! recipe file where it runs (the file is the operator's, not the node's),
+//! then sends the checked plan. A bad file is refused before anything is
+//! sent, naming the file, the step and the key.
+
+use swarmd_config::recipe::Recipe;
+
+use super::parse::{ParseError, Parsed, run, words};
+use crate::control::Command;
+
+const USAGE: &str = "usage: mission --recipe FILE [--squad SQUAD]";
+
+pub fn parse(rest: &str) -> Result<Parsed, ParseError> {
+    let (file, squad) = match words(rest)?.as_slice() {
+        [flag, file] if flag == "--recipe" => (file.clone(), "default".to_string()),
+        [flag, file, s, squad] if flag == "--recipe" && s == "--squad" => {
+            (file.clone(), squad.clone())
+        }
+        _ => return Err(ParseError(USAGE.into())),
+    };
+    let recipe = Recipe::load(std::path::Path::new(&file)).map_err(|e| ParseError(e.to_string()))?;
+    let recipe = recipe.plan(&file).map_err(|e| ParseError(e.to_string()))?;
+    Ok(run(Command::Recipe { recipe, squad }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recipe_file_becomes_a_checked_plan_and_a_bad_one_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        let text = "[recipe]\nname = \"r\"\n[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\n\
+                    [[step]]\nname = \"b\"\ngoal = \"wait\"\nseconds = 1\nneeds = [\"a\"]\n";
+        std::fs::write(&good, text).unwrap();
+        let line = format!("--recipe {} --squad alpha", good.display());
+        let Ok(Parsed::Run {
+            command: Command::Recipe { recipe, squad },
+            ..
+        }) = parse(&line)
+        else {
+            panic!("{:?}", parse(&line))
+        };
+        assert_eq!((recipe.steps.len(), squad.as_str()), (2, "alpha"));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, text.replace("needs = [\"a\"]", "needs = [\"zz\"]")).unwrap();
+        let ParseError(why) = parse(&format!("--recipe {}", bad.display())).unwrap_err();
+        assert!(why.contains("bad.toml") && why.contains("\"b\"") && why.contains("needs"), "{why}");
+        assert!(parse("--recipe").is_err());
+    }
+}
