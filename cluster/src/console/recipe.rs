@@ -18,7 +18,8 @@ pub fn parse(rest: &str) -> Result<Parsed, ParseError> {
         }
         _ => return Err(ParseError(USAGE.into())),
     };
-    let recipe = Recipe::load(std::path::Path::new(&file)).map_err(|e| ParseError(e.to_string()))?;
+    let recipe =
+        Recipe::load(std::path::Path::new(&file)).map_err(|e| ParseError(e.to_string()))?;
     let recipe = recipe.plan(&file).map_err(|e| ParseError(e.to_string()))?;
     Ok(run(Command::Recipe { recipe, squad }))
 }
@@ -46,7 +47,10 @@ mod tests {
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, text.replace("needs = [\"a\"]", "needs = [\"zz\"]")).unwrap();
         let ParseError(why) = parse(&format!("--recipe {}", bad.display())).unwrap_err();
-        assert!(why.contains("bad.toml") && why.contains("\"b\"") && why.contains("needs"), "{why}");
+        assert!(
+            why.contains("bad.toml") && why.contains("\"b\"") && why.contains("needs"),
+            "{why}"
+        );
         assert!(parse("--recipe").is_err());
     }
 }

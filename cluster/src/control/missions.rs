@@ -91,7 +91,8 @@ pub async fn submit_recipe(args: &ControlArgs, plan: RecipePlan, squad: String) 
         PLANNER_TIMEOUT_MS
     )
     .map_err(unanswered)?;
-    let id = submitted.map_err(|why| ControlError::BadRequest(format!("recipe {name:?}: {why}")))?;
+    let id =
+        submitted.map_err(|why| ControlError::BadRequest(format!("recipe {name:?}: {why}")))?;
     Ok(json!({"mission": id, "recipe": name}))
 }
 

@@ -253,8 +253,11 @@ pub async fn submit_mission(State(http): State<Arc<Http>>, peer: Peer, body: Bod
 /// FILE` checks it.
 pub async fn submit_recipe(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
     let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, why);
-    let input: RecipeInput = serde_json::from_value(json_body(&body)?)
-        .map_err(|e| bad(format!("a recipe ({{\"recipe\": TOML, \"squad\": ...}}): {e}")))?;
+    let input: RecipeInput = serde_json::from_value(json_body(&body)?).map_err(|e| {
+        bad(format!(
+            "a recipe ({{\"recipe\": TOML, \"squad\": ...}}): {e}"
+        ))
+    })?;
     let recipe = swarmd_config::recipe::Recipe::parse("the request's recipe", &input.recipe)
         .and_then(|r| r.plan("the request's recipe"))
         .map_err(|e| bad(e.to_string()))?;
