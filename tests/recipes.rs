@@ -133,7 +133,11 @@ async fn a_diamond_recipe_runs_in_dependency_order_with_its_branches_side_by_sid
     let t0 = times["survey"].0;
     for (step, (started, done)) in &times {
         let ms = |us: u64| us.saturating_sub(t0) / 1000;
-        println!("recipe: {step:8} started {:>6} ms, done {:>6} ms", ms(*started), ms(*done));
+        println!(
+            "recipe: {step:8} started {:>6} ms, done {:>6} ms",
+            ms(*started),
+            ms(*done)
+        );
     }
     for (step, (started, done)) in &times {
         assert!(
