@@ -61,6 +61,7 @@ pub fn load(file: Option<&Path>, overrides: &[Override]) -> Result<NodeConfig, C
             ConfigError::invalid(origins.of(&key), &key, e.inner().message())
         })?;
     read_map(&mut config)
+        .and_then(|()| read_recipe(&mut config))
         .map_err(|(key, reason)| ConfigError::invalid(origins.of(key), key, reason))?;
     config
         .validate()
@@ -83,6 +84,19 @@ fn read_map(config: &mut NodeConfig) -> Result<(), (&'static str, String)> {
     let floor = crate::map_file::load(Path::new(&w.map), &w.docks).map_err(|e| ("world.map", e))?;
     (w.width, w.height) = (floor.width, floor.height);
     w.floor = Some(floor);
+    Ok(())
+}
+
+/// Reads `missions.recipe` into `missions.recipe_plan`.
+fn read_recipe(config: &mut NodeConfig) -> Result<(), (&'static str, String)> {
+    let m = &mut config.missions;
+    if m.recipe.is_empty() {
+        return Ok(());
+    }
+    let recipe = crate::recipe::Recipe::load(Path::new(&m.recipe))
+        .and_then(|r| r.plan(&m.recipe))
+        .map_err(|e| ("missions.recipe", e.to_string()))?;
+    m.recipe_plan = Some(recipe);
     Ok(())
 }
 

@@ -156,6 +156,13 @@ pub struct MissionsSection {
     pub demo: bool,
     /// Instead, a new fetch mission whenever fewer are active than agents.
     pub continuous: bool,
+    /// A recipe file the cloud runs over and over (a new run whenever none
+    /// is active), instead of demo missions. Empty: none.
+    #[serde(default)]
+    pub recipe: String,
+    /// The recipe read from `recipe` when the config was loaded.
+    #[serde(skip)]
+    pub recipe_plan: Option<swarmd_messages::recipe::RecipePlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -337,3 +337,28 @@ fn hub_and_telemetry_rules_name_their_key() {
         Some(std::path::Path::new("/etc/n.creds"))
     );
 }
+
+#[test]
+fn a_recipe_to_run_is_read_at_load_and_a_broken_one_names_its_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = "[recipe]\nname = \"r\"\n[[step]]\nname = \"a\"\ngoal = \"wait\"\nseconds = 1\n";
+    let good = file_with(&dir, "good.toml", recipe);
+    let text = format!("[missions]\nrecipe = {:?}\n", good.display().to_string());
+    let config = load_file(&file_with(&dir, "node.toml", &text)).unwrap();
+    let plan = config.missions.recipe_plan.expect("the recipe is read");
+    assert_eq!((plan.name.as_str(), plan.steps.len()), ("r", 1));
+
+    let bad = file_with(
+        &dir,
+        "bad.toml",
+        &recipe.replace("seconds = 1", "seconds = -1"),
+    );
+    let text = format!("[missions]\nrecipe = {:?}\n", bad.display().to_string());
+    let err = load_file(&file_with(&dir, "node2.toml", &text)).unwrap_err();
+    let (_, key, reason) = invalid_parts(err);
+    assert_eq!(key, "missions.recipe");
+    assert!(
+        reason.contains("bad.toml") && reason.contains("\"a\""),
+        "{reason}"
+    );
+}

@@ -7,7 +7,8 @@
 //! - `bug-ignore-intensity`: supervisors restart children however often;
 //! - `bug-trust-failed-flush`: storage trusts a flush that follows a failed one;
 //! - `bug-collisions`: neither reflex nor world keeps agents apart;
-//! - `bug-forwarder-stalls`: the forwarder stops at its first failure.
+//! - `bug-forwarder-stalls`: the forwarder stops at its first failure;
+//! - `bug-recipe-ignores-needs`: a recipe step starts before its needs end.
 //!
 //! ```text
 //! cargo test -p swarmd-sim --features bugs --test broken_build
@@ -20,7 +21,8 @@
     feature = "bug-ignore-intensity",
     feature = "bug-trust-failed-flush",
     feature = "bug-collisions",
-    feature = "bug-forwarder-stalls"
+    feature = "bug-forwarder-stalls",
+    feature = "bug-recipe-ignores-needs"
 ))]
 
 use std::process::Command;
@@ -92,4 +94,12 @@ fn the_backlog_checker_catches_a_forwarder_that_stops_after_a_partition() {
         out.contains("events never forwarded after the drain"),
         "{out}"
     );
+}
+
+#[cfg(feature = "bug-recipe-ignores-needs")]
+#[test]
+fn the_recipe_checker_catches_steps_that_start_before_their_needs() {
+    let out = failing_run("recipe");
+    assert!(out.contains("step west started"), "{out}");
+    assert!(out.contains("before survey ended"), "{out}");
 }

@@ -107,7 +107,10 @@ impl RecipeRun {
                     .push((self.name(i), StepChange::Skipped { reason }));
                 continue;
             }
-            if needs.iter().all(|j| self.satisfies(*j)) {
+            // A deliberately broken build, to show the simulator's checker catch it.
+            let ready = cfg!(feature = "bug-recipe-ignores-needs")
+                || needs.iter().all(|j| self.satisfies(*j));
+            if ready {
                 self.start(i, now_us, &mut out);
             }
         }

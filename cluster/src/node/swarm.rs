@@ -192,6 +192,7 @@ pub fn cloud_spec(
             agent_timeout,
             demo: config.missions.demo,
             continuous: config.missions.continuous,
+            recipe: config.missions.recipe_plan.clone(),
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
     }

@@ -35,6 +35,7 @@ async fn demo_swarm(seed: u64) {
         agent_timeout: Duration::from_secs(5),
         demo: true,
         continuous: false,
+        recipe: None,
     };
     start_child(
         &floor.root,

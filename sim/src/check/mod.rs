@@ -6,6 +6,7 @@ mod deadlock;
 mod floor;
 mod missions;
 mod origin;
+mod recipes;
 mod tally;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub use deadlock::{DEADLOCK_AFTER, DeadlockWatch};
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
 pub use missions::{MissionRecord, missions, missions_end};
 pub use origin::hub_holds_only_what_nodes_wrote;
+pub use recipes::recipe_steps_in_order;
 pub use tally::Tally;
 
 /// One edge's ledger as the edge has it and as the hub has it.

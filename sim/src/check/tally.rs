@@ -31,6 +31,8 @@ pub struct Tally {
     pub retired_acked: u64,
     pub missions_planned: u64,
     pub missions_ended: u64,
+    /// Starts of recipe steps checked against their needs.
+    pub recipe_steps: u64,
     /// Supervisor restarts counted by the intensity checker.
     pub restarts: u64,
     /// Frames the rogue sent that must be refused, garbage links it opened,
@@ -56,7 +58,7 @@ impl Tally {
             "checked snapshots={} positions={} refused_moves={} near_collisions={} stays={} \
              stays_unjudged={} events_lost={} appends={} appends_verified={} \
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
-             missions_planned={} missions_ended={} restarts={} kills={} kills_missed={} \
+             missions_planned={} missions_ended={} recipe_steps={} restarts={} kills={} kills_missed={} \
              rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
              yields={} deadlocks={}",
             self.snapshots,
@@ -74,6 +76,7 @@ impl Tally {
             self.retired_acked,
             self.missions_planned,
             self.missions_ended,
+            self.recipe_steps,
             self.restarts,
             self.kills,
             self.kills_missed,

@@ -186,6 +186,10 @@ impl OnDisks<'_> {
         found
             .violations
             .extend(check::missions_end(&missions, deadline_us));
+        let cloud = logs.get("cloud").map_or(&[][..], Vec::as_slice);
+        let (wrong, checked) = check::recipe_steps_in_order(cloud, &crate::scenario::recipe());
+        found.violations.extend(wrong);
+        found.tally.recipe_steps = checked;
     }
 }
 

@@ -35,13 +35,16 @@ pub enum Scenario {
     Skew,
     SlowDisk,
     Rogue,
+    /// The cloud runs the bundled diamond recipe over and over while an
+    /// edge and the cloud crash and restart.
+    Recipe,
     /// The coordination benchmark's floor (not in the sweep): a MovingAI map
     /// of a warehouse, a continuous fetch workload, no faults.
     Warehouse,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
@@ -52,6 +55,7 @@ impl Scenario {
         Scenario::Skew,
         Scenario::SlowDisk,
         Scenario::Rogue,
+        Scenario::Recipe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Scenario {
             Scenario::Skew => "skew",
             Scenario::SlowDisk => "slowdisk",
             Scenario::Rogue => "rogue",
+            Scenario::Recipe => "recipe",
             Scenario::Warehouse => "warehouse",
         }
     }
@@ -180,6 +185,9 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
         minimums.push(("rogue frames sent", tally.rogue_frames));
         minimums.push(("rogue garbage links opened", tally.rogue_links));
     }
+    if scenario == Scenario::Recipe {
+        minimums.push(("recipe steps started", tally.recipe_steps));
+    }
     if scenario == Scenario::Panic {
         minimums.push((
             "layer kills that found their target",
@@ -233,11 +241,26 @@ fn skew(scenario: Scenario, node: &NodeConfig, rng: &SeededEntropy) -> (i64, i64
 
 fn net_faults(scenario: Scenario) -> NetFaults {
     let mut faults = NetFaults::default();
-    if matches!(scenario, Scenario::Crash | Scenario::Partition) {
+    if matches!(
+        scenario,
+        Scenario::Crash | Scenario::Partition | Scenario::Recipe
+    ) {
         // A reset now and then on every link, on top of the scheduled faults.
         faults.reset_ppm = 200;
     }
     faults
+}
+
+/// The `recipe` scenario's recipe: the bundled diamond (two covers side by
+/// side between waits, a cover after both).
+pub fn recipe() -> swarmd_messages::recipe::RecipePlan {
+    let (file, text) = (
+        "diamond.toml",
+        include_str!("../../../config/recipes/diamond.toml"),
+    );
+    let recipe =
+        swarmd_config::recipe::Recipe::parse(file, text).expect("the bundled recipe parses");
+    recipe.plan(file).expect("the bundled recipe runs")
 }
 
 /// The bundled narrow-aisle warehouse map.
@@ -273,6 +296,10 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
     }
     if config.scenario == Scenario::Warehouse {
         warehouse(&mut cloud, config.map.as_ref());
+    }
+    if config.scenario == Scenario::Recipe {
+        cloud.missions.demo = false;
+        cloud.missions.recipe_plan = Some(recipe());
     }
     cloud.agents.negotiate = config.negotiation;
     let seed = address_of(&cloud);

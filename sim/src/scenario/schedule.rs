@@ -40,7 +40,7 @@ pub fn schedule(
                 out.push((heal, Fault::Heal("cloud".into(), edge.clone())));
             }
         }
-        Scenario::Crash => {
+        Scenario::Crash | Scenario::Recipe => {
             let edge = pick(rng, edges).clone();
             let crash = between(rng, end / 8, end / 3);
             out.push((crash, Fault::Crash(edge.clone())));

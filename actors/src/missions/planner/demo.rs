@@ -7,8 +7,30 @@ use ractor::ActorProcessingErr;
 use swarmd_messages::swarm::{Cell, FloorPlan, Goal, Rect};
 
 use super::PlannerState;
+use crate::missions::book::MissionState;
 
 impl PlannerState {
+    /// With agents to do it: the recipe again when no run of it is active,
+    /// or (without a recipe) a demo mission when none is active.
+    pub(super) async fn keep_the_demo_going(&mut self) -> Result<(), ActorProcessingErr> {
+        if self.agents.is_empty() {
+            return Ok(());
+        }
+        if let Some(plan) = self.args.recipe.clone() {
+            let running = self
+                .recipes
+                .values()
+                .any(|r| r.state == MissionState::Active);
+            if !running && let Err(why) = self.submit_recipe(plan, "default".into()).await {
+                tracing::warn!(%why, "the configured recipe cannot run");
+            }
+        } else if self.args.demo && !self.any_active() {
+            let goal = self.demo_goal();
+            self.submit(goal, "default".into()).await?;
+        }
+        Ok(())
+    }
+
     /// Alternates sector sweeps and fetches, at seeded places.
     pub(super) fn demo_goal(&self) -> Goal {
         if !self.missions.len().is_multiple_of(2) {

@@ -44,6 +44,9 @@ pub struct PlannerArgs {
     pub demo: bool,
     /// Start a fetch mission whenever fewer are active than agents known.
     pub continuous: bool,
+    /// A recipe to run over and over (a new run whenever none is active),
+    /// instead of demo missions.
+    pub recipe: Option<swarmd_messages::recipe::RecipePlan>,
 }
 
 pub enum PlannerMsg {
@@ -177,10 +180,7 @@ impl Actor for MissionPlanner {
                 state.ticker.handled(due, now);
                 state.journal.retry_pending().await;
                 state.forget_silent(now).await?;
-                if state.args.demo && !state.any_active() && !state.agents.is_empty() {
-                    let goal = state.demo_goal();
-                    state.submit(goal, "default".into()).await?;
-                }
+                state.keep_the_demo_going().await?;
                 if state.args.continuous {
                     state.keep_every_agent_busy().await?;
                 }
