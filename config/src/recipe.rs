@@ -12,10 +12,8 @@ use swarmd_messages::recipe::{PlanStep, RecipePlan, StepGoal as PlanGoal};
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 use toml::{Table, Value};
 
-/// Steps in one recipe at most.
-pub const MAX_STEPS: usize = 256;
-/// Retries of one step at most.
-pub const MAX_RETRIES: u32 = 100;
+/// The limits and failure policies are the wire's: what passes here runs.
+pub use swarmd_messages::recipe::{MAX_RETRIES, MAX_STEPS, MAX_TIMEOUT_S, OnFailure};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipe {
@@ -45,17 +43,6 @@ pub enum StepGoal {
     Wait { seconds: u64 },
     /// The steps of a Wasm guest's plan (`module`, relative to the recipe).
     Sandboxed { module: PathBuf },
-}
-
-/// What a step that failed for good (retries spent) means for the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFailure {
-    /// The mission fails; steps not started are not started.
-    Fail,
-    /// The step counts as skipped: steps that need it are skipped too.
-    Skip,
-    /// The step counts as done: steps that need it run.
-    Continue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -231,18 +218,13 @@ impl Recipe {
                         return Err(step_error(file, &step.name, "goal", why));
                     }
                 };
-                let on_failure = match step.on_failure {
-                    OnFailure::Fail => swarmd_messages::recipe::OnFailure::Fail,
-                    OnFailure::Skip => swarmd_messages::recipe::OnFailure::Skip,
-                    OnFailure::Continue => swarmd_messages::recipe::OnFailure::Continue,
-                };
                 Ok(PlanStep {
                     name: step.name.clone(),
                     goal,
                     needs: step.needs.clone(),
                     retries: step.retries,
                     timeout_s: step.timeout_s,
-                    on_failure,
+                    on_failure: step.on_failure,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -359,7 +341,7 @@ fn parse_step(file: &str, index: usize, raw: &Value) -> Result<Step, RecipeError
         goal: p.goal(goal_name)?,
         needs: p.needs()?,
         retries: p.uint("retries", 0, u64::from(MAX_RETRIES))? as u32,
-        timeout_s: p.uint("timeout_s", 600, 86_400)?,
+        timeout_s: p.uint("timeout_s", 600, MAX_TIMEOUT_S)?,
         on_failure: p.on_failure()?,
         name,
     })
@@ -396,7 +378,7 @@ impl<F: Fn(&str, &str) -> RecipeError> Params<'_, F> {
                 dock: self.cell("dock")?,
             },
             "wait" => StepGoal::Wait {
-                seconds: self.required_uint("seconds", 86_400)?,
+                seconds: self.required_uint("seconds", MAX_TIMEOUT_S)?,
             },
             _ => StepGoal::Sandboxed {
                 module: self.text("module").map(PathBuf::from)?,

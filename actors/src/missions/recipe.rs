@@ -61,6 +61,16 @@ pub struct Outcome {
     pub ended: Option<MissionOutcome>,
 }
 
+impl Outcome {
+    /// Nothing to do, record or save.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.start.is_empty()
+            && self.abandon.is_empty()
+            && self.ended.is_none()
+    }
+}
+
 impl RecipeRun {
     pub fn new(id: u64, trace_id: [u8; 16], squad: String, plan: RecipePlan) -> Self {
         assert!(

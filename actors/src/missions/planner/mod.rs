@@ -19,7 +19,7 @@ mod recipes;
 
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::recipe::RecipeRun;
-use super::store::{MissionStore, RecipeStore};
+use super::store::{MissionStore, RecipeStore, Store, Stored};
 use super::trace;
 use crate::NodeCtx;
 use crate::fleet::{LocalDirectory, decoding_endpoint};
@@ -399,25 +399,10 @@ impl PlannerState {
         }
     }
 
+    /// Forgets the oldest finished missions and runs beyond `MAX_MISSIONS`.
     fn trim(&mut self) {
-        while self.missions.len() > MAX_MISSIONS {
-            let oldest_done = self
-                .missions
-                .iter()
-                .find(|(_, m)| m.state != MissionState::Active);
-            let Some((&id, _)) = oldest_done else { break };
-            self.missions.remove(&id);
-            self.store.forget(id);
-        }
-        while self.recipes.len() > MAX_MISSIONS {
-            let oldest_done = self
-                .recipes
-                .iter()
-                .find(|(_, r)| r.state != MissionState::Active);
-            let Some((&id, _)) = oldest_done else { break };
-            self.recipes.remove(&id);
-            self.recipe_store.forget(id);
-        }
+        trim_finished(&mut self.missions, &self.store, |m| &m.state);
+        trim_finished(&mut self.recipes, &self.recipe_store, |r| &r.state);
     }
 
     /// How many tasks of active missions the book gives each agent.
@@ -469,5 +454,20 @@ impl PlannerState {
         if let Err(why) = router::cast(self.args.router.as_ref(), to, msg) {
             warn!(agent = %to.name, %why, "cannot reach agent");
         }
+    }
+}
+
+/// Forgets the oldest finished entries of `map` (and `store`) while it holds
+/// more than `MAX_MISSIONS`; active ones are never forgotten.
+fn trim_finished<T: Stored>(
+    map: &mut BTreeMap<u64, T>,
+    store: &Store<T>,
+    state: impl Fn(&T) -> &MissionState,
+) {
+    while map.len() > MAX_MISSIONS {
+        let oldest_done = map.iter().find(|(_, v)| *state(v) != MissionState::Active);
+        let Some((&id, _)) = oldest_done else { break };
+        map.remove(&id);
+        store.forget(id);
     }
 }

@@ -114,6 +114,10 @@ impl PlannerState {
     /// Starts the missions `out` asks for, abandons the ones it drops,
     /// records every change, and saves the run.
     async fn carry_out(&mut self, id: u64, mut out: Outcome) {
+        // Runs are advanced on every status: most calls change nothing.
+        if out.is_empty() {
+            return;
+        }
         let squad = self.recipes[&id].squad.clone();
         let now = self.now_us();
         for (step, goal) in std::mem::take(&mut out.start) {
