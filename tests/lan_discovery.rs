@@ -22,8 +22,26 @@ const CONFIG: &str = "[agents]\nboot = 0\n[missions]\ndemo = false\n\
     [cluster.discovery]\ninterval_ms = 200\nexpire_after_ms = 2000\n";
 
 fn start(dir: &Path, host: &Host, name: &str, role: &str, cookie: &str) -> Node {
-    let config = support::write_file(dir, &format!("{name}.toml"), CONFIG);
-    let listen = format!("{}:{PORT}", host.ip);
+    start_on(dir, host, name, role, cookie, false)
+}
+
+/// With `any_address`, the node listens on 0.0.0.0 and advertises its
+/// host's address (no interface named: discovery uses every LAN interface).
+fn start_on(
+    dir: &Path,
+    host: &Host,
+    name: &str,
+    role: &str,
+    cookie: &str,
+    any_address: bool,
+) -> Node {
+    let (listen, text) = if any_address {
+        let advertise = format!("[cluster]\nadvertise = \"{}:{PORT}\"\n", host.ip);
+        (format!("0.0.0.0:{PORT}"), format!("{advertise}{CONFIG}"))
+    } else {
+        (format!("{}:{PORT}", host.ip), CONFIG.to_string())
+    };
+    let config = support::write_file(dir, &format!("{name}.toml"), &text);
     let args = ["--name", name, "--role", role, "--discover", "--config"];
     let mut args: Vec<&str> = args.to_vec();
     let config = config.display().to_string();
@@ -77,7 +95,7 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
         .enumerate()
         .map(|(i, (host, name))| {
             let role = if i == 0 { "cloud" } else { "edge" };
-            start(dir.path(), host, name, role, COOKIE)
+            start_on(dir.path(), host, name, role, COOKIE, i == 2)
         })
         .collect();
     let mut intruder = start(dir.path(), &intruder_host, "intruder", "edge", WRONG_COOKIE);

@@ -15,8 +15,8 @@ pub struct DiscoverySection {
     /// The IPv4 multicast group and UDP port announcements go to.
     pub group: String,
     /// The IPv4 address of the interface to announce and listen on; empty:
-    /// the address `cluster.listen` binds, when it names one, else the
-    /// kernel's choice.
+    /// the address `cluster.listen` binds, when it names one, else every
+    /// LAN interface of the host.
     pub interface: String,
     /// An announcement goes out this often.
     pub interval_ms: u64,

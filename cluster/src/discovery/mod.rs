@@ -88,6 +88,8 @@ pub struct Discovery;
 pub struct DiscoveryState {
     args: DiscoveryArgs,
     socket: Option<Arc<tokio::net::UdpSocket>>,
+    /// What the socket was opened on: announcements go out of each.
+    interfaces: Vec<Ipv4Addr>,
     receiver: Option<tokio::task::JoinHandle<()>>,
     failures: u32,
 }
@@ -107,6 +109,7 @@ impl Actor for Discovery {
         Ok(DiscoveryState {
             args,
             socket: None,
+            interfaces: Vec::new(),
             receiver: None,
             failures: 0,
         })
@@ -144,11 +147,13 @@ impl Actor for Discovery {
 }
 
 impl DiscoveryState {
-    fn interface(&self) -> Ipv4Addr {
+    /// The configured interface, else the one `cluster.listen` binds, else
+    /// every LAN interface of the host.
+    fn interfaces(&self) -> Vec<Ipv4Addr> {
         match (self.args.section.interface_addr(), self.args.listen_ip) {
-            (Some(configured), _) => configured,
-            (None, IpAddr::V4(ip)) if !ip.is_unspecified() => ip,
-            _ => Ipv4Addr::UNSPECIFIED,
+            (Some(configured), _) => vec![configured],
+            (None, IpAddr::V4(ip)) if !ip.is_unspecified() && !ip.is_loopback() => vec![ip],
+            _ => socket::lan_interfaces(),
         }
     }
 
@@ -158,10 +163,11 @@ impl DiscoveryState {
         if let Some(socket) = &self.socket {
             return Some(socket.clone());
         }
-        let (group, interface) = (self.args.section.group_addr(), self.interface());
-        match socket::open(group, interface) {
+        let (group, interfaces) = (self.args.section.group_addr(), self.interfaces());
+        match socket::open(group, &interfaces) {
             Ok(socket) => {
-                info!(%group, %interface, "discovery: announcing on the LAN");
+                info!(%group, ?interfaces, "discovery: announcing on the LAN");
+                self.interfaces = interfaces;
                 let socket = Arc::new(socket);
                 let reader = read_loop(socket.clone(), myself.clone(), self.args.stats.clone());
                 self.receiver = Some(tokio::spawn(reader));
@@ -170,9 +176,8 @@ impl DiscoveryState {
                 Some(socket)
             }
             Err(e) => {
-                self.failed(&format!(
-                    "cannot open the discovery socket on {interface}: {e}"
-                ));
+                let why = format!("cannot open the discovery socket on {interfaces:?}: {e}");
+                self.failed(&why);
                 None
             }
         }
@@ -199,17 +204,22 @@ impl DiscoveryState {
             Ok(b) => return self.failed(&format!("announcement of {} bytes too big", b.len())),
             Err(e) => return self.failed(&e.to_string()),
         };
-        match socket.send_to(&bytes, self.args.section.group_addr()).await {
-            Ok(_) => {
-                self.args.stats.0.sent.fetch_add(1, Ordering::Relaxed);
+        let group = self.args.section.group_addr();
+        let mut sent = 0;
+        for interface in self.interfaces.clone() {
+            match socket::send_on(&socket, interface, &bytes, group).await {
+                Ok(()) => sent += 1,
+                Err(e) => self.failed(&format!("cannot announce on {interface}: {e}")),
             }
-            Err(e) => {
-                self.failed(&format!("cannot announce: {e}"));
-                // A socket that cannot send (the interface went away) is opened anew.
-                self.socket = None;
-                if let Some(task) = self.receiver.take() {
-                    task.abort();
-                }
+        }
+        if sent > 0 {
+            self.args.stats.0.sent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // A socket that cannot send (its interface went away) is opened
+            // anew, on the interfaces there are then.
+            self.socket = None;
+            if let Some(task) = self.receiver.take() {
+                task.abort();
             }
         }
     }
