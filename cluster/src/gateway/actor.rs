@@ -301,7 +301,12 @@ impl GatewayState {
             if connected || me > info.name || self.dialing.contains(&info.cluster_addr) {
                 continue;
             }
-            match info.cluster_addr.parse() {
+            match info.cluster_addr.parse::<swarmd_config::HostPort>() {
+                // Listening on every address and advertising none: only
+                // discovery (from the datagram's source) knows where it is.
+                Ok(addr) if ["0.0.0.0", "::"].contains(&addr.host.as_str()) => {
+                    debug!(member = %info.name, addr = %info.cluster_addr, "member address unspecified; not dialed");
+                }
                 Ok(addr) => {
                     info!(member = %info.name, addr = %info.cluster_addr, learned_by = how, "dialing member");
                     self.dialing.insert(info.cluster_addr.clone());
