@@ -200,6 +200,9 @@ pub enum StepChange {
     Skipped {
         reason: String,
     },
+    /// Failed for good, it went to the dead-letter queue; an operator
+    /// replayed it (`dlq replay`): it runs again with fresh attempts.
+    Replayed,
 }
 
 /// How a mission or a task ended.

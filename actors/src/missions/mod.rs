@@ -3,6 +3,7 @@
 //! and everything kept on disk across restarts.
 
 pub mod book;
+pub mod dead_letters;
 mod planner;
 pub mod recipe;
 mod store;

@@ -36,6 +36,25 @@ pub enum StepState {
 pub struct StepRun {
     pub state: StepState,
     pub attempts: u32,
+    /// Its failed attempts, the latest `MAX_HISTORY`.
+    pub history: Vec<FailedAttempt>,
+    /// Failed for good: in the dead-letter queue until replayed.
+    pub dead_letter: bool,
+}
+
+/// Failed attempts a step keeps, at most (the oldest go first).
+pub const MAX_HISTORY: usize = 16;
+
+/// Why a skipped step was skipped when its recipe ended before it ran.
+pub const RECIPE_ENDED: &str = "the recipe ended";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    pub attempt: u32,
+    /// The mission that carried it out (none for a wait).
+    pub mission: Option<u64>,
+    pub reason: String,
+    pub at_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +102,8 @@ impl RecipeRun {
             .map(|_| StepRun {
                 state: StepState::Waiting,
                 attempts: 0,
+                history: Vec::new(),
+                dead_letter: false,
             })
             .collect();
         Self {
@@ -156,7 +177,9 @@ impl RecipeRun {
         let mut out = Outcome::default();
         match outcome {
             MissionOutcome::Completed => self.done(step, &mut out),
-            MissionOutcome::Failed { reason } => self.failed(step, reason.clone(), &mut out),
+            MissionOutcome::Failed { reason } => {
+                self.failed(step, reason.clone(), now_us, &mut out)
+            }
         }
         let more = self.advance(now_us);
         out.changes.extend(more.changes);
@@ -176,7 +199,7 @@ impl RecipeRun {
         (done, self.steps.len())
     }
 
-    fn name(&self, step: usize) -> String {
+    pub(super) fn name(&self, step: usize) -> String {
         self.plan.steps[step].name.clone()
     }
 
@@ -228,7 +251,7 @@ impl RecipeRun {
         if plan.timeout_s > 0 && elapsed_s >= plan.timeout_s {
             out.abandon.extend(mission);
             let reason = format!("timed out after {} s", plan.timeout_s);
-            self.failed(step, reason, out);
+            self.failed(step, reason, now_us, out);
         }
     }
 
@@ -237,9 +260,24 @@ impl RecipeRun {
         out.changes.push((self.name(step), StepChange::Done));
     }
 
-    fn failed(&mut self, step: usize, reason: String, out: &mut Outcome) {
+    fn failed(&mut self, step: usize, reason: String, now_us: u64, out: &mut Outcome) {
         let plan = &self.plan.steps[step];
-        let retrying = self.steps[step].attempts <= plan.retries;
+        let run = &mut self.steps[step];
+        let mission = match run.state {
+            StepState::Running { mission, .. } => mission,
+            _ => None,
+        };
+        if run.history.len() == MAX_HISTORY {
+            run.history.remove(0);
+        }
+        run.history.push(FailedAttempt {
+            attempt: run.attempts,
+            mission,
+            reason: reason.clone(),
+            at_us: now_us,
+        });
+        let retrying = run.attempts <= plan.retries;
+        run.dead_letter = !retrying;
         let change = StepChange::Failed {
             reason: reason.clone(),
             retrying,
@@ -284,13 +322,13 @@ impl RecipeRun {
             match self.steps[i].state {
                 StepState::Running { mission, .. } => {
                     out.abandon.extend(mission);
-                    let reason = "the recipe ended".to_string();
+                    let reason = RECIPE_ENDED.to_string();
                     self.steps[i].state = StepState::Skipped(reason.clone());
                     out.changes
                         .push((self.name(i), StepChange::Skipped { reason }));
                 }
                 StepState::Waiting => {
-                    let reason = "the recipe ended".to_string();
+                    let reason = RECIPE_ENDED.to_string();
                     self.steps[i].state = StepState::Skipped(reason.clone());
                     out.changes
                         .push((self.name(i), StepChange::Skipped { reason }));

@@ -2,7 +2,7 @@
 //! the parser's test that every example in them parses.
 
 /// Every command, with its synopsis, for `help` and completion.
-pub const COMMANDS: [(&str, &str); 20] = [
+pub const COMMANDS: [(&str, &str); 21] = [
     (
         "nodes",
         "nodes — members with role, state, address, agents, uptime",
@@ -67,6 +67,10 @@ pub const COMMANDS: [(&str, &str); 20] = [
     (
         "stats",
         "stats [NODE] — messages, restarts, gateway frames and drops",
+    ),
+    (
+        "dlq",
+        "dlq list | dlq show RUN/STEP | dlq replay RUN/STEP|--all — recipe steps whose attempts are spent, with their failures; replay one (or all) once the cause is fixed",
     ),
     ("help", "help [CMD]"),
     ("quit", "quit — leave the console (also: exit, Ctrl-D)"),

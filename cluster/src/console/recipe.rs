@@ -7,6 +7,7 @@ use swarmd_config::recipe::Recipe;
 
 use super::parse::{ParseError, Parsed, run, words};
 use crate::control::Command;
+use crate::control::protocol::DlqCommand;
 
 const USAGE: &str = "usage: mission --recipe FILE [--squad SQUAD]";
 
@@ -22,6 +23,24 @@ pub fn parse(rest: &str) -> Result<Parsed, ParseError> {
         Recipe::load(std::path::Path::new(&file)).map_err(|e| ParseError(e.to_string()))?;
     let recipe = recipe.plan(&file).map_err(|e| ParseError(e.to_string()))?;
     Ok(run(Command::Recipe { recipe, squad }))
+}
+
+/// `dlq list`, `dlq show RUN/STEP`, `dlq replay RUN/STEP|--all`.
+pub fn dlq(rest: &str) -> Result<Parsed, ParseError> {
+    let command = match words(rest)?.as_slice() {
+        [list] if list == "list" => DlqCommand::List,
+        [show, id] if show == "show" => DlqCommand::Show { id: id.clone() },
+        [replay, all] if replay == "replay" && all == "--all" => DlqCommand::Replay { id: None },
+        [replay, id] if replay == "replay" => DlqCommand::Replay {
+            id: Some(id.clone()),
+        },
+        _ => {
+            return Err(ParseError(
+                "usage: dlq list | dlq show RUN/STEP | dlq replay RUN/STEP|--all".into(),
+            ));
+        }
+    };
+    Ok(run(Command::Dlq(command)))
 }
 
 #[cfg(test)]
@@ -52,5 +71,26 @@ mod tests {
             "{why}"
         );
         assert!(parse("--recipe").is_err());
+    }
+
+    #[test]
+    fn dlq_takes_list_show_and_replay_of_one_or_all() {
+        let dlq_of = |line: &str| match dlq(line) {
+            Ok(Parsed::Run {
+                command: Command::Dlq(c),
+                ..
+            }) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(dlq_of("list"), DlqCommand::List);
+        assert_eq!(dlq_of("show 3/a"), DlqCommand::Show { id: "3/a".into() });
+        assert_eq!(dlq_of("replay --all"), DlqCommand::Replay { id: None });
+        assert_eq!(
+            dlq_of("replay 3/a"),
+            DlqCommand::Replay {
+                id: Some("3/a".into())
+            }
+        );
+        assert!(dlq("replay").is_err() && dlq("drop 3/a").is_err());
     }
 }

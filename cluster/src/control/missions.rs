@@ -8,6 +8,7 @@ use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
 use swarmd_messages::recipe::RecipePlan;
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 
+use super::protocol::DlqCommand;
 use super::{ControlArgs, ControlError, ControlReply};
 
 /// How long the planner may take to answer.
@@ -94,6 +95,35 @@ pub async fn submit_recipe(args: &ControlArgs, plan: RecipePlan, squad: String) 
     let id =
         submitted.map_err(|why| ControlError::BadRequest(format!("recipe {name:?}: {why}")))?;
     Ok(json!({"mission": id, "recipe": name}))
+}
+
+/// `dlq list|show ID|replay ID|--all`: the recipe steps whose attempts
+/// are spent, and their replay.
+pub async fn dlq(args: &ControlArgs, command: &DlqCommand) -> ControlReply {
+    let planner = planner(args)?;
+    let letters = || async {
+        ractor::call_t!(planner, PlannerMsg::DeadLetters, PLANNER_TIMEOUT_MS).map_err(unanswered)
+    };
+    match command {
+        DlqCommand::List => Ok(serde_json::to_value(letters().await?).unwrap_or(Value::Null)),
+        DlqCommand::Show { id } => {
+            let letter = letters().await?.into_iter().find(|d| d.id == *id);
+            let letter =
+                letter.ok_or_else(|| ControlError::BadRequest(format!("no dead letter {id:?}")))?;
+            Ok(serde_json::to_value(letter).unwrap_or(Value::Null))
+        }
+        DlqCommand::Replay { id } => {
+            let id = id.clone();
+            let replayed = ractor::call_t!(
+                planner,
+                |reply| PlannerMsg::Replay { id, reply },
+                PLANNER_TIMEOUT_MS
+            )
+            .map_err(unanswered)?
+            .map_err(ControlError::BadRequest)?;
+            Ok(json!({ "replayed": replayed }))
+        }
+    }
 }
 
 /// Missions and recipe runs, by id.

@@ -77,6 +77,8 @@ pub enum Command {
         goal: Value,
     },
     Missions,
+    /// The dead-letter queue of recipe steps.
+    Dlq(DlqCommand),
     /// A recipe (read and checked by the console or the API) for `squad`.
     Recipe {
         recipe: swarmd_messages::recipe::RecipePlan,
@@ -109,6 +111,20 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DlqCommand {
+    List,
+    /// `RUN/STEP`.
+    Show {
+        id: String,
+    },
+    /// One entry, or (`None`) every one.
+    Replay {
+        id: Option<String>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplayAt {
@@ -130,6 +146,7 @@ impl Command {
                 | Command::Missions
                 | Command::World
                 | Command::Replay { .. }
+                | Command::Dlq(DlqCommand::List | DlqCommand::Show { .. })
         )
     }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use swarmd_messages::SYSTEM_TENANT;
 
 use super::Http;
+use crate::control::protocol::DlqCommand;
 use crate::control::{
     Command, ControlError, ControlMsg, ControlReply, ControlRequest, EventFilter, control_name,
 };
@@ -276,6 +277,37 @@ struct RecipeInput {
 
 fn default_squad() -> String {
     "default".into()
+}
+
+pub async fn dlq(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
+    read(&http, peer.0, &uri, Command::Dlq(DlqCommand::List)).await
+}
+
+/// `{"id": "RUN/STEP"}` replays one dead letter; `{"all": true}` every one.
+pub async fn dlq_replay(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Which {
+        id: Option<String>,
+        #[serde(default)]
+        all: bool,
+    }
+    let which: Which = serde_json::from_value(json_body(&body)?).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{{\"id\": \"RUN/STEP\"}} or {{\"all\": true}}: {e}"),
+        )
+    })?;
+    let id = match (which.id, which.all) {
+        (Some(id), false) => Some(id),
+        (None, true) => None,
+        _ => {
+            let why = "give either an id or all = true";
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, why));
+        }
+    };
+    let line = format!("dlq replay {}", id.as_deref().unwrap_or("--all"));
+    act(&http, peer.0, line, Command::Dlq(DlqCommand::Replay { id })).await
 }
 
 /// `{"agent": "ID"}` for one agent; `{}` (or no body) for every agent.

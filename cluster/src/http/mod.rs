@@ -80,6 +80,8 @@ pub fn router(http: Arc<Http>) -> Router {
             get(api::missions).post(api::submit_mission),
         )
         .route("/api/recipes", post(api::submit_recipe))
+        .route("/api/dlq", get(api::dlq))
+        .route("/api/dlq/replay", post(api::dlq_replay))
         .route("/api/events", get(api::events))
         .route("/api/stats", get(api::stats))
         .route("/api/estop", post(api::estop))

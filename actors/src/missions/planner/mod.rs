@@ -70,6 +70,14 @@ pub enum PlannerMsg {
         reply: RpcReplyPort<Result<u64, String>>,
     },
     Recipes(RpcReplyPort<Vec<RecipeRun>>),
+    /// Recipe steps whose attempts are spent.
+    DeadLetters(RpcReplyPort<Vec<super::dead_letters::DeadLetter>>),
+    /// Replays one dead letter (`RUN/STEP`) or, with `None`, every one:
+    /// answered with the ids replayed, or why not.
+    Replay {
+        id: Option<String>,
+        reply: RpcReplyPort<Result<Vec<String>, String>>,
+    },
 }
 
 impl ractor::Message for PlannerMsg {}
@@ -194,6 +202,20 @@ impl Actor for MissionPlanner {
             }
             PlannerMsg::Recipes(reply) => {
                 let _ = reply.send(state.recipes.values().cloned().collect());
+            }
+            PlannerMsg::DeadLetters(reply) => {
+                let _ = reply.send(
+                    state
+                        .recipes
+                        .values()
+                        .flat_map(|r| r.dead_letters())
+                        .collect(),
+                );
+            }
+            PlannerMsg::Replay { id, reply } => {
+                let replayed = state.replay(id.as_deref()).await;
+                state.assign().await?;
+                let _ = reply.send(replayed);
             }
             PlannerMsg::Broadcast(msg) => state.broadcast(&msg),
             PlannerMsg::Missions(reply) => {

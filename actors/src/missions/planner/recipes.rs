@@ -165,6 +165,41 @@ impl PlannerState {
         self.recipe_store.save(&self.recipes[&id]).await;
     }
 
+    /// Replays dead letter `id` (`RUN/STEP`), or every one; the ids replayed.
+    pub(super) async fn replay(&mut self, id: Option<&str>) -> Result<Vec<String>, String> {
+        let targets: Vec<(u64, usize)> = match id {
+            None => self
+                .recipes
+                .values()
+                .flat_map(|r| {
+                    let dead = r.steps.iter().enumerate().filter(|(_, s)| s.dead_letter);
+                    dead.map(|(i, _)| (r.id, i)).collect::<Vec<_>>()
+                })
+                .collect(),
+            Some(id) => vec![self.dead_letter(id)?],
+        };
+        let now = self.now_us();
+        let mut replayed = Vec::new();
+        for (run, step) in targets {
+            let recipe = self.recipes.get_mut(&run).expect("a target is a known run");
+            let out = recipe.replay(step, now)?;
+            replayed.push(format!("{run}/{}", recipe.plan.steps[step].name));
+            info!(recipe = run, step, "dead letter replayed");
+            self.carry_out(run, out).await;
+        }
+        Ok(replayed)
+    }
+
+    /// The run and step index of `RUN/STEP`.
+    fn dead_letter(&self, id: &str) -> Result<(u64, usize), String> {
+        let unknown = || format!("no dead letter {id:?} (ids are RUN/STEP, as `dlq list` shows)");
+        let (run, step) = id.split_once('/').ok_or_else(unknown)?;
+        let run: u64 = run.parse().map_err(|_| unknown())?;
+        let recipe = self.recipes.get(&run).ok_or_else(unknown)?;
+        let index = recipe.plan.steps.iter().position(|s| s.name == step);
+        Ok((run, index.ok_or_else(unknown)?))
+    }
+
     /// Ends an active mission no step needs any more.
     async fn abandon(&mut self, id: u64, reason: &str) {
         let Some(mission) = self.missions.get_mut(&id) else {
