@@ -162,5 +162,36 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
         far_view.iter().all(|r| r["state"] != "announced"),
         "the far node heard the other bridge: {far_view:?}"
     );
+
+    // Garbage on the group is refused and counted; the node keeps serving.
+    let garbage = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.77.1.200'))\n\
+        [s.sendto(b'\\x03\\x00garbage' * n, ('239.255.70.97', 4699)) for n in (1, 50, 7000)]\n";
+    let sent = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &intruder_host.netns,
+            "python3",
+            "-c",
+            garbage,
+        ])
+        .status()
+        .expect("python3 runs");
+    assert!(sent.success());
+    let refused = eventually("garbage refused", || async {
+        let mut cmd = in_netns(&first.netns);
+        let addr = format!("{}:{PORT}", first.ip);
+        cmd.args(["console", &addr, "--json", "-c", "stats"])
+            .env("SWARMD_COOKIE", COOKIE);
+        let out = cmd.output().await.ok()?;
+        let stats: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let refused = stats["lan"]["discovery"]["refused"].as_u64()?;
+        (refused >= 3).then_some(refused)
+    })
+    .await;
+    println!("discovery: {refused} datagrams refused");
+    let rows = nodes(first, COOKIE).await;
+    assert!(names_in(&rows, "up").len() == count as usize, "{rows:?}");
     drop(cluster);
 }

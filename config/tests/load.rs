@@ -362,3 +362,52 @@ fn a_recipe_to_run_is_read_at_load_and_a_broken_one_names_its_step() {
         "{reason}"
     );
 }
+
+#[test]
+fn discovery_and_resource_settings_are_checked_naming_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[cluster.discovery]\ngroup = \"10.0.0.1:4699\"\n",
+            "cluster.discovery.group",
+            "multicast",
+        ),
+        (
+            "[cluster.discovery]\ngroup = \"nonsense\"\n",
+            "cluster.discovery.group",
+            "IPV4:PORT",
+        ),
+        (
+            "[cluster.discovery]\ninterface = \"eth0\"\n",
+            "cluster.discovery.interface",
+            "IPv4",
+        ),
+        (
+            "[cluster.discovery]\ninterval_ms = 1000\nexpire_after_ms = 1500\n",
+            "cluster.discovery.expire_after_ms",
+            "2 x",
+        ),
+        (
+            "[resources]\nthrottle_factor = 1\n",
+            "resources.throttle_factor",
+            "outside",
+        ),
+        (
+            "[resources]\nsample_interval_ms = 0\n",
+            "resources.sample_interval_ms",
+            "outside",
+        ),
+    ];
+    for (i, (text, key, why)) in cases.into_iter().enumerate() {
+        let file = file_with(&dir, &format!("c{i}.toml"), text);
+        let (_, got, reason) = invalid_parts(load_file(&file).unwrap_err());
+        assert_eq!(got, key, "{text}");
+        assert!(reason.contains(why), "{key}: {reason}");
+    }
+    let ok =
+        "[cluster]\ndiscover = true\n[resources]\nmax_memory_mb = 512\nmax_cpu_percent = 150\n";
+    let config = load_file(&file_with(&dir, "ok.toml", ok)).unwrap();
+    assert!(config.cluster.discover);
+    assert_eq!(config.resources.memory_budget_mb(), Some(512));
+    assert_eq!(config.resources.cpu_budget_percent(), Some(150));
+}

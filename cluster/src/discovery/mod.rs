@@ -104,6 +104,8 @@ impl Actor for Discovery {
         myself: ActorRef<DiscoveryMsg>,
         args: DiscoveryArgs,
     ) -> Result<DiscoveryState, ActorProcessingErr> {
+        // Datagrams queued for an earlier incarnation died with it.
+        args.stats.0.pending.store(0, Ordering::Relaxed);
         myself.cast(DiscoveryMsg::Announce)?;
         myself.send_interval(args.section.interval(), || DiscoveryMsg::Announce);
         Ok(DiscoveryState {
