@@ -6,18 +6,12 @@
 mod support;
 
 use serde_json::Value;
-use support::console::{COOKIE, console, json_lines};
+use support::console::{configured, console, json_lines};
 use support::{Node, eventually, write_file};
 
 async fn start(dir: &std::path::Path, name: &str, agents: &str, extra: &[&str]) -> Node {
     let toml = format!("[agents]\n{agents}[missions]\ndemo = false\n");
-    let config = write_file(dir, &format!("{name}.toml"), &toml);
-    let config = config.display().to_string();
-    let mut args = vec!["--name", name, "--config", &config];
-    args.extend(extra);
-    let mut node = Node::start(&dir.join(name), &args, &[("SWARMD_COOKIE", COOKIE)]);
-    node.ready().await;
-    node
+    configured(dir, name, &toml, extra).await
 }
 
 async fn run(cloud: &Node, line: &str) -> (i32, Vec<Value>, String) {

@@ -7,8 +7,8 @@
 mod support;
 
 use serde_json::Value;
-use support::console::{console, json_lines};
-use support::{Node, eventually, write_file};
+use support::console::{configured, console, json_lines};
+use support::{Node, eventually};
 
 /// A node with no boot agents and no demo missions; `agents` more keys of
 /// `[agents]`, `toml` more tables.
@@ -20,13 +20,7 @@ async fn start(
     extra: &[&str],
 ) -> Node {
     let text = format!("[agents]\nboot = 0\n{agents}[missions]\ndemo = false\n{toml}");
-    let config = write_file(dir, &format!("{name}.toml"), &text);
-    let config = config.display().to_string();
-    let mut args = vec!["--name", name, "--config", &config];
-    args.extend(extra);
-    let mut node = Node::start(&dir.join(name), &args, &support::console::ENV);
-    node.ready().await;
-    node
+    configured(dir, name, &text, extra).await
 }
 
 async fn stats(node: &Node) -> Value {

@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use support::console::{COOKIE, console, json_lines};
+use support::console::{configured, console, json_lines};
 use support::{Node, eventually, write_file};
 
 const DIAMOND: &str = r#"
@@ -56,13 +56,7 @@ seconds = 1
 
 async fn start(dir: &std::path::Path, name: &str, extra: &[&str]) -> Node {
     let toml = "[agents]\nboot = 2\n[missions]\ndemo = false\n";
-    let config = write_file(dir, &format!("{name}.toml"), toml);
-    let config = config.display().to_string();
-    let mut args = vec!["--name", name, "--config", &config];
-    args.extend(extra);
-    let mut node = Node::start(&dir.join(name), &args, &[("SWARMD_COOKIE", COOKIE)]);
-    node.ready().await;
-    node
+    configured(dir, name, toml, extra).await
 }
 
 /// (first started, done) of each step of recipe `id`, from the cloud's ledger.

@@ -50,6 +50,18 @@ pub async fn playground_with(dir: &Path, extra: &str) -> Node {
     node
 }
 
+/// A node named `name` with `toml` as its config file (and the console's
+/// cookie), started with `extra` flags; returns once it is ready.
+pub async fn configured(dir: &Path, name: &str, toml: &str, extra: &[&str]) -> Node {
+    let config = super::write_file(dir, &format!("{name}.toml"), toml);
+    let config = config.display().to_string();
+    let mut args = vec!["--name", name, "--config", &config];
+    args.extend(extra);
+    let mut node = Node::start(&dir.join(name), &args, &ENV);
+    node.ready().await;
+    node
+}
+
 pub fn layer<'a>(tree: &'a Value, path: &[&str]) -> &'a Value {
     let mut at = tree;
     for id in path {
