@@ -106,6 +106,9 @@ pub struct PlannerState {
     ticker: Ticker,
     recipe_store: RecipeStore,
     recipes: BTreeMap<u64, RecipeRun>,
+    /// A mission ended since recipes were last advanced: statuses and
+    /// reports (thousands a second) move runs on only then.
+    a_mission_ended: bool,
 }
 
 impl Actor for MissionPlanner {
@@ -144,6 +147,7 @@ impl Actor for MissionPlanner {
             ticker,
             recipe_store,
             recipes,
+            a_mission_ended: false,
         })
     }
 
@@ -156,7 +160,7 @@ impl Actor for MissionPlanner {
         match msg {
             PlannerMsg::Wire(MissionMsg::Status(status)) => {
                 state.status(status).await?;
-                state.advance_recipes().await;
+                state.advance_recipes_if_a_mission_ended().await;
             }
             PlannerMsg::Wire(MissionMsg::Report(report)) => {
                 let why = format!("reported by {}", report.agent);
@@ -174,7 +178,7 @@ impl Actor for MissionPlanner {
                     state.keep_every_agent_busy().await?;
                     state.assign().await?;
                 }
-                state.advance_recipes().await;
+                state.advance_recipes_if_a_mission_ended().await;
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
                 state.submit(goal, squad).await?;
@@ -396,11 +400,14 @@ impl PlannerState {
                     change,
                     rationale,
                 },
-                Change::Ended(outcome) => EventKind::Mission {
-                    mission: id,
-                    change: MissionChange::Ended(outcome),
-                    rationale,
-                },
+                Change::Ended(outcome) => {
+                    self.a_mission_ended = true;
+                    EventKind::Mission {
+                        mission: id,
+                        change: MissionChange::Ended(outcome),
+                        rationale,
+                    }
+                }
             };
             self.journal.record_durably_in(trace, kind).await;
         }

@@ -56,10 +56,18 @@ impl PlannerState {
         Ok(id)
     }
 
+    /// What statuses and reports call: a no-op unless a mission ended.
+    pub(super) async fn advance_recipes_if_a_mission_ended(&mut self) {
+        if self.a_mission_ended {
+            self.advance_recipes().await;
+        }
+    }
+
     /// Moves every active run on: steps whose missions ended (just now, or
     /// while the planner was down), timeouts, waits, steps now ready. Called
-    /// after every message that may end a mission, and on every tick.
+    /// on every tick, and after a status or report that ended a mission.
     pub(super) async fn advance_recipes(&mut self) {
+        self.a_mission_ended = false;
         let now = self.now_us();
         let active: Vec<u64> = self
             .recipes
