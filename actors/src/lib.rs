@@ -10,6 +10,7 @@
 //!   other, record to the ledger and keep (or, under CPU pressure, slow) their rates.
 
 pub mod agent;
+pub mod board;
 pub mod ctx;
 pub mod fleet;
 pub mod journal;
