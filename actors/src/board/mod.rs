@@ -19,20 +19,19 @@
 
 pub mod admission;
 pub mod breaker;
+mod leases;
 pub mod rate;
 mod store;
 #[cfg(test)]
 mod tests;
-
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+mod types;
 
 pub use admission::{Admission, FairShare};
 pub use breaker::{Breaker, BreakerConfig};
 pub use rate::{Bucket, RateConfig};
+use std::collections::{BTreeMap, BTreeSet};
 pub use store::BoardStore;
+pub use types::*;
 
 /// Keys of completed tasks remembered for idempotency, at most; beyond,
 /// the oldest are forgotten (the mission book still knows them as done).
@@ -41,189 +40,6 @@ pub const MAX_DONE: usize = 65_536;
 pub const MAX_DEAD: usize = 1_024;
 /// Failures kept per task.
 pub const MAX_HISTORY: usize = 16;
-
-/// A task's idempotency key: its mission and its number in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct TaskKey {
-    pub mission: u64,
-    pub task: u32,
-}
-
-impl fmt::Display for TaskKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.mission, self.task)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Partition {
-    pub tenant: String,
-    pub squad: String,
-}
-
-impl fmt::Display for Partition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.tenant, self.squad)
-    }
-}
-
-/// What the planner posts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Posting {
-    pub key: TaskKey,
-    pub partition: Partition,
-    /// The task's type (`cover`, `fetch`): what its circuit breaker counts.
-    pub kind: String,
-    /// Its work (e.g. waypoints to visit): what SRPT orders by.
-    pub cost: u32,
-    /// A capability the claimant must have.
-    pub needs: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EntryState {
-    Open,
-    Leased {
-        agent: String,
-        attempt: u32,
-        until_us: u64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub attempt: u32,
-    pub agent: String,
-    pub reason: String,
-    pub at_us: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub posting: Posting,
-    /// Posting order, for FIFO and ties.
-    pub seq: u64,
-    pub state: EntryState,
-    /// Leases granted so far.
-    pub attempts: u32,
-    pub history: Vec<Failure>,
-}
-
-/// A claim granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub key: TaskKey,
-    pub agent: String,
-    pub attempt: u32,
-    pub until_us: u64,
-}
-
-/// Who claims.
-#[derive(Debug, Clone, Copy)]
-pub struct Claimant<'a> {
-    pub agent: &'a str,
-    /// Tenants whose tasks it may take, usually one.
-    pub tenants: &'a [String],
-    pub squad: &'a str,
-    pub capabilities: &'a [String],
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// Nothing open it may take (or only tasks of types whose breaker is open).
-    NothingToClaim,
-    /// Over its claim rate: a token comes in this long.
-    RateLimited { retry_in_us: u64 },
-}
-
-/// `post` refused: the partition is full.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overloaded {
-    pub partition: Partition,
-    pub capacity: usize,
-}
-
-impl fmt::Display for Overloaded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (p, c) = (&self.partition, self.capacity);
-        write!(f, "board partition {p} is full ({c} live tasks)")
-    }
-}
-
-/// What became of a `Done`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Completion {
-    Completed,
-    /// The key was completed before: nothing happens twice.
-    Duplicate,
-    /// Not a task on the board (withdrawn, or never posted).
-    Unknown,
-}
-
-/// What became of a failure or an expired lease.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Returned {
-    /// Open again, for another claim.
-    Reopened,
-    /// Its attempts are spent: in the dead-letter queue.
-    DeadLettered,
-}
-
-/// One decision, for the ledger (`policy_decision`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    /// `fifo`, `srpt`, `backpressure`, `rate_limit`, `circuit_breaker`,
-    /// `lease`, `idempotency` or `dead_letter`.
-    pub policy: &'static str,
-    pub task: Option<TaskKey>,
-    pub agent: Option<String>,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoardConfig {
-    pub admission: Admission,
-    /// Live tasks per partition, at most.
-    pub capacity: usize,
-    pub lease_us: u64,
-    pub max_attempts: u32,
-    pub rate: RateConfig,
-    pub breaker: BreakerConfig,
-}
-
-impl Default for BoardConfig {
-    fn default() -> Self {
-        Self {
-            admission: Admission::Fifo,
-            capacity: 1_024,
-            lease_us: 30_000_000,
-            max_attempts: 5,
-            rate: RateConfig {
-                per_s: 20,
-                burst: 10,
-            },
-            breaker: BreakerConfig {
-                failures: 5,
-                cool_down_us: 10_000_000,
-            },
-        }
-    }
-}
-
-/// Counts since the board started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct BoardStats {
-    pub posted: u64,
-    pub granted: u64,
-    pub completed: u64,
-    pub duplicates: u64,
-    pub failed: u64,
-    pub expired: u64,
-    pub dead_lettered: u64,
-    pub dead_dropped: u64,
-    pub overloaded: u64,
-    pub rate_limited: u64,
-}
 
 #[derive(Debug, Default)]
 pub struct Board {
@@ -330,21 +146,6 @@ impl Board {
         Ok(self.grant(key, who.agent, now_us))
     }
 
-    /// Extends the lease `agent` holds on `key` (its status still lists it).
-    pub fn renew(&mut self, key: TaskKey, agent: &str, now_us: u64) {
-        let lease_us = self.config.lease_us;
-        if let Some(Entry {
-            state: EntryState::Leased {
-                agent: a, until_us, ..
-            },
-            ..
-        }) = self.entries.get_mut(&key)
-            && a == agent
-        {
-            *until_us = now_us.saturating_add(lease_us);
-        }
-    }
-
     /// `agent` did the task (lease `attempt`).
     pub fn complete(&mut self, key: TaskKey, agent: &str, attempt: u32) -> Completion {
         if self.done.contains(&key) {
@@ -378,84 +179,6 @@ impl Board {
             self.breaker_changed(&entry.posting.kind, t);
         }
         Completion::Completed
-    }
-
-    /// `agent`'s lease `attempt` on `key` failed; `None` when it holds no such lease.
-    pub fn fail(
-        &mut self,
-        key: TaskKey,
-        agent: &str,
-        attempt: u32,
-        reason: &str,
-        now_us: u64,
-    ) -> Option<Returned> {
-        let Some(Entry {
-            state:
-                EntryState::Leased {
-                    agent: a,
-                    attempt: n,
-                    ..
-                },
-            posting,
-            ..
-        }) = self.entries.get(&key)
-        else {
-            return None;
-        };
-        if a != agent || *n != attempt {
-            return None;
-        }
-        let kind = posting.kind.clone();
-        self.stats.failed += 1;
-        let config = self.config.breaker;
-        if let Some(t) = self.breaker(&kind).failed(&config, now_us) {
-            self.breaker_changed(&kind, t);
-        }
-        Some(self.take_back(key, reason, now_us))
-    }
-
-    /// Returns every lease over by `now_us`; the keys and their holders.
-    pub fn expire(&mut self, now_us: u64) -> Vec<(TaskKey, String, Returned)> {
-        let over: Vec<(TaskKey, String)> = self
-            .entries
-            .iter()
-            .filter_map(|(k, e)| match &e.state {
-                EntryState::Leased {
-                    agent, until_us, ..
-                } if *until_us <= now_us => Some((*k, agent.clone())),
-                _ => None,
-            })
-            .collect();
-        let mut out = Vec::new();
-        for (key, agent) in over {
-            self.stats.expired += 1;
-            self.decide(
-                "lease",
-                Some(key),
-                Some(&agent),
-                "lease expired: the task is open again".into(),
-            );
-            let returned = self.take_back(key, "lease expired", now_us);
-            out.push((key, agent, returned));
-        }
-        out
-    }
-
-    /// Takes `key` back from `agent` without counting an attempt against it
-    /// (the agent left, or no longer holds it).
-    pub fn release(&mut self, key: TaskKey, agent: &str) -> bool {
-        let Some(entry) = self.entries.get(&key) else {
-            return false;
-        };
-        if !matches!(&entry.state, EntryState::Leased { agent: a, .. } if a == agent) {
-            return false;
-        }
-        let mut entry = self.remove(key).expect("present");
-        entry.state = EntryState::Open;
-        entry.attempts = entry.attempts.saturating_sub(1);
-        self.breaker(&entry.posting.kind).returned();
-        self.insert(entry);
-        true
     }
 
     /// Drops every task of `mission` (it ended): leases held on them lapse.
@@ -629,40 +352,6 @@ impl Board {
             attempt,
             until_us,
         }
-    }
-
-    /// The lease on `key` ended without the task done: open again, or dead.
-    fn take_back(&mut self, key: TaskKey, reason: &str, now_us: u64) -> Returned {
-        let mut entry = self.remove(key).expect("a leased task is on the board");
-        if let EntryState::Leased { agent, attempt, .. } = &entry.state {
-            if entry.history.len() == MAX_HISTORY {
-                entry.history.remove(0);
-            }
-            entry.history.push(Failure {
-                attempt: *attempt,
-                agent: agent.clone(),
-                reason: reason.to_string(),
-                at_us: now_us,
-            });
-        }
-        self.breaker(&entry.posting.kind).returned();
-        entry.state = EntryState::Open;
-        if entry.attempts < self.config.max_attempts {
-            self.insert(entry);
-            return Returned::Reopened;
-        }
-        self.stats.dead_lettered += 1;
-        let detail = format!("after {} attempts, the last: {reason}", entry.attempts);
-        self.decide("dead_letter", Some(key), None, detail);
-        if self.dead.len() >= MAX_DEAD
-            && let Some((oldest, _)) = self.dead.pop_first()
-        {
-            self.stats.dead_dropped += 1;
-            self.dirty.insert(oldest);
-        }
-        self.dead.insert(key, entry);
-        self.dirty.insert(key);
-        Returned::DeadLettered
     }
 
     fn insert(&mut self, entry: Entry) {
