@@ -68,6 +68,14 @@ pub const BOUNDS: &[Bound] = &[
     bound("resources.max_cpu_percent", 0..=102_400, |c| c.resources.max_cpu_percent),
     bound("resources.sample_interval_ms", 50..=60_000, |c| c.resources.sample_interval_ms),
     bound("resources.throttle_factor", 2..=1000, |c| c.resources.throttle_factor),
+    bound("board.capacity", 1..=1_000_000, |c| c.board.capacity),
+    bound("board.lease_ms", 100..=86_400_000, |c| c.board.lease_ms),
+    bound("board.max_attempts", 1..=100, |c| c.board.max_attempts),
+    bound("board.tasks_per_agent", 1..=64, |c| c.board.tasks_per_agent),
+    bound("board.claims_per_s", 0..=1_000_000, |c| c.board.claims_per_s),
+    bound("board.claim_burst", 1..=1_000_000, |c| c.board.claim_burst),
+    bound("board.breaker_failures", 1..=1000, |c| c.board.breaker_failures),
+    bound("board.breaker_cool_down_ms", 10..=86_400_000, |c| c.board.breaker_cool_down_ms),
 ];
 
 impl NodeConfig {

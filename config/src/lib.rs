@@ -4,6 +4,7 @@
 //! overrides from `SWARMD_*` environment variables and CLI flags. Every error names
 //! where the offending value came from, the dotted key, and what is wrong with it.
 
+pub mod board;
 mod bounds;
 mod error;
 pub mod http;

@@ -33,6 +33,8 @@ pub struct NodeConfig {
     pub hub: crate::hub::HubSection,
     #[serde(default)]
     pub resources: crate::lan::ResourcesSection,
+    #[serde(default)]
+    pub board: crate::board::BoardSection,
 }
 
 /// The operator door (console, HTTP).
@@ -369,6 +371,7 @@ impl NodeConfig {
         self.validate_telemetry()?;
         self.validate_hub()?;
         self.validate_lan()?;
+        self.validate_board()?;
         let m = &self.mesh;
         for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
             if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {

@@ -108,6 +108,15 @@ pub enum EventKind {
         action: GovernanceAction,
         detail: String,
     },
+    /// The task board decided: `policy` (`fifo`, `srpt`, `backpressure`,
+    /// `rate_limit`, `circuit_breaker`, `lease`, `idempotency`,
+    /// `dead_letter`) took `decision` about `task` (`MISSION/TASK`) or `agent`.
+    PolicyDecision {
+        policy: String,
+        task: Option<String>,
+        agent: Option<String>,
+        decision: String,
+    },
 }
 
 /// What a node's resource governor did (`[resources]`).
@@ -269,10 +278,11 @@ impl EventKind {
             Self::Moved { .. } => "moved",
             Self::Floor { .. } => "floor",
             Self::Governance { .. } => "governance",
+            Self::PolicyDecision { .. } => "policy_decision",
         }
     }
 
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "decision",
         "state_change",
         "message",
@@ -286,6 +296,7 @@ impl EventKind {
         "moved",
         "floor",
         "governance",
+        "policy_decision",
     ];
 }
 

@@ -80,21 +80,29 @@ impl Board {
         out
     }
 
-    /// Takes `key` back from `agent` without counting an attempt against it
-    /// (the agent left, or no longer holds it).
-    pub fn release(&mut self, key: TaskKey, agent: &str) -> bool {
-        let Some(entry) = self.entries.get(&key) else {
-            return false;
-        };
+    /// Takes `key` back from `agent` (it left, or lost the task): an attempt
+    /// spent like a failure, without counting against the task's type.
+    pub fn lose(
+        &mut self,
+        key: TaskKey,
+        agent: &str,
+        reason: &str,
+        now_us: u64,
+    ) -> Option<Returned> {
+        let entry = self.entries.get(&key)?;
         if !matches!(&entry.state, EntryState::Leased { agent: a, .. } if a == agent) {
-            return false;
+            return None;
         }
-        let mut entry = self.remove(key).expect("present");
-        entry.state = EntryState::Open;
-        entry.attempts = entry.attempts.saturating_sub(1);
-        self.breaker(&entry.posting.kind).returned();
-        self.insert(entry);
-        true
+        Some(self.take_back(key, reason, now_us))
+    }
+
+    /// Every task `agent` holds.
+    pub fn held_by(&self, agent: &str) -> Vec<TaskKey> {
+        let held = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(&e.state, EntryState::Leased { agent: a, .. } if a == agent));
+        held.map(|(k, _)| *k).collect()
     }
 
     /// The lease on `key` ended without the task done: open again, or dead.

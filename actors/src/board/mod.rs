@@ -48,7 +48,8 @@ pub struct Board {
     /// Open tasks per partition, in admission order.
     open: BTreeMap<Partition, BTreeSet<(u64, u64, TaskKey)>>,
     live: BTreeMap<Partition, usize>,
-    done: BTreeSet<TaskKey>,
+    /// Completed keys, with the lease that completed each.
+    done: BTreeMap<TaskKey, (String, u32)>,
     dead: BTreeMap<TaskKey, Entry>,
     breakers: BTreeMap<String, Breaker>,
     buckets: BTreeMap<String, Bucket>,
@@ -80,7 +81,7 @@ impl Board {
     pub fn post(&mut self, posting: Posting) -> Result<(), Overloaded> {
         let key = posting.key;
         if self.entries.contains_key(&key)
-            || self.done.contains(&key)
+            || self.done.contains_key(&key)
             || self.dead.contains_key(&key)
         {
             return Ok(());
@@ -146,34 +147,45 @@ impl Board {
         Ok(self.grant(key, who.agent, now_us))
     }
 
-    /// `agent` did the task (lease `attempt`).
+    /// `agent` did the task (lease `attempt`): the first `Done` of a lease
+    /// the board granted completes it, whichever lease it was.
     pub fn complete(&mut self, key: TaskKey, agent: &str, attempt: u32) -> Completion {
-        if self.done.contains(&key) {
+        if let Some((by, n)) = self.done.get(&key) {
+            if by == agent && *n == attempt {
+                return Completion::Repeat;
+            }
             self.stats.duplicates += 1;
-            self.decide(
-                "idempotency",
-                Some(key),
-                Some(agent),
-                format!("attempt {attempt} done again: already completed, ignored"),
+            let detail = format!(
+                "{agent}'s attempt {attempt} done too: already completed by {by}'s attempt {n}, ignored"
             );
+            self.decide("idempotency", Some(key), Some(agent), detail);
             return Completion::Duplicate;
         }
-        let Some(entry) = self.remove(key) else {
+        let Some(entry) = self.entries.get(&key) else {
             return Completion::Unknown;
         };
+        let held_now = matches!(&entry.state, EntryState::Leased { agent: h, attempt: n, .. } if h == agent && *n == attempt);
+        let held_before = entry
+            .history
+            .iter()
+            .any(|f| f.agent == agent && f.attempt == attempt);
+        if !held_now && !held_before {
+            return Completion::NotHeld;
+        }
+        let entry = self.remove(key).expect("present");
         if let EntryState::Leased {
             agent: holder,
             attempt: current,
             ..
         } = &entry.state
-            && (holder != agent || *current != attempt)
+            && !held_now
         {
             let detail = format!(
                 "completed by {agent}'s attempt {attempt}; {holder}'s attempt {current} is superseded"
             );
             self.decide("idempotency", Some(key), Some(agent), detail);
         }
-        self.remember_done(key);
+        self.remember_done(key, agent, attempt);
         self.stats.completed += 1;
         if let Some(t) = self.breaker(&entry.posting.kind).succeeded() {
             self.breaker_changed(&entry.posting.kind, t);
@@ -398,11 +410,11 @@ impl Board {
         Some(entry)
     }
 
-    fn remember_done(&mut self, key: TaskKey) {
+    fn remember_done(&mut self, key: TaskKey, agent: &str, attempt: u32) {
         if self.done.len() >= MAX_DONE {
             self.done.pop_first();
         }
-        self.done.insert(key);
+        self.done.insert(key, (agent.to_string(), attempt));
     }
 
     fn has_open(&self, tenant: &str) -> bool {

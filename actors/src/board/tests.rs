@@ -226,7 +226,12 @@ fn a_task_is_completed_once_whoever_reports_it_done() {
     // The partitioned holder of the first lease did it after all.
     assert_eq!(board.complete(first.key, "a", 1), Completion::Completed);
     assert_eq!(board.complete(second.key, "b", 2), Completion::Duplicate);
-    assert_eq!(board.complete(first.key, "a", 1), Completion::Duplicate);
+    assert_eq!(
+        board.complete(first.key, "a", 1),
+        Completion::Repeat,
+        "a status repeating the report"
+    );
+    assert_eq!(board.complete(first.key, "c", 1), Completion::Duplicate);
     board.post(posting(1, 0, "t", "fetch", 1)).unwrap();
     assert_eq!(
         board.claim(a.claimant(), 11 * S),
@@ -234,6 +239,19 @@ fn a_task_is_completed_once_whoever_reports_it_done() {
         "a done key is never posted again"
     );
     assert_eq!((board.stats().completed, board.stats().duplicates), (1, 2));
+    board.post(posting(1, 1, "t", "fetch", 1)).unwrap();
+    assert_eq!(
+        board.complete(
+            TaskKey {
+                mission: 1,
+                task: 1
+            },
+            "a",
+            1
+        ),
+        Completion::NotHeld,
+        "never granted"
+    );
 }
 
 #[test]

@@ -119,8 +119,12 @@ impl fmt::Display for Overloaded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
     Completed,
-    /// The key was completed before: nothing happens twice.
+    /// The same lease's `Done` again (statuses repeat reports): no news.
+    Repeat,
+    /// Another lease completed the key before: nothing happens twice.
     Duplicate,
+    /// Not from a lease the board granted on the key.
+    NotHeld,
     /// Not a task on the board (withdrawn, or never posted).
     Unknown,
 }
