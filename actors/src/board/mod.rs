@@ -245,6 +245,10 @@ impl Board {
         self.entries.values()
     }
 
+    pub fn dead_letter(&self, key: TaskKey) -> Option<&Entry> {
+        self.dead.get(&key)
+    }
+
     pub fn dead_letters(&self) -> impl Iterator<Item = &Entry> {
         self.dead.values()
     }

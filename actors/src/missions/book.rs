@@ -2,18 +2,14 @@
 //! capability and load, and reconciled with what agents report. A plain state
 //! machine; the planner actor persists it and does the messaging.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use swarmd_messages::TraceContext;
 use swarmd_messages::swarm::{
-    AgentStatus, Assignment, Cell, FloorPlan, Goal, TaskOutcome, TaskReport,
+    AgentStatus, Assignment, Cell, FloorPlan, Goal,
 };
 use swarmd_messages::{MissionOutcome, TaskChange};
 use tokio::time::Instant;
 
-/// A task is given up after this many assignments.
-pub const MAX_ATTEMPTS: u32 = 5;
 /// An assigned task missing from this many statuses in a row is lost.
 const MISSING_STATUSES: u32 = 2;
 /// A sector is covered by visiting a sample point every this many cells.
@@ -221,33 +217,11 @@ fn sample_points(min: Cell, max: Cell, plan: Option<&FloorPlan>) -> Vec<Cell> {
     points
 }
 
-/// Folds a finished-task report into `mission`; `true` if anything changed.
-pub fn apply_report(mission: &mut Mission, report: &TaskReport) -> bool {
-    let Some(task) = mission.tasks.iter_mut().find(|t| t.id == report.task) else {
-        return false;
-    };
-    let by_assignee =
-        matches!(&task.state, TaskState::Assigned { agent, .. } if *agent == report.agent);
-    // Statuses repeat the latest reports: one about an earlier attempt is old news.
-    if !by_assignee || report.attempt != task.attempts {
-        return false;
-    }
-    match &report.outcome {
-        TaskOutcome::Progress { .. } => return false,
-        TaskOutcome::Done => task.state = TaskState::Done,
-        TaskOutcome::Failed { reason } if task.attempts >= MAX_ATTEMPTS => {
-            task.state = TaskState::Failed(format!("after {} attempts: {reason}", task.attempts));
-        }
-        TaskOutcome::Failed { .. } => task.state = TaskState::Open,
-    }
-    mission.settle();
-    true
-}
-
 /// Checks the tasks assigned to `status.agent` against the tasks it says it
-/// has; a task missing from consecutive statuses is opened again.
-pub fn reconcile(mission: &mut Mission, status: &AgentStatus) -> bool {
-    let mut changed = false;
+/// has; a task missing from consecutive statuses is opened again. Returns
+/// the tasks opened.
+pub fn reconcile(mission: &mut Mission, status: &AgentStatus) -> Vec<u32> {
+    let mut opened = Vec::new();
     for task in &mut mission.tasks {
         let TaskState::Assigned { agent, missing } = &mut task.state else {
             continue;
@@ -262,10 +236,10 @@ pub fn reconcile(mission: &mut Mission, status: &AgentStatus) -> bool {
         *missing += 1;
         if *missing >= MISSING_STATUSES {
             task.state = TaskState::Open;
-            changed = true;
+            opened.push(task.id);
         }
     }
-    changed
+    opened
 }
 
 /// Opens every task assigned to `agent` (it is gone).
@@ -280,71 +254,68 @@ pub fn release(mission: &mut Mission, agent: &str) -> bool {
     changed
 }
 
-/// Gives each open task to the least-loaded live agent of the squad that has
-/// the capability, the nearest one among equals. Returns the assignments to send, with the agent's address.
-pub fn assign(
-    mission: &mut Mission,
-    agents: &BTreeMap<String, KnownAgent>,
-    load: &mut BTreeMap<String, usize>,
-) -> Vec<(swarmd_messages::swarm::Address, Assignment)> {
-    let mut out = Vec::new();
-    let description = mission.describe();
-    for task in &mut mission.tasks {
-        if task.state != TaskState::Open {
-            continue;
-        }
-        if task.attempts >= MAX_ATTEMPTS {
-            task.state =
-                TaskState::Failed(format!("no agent completed it in {MAX_ATTEMPTS} attempts"));
-            continue;
-        }
-        let capable = agents.values().filter(|a| {
-            a.status.squad == mission.squad
-                && !a.status.halted
-                && task
-                    .needs
-                    .as_ref()
-                    .is_none_or(|n| a.status.capabilities.contains(n))
-        });
-        // Least loaded first; among equals the nearest to the first waypoint.
-        let start = task.waypoints.first().copied();
-        let Some(best) = capable.min_by_key(|a| {
-            let distance = match (a.status.position, start) {
-                (Some(at), Some(to)) => at.distance(to),
-                _ => u32::MAX,
-            };
-            (
-                load.get(&a.status.agent.name).copied().unwrap_or(0),
-                distance,
-                a.status.agent.name.clone(),
-            )
-        }) else {
-            continue;
-        };
-        let name = best.status.agent.name.clone();
-        *load.entry(name.clone()).or_default() += 1;
-        task.attempts += 1;
-        task.state = TaskState::Assigned {
-            agent: name,
-            missing: 0,
-        };
-        let assignment = Assignment {
-            trace: super::trace::assignment_span(
-                mission.trace_id,
-                mission.id,
-                task.id,
-                task.attempts,
-            ),
-            mission: mission.id,
-            task: task.id,
-            goal: description.clone(),
-            waypoints: task.waypoints.clone(),
-            attempt: task.attempts,
-        };
-        out.push((best.status.agent.clone(), assignment));
+/// How a task's lease ended, as the board decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    Done,
+    /// Open again for another claim.
+    Reopened,
+    Failed(String),
+}
+
+/// Gives task `task` to `agent` for lease `attempt`: the assignment to send,
+/// or `None` when the mission no longer wants it (it ended, or the task did).
+pub fn grant(mission: &mut Mission, task: u32, agent: &str, attempt: u32) -> Option<Assignment> {
+    if mission.state != MissionState::Active {
+        return None;
     }
+    let description = mission.describe();
+    let t = mission.tasks.iter_mut().find(|t| t.id == task)?;
+    if matches!(t.state, TaskState::Done | TaskState::Failed(_)) {
+        return None;
+    }
+    t.attempts = attempt;
+    t.state = TaskState::Assigned {
+        agent: agent.to_string(),
+        missing: 0,
+    };
+    Some(Assignment {
+        trace: super::trace::assignment_span(mission.trace_id, mission.id, task, attempt),
+        mission: mission.id,
+        task,
+        goal: description,
+        waypoints: t.waypoints.clone(),
+        attempt,
+    })
+}
+
+/// Ends (or reopens) task `task` as the board decided; `true` if it changed.
+pub fn finish(mission: &mut Mission, task: u32, how: Finish) -> bool {
+    let Some(t) = mission.tasks.iter_mut().find(|t| t.id == task) else {
+        return false;
+    };
+    if matches!(t.state, TaskState::Done | TaskState::Failed(_)) {
+        return false;
+    }
+    let state = match how {
+        Finish::Done => TaskState::Done,
+        Finish::Reopened => TaskState::Open,
+        Finish::Failed(why) => TaskState::Failed(why),
+    };
+    if t.state == state {
+        return false;
+    }
+    t.state = state;
     mission.settle();
-    out
+    true
+}
+
+/// The task's type on the board: what its circuit breaker counts.
+pub fn task_kind(goal: &Goal) -> &'static str {
+    match goal {
+        Goal::CoverSector { .. } => "cover",
+        Goal::Fetch { .. } => "fetch",
+    }
 }
 
 #[cfg(test)]
@@ -462,33 +433,5 @@ mod tests {
             missing: 1,
         }]);
         assert!(changes(&before, &after).is_empty());
-    }
-
-    #[test]
-    fn a_report_repeated_by_later_statuses_counts_once() {
-        let failed = |attempt| TaskReport {
-            agent: "a".into(),
-            mission: 7,
-            task: 0,
-            attempt,
-            outcome: TaskOutcome::Failed {
-                reason: "stuck".into(),
-            },
-        };
-        let mut m = mission(&[assigned("a")]);
-        assert!(apply_report(&mut m, &failed(1)));
-        assert_eq!(m.tasks[0].state, TaskState::Open);
-        // Given to the same agent again: attempt 2.
-        m.tasks[0].attempts = 2;
-        m.tasks[0].state = assigned("a");
-        for _ in 0..MAX_ATTEMPTS {
-            assert!(
-                !apply_report(&mut m, &failed(1)),
-                "old news changes nothing"
-            );
-        }
-        assert_eq!(m.tasks[0].state, assigned("a"));
-        assert!(apply_report(&mut m, &failed(2)));
-        assert_eq!(m.tasks[0].state, TaskState::Open);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
+use swarmd_actors::board::BoardConfig;
 use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind};
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
@@ -193,10 +194,32 @@ pub fn cloud_spec(
             demo: config.missions.demo,
             continuous: config.missions.continuous,
             recipe: config.missions.recipe_plan.clone(),
+            board: board_config(&config.board),
+            tasks_per_agent: config.board.tasks_per_agent as usize,
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
     }
     Some(spec)
+}
+
+/// The task board's policies, from `[board]` (validated at load).
+pub fn board_config(b: &swarmd_config::board::BoardSection) -> BoardConfig {
+    use swarmd_actors::board::{Admission, BreakerConfig, RateConfig};
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    BoardConfig {
+        admission: Admission::parse(&b.admission).expect("board.admission was validated"),
+        capacity: usize::try_from(b.capacity).unwrap_or(usize::MAX),
+        lease_us: b.lease_ms.saturating_mul(1000),
+        max_attempts: clamp(b.max_attempts),
+        rate: RateConfig {
+            per_s: clamp(b.claims_per_s),
+            burst: clamp(b.claim_burst),
+        },
+        breaker: BreakerConfig {
+            failures: clamp(b.breaker_failures),
+            cool_down_us: b.breaker_cool_down_ms.saturating_mul(1000),
+        },
+    }
 }
 
 /// The swarm's tenant: the node's first.

@@ -36,6 +36,8 @@ async fn demo_swarm(seed: u64) {
         demo: true,
         continuous: false,
         recipe: None,
+        board: Default::default(),
+        tasks_per_agent: 2,
     };
     start_child(
         &floor.root,

@@ -14,6 +14,7 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{Instrument, info, warn};
 
+mod board;
 mod demo;
 mod recipes;
 
@@ -22,6 +23,7 @@ use super::recipe::RecipeRun;
 use super::store::{MissionStore, RecipeStore, Store, Stored};
 use super::trace;
 use crate::NodeCtx;
+use crate::board::{Board, BoardConfig, BoardStore};
 use crate::fleet::{LocalDirectory, decoding_endpoint};
 use crate::journal::Journal;
 use crate::router::{self, Router};
@@ -47,6 +49,10 @@ pub struct PlannerArgs {
     /// A recipe to run over and over (a new run whenever none is active),
     /// instead of demo missions.
     pub recipe: Option<swarmd_messages::recipe::RecipePlan>,
+    /// The task board's policies and bounds.
+    pub board: BoardConfig,
+    /// Tasks an agent holds at once: one with fewer claims more.
+    pub tasks_per_agent: usize,
 }
 
 pub enum PlannerMsg {
@@ -109,6 +115,8 @@ pub struct PlannerState {
     /// A mission ended since recipes were last advanced: statuses and
     /// reports (thousands a second) move runs on only then.
     a_mission_ended: bool,
+    board: Board,
+    board_store: BoardStore,
 }
 
 impl Actor for MissionPlanner {
@@ -131,7 +139,11 @@ impl Actor for MissionPlanner {
             .values()
             .filter(|m| m.state == MissionState::Active)
             .count();
-        info!(missions = missions.len(), active, "mission planner started");
+        let mut board = Board::new(args.board);
+        let board_store = BoardStore::new(args.ctx.storage.clone());
+        board_store.load_into(&mut board, args.board.capacity.saturating_mul(4))?;
+        let on_board = board.entries().count();
+        info!(missions = missions.len(), active, on_board, "mission planner started");
         let ticker = Ticker::start(
             Duration::from_secs(1),
             myself,
@@ -148,6 +160,8 @@ impl Actor for MissionPlanner {
             recipe_store,
             recipes,
             a_mission_ended: false,
+            board,
+            board_store,
         })
     }
 
@@ -163,14 +177,8 @@ impl Actor for MissionPlanner {
                 state.advance_recipes_if_a_mission_ended().await;
             }
             PlannerMsg::Wire(MissionMsg::Report(report)) => {
-                let why = format!("reported by {}", report.agent);
-                state
-                    .apply(
-                        |m| book::apply_report(m, &report),
-                        Some(report.mission),
-                        &why,
-                    )
-                    .await?;
+                state.report(&report).await;
+                state.record_board().await;
                 if let swarmd_messages::swarm::TaskOutcome::Progress { reached } = report.outcome {
                     info!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
                 } else if state.args.continuous {
@@ -192,6 +200,7 @@ impl Actor for MissionPlanner {
                 state.ticker.handled(due, now);
                 state.journal.retry_pending().await;
                 state.forget_silent(now).await?;
+                state.expire_leases().await;
                 state.keep_the_demo_going().await?;
                 if state.args.continuous {
                     state.keep_every_agent_busy().await?;
@@ -245,18 +254,11 @@ impl PlannerState {
                 .record(EventKind::Agent { agent, change })
                 .await;
         }
-        let why = format!("reported by {name}");
         for report in &status.finished {
-            self.apply(
-                |m| book::apply_report(m, report),
-                Some(report.mission),
-                &why,
-            )
-            .await?;
+            self.report(report).await;
         }
-        let why = format!("missing from {name}'s status");
-        self.apply(|m| book::reconcile(m, &status), None, &why)
-            .await?;
+        self.reconcile(&status).await;
+        self.record_board().await;
         let last_seen = Instant::now();
         self.agents.insert(name, KnownAgent { status, last_seen });
         Ok(())
@@ -304,29 +306,7 @@ impl PlannerState {
     }
 
     async fn assign(&mut self) -> Result<(), ActorProcessingErr> {
-        // What the book gives each agent: its last status lags behind both
-        // the assignments just sent and the reports just received.
-        let given = self.assigned_by_agent();
-        let mut load: BTreeMap<String, usize> = self
-            .agents
-            .keys()
-            .map(|n| (n.clone(), given.get(n.as_str()).copied().unwrap_or(0)))
-            .collect();
-        let active: Vec<u64> = self.active_ids();
-        for id in active {
-            let Some(mission) = self.missions.get_mut(&id) else {
-                continue;
-            };
-            let before = mission.clone();
-            let sends = book::assign(mission, &self.agents, &mut load);
-            for (to, a) in &sends {
-                let _in = trace::assign_span(&to.name, a).entered();
-                info!(agent = %to.name, mission = a.mission, task = a.task, attempt = a.attempt, waypoints = a.waypoints.len(), traceparent = %a.trace.traceparent(), "task assigned");
-                self.send(to, &AgentMsg::Assign(a.clone()));
-            }
-            let why = "least loaded capable agent, nearest among equals";
-            self.changed(&before, why).await;
-        }
+        self.dispatch().await;
         Ok(())
     }
 
@@ -342,8 +322,7 @@ impl PlannerState {
             warn!(%agent, ?timeout, "agent silent; its tasks will be reassigned");
             self.agents.remove(&agent);
             let reason = format!("silent for {timeout:?}");
-            let why = format!("{agent} {reason}");
-            self.apply(|m| book::release(m, &agent), None, &why).await?;
+            self.take_back_from(&agent, &reason).await;
             let change = AgentChange::Left { reason };
             self.journal
                 .record(EventKind::Agent { agent, change })
@@ -402,6 +381,7 @@ impl PlannerState {
                 },
                 Change::Ended(outcome) => {
                     self.a_mission_ended = true;
+                    self.board.withdraw(id);
                     EventKind::Mission {
                         mission: id,
                         change: MissionChange::Ended(outcome),

@@ -1,0 +1,244 @@
+//! The planner and its task board: open tasks of active missions are
+//! posted; agents with room claim through their statuses (a status is the
+//! agent saying what it holds, so one holding fewer than `tasks_per_agent`
+//! is a claimant); reports, silences and expired leases end leases as the
+//! board decides; the book follows. Every decision goes to the ledger as a
+//! `policy_decision`, and the board's entries to disk.
+
+use std::collections::BTreeMap;
+
+use swarmd_messages::EventKind;
+use swarmd_messages::swarm::{AgentMsg, AgentStatus, TaskOutcome, TaskReport};
+use tracing::info;
+
+use super::PlannerState;
+use crate::board::{Claimant, Completion, Lease, Partition, Posting, Refusal, Returned, TaskKey};
+use crate::missions::book::{self, Finish, MissionState, TaskState};
+use crate::missions::trace;
+
+impl PlannerState {
+    /// Posts what is open, lets agents with room claim, sends what they got.
+    pub(super) async fn dispatch(&mut self) {
+        self.post_open_tasks();
+        let now = self.now_us();
+        for lease in self.claim_tasks(now) {
+            self.hand_over(lease).await;
+        }
+        self.record_board().await;
+    }
+
+    fn post_open_tasks(&mut self) {
+        let active = self
+            .missions
+            .values()
+            .filter(|m| m.state == MissionState::Active);
+        for mission in active {
+            let partition = Partition {
+                tenant: self.args.tenant.clone(),
+                squad: mission.squad.clone(),
+            };
+            for task in mission.tasks.iter().filter(|t| t.state == TaskState::Open) {
+                let key = TaskKey {
+                    mission: mission.id,
+                    task: task.id,
+                };
+                if self.board.entry(key).is_some() {
+                    continue;
+                }
+                let posting = Posting {
+                    key,
+                    partition: partition.clone(),
+                    kind: book::task_kind(&mission.goal).to_string(),
+                    cost: u32::try_from(task.waypoints.len()).unwrap_or(u32::MAX),
+                    needs: task.needs.clone(),
+                };
+                // Overloaded: the task stays open in the book and is posted
+                // again next round; the board recorded the refusal.
+                if self.board.post(posting).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Claims for every agent with room, one task each per round, least
+    /// loaded first, until no claim is granted.
+    fn claim_tasks(&mut self, now_us: u64) -> Vec<Lease> {
+        let per_agent = self.args.tasks_per_agent;
+        let given = self.assigned_by_agent();
+        let mut load: BTreeMap<String, usize> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| !a.status.halted)
+            .map(|(n, _)| (n.clone(), given.get(n.as_str()).copied().unwrap_or(0)))
+            .collect();
+        let mut leases = Vec::new();
+        loop {
+            let mut order: Vec<(usize, String)> = load
+                .iter()
+                .filter(|(_, l)| **l < per_agent)
+                .map(|(n, l)| (*l, n.clone()))
+                .collect();
+            order.sort();
+            let mut granted = false;
+            for (_, name) in order {
+                let status = &self.agents[&name].status;
+                let tenants = [status.tenant.clone()];
+                let who = Claimant {
+                    agent: &name,
+                    tenants: &tenants,
+                    squad: &status.squad,
+                    capabilities: &status.capabilities,
+                };
+                match self.board.claim(who, now_us) {
+                    Ok(lease) => {
+                        *load.get_mut(&name).expect("a claimant") += 1;
+                        leases.push(lease);
+                        granted = true;
+                    }
+                    Err(Refusal::NothingToClaim | Refusal::RateLimited { .. }) => {
+                        load.remove(&name);
+                    }
+                }
+            }
+            if !granted {
+                return leases;
+            }
+        }
+    }
+
+    async fn hand_over(&mut self, lease: Lease) {
+        let key = lease.key;
+        let Some(mission) = self.missions.get_mut(&key.mission) else {
+            self.board.withdraw(key.mission);
+            return;
+        };
+        let before = mission.clone();
+        let Some(assignment) = book::grant(mission, key.task, &lease.agent, lease.attempt) else {
+            // The book no longer wants it (a crash between saves): drop it.
+            self.board.withdraw(key.mission);
+            return;
+        };
+        let to = self.agents[&lease.agent].status.agent.clone();
+        let _in = trace::assign_span(&to.name, &assignment).entered();
+        info!(agent = %to.name, mission = key.mission, task = key.task, attempt = lease.attempt, waypoints = assignment.waypoints.len(), traceparent = %assignment.trace.traceparent(), "task assigned");
+        self.send(&to, &AgentMsg::Assign(assignment));
+        drop(_in);
+        let why = format!("claimed from the board ({})", self.board.config().admission.name());
+        self.changed(&before, &why).await;
+    }
+
+    /// A report from an agent: the board decides what it means.
+    pub(super) async fn report(&mut self, report: &TaskReport) {
+        let key = TaskKey {
+            mission: report.mission,
+            task: report.task,
+        };
+        let (agent, attempt) = (report.agent.as_str(), report.attempt);
+        let how = match &report.outcome {
+            TaskOutcome::Progress { .. } => return,
+            TaskOutcome::Done => match self.board.complete(key, agent, attempt) {
+                Completion::Completed => Finish::Done,
+                Completion::Repeat | Completion::Duplicate | Completion::NotHeld => return,
+                Completion::Unknown => return,
+            },
+            TaskOutcome::Failed { reason } => {
+                let now = self.now_us();
+                match self.board.fail(key, agent, attempt, reason, now) {
+                    Some(returned) => self.finish_for(key, returned, reason),
+                    None => return,
+                }
+            }
+        };
+        let why = format!("reported by {agent}");
+        self.finish(key, how, &why).await;
+    }
+
+    /// Renews what `status` lists and takes back what it stopped listing.
+    pub(super) async fn reconcile(&mut self, status: &AgentStatus) {
+        let now = self.now_us();
+        let agent = status.agent.name.as_str();
+        for (mission, task) in &status.tasks {
+            let key = TaskKey {
+                mission: *mission,
+                task: *task,
+            };
+            self.board.renew(key, agent, now);
+        }
+        let why = format!("missing from {agent}'s status");
+        for id in self.active_ids() {
+            let mission = self.missions.get_mut(&id).expect("active");
+            let before = mission.clone();
+            let opened = book::reconcile(mission, status);
+            for task in opened {
+                self.lose(TaskKey { mission: id, task }, agent, "missing from its statuses")
+                    .await;
+            }
+            self.changed(&before, &why).await;
+        }
+    }
+
+    /// Takes every task `agent` holds back (it went silent).
+    pub(super) async fn take_back_from(&mut self, agent: &str, reason: &str) {
+        for key in self.board.held_by(agent) {
+            self.lose(key, agent, reason).await;
+        }
+        let why = format!("{agent} {reason}");
+        let release = |m: &mut book::Mission| book::release(m, agent);
+        let _ = self.apply(release, None, &why).await;
+    }
+
+    /// Returns the leases run out by now.
+    pub(super) async fn expire_leases(&mut self) {
+        let now = self.now_us();
+        for (key, agent, returned) in self.board.expire(now) {
+            let held = self.missions.get(&key.mission).is_some_and(|m| {
+                m.tasks.iter().any(|t| {
+                    t.id == key.task
+                        && matches!(&t.state, TaskState::Assigned { agent: a, .. } if *a == agent)
+                })
+            });
+            if held {
+                let how = self.finish_for(key, returned, "lease expired");
+                self.finish(key, how, &format!("{agent}'s lease expired")).await;
+            }
+        }
+    }
+
+    async fn lose(&mut self, key: TaskKey, agent: &str, reason: &str) {
+        let now = self.now_us();
+        if let Some(returned) = self.board.lose(key, agent, reason, now) {
+            let how = self.finish_for(key, returned, reason);
+            self.finish(key, how, &format!("{agent}: {reason}")).await;
+        }
+    }
+
+    fn finish_for(&self, key: TaskKey, returned: Returned, reason: &str) -> Finish {
+        match returned {
+            Returned::Reopened => Finish::Reopened,
+            Returned::DeadLettered => {
+                let attempts = self.board.dead_letter(key).map_or(0, |e| e.attempts);
+                Finish::Failed(format!("dead-lettered after {attempts} attempts: {reason}"))
+            }
+        }
+    }
+
+    async fn finish(&mut self, key: TaskKey, how: Finish, why: &str) {
+        let finish = |m: &mut book::Mission| book::finish(m, key.task, how.clone());
+        let _ = self.apply(finish, Some(key.mission), why).await;
+    }
+
+    /// Hands the board's decisions to the ledger and its changes to disk.
+    pub(super) async fn record_board(&mut self) {
+        for d in self.board.take_decisions() {
+            let kind = EventKind::PolicyDecision {
+                policy: d.policy.to_string(),
+                task: d.task.map(|k| k.to_string()),
+                agent: d.agent,
+                decision: d.detail,
+            };
+            self.journal.record(kind).await;
+        }
+        self.board_store.save(&mut self.board).await;
+    }
+}
