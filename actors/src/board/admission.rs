@@ -61,6 +61,10 @@ impl FairShare {
         self.served.get(tenant).copied().unwrap_or(0)
     }
 
+    pub fn all(&self) -> &BTreeMap<String, u64> {
+        &self.served
+    }
+
     pub fn granted(&mut self, tenant: &str) {
         *self.served.entry(tenant.to_string()).or_default() += 1;
     }

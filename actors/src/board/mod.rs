@@ -25,6 +25,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod types;
+mod view;
 
 pub use admission::{Admission, FairShare};
 pub use breaker::{Breaker, BreakerConfig};
@@ -32,6 +33,7 @@ pub use rate::{Bucket, RateConfig};
 use std::collections::{BTreeMap, BTreeSet};
 pub use store::BoardStore;
 pub use types::*;
+pub use view::*;
 
 /// Keys of completed tasks remembered for idempotency, at most; beyond,
 /// the oldest are forgotten (the mission book still knows them as done).

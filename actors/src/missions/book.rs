@@ -4,9 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use swarmd_messages::TraceContext;
-use swarmd_messages::swarm::{
-    AgentStatus, Assignment, Cell, FloorPlan, Goal,
-};
+use swarmd_messages::swarm::{AgentStatus, Assignment, Cell, FloorPlan, Goal};
 use swarmd_messages::{MissionOutcome, TaskChange};
 use tokio::time::Instant;
 
@@ -164,6 +162,9 @@ pub fn changes(before: &Mission, after: &Mission) -> Vec<Change> {
 pub struct KnownAgent {
     pub status: AgentStatus,
     pub last_seen: Instant,
+    /// Its latest status came after its latest claim was granted: it asks
+    /// for work. A status is a claim; an agent gone after a grant asks no more.
+    pub asking: bool,
 }
 
 /// Splits a goal into tasks. `plan`, when known, keeps waypoints off shelves.

@@ -2,7 +2,7 @@
 //! the parser's test that every example in them parses.
 
 /// Every command, with its synopsis, for `help` and completion.
-pub const COMMANDS: [(&str, &str); 21] = [
+pub const COMMANDS: [(&str, &str); 22] = [
     (
         "nodes",
         "nodes — members with role, state, address, agents, uptime",
@@ -70,7 +70,11 @@ pub const COMMANDS: [(&str, &str); 21] = [
     ),
     (
         "dlq",
-        "dlq list | dlq show RUN/STEP | dlq replay RUN/STEP|--all — recipe steps whose attempts are spent, with their failures; replay one (or all) once the cause is fixed",
+        "dlq list | dlq show ID | dlq replay ID|--all — recipe steps (RUN/STEP) and board tasks (task/MISSION/TASK) whose attempts are spent, with their failures; replay one (or all) once the cause is fixed",
+    ),
+    (
+        "board",
+        "board — the task board: partitions (open, leased), leases, circuit breakers, claims per tenant, dead tasks and counts",
     ),
     ("help", "help [CMD]"),
     ("quit", "quit — leave the console (also: exit, Ctrl-D)"),

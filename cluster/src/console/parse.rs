@@ -93,6 +93,7 @@ pub fn parse(line: &str) -> Result<Parsed, ParseError> {
             no_args(after, run(Command::Mission { goal }))
         }
         "missions" => no_args(rest, run(Command::Missions)),
+        "board" => no_args(rest, run(Command::Board)),
         "dlq" => super::recipe::dlq(rest),
         "world" => no_args(rest, run(Command::World)),
         "spawn" => spawn(rest),

@@ -54,6 +54,7 @@ pub fn authorize(args: &ControlArgs, request: &ControlRequest) -> Result<(), Con
         | Command::Mission { .. }
         | Command::Recipe { .. }
         | Command::Dlq(_)
+        | Command::Board
         | Command::Missions => Err(ControlError::Refused(format!(
             "only a system session may inspect the node's machinery, inject faults or plan missions; this one is bound to tenant {tenant:?}"
         ))),

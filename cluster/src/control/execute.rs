@@ -33,6 +33,7 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Stats { .. } => stats(args).await,
         Command::Mission { goal } => super::missions::submit(args, goal).await,
         Command::Missions => super::missions::list(args).await,
+        Command::Board => super::missions::board(args).await,
         Command::Dlq(dlq) => super::missions::dlq(args, dlq).await,
         Command::Recipe { recipe, squad } => {
             super::missions::submit_recipe(args, recipe.clone(), squad.clone()).await

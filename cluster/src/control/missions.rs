@@ -104,13 +104,20 @@ pub async fn dlq(args: &ControlArgs, command: &DlqCommand) -> ControlReply {
     let letters = || async {
         ractor::call_t!(planner, PlannerMsg::DeadLetters, PLANNER_TIMEOUT_MS).map_err(unanswered)
     };
+    let tasks = || async {
+        let board = ractor::call_t!(planner, PlannerMsg::Board, PLANNER_TIMEOUT_MS);
+        board.map(|b| b.dead).map_err(unanswered)
+    };
+    let all = || async {
+        let mut all: Vec<Value> = letters().await?.iter().map(|d| json!(d)).collect();
+        all.extend(tasks().await?.iter().map(|d| json!(d)));
+        Ok::<_, ControlError>(all)
+    };
     match command {
-        DlqCommand::List => Ok(serde_json::to_value(letters().await?).unwrap_or(Value::Null)),
+        DlqCommand::List => Ok(Value::Array(all().await?)),
         DlqCommand::Show { id } => {
-            let letter = letters().await?.into_iter().find(|d| d.id == *id);
-            let letter =
-                letter.ok_or_else(|| ControlError::BadRequest(format!("no dead letter {id:?}")))?;
-            Ok(serde_json::to_value(letter).unwrap_or(Value::Null))
+            let letter = all().await?.into_iter().find(|d| d["id"] == *id);
+            letter.ok_or_else(|| ControlError::BadRequest(format!("no dead letter {id:?}")))
         }
         DlqCommand::Replay { id } => {
             let id = id.clone();
@@ -124,6 +131,14 @@ pub async fn dlq(args: &ControlArgs, command: &DlqCommand) -> ControlReply {
             Ok(json!({ "replayed": replayed }))
         }
     }
+}
+
+/// `board`: the planner's task board.
+pub async fn board(args: &ControlArgs) -> ControlReply {
+    let planner = planner(args)?;
+    let view =
+        ractor::call_t!(planner, PlannerMsg::Board, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    Ok(serde_json::to_value(view).unwrap_or(Value::Null))
 }
 
 /// Missions and recipe runs, by id.

@@ -77,6 +77,8 @@ pub enum Command {
         goal: Value,
     },
     Missions,
+    /// The task board: partitions, leases, breakers, dead tasks, counts.
+    Board,
     /// The dead-letter queue of recipe steps.
     Dlq(DlqCommand),
     /// A recipe (read and checked by the console or the API) for `squad`.
@@ -144,6 +146,7 @@ impl Command {
                 | Command::Events(_)
                 | Command::Stats { .. }
                 | Command::Missions
+                | Command::Board
                 | Command::World
                 | Command::Replay { .. }
                 | Command::Dlq(DlqCommand::List | DlqCommand::Show { .. })

@@ -178,6 +178,10 @@ pub async fn missions(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> Ap
     read(&http, peer.0, &uri, Command::Missions).await
 }
 
+pub async fn board(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
+    read(&http, peer.0, &uri, Command::Board).await
+}
+
 /// `/api/events?tenant=&node=&agent=&kind=&trace=&since_seq=&limit=`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -81,6 +81,7 @@ pub fn router(http: Arc<Http>) -> Router {
         )
         .route("/api/recipes", post(api::submit_recipe))
         .route("/api/dlq", get(api::dlq))
+        .route("/api/board", get(api::board))
         .route("/api/dlq/replay", post(api::dlq_replay))
         .route("/api/events", get(api::events))
         .route("/api/stats", get(api::stats))

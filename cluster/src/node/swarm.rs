@@ -7,8 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::board::BoardConfig;
 use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind};
+use swarmd_actors::board::BoardConfig;
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::{Router, SendError};

@@ -69,7 +69,7 @@ impl PlannerState {
         let mut load: BTreeMap<String, usize> = self
             .agents
             .iter()
-            .filter(|(_, a)| !a.status.halted)
+            .filter(|(_, a)| a.asking && !a.status.halted)
             .map(|(n, _)| (n.clone(), given.get(n.as_str()).copied().unwrap_or(0)))
             .collect();
         let mut leases = Vec::new();
@@ -92,6 +92,7 @@ impl PlannerState {
                 };
                 match self.board.claim(who, now_us) {
                     Ok(lease) => {
+                        self.agents.get_mut(&name).expect("a claimant").asking = false;
                         *load.get_mut(&name).expect("a claimant") += 1;
                         leases.push(lease);
                         granted = true;
@@ -124,7 +125,10 @@ impl PlannerState {
         info!(agent = %to.name, mission = key.mission, task = key.task, attempt = lease.attempt, waypoints = assignment.waypoints.len(), traceparent = %assignment.trace.traceparent(), "task assigned");
         self.send(&to, &AgentMsg::Assign(assignment));
         drop(_in);
-        let why = format!("claimed from the board ({})", self.board.config().admission.name());
+        let why = format!(
+            "claimed from the board ({})",
+            self.board.config().admission.name()
+        );
         self.changed(&before, &why).await;
     }
 
@@ -171,11 +175,31 @@ impl PlannerState {
             let before = mission.clone();
             let opened = book::reconcile(mission, status);
             for task in opened {
-                self.lose(TaskKey { mission: id, task }, agent, "missing from its statuses")
-                    .await;
+                self.lose(
+                    TaskKey { mission: id, task },
+                    agent,
+                    "missing from its statuses",
+                )
+                .await;
             }
             self.changed(&before, &why).await;
         }
+    }
+
+    /// Whether `status` lists every task given to its agent: one that does
+    /// not was sent before the latest grant reached it, and asks for nothing.
+    pub(super) fn caught_up(&self, status: &AgentStatus) -> bool {
+        let agent = &status.agent.name;
+        let active = self
+            .missions
+            .values()
+            .filter(|m| m.state == MissionState::Active);
+        active
+            .flat_map(|m| m.tasks.iter().map(move |t| (m.id, t)))
+            .all(|(id, t)| {
+                !matches!(&t.state, TaskState::Assigned { agent: a, .. } if a == agent)
+                    || status.tasks.contains(&(id, t.id))
+            })
     }
 
     /// Takes every task `agent` holds back (it went silent).
@@ -200,7 +224,8 @@ impl PlannerState {
             });
             if held {
                 let how = self.finish_for(key, returned, "lease expired");
-                self.finish(key, how, &format!("{agent}'s lease expired")).await;
+                self.finish(key, how, &format!("{agent}'s lease expired"))
+                    .await;
             }
         }
     }
@@ -240,5 +265,49 @@ impl PlannerState {
             self.journal.record(kind).await;
         }
         self.board_store.save(&mut self.board).await;
+    }
+}
+
+impl PlannerState {
+    /// Replays the dead task `MISSION/TASK`: back on the board with fresh
+    /// attempts, its mission active again. A task of a recipe's mission is
+    /// replayed through its step, which starts a new mission.
+    pub(super) async fn replay_task(&mut self, id: &str) -> Result<String, String> {
+        let unknown =
+            || format!("no dead task {id:?} (ids are task/MISSION/TASK, as `dlq list` shows)");
+        let (mission, task) = id.split_once('/').ok_or_else(unknown)?;
+        let key = TaskKey {
+            mission: mission.parse().map_err(|_| unknown())?,
+            task: task.parse().map_err(|_| unknown())?,
+        };
+        self.board.dead_letter(key).ok_or_else(unknown)?;
+        if self.carried_by_recipe(key.mission) {
+            return Err(format!(
+                "task {key} belongs to a recipe's step: replay the step (dlq list shows it)"
+            ));
+        }
+        let Some(mission) = self.missions.get_mut(&key.mission) else {
+            return Err(format!("mission {} is forgotten", key.mission));
+        };
+        self.board.replay(key)?;
+        let before = mission.clone();
+        if let Some(t) = mission.tasks.iter_mut().find(|t| t.id == key.task) {
+            t.state = TaskState::Open;
+            t.attempts = 0;
+        }
+        mission.state = MissionState::Active;
+        info!(task = %key, "dead task replayed");
+        self.changed(&before, "replayed from the dead-letter queue")
+            .await;
+        self.record_board().await;
+        Ok(format!("task/{key}"))
+    }
+
+    fn carried_by_recipe(&self, mission: u64) -> bool {
+        use crate::missions::recipe::StepState;
+        self.recipes.values().flat_map(|r| &r.steps).any(|s| {
+            matches!(s.state, StepState::Running { mission: Some(m), .. } if m == mission)
+                || s.history.iter().any(|f| f.mission == Some(mission))
+        })
     }
 }

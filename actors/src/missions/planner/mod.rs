@@ -76,6 +76,8 @@ pub enum PlannerMsg {
         reply: RpcReplyPort<Result<u64, String>>,
     },
     Recipes(RpcReplyPort<Vec<RecipeRun>>),
+    /// The task board: partitions, leases, breakers, dead tasks, counts.
+    Board(RpcReplyPort<crate::board::BoardView>),
     /// Recipe steps whose attempts are spent.
     DeadLetters(RpcReplyPort<Vec<super::dead_letters::DeadLetter>>),
     /// Replays one dead letter (`RUN/STEP`) or, with `None`, every one:
@@ -143,7 +145,10 @@ impl Actor for MissionPlanner {
         let board_store = BoardStore::new(args.ctx.storage.clone());
         board_store.load_into(&mut board, args.board.capacity.saturating_mul(4))?;
         let on_board = board.entries().count();
-        info!(missions = missions.len(), active, on_board, "mission planner started");
+        info!(
+            missions = missions.len(),
+            active, on_board, "mission planner started"
+        );
         let ticker = Ticker::start(
             Duration::from_secs(1),
             myself,
@@ -213,6 +218,9 @@ impl Actor for MissionPlanner {
                 state.assign().await?;
                 let _ = reply.send(submitted);
             }
+            PlannerMsg::Board(reply) => {
+                let _ = reply.send(state.board.view(state.now_us()));
+            }
             PlannerMsg::Recipes(reply) => {
                 let _ = reply.send(state.recipes.values().cloned().collect());
             }
@@ -260,7 +268,13 @@ impl PlannerState {
         self.reconcile(&status).await;
         self.record_board().await;
         let last_seen = Instant::now();
-        self.agents.insert(name, KnownAgent { status, last_seen });
+        let asking = self.caught_up(&status);
+        let known = KnownAgent {
+            status,
+            last_seen,
+            asking,
+        };
+        self.agents.insert(name, known);
         Ok(())
     }
 

@@ -175,6 +175,10 @@ impl PlannerState {
 
     /// Replays dead letter `id` (`RUN/STEP`), or every one; the ids replayed.
     pub(super) async fn replay(&mut self, id: Option<&str>) -> Result<Vec<String>, String> {
+        if let Some(task) = id.and_then(|id| id.strip_prefix("task/")) {
+            let replayed = self.replay_task(task).await?;
+            return Ok(vec![replayed]);
+        }
         let targets: Vec<(u64, usize)> = match id {
             None => self
                 .recipes
