@@ -124,6 +124,14 @@ pub struct AgentsSection {
     /// Peers' announced states, right of way and yield requests over the
     /// mesh; off, agents know peers from perception alone.
     pub negotiate: bool,
+    /// Stigmergic tags: agents mark cells (explored, hazard, congested) for
+    /// the tenant's peers, and route around congested ones.
+    #[serde(default = "yes")]
+    pub stigmergy: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,3 +53,41 @@ pub fn states_key(tenant: &str) -> String {
 pub fn hazard_key(tenant: &str) -> String {
     format!("swarmd/{tenant}/hazard")
 }
+
+/// What a stigmergic mark on a cell says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKind {
+    /// An agent passed here.
+    Explored,
+    /// An agent saw a hazard here.
+    Hazard,
+    /// An agent was held up here: a refused step, a peer in the way.
+    Congested,
+}
+
+impl TagKind {
+    pub const ALL: [TagKind; 3] = [TagKind::Explored, TagKind::Hazard, TagKind::Congested];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Explored => "explored",
+            Self::Hazard => "hazard",
+            Self::Congested => "congested",
+        }
+    }
+}
+
+/// One agent's mark on a cell, for the tenant's peers: it reinforces the
+/// tag there (or starts one); tags fade on their own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagMark {
+    pub from: String,
+    pub cell: Cell,
+    pub kind: TagKind,
+}
+
+/// The mesh key stigmergic marks of `tenant` go on.
+pub fn tag_key(tenant: &str) -> String {
+    format!("swarmd/{tenant}/tag")
+}

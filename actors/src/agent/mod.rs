@@ -22,6 +22,7 @@ mod right_of_way;
 mod settings;
 mod situation;
 mod supervision;
+pub mod tags;
 
 use std::sync::Arc;
 

@@ -8,12 +8,14 @@
 //! `MAX_PEERS` states and `MAX_HAZARDS` hazards and forgets what is older
 //! than its TTL; the subscription's own queue drops the newest (counted).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use swarmd_messages::peer::{HazardSeen, PeerState, hazard_key, state_key, states_key};
+use swarmd_messages::peer::{
+    HazardSeen, PeerState, TagKind, TagMark, hazard_key, state_key, states_key, tag_key,
+};
 use swarmd_messages::swarm::Cell;
 use swarmd_messages::{decode_payload, encode_payload};
 use tokio::sync::Notify;
@@ -21,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::tags::{TagField, TagView};
 use crate::NodeCtx;
 use crate::ctx::PubSub;
 
@@ -64,6 +67,11 @@ struct Board {
     states: BTreeMap<String, (PeerState, Instant)>,
     /// Hazards by cell: when last reported.
     hazards: BTreeMap<Cell, Instant>,
+    /// Stigmergic tags, marked here and by peers.
+    tags: TagField,
+    /// Agents that marked through this link: their marks coming back over
+    /// the mesh are this node's own, already counted (at most `MAX_PEERS`).
+    markers: BTreeSet<String>,
     last_prune: Option<Instant>,
 }
 
@@ -129,6 +137,49 @@ impl PeerLink {
         self.learn_hazard(seen, Instant::now());
     }
 
+    /// Marks `cell` for every agent of the tenant (this node's at once).
+    /// A tag still standing is only reinforced here, not sent again, so a
+    /// crowd marking one cell costs the mesh little: peers on other nodes
+    /// see one deposit per fade.
+    pub fn mark(&self, from: &str, cell: Cell, kind: TagKind) {
+        let now = Instant::now();
+        let mut board = self.lock();
+        if board.markers.len() < MAX_PEERS {
+            board.markers.insert(from.to_string());
+        }
+        let before = board.tags.intensity(cell, kind, now);
+        board.tags.mark(cell, kind, now);
+        drop(board);
+        // Peers hear a cell again only once its tag has mostly faded.
+        if before >= super::tags::DEPOSIT / 2 {
+            return;
+        }
+        let mark = TagMark {
+            from: from.to_string(),
+            cell,
+            kind,
+        };
+        if let Ok(payload) = encode_payload(&mark) {
+            self.send(tag_key(&self.tenant), payload);
+        }
+    }
+
+    /// Cells whose `kind` tag is at least `threshold` now.
+    pub fn tagged(&self, kind: TagKind, threshold: u32) -> Vec<Cell> {
+        self.lock()
+            .tags
+            .cells_at_least(kind, threshold, Instant::now())
+    }
+
+    /// Every tag standing now.
+    pub fn tags(&self) -> Vec<TagView> {
+        self.lock().tags.view(Instant::now())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Peers other than `me` within `radius` of `at`, newer than the TTL.
     pub fn peers_near(&self, me: &str, at: Cell, radius: u32) -> Vec<PeerState> {
         let now = Instant::now();
@@ -182,6 +233,15 @@ impl PeerLink {
         board.states.insert(state.agent.clone(), (state, now));
     }
 
+    fn learn_mark(&self, mark: &TagMark, now: Instant) {
+        let mut board = self.lock();
+        if board.markers.contains(&mark.from) {
+            return;
+        }
+        board.prune(now);
+        board.tags.mark(mark.cell, mark.kind, now);
+    }
+
     fn learn_hazard(&self, seen: HazardSeen, now: Instant) {
         let mut board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.cleared {
@@ -206,6 +266,7 @@ impl Board {
         self.last_prune = Some(now);
         self.states.retain(|_, (_, got)| now - *got <= STATE_TTL);
         self.hazards.retain(|_, seen| now - *seen <= HAZARD_TTL);
+        self.tags.forget_faded(now);
     }
 
     fn evict_stalest_state(&mut self) {
@@ -241,33 +302,35 @@ async fn publish(mesh: Arc<dyn PubSub>, outbox: Arc<Outbox>) {
     }
 }
 
-/// Feeds the board from the tenant's state and hazard keys.
+/// Feeds the board from the tenant's state, hazard and tag keys.
 async fn listen(mesh: Arc<dyn PubSub>, tenant: String, link: Weak<PeerLink>) {
-    let (states, hazards) = (states_key(&tenant), hazard_key(&tenant));
-    let (mut states, mut hazards) = match (
-        mesh.subscribe(&states).await,
-        mesh.subscribe(&hazards).await,
+    let keys = [states_key(&tenant), hazard_key(&tenant), tag_key(&tenant)];
+    let (mut states, mut hazards, mut tags) = match (
+        mesh.subscribe(&keys[0]).await,
+        mesh.subscribe(&keys[1]).await,
+        mesh.subscribe(&keys[2]).await,
     ) {
-        (Ok(s), Ok(h)) => (s, h),
-        (Err(e), _) | (_, Err(e)) => {
+        (Ok(s), Ok(h), Ok(t)) => (s, h, t),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             debug!(%tenant, error = %e, "no mesh: agents coordinate by perception alone");
             return;
         }
     };
     loop {
-        let (sample, is_state) = tokio::select! {
+        let (sample, which) = tokio::select! {
             biased; // no random branch choice: the simulator replays it
-            Some(s) = states.recv() => (s, true),
-            Some(h) = hazards.recv() => (h, false),
+            Some(s) = states.recv() => (s, 0),
+            Some(h) = hazards.recv() => (h, 1),
+            Some(t) = tags.recv() => (t, 2),
             else => return,
         };
         let Some(link) = link.upgrade() else { return };
         link.counts.received.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
-        let learnt = if is_state {
-            decode_payload::<PeerState>(&sample.payload).map(|s| link.learn_state(s, now))
-        } else {
-            decode_payload::<HazardSeen>(&sample.payload).map(|h| link.learn_hazard(h, now))
+        let learnt = match which {
+            0 => decode_payload::<PeerState>(&sample.payload).map(|s| link.learn_state(s, now)),
+            1 => decode_payload::<HazardSeen>(&sample.payload).map(|h| link.learn_hazard(h, now)),
+            _ => decode_payload::<TagMark>(&sample.payload).map(|m| link.learn_mark(&m, now)),
         };
         if learnt.is_err() {
             link.counts.undecodable.fetch_add(1, Ordering::Relaxed);

@@ -26,6 +26,8 @@ pub struct AgentSettings {
     /// Peers' announced states, right of way and yield requests over the
     /// mesh (off: reflex safety only, peers known from perception alone).
     pub negotiate: bool,
+    /// Mark cells for peers and route around congested ones.
+    pub stigmergy: bool,
     /// A task without progress for this long fails, with the last reason known.
     pub task_timeout: Duration,
     /// Wasm (text or binary) of a sandboxed planner, if any.
@@ -48,6 +50,7 @@ impl Default for AgentSettings {
             geofence: None,
             start: None,
             negotiate: true,
+            stigmergy: true,
             task_timeout: Duration::from_secs(60),
             sandbox: None,
             sandbox_limits: SandboxLimits::default(),

@@ -132,6 +132,7 @@ fn agent_defaults(config: &NodeConfig) -> AgentSettings {
         deadman_ticks: a.deadman_ticks,
         move_every_ticks: a.move_every_ticks,
         negotiate: a.negotiate,
+        stigmergy: a.stigmergy,
         ..AgentSettings::default()
     }
 }

@@ -104,6 +104,8 @@ pub struct RunConfig {
     pub agents_per_edge: usize,
     /// Right of way and yield requests between agents (`agents.negotiate`).
     pub negotiation: bool,
+    /// Stigmergic tags (`agents.stigmergy`).
+    pub stigmergy: bool,
     /// The `warehouse` scenario's floor, named, instead of the bundled map.
     pub map: Option<(String, FloorPlan)>,
 }
@@ -119,6 +121,7 @@ impl RunConfig {
             keep_trace: false,
             agents_per_edge: AGENTS_PER_EDGE,
             negotiation: true,
+            stigmergy: true,
             map: None,
         }
     }
@@ -302,6 +305,7 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         cloud.missions.recipe_plan = Some(recipe());
     }
     cloud.agents.negotiate = config.negotiation;
+    cloud.agents.stigmergy = config.stigmergy;
     let seed = address_of(&cloud);
     let mut all = vec![cloud.clone()];
     for i in 1..config.nodes {
@@ -313,6 +317,7 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         edge.agents.boot = config.agents_per_edge;
         edge.agents.max_agents = edge.agents.max_agents.max(config.agents_per_edge);
         edge.agents.negotiate = config.negotiation;
+        edge.agents.stigmergy = config.stigmergy;
         edge.world = cloud.world.clone();
         all.push(edge);
     }

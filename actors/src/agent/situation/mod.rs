@@ -5,8 +5,9 @@
 //! up to Supervision, which re-plans with an exploration intent.
 
 mod coordination;
+mod stigmergy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -78,6 +79,9 @@ pub struct SituationState {
     ahead_of: Vec<String>,
     /// Peers making way whose grant is recorded (once per meeting).
     granted: Vec<String>,
+    /// Cells peers tagged congested (strongly), refreshed every tick:
+    /// routed around when there is another way.
+    congested: BTreeSet<Cell>,
 }
 
 impl Actor for Situation {
@@ -125,6 +129,7 @@ impl Actor for Situation {
             yielding: None,
             ahead_of: Vec::new(),
             granted: Vec::new(),
+            congested: BTreeSet::new(),
         })
     }
 
@@ -192,6 +197,7 @@ impl SituationState {
             }
             !gone && tick - *seen <= MEMORY_TICKS
         });
+        self.mark_observed(p.position, &p.hazards_near, p.refused.is_some());
         self.share_hazards(&p.hazards_near, &cleared);
         self.hazards
             .extend(p.hazards_near.iter().map(|h| (*h, tick)));
@@ -228,6 +234,7 @@ impl SituationState {
             return;
         };
         self.fuse_peers(here);
+        self.read_tags();
         self.way.clear();
         if self.tick.is_multiple_of(REPORT_POSITION_EVERY_TICKS) {
             // A restarted Supervision learns where the agent is.
@@ -288,9 +295,7 @@ impl SituationState {
                     .take(MAX_INTENT_CELLS)
                     .copied()
                     .collect();
-                path.get(1)
-                    .copied()
-                    .filter(|next| !self.gives_way_at(*next))
+                self.step_unless(path.get(1).copied(), |n| self.gives_way_at(n))
             }
             None => self.through_peers(here, goal).await,
         }
@@ -307,7 +312,7 @@ impl SituationState {
             return None;
         };
         self.way = way.iter().skip(1).take(MAX_INTENT_CELLS).copied().collect();
-        way.get(1).copied().filter(|next| !self.peer_at(*next))
+        self.step_unless(way.get(1).copied(), |next| self.peer_at(next))
     }
 
     /// Peers block every way to `goal`: ask those on the way past shelves
@@ -442,7 +447,15 @@ impl SituationState {
         let floor = self.floor.as_ref()?;
         let peer = |c: Cell| around_peers && self.peer_at(c);
         let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || peer(c));
-        shortest_path(floor.bounds, |c| !floor.is_open(c) || in_way(c), from, to)
+        let blocked = |c: Cell| !floor.is_open(c) || in_way(c);
+        // Around congested cells when there is such a way; else through them.
+        if around_peers && let Some(avoid) = self.avoided(from, to) {
+            let clear = |c: Cell| blocked(c) || (c != from && avoid.contains(&c));
+            if let Some(way) = shortest_path(floor.bounds, clear, from, to) {
+                return Some(way);
+            }
+        }
+        shortest_path(floor.bounds, blocked, from, to)
     }
 
     fn is_open(&self, c: Cell) -> bool {

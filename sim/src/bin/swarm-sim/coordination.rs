@@ -1,5 +1,6 @@
 //! The coordination benchmark: every seed of the `warehouse` scenario (the
-//! bundled MovingAI map, a continuous fetch workload) twice, negotiation on
+//! bundled MovingAI map, a continuous fetch workload) or of `hallway` twice,
+//! with one coordination mechanism (`--compare negotiation|stigmergy`) on
 //! and off, one process per run, two at a time. Prints one row per run and
 //! a `summary:` line of plain numbers.
 
@@ -24,6 +25,11 @@ pub struct CoordinationArgs {
     /// A MovingAI `.map` file instead of the bundled warehouse map
     #[arg(long, value_name = "FILE")]
     map: Option<std::path::PathBuf>,
+    /// What is switched on and off between the two runs of a seed
+    #[arg(long, default_value = "negotiation", value_parser = ["negotiation", "stigmergy"])]
+    compare: String,
+    #[arg(long, default_value = "warehouse", value_parser = ["warehouse", "hallway"])]
+    scenario: String,
 }
 
 /// The cloud and two edges.
@@ -47,7 +53,10 @@ pub fn run(args: &CoordinationArgs) -> ExitCode {
         .collect();
     let mut running: VecDeque<(u64, bool, Child)> = VecDeque::new();
     let mut results: BTreeMap<(bool, u64), Figures> = BTreeMap::new();
-    println!("seed negotiation tasks/min refused yields deadlocks verdict");
+    println!(
+        "seed {} tasks/min refused yields deadlocks verdict",
+        args.compare
+    );
     while !queue.is_empty() || !running.is_empty() {
         while running.len() < args.jobs as usize
             && let Some((seed, on)) = queue.pop_front()
@@ -101,8 +110,10 @@ fn summarize(
         mean(false, |r| r.tasks_per_min),
     );
     println!(
-        "summary: seeds={} agents={agents} minutes={} on_tasks_per_min={on_tpm:.1} off_tasks_per_min={off_tpm:.1} \
+        "summary: compare={} scenario={} seeds={} agents={agents} minutes={} on_tasks_per_min={on_tpm:.1} off_tasks_per_min={off_tpm:.1} \
          throughput_ratio={:.2} on_deadlocks={} off_deadlocks={} on_refused={} off_refused={} on_yields={} off_yields={}",
+        args.compare,
+        args.scenario,
         args.seeds,
         args.minutes,
         on_tpm / off_tpm.max(f64::MIN_POSITIVE),
@@ -115,7 +126,10 @@ fn summarize(
     );
     let on_failed = results.iter().any(|((on, _), r)| *on && !r.passed);
     if on_failed {
-        println!("a run with negotiation on failed its checks (see its row)");
+        println!(
+            "a run with {} on failed its checks (see its row)",
+            args.compare
+        );
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
@@ -134,7 +148,7 @@ fn spawn(
         command.arg("--map").arg(map);
     }
     command
-        .args(["--seed", &seed.to_string(), "--scenario", "warehouse"])
+        .args(["--seed", &seed.to_string(), "--scenario", &args.scenario])
         .args([
             "--nodes",
             &NODES.to_string(),
@@ -142,7 +156,8 @@ fn spawn(
             &per_edge.to_string(),
         ])
         .args(["--sim-secs", &(minutes * 60).to_string()])
-        .args(["--negotiation", if on { "on" } else { "off" }])
+        .arg(format!("--{}", args.compare))
+        .arg(if on { "on" } else { "off" })
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

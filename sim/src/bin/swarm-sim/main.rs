@@ -31,8 +31,8 @@ struct Cli {
 enum Command {
     /// Run many seeds of many scenarios, one process each, and sum up
     Sweep(sweep::SweepArgs),
-    /// The coordination benchmark: the warehouse map under a continuous
-    /// workload, negotiation on and off, the same seeds
+    /// The coordination benchmark: the warehouse map (or the hallway) under
+    /// a continuous workload, negotiation (or stigmergy) on and off, the same seeds
     Coordination(coordination::CoordinationArgs),
 }
 
@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Right of way and yield requests between agents
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     negotiation: String,
+    /// Stigmergic tags: marks on cells, congested ones routed around
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    stigmergy: String,
     /// A MovingAI `.map` file for the `warehouse` scenario's floor
     #[arg(long, value_name = "FILE")]
     map: Option<PathBuf>,
@@ -95,6 +98,7 @@ fn run_one(args: &RunArgs) -> ExitCode {
         keep_trace: args.trace.is_some(),
         agents_per_edge: args.agents as usize,
         negotiation: args.negotiation == "on",
+        stigmergy: args.stigmergy == "on",
         ..RunConfig::new(args.seed, args.scenario, args.nodes as usize, args.sim_secs)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -144,13 +148,14 @@ fn run_one(args: &RunArgs) -> ExitCode {
     }
     let map = args.map.as_ref().map(|m| format!(" --map {}", m.display()));
     println!(
-        "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --agents {} --negotiation {}{} --trace trace-{}.txt",
+        "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --agents {} --negotiation {} --stigmergy {}{} --trace trace-{}.txt",
         args.seed,
         args.scenario.name(),
         args.nodes,
         args.sim_secs,
         args.agents,
         args.negotiation,
+        args.stigmergy,
         map.unwrap_or_default(),
         args.seed
     );
