@@ -2,7 +2,8 @@
 //! task loses the lease, the task returns and another agent completes it,
 //! exactly once; a full board partition refuses posting (`Overloaded`) and
 //! the planner posts again when there is room. Every decision is in the
-//! cloud's ledger as a `policy_decision`.
+//! cloud's ledger as a `policy_decision`. The agents' stigmergic tags show
+//! in the world's view.
 
 mod support;
 
@@ -162,4 +163,15 @@ async fn a_full_board_refuses_posting_and_the_planner_posts_when_there_is_room()
     let why = backpressure[0]["decision"].as_str().unwrap();
     assert!(why.contains("is full (1 live tasks)"), "{why}");
     assert_eq!(board(&node).await["stats"]["completed"], 2);
+
+    // The agents marked the cells they passed: the world shows the tags.
+    let world = run(&node, "world").await.remove(0);
+    let tags = world["tags"].as_array().expect("tags").clone();
+    let explored: Vec<&Value> = tags.iter().filter(|t| t["kind"] == "explored").collect();
+    assert!(explored.len() >= 2, "{tags:?}");
+    assert!(
+        tags.iter().all(|t| (1..=1000).contains(&t["intensity"].as_u64().unwrap())
+            && t["tenant"] == "default"),
+        "{tags:?}"
+    );
 }

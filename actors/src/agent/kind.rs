@@ -73,6 +73,13 @@ impl GridAgentKind {
         self
     }
 
+    /// Share `peers` (each tenant's board on this node) with whoever shows
+    /// them, e.g. the world view's tags.
+    pub fn sharing(mut self, peers: PeerLinks) -> Self {
+        self.peers = peers;
+        self
+    }
+
     /// Where each agent's supervisor reports restarts and escalations.
     pub fn events(mut self, events: EventSender) -> Self {
         self.events = Some(events);

@@ -53,6 +53,12 @@ pub struct PeerCounts {
 pub struct PeerLinks(Arc<Mutex<BTreeMap<String, Arc<PeerLink>>>>);
 
 impl PeerLinks {
+    /// Every tenant's tags standing now, by tenant.
+    pub fn tags(&self) -> BTreeMap<String, Vec<TagView>> {
+        let links = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        links.iter().map(|(t, l)| (t.clone(), l.tags())).collect()
+    }
+
     pub fn for_tenant(&self, ctx: &NodeCtx, tenant: &str) -> Arc<PeerLink> {
         let mut links = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         links

@@ -90,6 +90,8 @@ pub struct ControlArgs {
     pub missions: ActorSlot<swarmd_actors::missions::PlannerMsg>,
     /// The world, on the node that hosts it.
     pub world: ActorSlot<swarmd_actors::world::WorldActorMsg>,
+    /// Each tenant's peer board on this node: the stigmergic tags shown.
+    pub peers: swarmd_actors::agent::PeerLinks,
     /// When the node started (its clock), for uptime.
     pub started: std::time::SystemTime,
     /// The OTLP exporter's counts, when this node exports.

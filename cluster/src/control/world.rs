@@ -51,6 +51,13 @@ pub async fn floor(args: &ControlArgs, tenant: &str) -> ControlReply {
         })
         .collect();
     let plan = &snapshot.plan;
+    let tags: Vec<Value> = args
+        .peers
+        .tags()
+        .into_iter()
+        .filter(|(t, _)| tenant == SYSTEM_TENANT || t == tenant)
+        .flat_map(|(t, tags)| tags.into_iter().map(move |tag| json!({"tenant": t, "x": tag.x, "y": tag.y, "kind": tag.kind, "intensity": tag.intensity})))
+        .collect();
     Ok(json!({
         "width": plan.width,
         "height": plan.height,
@@ -59,6 +66,7 @@ pub async fn floor(args: &ControlArgs, tenant: &str) -> ControlReply {
         "hazards": cells(&snapshot.hazards),
         "refused_moves": snapshot.refused_moves,
         "agents": agents,
+        "tags": tags,
     }))
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind};
+use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
 use swarmd_actors::board::BoardConfig;
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
@@ -142,10 +142,11 @@ pub fn agent_kinds(
     config: &NodeConfig,
     router: Arc<dyn Router>,
     events: &EventSender,
-    stats: &AgentStats,
+    wiring: &super::tree::Wiring,
 ) -> AgentKinds {
     let grid = GridAgentKind::new(router)
-        .counting_into(stats.clone())
+        .counting_into(wiring.agent_stats.clone())
+        .sharing(wiring.peers.clone())
         .events(events.clone())
         .defaults(agent_defaults(config));
     AgentKinds::builtin().with(GRID_AGENT_KIND, grid)
@@ -224,7 +225,7 @@ pub fn board_config(b: &swarmd_config::board::BoardSection) -> BoardConfig {
 }
 
 /// The swarm's tenant: the node's first.
-fn swarm_tenant(config: &NodeConfig) -> String {
+pub fn swarm_tenant(config: &NodeConfig) -> String {
     let first = config.node.tenants.first();
     first.cloned().unwrap_or_else(|| "default".into())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::AgentStats;
+use swarmd_actors::agent::{AgentStats, PeerLinks};
 use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
 use swarmd_actors::router::Router;
@@ -61,6 +61,8 @@ pub struct Wiring {
     pub root: ActorSlot<SupervisorMsg>,
     /// Tick lateness and counts of this node's grid agents, for /metrics.
     pub agent_stats: AgentStats,
+    /// Each tenant's peer board on this node (states, hazards, tags).
+    pub peers: PeerLinks,
     /// Mission Control's bearer token (`http.token_file`), read at start.
     http_token: Option<String>,
     /// What the OTLP exporter did, for `stats` and /metrics.
@@ -123,6 +125,7 @@ impl Wiring {
                 shedding: Default::default(),
             },
             agent_stats,
+            peers: PeerLinks::default(),
             resources,
             governance: Default::default(),
             advert: watch::channel(NodeAdvert::default()).0,
@@ -153,7 +156,7 @@ impl Wiring {
     ) -> AgentFactory {
         AgentFactory {
             ctx: ctx.clone(),
-            kinds: swarm::agent_kinds(config, self.router.clone(), events, &self.agent_stats),
+            kinds: swarm::agent_kinds(config, self.router.clone(), events, self),
             directory: self.directory.clone(),
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
@@ -226,6 +229,10 @@ pub fn root_spec(
         .child(cluster.into_child())
         .child(agents.into_child_in(wiring.agents.clone()));
     let router: Arc<dyn Router> = wiring.router.clone();
+    if config.hosts_world() {
+        // The world's view shows the tenant's stigmergic tags: hear them.
+        wiring.peers.for_tenant(ctx, &swarm::swarm_tenant(config));
+    }
     if let Some(cloud) = swarm::cloud_spec(
         ctx,
         config,
@@ -275,6 +282,7 @@ fn control_args(
         server: wiring.server.clone(),
         missions: wiring.cloud.missions.clone(),
         world: wiring.cloud.world.clone(),
+        peers: wiring.peers.clone(),
         started: ctx.clock.wall_now(),
         telemetry: config.otlp_target().map(|_| wiring.export_stats.clone()),
         hub: HubStats {
