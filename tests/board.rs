@@ -170,8 +170,9 @@ async fn a_full_board_refuses_posting_and_the_planner_posts_when_there_is_room()
     let explored: Vec<&Value> = tags.iter().filter(|t| t["kind"] == "explored").collect();
     assert!(explored.len() >= 2, "{tags:?}");
     assert!(
-        tags.iter().all(|t| (1..=1000).contains(&t["intensity"].as_u64().unwrap())
-            && t["tenant"] == "default"),
+        tags.iter()
+            .all(|t| (1..=1000).contains(&t["intensity"].as_u64().unwrap())
+                && t["tenant"] == "default"),
         "{tags:?}"
     );
 }

@@ -360,7 +360,7 @@ impl Board {
         self.stats.granted += 1;
         let policy = self.config.admission.name();
         let detail = format!(
-            "granted to {agent} (attempt {attempt}, {kind}, cost {cost}; tenant {tenant}'s claim {} by fair share)",
+            "granted to {agent} (attempt {attempt}, {kind}, cost {cost}; fair share: claim {} of tenant {tenant})",
             self.fair.served(&tenant)
         );
         self.decide(policy, Some(key), Some(agent), detail);

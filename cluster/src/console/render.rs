@@ -25,6 +25,7 @@ pub fn human(command: &Command, value: &Value) -> String {
         }
         Command::Agents { .. } => agents(value),
         Command::Missions => missions(value),
+        Command::Board => board(value),
         Command::Events(_) => value.as_array().map_or_else(String::new, |es| {
             es.iter().map(|e| format!("{}\n", event(e))).collect()
         }),
@@ -41,6 +42,48 @@ fn s(v: &Value) -> String {
         Value::Null => "-".into(),
         other => other.to_string(),
     }
+}
+
+fn board(b: &Value) -> String {
+    let mut out = format!(
+        "admission {}, {} live tasks per partition, lease {} ms, {} attempts\n",
+        s(&b["admission"]),
+        s(&b["capacity"]),
+        s(&b["lease_ms"]),
+        s(&b["max_attempts"])
+    );
+    let _ = writeln!(out, "{:<24} {:>6} {:>6}", "PARTITION", "OPEN", "LEASED");
+    for p in b["partitions"].as_array().into_iter().flatten() {
+        let (name, open, leased) = (s(&p["partition"]), s(&p["open"]), s(&p["leased"]));
+        let _ = writeln!(out, "{name:<24} {open:>6} {leased:>6}");
+    }
+    let _ = writeln!(
+        out,
+        "{:<12} {:<20} {:>7} {:>10}",
+        "TASK", "LEASED TO", "ATTEMPT", "EXPIRES"
+    );
+    for l in b["leases"].as_array().into_iter().flatten() {
+        let (task, agent, attempt) = (s(&l["task"]), s(&l["agent"]), s(&l["attempt"]));
+        let expires = format!("{}ms", s(&l["expires_in_ms"]));
+        let _ = writeln!(out, "{task:<12} {agent:<20} {attempt:>7} {expires:>10}");
+    }
+    let breakers: Vec<String> = b["breakers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(kind, state)| format!("{kind} {}", s(state)))
+        .collect();
+    let _ = writeln!(out, "breakers: {}", breakers.join(", "));
+    let stats: Vec<String> = b["stats"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k} {}", s(v)))
+        .collect();
+    let _ = writeln!(out, "{}", stats.join(", "));
+    let dead = b["dead"].as_array().map_or(0, Vec::len);
+    let _ = writeln!(out, "dead tasks: {dead} (dlq list)");
+    out
 }
 
 fn nodes(value: &Value) -> String {
