@@ -173,3 +173,78 @@ async fn a_recipe_with_an_unknown_need_is_refused_naming_the_file_step_and_key()
     let (_, out, _) = console(&cloud.listen, &["--json", "-c", "missions"]).await;
     assert!(!out.contains("diamond"), "{out}");
 }
+
+const SPIN: &str = "(module (func (export \"step_goal\") (param i32 i32 i32 i32 i32) (result i32) (loop (br 0)) (i32.const 0)))";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandboxed_step_runs_the_mission_its_guest_plans_and_a_spinning_guest_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "solo", &[]).await;
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/recipes");
+    let file = shipped.join("sandboxed.toml");
+    let line = format!("mission --recipe {}", file.display());
+    let (code, out, err) = console(&node.listen, &["--json", "-c", &line]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let id = json_lines(&out)[0]["mission"].as_u64().unwrap();
+    let row = eventually("the sandboxed recipe ended", || async {
+        let (_, out, _) = console(&node.listen, &["--json", "-c", "missions"]).await;
+        let rows = json_lines(&out);
+        rows.into_iter()
+            .find(|m| m["id"] == id && m["state"] != "Active")
+    })
+    .await;
+    assert_eq!(row["state"], "Completed", "{row}");
+    // The guest's first attempt plans the north-west quarter of the 24x12 floor.
+    let (_, out, _) = console(&node.listen, &["--json", "-c", "missions"]).await;
+    let goals: Vec<String> = json_lines(&out)
+        .iter()
+        .filter_map(|m| m["goal"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        goals.iter().any(|g| g == "cover sector (0,0)-(11,5)"),
+        "{goals:?}"
+    );
+
+    // A guest that never answers fails each attempt; the step is a dead letter.
+    write_file(dir.path(), "spin.wat", SPIN);
+    let spin = "[recipe]\nname = \"spin\"\n[[step]]\nname = \"think\"\ngoal = \"sandboxed\"\nmodule = \"spin.wat\"\nretries = 1\n";
+    let file = write_file(dir.path(), "spin.toml", spin);
+    let line = format!("mission --recipe {}", file.display());
+    let (code, out, err) = console(&node.listen, &["--json", "-c", &line]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let spun = json_lines(&out)[0]["mission"].as_u64().unwrap();
+    let letter = eventually("the spinning step in the dlq", || async {
+        let (_, out, _) = console(&node.listen, &["--json", "-c", "dlq list"]).await;
+        let letters = json_lines(&out);
+        letters
+            .into_iter()
+            .find(|d| d["id"] == format!("{spun}/think"))
+    })
+    .await;
+    let history = letter["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "two attempts: {letter}");
+    for h in history {
+        let reason = h["reason"].as_str().unwrap();
+        assert!(reason.starts_with("the step's guest: "), "{reason}");
+        assert!(
+            reason.contains("fuel") || reason.contains("deadline"),
+            "{reason}"
+        );
+    }
+    // A module that is no step guest is refused at submission, naming the step.
+    write_file(
+        dir.path(),
+        "agent.wat",
+        swarmd_actors::sandbox::guests::PLANNER,
+    );
+    let agent = spin.replace("spin.wat", "agent.wat");
+    let file = write_file(dir.path(), "agent.toml", &agent);
+    let line = format!("mission --recipe {}", file.display());
+    let (code, out, err) = console(&node.listen, &["-c", &line]).await;
+    assert_ne!(code, 0, "{out}");
+    let text = format!("{out}{err}");
+    assert!(
+        text.contains("\"think\"") && text.contains("step_goal"),
+        "{text}"
+    );
+}

@@ -42,7 +42,12 @@ fn posting(i: usize) -> Posting {
             tenant: "t".into(),
             squad: "default".into(),
         },
-        kind: if i.is_multiple_of(3) { "fetch" } else { "cover" }.into(),
+        kind: if i.is_multiple_of(3) {
+            "fetch"
+        } else {
+            "cover"
+        }
+        .into(),
         cost: (i % 17) as u32 + 1,
         needs: None,
     }

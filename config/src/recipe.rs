@@ -12,6 +12,8 @@ use swarmd_messages::recipe::{PlanStep, RecipePlan, StepGoal as PlanGoal};
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 use toml::{Table, Value};
 
+use crate::recipe_module::read_module;
+
 /// The limits and failure policies are the wire's: what passes here runs.
 pub use swarmd_messages::recipe::{MAX_RETRIES, MAX_STEPS, MAX_TIMEOUT_S, OnFailure};
 
@@ -196,10 +198,22 @@ impl Recipe {
         None
     }
 
-    /// What the planner runs: the same steps as wire types. A `sandboxed`
-    /// step is refused (its Wasm planner does not run recipe steps yet), as
-    /// is a name the wire does not take, naming the file and the step.
+    /// What the planner runs: the same steps as wire types, a `sandboxed`
+    /// step's module read from beside the recipe file `file`. A name the
+    /// wire does not take, or a module that cannot be read, is an error
+    /// naming the file and the step.
     pub fn plan(&self, file: &str) -> Result<RecipePlan, RecipeError> {
+        let beside = Path::new(file).parent().unwrap_or(Path::new("."));
+        self.plan_with(file, Some(beside))
+    }
+
+    /// [`plan`](Self::plan) for a recipe that is no file (an API request):
+    /// a `sandboxed` step is refused, there being nothing to read it beside.
+    pub fn plan_without_files(&self, file: &str) -> Result<RecipePlan, RecipeError> {
+        self.plan_with(file, None)
+    }
+
+    fn plan_with(&self, file: &str, beside: Option<&Path>) -> Result<RecipePlan, RecipeError> {
         let steps = self
             .steps
             .iter()
@@ -213,10 +227,9 @@ impl Recipe {
                         dock: *dock,
                     }),
                     StepGoal::Wait { seconds } => PlanGoal::Wait { seconds: *seconds },
-                    StepGoal::Sandboxed { .. } => {
-                        let why = "sandboxed steps cannot run yet (only checked)";
-                        return Err(step_error(file, &step.name, "goal", why));
-                    }
+                    StepGoal::Sandboxed { module } => PlanGoal::Sandboxed {
+                        module: read_module(file, &step.name, module, beside)?,
+                    },
                 };
                 Ok(PlanStep {
                     name: step.name.clone(),

@@ -19,10 +19,15 @@ fn the_shipped_examples_are_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        Recipe::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue; // a sandboxed step's module
+        }
+        let recipe = Recipe::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let file = path.display().to_string();
+        recipe.plan(&file).unwrap_or_else(|e| panic!("{e}"));
         checked += 1;
     }
-    assert!(checked >= 1, "no example in {}", dir.display());
+    assert!(checked >= 3, "examples in {}: {checked}", dir.display());
 }
 
 #[test]
@@ -159,5 +164,36 @@ fn bad_values_name_their_key() {
             .unwrap_err()
             .to_string()
             .starts_with("r.toml: ")
+    );
+}
+
+#[test]
+fn a_sandboxed_steps_module_is_read_beside_the_file_or_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = "[[step]]\nname = \"think\"\ngoal = \"sandboxed\"\nmodule = \"guest.wat\"\n";
+    let path = dir.path().join("r.toml");
+    std::fs::write(&path, recipe(steps)).unwrap();
+    let file = path.display().to_string();
+    let r = Recipe::load(&path).unwrap();
+    let missing = r.plan(&file).unwrap_err().to_string();
+    assert!(
+        missing.contains("r.toml") && missing.contains("\"think\"") && missing.contains("module"),
+        "{missing}"
+    );
+    std::fs::write(dir.path().join("guest.wat"), "(module)").unwrap();
+    let plan = r.plan(&file).unwrap();
+    assert_eq!(
+        plan.steps[0].goal,
+        swarmd_messages::recipe::StepGoal::Sandboxed {
+            module: b"(module)".to_vec()
+        }
+    );
+    let from_api = r
+        .plan_without_files("the request's recipe")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        from_api.contains("module") && from_api.contains("mission --recipe FILE"),
+        "{from_api}"
     );
 }

@@ -19,6 +19,8 @@ pub const MAX_RETRIES: u32 = 100;
 pub const MAX_TIMEOUT_S: u64 = 86_400;
 /// Description text at most.
 pub const MAX_DESCRIPTION_BYTES: usize = 4096;
+/// A sandboxed step's module (WAT text or a Wasm binary) at most.
+pub const MAX_MODULE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecipePlan {
@@ -46,6 +48,9 @@ pub enum StepGoal {
     Mission(Goal),
     /// Nothing for the swarm to do: the step ends after this long.
     Wait { seconds: u64 },
+    /// A mission whose goal a Wasm guest plans when the step starts (the
+    /// module's `step_goal`, run in the sandbox under its limits).
+    Sandboxed { module: Vec<u8> },
 }
 
 /// What a step that failed for good (retries spent) means for the others.
@@ -79,6 +84,12 @@ impl RecipePlan {
             }
             if index.insert(step.name.as_str(), i).is_some() {
                 return Some(format!("step {:?} appears twice", step.name));
+            }
+            if let StepGoal::Sandboxed { module } = &step.goal
+                && (module.is_empty() || module.len() > MAX_MODULE_BYTES)
+            {
+                let why = format!("module of 1..={MAX_MODULE_BYTES} bytes");
+                return Some(format!("step {:?}: {why}", step.name));
             }
             if step.retries > MAX_RETRIES || step.timeout_s > MAX_TIMEOUT_S {
                 return Some(format!(

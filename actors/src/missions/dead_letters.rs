@@ -69,11 +69,7 @@ impl RecipeRun {
                 }
             }
         }
-        let more = self.advance(now_us);
-        out.changes.extend(more.changes);
-        out.start.extend(more.start);
-        out.abandon.extend(more.abandon);
-        out.ended = more.ended;
+        out.absorb(self.advance(now_us));
         Ok(out)
     }
 

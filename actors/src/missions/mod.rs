@@ -6,6 +6,7 @@ pub mod book;
 pub mod dead_letters;
 mod planner;
 pub mod recipe;
+pub mod sandboxed;
 mod store;
 pub mod trace;
 

@@ -148,7 +148,9 @@ type GuestFunc = TypedFunc<GuestParams, i32>;
 pub struct Guest {
     store: Store<StoreLimits>,
     instance: Instance,
-    plan: GuestFunc,
+    /// `plan` (an agent's planner) or `step_goal` (a recipe step's).
+    entry: GuestFunc,
+    entry_name: &'static str,
     parameterize: Option<GuestFunc>,
     limits: SandboxLimits,
     last_fuel_used: u64,
@@ -162,6 +164,20 @@ impl Guest {
     ///
     /// If `limits.fuel_slice` is zero or larger than `limits.fuel_per_call`.
     pub fn load(source: &[u8], limits: SandboxLimits) -> Result<Self, SandboxError> {
+        Self::load_with(source, limits, "plan")
+    }
+
+    /// A recipe step's planner: a guest exporting `step_goal` instead of
+    /// `plan` (see [`crate::missions::sandboxed`] for that ABI).
+    pub fn load_step(source: &[u8], limits: SandboxLimits) -> Result<Self, SandboxError> {
+        Self::load_with(source, limits, "step_goal")
+    }
+
+    fn load_with(
+        source: &[u8],
+        limits: SandboxLimits,
+        entry_name: &'static str,
+    ) -> Result<Self, SandboxError> {
         limits.assert_consistent();
         let wasm = wat::parse_bytes(source).map_err(|e| SandboxError::Compile(e.to_string()))?;
         let engine = Engine::new(&sandbox_config());
@@ -173,13 +189,15 @@ impl Guest {
         let instance = Linker::new(&engine)
             .instantiate_and_start(&mut store, &module)
             .map_err(|e| guest_error(&e, &limits))?;
-        let plan = typed_export(&instance, &store, "plan")?
-            .ok_or_else(|| SandboxError::Abi("the guest does not export `plan`".into()))?;
+        let entry = typed_export(&instance, &store, entry_name)?.ok_or_else(|| {
+            SandboxError::Abi(format!("the guest does not export `{entry_name}`"))
+        })?;
         let parameterize = typed_export(&instance, &store, "parameterize")?;
         Ok(Self {
             store,
             instance,
-            plan,
+            entry,
+            entry_name,
             parameterize,
             limits,
             last_fuel_used: 0,
@@ -194,7 +212,8 @@ impl Guest {
     ) -> Result<GuestIntent, SandboxError> {
         let (goal_x, goal_y) = input.goal.unwrap_or((-1, -1));
         let params = (input.x, input.y, goal_x, goal_y, i32::from(input.blocked));
-        let code = self.call(now, self.plan, params).await?;
+        assert_eq!(self.entry_name, "plan", "an agent's planner guest");
+        let code = self.call(now, self.entry, params).await?;
         GuestIntent::from_code(code).inspect_err(|_| self.poisoned = true)
     }
 
@@ -216,6 +235,19 @@ impl Guest {
         let params = (intent.code(), input.x, input.y, goal_x, goal_y);
         let code = self.call(now, func, params).await?;
         Step::from_code(code).inspect_err(|_| self.poisoned = true)
+    }
+
+    /// A recipe step guest's `step_goal(which, width, height, attempt, 0)`.
+    pub async fn step_goal(
+        &mut self,
+        now: Stopwatch<'_>,
+        which: i32,
+        (width, height): (i32, i32),
+        attempt: i32,
+    ) -> Result<i32, SandboxError> {
+        assert_eq!(self.entry_name, "step_goal", "a recipe step's guest");
+        let params = (which, width, height, attempt, 0);
+        self.call(now, self.entry, params).await
     }
 
     pub fn has_parameterize(&self) -> bool {

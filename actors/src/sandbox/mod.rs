@@ -71,4 +71,6 @@ pub mod guests {
     pub const HOG: &str = include_str!("guests/hog.wat");
     /// `plan` counts to 10^8: finite, but far longer than a deadline.
     pub const SLOW: &str = include_str!("guests/slow.wat");
+    /// A recipe step's planner: a quarter of the floor per attempt.
+    pub const STEP_QUARTER: &str = include_str!("guests/step_quarter.wat");
 }

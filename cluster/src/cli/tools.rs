@@ -188,6 +188,23 @@ fn usage(why: &str) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
+/// Reads each sandboxed step's module (beside the file) and loads it as a
+/// step guest: one that does not compile or lacks `step_goal` is an error
+/// naming the file, the step and the key.
+fn check_guests(recipe: &swarmd_config::recipe::Recipe, file: &str) -> Result<(), String> {
+    use swarmd_actors::missions::sandboxed;
+    use swarmd_actors::sandbox::SandboxLimits;
+    use swarmd_messages::recipe::StepGoal;
+    let plan = recipe.plan(file).map_err(|e| e.to_string())?;
+    for step in &plan.steps {
+        if let StepGoal::Sandboxed { module } = &step.goal {
+            sandboxed::check(module, SandboxLimits::default())
+                .map_err(|why| format!("{file}: step {:?}: module: {why}", step.name))?;
+        }
+    }
+    Ok(())
+}
+
 /// `swarmd recipe check FILE`: the steps in waves (a wave's steps run side
 /// by side), or the error naming the file, the step and the key.
 pub fn recipe_check(file: &std::path::Path) -> ExitCode {
@@ -199,6 +216,10 @@ pub fn recipe_check(file: &std::path::Path) -> ExitCode {
             return ExitCode::from(super::EXIT_CONFIG);
         }
     };
+    if let Err(why) = check_guests(&recipe, &file.display().to_string()) {
+        super::report(&why);
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
     let waves = recipe.waves();
     println!(
         "{}: ok: {} steps in {} waves (recipe {:?})",

@@ -264,7 +264,7 @@ pub async fn submit_recipe(State(http): State<Arc<Http>>, peer: Peer, body: Body
         ))
     })?;
     let recipe = swarmd_config::recipe::Recipe::parse("the request's recipe", &input.recipe)
-        .and_then(|r| r.plan("the request's recipe"))
+        .and_then(|r| r.plan_without_files("the request's recipe"))
         .map_err(|e| bad(e.to_string()))?;
     let squad = input.squad;
     let line = format!("mission --recipe ({}) --squad {squad}", recipe.name);

@@ -5,14 +5,15 @@
 
 use std::time::UNIX_EPOCH;
 
-use swarmd_messages::recipe::RecipePlan;
+use swarmd_messages::recipe::{RecipePlan, StepGoal};
 use swarmd_messages::{EventKind, MissionChange, MissionOutcome};
 use tracing::{info, warn};
 
 use super::PlannerState;
 use crate::missions::book::MissionState;
 use crate::missions::recipe::{Outcome, RecipeRun, StepState};
-use crate::missions::trace;
+use crate::missions::{sandboxed, trace};
+use crate::sandbox::SandboxLimits;
 
 impl PlannerState {
     /// The next id of a mission or a recipe run (they share one space).
@@ -34,6 +35,12 @@ impl PlannerState {
     ) -> Result<u64, String> {
         if let Some(why) = plan.violation() {
             return Err(why);
+        }
+        for step in &plan.steps {
+            if let StepGoal::Sandboxed { module } = &step.goal {
+                sandboxed::check(module, SandboxLimits::default())
+                    .map_err(|why| format!("step {:?}: module: {why}", step.name))?;
+            }
         }
         let id = self.next_id();
         let trace_id = trace::fresh_trace_id(&*self.args.ctx.entropy);
@@ -128,6 +135,7 @@ impl PlannerState {
         }
         let squad = self.recipes[&id].squad.clone();
         let now = self.now_us();
+        self.plan_sandboxed_steps(id, &mut out).await;
         for (step, goal) in std::mem::take(&mut out.start) {
             let change = match self.submit(goal, squad.clone()).await {
                 Ok(mission) => self
@@ -200,6 +208,29 @@ impl PlannerState {
             self.carry_out(run, out).await;
         }
         Ok(replayed)
+    }
+
+    /// Has the guest of each sandboxed step `out` starts plan its mission;
+    /// a guest that fails fails that attempt (which may start another).
+    async fn plan_sandboxed_steps(&mut self, id: u64, out: &mut Outcome) {
+        let floor = self.args.plan.clone();
+        while let Some(step) = out.guest.pop() {
+            let run = &self.recipes[&id];
+            let StepGoal::Sandboxed { module } = &run.plan.steps[step].goal else {
+                unreachable!("only sandboxed steps ask a guest");
+            };
+            let (module, attempt) = (module.clone(), run.steps[step].attempts);
+            let limits = SandboxLimits::default();
+            match sandboxed::plan_step(&module, floor.as_ref(), attempt, limits).await {
+                Ok(goal) => out.start.push((step, goal)),
+                Err(why) => {
+                    warn!(recipe = id, step, %why, "sandboxed step not planned");
+                    let now = self.now_us();
+                    let run = self.recipes.get_mut(&id).expect("a run in progress");
+                    out.absorb(run.start_failed(step, why, now));
+                }
+            }
+        }
     }
 
     /// The run and step index of `RUN/STEP`.
