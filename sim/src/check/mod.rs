@@ -8,6 +8,7 @@ mod missions;
 mod origin;
 mod recipes;
 mod tally;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use missions::{MissionRecord, missions, missions_end};
 pub use origin::hub_holds_only_what_nodes_wrote;
 pub use recipes::recipe_steps_in_order;
 pub use tally::Tally;
+pub use tasks::tasks_completed_once;
 
 /// One edge's ledger as the edge has it and as the hub has it.
 #[derive(Clone)]

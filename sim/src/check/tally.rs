@@ -33,6 +33,8 @@ pub struct Tally {
     pub missions_ended: u64,
     /// Starts of recipe steps checked against their needs.
     pub recipe_steps: u64,
+    /// Task completions in the cloud's ledger checked for a second completer.
+    pub tasks_completed: u64,
     /// Supervisor restarts counted by the intensity checker.
     pub restarts: u64,
     /// Frames the rogue sent that must be refused, garbage links it opened,
@@ -58,7 +60,7 @@ impl Tally {
             "checked snapshots={} positions={} refused_moves={} near_collisions={} stays={} \
              stays_unjudged={} events_lost={} appends={} appends_verified={} \
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
-             missions_planned={} missions_ended={} recipe_steps={} restarts={} kills={} kills_missed={} \
+             missions_planned={} missions_ended={} recipe_steps={} tasks_completed={} restarts={} kills={} kills_missed={} \
              rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
              yields={} deadlocks={}",
             self.snapshots,
@@ -77,6 +79,7 @@ impl Tally {
             self.missions_planned,
             self.missions_ended,
             self.recipe_steps,
+            self.tasks_completed,
             self.restarts,
             self.kills,
             self.kills_missed,

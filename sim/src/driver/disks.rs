@@ -190,6 +190,9 @@ impl OnDisks<'_> {
         let (wrong, checked) = check::recipe_steps_in_order(cloud, &crate::scenario::recipe());
         found.violations.extend(wrong);
         found.tally.recipe_steps = checked;
+        let (wrong, checked) = check::tasks_completed_once(cloud);
+        found.violations.extend(wrong);
+        found.tally.tasks_completed = checked;
     }
 }
 
