@@ -165,6 +165,18 @@ mod tests {
         assert!(field.view(at(31.0)).is_empty());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn tags_fade_on_the_runtime_clock_the_simulator_drives() {
+        let mut field = TagField::default();
+        let cell = Cell::new(1, 1);
+        field.mark(cell, TagKind::Hazard, Instant::now());
+        // Paused time moves only when told, as in a simulation.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(field.intensity(cell, TagKind::Hazard, Instant::now()), 200);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(field.intensity(cell, TagKind::Hazard, Instant::now()), 0);
+    }
+
     #[test]
     fn a_full_field_forgets_the_weakest_tag() {
         let t0 = Instant::now();
