@@ -1,6 +1,8 @@
 //! Recipes on real processes: a cloud and two edges run a 5-step diamond
 //! to completion, each step after the steps it needs, the two branches
-//! side by side; a recipe with a bad need is refused naming the file.
+//! side by side; a recipe with a bad need is refused naming the file; a
+//! sandboxed step runs the mission its guest plans, a spinning guest fails
+//! it; a capability no node offers is refused naming the file and step.
 
 mod support;
 
@@ -231,6 +233,37 @@ async fn a_sandboxed_step_runs_the_mission_its_guest_plans_and_a_spinning_guest_
             "{reason}"
         );
     }
+    // A capability no node of the cluster offers is refused, naming the
+    // file, the step and the key; one the node offers runs.
+    let fly = "[recipe]\nname = \"fly\"\n[[step]]\nname = \"over\"\ngoal = \"cover\"\nmin = [0, 0]\nmax = [2, 2]\ncapability = \"fly\"\n";
+    let file = write_file(dir.path(), "fly.toml", fly);
+    let line = format!("mission --recipe {}", file.display());
+    let (code, out, err) = console(&node.listen, &["-c", &line]).await;
+    assert_ne!(code, 0, "{out}");
+    let text = format!("{out}{err}");
+    for part in [
+        "fly.toml",
+        "step \"over\"",
+        "capability",
+        "no node of the cluster offers \"fly\"",
+        "carry",
+    ] {
+        assert!(text.contains(part), "{part} not in {text}");
+    }
+    let carry = fly.replace("\"fly\"", "\"carry\"");
+    let file = write_file(dir.path(), "carry.toml", &carry);
+    let line = format!("mission --recipe {}", file.display());
+    let (code, out, err) = console(&node.listen, &["--json", "-c", &line]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let carried = json_lines(&out)[0]["mission"].as_u64().unwrap();
+    eventually("the carriers' recipe completed", || async {
+        let (_, out, _) = console(&node.listen, &["--json", "-c", "missions"]).await;
+        let rows = json_lines(&out);
+        rows.into_iter()
+            .find(|m| m["id"] == carried && m["state"] == "Completed")
+    })
+    .await;
+
     // A module that is no step guest is refused at submission, naming the step.
     write_file(
         dir.path(),

@@ -14,7 +14,6 @@ mod layers;
 pub mod map_file;
 mod model;
 pub mod recipe;
-mod recipe_module;
 pub mod telemetry;
 
 pub use bounds::BOUNDS;

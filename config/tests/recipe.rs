@@ -197,3 +197,25 @@ fn a_sandboxed_steps_module_is_read_beside_the_file_or_refused_naming_it() {
         "{from_api}"
     );
 }
+
+#[test]
+fn a_step_may_name_its_squad_and_the_capability_its_tasks_need() {
+    let steps = "[[step]]\nname = \"hoist\"\ngoal = \"fetch\"\nitem = [1, 1]\ndock = [0, 1]\n\
+                 squad = \"heavy\"\ncapability = \"lift\"\n";
+    let r = Recipe::parse(FILE, &recipe(steps)).unwrap();
+    assert_eq!(r.steps[0].squad.as_deref(), Some("heavy"));
+    assert_eq!(r.steps[0].capability.as_deref(), Some("lift"));
+    let plan = r.plan(FILE).unwrap();
+    assert_eq!(plan.steps[0].capability.as_deref(), Some("lift"));
+    let bad = error(&steps.replace("\"lift\"\n", "\"li ft\"\n"));
+    assert!(
+        bad.contains("r.toml") && bad.contains("\"hoist\"") && bad.contains("capability"),
+        "{bad}"
+    );
+    let wait = "[[step]]\nname = \"w\"\ngoal = \"wait\"\nseconds = 1\ncapability = \"lift\"\n";
+    let bad = error(wait);
+    assert!(
+        bad.contains("capability: unknown key for a wait step"),
+        "{bad}"
+    );
+}

@@ -40,6 +40,10 @@ pub struct PlanStep {
     /// An attempt running longer fails (0: no limit).
     pub timeout_s: u64,
     pub on_failure: OnFailure,
+    /// The squad that carries the step out; `None`: the recipe's.
+    pub squad: Option<String>,
+    /// A capability its tasks need, instead of the goal's own.
+    pub capability: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +94,14 @@ impl RecipePlan {
             {
                 let why = format!("module of 1..={MAX_MODULE_BYTES} bytes");
                 return Some(format!("step {:?}: {why}", step.name));
+            }
+            let names = [&step.squad, &step.capability];
+            if let Some(bad) = names
+                .into_iter()
+                .flatten()
+                .find(|n| !is_name(n, MAX_NAME_BYTES))
+            {
+                return Some(format!("step {:?}: {bad:?} is not a name", step.name));
             }
             if step.retries > MAX_RETRIES || step.timeout_s > MAX_TIMEOUT_S {
                 return Some(format!(
@@ -150,6 +162,8 @@ mod tests {
             retries: 0,
             timeout_s: 0,
             on_failure: OnFailure::Fail,
+            squad: None,
+            capability: None,
         }
     }
 

@@ -116,6 +116,8 @@ mod tests {
             retries: 1,
             timeout_s: 0,
             on_failure,
+            squad: None,
+            capability: None,
         };
         let plan = RecipePlan {
             name: "r".into(),

@@ -19,6 +19,8 @@ fn step(name: &str, needs: &[&str], goal: StepGoal) -> PlanStep {
         retries: 0,
         timeout_s: 0,
         on_failure: OnFailure::Fail,
+        squad: None,
+        capability: None,
     }
 }
 

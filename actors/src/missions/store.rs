@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use swarmd_messages::{decode_payload, encode_payload};
 use tracing::warn;
 
-use super::book::Mission;
+use super::book::{Mission, MissionState};
 use super::recipe::RecipeRun;
 use crate::ctx::{Batch, Storage, StorageError};
 
@@ -89,5 +89,20 @@ impl<T: Stored> Store<T> {
         if let Err(e) = self.storage.apply(T::TREE, batch) {
             warn!(tree = T::TREE, id, error = %e, "finished entry not removed");
         }
+    }
+}
+
+/// Forgets the oldest finished entries of `map` (and `store`) while it holds
+/// more than `MAX_MISSIONS`; active ones are never forgotten.
+pub fn trim_finished<T: Stored>(
+    map: &mut BTreeMap<u64, T>,
+    store: &Store<T>,
+    state: impl Fn(&T) -> &MissionState,
+) {
+    while map.len() > super::MAX_MISSIONS {
+        let oldest_done = map.iter().find(|(_, v)| *state(v) != MissionState::Active);
+        let Some((&id, _)) = oldest_done else { break };
+        map.remove(&id);
+        store.forget(id);
     }
 }

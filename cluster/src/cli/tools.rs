@@ -232,8 +232,15 @@ pub fn recipe_check(file: &std::path::Path) -> ExitCode {
         println!("  wave {}: {}", i + 1, wave.join(", "));
     }
     for step in &recipe.steps {
+        let mut who = String::new();
+        if let Some(squad) = &step.squad {
+            who += &format!(", squad {squad}");
+        }
+        if let Some(capability) = &step.capability {
+            who += &format!(", needs {capability}");
+        }
         println!(
-            "  {}: {} (retries {}, timeout {} s, on failure {:?})",
+            "  {}: {} (retries {}, timeout {} s, on failure {:?}{who})",
             step.name, step.goal, step.retries, step.timeout_s, step.on_failure
         );
     }

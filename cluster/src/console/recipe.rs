@@ -22,7 +22,12 @@ pub fn parse(rest: &str) -> Result<Parsed, ParseError> {
     let recipe =
         Recipe::load(std::path::Path::new(&file)).map_err(|e| ParseError(e.to_string()))?;
     let recipe = recipe.plan(&file).map_err(|e| ParseError(e.to_string()))?;
-    Ok(run(Command::Recipe { recipe, squad }))
+    let source = file;
+    Ok(run(Command::Recipe {
+        recipe,
+        squad,
+        source,
+    }))
 }
 
 /// `dlq list`, `dlq show RUN/STEP`, `dlq replay RUN/STEP|--all`.
@@ -56,7 +61,7 @@ mod tests {
         std::fs::write(&good, text).unwrap();
         let line = format!("--recipe {} --squad alpha", good.display());
         let Ok(Parsed::Run {
-            command: Command::Recipe { recipe, squad },
+            command: Command::Recipe { recipe, squad, .. },
             ..
         }) = parse(&line)
         else {

@@ -35,9 +35,11 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Missions => super::missions::list(args).await,
         Command::Board => super::missions::board(args).await,
         Command::Dlq(dlq) => super::missions::dlq(args, dlq).await,
-        Command::Recipe { recipe, squad } => {
-            super::missions::submit_recipe(args, recipe.clone(), squad.clone()).await
-        }
+        Command::Recipe {
+            recipe,
+            squad,
+            source,
+        } => super::missions::submit_recipe(args, recipe.clone(), squad.clone(), source).await,
         Command::World => super::world::floor(args, tenant).await,
         Command::Call { path, message } => super::missions::call(args, path, message).await,
         Command::Spawn {

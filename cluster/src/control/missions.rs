@@ -83,8 +83,24 @@ pub async fn known_agents(args: &ControlArgs) -> Vec<swarmd_messages::swarm::Age
     ractor::call_t!(planner, PlannerMsg::Agents, PLANNER_TIMEOUT_MS).unwrap_or_default()
 }
 
-pub async fn submit_recipe(args: &ControlArgs, plan: RecipePlan, squad: String) -> ControlReply {
+pub async fn submit_recipe(
+    args: &ControlArgs,
+    plan: RecipePlan,
+    squad: String,
+    source: &str,
+) -> ControlReply {
     let planner = planner(args)?;
+    let offered = super::lan::offered_capabilities(args).await?;
+    for step in &plan.steps {
+        if let Some(wanted) = step.capability.as_ref().filter(|c| !offered.contains(*c)) {
+            let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+            return Err(ControlError::BadRequest(format!(
+                "{source}: step {:?}: capability: no node of the cluster offers {wanted:?} (offered: {})",
+                step.name,
+                offered.join(", ")
+            )));
+        }
+    }
     let name = plan.name.clone();
     let submitted = ractor::call_t!(
         planner,

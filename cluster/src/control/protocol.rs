@@ -85,6 +85,9 @@ pub enum Command {
     Recipe {
         recipe: swarmd_messages::recipe::RecipePlan,
         squad: String,
+        /// Where the recipe came from (its file), for errors.
+        #[serde(default)]
+        source: String,
     },
     /// The floor as the world host sees it: shelves, docks, hazards, and
     /// every agent with its node, tasks and waypoints.

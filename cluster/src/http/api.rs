@@ -268,7 +268,13 @@ pub async fn submit_recipe(State(http): State<Arc<Http>>, peer: Peer, body: Body
         .map_err(|e| bad(e.to_string()))?;
     let squad = input.squad;
     let line = format!("mission --recipe ({}) --squad {squad}", recipe.name);
-    act(&http, peer.0, line, Command::Recipe { recipe, squad }).await
+    let source = "the request's recipe".to_string();
+    let command = Command::Recipe {
+        recipe,
+        squad,
+        source,
+    };
+    act(&http, peer.0, line, command).await
 }
 
 #[derive(Debug, Deserialize)]

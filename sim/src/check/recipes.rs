@@ -74,6 +74,8 @@ mod tests {
             retries: 0,
             timeout_s: 0,
             on_failure: OnFailure::Fail,
+            squad: None,
+            capability: None,
         };
         RecipePlan {
             name: "d".into(),

@@ -26,7 +26,7 @@ impl PlannerState {
             }
         } else if self.args.demo && !self.any_active() {
             let goal = self.demo_goal();
-            self.submit(goal, "default".into()).await?;
+            self.submit(goal, "default".into(), None).await?;
         }
         Ok(())
     }
@@ -91,7 +91,7 @@ impl PlannerState {
         let open = self.open_tasks();
         for _ in open..idle {
             let goal = self.fetch_goal();
-            self.submit(goal, "default".into()).await?;
+            self.submit(goal, "default".into(), None).await?;
         }
         Ok(())
     }

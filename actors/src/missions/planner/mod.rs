@@ -20,7 +20,7 @@ mod recipes;
 
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
 use super::recipe::RecipeRun;
-use super::store::{MissionStore, RecipeStore, Store, Stored};
+use super::store::{MissionStore, RecipeStore};
 use super::trace;
 use crate::NodeCtx;
 use crate::board::{Board, BoardConfig, BoardStore};
@@ -194,10 +194,10 @@ impl Actor for MissionPlanner {
                 state.advance_recipes_if_a_mission_ended().await;
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
-                state.submit(goal, squad).await?;
+                state.submit(goal, squad, None).await?;
             }
             PlannerMsg::Submit { goal, squad, reply } => {
-                let id = state.submit(goal, squad).await?;
+                let id = state.submit(goal, squad, None).await?;
                 let _ = reply.send(id);
             }
             PlannerMsg::Tick(due) => {
@@ -278,14 +278,24 @@ impl PlannerState {
         Ok(())
     }
 
-    async fn submit(&mut self, goal: Goal, squad: String) -> Result<u64, ActorProcessingErr> {
+    /// Plans a mission of `goal` for `squad`; with `needs`, every task
+    /// needs that capability instead of the goal's own.
+    async fn submit(
+        &mut self,
+        goal: Goal,
+        squad: String,
+        needs: Option<String>,
+    ) -> Result<u64, ActorProcessingErr> {
         let id = self.next_id();
         let workers = self
             .agents
             .values()
             .filter(|a| a.status.squad == squad)
             .count();
-        let tasks = book::split(&goal, self.args.plan.as_ref(), workers);
+        let mut tasks = book::split(&goal, self.args.plan.as_ref(), workers);
+        if let Some(needs) = needs {
+            tasks.iter_mut().for_each(|t| t.needs = Some(needs.clone()));
+        }
         let mission = Mission {
             id,
             trace_id: trace::fresh_trace_id(&*self.args.ctx.entropy),
@@ -424,8 +434,8 @@ impl PlannerState {
 
     /// Forgets the oldest finished missions and runs beyond `MAX_MISSIONS`.
     fn trim(&mut self) {
-        trim_finished(&mut self.missions, &self.store, |m| &m.state);
-        trim_finished(&mut self.recipes, &self.recipe_store, |r| &r.state);
+        super::store::trim_finished(&mut self.missions, &self.store, |m| &m.state);
+        super::store::trim_finished(&mut self.recipes, &self.recipe_store, |r| &r.state);
     }
 
     /// How many tasks of active missions the book gives each agent.
@@ -477,20 +487,5 @@ impl PlannerState {
         if let Err(why) = router::cast(self.args.router.as_ref(), to, msg) {
             warn!(agent = %to.name, %why, "cannot reach agent");
         }
-    }
-}
-
-/// Forgets the oldest finished entries of `map` (and `store`) while it holds
-/// more than `MAX_MISSIONS`; active ones are never forgotten.
-fn trim_finished<T: Stored>(
-    map: &mut BTreeMap<u64, T>,
-    store: &Store<T>,
-    state: impl Fn(&T) -> &MissionState,
-) {
-    while map.len() > MAX_MISSIONS {
-        let oldest_done = map.iter().find(|(_, v)| *state(v) != MissionState::Active);
-        let Some((&id, _)) = oldest_done else { break };
-        map.remove(&id);
-        store.forget(id);
     }
 }

@@ -137,7 +137,10 @@ impl PlannerState {
         let now = self.now_us();
         self.plan_sandboxed_steps(id, &mut out).await;
         for (step, goal) in std::mem::take(&mut out.start) {
-            let change = match self.submit(goal, squad.clone()).await {
+            let plan = &self.recipes[&id].plan.steps[step];
+            let squad = plan.squad.clone().unwrap_or_else(|| squad.clone());
+            let needs = plan.capability.clone();
+            let change = match self.submit(goal, squad, needs).await {
                 Ok(mission) => self
                     .recipes
                     .get_mut(&id)

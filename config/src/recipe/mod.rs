@@ -12,7 +12,11 @@ use swarmd_messages::recipe::{PlanStep, RecipePlan, StepGoal as PlanGoal};
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 use toml::{Table, Value};
 
-use crate::recipe_module::read_module;
+mod module;
+mod params;
+
+use module::read_module;
+use params::Params;
 
 /// The limits and failure policies are the wire's: what passes here runs.
 pub use swarmd_messages::recipe::{MAX_RETRIES, MAX_STEPS, MAX_TIMEOUT_S, OnFailure};
@@ -33,6 +37,11 @@ pub struct Step {
     pub retries: u32,
     pub timeout_s: u64,
     pub on_failure: OnFailure,
+    /// The squad whose agents carry the step out; `None`: the recipe's.
+    pub squad: Option<String>,
+    /// A capability every agent taking the step's tasks must have (instead
+    /// of the goal's own, e.g. `carry` for a fetch).
+    pub capability: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +247,8 @@ impl Recipe {
                     retries: step.retries,
                     timeout_s: step.timeout_s,
                     on_failure: step.on_failure,
+                    squad: step.squad.clone(),
+                    capability: step.capability.clone(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -356,6 +367,8 @@ fn parse_step(file: &str, index: usize, raw: &Value) -> Result<Step, RecipeError
         retries: p.uint("retries", 0, u64::from(MAX_RETRIES))? as u32,
         timeout_s: p.uint("timeout_s", 600, MAX_TIMEOUT_S)?,
         on_failure: p.on_failure()?,
+        squad: p.optional_name("squad")?,
+        capability: p.optional_name("capability")?,
         name,
     })
 }
@@ -363,109 +376,12 @@ fn parse_step(file: &str, index: usize, raw: &Value) -> Result<Step, RecipeError
 /// The parameters each goal takes.
 fn goal_params(goal: &str) -> Option<&'static [&'static str]> {
     Some(match goal {
-        "cover" => &["min", "max"],
-        "fetch" => &["item", "dock"],
+        "cover" => &["min", "max", "squad", "capability"],
+        "fetch" => &["item", "dock", "squad", "capability"],
         "wait" => &["seconds"],
-        "sandboxed" => &["module"],
+        "sandboxed" => &["module", "squad", "capability"],
         _ => return None,
     })
-}
-
-/// A step's table, read key by key.
-struct Params<'a, F: Fn(&str, &str) -> RecipeError> {
-    table: &'a Table,
-    fail: &'a F,
-}
-
-impl<F: Fn(&str, &str) -> RecipeError> Params<'_, F> {
-    fn goal(&self, goal: &str) -> Result<StepGoal, RecipeError> {
-        Ok(match goal {
-            "cover" => StepGoal::Cover {
-                sector: Rect {
-                    min: self.cell("min")?,
-                    max: self.cell("max")?,
-                },
-            },
-            "fetch" => StepGoal::Fetch {
-                item: self.cell("item")?,
-                dock: self.cell("dock")?,
-            },
-            "wait" => StepGoal::Wait {
-                seconds: self.required_uint("seconds", MAX_TIMEOUT_S)?,
-            },
-            _ => StepGoal::Sandboxed {
-                module: self.text("module").map(PathBuf::from)?,
-            },
-        })
-    }
-
-    fn cell(&self, key: &str) -> Result<Cell, RecipeError> {
-        let why = "must be [x, y], two integers";
-        let Some(Value::Array(xy)) = self.table.get(key) else {
-            return Err((self.fail)(key, why));
-        };
-        let coord = |v: &Value| v.as_integer().and_then(|i| i32::try_from(i).ok());
-        match xy.as_slice() {
-            [x, y] => match (coord(x), coord(y)) {
-                (Some(x), Some(y)) => Ok(Cell::new(x, y)),
-                _ => Err((self.fail)(key, why)),
-            },
-            _ => Err((self.fail)(key, why)),
-        }
-    }
-
-    fn text(&self, key: &str) -> Result<String, RecipeError> {
-        match self.table.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            _ => Err((self.fail)(key, "missing or not a non-empty string")),
-        }
-    }
-
-    fn uint(&self, key: &str, default: u64, max: u64) -> Result<u64, RecipeError> {
-        match self.table.get(key) {
-            None => Ok(default),
-            Some(_) => self.required_uint(key, max),
-        }
-    }
-
-    fn required_uint(&self, key: &str, max: u64) -> Result<u64, RecipeError> {
-        let value = self.table.get(key).and_then(Value::as_integer);
-        match value.and_then(|v| u64::try_from(v).ok()) {
-            Some(v) if v <= max => Ok(v),
-            _ => Err((self.fail)(
-                key,
-                &format!("must be an integer from 0 to {max}"),
-            )),
-        }
-    }
-
-    fn needs(&self) -> Result<Vec<String>, RecipeError> {
-        let why = "must be a list of step names";
-        match self.table.get("needs") {
-            None => Ok(Vec::new()),
-            Some(Value::Array(names)) => names
-                .iter()
-                .map(|n| {
-                    n.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| (self.fail)("needs", why))
-                })
-                .collect(),
-            Some(_) => Err((self.fail)("needs", why)),
-        }
-    }
-
-    fn on_failure(&self) -> Result<OnFailure, RecipeError> {
-        match self.table.get("on_failure").map(Value::as_str) {
-            None | Some(Some("fail")) => Ok(OnFailure::Fail),
-            Some(Some("skip")) => Ok(OnFailure::Skip),
-            Some(Some("continue")) => Ok(OnFailure::Continue),
-            Some(_) => Err((self.fail)(
-                "on_failure",
-                "must be \"fail\", \"skip\" or \"continue\"",
-            )),
-        }
-    }
 }
 
 impl fmt::Display for StepGoal {

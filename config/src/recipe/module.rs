@@ -6,7 +6,7 @@ use std::path::Path;
 
 use swarmd_messages::recipe::MAX_MODULE_BYTES;
 
-use crate::recipe::RecipeError;
+use super::RecipeError;
 
 /// The bytes of `module` (relative to `beside`), bounded; `None` for
 /// `beside`: the recipe is no file, so there is nothing to read.
