@@ -122,6 +122,12 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
     };
     assert_eq!(about("fifo"), 2, "two grants: {decided:?}");
     assert!(about("lease") >= 1, "the expiry recorded: {decided:?}");
+    let closed: Vec<&Value> = decided
+        .iter()
+        .filter(|d| d["policy"] == "completion" && d["task"] == key)
+        .map(|d| &d["agent"])
+        .collect();
+    assert_eq!(closed, ["second-1"], "{decided:?}");
     drop(second);
 }
 

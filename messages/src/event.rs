@@ -109,8 +109,9 @@ pub enum EventKind {
         detail: String,
     },
     /// The task board decided: `policy` (`fifo`, `srpt`, `backpressure`,
-    /// `rate_limit`, `circuit_breaker`, `lease`, `idempotency`,
-    /// `dead_letter`) took `decision` about `task` (`MISSION/TASK`) or `agent`.
+    /// `rate_limit`, `circuit_breaker`, `lease`, `completion` (the agent
+    /// whose `Done` closed the task's key), `idempotency`, `dead_letter`)
+    /// took `decision` about `task` (`MISSION/TASK`) or `agent`.
     PolicyDecision {
         policy: String,
         task: Option<String>,

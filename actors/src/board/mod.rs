@@ -189,6 +189,8 @@ impl Board {
         }
         self.remember_done(key, agent, attempt);
         self.stats.completed += 1;
+        let detail = format!("completed by {agent}'s attempt {attempt}: its key is closed");
+        self.decide("completion", Some(key), Some(agent), detail);
         if let Some(t) = self.breaker(&entry.posting.kind).succeeded() {
             self.breaker_changed(&entry.posting.kind, t);
         }

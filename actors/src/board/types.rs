@@ -142,7 +142,7 @@ pub enum Returned {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// `fifo`, `srpt`, `backpressure`, `rate_limit`, `circuit_breaker`,
-    /// `lease`, `idempotency` or `dead_letter`.
+    /// `lease`, `completion`, `idempotency` or `dead_letter`.
     pub policy: &'static str,
     pub task: Option<TaskKey>,
     pub agent: Option<String>,
