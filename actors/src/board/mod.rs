@@ -197,6 +197,11 @@ impl Board {
         Completion::Completed
     }
 
+    /// Drops task `key`, whatever its state (the book has ended it).
+    pub fn forget(&mut self, key: TaskKey) {
+        self.remove(key);
+    }
+
     /// Drops every task of `mission` (it ended): leases held on them lapse.
     pub fn withdraw(&mut self, mission: u64) {
         let keys: Vec<TaskKey> = self

@@ -116,8 +116,12 @@ impl PlannerState {
         };
         let before = mission.clone();
         let Some(assignment) = book::grant(mission, key.task, &lease.agent, lease.attempt) else {
-            // The book no longer wants it (a crash between saves): drop it.
-            self.board.withdraw(key.mission);
+            // The book no longer wants it (a crash between saves): the
+            // mission ended, or this task did.
+            match mission.state {
+                MissionState::Active => self.board.forget(key),
+                _ => self.board.withdraw(key.mission),
+            }
             return;
         };
         let to = self.agents[&lease.agent].status.agent.clone();
@@ -143,13 +147,23 @@ impl PlannerState {
             TaskOutcome::Progress { .. } => return,
             TaskOutcome::Done => match self.board.complete(key, agent, attempt) {
                 Completion::Completed => Finish::Done,
-                Completion::Repeat | Completion::Duplicate | Completion::NotHeld => return,
-                Completion::Unknown => return,
+                // Not on the board (its save was lost: a full disk, a
+                // crash) but the book's: the book's lease decides.
+                Completion::Unknown if self.book_holds(key, agent, attempt) => Finish::Done,
+                Completion::Repeat
+                | Completion::Duplicate
+                | Completion::NotHeld
+                | Completion::Unknown => return,
             },
             TaskOutcome::Failed { reason } => {
                 let now = self.now_us();
                 match self.board.fail(key, agent, attempt, reason, now) {
                     Some(returned) => self.finish_for(key, returned, reason),
+                    None if self.board.entry(key).is_none()
+                        && self.book_holds(key, agent, attempt) =>
+                    {
+                        Finish::Reopened
+                    }
                     None => return,
                 }
             }
@@ -174,16 +188,25 @@ impl PlannerState {
             let mission = self.missions.get_mut(&id).expect("active");
             let before = mission.clone();
             let opened = book::reconcile(mission, status);
-            for task in opened {
-                self.lose(
-                    TaskKey { mission: id, task },
-                    agent,
-                    "missing from its statuses",
-                )
-                .await;
-            }
+            // Recorded before the board's verdict, which may end the task.
             self.changed(&before, &why).await;
+            for task in opened {
+                let key = TaskKey { mission: id, task };
+                self.lose(key, agent, "missing from its statuses").await;
+            }
         }
+    }
+
+    /// Whether the book gives task `key` to `agent` for lease `attempt`.
+    fn book_holds(&self, key: TaskKey, agent: &str, attempt: u32) -> bool {
+        let Some(mission) = self.missions.get(&key.mission) else {
+            return false;
+        };
+        mission.tasks.iter().any(|t| {
+            t.id == key.task
+                && t.attempts == attempt
+                && matches!(&t.state, TaskState::Assigned { agent: a, .. } if a == agent)
+        })
     }
 
     /// Whether `status` lists every task given to its agent: one that does
@@ -216,6 +239,11 @@ impl PlannerState {
     pub(super) async fn expire_leases(&mut self) {
         let now = self.now_us();
         for (key, agent, returned) in self.board.expire(now) {
+            // A holder that let its lease lapse claims nothing more until
+            // it is heard again: its last status is stale.
+            if let Some(known) = self.agents.get_mut(&agent) {
+                known.asking = false;
+            }
             let held = self.missions.get(&key.mission).is_some_and(|m| {
                 m.tasks.iter().any(|t| {
                     t.id == key.task
