@@ -71,7 +71,7 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
     let dir = tempfile::tempdir().unwrap();
     // Leases end long before the planner would call the agent silent.
     let cloud_toml =
-        "[agents]\nboot = 0\n[board]\nlease_ms = 1500\n[world]\nagent_timeout_ms = 60000\n";
+        "[agents]\nboot = 0\n[board]\nlease_ms = 3000\n[world]\nagent_timeout_ms = 60000\n";
     let cloud = start(dir.path(), "cloud", cloud_toml, &["--role", "cloud"]).await;
     let join = ["--join", cloud.listen.as_str()];
     let carrier = "[agents]\nboot = 1\ncapabilities = [\"move\", \"carry\"]\n";
@@ -110,7 +110,12 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
         .map(|t| &t["change"]["Assigned"]["agent"])
         .filter(|a| a.is_string())
         .collect();
-    assert_eq!(assigned, ["first-1", "second-1"], "{tasks:?}");
+    // The killed agent held it once, and claimed nothing after its lease
+    // lapsed; the other agent held it last.
+    assert_eq!(assigned.first().copied(), Some(&Value::from("first-1")), "{tasks:?}");
+    let by_first = assigned.iter().filter(|a| **a == "first-1").count();
+    assert_eq!(by_first, 1, "{tasks:?}");
+    assert_eq!(assigned.last().copied(), Some(&Value::from("second-1")), "{tasks:?}");
     let ended = tasks.iter().filter(|t| t["change"].get("Ended").is_some());
     assert_eq!(ended.count(), 1, "completed once: {tasks:?}");
     let decided = decisions(&cloud).await;
@@ -120,7 +125,7 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
             .filter(|d| d["policy"] == policy && d["task"] == key)
             .count()
     };
-    assert_eq!(about("fifo"), 2, "two grants: {decided:?}");
+    assert_eq!(about("fifo"), assigned.len(), "a grant per assignment: {decided:?}");
     assert!(about("lease") >= 1, "the expiry recorded: {decided:?}");
     let closed: Vec<&Value> = decided
         .iter()
