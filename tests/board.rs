@@ -112,10 +112,18 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
         .collect();
     // The killed agent held it once, and claimed nothing after its lease
     // lapsed; the other agent held it last.
-    assert_eq!(assigned.first().copied(), Some(&Value::from("first-1")), "{tasks:?}");
+    assert_eq!(
+        assigned.first().copied(),
+        Some(&Value::from("first-1")),
+        "{tasks:?}"
+    );
     let by_first = assigned.iter().filter(|a| **a == "first-1").count();
     assert_eq!(by_first, 1, "{tasks:?}");
-    assert_eq!(assigned.last().copied(), Some(&Value::from("second-1")), "{tasks:?}");
+    assert_eq!(
+        assigned.last().copied(),
+        Some(&Value::from("second-1")),
+        "{tasks:?}"
+    );
     let ended = tasks.iter().filter(|t| t["change"].get("Ended").is_some());
     assert_eq!(ended.count(), 1, "completed once: {tasks:?}");
     let decided = decisions(&cloud).await;
@@ -125,7 +133,11 @@ async fn a_killed_edges_lease_expires_and_another_agent_completes_the_task_once(
             .filter(|d| d["policy"] == policy && d["task"] == key)
             .count()
     };
-    assert_eq!(about("fifo"), assigned.len(), "a grant per assignment: {decided:?}");
+    assert_eq!(
+        about("fifo"),
+        assigned.len(),
+        "a grant per assignment: {decided:?}"
+    );
     assert!(about("lease") >= 1, "the expiry recorded: {decided:?}");
     let closed: Vec<&Value> = decided
         .iter()
