@@ -34,6 +34,8 @@ pub const HAZARD_TTL: Duration = Duration::from_secs(5);
 pub const MAX_PEERS: usize = 4096;
 pub const MAX_HAZARDS: usize = 256;
 pub const OUTBOX_CAPACITY: usize = 256;
+/// How long one answer to `tagged` serves every agent of the node.
+pub const TAG_QUERY_EVERY: Duration = Duration::from_millis(100);
 
 /// What the node's peer traffic has done, for stats and tests.
 #[derive(Debug, Default)]
@@ -78,6 +80,8 @@ struct Board {
     /// Agents that marked through this link: their marks coming back over
     /// the mesh are this node's own, already counted (at most `MAX_PEERS`).
     markers: BTreeSet<String>,
+    /// The latest `tagged` answer: which kind, from which intensity, when.
+    tag_query: Option<(TagKind, u32, Instant, Vec<Cell>)>,
     last_prune: Option<Instant>,
 }
 
@@ -170,11 +174,22 @@ impl PeerLink {
         }
     }
 
-    /// Cells whose `kind` tag is at least `threshold` now.
+    /// Cells whose `kind` tag is at least `threshold` now. Every agent of
+    /// the node asks on every Situation tick, so the answer is worked out
+    /// at most once per `TAG_QUERY_EVERY` and shared (a tag fades by at most
+    /// 2 % of its range in that time, a congested one).
     pub fn tagged(&self, kind: TagKind, threshold: u32) -> Vec<Cell> {
-        self.lock()
-            .tags
-            .cells_at_least(kind, threshold, Instant::now())
+        let now = Instant::now();
+        let mut board = self.lock();
+        if let Some((k, t, at, cells)) = &board.tag_query
+            && (*k, *t) == (kind, threshold)
+            && now.saturating_duration_since(*at) < TAG_QUERY_EVERY
+        {
+            return cells.clone();
+        }
+        let cells = board.tags.cells_at_least(kind, threshold, now);
+        board.tag_query = Some((kind, threshold, now, cells.clone()));
+        cells
     }
 
     /// Every tag standing now.
