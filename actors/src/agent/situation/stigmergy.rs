@@ -12,7 +12,9 @@ use swarmd_messages::swarm::Cell;
 use super::SituationState;
 
 /// A congested tag this strong (of `tags::MAX_INTENSITY`) is routed around:
-/// about two marks within its TTL, so one stray refusal steers nobody.
+/// one mark (400) steers for about a second as it fades to 300; repeated
+/// marks keep a cell avoided. (500, two marks, steered too little to cut
+/// refused moves in the warehouse.)
 pub(super) const AVOID_AT: u32 = 300;
 
 impl SituationState {
