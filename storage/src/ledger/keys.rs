@@ -3,13 +3,16 @@
 //! high-water mark. Strings are length-prefixed, so no name can forge another's
 //! prefix; sequence numbers and times are big-endian, so keys sort in order.
 //!
-//! Index entries are posting lists: one entry per committed batch and index
-//! value, holding the seqs of that batch's events with that value. sled's cost
-//! is per key, so this keeps a commit near one key per event.
+//! Events are stored in blocks (`block.rs`): one value per commit batch,
+//! tenant and node (split at 64 KiB), keyed by its first seq. Index entries
+//! are posting lists: one entry per committed batch and index value, holding
+//! the seqs of that batch's events with that value. sled's cost is per key,
+//! so a commit of hundreds of events writes a handful of keys.
 //!
 //! | prefix | key | value |
 //! |---|---|---|
-//! | `e` | tenant, node, seq | the event |
+//! | `b` | tenant, node, first seq | block: the batch's events of that tenant |
+//! | `e` | tenant, node, seq | one event: of a ledger written before blocks, or one a hub received below seqs it held |
 //! | `a` | tenant, agent, node, first seq | posting: node, seqs |
 //! | `t` | tenant, trace id, node, first seq | posting: node, seqs |
 //! | `k` | tenant, kind, node, first seq | posting: node, seqs |
@@ -20,6 +23,7 @@
 
 pub const TREE: &str = "ledger";
 
+const BLOCK: u8 = b'b';
 const EVENT: u8 = b'e';
 const BY_AGENT: u8 = b'a';
 const BY_TRACE: u8 = b't';
@@ -58,6 +62,22 @@ impl Key {
         self.0
     }
 }
+
+pub fn block(tenant: &str, node: &str, first_seq: u64) -> Vec<u8> {
+    Key::new(BLOCK)
+        .text(tenant)
+        .text(node)
+        .u64(first_seq)
+        .done()
+}
+
+pub fn blocks_of_node(tenant: &str, node: &str) -> Vec<u8> {
+    Key::new(BLOCK).text(tenant).text(node).done()
+}
+
+/// The prefixes under which events are stored: blocks, and single events.
+pub const BLOCK_PREFIX: u8 = BLOCK;
+pub const EVENT_PREFIX: u8 = EVENT;
 
 pub fn event(tenant: &str, node: &str, seq: u64) -> Vec<u8> {
     Key::new(EVENT).text(tenant).text(node).u64(seq).done()

@@ -7,7 +7,9 @@
 //! library-only for now: tests and embedders call them; the console's
 //! `replay` and `swarmd ledger export` are where the node will offer them.
 
+mod block;
 mod commit;
+mod events;
 mod forward;
 mod hub;
 pub mod keys;
@@ -18,6 +20,7 @@ mod replay;
 mod retention;
 mod writer;
 
+pub use events::EventLookup;
 pub use forward::{
     Forwarder, ForwarderArgs, ForwarderConfig, ForwarderMsg, Hub, HubError, forwarder_child,
     persisted_cursor,

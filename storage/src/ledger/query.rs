@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use swarmd_messages::Event;
 
+use super::events::{EventLookup, seq_range};
 use super::keys::{self, TREE};
-use super::record::{LogPosting, Posting, decode_event, from_bytes};
+use super::record::{LogPosting, Posting, from_bytes};
 use crate::{Storage, StorageError};
 
 /// No query returns more than this, whatever limit it asks for.
@@ -58,13 +59,7 @@ impl LedgerReader {
         let tenant = query.tenant.as_str();
         match &query.select {
             Selector::Seq { node, from, to } => {
-                let rows = self.storage.scan(
-                    TREE,
-                    &keys::event(tenant, node, *from),
-                    Some(&keys::event(tenant, node, *to)),
-                    limit,
-                )?;
-                rows.iter().map(|(_, v)| decode_event(v)).collect()
+                seq_range(&*self.storage, tenant, node, (*from, *to), limit)
             }
             Selector::Time { from_us, to_us } => self.through_index(
                 tenant,
@@ -102,6 +97,7 @@ impl LedgerReader {
         limit: usize,
     ) -> Result<Vec<Event>, StorageError> {
         let mut events = Vec::new();
+        let mut lookup = EventLookup::new(&*self.storage);
         let mut from = from.to_vec();
         let mut chunk = FIRST_CHUNK;
         while events.len() < limit {
@@ -112,7 +108,7 @@ impl LedgerReader {
                     if events.len() == limit {
                         return Ok(events);
                     }
-                    events.push(self.event(tenant, &posting.node, seq)?);
+                    events.push(lookup.indexed(tenant, &posting.node, seq)?);
                 }
             }
             match rows.last() {
@@ -122,15 +118,6 @@ impl LedgerReader {
             chunk = (chunk * 2).min(INDEX_CHUNK);
         }
         Ok(events)
-    }
-
-    fn event(&self, tenant: &str, node: &str, seq: u64) -> Result<Event, StorageError> {
-        match self.storage.get(TREE, &keys::event(tenant, node, seq))? {
-            Some(bytes) => decode_event(&bytes),
-            None => Err(StorageError::Corrupt(format!(
-                "an index points at missing event {node}/{seq}"
-            ))),
-        }
     }
 
     /// Up to `limit` of `node`'s events from `from_seq` on, in seq order, any tenant.
@@ -151,6 +138,7 @@ impl LedgerReader {
             _ => prefix.clone(),
         };
         let mut events = Vec::new();
+        let mut lookup = EventLookup::new(&*self.storage);
         let mut chunk = FIRST_CHUNK;
         while events.len() < limit {
             let rows = self.storage.scan(TREE, &from, Some(&end), chunk)?;
@@ -160,7 +148,7 @@ impl LedgerReader {
                     if events.len() == limit {
                         return Ok(events);
                     }
-                    events.push(self.event(&tenant, node, seq)?);
+                    events.push(lookup.indexed(&tenant, node, seq)?);
                 }
             }
             match rows.last() {

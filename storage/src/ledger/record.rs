@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use swarmd_messages::{CodecError, Envelope, Event, decode, encode};
 
+use super::block::{encode_block, split_into_blocks};
 use super::keys;
 use crate::{Batch, StorageError};
 
@@ -125,15 +126,41 @@ pub fn put_events(batch: &mut Batch, events: &[Event]) -> Result<(), StorageErro
     Ok(())
 }
 
-/// `put_events` for events the caller has already encoded.
+/// As `put_events`, each event under a key of its own (not in a block): for
+/// events that arrive below seqs already held.
+pub fn put_events_alone(batch: &mut Batch, events: &[Event]) -> Result<(), StorageError> {
+    let mut postings = Postings::default();
+    for event in events {
+        let key = keys::event(&event.tenant, &event.id.node, event.id.seq);
+        batch.insert(key, encode_event(event)?);
+        postings.add(event);
+    }
+    postings.write(batch);
+    Ok(())
+}
+
+/// One tenant's and node's encoded events of a batch: `(seq, bytes)`.
+type EncodedRun = Vec<(u64, Vec<u8>)>;
+
+/// `put_events` for events the caller has already encoded: each tenant's
+/// and node's events go into blocks, in seq order.
 pub fn put_encoded<'a>(batch: &mut Batch, events: impl IntoIterator<Item = (&'a Event, Vec<u8>)>) {
     let mut postings = Postings::default();
+    let mut runs: Vec<((&str, &str), EncodedRun)> = Vec::new();
     for (event, bytes) in events {
-        batch.insert(
-            keys::event(&event.tenant, &event.id.node, event.id.seq),
-            bytes,
-        );
+        let owner = (event.tenant.as_str(), event.id.node.as_str());
+        match runs.iter_mut().find(|(o, _)| *o == owner) {
+            Some((_, run)) => run.push((event.id.seq, bytes)),
+            None => runs.push((owner, vec![(event.id.seq, bytes)])),
+        }
         postings.add(event);
+    }
+    for ((tenant, node), mut run) in runs {
+        run.sort_by_key(|(seq, _)| *seq);
+        for events in split_into_blocks(&run) {
+            let block = encode_block(events.iter().map(|(seq, bytes)| (*seq, bytes.as_slice())));
+            batch.insert(keys::block(tenant, node, events[0].0), block);
+        }
     }
     postings.write(batch);
 }

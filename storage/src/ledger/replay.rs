@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use swarmd_messages::{Event, EventId};
 use tracing::warn;
 
+use super::events::EventLookup;
 use super::keys::{self, TREE};
 use super::query::LedgerReader;
-use super::record::{Posting, decode_event, from_bytes, u64_value};
+use super::record::{Posting, from_bytes, u64_value};
 use crate::{Batch, Storage, StorageError};
 
 /// How events change an agent's state. `apply` must be deterministic: replay
@@ -97,6 +98,7 @@ fn replay_to<F: Fold>(
         },
         None => prefix.clone(),
     };
+    let mut lookup = EventLookup::new(&**storage);
     loop {
         let rows = storage.scan(TREE, &from, Some(&end), CHUNK)?;
         for (index_key, value) in &rows {
@@ -106,12 +108,7 @@ fn replay_to<F: Fold>(
                 if done_through.as_ref().is_some_and(|done| position <= *done) {
                     continue;
                 }
-                let bytes = storage
-                    .get(TREE, &keys::event(tenant, &posting.node, seq))?
-                    .ok_or_else(|| {
-                        StorageError::Corrupt("an index points at a missing event".into())
-                    })?;
-                let event = decode_event(&bytes)?;
+                let event = lookup.indexed(tenant, &posting.node, seq)?;
                 if !upto.includes(&event) {
                     return Ok((state, last));
                 }

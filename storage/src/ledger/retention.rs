@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
-use swarmd_messages::EventId;
+use swarmd_messages::{Event, EventId};
 
+use super::block::{Block, encode_block};
 use super::keys::{self, INDEX_PREFIXES, LOG_PREFIX, TREE};
 use super::query::{LedgerReader, MAX_QUERY_LIMIT, Query, Selector};
 use super::record::{LogPosting, Posting, decode_event, from_bytes, to_bytes};
@@ -36,7 +37,9 @@ const WRITE_CHUNK: usize = 1024;
 struct Row {
     time_us: u64,
     bytes: u64,
+    /// The key of the block that holds it, or its own key.
     key: Vec<u8>,
+    in_block: bool,
     id: EventId,
     tenant: String,
 }
@@ -99,12 +102,8 @@ pub async fn enforce_retention(
             report.kept += 1;
         }
     }
-    for chunk in doomed.chunks(WRITE_CHUNK) {
-        let mut batch = Batch::default();
-        chunk.iter().for_each(|row| batch.remove(row.key.clone()));
-        storage.apply(TREE, batch)?;
-        report.deleted += chunk.len() as u64;
-    }
+    delete(storage, &doomed)?;
+    report.deleted = doomed.len() as u64;
     let mut gone: Gone = HashMap::new();
     for row in doomed {
         gone.entry(row.id.node).or_default().insert(row.id.seq);
@@ -119,18 +118,71 @@ pub async fn enforce_retention(
 
 fn all_events(storage: &dyn Storage) -> Result<Vec<Row>, StorageError> {
     let mut rows = Vec::new();
-    for_each_row(storage, b'e', |key, value| {
-        let event = decode_event(value)?;
+    let mut add = |key: &[u8], in_block: bool, bytes: usize, event: Event| {
         rows.push(Row {
             time_us: event.time_us,
-            bytes: (key.len() + value.len()) as u64,
+            bytes: bytes as u64,
             key: key.to_vec(),
+            in_block,
             id: event.id,
             tenant: event.tenant,
-        });
+        })
+    };
+    for_each_row(storage, keys::EVENT_PREFIX, |key, value| {
+        add(key, false, key.len() + value.len(), decode_event(value)?);
+        Ok(())
+    })?;
+    for_each_row(storage, keys::BLOCK_PREFIX, |key, value| {
+        for (_, bytes) in Block::parse(value.to_vec())?.iter() {
+            add(
+                key,
+                true,
+                BLOCK_ENTRY_BYTES + bytes.len(),
+                decode_event(bytes)?,
+            );
+        }
         Ok(())
     })?;
     Ok(rows)
+}
+
+/// What an event in a block takes besides its own bytes: its index entry.
+const BLOCK_ENTRY_BYTES: usize = 12;
+
+/// Deletes the doomed events: single keys go, blocks lose them (a block
+/// left empty goes; one with survivors is rewritten under the same key).
+fn delete(storage: &dyn Storage, doomed: &[Row]) -> Result<(), StorageError> {
+    let mut from_blocks: HashMap<&[u8], HashSet<u64>> = HashMap::new();
+    let mut batch = Batch::default();
+    for row in doomed {
+        if row.in_block {
+            from_blocks.entry(&row.key).or_default().insert(row.id.seq);
+        } else {
+            batch.remove(row.key.clone());
+        }
+        if batch.len() >= WRITE_CHUNK {
+            storage.apply(TREE, std::mem::take(&mut batch))?;
+        }
+    }
+    for (key, seqs) in from_blocks {
+        let Some(value) = storage.get(TREE, key)? else {
+            continue;
+        };
+        let block = Block::parse(value)?;
+        let kept: Vec<(u64, &[u8])> = block
+            .iter()
+            .filter(|(seq, _)| !seqs.contains(seq))
+            .collect();
+        if kept.is_empty() {
+            batch.remove(key.to_vec());
+        } else {
+            batch.insert(key.to_vec(), encode_block(kept.into_iter()));
+        }
+        if batch.len() >= WRITE_CHUNK {
+            storage.apply(TREE, std::mem::take(&mut batch))?;
+        }
+    }
+    storage.apply(TREE, batch)
 }
 
 /// Deleted seqs, by node.
