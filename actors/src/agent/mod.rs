@@ -15,6 +15,7 @@
 mod floor;
 mod kind;
 mod negotiation;
+mod peer_states;
 mod peers;
 pub mod planning;
 mod reflex;

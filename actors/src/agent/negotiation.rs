@@ -4,54 +4,42 @@
 //! peer steps aside even with nothing to do) and never the reflex's safety
 //! rules (the step aside is checked like any other).
 
-use ractor::ActorRef;
+use std::sync::Arc;
+
+use ractor::{ActorId, ActorRef};
+use swarmd_messages::encode_payload;
 use swarmd_messages::swarm::{Cell, YieldRequest, yield_key};
-use swarmd_messages::{decode_payload, encode_payload};
-use tokio::task::JoinHandle;
 use tracing::debug;
 
-use super::{AgentWiring, SituationMsg};
+use super::{AgentWiring, PeerLink, SituationMsg};
 
 /// A blocked agent asks again at most once per this many situation ticks.
 pub const ASK_EVERY_TICKS: u64 = 20;
 
-/// The task that hands yield requests to Situation; stops with it.
-pub struct Listener(Option<JoinHandle<()>>);
+/// While it lives, the agent's Situation hears yield requests (through the
+/// node's peer link for its tenant: one subscription per node, not per agent).
+pub struct Listener {
+    link: Arc<PeerLink>,
+    agent: String,
+    situation: ActorId,
+}
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
+        self.link.stop_yield_requests(&self.agent, self.situation);
     }
 }
 
-/// Listens for yield requests and hands them to the agent's Situation
-/// (not at all when this node has no mesh).
-pub async fn listen(w: &AgentWiring, situation: ActorRef<SituationMsg>) -> Listener {
-    Listener(listen_task(w, situation).await)
-}
-
-async fn listen_task(w: &AgentWiring, situation: ActorRef<SituationMsg>) -> Option<JoinHandle<()>> {
-    let key = yield_key(&w.spec.tenant);
-    let mut subscription = match w.ctx.mesh.subscribe(&key).await {
-        Ok(s) => s,
-        Err(e) => {
-            debug!(agent = %w.name(), error = %e, "no mesh: this agent cannot negotiate");
-            return None;
-        }
-    };
-    let me = w.name().to_string();
-    Some(tokio::spawn(async move {
-        while let Some(sample) = subscription.recv().await {
-            let Ok(request) = decode_payload::<YieldRequest>(&sample.payload) else {
-                continue;
-            };
-            if request.from != me && situation.cast(SituationMsg::YieldAsked(request)).is_err() {
-                return;
-            }
-        }
-    }))
+/// Hands yield requests to the agent's Situation (none when the node has no mesh).
+pub fn listen(w: &AgentWiring, link: Arc<PeerLink>, situation: ActorRef<SituationMsg>) -> Listener {
+    let agent = w.name().to_string();
+    let id = situation.get_id();
+    link.hear_yield_requests(&agent, situation);
+    Listener {
+        link,
+        agent,
+        situation: id,
+    }
 }
 
 /// Asks the peers on `cells` to step aside.

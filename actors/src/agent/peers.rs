@@ -1,7 +1,8 @@
 //! The horizontal plane on one node (DESIGN §3): agents announce their state
 //! and the hazards they see over the mesh, and read their peers' from a
-//! board. One subscription and one outbox per tenant and node, however many
-//! agents the node runs, so the cost of a peer's state is paid once per node.
+//! board; yield requests reach this node's agents through it too. One
+//! subscription per key and one outbox per tenant and node, however many
+//! agents the node runs, so the cost of a peer's message is paid once per node.
 //!
 //! Bounds: the outbox holds `OUTBOX_CAPACITY` messages and drops the oldest
 //! (counted), so announcing never waits on the mesh; the board holds
@@ -13,16 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use ractor::{ActorId, ActorRef};
 use swarmd_messages::peer::{
     HazardSeen, PeerState, TagKind, TagMark, hazard_key, state_key, states_key, tag_key,
 };
-use swarmd_messages::swarm::Cell;
+use swarmd_messages::swarm::{Cell, YieldRequest, yield_key};
 use swarmd_messages::{decode_payload, encode_payload};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::SituationMsg;
+use super::peer_states::PeerStates;
 use super::tags::{TagField, TagView};
 use crate::NodeCtx;
 use crate::ctx::PubSub;
@@ -72,7 +76,7 @@ impl PeerLinks {
 
 #[derive(Default)]
 struct Board {
-    states: BTreeMap<String, (PeerState, Instant)>,
+    states: PeerStates,
     /// Hazards by cell: when last reported.
     hazards: BTreeMap<Cell, Instant>,
     /// Stigmergic tags, marked here and by peers.
@@ -95,6 +99,9 @@ struct Outbox {
 pub struct PeerLink {
     tenant: String,
     board: Arc<Mutex<Board>>,
+    /// This node's agents of the tenant that hear yield requests: their
+    /// Situation layers, by agent (one subscription for them all).
+    yielders: Mutex<BTreeMap<String, ActorRef<SituationMsg>>>,
     outbox: Arc<Outbox>,
     pub counts: Arc<PeerCounts>,
     tasks: Vec<JoinHandle<()>>,
@@ -121,6 +128,7 @@ impl PeerLink {
             PeerLink {
                 tenant: tenant.to_string(),
                 board: Arc::default(),
+                yielders: Mutex::default(),
                 outbox,
                 counts,
                 tasks,
@@ -137,6 +145,33 @@ impl PeerLink {
         }
         self.counts.announced.fetch_add(1, Ordering::Relaxed);
         self.learn_state(state, Instant::now());
+    }
+
+    /// Hands the yield requests of the tenant's peers to `situation`, the
+    /// Situation layer of `agent` on this node, until `stop_yield_requests`.
+    pub fn hear_yield_requests(&self, agent: &str, situation: ActorRef<SituationMsg>) {
+        let mut yielders = self.yielders.lock().unwrap_or_else(PoisonError::into_inner);
+        yielders.insert(agent.to_string(), situation);
+    }
+
+    /// Stops handing requests to `agent`'s Situation `layer` (a restarted
+    /// layer that registered since keeps hearing them).
+    pub fn stop_yield_requests(&self, agent: &str, layer: ActorId) {
+        let mut yielders = self.yielders.lock().unwrap_or_else(PoisonError::into_inner);
+        if yielders.get(agent).is_some_and(|s| s.get_id() == layer) {
+            yielders.remove(agent);
+        }
+    }
+
+    /// Every listening agent but the asker may be on one of the cells: its
+    /// Situation decides.
+    fn hand_out(&self, request: YieldRequest) {
+        let yielders = self.yielders.lock().unwrap_or_else(PoisonError::into_inner);
+        for (agent, situation) in yielders.iter() {
+            if *agent != request.from {
+                let _ = situation.cast(SituationMsg::YieldAsked(request.clone()));
+            }
+        }
     }
 
     /// Tells the tenant's peers a hazard is (or is no longer) on `cell`.
@@ -207,11 +242,7 @@ impl PeerLink {
         let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         board
             .states
-            .values()
-            .filter(|(s, got)| s.agent != me && now - *got <= STATE_TTL)
-            .filter(|(s, _)| s.at.distance(at) <= radius)
-            .map(|(s, _)| s.clone())
-            .collect()
+            .near(at, radius, |s, got| s.agent != me && now - got <= STATE_TTL)
     }
 
     /// Hazards peers reported within the TTL.
@@ -247,11 +278,11 @@ impl PeerLink {
             return;
         }
         board.prune(now);
-        if board.states.len() >= MAX_PEERS && !board.states.contains_key(&state.agent) {
+        if board.states.len() >= MAX_PEERS && board.states.get(&state.agent).is_none() {
             board.evict_stalest_state();
             self.counts.evicted.fetch_add(1, Ordering::Relaxed);
         }
-        board.states.insert(state.agent.clone(), (state, now));
+        board.states.insert(state, now);
     }
 
     fn learn_mark(&self, mark: &TagMark, now: Instant) {
@@ -285,15 +316,14 @@ impl Board {
             return;
         }
         self.last_prune = Some(now);
-        self.states.retain(|_, (_, got)| now - *got <= STATE_TTL);
+        self.states.retain(|_, got| now - got <= STATE_TTL);
         self.hazards.retain(|_, seen| now - *seen <= HAZARD_TTL);
         self.tags.forget_faded(now);
     }
 
     fn evict_stalest_state(&mut self) {
-        let stalest = self.states.iter().min_by_key(|(_, (_, got))| *got);
-        if let Some(name) = stalest.map(|(n, _)| n.clone()) {
-            self.states.remove(&name);
+        if let Some(agent) = self.states.stalest() {
+            self.states.remove(&agent);
         }
     }
 
@@ -325,14 +355,20 @@ async fn publish(mesh: Arc<dyn PubSub>, outbox: Arc<Outbox>) {
 
 /// Feeds the board from the tenant's state, hazard and tag keys.
 async fn listen(mesh: Arc<dyn PubSub>, tenant: String, link: Weak<PeerLink>) {
-    let keys = [states_key(&tenant), hazard_key(&tenant), tag_key(&tenant)];
-    let (mut states, mut hazards, mut tags) = match (
+    let keys = [
+        states_key(&tenant),
+        hazard_key(&tenant),
+        tag_key(&tenant),
+        yield_key(&tenant),
+    ];
+    let (mut states, mut hazards, mut tags, mut yields) = match (
         mesh.subscribe(&keys[0]).await,
         mesh.subscribe(&keys[1]).await,
         mesh.subscribe(&keys[2]).await,
+        mesh.subscribe(&keys[3]).await,
     ) {
-        (Ok(s), Ok(h), Ok(t)) => (s, h, t),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        (Ok(s), Ok(h), Ok(t), Ok(y)) => (s, h, t, y),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
             debug!(%tenant, error = %e, "no mesh: agents coordinate by perception alone");
             return;
         }
@@ -343,6 +379,7 @@ async fn listen(mesh: Arc<dyn PubSub>, tenant: String, link: Weak<PeerLink>) {
             Some(s) = states.recv() => (s, 0),
             Some(h) = hazards.recv() => (h, 1),
             Some(t) = tags.recv() => (t, 2),
+            Some(y) = yields.recv() => (y, 3),
             else => return,
         };
         let Some(link) = link.upgrade() else { return };
@@ -351,7 +388,8 @@ async fn listen(mesh: Arc<dyn PubSub>, tenant: String, link: Weak<PeerLink>) {
         let learnt = match which {
             0 => decode_payload::<PeerState>(&sample.payload).map(|s| link.learn_state(s, now)),
             1 => decode_payload::<HazardSeen>(&sample.payload).map(|h| link.learn_hazard(h, now)),
-            _ => decode_payload::<TagMark>(&sample.payload).map(|m| link.learn_mark(&m, now)),
+            2 => decode_payload::<TagMark>(&sample.payload).map(|m| link.learn_mark(&m, now)),
+            _ => decode_payload::<YieldRequest>(&sample.payload).map(|r| link.hand_out(r)),
         };
         if learnt.is_err() {
             link.counts.undecodable.fetch_add(1, Ordering::Relaxed);

@@ -10,18 +10,57 @@
 //!     # ractor without message span propagation:
 //!     cargo bench -p swarmd-sim-node --bench agents --no-default-features -- casts
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::agent::{Action, GridAgentKind, ReflexMsg};
-use swarmd_actors::ticker::{TickStats, quantile};
+use swarmd_actors::ticker::{TickStats, Ticker, quantile};
 use swarmd_actors::world::GridConfig;
 use swarmd_messages::swarm::Cell;
 use swarmd_sim_node::SwarmNode;
 use tokio::time::Instant;
+
+/// Live heap bytes, counted at the allocator, to say where an agent's memory goes.
+struct Counting;
+
+static LIVE_HEAP: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE_HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        LIVE_HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new_size) };
+        if !q.is_null() {
+            let grown = new_size as isize - layout.size() as isize;
+            LIVE_HEAP.fetch_add(grown, Ordering::Relaxed);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap_kb() -> f64 {
+    LIVE_HEAP.load(Ordering::Relaxed) as f64 / 1024.0
+}
 
 const SPAWN_AGENTS: usize = 10_000;
 const LATENESS_AGENTS: usize = 1_000;
@@ -63,6 +102,7 @@ impl Actor for Idle {
 
 async fn spawn() {
     let rss_before = rss_mb();
+    let heap_before = heap_kb();
     let started = Instant::now();
     let mut bare = Vec::with_capacity(SPAWN_AGENTS);
     for _ in 0..SPAWN_AGENTS {
@@ -70,6 +110,8 @@ async fn spawn() {
     }
     let bare_time = started.elapsed();
     let rss_bare = rss_mb();
+    let heap_per_actor = (heap_kb() - heap_before) / SPAWN_AGENTS as f64;
+    let heap_per_ticker = ticker_heap_kb(&bare[0]).await;
     for actor in bare {
         actor.stop(None);
     }
@@ -78,10 +120,21 @@ async fn spawn() {
     // Slow layers: the figure is the cost of starting agents, not of running them.
     let kind = GridAgentKind::new(node.router.clone()).defaults(idle_settings());
     let rss_node = rss_mb();
+    let heap_node = heap_kb();
     let started = Instant::now();
     let agents = node.spawn_agents(&kind, SPAWN_AGENTS).await;
     let agent_time = started.elapsed();
     let rss_agents = rss_mb();
+    let heap_per_agent = (heap_kb() - heap_node) / SPAWN_AGENTS as f64;
+    let rest = heap_per_agent - 4.0 * heap_per_actor - 3.0 * heap_per_ticker;
+    println!(
+        "  live heap per agent {heap_per_agent:.1} KB = 4 actors x {heap_per_actor:.1} KB (supervisor + 3 layers) \
+         + 3 tickers x {heap_per_ticker:.2} KB + {rest:.1} KB of layer state, wiring and floor"
+    );
+    println!(
+        "summary: heap_kb_per_agent={heap_per_agent:.1} heap_kb_per_bare_actor={heap_per_actor:.1} \
+         heap_kb_per_ticker={heap_per_ticker:.2}"
+    );
     println!("spawn {SPAWN_AGENTS} agents (3 layer actors + a supervisor each, 1 Hz layers)");
     println!("  bare ractor actors: {bare_time:>10.2?}  (RSS {rss_before:.0} -> {rss_bare:.0} MB)");
     println!(
@@ -104,6 +157,26 @@ async fn spawn() {
         .stop_and_wait(None, None)
         .await
         .expect("node stops");
+}
+
+/// Live heap of one idle ticker (its task and timer), over 10k of them.
+async fn ticker_heap_kb(target: &ActorRef<()>) -> f64 {
+    let before = heap_kb();
+    let stats = Arc::new(TickStats::default());
+    let tickers: Vec<Ticker> = (0..SPAWN_AGENTS)
+        .map(|_| {
+            Ticker::start(
+                Duration::from_secs(3600),
+                target.clone(),
+                stats.clone(),
+                |_| (),
+            )
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    let per_ticker = (heap_kb() - before) / SPAWN_AGENTS as f64;
+    drop(tickers);
+    per_ticker
 }
 
 fn idle_settings() -> swarmd_actors::agent::AgentSettings {

@@ -101,8 +101,8 @@ impl Actor for Situation {
             SituationMsg::Tick,
             w.stats.throttle.pace(w.settings.priority),
         );
-        let listener = Box::pin(negotiation::listen(&w, myself)).await;
         let link = w.peers.for_tenant(&w.ctx, &w.spec.tenant);
+        let listener = negotiation::listen(&w, link.clone(), myself);
         Ok(SituationState {
             floor: w.floors.last(),
             w,
