@@ -182,16 +182,39 @@ impl GridWorld {
         Some(Perception {
             request,
             position,
-            agents_near: self
-                .agents()
-                .filter(|(n, c)| *n != agent && near(*c))
-                .map(|(n, c)| (n.to_string(), c))
-                .collect(),
+            agents_near: self.agents_near(agent, position),
             hazards_near: self.hazards.iter().copied().filter(|c| near(*c)).collect(),
             refused,
             // The world actor stamps it: the grid has no clock.
             arrived_us: 0,
         })
+    }
+
+    /// Agents other than `agent` within the sense radius of `at`, by name.
+    /// Read from the occupancy index, column by column of the diamond, so a
+    /// perception costs the cells in sight, not the agents on the floor.
+    fn agents_near(&self, agent: &str, at: Cell) -> Vec<(String, Cell)> {
+        let radius = self.config.sense_radius;
+        let diamond_columns = 2 * u64::from(radius) + 1;
+        // The broken build lets agents share a cell, which the index cannot hold.
+        if cfg!(feature = "bug-collisions") || diamond_columns > self.occupied.len() as u64 {
+            return self
+                .agents()
+                .filter(|(n, c)| *n != agent && c.distance(at) <= radius)
+                .map(|(n, c)| (n.to_string(), c))
+                .collect();
+        }
+        let r = i32::try_from(radius).expect("fewer columns than agents");
+        let mut near: Vec<(&str, Cell)> = Vec::new();
+        for dx in -r..=r {
+            let (x, reach) = (at.x.saturating_add(dx), r - dx.abs());
+            let column =
+                Cell::new(x, at.y.saturating_sub(reach))..=Cell::new(x, at.y.saturating_add(reach));
+            let others = self.occupied.range(column).filter(|(_, n)| *n != agent);
+            near.extend(others.map(|(c, n)| (n.as_str(), *c)));
+        }
+        near.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        near.into_iter().map(|(n, c)| (n.to_string(), c)).collect()
     }
 
     /// Places a hazard on `cell` if it is free (fault injection, tests and the
@@ -407,6 +430,33 @@ mod tests {
         let p = w.perceive("a", 7, None).unwrap();
         assert_eq!(p.request, 7);
         assert_eq!(p.agents_near, vec![("b".to_string(), Cell::new(1, 0))]);
+    }
+
+    #[test]
+    fn a_crowd_perceives_what_a_scan_of_every_agent_finds() {
+        let (mut w, e) = world();
+        for i in 0..60 {
+            w.enter(address(&format!("a{i:02}")), None, &e).unwrap();
+        }
+        let mut seen = 0;
+        for (me, at) in w
+            .agents()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect::<Vec<_>>()
+        {
+            let scanned: Vec<(String, Cell)> = w
+                .agents()
+                .filter(|(n, c)| *n != me && c.distance(at) <= w.config.sense_radius)
+                .map(|(n, c)| (n.to_string(), c))
+                .collect();
+            assert_eq!(
+                w.perceive(&me, 0, None).unwrap().agents_near,
+                scanned,
+                "{me} at {at:?}"
+            );
+            seen += scanned.len();
+        }
+        assert!(seen > 0, "some agents are in sight of others");
     }
 
     #[test]
