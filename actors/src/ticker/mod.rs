@@ -3,18 +3,22 @@
 //! Ticks are due at fixed instants (`start + n * period`), so a late tick does
 //! not push the next one back. At most one tick waits in an actor's mailbox:
 //! while one is pending, due ticks are skipped and counted (the overflow
-//! policy), so a slow actor is never buried under its own clock.
+//! policy), so a slow actor is never buried under its own clock. Tickers that
+//! share a `TickStats` and a period share one timer task ([`schedule`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use ractor::{ActorRef, Message};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::throttle::Pace;
+use schedule::{Schedule, Slot};
 
 /// Lateness above this is recorded as this (a tick a minute late is lost anyway).
 const MAX_LATENESS_US: u64 = 60_000_000;
@@ -30,6 +34,8 @@ pub struct TickStats {
     /// Due ticks not delivered because the layer was throttled.
     throttled: AtomicU64,
     lateness: Mutex<Histogram<u64>>,
+    /// The schedules of the tickers that report here, by period.
+    schedules: Mutex<BTreeMap<Duration, Arc<Schedule>>>,
 }
 
 impl Default for TickStats {
@@ -39,6 +45,7 @@ impl Default for TickStats {
             skipped: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             lateness: Mutex::new(empty_lateness()),
+            schedules: Mutex::default(),
         }
     }
 }
@@ -93,8 +100,7 @@ pub fn quantile(lateness: &Histogram<u64>, q: f64) -> Duration {
 
 /// A running ticker; dropping it stops the ticks.
 pub struct Ticker {
-    task: JoinHandle<()>,
-    pending: Arc<AtomicBool>,
+    slot: Arc<Slot>,
     stats: Arc<TickStats>,
 }
 
@@ -119,40 +125,29 @@ impl Ticker {
         pace: Pace,
     ) -> Self {
         assert!(!period.is_zero(), "a ticker needs a period");
-        let pending = Arc::new(AtomicBool::new(false));
-        let flag = pending.clone();
-        let counters = stats.clone();
-        let task = tokio::spawn(async move {
-            let mut due = Instant::now() + period;
-            for n in 0u64.. {
-                tokio::time::sleep_until(due).await;
-                if !pace.delivers(n) {
-                    counters.throttled.fetch_add(1, Ordering::Relaxed);
-                } else if flag.swap(true, Ordering::AcqRel) {
-                    counters.skipped.fetch_add(1, Ordering::Relaxed);
-                } else if actor.cast(tick(due)).is_err() {
-                    return;
-                }
-                due += period;
-            }
-        });
-        Self {
-            task,
-            pending,
-            stats,
-        }
+        let deliver = Box::new(move |due| actor.cast(tick(due)).is_ok());
+        let slot = Arc::new(Slot::new(deliver, pace));
+        let schedule = stats
+            .schedules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(period)
+            .or_insert_with(|| Arc::new(Schedule::new(period)))
+            .clone();
+        schedule.add(slot.clone(), stats.clone());
+        Self { slot, stats }
     }
 
     /// Call when handling a tick: records its lateness and lets the next one in.
     pub fn handled(&self, due: Instant, now: Instant) {
         self.stats.record(now.saturating_duration_since(due));
-        self.pending.store(false, Ordering::Release);
+        self.slot.pending.store(false, Ordering::Release);
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.task.abort();
+        self.slot.stopped.store(true, Ordering::Release);
     }
 }
 
