@@ -74,27 +74,29 @@ struct BareCounter;
 
 impl Actor for BareCounter {
     type Msg = Vec<u8>;
-    type State = u64;
+    /// (payloads per round, left in this round)
+    type State = (u64, u64);
     type Arguments = u64;
 
     async fn pre_start(
         &self,
         _: ActorRef<Vec<u8>>,
         expect: u64,
-    ) -> Result<u64, ActorProcessingErr> {
-        Ok(expect)
+    ) -> Result<(u64, u64), ActorProcessingErr> {
+        Ok((expect, expect))
     }
 
     async fn handle(
         &self,
         _: ActorRef<Vec<u8>>,
         _: Vec<u8>,
-        left: &mut u64,
+        (expect, left): &mut (u64, u64),
     ) -> Result<(), ActorProcessingErr> {
         *left -= 1;
         if *left == 0 {
             println!("bare done");
             std::io::stdout().flush()?;
+            *left = *expect;
         }
         Ok(())
     }
@@ -142,6 +144,14 @@ async fn swarmd_casts(
     time
 }
 
+/// Rounds of each measurement in one run.
+const ROUNDS: usize = 3;
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -184,20 +194,31 @@ async fn parent() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let payload = vec![7u8; PAYLOAD];
-    let started = now();
-    for _ in 0..n {
-        bare.cast(payload.clone()).unwrap();
+    // Rounds of the three, interleaved, so drift weighs on every side; the
+    // figures are their medians.
+    let (mut bares, mut singles, mut batches) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let started = now();
+        for _ in 0..n {
+            bare.cast(payload.clone()).unwrap();
+        }
+        let (line, lines) = tokio::task::spawn_blocking(move || (stdout.next(), stdout))
+            .await
+            .unwrap();
+        stdout = lines;
+        assert_eq!(line.unwrap().unwrap(), "bare done");
+        bares.push(started.elapsed());
+        // swarmd: the same payloads through the gateways, batched into
+        // frames; once cast one by one, once handed over 256 at a time.
+        singles.push(swarmd_casts(&cluster, &format!("sink-1-{round}"), n, &payload, 1).await);
+        batches.push(swarmd_casts(&cluster, &format!("sink-256-{round}"), n, &payload, 256).await);
+        println!(
+            "  round {round}: batched {:.2}x bare, single {:.2}x bare",
+            bares[round].as_secs_f64() / batches[round].as_secs_f64(),
+            bares[round].as_secs_f64() / singles[round].as_secs_f64()
+        );
     }
-    let line = tokio::task::spawn_blocking(move || stdout.next())
-        .await
-        .unwrap();
-    assert_eq!(line.unwrap().unwrap(), "bare done");
-    let bare_time = started.elapsed();
-
-    // swarmd: the same payloads through the gateways, batched into frames;
-    // once cast one by one, once handed over 256 at a time.
-    let one_by_one = swarmd_casts(&cluster, "sink-1", n, &payload, 1).await;
-    let batched = swarmd_casts(&cluster, "sink-256", n, &payload, 256).await;
+    let (bare_time, one_by_one, batched) = (median(bares), median(singles), median(batches));
     let stats = cluster.stats().await.unwrap();
     assert_eq!(stats.dropped_outgoing, 0, "every payload was sent");
 
@@ -216,7 +237,9 @@ async fn parent() {
     rtts.sort();
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("remote cast, {n} x {PAYLOAD} B payloads, 2 processes on loopback:");
+    println!(
+        "remote cast, {n} x {PAYLOAD} B payloads, 2 processes on loopback (median of {ROUNDS} rounds):"
+    );
     println!(
         "  bare ractor_cluster cast : {:>10.0} msg/s ({bare_time:?})",
         rate(bare_time)

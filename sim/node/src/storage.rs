@@ -126,21 +126,32 @@ impl SimStorage {
 }
 
 fn put(trees: &mut Trees, (tree, key, value): &Op) {
-    let tree = trees.entry(tree.clone()).or_default();
+    put_owned(trees, (tree.clone(), key.clone(), value.clone()));
+}
+
+fn put_owned(trees: &mut Trees, (tree, key, value): Op) {
+    let tree = match trees.get_mut(&tree) {
+        Some(t) => t,
+        None => trees.entry(tree).or_default(),
+    };
     match value {
-        Some(value) => tree.insert(key.clone(), value.clone()),
-        None => tree.remove(key),
+        Some(value) => tree.insert(key, value),
+        None => tree.remove(&key),
     };
 }
 
 /// A deliberately broken disk, to show the checkers catch what it does:
 /// every 20th flush acknowledges its writes and then loses the last one.
 #[cfg(feature = "bug-lose-acked")]
-fn lose_an_acked_write(state: &mut State, done: &[Op], flushes: &std::sync::atomic::AtomicU64) {
+fn lose_an_acked_write(
+    state: &mut State,
+    last: Option<Op>,
+    flushes: &std::sync::atomic::AtomicU64,
+) {
     if flushes.fetch_add(1, Ordering::SeqCst) % 20 != 19 {
         return;
     }
-    if let Some((tree, key, Some(_))) = done.last() {
+    if let Some((tree, key, Some(_))) = &last {
         for trees in [&mut state.durable, &mut state.visible] {
             trees.get_mut(tree).map(|t| t.remove(key));
         }
@@ -216,9 +227,12 @@ impl Storage for SimStorage {
             // A crash during the delay may have dropped some of them already.
             let covered = covered.min(state.unflushed.len());
             let done: Vec<Op> = state.unflushed.drain(..covered).collect();
-            done.iter().for_each(|op| put(&mut state.durable, op));
             #[cfg(feature = "bug-lose-acked")]
-            lose_an_acked_write(&mut state, &done, &self.flushes);
+            let last = done.last().cloned();
+            done.into_iter()
+                .for_each(|op| put_owned(&mut state.durable, op));
+            #[cfg(feature = "bug-lose-acked")]
+            lose_an_acked_write(&mut state, last, &self.flushes);
             Ok(())
         })
     }
