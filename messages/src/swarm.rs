@@ -197,6 +197,24 @@ pub enum AgentMsg {
     Config(ConfigUpdate),
 }
 
+impl AgentMsg {
+    /// `encode_payload(&AgentMsg::Welcome { plan, perception })` from the
+    /// plan already encoded: a world welcomes every agent with the same plan,
+    /// so it encodes the plan once. bincode writes the variant's index
+    /// (`Welcome` is 0: one varint byte), then each field in order.
+    pub fn welcome_bytes(
+        encoded_plan: &[u8],
+        perception: &Perception,
+    ) -> Result<Vec<u8>, crate::CodecError> {
+        let perception = crate::encode_payload(perception)?;
+        let mut bytes = Vec::with_capacity(1 + encoded_plan.len() + perception.len());
+        bytes.push(0);
+        bytes.extend_from_slice(encoded_plan);
+        bytes.extend_from_slice(&perception);
+        Ok(bytes)
+    }
+}
+
 /// How an agent reports itself to the mission planner, periodically.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentStatus {
@@ -266,4 +284,38 @@ pub struct YieldRequest {
 /// The mesh key yield requests of `tenant` travel on.
 pub fn yield_key(tenant: &str) -> String {
     format!("swarmd/{tenant}/yield")
+}
+
+#[cfg(test)]
+mod welcome_tests {
+    use super::*;
+
+    #[test]
+    fn a_welcome_from_an_encoded_plan_is_the_welcome_encoded_whole() {
+        let plan = FloorPlan {
+            width: 300,
+            height: 7,
+            obstacles: (0..500).map(|i| Cell::new(i % 300, i / 300 - 1)).collect(),
+            docks: vec![Cell::new(0, 6), Cell::new(-4, 200)],
+        };
+        let perception = Perception {
+            request: 99,
+            position: Cell::new(3, -2),
+            agents_near: vec![("a".into(), Cell::new(4, -2))],
+            hazards_near: vec![Cell::new(2, 2)],
+            refused: None,
+            arrived_us: 1 << 40,
+        };
+        let plan_bytes = crate::encode_payload(&plan).unwrap();
+        let welcome = AgentMsg::Welcome { plan, perception };
+        let whole = crate::encode_payload(&welcome).unwrap();
+        let AgentMsg::Welcome { perception, .. } = &welcome else {
+            unreachable!()
+        };
+        assert_eq!(
+            AgentMsg::welcome_bytes(&plan_bytes, perception).unwrap(),
+            whole
+        );
+        assert_eq!(crate::decode_payload::<AgentMsg>(&whole).unwrap(), welcome);
+    }
 }

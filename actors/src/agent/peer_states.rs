@@ -1,7 +1,7 @@
 //! The peer states a node's link believes, by agent and by area, so an
 //! agent's question "who is near me" reads a few areas, not every state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use swarmd_messages::peer::PeerState;
 use swarmd_messages::swarm::Cell;
@@ -22,6 +22,8 @@ fn area_of(cell: Cell) -> Area {
 pub struct PeerStates {
     area_of_agent: BTreeMap<String, Area>,
     by_area: BTreeMap<Area, BTreeMap<String, (PeerState, Instant)>>,
+    /// Agents by when their state arrived: the stalest is the first.
+    by_arrival: BTreeSet<(Instant, String)>,
 }
 
 impl PeerStates {
@@ -35,14 +37,16 @@ impl PeerStates {
     }
 
     pub fn insert(&mut self, state: PeerState, got: Instant) {
+        let agent = state.agent.clone();
         let area = area_of(state.at);
-        if let Some(old) = self.area_of_agent.insert(state.agent.clone(), area)
-            && old != area
-        {
-            self.unfile(&state.agent, old);
+        if let Some(old) = self.area_of_agent.insert(agent.clone(), area) {
+            self.unfile(&agent, old);
         }
-        let states = self.by_area.entry(area).or_default();
-        states.insert(state.agent.clone(), (state, got));
+        self.by_arrival.insert((got, agent.clone()));
+        self.by_area
+            .entry(area)
+            .or_default()
+            .insert(agent, (state, got));
     }
 
     pub fn remove(&mut self, agent: &str) {
@@ -51,9 +55,12 @@ impl PeerStates {
         }
     }
 
+    /// Takes `agent` out of `area` and of the arrival order.
     fn unfile(&mut self, agent: &str, area: Area) {
         if let Some(states) = self.by_area.get_mut(&area) {
-            states.remove(agent);
+            if let Some((_, got)) = states.remove(agent) {
+                self.by_arrival.remove(&(got, agent.to_string()));
+            }
             if states.is_empty() {
                 self.by_area.remove(&area);
             }
@@ -76,8 +83,7 @@ impl PeerStates {
 
     /// The agent whose state arrived longest ago.
     pub fn stalest(&self) -> Option<String> {
-        let stalest = self.all().min_by_key(|(_, (_, got))| *got);
-        stalest.map(|(agent, _)| agent.clone())
+        self.by_arrival.first().map(|(_, agent)| agent.clone())
     }
 
     /// States within `radius` cells of `at` (by `Cell::distance`) that
@@ -181,5 +187,26 @@ mod tests {
             );
         }
         assert!(states.by_area.values().all(|names| !names.is_empty()));
+        assert_eq!(
+            states.by_arrival.len(),
+            states.len(),
+            "one arrival per state"
+        );
+    }
+
+    #[test]
+    fn the_stalest_is_the_state_that_arrived_first_and_was_not_renewed() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + std::time::Duration::from_millis(ms);
+        let mut states = PeerStates::default();
+        states.insert(state("a", 0, 0), at(1));
+        states.insert(state("b", 50, 50), at(2));
+        states.insert(state("c", 1, 1), at(3));
+        assert_eq!(states.stalest().as_deref(), Some("a"));
+        states.insert(state("a", 40, 40), at(4)); // renewed, in another area
+        assert_eq!(states.stalest().as_deref(), Some("b"));
+        states.remove("b");
+        assert_eq!(states.stalest().as_deref(), Some("c"));
+        assert_eq!(states.by_arrival.len(), 2);
     }
 }

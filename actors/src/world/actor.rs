@@ -9,7 +9,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::swarm::{
     Address, AgentMsg, Cell, FloorPlan, MoveRefused, Perception, WORLD_ACTOR, WorldMsg,
 };
-use swarmd_messages::{EventKind, FloorChange};
+use swarmd_messages::{EventKind, FloorChange, encode_payload};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -79,6 +79,8 @@ pub struct WorldState {
     /// When each agent reached its cell, in µs on this node's wall clock.
     arrived: BTreeMap<String, u64>,
     ticker: Ticker,
+    /// The floor plan, encoded once for every agent's welcome.
+    plan_bytes: Vec<u8>,
 }
 
 impl Actor for WorldActor {
@@ -111,9 +113,11 @@ impl Actor for WorldActor {
             Arc::new(TickStats::default()),
             WorldActorMsg::Tick,
         );
+        let plan_bytes = encode_payload(grid.plan())?;
         Ok(WorldState {
             next_hazard: Instant::now() + args.hazard_every,
             args,
+            plan_bytes,
             grid,
             journal,
             last_heard: BTreeMap::new(),
@@ -199,11 +203,13 @@ impl WorldState {
                 let Some(perception) = self.perceive(&agent.name, 0, None) else {
                     return;
                 };
-                let welcome = AgentMsg::Welcome {
-                    plan: self.grid.plan().clone(),
-                    perception,
-                };
-                self.send(&agent, &welcome);
+                match AgentMsg::welcome_bytes(&self.plan_bytes, &perception) {
+                    // Unreachable agents re-ask or are forgotten, as in `send`.
+                    Ok(welcome) => {
+                        let _ = self.args.router.cast_bytes(&agent, welcome);
+                    }
+                    Err(e) => warn!(agent = %agent.name, error = %e, "welcome not encoded"),
+                }
             }
             Err(why) => warn!(agent = %agent.name, %why, "agent cannot enter the world"),
         }
