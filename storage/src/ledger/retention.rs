@@ -1,6 +1,6 @@
 //! The hot tier's limits, and export of events to JSON Lines.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
@@ -152,7 +152,8 @@ const BLOCK_ENTRY_BYTES: usize = 12;
 /// Deletes the doomed events: single keys go, blocks lose them (a block
 /// left empty goes; one with survivors is rewritten under the same key).
 fn delete(storage: &dyn Storage, doomed: &[Row]) -> Result<(), StorageError> {
-    let mut from_blocks: HashMap<&[u8], HashSet<u64>> = HashMap::new();
+    // Ordered, so a seed's storage ops come in the same order every run.
+    let mut from_blocks: BTreeMap<&[u8], HashSet<u64>> = BTreeMap::new();
     let mut batch = Batch::default();
     for row in doomed {
         if row.in_block {
