@@ -27,7 +27,7 @@ pub fn wait_with_limit(mut child: Child, limit: Duration) -> (Output, bool) {
                 killed = true;
                 break child.wait().expect("a killed child is reaped");
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => panic!("cannot wait on a seed's process: {e}"),
         }
     };

@@ -267,11 +267,12 @@ impl GatewayState {
         self.apply(changes);
         let peers: Vec<String> = self.outbox.connected().cloned().collect();
         let gossip = self.ticks.is_multiple_of(GOSSIP_EVERY_TICKS);
+        let quiet = self.args.heartbeat_interval / 2;
         for peer in peers {
             if gossip {
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
                 self.send(&peer, self.advert());
-            } else if self.outbox.is_idle(&peer) {
+            } else if self.outbox.needs_heartbeat(&peer, now, quiet) {
                 self.send(&peer, WireMsg::Heartbeat);
             }
         }

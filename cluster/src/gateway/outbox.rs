@@ -3,6 +3,7 @@
 //! registry or `pg`: the directory is this node's own).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::node::NodeSessionMessage;
@@ -10,6 +11,7 @@ use swarmd_messages::{
     Envelope, MAX_FRAME_BYTES, NO_TICKET, SYSTEM_TENANT, Ticket, TraceContext, WireFrame, WireMsg,
     encode,
 };
+use tokio::time::Instant;
 use tracing::warn;
 
 use super::GatewayMsg;
@@ -40,6 +42,9 @@ struct Peer {
     ticket: Option<Ticket>,
     handshake: Vec<WireMsg>,
     queue: Vec<WireMsg>,
+    /// When the last ticketed frame left for the peer: any such frame tells
+    /// the peer this node is alive, so a heartbeat is only needed after quiet.
+    last_frame: Option<Instant>,
 }
 
 pub struct Outbox {
@@ -75,6 +80,7 @@ impl Outbox {
             ticket: None,
             handshake: Vec::new(),
             queue: Vec::new(),
+            last_frame: None,
         };
         if let Some(old) = self.peers.insert(node.to_string(), peer) {
             self.dropped += old.queue.len() as u64;
@@ -101,8 +107,12 @@ impl Outbox {
         self.peers.keys()
     }
 
-    pub fn is_idle(&self, node: &str) -> bool {
-        self.peers.get(node).is_none_or(|p| p.queue.is_empty())
+    /// Whether `node` should get a heartbeat now: nothing is queued for it
+    /// and no frame has left for it for `quiet`.
+    pub fn needs_heartbeat(&self, node: &str, now: Instant, quiet: Duration) -> bool {
+        self.peers
+            .get(node)
+            .is_some_and(|p| p.queue.is_empty() && heard_nothing_for(p.last_frame, now, quiet))
     }
 
     /// Sets (or, with `None`, withdraws) the ticket for frames to `node`.
@@ -179,8 +189,18 @@ impl Outbox {
             let take = peer.queue.len().min(MAX_MSGS_PER_FRAME);
             let msgs: Vec<WireMsg> = peer.queue.drain(..take).collect();
             self.dropped += send_frames(sender, ticket, msgs, &gateway, &mut peer.gateway);
+            if peer.gateway.is_some() {
+                peer.last_frame = Some(Instant::now());
+            }
         }
     }
+}
+
+/// True when no frame left at or after `now - quiet`. With heartbeats checked
+/// every interval and `quiet` half an interval, a peer hears from this node
+/// at least every 1.5 intervals, busy or not.
+fn heard_nothing_for(last_frame: Option<Instant>, now: Instant, quiet: Duration) -> bool {
+    last_frame.is_none_or(|at| now.saturating_duration_since(at) >= quiet)
 }
 
 /// Encodes and casts `msgs`; returns how many were lost. A cast that fails
@@ -277,5 +297,17 @@ mod tests {
         assert_eq!(frames.iter().map(|(_, n)| n).sum::<u64>(), 6);
         assert!(frames.len() >= 2);
         assert!(frames.iter().all(|(bytes, _)| bytes.len() <= FRAME_BUDGET));
+    }
+
+    #[test]
+    fn a_heartbeat_is_due_only_after_quiet() {
+        let quiet = Duration::from_millis(50);
+        let now = Instant::now() + Duration::from_secs(1);
+        assert!(heard_nothing_for(None, now, quiet), "never sent: due");
+        let recent = now - Duration::from_millis(49);
+        assert!(!heard_nothing_for(Some(recent), now, quiet));
+        assert!(heard_nothing_for(Some(now - quiet), now, quiet));
+        // A frame stamped after `now` (a flush in the same instant) is recent.
+        assert!(!heard_nothing_for(Some(now + quiet), now, quiet));
     }
 }

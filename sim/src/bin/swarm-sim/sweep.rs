@@ -3,7 +3,8 @@
 //! and one summary line.
 
 use std::collections::VecDeque;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::sync::mpsc;
 
 use clap::Args;
 use swarmd_sim::process::{RUN_LIMIT, wait_with_limit};
@@ -81,16 +82,25 @@ pub fn run(args: &SweepArgs) -> ExitCode {
     #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the harness's own wall clock
     let started = std::time::Instant::now();
     let (mut passed, mut failed) = (0usize, 0usize);
-    let mut running: VecDeque<Job> = VecDeque::new();
-    while !queue.is_empty() || !running.is_empty() {
-        while running.len() < args.jobs as usize
+    // Each run is waited on by a thread of its own, so a slot is refilled as
+    // soon as any run ends, not when the oldest does.
+    let (done_tx, done_rx) = mpsc::channel::<(String, Output, bool)>();
+    let mut running = 0usize;
+    while !queue.is_empty() || running > 0 {
+        while running < args.jobs as usize
             && let Some((seed, scenario)) = queue.pop_front()
         {
-            running.push_back(spawn(&me, args, seed, scenario));
+            let job = spawn(&me, args, seed, scenario);
+            let done = done_tx.clone();
+            #[allow(clippy::disallowed_methods)] // a waiter of the harness, not an actor
+            std::thread::spawn(move || {
+                let (output, killed) = wait_with_limit(job.child, RUN_LIMIT);
+                let _ = done.send((job.label, output, killed));
+            });
+            running += 1;
         }
-        let job = running.pop_front().expect("a job runs");
-        let (output, killed) = wait_with_limit(job.child, RUN_LIMIT);
-        let text = String::from_utf8_lossy(&output.stdout);
+        let (label, output, killed) = done_rx.recv().expect("a waiter reports its run");
+        running -= 1;
         if output.status.success() {
             passed += 1;
         } else {
@@ -100,7 +110,8 @@ pub fn run(args: &SweepArgs) -> ExitCode {
             } else {
                 ""
             };
-            println!("FAILED {}{why}:\n{text}", job.label);
+            let text = String::from_utf8_lossy(&output.stdout);
+            println!("FAILED {label}{why}:\n{text}");
         }
     }
     let wall = started.elapsed().as_secs_f64();
