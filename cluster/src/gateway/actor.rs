@@ -11,6 +11,7 @@ use super::{
     CallError, ExitCause, GatewayArgs, GatewayMsg, GatewayStats, MemberStatus, RemoteExit,
 };
 
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Heartbeat ticks between full gossip rounds (gossip also goes out on every join).
@@ -132,7 +133,9 @@ impl Actor for Gateway {
                 result,
             } => state.spawned(&node, id, &name, result),
             GatewayMsg::Session(event) => state.on_session(event, false),
-            GatewayMsg::Resync => state.resync().await,
+            // Boxed, here and in `on_frame`: the rare resync's future would
+            // otherwise be part of, and copied with, every message's.
+            GatewayMsg::Resync => Box::pin(state.resync()).await,
             GatewayMsg::Members(reply) => {
                 let _ = reply.send(state.members());
             }
@@ -150,6 +153,15 @@ impl Actor for Gateway {
         }
         Ok(())
     }
+}
+
+/// How long a link may have been quiet and still skip this tick's heartbeat.
+/// A peer then goes at most `interval + quiet` without a frame from this
+/// node: at most half its suspicion window, and never over two intervals.
+/// With the tightest valid config (suspect after two intervals) it is zero:
+/// every tick sends one.
+pub(super) fn heartbeat_quiet(interval: Duration, suspect_after: Duration) -> Duration {
+    (suspect_after / 2).saturating_sub(interval).min(interval)
 }
 
 impl GatewayState {
@@ -190,7 +202,7 @@ impl GatewayState {
         if self.outbox.session(&from).is_none() {
             // The frame overtook its session's ready event (they travel
             // different paths); learn the session from the node server.
-            self.resync().await;
+            Box::pin(self.resync()).await;
         }
         let Some(msgs) = self.admit(frame) else {
             return;
@@ -267,7 +279,7 @@ impl GatewayState {
         self.apply(changes);
         let peers: Vec<String> = self.outbox.connected().cloned().collect();
         let gossip = self.ticks.is_multiple_of(GOSSIP_EVERY_TICKS);
-        let quiet = self.args.heartbeat_interval / 2;
+        let quiet = heartbeat_quiet(self.args.heartbeat_interval, self.args.suspect_after);
         for peer in peers {
             if gossip {
                 self.send(&peer, WireMsg::Members(self.view.up_infos()));
@@ -438,5 +450,24 @@ impl GatewayState {
             };
             self.send(&node, msg);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heartbeat_quiet;
+    use std::time::Duration;
+
+    #[test]
+    fn a_busy_link_skips_heartbeats_only_within_half_the_suspicion_window() {
+        let ms = Duration::from_millis;
+        // The simulator's 100 ms / 400 ms and the default 200 ms / 1 s:
+        // a frame in the last interval stands in for the heartbeat.
+        assert_eq!(heartbeat_quiet(ms(100), ms(400)), ms(100));
+        assert_eq!(heartbeat_quiet(ms(200), ms(1000)), ms(200));
+        // Between: the longest silence a peer sees is half its window.
+        assert_eq!(heartbeat_quiet(ms(100), ms(300)), ms(50));
+        // The tightest valid config heartbeats on every tick.
+        assert_eq!(heartbeat_quiet(ms(100), ms(200)), Duration::ZERO);
     }
 }

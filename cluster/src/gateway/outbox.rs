@@ -196,9 +196,7 @@ impl Outbox {
     }
 }
 
-/// True when no frame left at or after `now - quiet`. With heartbeats checked
-/// every interval and `quiet` half an interval, a peer hears from this node
-/// at least every 1.5 intervals, busy or not.
+/// True when no frame left after `now - quiet`.
 fn heard_nothing_for(last_frame: Option<Instant>, now: Instant, quiet: Duration) -> bool {
     last_frame.is_none_or(|at| now.saturating_duration_since(at) >= quiet)
 }
