@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ractor_cluster::NodeServerMessage;
 use swarmd_actors::ctx::Connection;
 use swarmd_cluster::node::{Seams, StartError, Started};
-use swarmd_cluster::transport::DialedStream;
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 
 use crate::net::{NetFaults, SimNet};
@@ -161,18 +160,16 @@ impl SimCluster {
                 node: name.into(),
                 source,
             })?;
-        let server = node.server.clone();
+        // Every accepted link passes the node's handshake, as over TCP; each
+        // gets a label of its own (the gate records its proof under it).
+        let (gate, accepted) = (node.gate.clone(), Arc::new(AtomicU64::new(0)));
         let accept = Arc::new(move |connection: Connection| {
-            let stream = DialedStream {
-                connection,
-                peer: "sim".into(),
-            };
-            if let Some(server) = server.get() {
-                let _ = server.cast(NodeServerMessage::ConnectionOpenedExternal {
-                    stream: Box::new(stream),
-                    is_server: true,
-                });
-            }
+            let label = format!("sim#{}", accepted.fetch_add(1, Ordering::Relaxed));
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                // A refusal shows as a failed attempt on the dialing side.
+                let _ = gate.accept(connection, label).await;
+            });
         });
         let address = address_of(&member.config);
         self.net

@@ -14,6 +14,7 @@ use crate::control::{
     CONSOLE_PREFIX, ControlError, ControlMsg, ControlReply, ControlRequest, MAX_CONTROL_BYTES,
 };
 use crate::transport::Tls;
+use crate::transport::hello::{self, Purpose};
 
 /// How long connecting (TCP, TLS, the cookie handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,7 +56,7 @@ impl Client {
         let server = NodeServer::new(
             0,
             cookie.to_string(),
-            name,
+            name.clone(),
             "console".into(),
             None,
             Some(NodeConnectionMode::Isolated),
@@ -73,7 +74,7 @@ impl Client {
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         let _ = tcp.set_nodelay(true);
-        let connection: swarmd_actors::ctx::Connection = match tls {
+        let mut connection: swarmd_actors::ctx::Connection = match tls {
             None => Box::new(tcp),
             Some(tls) => {
                 let name = Tls::server_name(&addr.host).map_err(|e| format!("{addr}: {e}"))?;
@@ -85,6 +86,10 @@ impl Client {
                 Box::new(stream)
             }
         };
+        let nonce: [u8; 32] = rand::random();
+        hello::client(&mut connection, cookie, &name, Purpose::Console, nonce)
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
         let stream = crate::transport::DialedStream {
             connection,
             peer: format!("console:{addr}"),

@@ -67,11 +67,13 @@ pub fn gateway_stats(s: &GatewayStats) -> Value {
         "undecodable_frames": s.undecodable_frames,
         "refused_frames": s.refused_frames,
         "refused_sessions": s.refused_sessions,
+        "refused_dials": s.refused_dials,
         "refused_adverts": s.refused_adverts,
         "undeliverable_casts": s.undeliverable_casts,
         "dropped_outgoing": s.dropped_outgoing,
         "pending_calls": s.pending_calls,
         "watches": s.watches,
+        "discovery_dialers": s.discovery_dialers,
     })
 }
 

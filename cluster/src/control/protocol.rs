@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Hidden clients (consoles) name their cluster sessions with this prefix:
 /// a gateway never treats such a session as a member.
-pub const CONSOLE_PREFIX: &str = "swarmd-console.";
+pub use crate::transport::CONSOLE_PREFIX;
 
 /// `events` returns at most this many (the ledger's own query limit).
 pub const MAX_EVENTS: usize = swarmd_storage::ledger::MAX_QUERY_LIMIT;

@@ -1,8 +1,9 @@
 //! LAN discovery (`cluster.discover`): a node announces itself — name, role,
 //! cluster address, tenants, capabilities, capacity — to a multicast group
 //! every `interval_ms`, and hands every node it hears to the gateway, which
-//! dials it as it dials a member learned by gossip. An announcement grants
-//! nothing: the cookie (and TLS) gate the session as for any seed.
+//! dials it (capped, see `gateway/discovered.rs`). An announcement grants
+//! nothing: swarmd's handshake (and TLS) gate the session as for any seed,
+//! and the only address dialed is the datagram's sender's own.
 //!
 //! A boundary adapter like the mesh and the JetStream hub: it owns a real
 //! UDP socket and the simulator does not run it.
@@ -248,8 +249,12 @@ impl DiscoveryState {
             }
             return;
         }
+        if let Err(why) = reachable_address(member, from) {
+            stats.refused();
+            debug!(%from, name = %member.name, %why, "discovery: announcement refused");
+            return;
+        }
         stats.0.heard.fetch_add(1, Ordering::Relaxed);
-        reachable_address(member, from);
         let member = member.clone();
         let now = self.args.ctx.clock.wall_now();
         match self.args.table.heard(announcement, now) {
@@ -267,24 +272,45 @@ impl DiscoveryState {
 
     fn expire(&mut self) {
         let now = self.args.ctx.clock.wall_now();
-        for name in self
+        let gone = self
             .args
             .table
-            .expire(now, self.args.section.expire_after())
+            .expire(now, self.args.section.expire_after());
+        for member in &gone {
+            info!(node = %member.name, "discovery: node no longer announced");
+        }
+        if !gone.is_empty()
+            && let Some(gateway) = self.args.gateway.get()
         {
-            info!(node = %name, "discovery: node no longer announced");
+            let _ = gateway.cast(GatewayMsg::DiscoveryExpired(gone));
         }
     }
 }
 
-/// A node listening on every address (`0.0.0.0:P`) announces that; peers
-/// reach it at the address its datagram came from.
-fn reachable_address(member: &mut MemberInfo, from: SocketAddr) {
-    if let Ok(addr) = member.cluster_addr.parse::<SocketAddr>()
-        && addr.ip().is_unspecified()
-    {
-        member.cluster_addr = SocketAddr::new(from.ip(), addr.port()).to_string();
+/// Where a node heard on the LAN is dialed: only ever the host its datagram
+/// came from, so an announcement cannot point this node at a third party.
+/// The address must be an IP literal (nothing is resolved); one listening
+/// on every address (`0.0.0.0:P`) is reached at the datagram's source.
+fn reachable_address(member: &mut MemberInfo, from: SocketAddr) -> Result<(), String> {
+    let addr = member
+        .cluster_addr
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("{:?} is not IP:port", member.cluster_addr))?;
+    if addr.port() == 0 {
+        return Err("port 0".into());
     }
+    if addr.ip().is_unspecified() {
+        member.cluster_addr = SocketAddr::new(from.ip(), addr.port()).to_string();
+        return Ok(());
+    }
+    if addr.ip() != from.ip() {
+        return Err(format!(
+            "it names {} but came from {}: only the sender's own address is dialed",
+            addr.ip(),
+            from.ip()
+        ));
+    }
+    Ok(())
 }
 
 /// Reads datagrams into the actor's mailbox, at most `MAX_PENDING` waiting.
@@ -330,11 +356,27 @@ mod tests {
             incarnation: 1,
         };
         let from: SocketAddr = "10.9.0.3:4699".parse().unwrap();
-        reachable_address(&mut member, from);
+        reachable_address(&mut member, from).unwrap();
         assert_eq!(member.cluster_addr, "10.9.0.3:4697");
-        member.cluster_addr = "10.9.0.4:4697".into();
-        reachable_address(&mut member, from);
-        assert_eq!(member.cluster_addr, "10.9.0.4:4697");
+    }
+
+    #[test]
+    fn only_the_sender_s_own_ip_literal_is_accepted() {
+        let from: SocketAddr = "10.9.0.3:4699".parse().unwrap();
+        let mut member = MemberInfo {
+            name: "a".into(),
+            role: Role::Edge,
+            cluster_addr: "10.9.0.3:4697".into(),
+            incarnation: 1,
+        };
+        reachable_address(&mut member, from).unwrap();
+        assert_eq!(member.cluster_addr, "10.9.0.3:4697");
+        for elsewhere in ["10.9.0.4:4697", "victim.example:80", "10.9.0.3:0", "10.9.0.3"] {
+            member.cluster_addr = elsewhere.into();
+            let err = reachable_address(&mut member, from);
+            assert!(err.is_err(), "{elsewhere} accepted");
+            assert_eq!(member.cluster_addr, elsewhere, "refused yet rewritten");
+        }
     }
 
     #[test]

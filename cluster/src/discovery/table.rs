@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use swarmd_messages::MemberInfo;
 use swarmd_messages::advert::Announcement;
 
 /// Nodes one table holds at most; an announcement of a further name is
@@ -44,13 +45,13 @@ impl DiscoveredNodes {
         update
     }
 
-    /// Forgets nodes not heard within `expire_after` of `now`; returns their names.
-    pub fn expire(&self, now: SystemTime, expire_after: Duration) -> Vec<String> {
+    /// Forgets nodes not heard within `expire_after` of `now`; returns them.
+    pub fn expire(&self, now: SystemTime, expire_after: Duration) -> Vec<MemberInfo> {
         let mut gone = Vec::new();
-        self.lock().retain(|name, h| {
+        self.lock().retain(|_, h| {
             let fresh = now.duration_since(h.at).unwrap_or_default() < expire_after;
             if !fresh {
-                gone.push(name.clone());
+                gone.push(h.announcement.member.clone());
             }
             fresh
         });
@@ -70,7 +71,7 @@ impl DiscoveredNodes {
 mod tests {
     use super::*;
     use swarmd_messages::advert::NodeAdvert;
-    use swarmd_messages::{MemberInfo, Role};
+    use swarmd_messages::Role;
 
     fn announcement(name: &str, addr: &str) -> Announcement {
         Announcement {
@@ -111,7 +112,8 @@ mod tests {
         let later = t0 + Duration::from_secs(4);
         table.heard(announcement("new", "10.0.0.2:1"), later);
         let gone = table.expire(later + Duration::from_secs(2), Duration::from_secs(5));
-        assert_eq!(gone, vec!["old".to_string()]);
+        let names: Vec<_> = gone.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["old"]);
         assert_eq!(table.all().len(), 1);
     }
 }

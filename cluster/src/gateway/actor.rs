@@ -32,7 +32,9 @@ pub struct GatewayState {
     flush_scheduled: bool,
     pub(super) stats: GatewayStats,
     /// Addresses a dialer was started for, so gossip starts each at most once.
-    dialing: std::collections::BTreeSet<String>,
+    pub(super) dialing: std::collections::BTreeSet<String>,
+    /// Of those, the ones discovery started (capped, see `discovered.rs`).
+    pub(super) discovery_dials: super::discovered::DiscoveryDials,
     /// What each member last advertised; forgotten when it goes down.
     adverts: std::collections::BTreeMap<String, swarmd_messages::advert::NodeAdvert>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -88,6 +90,7 @@ impl Actor for Gateway {
             flush_scheduled: false,
             stats: GatewayStats::default(),
             dialing: Default::default(),
+            discovery_dials: Default::default(),
             adverts: Default::default(),
             tasks,
         })
@@ -140,12 +143,15 @@ impl Actor for Gateway {
                 let _ = reply.send(state.members());
             }
             GatewayMsg::Discovered(members) => state.learn(&members, "discovery"),
+            GatewayMsg::DiscoveryExpired(members) => state.forget_discovered(&members),
+            GatewayMsg::DialGaveUp(target) => state.dial_gave_up(&target),
             GatewayMsg::Stats(reply) => {
                 let (pending_calls, watches) = state.waited.len();
                 let stats = GatewayStats {
                     dropped_outgoing: state.stats.dropped_outgoing + state.outbox.dropped,
                     pending_calls,
                     watches,
+                    discovery_dialers: state.discovery_dials.len(),
                     ..state.stats.clone()
                 };
                 let _ = reply.send(stats);
@@ -314,6 +320,10 @@ impl GatewayState {
             if connected || me > info.name || self.dialing.contains(&info.cluster_addr) {
                 continue;
             }
+            if how == "discovery" {
+                self.dial_discovered(&info);
+                continue;
+            }
             match info.cluster_addr.parse::<swarmd_config::HostPort>() {
                 // Listening on every address and advertising none: only
                 // discovery (from the datagram's source) knows where it is.
@@ -323,7 +333,7 @@ impl GatewayState {
                 Ok(addr) => {
                     info!(member = %info.name, addr = %info.cluster_addr, learned_by = how, "dialing member");
                     self.dialing.insert(info.cluster_addr.clone());
-                    (self.args.dial)(addr);
+                    (self.args.dial)(addr, crate::transport::DialOrigin::Member);
                 }
                 Err(e) => warn!(member = %info.name, error = %e, "member address unusable"),
             }

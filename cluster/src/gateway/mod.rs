@@ -9,6 +9,8 @@
 
 mod actor;
 mod calls;
+mod discovered;
+pub use discovered::{DISCOVERY_GIVE_UP_AFTER, MAX_DIALERS_PER_SOURCE, MAX_DISCOVERY_DIALERS};
 mod handle;
 mod handshake;
 mod hub;
@@ -101,12 +103,16 @@ pub struct GatewayStats {
     pub refused_frames: u64,
     /// Sessions closed because another live node already holds their name.
     pub refused_sessions: u64,
+    /// Discovered nodes not dialed: over the cap of discovery dialers.
+    pub refused_dials: u64,
     /// Adverts out of bounds (ignored).
     pub refused_adverts: u64,
     pub undeliverable_casts: u64,
     pub dropped_outgoing: u64,
     pub pending_calls: usize,
     pub watches: usize,
+    /// Dialers discovery started that are still running.
+    pub discovery_dialers: usize,
 }
 
 pub enum GatewayMsg {
@@ -148,6 +154,10 @@ pub enum GatewayMsg {
     Members(RpcReplyPort<Vec<MemberStatus>>),
     /// Nodes found on the LAN: dialed like members learned by gossip.
     Discovered(Vec<MemberInfo>),
+    /// Nodes whose LAN announcements expired.
+    DiscoveryExpired(Vec<MemberInfo>),
+    /// A dialer discovery started gave up on its address.
+    DialGaveUp(swarmd_config::HostPort),
     Stats(RpcReplyPort<GatewayStats>),
 }
 
@@ -196,11 +206,16 @@ pub struct GatewayArgs {
     pub supervision: EventSender,
     /// Present on cloud nodes: where forwarded ledger batches are stored.
     pub hub: Option<std::sync::Arc<dyn Hub>>,
-    /// Starts a dialer to a member learned by gossip.
+    /// Starts a dialer to a member learned by gossip or discovery.
     pub dial: crate::transport::DialLauncher,
+    /// Stops the dialer of an address discovery no longer announces.
+    pub stop_dial: crate::transport::DialStopper,
     /// What this node advertises (the governor keeps it current).
     pub advert: tokio::sync::watch::Receiver<NodeAdvert>,
     /// With TLS: the certificates sessions presented; a session is accepted
     /// only if its certificate names its node.
     pub peer_certs: Option<crate::transport::PeerCerts>,
+    /// What each stream proved in swarmd's handshake; a session is accepted
+    /// only if it proved the name it gives ractor_cluster.
+    pub proofs: crate::transport::ProvenPeers,
 }

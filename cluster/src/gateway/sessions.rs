@@ -10,7 +10,12 @@ use tracing::warn;
 use super::CallError;
 use super::ExitCause;
 use super::actor::GatewayState;
+use crate::transport::hello::Purpose;
 use crate::transport::{SessionEvent, SessionPhase};
+
+/// With TLS, the DNS name a console's certificate must be issued for: a
+/// console has no node name, and gets no exemption from the name check.
+pub const CONSOLE_CERT_NAME: &str = "console";
 
 impl GatewayState {
     /// `caught_up` when the event comes from a resync rather than live: the
@@ -20,8 +25,9 @@ impl GatewayState {
         let Some(peer) = event.peer.clone() else {
             return;
         };
-        if peer.starts_with(crate::control::CONSOLE_PREFIX) {
+        if peer.starts_with(crate::transport::CONSOLE_PREFIX) {
             // A console: a hidden client that talks only to `control`.
+            self.on_console_session(&event, &peer);
             return;
         }
         match event.phase {
@@ -29,6 +35,7 @@ impl GatewayState {
             SessionPhase::Ready => {
                 let known = self.outbox.session(&peer).map(|s| s.get_id());
                 if known == Some(event.session.get_id())
+                    || !self.proven(&event, &peer, Purpose::Member)
                     || !self.certified(&event, &peer)
                     || self.name_taken(&event, &peer)
                 {
@@ -41,9 +48,7 @@ impl GatewayState {
                 self.send(&peer, self.advert());
             }
             SessionPhase::Closed => {
-                if let Some(certs) = &self.args.peer_certs {
-                    certs.forget(&event.label);
-                }
+                self.forget_proofs(&event.label);
                 if self.outbox.session_closed(&peer, &event.session) {
                     self.tickets.revoke(&peer);
                     let error = CallError::Disconnected(peer.clone());
@@ -79,13 +84,52 @@ impl GatewayState {
         true
     }
 
+    /// A console's session must have proven itself a console; with TLS,
+    /// its certificate must be issued for [`CONSOLE_CERT_NAME`].
+    fn on_console_session(&mut self, event: &SessionEvent, peer: &str) {
+        match event.phase {
+            SessionPhase::Opened => {}
+            SessionPhase::Ready => {
+                if self.proven(event, peer, Purpose::Console) {
+                    self.certified_as(event, peer, CONSOLE_CERT_NAME);
+                }
+            }
+            SessionPhase::Closed => self.forget_proofs(&event.label),
+        }
+    }
+
+    fn forget_proofs(&mut self, label: &str) {
+        self.args.proofs.forget(label);
+        if let Some(certs) = &self.args.peer_certs {
+            certs.forget(label);
+        }
+    }
+
+    /// Whether the session proved, in swarmd's handshake, the very name it
+    /// gave ractor_cluster. One that did not is closed and never ticketed.
+    fn proven(&mut self, event: &SessionEvent, peer: &str, purpose: Purpose) -> bool {
+        match self.args.proofs.check(&event.label, peer, purpose) {
+            Ok(()) => true,
+            Err(why) => {
+                self.stats.refused_sessions += 1;
+                warn!(%peer, label = %event.label, error = %why, "cluster session refused: it did not prove the name it claims");
+                event.session.stop(Some(why));
+                false
+            }
+        }
+    }
+
+    fn certified(&mut self, event: &SessionEvent, peer: &str) -> bool {
+        self.certified_as(event, peer, peer)
+    }
+
     /// With TLS, whether the session's certificate names its node; a session
     /// whose does not is closed, and never gets a ticket.
-    fn certified(&mut self, event: &SessionEvent, peer: &str) -> bool {
+    fn certified_as(&mut self, event: &SessionEvent, peer: &str, name: &str) -> bool {
         let Some(certs) = &self.args.peer_certs else {
             return true;
         };
-        match certs.check(&event.label, peer) {
+        match certs.check(&event.label, name) {
             Ok(()) => true,
             Err(why) => {
                 warn!(%peer, label = %event.label, error = %why, "cluster session refused: its certificate is not for the node it claims to be");

@@ -227,6 +227,11 @@ fn node_numbers(r: &mut Registry, s: &Value) {
             "refused_sessions",
         ),
         (
+            "gateway_refused_dials",
+            "Discovered nodes not dialed (over the discovery dialer caps)",
+            "refused_dials",
+        ),
+        (
             "gateway_undeliverable_casts",
             "Casts with no recipient",
             "undeliverable_casts",

@@ -134,8 +134,10 @@ pub struct Started {
     pub cluster: ClusterHandle,
     /// Creates, lists and stops this node's agents.
     pub factory: AgentFactory,
-    /// The node server's current incarnation (the simulator hands it streams).
+    /// The node server's current incarnation.
     pub server: ServerSlot,
+    /// Where the simulator hands the streams it accepts for this node.
+    pub gate: crate::transport::SessionGate,
     /// The world and mission planner, where this node runs them.
     pub cloud: swarm::CloudSlots,
     follow_membership: tokio::task::JoinHandle<()>,
@@ -197,7 +199,7 @@ impl Started {
             dialer,
         };
         let (events, early_supervision) = event_channel(SUPERVISION_EVENTS);
-        let wiring = tree::Wiring::new(config, resources)?;
+        let wiring = tree::Wiring::new(&ctx, config, &cookie, resources)?;
         let recorder = recorder::RecorderArgs {
             ledger: ctx.ledger.clone(),
             supervision: events.clone(),
@@ -232,6 +234,7 @@ impl Started {
             cluster: wiring.cluster,
             factory,
             server: wiring.server,
+            gate: wiring.gate,
             cloud: wiring.cloud,
             follow_membership,
         })

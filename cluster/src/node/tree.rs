@@ -57,6 +57,8 @@ pub struct Wiring {
     pub router: Arc<ClusterRouter>,
     pub cloud: CloudSlots,
     tls: Option<transport::Tls>,
+    /// swarmd's handshake on every cluster stream, and what each proved.
+    pub gate: transport::SessionGate,
     /// The root supervisor, once started (the control actor addresses the tree by it).
     pub root: ActorSlot<SupervisorMsg>,
     /// Tick lateness and counts of this node's grid agents, for /metrics.
@@ -83,7 +85,9 @@ pub struct Wiring {
 impl Wiring {
     /// Fails when the TLS files or the HTTP token file configured cannot be used.
     pub fn new(
+        ctx: &NodeCtx,
         config: &NodeConfig,
+        cookie: &str,
         resources: Arc<dyn ResourceProbe>,
     ) -> Result<Self, super::StartError> {
         let tls = config
@@ -101,6 +105,9 @@ impl Wiring {
         );
         let directory = LocalDirectory::default();
         let agent_stats = AgentStats::default();
+        let server = ServerSlot::new();
+        let gate =
+            transport::session_gate(ctx, config, cookie, &server, &Default::default());
         let router = Arc::new(ClusterRouter::new(
             config,
             cluster.clone(),
@@ -112,7 +119,8 @@ impl Wiring {
             gateway,
             agents: ActorSlot::new(),
             dialers: ActorSlot::new(),
-            server: ServerSlot::new(),
+            server,
+            gate,
             sessions: broadcast::channel(SESSION_EVENTS).0,
             directory,
             router,
@@ -186,6 +194,7 @@ pub fn root_spec(
         ctx,
         config,
         cookie,
+        &wiring.gate,
         gateway,
         wiring.gateway.clone(),
         wiring.dialers.clone(),
@@ -324,11 +333,13 @@ fn gateway_args(
     let dial = cluster_tree::dial_launcher(
         ctx,
         config,
-        &wiring.server,
+        &wiring.gate,
         &wiring.sessions,
         wiring.dialers.clone(),
+        wiring.gateway.clone(),
         wiring.tls.clone(),
     );
+    let stop_dial = cluster_tree::dial_stopper(wiring.dialers.clone());
     GatewayArgs {
         ctx: ctx.clone(),
         me,
@@ -343,7 +354,9 @@ fn gateway_args(
         supervision: events.clone(),
         hub,
         dial,
+        stop_dial,
         peer_certs: wiring.tls.as_ref().map(|t| t.peer_certs.clone()),
+        proofs: wiring.gate.proofs.clone(),
         advert: wiring.advert.subscribe(),
     }
 }

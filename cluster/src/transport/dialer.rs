@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tracing::{info, warn};
 
-use super::ServerSlot;
+use super::SessionGate;
 use super::bidi::DialedStream;
 use super::events::{SessionEvents, SessionPhase};
 
@@ -24,13 +24,19 @@ pub struct Dialer;
 pub struct DialerArgs {
     pub ctx: NodeCtx,
     pub target: HostPort,
-    pub server: ServerSlot,
+    /// swarmd's handshake, run on every connection before ractor_cluster's.
+    pub gate: SessionGate,
     pub sessions: SessionEvents,
     pub dial_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     /// Set when cluster sessions run over TLS.
     pub tls: Option<super::Tls>,
+    /// Stop (normally) after this many failed attempts in a row; `None`
+    /// redials for ever (seeds and members learned from members).
+    pub give_up_after: Option<u32>,
+    /// Told when this dialer gives up.
+    pub on_give_up: Option<super::GiveUpHook>,
 }
 
 pub struct DialerState {
@@ -109,6 +115,14 @@ impl Actor for Dialer {
                         state.failed_attempts = state.failed_attempts.saturating_add(1);
                         let attempts = state.failed_attempts;
                         warn!(peer = %target, error = %why, attempts, "cannot connect");
+                        if state.args.give_up_after.is_some_and(|limit| attempts >= limit) {
+                            warn!(peer = %target, attempts, "giving up on this address");
+                            if let Some(hook) = &state.args.on_give_up {
+                                hook(target.clone());
+                            }
+                            myself.stop(Some("gave up".into()));
+                            return Ok(());
+                        }
                     }
                 }
                 let args = &state.args;
@@ -139,7 +153,7 @@ async fn attempt(args: &DialerArgs) -> Attempt {
         Ok(c) => c,
         Err(e) => return Attempt::Failed(e.to_string()),
     };
-    let connection = match &args.tls {
+    let mut connection = match &args.tls {
         None => connection,
         Some(tls) => match handshake(tls, &target.host, connection, args.dial_timeout).await {
             Ok((c, cert)) => {
@@ -149,7 +163,10 @@ async fn attempt(args: &DialerArgs) -> Attempt {
             Err(why) => return Attempt::Failed(why),
         },
     };
-    let Some(server) = args.server.get() else {
+    if let Err(e) = args.gate.dial(&mut connection, &label).await {
+        return Attempt::Failed(e.to_string());
+    }
+    let Some(server) = args.gate.server.get() else {
         return Attempt::Failed("the node server is not running".into());
     };
     let stream = DialedStream {

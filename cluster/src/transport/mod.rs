@@ -9,9 +9,11 @@
 mod bidi;
 mod dialer;
 mod events;
+mod gate;
+pub mod hello;
+mod listener;
 mod peer_certs;
 mod tls;
-mod tls_listener;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,66 +34,108 @@ pub use events::{
     session_name,
 };
 pub use peer_certs::{PeerCerts, certifies};
+pub use gate::{CONSOLE_PREFIX, ProvenPeers, SessionGate};
+pub use listener::{ClusterListener, ListenerArgs, MAX_PENDING as MAX_PENDING_HANDSHAKES};
 pub use tls::{Tls, TlsError, refuse_exposed_key};
-pub use tls_listener::{TlsListener, TlsListenerArgs};
 
 /// The node server's current incarnation, read by the dialers and the gateway.
 pub type ServerSlot = ActorSlot<NodeServerMessage>;
 
 /// Starts a dialer for an address learned at run time.
-pub type DialLauncher = Arc<dyn Fn(HostPort) + Send + Sync>;
+pub type DialLauncher = Arc<dyn Fn(HostPort, DialOrigin) + Send + Sync>;
+/// Stops the dialer of an address (if one runs).
+pub type DialStopper = Arc<dyn Fn(HostPort) + Send + Sync>;
+/// Called with its target when a dialer gives up.
+pub type GiveUpHook = Arc<dyn Fn(HostPort) + Send + Sync>;
+
+/// Who told this node to dial an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialOrigin {
+    /// A seed, or a member's gossip (an authenticated peer): redialed for ever.
+    Member,
+    /// A LAN announcement (anyone's word): gives up after a few failures.
+    Discovery,
+}
 
 /// A dialer's arguments from the node's config; `tls` is set by the caller.
 pub fn dialer_args(
     ctx: &NodeCtx,
     config: &NodeConfig,
-    server: &ServerSlot,
+    gate: &SessionGate,
     sessions: &SessionEvents,
     target: HostPort,
 ) -> DialerArgs {
     DialerArgs {
         ctx: ctx.clone(),
         target,
-        server: server.clone(),
+        gate: gate.clone(),
         sessions: sessions.clone(),
         dial_timeout: config.cluster.dial_timeout(),
         backoff_min: Duration::from_millis(config.cluster.dial_backoff_min_ms),
         backoff_max: Duration::from_millis(config.cluster.dial_backoff_max_ms),
         tls: None,
+        give_up_after: None,
+        on_give_up: None,
     }
 }
 
+/// A dialer that gives up is removed (`Temporary`): its address may be
+/// dialed again later under the same child id.
 pub fn dialer_child(args: DialerArgs) -> ChildSpec {
-    ChildSpec::for_actor(format!("dialer:{}", args.target), Dialer, args)
+    let gives_up = args.give_up_after.is_some();
+    let child = ChildSpec::for_actor(dialer_id(&args.target), Dialer, args);
+    if gives_up {
+        child.restart(swarmd_supervisor::Restart::Temporary)
+    } else {
+        child
+    }
 }
 
-/// With TLS, swarmd's own listener on `cluster.listen` (see `tls_listener.rs`).
-pub fn tls_listener_child(config: &NodeConfig, gw: &GatewayArgs, tls: &Tls) -> ChildSpec {
-    let args = TlsListenerArgs {
+pub fn dialer_id(target: &HostPort) -> String {
+    format!("dialer:{target}")
+}
+
+/// The node's gate: its side of swarmd's handshake on every cluster stream.
+pub fn session_gate(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    cookie: &str,
+    server: &ServerSlot,
+    proofs: &ProvenPeers,
+) -> SessionGate {
+    SessionGate {
+        cookie: cookie.into(),
+        me: config.node.name.clone(),
+        entropy: ctx.entropy.clone(),
+        proofs: proofs.clone(),
+        server: server.clone(),
+        deadline: config.cluster.dial_timeout(),
+    }
+}
+
+/// swarmd's own listener on `cluster.listen`, plain or TLS (see `listener.rs`).
+pub fn listener_child(config: &NodeConfig, gate: &SessionGate, tls: Option<&Tls>) -> ChildSpec {
+    let args = ListenerArgs {
         listen: config.cluster.listen.0,
-        acceptor: tls.acceptor.clone(),
-        certs: tls.peer_certs.clone(),
-        server: gw.server.clone(),
-        handshake_timeout: config.cluster.dial_timeout(),
+        gate: gate.clone(),
+        tls: tls.map(|t| (t.acceptor.clone(), t.peer_certs.clone())),
     };
-    ChildSpec::for_actor("tls_listener", TlsListener, args)
+    ChildSpec::for_actor("listener", ClusterListener, args)
 }
 
 /// The ractor_cluster node server; each incarnation goes into the gateway's
-/// server slot. Without TLS it listens on `cluster.listen`. With TLS,
-/// swarmd's own listener accepts there ([`tls_listener_child`]); the node
-/// server's listener is then an unused TLS one on an ephemeral loopback port
-/// (sessions through it have no recorded certificate and are refused).
+/// server slot. swarmd's own listener accepts on `cluster.listen`
+/// ([`listener_child`]) and hands it streams that passed the handshake.
+/// ractor_cluster always opens a listener of its own too: it is put on an
+/// ephemeral loopback port, and sessions through it have no proof and are
+/// refused by the gateway (with TLS it is a TLS one, as the node's).
 pub fn node_server_child(
     config: &NodeConfig,
     cookie: String,
     gw: &GatewayArgs,
     tls: Option<Tls>,
 ) -> ChildSpec {
-    let listen = match tls {
-        None => config.cluster.listen.0,
-        Some(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    };
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let host = config.cluster.listen.0.ip().to_string();
     let name = session_name(&config.node.name, gw.me.incarnation);
     let (slot, sessions) = (gw.server.clone(), gw.sessions.clone());
@@ -106,14 +150,11 @@ pub fn node_server_child(
             Some(NodeConnectionMode::Isolated),
         )
         .with_listen_addr(listen.ip());
-        let (slot, sessions, tls) = (slot.clone(), sessions.clone(), tls.clone());
+        let (slot, sessions) = (slot.clone(), sessions.clone());
         async move {
             let (server, _) = Actor::spawn_linked(None, server, (), sup).await?;
             events::subscribe(&server, sessions);
             slot.set(server.clone());
-            if tls.is_none() {
-                tracing::info!(%listen, "cluster listener up");
-            }
             Ok(server.get_cell())
         }
     })
