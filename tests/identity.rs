@@ -11,6 +11,8 @@ use ractor_cluster::{NodeServer, NodeServerMessage};
 use serde_json::Value;
 use support::{Node, STARTUP};
 use swarmd_cluster::gateway::{GatewayMsg, gateway_name};
+use swarmd_cluster::transport::DialedStream;
+use swarmd_cluster::transport::hello::{self, Purpose};
 use swarmd_messages::{
     Envelope, MemberInfo, NO_TICKET, Role, SYSTEM_TENANT, Ticket, TraceContext, WireFrame, WireMsg,
     decode, encode,
@@ -157,8 +159,18 @@ async fn frames_claiming_another_member_are_refused_and_the_member_is_unaffected
         None,
     );
     let (server, _) = Actor::spawn(None, server, ()).await.unwrap();
-    let (host, port) = cloud.listen.split_once(':').unwrap();
-    ractor_cluster::client_connect(&server, (host, port.parse::<u16>().unwrap()))
+    // It passes swarmd's handshake (it holds the cookie) under its own name.
+    let mut tcp: swarmd_actors::ctx::Connection =
+        Box::new(tokio::net::TcpStream::connect(&cloud.listen).await.unwrap());
+    let proven = hello::client(&mut tcp, COOKIE, "rogue", Purpose::Member, [5; 32])
+        .await
+        .unwrap();
+    assert_eq!(proven.name, "cloud");
+    let stream = DialedStream {
+        connection: tcp,
+        peer: "rogue".into(),
+    };
+    ractor_cluster::client_connect_external(&server, Box::new(stream))
         .await
         .unwrap();
     let gateway = cloud_gateway_proxy(&server).await;

@@ -50,9 +50,17 @@ fn start_on(
     Node::start_in_netns(&host.netns, &dir.join(name), &listen, &args, &env)
 }
 
-/// `nodes --json` (a row per node) as `host`'s node sees it; none when
-/// the console cannot reach it yet.
+/// `nodes --json` (a row per node) as `host`'s node sees it; a console
+/// that fails fails the test (a negative check must never pass on nothing).
 async fn nodes(host: &Host, cookie: &str) -> Vec<Value> {
+    match try_nodes(host, cookie).await {
+        Ok(rows) => rows,
+        Err(why) => panic!("console on {}: {why}", host.netns),
+    }
+}
+
+/// As [`nodes`], for polling a node that may not answer yet.
+async fn try_nodes(host: &Host, cookie: &str) -> Result<Vec<Value>, String> {
     let mut cmd = in_netns(&host.netns);
     let addr = format!("{}:{PORT}", host.ip);
     cmd.args(["console", &addr, "--json", "-c", "nodes"])
@@ -62,9 +70,11 @@ async fn nodes(host: &Host, cookie: &str) -> Vec<Value> {
         .expect("console in time")
         .expect("console runs");
     if !out.status.success() {
-        return Vec::new();
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    support::console::json_lines(&String::from_utf8_lossy(&out.stdout))
+    let rows = support::console::json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert!(!rows.is_empty(), "a node lists at least itself");
+    Ok(rows)
 }
 
 fn names_in(rows: &[Value], state: &str) -> BTreeSet<String> {
@@ -108,7 +118,8 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
     let all: BTreeSet<String> = names.iter().cloned().collect();
     for host in &hosts {
         eventually("one cluster", || async {
-            (names_in(&nodes(host, COOKIE).await, "up") == all).then_some(())
+            let rows = try_nodes(host, COOKIE).await.ok()?;
+            (names_in(&rows, "up") == all).then_some(())
         })
         .await;
     }
@@ -118,7 +129,7 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
     // The intruder is heard (it announces) but never a member.
     let first = &hosts[0];
     let rows = eventually("the intruder announced", || async {
-        let rows = nodes(first, COOKIE).await;
+        let rows = try_nodes(first, COOKIE).await.ok()?;
         names_in(&rows, "announced")
             .contains("intruder")
             .then_some(rows)

@@ -12,6 +12,7 @@ fn section(listen: Vec<String>, connect: Vec<String>, capacity: usize) -> MeshSe
         listen,
         connect,
         multicast_scouting: false,
+        insecure: false,
         subscription_capacity: capacity,
         tls: None,
     }

@@ -27,6 +27,7 @@ fn section(listen: Vec<String>, connect: Vec<String>, tls: Option<TlsSection>) -
         listen,
         connect,
         multicast_scouting: false,
+        insecure: false,
         subscription_capacity: 1024,
         tls,
     }

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod lan;
 mod layers;
 pub mod map_file;
+mod mesh;
 mod model;
 pub mod recipe;
 pub mod telemetry;

@@ -186,6 +186,10 @@ pub struct MeshSection {
     /// and a peer without a certificate from `ca` cannot connect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSection>,
+    /// A plain (not TLS) mesh endpoint off loopback lets anyone who reaches
+    /// it inject peer states and hazards; refused unless this is set.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,22 +384,7 @@ impl NodeConfig {
         self.validate_hub()?;
         self.validate_lan()?;
         self.validate_board()?;
-        let m = &self.mesh;
-        for (key, endpoints) in [("mesh.listen", &m.listen), ("mesh.connect", &m.connect)] {
-            if let Some(e) = endpoints.iter().find(|e| !e.contains('/')) {
-                return Err((
-                    key,
-                    format!("{e:?} is not a zenoh endpoint like tcp/HOST:PORT"),
-                ));
-            }
-            if m.tls.is_some()
-                && let Some(e) = endpoints.iter().find(|e| !e.starts_with("tls/"))
-            {
-                let why = format!("{e:?}: with [mesh.tls] every endpoint is tls/HOST:PORT");
-                return Err((key, why));
-            }
-        }
-        Ok(())
+        self.validate_mesh()
     }
 }
 

@@ -34,16 +34,19 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl Lan {
-    /// A fresh LAN, or `None` (said loudly) where the kernel forbids
-    /// network namespaces here. Any other failure fails the test.
+    /// A fresh LAN. Where namespaces cannot be made the test fails, unless
+    /// `SWARMD_NETNS_OPTIONAL=1` says on purpose that a skip is acceptable
+    /// here (then `None`, said loudly). CI never sets it.
     pub fn new() -> Option<Lan> {
         super::ensure_packages(&["/usr/sbin/ip"], &["iproute2"]);
         let prefix = format!("swd{}", std::process::id());
         let switch = format!("{prefix}-sw");
         if let Err(e) = ip(&["netns", "add", &switch]) {
-            let forbidden =
-                e.contains("Operation not permitted") || e.contains("Permission denied");
-            assert!(forbidden, "cannot make a network namespace: {e}");
+            let optional = std::env::var("SWARMD_NETNS_OPTIONAL").is_ok_and(|v| v == "1");
+            assert!(
+                optional,
+                "cannot make a network namespace: {e} (set SWARMD_NETNS_OPTIONAL=1 to skip on purpose)"
+            );
             eprintln!("\n*** SKIPPED: this kernel forbids network namespaces here ({e}) ***\n");
             return None;
         }

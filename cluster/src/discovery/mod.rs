@@ -371,7 +371,12 @@ mod tests {
         };
         reachable_address(&mut member, from).unwrap();
         assert_eq!(member.cluster_addr, "10.9.0.3:4697");
-        for elsewhere in ["10.9.0.4:4697", "victim.example:80", "10.9.0.3:0", "10.9.0.3"] {
+        for elsewhere in [
+            "10.9.0.4:4697",
+            "victim.example:80",
+            "10.9.0.3:0",
+            "10.9.0.3",
+        ] {
             member.cluster_addr = elsewhere.into();
             let err = reachable_address(&mut member, from);
             assert!(err.is_err(), "{elsewhere} accepted");

@@ -70,8 +70,8 @@ impl DiscoveredNodes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use swarmd_messages::advert::NodeAdvert;
     use swarmd_messages::Role;
+    use swarmd_messages::advert::NodeAdvert;
 
     fn announcement(name: &str, addr: &str) -> Announcement {
         Announcement {

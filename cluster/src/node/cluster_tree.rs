@@ -9,11 +9,11 @@ use swarmd_config::{HostPort, NodeConfig};
 use swarmd_supervisor::{ActorSlot, Strategy, SupervisorMsg, SupervisorSpec};
 use tracing::warn;
 
-use crate::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 use crate::gateway::DISCOVERY_GIVE_UP_AFTER;
+use crate::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 use crate::transport::{
-    DialLauncher, DialOrigin, DialStopper, GiveUpHook, dialer_id, SessionEvents, SessionGate, Tls, dialer_args, dialer_child, listener_child,
-    node_server_child,
+    DialLauncher, DialOrigin, DialStopper, GiveUpHook, SessionEvents, SessionGate, Tls,
+    dialer_args, dialer_child, dialer_id, listener_child, node_server_child,
 };
 
 /// `rest_for_one`: node server, listener, gateway, dialers. A new node server means new
@@ -32,13 +32,7 @@ pub fn cluster_spec(
         .intensity(10, Duration::from_secs(10))
         .max_children(4096);
     for seed in &config.cluster.seeds {
-        let mut args = dialer_args(
-            ctx,
-            config,
-            gate,
-            &gateway.sessions,
-            seed.clone(),
-        );
+        let mut args = dialer_args(ctx, config, gate, &gateway.sessions, seed.clone());
         args.tls = tls.clone();
         dialers = dialers.child(dialer_child(args));
     }

@@ -12,6 +12,11 @@ const COOKIE_LEN: usize = 32;
 /// DESIGN §11: the cookie admits a node to the cluster; it must be hard to guess.
 const MIN_COOKIE_BITS: f64 = 128.0;
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// 32 random capitals have about 18 distinct; under 12 is a made-up cookie.
+/// A generated cookie fails these checks about once in a million: it is
+/// then drawn again, so a node never refuses the cookie it made.
+const MIN_DISTINCT_CHARS: usize = 12;
+const MAX_GENERATE_DRAWS: usize = 16;
 
 /// Where the cookie came from, for the startup log (never the cookie itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +79,13 @@ pub fn resolve(
             ))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
-            let cookie = generate(entropy);
+            let mut cookie = generate(entropy);
+            for _ in 0..MAX_GENERATE_DRAWS {
+                if weakness(&cookie).is_none() {
+                    break;
+                }
+                cookie = generate(entropy);
+            }
             write_new(path, &cookie)?;
             Ok((cookie, CookieSource::Generated))
         }
@@ -93,13 +104,53 @@ fn validated(cookie: &str, origin: &str) -> Result<String, CookieError> {
     if cookie.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("the cookie must not contain whitespace"));
     }
-    if entropy_bits(cookie) < MIN_COOKIE_BITS {
-        return Err(invalid(
-            "the cookie is too easy to guess (under 128 bits): use at least 28 random \
-             letters, or remove it and let swarmd generate one",
-        ));
+    if let Some(why) = weakness(cookie) {
+        return Err(invalid(why));
     }
     Ok(cookie.to_owned())
+}
+
+/// Why a cookie is guessable, if it is. A cookie is one string, so its
+/// entropy cannot be measured, only bounded: by its length and alphabet
+/// (at least 128 bits), and by the patterns a person would type — a
+/// repeated phrase, few distinct characters, one character dominating.
+fn weakness(cookie: &str) -> Option<&'static str> {
+    let chars: Vec<char> = cookie.chars().collect();
+    if entropy_bits(cookie) < MIN_COOKIE_BITS {
+        return Some(
+            "the cookie is too easy to guess (under 128 bits): use at least 28 random \
+             letters, or remove it and let swarmd generate one",
+        );
+    }
+    let periodic =
+        (1..=chars.len() / 2).any(|p| chars.iter().skip(p).zip(&chars).all(|(a, b)| a == b));
+    if periodic {
+        return Some(
+            "the cookie repeats a shorter pattern, so it has far fewer than 128 bits: use \
+             random letters, or remove it and let swarmd generate one",
+        );
+    }
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MIN_DISTINCT_CHARS {
+        return Some(
+            "the cookie uses fewer than 12 distinct characters, so it has far fewer than \
+             128 bits: use random letters, or remove it and let swarmd generate one",
+        );
+    }
+    let most = distinct
+        .iter()
+        .map(|d| chars.iter().filter(|c| *c == d).count())
+        .max()
+        .unwrap_or(0);
+    if most * 3 > chars.len() {
+        return Some(
+            "one character makes up over a third of the cookie, so it has far fewer than \
+             128 bits: use random letters, or remove it and let swarmd generate one",
+        );
+    }
+    None
 }
 
 /// An upper bound on the cookie's entropy: its length times the bits of an
@@ -171,6 +222,13 @@ mod tests {
             "SECRET",
             "QWERTYUIOPASDFGHJKLZXCVBNM",
             "0123456789012345678901234567",
+            // Long and mixed enough for the alphabet bound, yet guessable.
+            "changemechangemechangemechangeme",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "abababababababababababababababababababab",
+            "password-password-password-password-123",
+            "ABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFXYZ",
+            "QQQQQQQQQQWERTYUIOPASDFGHJKLZXCVBNMQQQQQQQQQ",
         ] {
             let err = resolve(Some(weak.into()), &path, true, &Fixed).unwrap_err();
             assert!(matches!(err, CookieError::Invalid { .. }), "{weak}: {err}");

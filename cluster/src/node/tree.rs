@@ -106,8 +106,7 @@ impl Wiring {
         let directory = LocalDirectory::default();
         let agent_stats = AgentStats::default();
         let server = ServerSlot::new();
-        let gate =
-            transport::session_gate(ctx, config, cookie, &server, &Default::default());
+        let gate = transport::session_gate(ctx, config, cookie, &server, &Default::default());
         let router = Arc::new(ClusterRouter::new(
             config,
             cluster.clone(),

@@ -115,7 +115,11 @@ impl Actor for Dialer {
                         state.failed_attempts = state.failed_attempts.saturating_add(1);
                         let attempts = state.failed_attempts;
                         warn!(peer = %target, error = %why, attempts, "cannot connect");
-                        if state.args.give_up_after.is_some_and(|limit| attempts >= limit) {
+                        if state
+                            .args
+                            .give_up_after
+                            .is_some_and(|limit| attempts >= limit)
+                        {
                             warn!(peer = %target, attempts, "giving up on this address");
                             if let Some(hook) = &state.args.on_give_up {
                                 hook(target.clone());

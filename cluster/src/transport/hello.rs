@@ -73,7 +73,7 @@ pub struct Proven {
 pub enum HelloError {
     #[error("the peer does not speak swarmd's handshake: {0}")]
     Malformed(String),
-    #[error("the peer's proof is wrong: it does not hold this cluster's cookie")]
+    #[error("wrong cookie: the peer's proof shows it does not hold this cluster's cookie")]
     WrongCookie,
     #[error("refused: {0}")]
     Refused(String),
@@ -114,7 +114,9 @@ pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let server_mac = read_array::<_, MAC_BYTES>(stream).await?;
     transcript.verify(cookie, Role::Server, &server_mac)?;
-    stream.write_all(&transcript.mac(cookie, Role::Client)).await?;
+    stream
+        .write_all(&transcript.mac(cookie, Role::Client))
+        .await?;
     stream.flush().await?;
     Ok(Proven {
         name: server,
@@ -244,7 +246,9 @@ async fn read_name<S: AsyncRead + Unpin>(stream: &mut S) -> Result<String, Hello
     stream.read_exact(&mut name).await?;
     match String::from_utf8(name) {
         Ok(name) if is_name(&name, MAX_NAME_BYTES) => Ok(name),
-        _ => Err(HelloError::Malformed("a name outside [A-Za-z0-9_.-]".into())),
+        _ => Err(HelloError::Malformed(
+            "a name outside [A-Za-z0-9_.-]".into(),
+        )),
     }
 }
 

@@ -23,9 +23,8 @@ async fn both_sides_learn_the_other_s_proven_name() {
 #[tokio::test]
 async fn a_wrong_cookie_fails_on_the_first_answer() {
     let (mut a, mut b) = duplex(4096);
-    let server_side = tokio::spawn(async move {
-        server(&mut b, COOKIE, "cloud", [2; 32], admit_all).await
-    });
+    let server_side =
+        tokio::spawn(async move { server(&mut b, COOKIE, "cloud", [2; 32], admit_all).await });
     let wrong = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
     let err = client(&mut a, wrong, "edge-1", Purpose::Member, [1; 32])
         .await
@@ -87,9 +86,8 @@ async fn a_relaying_stranger_completes_neither_leg() {
 async fn a_peer_claiming_the_node_s_own_name_is_refused_before_any_proof() {
     let (mut a, mut b) = duplex(4096);
     // The server owns its end: refusing drops it, which ends the client's wait.
-    let server_side = tokio::spawn(async move {
-        server(&mut b, COOKIE, "cloud", [2; 32], admit_all).await
-    });
+    let server_side =
+        tokio::spawn(async move { server(&mut b, COOKIE, "cloud", [2; 32], admit_all).await });
     let client = client(&mut a, COOKIE, "cloud", Purpose::Member, [1; 32]).await;
     let server = server_side.await.unwrap();
     assert!(matches!(server, Err(HelloError::Refused(_))), "{server:?}");

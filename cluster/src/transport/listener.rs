@@ -25,6 +25,8 @@ use super::{PeerCerts, SessionGate};
 
 /// Connections accepted but not yet through the handshake, at most.
 pub const MAX_PENDING: usize = 256;
+/// Refusals logged one by one before only powers of two are.
+const LOGGED_REFUSALS: u64 = 16;
 
 #[derive(Clone)]
 pub struct ListenerArgs {
@@ -114,8 +116,8 @@ impl Pending {
         p.tasks.remove(&id);
         if let Some((peer, why)) = failed {
             p.refused += 1;
-            // Logged at powers of two: a flood cannot flood the log.
-            if p.refused.is_power_of_two() {
+            // The first few, then at powers of two: a flood cannot flood the log.
+            if p.refused <= LOGGED_REFUSALS || p.refused.is_power_of_two() {
                 warn!(%peer, error = %why, refused = p.refused, "cluster connection refused");
             } else {
                 debug!(%peer, error = %why, "cluster connection refused");

@@ -33,9 +33,9 @@ pub use events::{
     SESSION_EVENTS, SessionEvent, SessionEvents, SessionPhase, node_name, session_incarnation,
     session_name,
 };
-pub use peer_certs::{PeerCerts, certifies};
 pub use gate::{CONSOLE_PREFIX, ProvenPeers, SessionGate};
 pub use listener::{ClusterListener, ListenerArgs, MAX_PENDING as MAX_PENDING_HANDSHAKES};
+pub use peer_certs::{PeerCerts, certifies};
 pub use tls::{Tls, TlsError, refuse_exposed_key};
 
 /// The node server's current incarnation, read by the dialers and the gateway.
