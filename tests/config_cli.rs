@@ -186,3 +186,62 @@ async fn recipe_check_prints_the_waves_or_names_the_file_step_and_key() {
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("cycle: a -> b -> a"), "{stderr}");
 }
+
+#[tokio::test]
+async fn config_check_refuses_an_open_mesh_a_weak_cookie_and_an_exposed_data_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let open_mesh = write_file(
+        dir.path(),
+        "mesh.toml",
+        "[mesh]\nlisten = [\"tcp/0.0.0.0:7450\"]\n",
+    );
+    let (status, _, stderr) = run(&["config", "check", open_mesh.to_str().unwrap()], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mesh.listen") && stderr.contains("mesh.insecure"),
+        "{stderr}"
+    );
+    let on_purpose = write_file(
+        dir.path(),
+        "insecure.toml",
+        "[mesh]\nlisten = [\"tcp/0.0.0.0:7450\"]\ninsecure = true\n",
+    );
+    let (status, _, stderr) = run(&["config", "check", on_purpose.to_str().unwrap()], &[]).await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!("[node]\ndata_dir = {:?}\n", data.display().to_string());
+    let exposed = write_file(dir.path(), "data.toml", &text);
+    let (status, _, stderr) = run(&["config", "check", exposed.to_str().unwrap()], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+    // The node itself refuses it too, and touches nothing inside.
+    let (status, _, stderr) = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+    .await;
+    assert_ne!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+    assert!(
+        !data.join("cookie").exists(),
+        "a refused data dir got a cookie"
+    );
+
+    let weak = [("SWARMD_COOKIE", "changemechangemechangemechangeme")];
+    let (status, _, stderr) = run(
+        &["--data-dir", dir.path().join("d2").to_str().unwrap()],
+        &weak,
+    )
+    .await;
+    assert_ne!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("repeats a shorter pattern"), "{stderr}");
+}

@@ -169,6 +169,7 @@ async fn world_readable_cookie_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     let cookie_path = support::write_file(&data, "cookie", "SECRETCOOKIEXQZJVKWPMBRTYHGFDSLN\n");
     std::fs::set_permissions(&cookie_path, std::fs::Permissions::from_mode(0o644)).unwrap();
 

@@ -20,6 +20,10 @@ pub enum DataDirError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "data dir {path} is open to group or others (mode {mode:o}): it holds the cookie and the ledger; run: chmod 700 {path}"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
     #[error("data dir {path} is in use by another swarmd{holder} (lock file {lock} is held)")]
     InUse {
         path: PathBuf,
@@ -38,11 +42,28 @@ impl DataDir {
     /// Creates the directory if needed and takes its lock, failing at once if
     /// another process holds it. Nothing in the directory is touched before the
     /// lock is held.
+    /// It is created owner-only (0700) and refused if group or others may
+    /// enter or read it.
     pub fn lock(path: &Path) -> Result<Self, DataDirError> {
-        std::fs::create_dir_all(path).map_err(|source| DataDirError::Create {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let create = |source| DataDirError::Create {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(create)?;
+        let mode = std::fs::metadata(path)
+            .map_err(create)?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            let path = path.to_owned();
+            return Err(DataDirError::Exposed { path, mode });
+        }
         let lock_path = path.join("LOCK");
         let lock_err = |source| DataDirError::Lock {
             path: path.to_owned(),

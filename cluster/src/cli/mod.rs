@@ -139,17 +139,37 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The file's values, and what a node would refuse at start on this
+/// machine: a data dir that group or others may open.
 fn config_check(file: &Path) -> ExitCode {
     match swarmd_config::load_file(file) {
-        Ok(_) => {
-            println!("{}: ok", file.display());
-            ExitCode::SUCCESS
-        }
+        Ok(config) => match exposed_data_dir(&config.node.data_dir) {
+            Some(why) => {
+                eprintln!("{}: node.data_dir: {why}", file.display());
+                ExitCode::from(EXIT_CONFIG)
+            }
+            None => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+        },
         Err(e) => {
             crate::cli::report(&e);
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn exposed_data_dir(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} is open to group or others (mode {mode:o}); run: chmod 700 {}",
+            dir.display(),
+            dir.display()
+        )
+    })
 }
 
 fn effective_config(args: &NodeArgs, matches: &ArgMatches) -> Result<NodeConfig, ExitCode> {

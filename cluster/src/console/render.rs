@@ -36,12 +36,34 @@ pub fn human(command: &Command, value: &Value) -> String {
     }
 }
 
+/// A cell. Strings may come from other nodes (or a LAN datagram): control
+/// characters are escaped, so none reaches the operator's terminal.
 fn s(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s),
         Value::Null => "-".into(),
         other => other.to_string(),
     }
+}
+
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn control_characters_in_remote_strings_are_escaped() {
+    let cell = s(&Value::String("10.0.0.1:1\u{1b}[2J\u{7}\n".into()));
+    assert_eq!(cell, "10.0.0.1:1\\u{1b}[2J\\u{7}\\n");
+    assert!(!cell.chars().any(char::is_control));
 }
 
 fn board(b: &Value) -> String {

@@ -13,6 +13,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster::{NodeServer, NodeServerMessage};
 use swarmd_actors::ctx::{Dialer, Entropy};
 use swarmd_cluster::gateway::{GatewayMsg, gateway_name};
+use swarmd_cluster::transport::hello::{self, Purpose};
 use swarmd_cluster::transport::{DialedStream, session_name};
 use swarmd_messages::{
     Envelope, Event, EventId, EventKind, MemberInfo, NO_TICKET, Request, Role, SYSTEM_TENANT,
@@ -159,10 +160,15 @@ impl Rogue {
         if let Some(found) = self.proxy(target).await {
             return Some(found);
         }
-        let connection = cluster
+        let mut connection = cluster
             .net
             .dialer(NAME)
             .dial(&addr.host, addr.port, SETTLE)
+            .await
+            .ok()?;
+        // It holds the cookie: it passes swarmd's handshake under its own name.
+        let nonce = [swarmd_messages::stable_hash(target) as u8; 32];
+        hello::client(&mut connection, COOKIE, NAME, Purpose::Member, nonce)
             .await
             .ok()?;
         let stream = DialedStream {
