@@ -86,7 +86,8 @@ impl Client {
                 Box::new(stream)
             }
         };
-        let nonce: [u8; 32] = rand::random();
+        let mut nonce = [0u8; 32];
+        swarmd_actors::ctx::Entropy::fill_bytes(&crate::node::ctx::OsEntropy, &mut nonce);
         hello::client(&mut connection, cookie, &name, Purpose::Console, nonce)
             .await
             .map_err(|e| format!("{addr}: {e}"))?;

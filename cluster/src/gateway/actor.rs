@@ -321,7 +321,7 @@ impl GatewayState {
                 continue;
             }
             if how == "discovery" {
-                self.dial_discovered(&info);
+                self.dial_discovered(info);
                 continue;
             }
             match info.cluster_addr.parse::<swarmd_config::HostPort>() {

@@ -36,7 +36,7 @@ impl DiscoveryDials {
         if self.by_addr.len() >= MAX_DISCOVERY_DIALERS {
             return Err("too many discovery dialers");
         }
-        let same_host = self.from_host(addr.ip());
+        let same_host = self.dialers_to(addr.ip());
         if same_host >= MAX_DIALERS_PER_SOURCE {
             return Err("too many discovery dialers to this host");
         }
@@ -52,7 +52,7 @@ impl DiscoveryDials {
         self.by_addr.len()
     }
 
-    fn from_host(&self, ip: IpAddr) -> usize {
+    fn dialers_to(&self, ip: IpAddr) -> usize {
         self.by_addr.keys().filter(|a| a.ip() == ip).count()
     }
 }

@@ -21,7 +21,6 @@ use crate::transport::{
 pub fn cluster_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
-    cookie: String,
     gate: &SessionGate,
     gateway: GatewayArgs,
     gateway_slot: ActorSlot<GatewayMsg>,
@@ -37,7 +36,7 @@ pub fn cluster_spec(
         dialers = dialers.child(dialer_child(args));
     }
     let listener = listener_child(config, gate, tls.as_ref());
-    let node_server = node_server_child(config, cookie, &gateway, tls);
+    let node_server = node_server_child(config, gate.cookie.to_string(), &gateway, tls);
     SupervisorSpec::new("cluster", Strategy::RestForOne)
         .child(node_server)
         .child(listener)

@@ -214,15 +214,7 @@ impl Started {
             recorder,
         };
         let factory = wiring.factory(&ctx, config, &events);
-        let spec = tree::root_spec(
-            &ctx,
-            config,
-            cookie,
-            storage_children,
-            &events,
-            &wiring,
-            &factory,
-        );
+        let spec = tree::root_spec(&ctx, config, storage_children, &events, &wiring, &factory);
         let (root, _) = Actor::spawn(None, Supervisor, spec).await?;
         wiring.root.set(root.clone());
         let follow_membership = wiring.router.follow_membership();

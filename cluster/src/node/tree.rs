@@ -177,7 +177,6 @@ impl Wiring {
 pub fn root_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
-    cookie: String,
     storage_children: StorageChildren,
     events: &EventSender,
     wiring: &Wiring,
@@ -192,7 +191,6 @@ pub fn root_spec(
     let mut cluster = cluster_tree::cluster_spec(
         ctx,
         config,
-        cookie,
         &wiring.gate,
         gateway,
         wiring.gateway.clone(),

@@ -106,6 +106,6 @@ async fn garbage_is_refused_after_a_bounded_read() {
 
 #[test]
 fn the_bound_covers_the_longest_hello() {
-    assert!(MAX_HELLO_BYTES >= 4 + 2 + 1 + MAX_NAME_BYTES + NONCE_BYTES);
-    assert!(MAX_HELLO_BYTES >= 4 + 1 + 1 + MAX_NAME_BYTES + NONCE_BYTES + MAC_BYTES);
+    const { assert!(MAX_HELLO_BYTES >= 4 + 2 + 1 + MAX_NAME_BYTES + NONCE_BYTES) };
+    const { assert!(MAX_HELLO_BYTES >= 4 + 1 + 1 + MAX_NAME_BYTES + NONCE_BYTES + MAC_BYTES) };
 }
