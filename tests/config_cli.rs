@@ -212,6 +212,9 @@ async fn config_check_refuses_an_open_mesh_a_weak_cookie_and_an_exposed_data_dir
 
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
+    // An empty open dir is tightened by the node (as initdb does); one that
+    // already holds data may have leaked it, so it is refused.
+    std::fs::write(data.join("notes"), "kept").unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     let text = format!("[node]\ndata_dir = {:?}\n", data.display().to_string());
     let exposed = write_file(dir.path(), "data.toml", &text);

@@ -1,5 +1,6 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A node's data directory, held exclusively for the life of this value.
@@ -42,10 +43,11 @@ impl DataDir {
     /// Creates the directory if needed and takes its lock, failing at once if
     /// another process holds it. Nothing in the directory is touched before the
     /// lock is held.
-    /// It is created owner-only (0700) and refused if group or others may
-    /// enter or read it.
+    ///
+    /// The directory is owner-only (0700): created so, tightened to it while
+    /// still empty (as `initdb` does), and refused once it holds anything
+    /// while group or others may enter or read it.
     pub fn lock(path: &Path) -> Result<Self, DataDirError> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let create = |source| DataDirError::Create {
             path: path.to_owned(),
             source,
@@ -55,14 +57,13 @@ impl DataDir {
             .mode(0o700)
             .create(path)
             .map_err(create)?;
-        let mode = std::fs::metadata(path)
-            .map_err(create)?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            let path = path.to_owned();
-            return Err(DataDirError::Exposed { path, mode });
+        if let Some(mode) = exposed_mode(path).map_err(create)? {
+            if !is_empty(path).map_err(create)? {
+                let path = path.to_owned();
+                return Err(DataDirError::Exposed { path, mode });
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                .map_err(create)?;
         }
         let lock_path = path.join("LOCK");
         let lock_err = |source| DataDirError::Lock {
@@ -107,6 +108,23 @@ impl DataDir {
     }
 }
 
+/// The mode bits of a data directory that a node would refuse: group or
+/// others may open it and it already holds something. `None` for a directory
+/// that is owner-only, empty (a node tightens it) or absent.
+pub fn refused_mode(path: &Path) -> Option<u32> {
+    let mode = exposed_mode(path).ok()??;
+    (!is_empty(path).ok()?).then_some(mode)
+}
+
+fn exposed_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    Ok((mode & 0o077 != 0).then_some(mode))
+}
+
+fn is_empty(path: &Path) -> std::io::Result<bool> {
+    Ok(std::fs::read_dir(path)?.next().is_none())
+}
+
 fn read_holder(file: &mut File) -> String {
     let mut text = String::new();
     match file.read_to_string(&mut text) {
@@ -141,5 +159,30 @@ mod tests {
         let held = DataDir::lock(&nested).unwrap();
         assert_eq!(held.ledger_path(), nested.join("ledger"));
         assert!(nested.join("LOCK").exists());
+    }
+
+    #[test]
+    fn an_empty_open_dir_is_tightened_and_one_holding_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        open(dir.path()).unwrap();
+        assert_eq!(
+            refused_mode(dir.path()),
+            None,
+            "an empty dir is not refused"
+        );
+        drop(DataDir::lock(dir.path()).unwrap());
+        assert_eq!(mode(dir.path()), 0o700, "tightened while empty");
+
+        open(dir.path()).unwrap();
+        assert_eq!(refused_mode(dir.path()), Some(0o755));
+        let err = DataDir::lock(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, DataDirError::Exposed { mode: 0o755, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+        assert_eq!(mode(dir.path()), 0o755, "a refused dir is left as it was");
     }
 }

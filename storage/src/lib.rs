@@ -12,7 +12,7 @@ mod reapply;
 mod seam;
 mod sled_store;
 
-pub use data_dir::{DataDir, DataDirError};
+pub use data_dir::{DataDir, DataDirError, refused_mode};
 pub use keeper::{KeeperArgs, KeeperMsg, Shedding, StorageKeeper};
 pub use reapply::{MAX_KEPT_BYTES, Reapplying};
 pub use seam::{Batch, CommitError, Entry, Storage, StorageError};

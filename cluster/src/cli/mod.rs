@@ -161,15 +161,12 @@ fn config_check(file: &Path) -> ExitCode {
 }
 
 fn exposed_data_dir(dir: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "{} is open to group or others (mode {mode:o}); run: chmod 700 {}",
-            dir.display(),
-            dir.display()
-        )
-    })
+    let mode = swarmd_storage::refused_mode(dir)?;
+    Some(format!(
+        "{} is open to group or others (mode {mode:o}) and already holds data; run: chmod 700 {}",
+        dir.display(),
+        dir.display()
+    ))
 }
 
 fn effective_config(args: &NodeArgs, matches: &ArgMatches) -> Result<NodeConfig, ExitCode> {
