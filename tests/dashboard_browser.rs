@@ -65,6 +65,7 @@ async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
     .await;
     let browser = Browser::start().await;
     browser.open(&format!("http://{http}/")).await;
+    sign_in(&browser, &node.http_token()).await;
 
     let agents = get(&http, "/api/world").await.json()["agents"]
         .as_array()
@@ -234,6 +235,7 @@ async fn dashboard_cost_with_50_agents() {
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{http}/")).await;
+    sign_in(&browser, &node.http_token()).await;
     until(
         "50 agents drawn",
         async || drawn(&browser).await,
@@ -254,4 +256,23 @@ async fn dashboard_cost_with_50_agents() {
         watched * 100.0,
         (watched - idle) * 100.0
     );
+}
+
+/// As an operator does: the page asks for the token (its API answers 401
+/// without one), the token is typed in and kept for the browser session.
+async fn sign_in(browser: &Browser, token: &str) {
+    until(
+        "the page asks for a token",
+        async || {
+            let shown = browser
+                .eval("return getComputedStyle(document.getElementById('auth')).display;")
+                .await;
+            shown.as_str().unwrap_or_default().to_string()
+        },
+        |display| display != "none",
+    )
+    .await;
+    let typed = format!("document.getElementById('token').value = {token:?}; return true;");
+    assert_eq!(browser.eval(&typed).await, serde_json::json!(true));
+    browser.click("#token-ok").await;
 }

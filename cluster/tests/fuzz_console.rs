@@ -80,7 +80,6 @@ fn check(line: &str) {
         principal: "fuzz".into(),
         line: line.into(),
         command,
-        repeat: false,
     };
     let bytes = serde_json::to_vec(&request).expect("a parsed command encodes");
     let back: ControlRequest = serde_json::from_slice(&bytes).expect("and decodes");

@@ -16,7 +16,8 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:4680";
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
     pub listen: HttpListen,
-    /// A 0600 file holding the bearer token; required for a non-loopback bind.
+    /// A 0600 file holding a `system` bearer token, besides the one the node
+    /// writes into `<data-dir>/tokens/` (every bind needs a token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
 }
@@ -83,20 +84,6 @@ impl NodeConfig {
             HttpListen::At(addr) => Some(addr),
             HttpListen::Auto if self.node.role == Role::Edge => None,
             HttpListen::Auto => Some(DEFAULT_HTTP_LISTEN.parse().expect("a constant address")),
-        }
-    }
-
-    /// Only loopback binds may go without a token.
-    pub(crate) fn validate_http(&self) -> Result<(), (&'static str, String)> {
-        match self.http_listen() {
-            Some(addr) if !addr.ip().is_loopback() && self.http.token_file.is_none() => Err((
-                "http.token_file",
-                format!(
-                    "http.listen {addr} is not loopback: set http.token_file \
-                     (a 0600 file holding the bearer token every request must carry)"
-                ),
-            )),
-            _ => Ok(()),
         }
     }
 }

@@ -379,7 +379,6 @@ impl NodeConfig {
             ));
         }
         self.validate_swarm()?;
-        self.validate_http()?;
         self.validate_telemetry()?;
         self.validate_hub()?;
         self.validate_lan()?;

@@ -2,6 +2,8 @@
 //! and chromedriver: one request per connection, bodies by Content-Length
 //! or chunked, bounded in size and time.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -49,13 +51,49 @@ pub async fn request(
         .unwrap_or_else(|_| panic!("{method} {path} on {addr}: no answer in {LIMIT:?}"))
 }
 
-pub async fn get(addr: &str, path: &str) -> Response {
-    request(addr, "GET", path, &[], None).await
+/// Mission Control's tokens by address, as `Node::ready` learned them.
+static TOKENS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+pub fn remember_token(addr: &str, token: &str) {
+    let mut tokens = TOKENS.lock().unwrap_or_else(PoisonError::into_inner);
+    tokens.insert(addr.to_string(), token.to_string());
 }
 
+fn bearer(addr: &str) -> Option<String> {
+    let tokens = TOKENS.lock().unwrap_or_else(PoisonError::into_inner);
+    tokens.get(addr).map(|t| format!("Bearer {t}"))
+}
+
+/// A GET with the node's system token, if `Node::ready` learned it.
+pub async fn get(addr: &str, path: &str) -> Response {
+    let auth = bearer(addr);
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request(addr, "GET", path, &headers, None).await
+}
+
+/// A GET with `token`.
+pub async fn get_as(addr: &str, token: &str, path: &str) -> Response {
+    let auth = format!("Bearer {token}");
+    request(addr, "GET", path, &[("Authorization", &auth)], None).await
+}
+
+/// A POST of JSON with the node's system token, if `Node::ready` learned it.
 pub async fn post_json(addr: &str, path: &str, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap();
-    let headers = [("Content-Type", "application/json")];
+    let auth = bearer(addr);
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(auth.iter().map(|a| ("Authorization", a.as_str())));
+    request(addr, "POST", path, &headers, Some(&bytes)).await
+}
+
+/// A POST of JSON with `token`.
+pub async fn post_json_as(addr: &str, token: &str, path: &str, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", &auth),
+    ];
     request(addr, "POST", path, &headers, Some(&bytes)).await
 }
 

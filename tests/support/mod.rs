@@ -78,6 +78,7 @@ pub struct Node {
     /// Every stderr line seen so far, in order.
     pub log: Vec<String>,
     pub listen: String,
+    pub data_dir: PathBuf,
 }
 
 impl Node {
@@ -160,6 +161,7 @@ impl Node {
             lines,
             log: Vec::new(),
             listen,
+            data_dir: data_dir.to_owned(),
         }
     }
 
@@ -225,8 +227,27 @@ impl Node {
             .await
     }
 
+    /// Waits for "node ready". If the node serves Mission Control, its
+    /// address is given the node's system token, which `http::get` and
+    /// `http::post_json` then send (`http::request` sends only what it is told).
     pub async fn ready(&mut self) {
         self.wait_message("node ready", STARTUP).await;
+        let listening = self
+            .events()
+            .into_iter()
+            .find(|v| v["message"] == "Mission Control listening");
+        if let Some(addr) = listening.as_ref().and_then(|v| v["addr"].as_str()) {
+            http::remember_token(addr, &self.http_token());
+        }
+    }
+
+    /// The node's `system` token for Mission Control, from its data dir.
+    pub fn http_token(&self) -> String {
+        let path = self.data_dir.join("tokens/system.token");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_string()
     }
 
     pub fn signal(&self, sig: i32) {

@@ -88,6 +88,9 @@ pub enum Command {
     /// Mission recipes (steps with dependencies, retries and timeouts)
     #[command(subcommand)]
     Recipe(RecipeCommand),
+    /// Mission Control's credentials: one bearer token per tenant, in the data dir
+    #[command(subcommand)]
+    Token(tools::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +133,10 @@ pub fn main() -> ExitCode {
         },
         Some(Command::Ledger(command)) => match effective_config(&cli.node, &matches) {
             Ok(config) => tools::ledger(command, &config),
+            Err(code) => code,
+        },
+        Some(Command::Token(command)) => match effective_config(&cli.node, &matches) {
+            Ok(config) => tools::token(command, &config),
             Err(code) => code,
         },
         None => match effective_config(&cli.node, &matches) {

@@ -26,6 +26,11 @@ pub struct ConsoleArgs {
     /// Bind the session to one tenant: it sees and acts only within it
     #[arg(long, default_value = SYSTEM_TENANT)]
     pub tenant: String,
+    /// Prove a tenant's token from FILE instead of the cookie (see `swarmd
+    /// token`): the console then talks to Mission Control at the address
+    /// [default: the config's http.listen] as that tenant
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print each result as JSON Lines (an array: one element per line)
     #[arg(long)]
     pub json: bool,
@@ -38,6 +43,50 @@ pub struct ConsoleArgs {
     /// Print each command's round trip to the node, in ms, to stderr
     #[arg(long)]
     pub timing: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Write a new token for a tenant (replacing its old one) and print it
+    Create {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// The tenants that have a token
+    List,
+    /// Remove a tenant's token: it stops working at the next request
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// `swarmd token ...` on the config's data dir; a running node sees the
+/// change at its next request.
+pub fn token(command: &TokenCommand, config: &NodeConfig) -> ExitCode {
+    use crate::http::tokens;
+    let dir = tokens::tokens_dir(&config.node.data_dir);
+    let done = match command {
+        TokenCommand::Create { tenant } => {
+            tokens::create(&dir, tenant, &crate::node::ctx::OsEntropy).map(|token| {
+                let path = tokens::token_path(&dir, tenant);
+                eprintln!("token for tenant {tenant} written to {}", path.display());
+                println!("{token}");
+            })
+        }
+        TokenCommand::List => tokens::tenants(&dir).map(|tenants| {
+            for tenant in tenants {
+                println!("{tenant}");
+            }
+        }),
+        TokenCommand::Revoke { tenant } => {
+            tokens::revoke(&dir, tenant).map(|()| eprintln!("token of tenant {tenant} revoked"))
+        }
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage(&format!("token: {e}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,33 +109,28 @@ pub enum LedgerCommand {
 }
 
 pub fn console(args: &ConsoleArgs, config: &NodeConfig) -> ExitCode {
-    let addr = match &args.addr {
-        Some(a) => a.parse::<HostPort>(),
-        None => config.cluster.listen.to_string().parse::<HostPort>(),
+    let default_addr = match (&args.token_file, config.http_listen()) {
+        (Some(_), Some(http)) => http.to_string(),
+        _ => config.cluster.listen.to_string(),
     };
-    let addr = match addr {
+    let addr = match args
+        .addr
+        .as_deref()
+        .unwrap_or(&default_addr)
+        .parse::<HostPort>()
+    {
         Ok(a) => a,
         Err(e) => return usage(&format!("console address: {e}")),
     };
-    let cookie_path = args
-        .cookie_file
-        .clone()
-        .unwrap_or_else(|| config.node.cookie_path());
-    let env = std::env::var("SWARMD_COOKIE").ok();
-    let entropy = crate::node::ctx::OsEntropy;
-    let cookie = match crate::node::resolve_cookie(env, &cookie_path, false, &entropy) {
-        Ok((cookie, _)) => cookie,
-        Err(e) => return usage(&format!("console: {e}")),
-    };
-    let tls = match config
-        .cluster
-        .tls
-        .as_ref()
-        .map(crate::transport::Tls::load)
-        .transpose()
-    {
-        Ok(tls) => tls,
-        Err(e) => return usage(&format!("console: {e}")),
+    let credential = match &args.token_file {
+        Some(file) => match crate::http::read_token(file) {
+            Ok(token) => console::Credential::Token(token),
+            Err(e) => return usage(&format!("console: {e}")),
+        },
+        None => match cookie_credential(args, config) {
+            Ok(credential) => credential,
+            Err(why) => return usage(&format!("console: {why}")),
+        },
     };
     let history = args
         .history
@@ -94,14 +138,35 @@ pub fn console(args: &ConsoleArgs, config: &NodeConfig) -> ExitCode {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".swarmd_history")));
     console::run(ConsoleOptions {
         addr,
-        cookie,
-        tls,
+        credential,
         tenant: args.tenant.clone(),
         json: args.json,
         commands: args.commands.clone(),
         history,
         timing: args.timing,
     })
+}
+
+fn cookie_credential(
+    args: &ConsoleArgs,
+    config: &NodeConfig,
+) -> Result<console::Credential, String> {
+    let cookie_path = args
+        .cookie_file
+        .clone()
+        .unwrap_or_else(|| config.node.cookie_path());
+    let env = std::env::var("SWARMD_COOKIE").ok();
+    let entropy = crate::node::ctx::OsEntropy;
+    let (cookie, _) = crate::node::resolve_cookie(env, &cookie_path, false, &entropy)
+        .map_err(|e| e.to_string())?;
+    let tls = config
+        .cluster
+        .tls
+        .as_ref()
+        .map(crate::transport::Tls::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Ok(console::Credential::Cookie { cookie, tls })
 }
 
 pub fn ledger(command: &LedgerCommand, config: &NodeConfig) -> ExitCode {

@@ -14,7 +14,8 @@ use crate::control::{
     CONSOLE_PREFIX, ControlError, ControlMsg, ControlReply, ControlRequest, MAX_CONTROL_BYTES,
 };
 use crate::transport::Tls;
-use crate::transport::hello::{self, Purpose};
+use crate::transport::hello::{self, Purpose, SessionKey};
+use crate::transport::sealed;
 
 /// How long connecting (TCP, TLS, the cookie handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +26,9 @@ pub struct Client {
     control: ActorRef<ControlMsg>,
     /// The node's name, from its control actor's.
     pub node: String,
+    /// This console's session name and key: every request is sealed with them.
+    session: String,
+    key: SessionKey,
     _server: ActorRef<NodeServerMessage>,
 }
 
@@ -52,7 +56,10 @@ impl Client {
     }
 
     async fn open(addr: &HostPort, cookie: &str, tls: Option<&Tls>) -> Result<Self, String> {
-        let name = format!("{CONSOLE_PREFIX}{}", std::process::id());
+        let mut nonce = [0u8; 32];
+        swarmd_actors::ctx::Entropy::fill_bytes(&crate::node::ctx::OsEntropy, &mut nonce);
+        let tag: String = nonce[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("{CONSOLE_PREFIX}{}-{tag}", std::process::id());
         let server = NodeServer::new(
             0,
             cookie.to_string(),
@@ -86,9 +93,8 @@ impl Client {
                 Box::new(stream)
             }
         };
-        let mut nonce = [0u8; 32];
         swarmd_actors::ctx::Entropy::fill_bytes(&crate::node::ctx::OsEntropy, &mut nonce);
-        hello::client(&mut connection, cookie, &name, Purpose::Console, nonce)
+        let proven = hello::client(&mut connection, cookie, &name, Purpose::Console, nonce)
             .await
             .map_err(|e| format!("{addr}: {e}"))?;
         let stream = crate::transport::DialedStream {
@@ -102,6 +108,8 @@ impl Client {
         Ok(Self {
             control,
             node,
+            session: name,
+            key: proven.key,
             _server: server,
         })
     }
@@ -114,9 +122,10 @@ impl Client {
                 "the command is over {MAX_CONTROL_BYTES} bytes"
             )));
         }
+        let sealed = sealed::seal(&self.key, &self.session, &bytes);
         let reply = self
             .control
-            .call(|port| ControlMsg::Request(bytes, port), Some(CALL_TIMEOUT))
+            .call(|port| ControlMsg::Request(sealed, port), Some(CALL_TIMEOUT))
             .await
             .map_err(|e| ControlError::Unavailable(format!("the node is gone: {e}")))?
             .success_or(())

@@ -61,7 +61,7 @@ pub async fn follow(
     // What the first answer left out, at or before its newest event, is not
     // news: mark that window as seen without printing it.
     filter.since_us = Some(seen.horizon());
-    if let Ok(Value::Array(window)) = caller.repeat(&line, Command::Events(filter.clone())).await {
+    if let Ok(Value::Array(window)) = caller.quiet(&line, Command::Events(filter.clone())).await {
         let newest = seen.newest_us;
         let old: Vec<Value> = window
             .into_iter()
@@ -72,7 +72,7 @@ pub async fn follow(
     loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
         filter.since_us = Some(seen.horizon());
-        let events = match caller.repeat(&line, Command::Events(filter.clone())).await {
+        let events = match caller.quiet(&line, Command::Events(filter.clone())).await {
             Ok(Value::Array(events)) => events,
             Ok(_) => continue,
             Err(e) => return Err(e.to_string()),

@@ -7,6 +7,7 @@ mod client;
 mod editor;
 mod follow;
 mod help;
+mod http_client;
 pub mod parse;
 mod recipe;
 mod render;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use swarmd_config::HostPort;
 
 pub use client::Client;
+pub use http_client::HttpClient;
 use parse::{COMMANDS, Parsed};
 pub use render::event as event_line;
 
@@ -31,8 +33,7 @@ pub const EXIT_UNREACHABLE: u8 = 2;
 
 pub struct ConsoleOptions {
     pub addr: HostPort,
-    pub cookie: String,
-    pub tls: Option<crate::transport::Tls>,
+    pub credential: Credential,
     pub tenant: String,
     pub json: bool,
     pub commands: Option<String>,
@@ -41,11 +42,55 @@ pub struct ConsoleOptions {
     pub timing: bool,
 }
 
+/// What the console proves itself with.
+pub enum Credential {
+    /// The cluster cookie (`system`): a cluster session to `addr`.
+    Cookie {
+        cookie: String,
+        tls: Option<crate::transport::Tls>,
+    },
+    /// A tenant's token: Mission Control at `addr`.
+    Token(String),
+}
+
+/// How commands reach the node.
+pub enum Transport {
+    Cluster(Client),
+    Http(HttpClient),
+}
+
+impl Transport {
+    async fn connect(addr: &HostPort, credential: &Credential) -> Result<Self, String> {
+        match credential {
+            Credential::Cookie { cookie, tls } => Client::connect(addr, cookie, tls.as_ref())
+                .await
+                .map(Transport::Cluster),
+            Credential::Token(token) => HttpClient::connect(addr, token.clone())
+                .await
+                .map(Transport::Http),
+        }
+    }
+
+    async fn call(&self, request: &ControlRequest) -> ControlReply {
+        match self {
+            Transport::Cluster(client) => client.call(request).await,
+            Transport::Http(client) => client.call(request).await,
+        }
+    }
+
+    fn node(&self) -> &str {
+        match self {
+            Transport::Cluster(client) => &client.node,
+            Transport::Http(client) => &client.node,
+        }
+    }
+}
+
 /// What sends commands to the node on the session's behalf; cheap to clone
 /// into a background follower.
 #[derive(Clone)]
 pub struct Caller {
-    client: Arc<Client>,
+    client: Arc<Transport>,
     tenant: String,
     principal: String,
     timing: bool,
@@ -73,11 +118,7 @@ pub fn run(options: ConsoleOptions) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let connected = runtime.block_on(Client::connect(
-        &options.addr,
-        &options.cookie,
-        options.tls.as_ref(),
-    ));
+    let connected = runtime.block_on(Transport::connect(&options.addr, &options.credential));
     let client = match connected {
         Ok(c) => c,
         Err(why) => return fail(&format!("cannot connect to {}: {why}", options.addr)),
@@ -171,7 +212,7 @@ impl Session {
     }
 
     async fn request(&self, line: &str, command: Command) -> ControlReply {
-        self.caller.send(line, command, false).await
+        self.caller.send(line, command, true).await
     }
 
     /// Follows in the foreground until Ctrl-C (scripts), or in the
@@ -242,14 +283,14 @@ impl Session {
     }
 
     pub fn node(&self) -> &str {
-        &self.caller.client.node
+        self.caller.client.node()
     }
 
     /// Names to complete: nodes and agents, fetched live.
     pub async fn live_names(&self) -> Vec<String> {
         let mut names = BTreeSet::new();
         for command in [Command::Nodes, Command::Agents { node: None }] {
-            if let Ok(Value::Array(rows)) = self.caller.repeat("(completion)", command).await {
+            if let Ok(Value::Array(rows)) = self.caller.quiet("(completion)", command).await {
                 for row in rows {
                     for key in ["name", "id"] {
                         if let Some(n) = row[key].as_str() {
@@ -264,27 +305,27 @@ impl Session {
 }
 
 impl Caller {
-    async fn send(&self, line: &str, command: Command, repeat: bool) -> ControlReply {
+    async fn send(&self, line: &str, command: Command, timed: bool) -> ControlReply {
         let request = ControlRequest {
             tenant: self.tenant.clone(),
             principal: self.principal.clone(),
             line: line.trim().to_string(),
             command,
-            repeat,
         };
         let started = tokio::time::Instant::now();
         let reply = self.client.call(&request).await;
-        if self.timing && !repeat {
+        if self.timing && timed {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let _ = writeln!(std::io::stderr(), "({ms:.2} ms)");
         }
         reply
     }
 
-    /// A read the operator already asked for (a `--follow` poll, names for
-    /// completion): not audited again.
-    async fn repeat(&self, line: &str, command: Command) -> ControlReply {
-        self.send(line, command, true).await
+    /// A read the operator did not type as such (a `--follow` poll, names
+    /// for completion): not timed. The node audits a repeated read once a
+    /// window.
+    async fn quiet(&self, line: &str, command: Command) -> ControlReply {
+        self.send(line, command, false).await
     }
 }
 

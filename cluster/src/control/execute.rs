@@ -130,7 +130,7 @@ async fn nodes(args: &ControlArgs) -> ControlReply {
     Ok(Value::Array(rows))
 }
 
-/// A member's `stats`, asked as a probe (not audited), or `None` in time.
+/// A member's `stats`, asked as a probe, or `None` in time.
 async fn probe(args: &ControlArgs, node: &str) -> Option<Value> {
     let request = ControlRequest {
         tenant: SYSTEM_TENANT.into(),
@@ -139,10 +139,8 @@ async fn probe(args: &ControlArgs, node: &str) -> Option<Value> {
         command: Command::Stats {
             node: Some(node.to_string()),
         },
-        repeat: true,
     };
-    let bytes = serde_json::to_vec(&request).ok()?;
-    let reply = super::forward::to_node(args, node, &bytes);
+    let reply = super::forward::to_node(args, node, &request);
     tokio::time::timeout(PROBE_TIMEOUT, reply).await.ok()?.ok()
 }
 

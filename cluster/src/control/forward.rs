@@ -1,22 +1,31 @@
 //! Commands about another node go to that node's control actor, over the
-//! cluster session to it (its proxy is a child of that session).
+//! cluster session to it (its proxy is a child of that session), sealed
+//! with that session's key: the other node credits them to this node.
 
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::NodeServerMessage;
 
-use super::{ControlArgs, ControlError, ControlMsg, ControlReply, control_name};
-use crate::transport::node_name;
+use super::{ControlArgs, ControlError, ControlMsg, ControlReply, ControlRequest, control_name};
+use crate::transport::hello::Purpose;
+use crate::transport::{node_name, sealed};
 
 /// How long a forwarded command may take.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn to_node(args: &ControlArgs, node: &str, request: &[u8]) -> ControlReply {
+pub async fn to_node(args: &ControlArgs, node: &str, request: &ControlRequest) -> ControlReply {
     let proxy = find_proxy(args, node).await?;
+    let key = args
+        .proofs
+        .key_of(node, Purpose::Member)
+        .ok_or_else(|| ControlError::Unavailable(format!("no proven session to node {node:?}")))?;
+    let json = serde_json::to_vec(request)
+        .map_err(|e| ControlError::Failed(format!("cannot encode the request: {e}")))?;
+    let sealed = sealed::seal(&key, &args.node, &json);
     let reply = proxy
         .call(
-            |port| ControlMsg::Request(request.to_vec(), port),
+            |port| ControlMsg::Request(sealed, port),
             Some(FORWARD_TIMEOUT),
         )
         .await

@@ -173,9 +173,7 @@ pub async fn spawn_placed(
             },
             ..request.clone()
         };
-        let bytes = serde_json::to_vec(&forwarded)
-            .map_err(|e| ControlError::Failed(format!("cannot encode the spawn: {e}")))?;
-        super::forward::to_node(args, &node, &bytes).await?;
+        super::forward::to_node(args, &node, &forwarded).await?;
     }
     Ok(json!({"spawned": spawn.id, "node": node, "placed": true}))
 }

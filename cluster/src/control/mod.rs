@@ -7,6 +7,7 @@
 //! node are forwarded to that node's control actor over the session to it.
 
 mod auth;
+mod credit;
 pub mod events;
 pub(crate) mod execute;
 mod fleet;
@@ -15,9 +16,10 @@ mod json;
 pub mod lan;
 mod missions;
 pub mod protocol;
+mod read_audits;
 mod world;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -31,18 +33,29 @@ use tracing::{info, warn};
 
 use crate::gateway::ClusterHandle;
 use crate::transport::ServerSlot;
+use credit::Origin;
 pub use protocol::{
     CONSOLE_PREFIX, Command, ControlError, ControlReply, ControlRequest, EventFilter,
     MAX_CONTROL_BYTES, control_name,
 };
+use read_audits::ReadAudits;
 
-/// Commands executing at once at most; beyond, a command is refused as busy.
+/// Commands from other processes (consoles, members) executing at once at
+/// most; beyond, a command is refused as busy.
 const MAX_IN_FLIGHT: usize = 16;
+/// The same for this process's callers (Mission Control, which has its own
+/// cap too): a pool apart, so a flood of HTTP requests cannot take the
+/// consoles' permits.
+const MAX_LOCAL_IN_FLIGHT: usize = 8;
 
-/// A request: JSON bytes of a [`ControlRequest`], answered with JSON bytes
-/// of a [`ControlReply`]. The only variant, and it crosses the network.
+/// A request, answered with JSON bytes of a [`ControlReply`].
 pub enum ControlMsg {
+    /// From this process: JSON bytes of a [`ControlRequest`], taken as they
+    /// are. Sent to another node's proxy, the bytes must be sealed
+    /// (`transport/sealed.rs`) by the session to it.
     Request(Vec<u8>, RpcReplyPort<Vec<u8>>),
+    /// From another process, over a cluster session: a sealed request.
+    Remote(Vec<u8>, RpcReplyPort<Vec<u8>>),
 }
 
 const REQUEST_VARIANT: &str = "request";
@@ -53,7 +66,7 @@ impl ractor::Message for ControlMsg {
     }
 
     fn serialize(self) -> Result<SerializedMessage, BoxedDowncastErr> {
-        let ControlMsg::Request(args, reply) = self;
+        let (ControlMsg::Request(args, reply) | ControlMsg::Remote(args, reply)) = self;
         Ok(SerializedMessage::Call {
             variant: REQUEST_VARIANT.into(),
             args,
@@ -64,7 +77,7 @@ impl ractor::Message for ControlMsg {
 
     fn deserialize(bytes: SerializedMessage) -> Result<Self, BoxedDowncastErr> {
         match bytes {
-            SerializedMessage::Call { args, reply, .. } => Ok(ControlMsg::Request(args, reply)),
+            SerializedMessage::Call { args, reply, .. } => Ok(ControlMsg::Remote(args, reply)),
             _ => Err(BoxedDowncastErr),
         }
     }
@@ -99,6 +112,9 @@ pub struct ControlArgs {
     pub hub: HubStats,
     /// Discovery and governance.
     pub lan: lan::LanArgs,
+    /// What each cluster session proved, with its key: remote requests are
+    /// unsealed with it, and forwarded ones sealed.
+    pub proofs: crate::transport::ProvenPeers,
 }
 
 /// Which hub this node's events go through, and on a cloud reading
@@ -115,6 +131,8 @@ pub struct Control;
 pub struct ControlState {
     args: Arc<ControlArgs>,
     in_flight: Arc<Semaphore>,
+    local_in_flight: Arc<Semaphore>,
+    read_audits: Arc<Mutex<ReadAudits>>,
 }
 
 pub fn control_child(args: ControlArgs) -> ChildSpec {
@@ -141,6 +159,8 @@ impl Actor for Control {
         Ok(ControlState {
             args: Arc::new(args),
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            local_in_flight: Arc::new(Semaphore::new(MAX_LOCAL_IN_FLIGHT)),
+            read_audits: Arc::new(Mutex::new(ReadAudits::new(tokio::time::Instant::now()))),
         })
     }
 
@@ -150,8 +170,11 @@ impl Actor for Control {
         msg: ControlMsg,
         state: &mut ControlState,
     ) -> Result<(), ActorProcessingErr> {
-        let ControlMsg::Request(bytes, reply) = msg;
-        let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+        let (origin, bytes, reply, pool) = match msg {
+            ControlMsg::Request(b, r) => (Origin::Local, b, r, &state.local_in_flight),
+            ControlMsg::Remote(b, r) => (Origin::Remote, b, r, &state.in_flight),
+        };
+        let Ok(permit) = pool.clone().try_acquire_owned() else {
             let busy = Err(ControlError::Unavailable(
                 "too many commands in flight".into(),
             ));
@@ -161,8 +184,9 @@ impl Actor for Control {
         // Each command runs on its own task, so a slow one (a remote node,
         // a big query) never holds up the next.
         let args = state.args.clone();
+        let read_audits = state.read_audits.clone();
         tokio::spawn(async move {
-            let answer = serve(&args, &bytes).await;
+            let answer = serve(&args, origin, &bytes, &read_audits).await;
             let _ = reply.send(encode_reply(&answer));
             drop(permit);
         });
@@ -170,23 +194,32 @@ impl Actor for Control {
     }
 }
 
-async fn serve(args: &ControlArgs, bytes: &[u8]) -> ControlReply {
-    if bytes.len() > MAX_CONTROL_BYTES {
-        return Err(ControlError::BadRequest(format!(
-            "request of {} bytes is over the {MAX_CONTROL_BYTES}-byte limit",
-            bytes.len()
-        )));
-    }
-    let request: ControlRequest = serde_json::from_slice(bytes)
-        .map_err(|e| ControlError::BadRequest(format!("undecodable request: {e}")))?;
+async fn serve(
+    args: &ControlArgs,
+    origin: Origin,
+    bytes: &[u8],
+    read_audits: &Mutex<ReadAudits>,
+) -> ControlReply {
+    let request = match credit::credited(args, origin, bytes) {
+        Ok(request) => request,
+        Err(why) => {
+            warn!(?origin, error = %why, "control request refused before reading it");
+            return Err(why);
+        }
+    };
     let answer = match auth::authorize(args, &request) {
         Err(why) => Err(why),
         Ok(()) => match request.command.target_node() {
-            Some(node) if node != args.node => forward::to_node(args, node, bytes).await,
+            Some(node) if node != args.node => forward::to_node(args, node, &request).await,
             _ => execute::run(args, &request).await,
         },
     };
-    if !(request.repeat && request.command.is_read()) {
+    let audited = !request.command.is_read() || {
+        let mut audits = read_audits.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = tokio::time::Instant::now();
+        audits.admit(&request.tenant, &request.principal, &request.line, now)
+    };
+    if audited {
         audit(args, &request, &answer).await;
     }
     answer

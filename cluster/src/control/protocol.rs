@@ -29,17 +29,15 @@ fn path_node(path: &str) -> Option<&str> {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ControlRequest {
-    /// The tenant the session is bound to; `system` for the whole node.
+    /// The tenant the session is bound to; `system` for the whole node. A
+    /// cookie session may narrow itself to a tenant; a token's is its own.
     pub tenant: String,
-    /// Who asks, for the audit record (e.g. `console@host:pid`).
+    /// Who asks, for the audit record. From another process this is
+    /// replaced by the proven session's name (see `control/credit.rs`).
     pub principal: String,
     /// The command as the operator typed it, for the audit record.
     pub line: String,
     pub command: Command,
-    /// A repeat of a read the operator already made (a `--follow` poll) or a
-    /// node's own probe: not audited again. Honoured for reads only.
-    #[serde(default)]
-    pub repeat: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,26 +3,27 @@
 //! session whose principal names the HTTP client; every failure is a 4xx or
 //! 5xx with a JSON `{"error": …}` body.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use ractor::ActorRef;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use swarmd_messages::SYSTEM_TENANT;
 
 use super::Http;
+pub use super::auth::Caller;
 use crate::control::protocol::DlqCommand;
 use crate::control::{
     Command, ControlError, ControlMsg, ControlReply, ControlRequest, EventFilter, control_name,
 };
 
+/// How long a command may wait for one of Mission Control's permits.
+const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long a command may take before the client gets a 504.
 const CONTROL_TIMEOUT_MS: u64 = 10_000;
 /// `/api/events` returns this many unless asked for fewer (or more, up to the ledger's cap).
@@ -45,7 +46,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "this node's Mission Control needs Authorization: Bearer TOKEN (http.token_file)",
+            "Mission Control needs Authorization: Bearer TOKEN: the node's system token is in <data-dir>/tokens/system.token; a tenant's comes from swarmd token create --tenant T",
         )
     }
 }
@@ -78,26 +79,29 @@ impl From<ControlError> for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// Who asks, for the audit record.
-pub fn principal(peer: SocketAddr) -> String {
-    format!("http@{peer}")
-}
-
-/// One command through the control actor; `repeat` reads are not audited
-/// (the live stream's polls).
+/// One command through the control actor, as the caller's tenant; under
+/// Mission Control's own cap on commands in flight.
 pub async fn ask(
     http: &Http,
-    principal: String,
+    caller: &Caller,
     line: String,
     command: Command,
-    repeat: bool,
 ) -> Result<Value, ApiError> {
+    let permit = http.commands.clone().acquire_owned();
+    let _permit = match tokio::time::timeout(PERMIT_WAIT, permit).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Mission Control has too many commands in flight; try again",
+            ));
+        }
+    };
     let request = ControlRequest {
-        tenant: SYSTEM_TENANT.into(),
-        principal,
+        tenant: caller.tenant.clone(),
+        principal: caller.principal(),
         line,
         command,
-        repeat,
     };
     let bytes = serde_json::to_vec(&request)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -120,11 +124,9 @@ pub async fn ask(
     reply.map_err(ApiError::from)
 }
 
-async fn read(http: &Http, peer: SocketAddr, uri: &Uri, command: Command) -> ApiResult {
+async fn read(http: &Http, peer: &Caller, uri: &Uri, command: Command) -> ApiResult {
     let line = format!("GET {uri}");
-    ask(http, principal(peer), line, command, false)
-        .await
-        .map(Json)
+    ask(http, peer, line, command).await.map(Json)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -138,10 +140,10 @@ pub struct NodeQuery {
     node: Option<String>,
 }
 
-type Peer = ConnectInfo<SocketAddr>;
+type Peer = Caller;
 
 pub async fn nodes(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
-    read(&http, peer.0, &uri, Command::Nodes).await
+    read(&http, &peer, &uri, Command::Nodes).await
 }
 
 type NodeQ = Result<Query<NodeQuery>, QueryRejection>;
@@ -155,7 +157,7 @@ async fn read_node(
     command: fn(Option<String>) -> Command,
 ) -> ApiResult {
     let node = query(q)?.node;
-    read(http, peer.0, uri, command(node)).await
+    read(http, &peer, uri, command(node)).await
 }
 
 pub async fn tree(State(http): State<Arc<Http>>, peer: Peer, uri: Uri, q: NodeQ) -> ApiResult {
@@ -171,15 +173,15 @@ pub async fn stats(State(http): State<Arc<Http>>, peer: Peer, uri: Uri, q: NodeQ
 }
 
 pub async fn world(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
-    read(&http, peer.0, &uri, Command::World).await
+    read(&http, &peer, &uri, Command::World).await
 }
 
 pub async fn missions(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
-    read(&http, peer.0, &uri, Command::Missions).await
+    read(&http, &peer, &uri, Command::Missions).await
 }
 
 pub async fn board(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
-    read(&http, peer.0, &uri, Command::Board).await
+    read(&http, &peer, &uri, Command::Board).await
 }
 
 /// `/api/events?tenant=&node=&agent=&kind=&trace=&since_seq=&limit=`.
@@ -219,7 +221,7 @@ pub async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult {
     let filter = query(q)?.filter();
-    read(&http, peer.0, &uri, Command::Events(filter)).await
+    read(&http, &peer, &uri, Command::Events(filter)).await
 }
 
 /// A request body, or why it could not be read (e.g. over the size limit).
@@ -240,17 +242,32 @@ fn json_body(body: &Body) -> Result<Value, ApiError> {
     })
 }
 
-async fn act(http: &Http, peer: SocketAddr, line: String, command: Command) -> ApiResult {
-    ask(http, principal(peer), line, command, false)
-        .await
-        .map(Json)
+async fn act(http: &Http, peer: &Caller, line: String, command: Command) -> ApiResult {
+    ask(http, peer, line, command).await.map(Json)
+}
+
+/// Any command, as the console sends it: `{"line": "...", "command": ...}`.
+/// The tenant and principal are the token's, whatever the body says.
+pub async fn control(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Asked {
+        line: String,
+        command: Command,
+    }
+    let asked: Asked = serde_json::from_value(json_body(&body)?).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{{\"line\": ..., \"command\": ...}}: {e}"),
+        )
+    })?;
+    act(&http, &peer, asked.line, asked.command).await
 }
 
 /// The body is a mission as the console's `mission JSON` takes it.
 pub async fn submit_mission(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
     let goal = json_body(&body)?;
     let line = format!("mission {goal}");
-    act(&http, peer.0, line, Command::Mission { goal }).await
+    act(&http, &peer, line, Command::Mission { goal }).await
 }
 
 /// The body is `{"recipe": "<the recipe file's TOML>", "squad": "S"}`
@@ -274,7 +291,7 @@ pub async fn submit_recipe(State(http): State<Arc<Http>>, peer: Peer, body: Body
         squad,
         source,
     };
-    act(&http, peer.0, line, command).await
+    act(&http, &peer, line, command).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,7 +307,7 @@ fn default_squad() -> String {
 }
 
 pub async fn dlq(State(http): State<Arc<Http>>, peer: Peer, uri: Uri) -> ApiResult {
-    read(&http, peer.0, &uri, Command::Dlq(DlqCommand::List)).await
+    read(&http, &peer, &uri, Command::Dlq(DlqCommand::List)).await
 }
 
 /// `{"id": "RUN/STEP"}` replays one dead letter; `{"all": true}` every one.
@@ -317,7 +334,7 @@ pub async fn dlq_replay(State(http): State<Arc<Http>>, peer: Peer, body: Body) -
         }
     };
     let line = format!("dlq replay {}", id.as_deref().unwrap_or("--all"));
-    act(&http, peer.0, line, Command::Dlq(DlqCommand::Replay { id })).await
+    act(&http, &peer, line, Command::Dlq(DlqCommand::Replay { id })).await
 }
 
 /// `{"agent": "ID"}` for one agent; `{}` (or no body) for every agent.
@@ -341,13 +358,13 @@ fn agent_choice(body: &Body) -> Result<Option<String>, ApiError> {
 pub async fn estop(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
     let agent = agent_choice(&body)?;
     let line = format!("estop {}", agent.as_deref().unwrap_or("--all"));
-    act(&http, peer.0, line, Command::Estop { agent }).await
+    act(&http, &peer, line, Command::Estop { agent }).await
 }
 
 pub async fn resume(State(http): State<Arc<Http>>, peer: Peer, body: Body) -> ApiResult {
     let agent = agent_choice(&body)?;
     let line = format!("resume {}", agent.as_deref().unwrap_or("--all"));
-    act(&http, peer.0, line, Command::Resume { agent }).await
+    act(&http, &peer, line, Command::Resume { agent }).await
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {

@@ -1,8 +1,8 @@
-//! Who may talk to Mission Control. Loopback binds go without a token (but
-//! only under a loopback `Host`, so a page elsewhere cannot reach the node
-//! by DNS rebinding); any other bind needs `http.token_file`, and then every
-//! request but the page's static shell carries `Authorization: Bearer …`.
-//! Actions (POST) take JSON only, which no cross-site form can send.
+//! Who may talk to Mission Control: every request but the page's static
+//! shell carries `Authorization: Bearer TOKEN`, on every bind, loopback
+//! included; the token names the request's tenant (see `tokens.rs`).
+//! `/metrics` is the node's machinery: a `system` token only. Actions
+//! (POST) take JSON only, which no cross-site form can send.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,12 +13,15 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use swarmd_messages::SYSTEM_TENANT;
+
 use super::Http;
 use super::api::ApiError;
+use super::capped::ClientAddr;
 
 /// A token shorter than this is refused (128 bits as hex).
 const MIN_TOKEN_CHARS: usize = 32;
-const MAX_TOKEN_BYTES: u64 = 4096;
+pub const MAX_TOKEN_BYTES: u64 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -58,35 +61,82 @@ pub fn read_token(path: &Path) -> Result<String, TokenError> {
     Ok(token)
 }
 
-pub async fn check(State(http): State<Arc<Http>>, request: Request, next: Next) -> Response {
+/// The credential a request proved: its tenant, for the control actor.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub tenant: String,
+}
+
+/// Who asks: the client's address and the tenant its token grants. A
+/// handler taking it runs only behind [`check`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub addr: std::net::SocketAddr,
+    pub tenant: String,
+}
+
+impl Caller {
+    /// The audit record's principal (the tenant goes beside it).
+    pub fn principal(&self) -> String {
+        format!("http@{}", self.addr)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<ClientAddr>>()
+            .map(|c| c.0.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0)
+            })
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        let tenant = parts
+            .extensions
+            .get::<Credential>()
+            .map(|c| c.tenant.clone())
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(Caller { addr, tenant })
+    }
+}
+
+pub async fn check(State(http): State<Arc<Http>>, mut request: Request, next: Next) -> Response {
     match allowed(&http, &request) {
-        Ok(()) => next.run(request).await,
+        Ok(Some(credential)) => {
+            request.extensions_mut().insert(credential);
+            next.run(request).await
+        }
+        Ok(None) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     }
 }
 
-fn allowed(http: &Http, request: &Request) -> Result<(), ApiError> {
+fn allowed(http: &Http, request: &Request) -> Result<Option<Credential>, ApiError> {
     let headers = request.headers();
-    match &http.token {
-        Some(token) if request.uri().path() != "/" => {
-            let given = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-                return Err(ApiError::unauthorized());
-            }
-        }
-        Some(_) => {}
-        None => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-            if !host.is_some_and(loopback_host) || !http.loopback {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "without http.token_file only loopback clients addressing a loopback host are served",
-                ));
-            }
-        }
+    let path = request.uri().path();
+    if path == "/" {
+        return Ok(None);
+    }
+    let tenant = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|given| http.tokens.tenant_of(given.trim()))
+        .ok_or_else(ApiError::unauthorized)?;
+    if path == "/metrics" && tenant != SYSTEM_TENANT {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "/metrics is the node's machinery: it needs the system token",
+        ));
     }
     if request.method() == Method::POST {
         let json = headers
@@ -100,53 +150,12 @@ fn allowed(http: &Http, request: &Request) -> Result<(), ApiError> {
             ));
         }
     }
-    Ok(())
-}
-
-/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
-fn loopback_host(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(':') && port.chars().all(|c| c.is_ascii_digit()) => {
-            name
-        }
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Compares in time that depends on the length only.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    Ok(Some(Credential { tenant }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_hosts_with_and_without_ports() {
-        for host in [
-            "localhost",
-            "localhost:4680",
-            "127.0.0.1:4680",
-            "[::1]:4680",
-            "[::1]",
-        ] {
-            assert!(loopback_host(host), "{host}");
-        }
-        for host in [
-            "evil.example:4680",
-            "10.0.0.1",
-            "127.0.0.1.evil.example",
-            "",
-        ] {
-            assert!(!loopback_host(host), "{host}");
-        }
-    }
 
     #[test]
     fn a_token_file_must_be_private_and_long_enough() {
@@ -173,12 +182,5 @@ mod tests {
             read_token(&missing),
             Err(TokenError::Unreadable { .. })
         ));
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"abcd"));
     }
 }

@@ -1,16 +1,16 @@
 //! `/api/live`: the dashboard's server-sent events. The world five times a
 //! second; nodes, missions, the chosen node's tree and new events once a
-//! second. Each is a `repeat` read of the control actor (not audited); a
-//! read that fails becomes an `error` event and the stream goes on.
+//! second. Each is a read of the control actor as the token's tenant (the
+//! control actor audits a repeated read once a window); a read that fails
+//! becomes an `error` event and the stream goes on.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Http;
-use super::api::{ApiError, ask, principal};
+use super::api::{ApiError, Caller, ask};
 use crate::control::{Command, EventFilter};
 
 /// The world's refresh period: 5 a second.
@@ -52,7 +52,7 @@ pub struct LiveQuery {
 
 struct Feed {
     http: Arc<Http>,
-    principal: String,
+    caller: Caller,
     tree: Option<String>,
     frame: u64,
     interval: tokio::time::Interval,
@@ -65,7 +65,7 @@ struct Feed {
 
 pub async fn stream(
     State(http): State<Arc<Http>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     q: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
@@ -78,7 +78,7 @@ pub async fn stream(
     let mut interval = tokio::time::interval(WORLD_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let feed = Feed {
-        principal: principal(peer),
+        caller,
         http,
         tree: q.tree,
         frame: 0,
@@ -102,7 +102,7 @@ pub async fn stream(
 impl Feed {
     async fn read(&self, command: Command) -> Result<Value, ApiError> {
         let line = "live (dashboard)".to_string();
-        ask(&self.http, self.principal.clone(), line, command, true).await
+        ask(&self.http, &self.caller, line, command).await
     }
 
     async fn next_frame(&mut self) -> Vec<Event> {

@@ -7,10 +7,12 @@
 
 mod api;
 mod auth;
+mod capped;
 mod live;
 mod metrics;
 mod metrics_lan;
 mod page;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,11 +29,18 @@ use tracing::{info, warn};
 
 pub use auth::{TokenError, read_token};
 pub use metrics::MetricsSources;
+pub use tokens::{TokenStore, tokens_dir};
 
 /// A request body larger than this is refused (commands are small JSON).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Live streams open at once at most; beyond, a new one is refused (503).
 const MAX_LIVE_STREAMS: usize = 16;
+/// Commands Mission Control has at the control actor at once at most;
+/// beyond, a request is refused (503). The control actor keeps a pool of
+/// its own for consoles and members, so HTTP cannot starve them.
+const MAX_COMMANDS_IN_FLIGHT: usize = 8;
+/// Connections open at once at most; beyond, a new one is closed at once.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// What the HTTP actor serves with.
 #[derive(Clone)]
@@ -41,18 +50,18 @@ pub struct HttpArgs {
     /// Whether a failed bind fails the node's start (an address the operator
     /// gave); the default address is best effort (a second node on the host).
     pub required: bool,
-    /// The bearer token every request must carry; `None` only on loopback.
-    pub token: Option<String>,
+    /// The bearer tokens a request may carry, each naming its tenant.
+    pub tokens: Arc<TokenStore>,
     pub metrics: MetricsSources,
 }
 
 /// What every handler shares.
 pub struct Http {
     pub node: String,
-    token: Option<String>,
-    loopback: bool,
+    tokens: Arc<TokenStore>,
     metrics: MetricsSources,
     live_streams: Arc<Semaphore>,
+    commands: Arc<Semaphore>,
 }
 
 pub fn http_child(args: HttpArgs) -> ChildSpec {
@@ -87,6 +96,7 @@ pub fn router(http: Arc<Http>) -> Router {
         .route("/api/stats", get(api::stats))
         .route("/api/estop", post(api::estop))
         .route("/api/resume", post(api::resume))
+        .route("/api/control", post(api::control))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -127,15 +137,16 @@ impl Actor for HttpServer {
             Err(e) => return Err(format!("http.listen {}: {e}", args.listen).into()),
         };
         let bound = listener.local_addr()?;
-        info!(addr = %bound, auth = args.token.is_some(), "Mission Control listening");
+        info!(addr = %bound, "Mission Control listening");
         let http = Arc::new(Http {
             node: args.node,
-            token: args.token,
-            loopback: bound.ip().is_loopback(),
+            tokens: args.tokens,
             metrics: args.metrics,
             live_streams: Arc::new(Semaphore::new(MAX_LIVE_STREAMS)),
+            commands: Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT)),
         });
-        let app = router(http).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(http).into_make_service_with_connect_info::<capped::ClientAddr>();
+        let listener = capped::CappedListener::new(listener, MAX_CONNECTIONS);
         let server = tokio::spawn(async move {
             let why = match axum::serve(listener, app).await {
                 Ok(()) => "the server stopped".to_string(),

@@ -29,6 +29,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     HttpToken(#[from] crate::http::TokenError),
+    #[error("Mission Control's tokens: {0}")]
+    Tokens(String),
     #[error("node failed to start: {0}")]
     Tree(#[from] ractor::SpawnErr),
 }

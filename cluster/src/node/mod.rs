@@ -154,6 +154,10 @@ impl Started {
         let cookie_path = config.node.cookie_path();
         let (cookie, source) = cookie::resolve(env_cookie, &cookie_path, may_create, &entropy)?;
         info!(?source, path = %cookie_path.display(), "cookie loaded");
+        let tokens = crate::http::tokens_dir(data_dir.path());
+        let (token_path, created) = crate::http::tokens::ensure_system(&tokens, &entropy)
+            .map_err(|e| StartError::Tokens(e.to_string()))?;
+        info!(path = %token_path.display(), created, "Mission Control's system token");
 
         let cache = config.storage.cache_capacity_mb * 1024 * 1024;
         let path = data_dir.ledger_path();

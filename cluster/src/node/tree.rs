@@ -65,8 +65,8 @@ pub struct Wiring {
     pub agent_stats: AgentStats,
     /// Each tenant's peer board on this node (states, hazards, tags).
     pub peers: PeerLinks,
-    /// Mission Control's bearer token (`http.token_file`), read at start.
-    http_token: Option<String>,
+    /// Mission Control's bearer tokens: the data dir's and `http.token_file`'s.
+    http_tokens: Arc<http::TokenStore>,
     /// What the OTLP exporter did, for `stats` and /metrics.
     pub export_stats: crate::telemetry::ExportStats,
     /// What the JetStream consumer did, on a cloud on that hub.
@@ -138,7 +138,10 @@ impl Wiring {
             advert: watch::channel(NodeAdvert::default()).0,
             discovered: Default::default(),
             discovery: Default::default(),
-            http_token: http::token_of(config.http.token_file.as_deref())?,
+            http_tokens: Arc::new(http::TokenStore::new(
+                http::tokens_dir(&config.node.data_dir),
+                http::token_of(config.http.token_file.as_deref())?.as_deref(),
+            )),
             export_stats: Default::default(),
             ingest_stats: Default::default(),
         })
@@ -260,7 +263,7 @@ pub fn root_spec(
             node: config.node.name.clone(),
             listen,
             required: config.http.listen != HttpListen::Auto,
-            token: wiring.http_token.clone(),
+            tokens: wiring.http_tokens.clone(),
             metrics,
         }));
     }
@@ -305,6 +308,7 @@ fn control_args(
                 .discover
                 .then(|| (wiring.discovered.clone(), wiring.discovery.clone())),
         },
+        proofs: wiring.gate.proofs.clone(),
     }
 }
 

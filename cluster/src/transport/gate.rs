@@ -13,7 +13,8 @@ use ractor_cluster::NodeServerMessage;
 use swarmd_actors::ctx::Connection;
 use swarmd_actors::ctx::Entropy;
 
-use super::hello::{self, HelloError, Proven, Purpose};
+use super::hello::{self, HelloError, Proven, Purpose, SessionKey};
+use super::sealed::Sealed;
 use super::{DialedStream, ServerSlot};
 
 /// Console sessions name themselves with this prefix; a member never does.
@@ -62,6 +63,29 @@ impl ProvenPeers {
             )),
             Some(_) => Ok(()),
         }
+    }
+
+    /// The key of the newest session proven under `name` for `purpose`.
+    pub fn key_of(&self, name: &str, purpose: Purpose) -> Option<SessionKey> {
+        let proofs = self.lock();
+        proofs
+            .order
+            .iter()
+            .rev()
+            .filter_map(|label| proofs.by_label.get(label))
+            .find(|p| p.name == name && p.purpose == purpose)
+            .map(|p| p.key)
+    }
+
+    /// The purpose of the live session `sealed` names, if that session's
+    /// key sealed it.
+    pub fn unseal(&self, sealed: &Sealed<'_>) -> Option<Purpose> {
+        let proofs = self.lock();
+        proofs
+            .by_label
+            .values()
+            .find(|p| p.name == sealed.session && sealed.sealed_by(&p.key))
+            .map(|p| p.purpose)
     }
 
     pub fn forget(&self, label: &str) {

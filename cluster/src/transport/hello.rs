@@ -19,6 +19,11 @@
 //!                         ‖ client_nonce ‖ server_nonce)
 //! ```
 //!
+//! Both sides then hold a session key, `HMAC-SHA256(cookie,
+//! "swarmd-session/1" ‖ purpose ‖ names ‖ nonces)`, that no one without the
+//! cookie can compute: commands to `control` are sealed with it, so the
+//! control actor knows which proven session a command came on.
+//!
 //! Every field has a fixed bound, so an unauthenticated peer can make a node
 //! read at most [`MAX_HELLO_BYTES`]. A client with the wrong cookie finds out
 //! from the server's first answer: one round trip.
@@ -31,6 +36,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const MAGIC: &[u8; 4] = b"SWMD";
 const VERSION: u8 = 1;
 const DOMAIN: &[u8] = b"swarmd-hello/1";
+const KEY_DOMAIN: &[u8] = b"swarmd-session/1";
 const NONCE_BYTES: usize = 32;
 const MAC_BYTES: usize = 32;
 /// The most an unauthenticated peer can make either side read.
@@ -67,6 +73,18 @@ pub struct Proven {
     /// The name the peer proved it holds the cookie under.
     pub name: String,
     pub purpose: Purpose,
+    /// The key both sides derived for this session (see the module's doc).
+    pub key: SessionKey,
+}
+
+/// A session's key: 32 bytes only the two ends of one handshake know.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey(pub [u8; MAC_BYTES]);
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(..)")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +137,7 @@ pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
         .await?;
     stream.flush().await?;
     Ok(Proven {
+        key: transcript.session_key(cookie),
         name: server,
         purpose: Purpose::Member,
     })
@@ -161,6 +180,7 @@ pub async fn server<S: AsyncRead + AsyncWrite + Unpin>(
     let client_mac = read_array::<_, MAC_BYTES>(stream).await?;
     transcript.verify(cookie, Role::Client, &client_mac)?;
     Ok(Proven {
+        key: transcript.session_key(cookie),
         name: client,
         purpose,
     })
@@ -182,13 +202,22 @@ struct Transcript<'a> {
 
 impl Transcript<'_> {
     fn hmac(&self, cookie: &str, role: Role) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(cookie.as_bytes())
-            .expect("HMAC takes a key of any length");
         let role: &[u8] = match role {
             Role::Client => b"client",
             Role::Server => b"server",
         };
-        mac.update(DOMAIN);
+        self.keyed(cookie, DOMAIN, role)
+    }
+
+    fn session_key(&self, cookie: &str) -> SessionKey {
+        let mac = self.keyed(cookie, KEY_DOMAIN, b"");
+        SessionKey(mac.finalize().into_bytes().into())
+    }
+
+    fn keyed(&self, cookie: &str, domain: &[u8], role: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(cookie.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(domain);
         mac.update(role);
         mac.update(&[self.purpose.byte()]);
         for name in [self.client, self.server] {

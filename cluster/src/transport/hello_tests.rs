@@ -14,10 +14,23 @@ async fn both_sides_learn_the_other_s_proven_name() {
         client(&mut a, COOKIE, "edge-1", Purpose::Member, [1; 32]),
         server(&mut b, COOKIE, "cloud", [2; 32], admit_all),
     );
-    assert_eq!(client.unwrap().name, "cloud");
+    let dialer = client.unwrap();
+    assert_eq!(dialer.name, "cloud");
     let server = server.unwrap();
     assert_eq!(server.name, "edge-1");
     assert_eq!(server.purpose, Purpose::Member);
+    assert_eq!(dialer.key, server.key, "both ends derive one session key");
+
+    let (mut a, mut b) = duplex(4096);
+    let (again, _) = tokio::join!(
+        super::client(&mut a, COOKIE, "edge-1", Purpose::Member, [3; 32]),
+        super::server(&mut b, COOKIE, "cloud", [2; 32], admit_all),
+    );
+    assert_ne!(
+        again.unwrap().key,
+        dialer.key,
+        "another session, another key"
+    );
 }
 
 #[tokio::test]

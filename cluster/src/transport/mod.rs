@@ -13,6 +13,7 @@ mod gate;
 pub mod hello;
 mod listener;
 mod peer_certs;
+pub mod sealed;
 mod tls;
 
 use std::sync::Arc;
