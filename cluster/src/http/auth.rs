@@ -78,7 +78,7 @@ pub struct Caller {
 impl Caller {
     /// The audit record's principal (the tenant goes beside it).
     pub fn principal(&self) -> String {
-        format!("http@{}", self.addr)
+        format!("http@{}", self.addr.ip())
     }
 }
 

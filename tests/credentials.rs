@@ -1,0 +1,263 @@
+//! A tenant is a credential, not a label: a tenant's token sees and acts
+//! only within its tenant whatever its requests say; a cookie holder's
+//! requests are credited to the session they came on; a burst of HTTP
+//! reads neither starves the console nor floods the audit.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::console::{ENV, console};
+use support::http::{get, get_as, post_json, post_json_as};
+use support::{Node, free_port};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A `both` node serving tenants `default` (its boot agents) and `acme`
+/// (one agent spawned here), with Mission Control on loopback.
+async fn two_tenants(dir: &std::path::Path) -> (Node, String) {
+    let config = support::write_file(
+        dir,
+        "node.toml",
+        "[node]\ntenants = [\"default\", \"acme\"]\n",
+    );
+    let http = format!("127.0.0.1:{}", free_port());
+    let args = ["--config", config.to_str().unwrap(), "--http", &http];
+    let mut node = Node::start(&dir.join("data"), &args, &ENV);
+    node.ready().await;
+    let spawn = r#"spawn grid {"id": "acme-1", "tenant": "acme", "params": {"start": "2,2"}}"#;
+    let (code, out, err) = console(&node.listen, &["-c", spawn]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    (node, http)
+}
+
+async fn create_token(node: &Node, tenant: &str) -> String {
+    let data = node.data_dir.to_str().unwrap();
+    let args = ["token", "create", "--tenant", tenant, "--data-dir", data];
+    let (status, out, err) = support::run(&args, &[]).await;
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&format!("tokens/{tenant}.token")), "{err}");
+    out.trim().to_string()
+}
+
+/// Polls `look` until it returns `Some`, for at most [`LIMIT`].
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    look: impl Fn() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        if let Some(found) = look().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn ids(agents: &Value) -> Vec<String> {
+    agents
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {agents}"))
+        .iter()
+        .filter_map(|a| a["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn halted(agents: &Value, id: &str) -> Option<bool> {
+    agents
+        .as_array()?
+        .iter()
+        .find(|a| a["id"] == id)
+        .and_then(|a| a["halted"].as_bool())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_token_sees_and_stops_only_its_own_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, http) = two_tenants(dir.path()).await;
+    let acme = create_token(&node, "acme").await;
+
+    let everyone = eventually("both tenants' agents known", || async {
+        let agents = get(&http, "/api/agents").await.json();
+        let ids = ids(&agents);
+        (ids.contains(&"acme-1".to_string()) && ids.contains(&"swarmd-1".to_string()))
+            .then_some(agents)
+    })
+    .await;
+    assert!(everyone.as_array().unwrap().len() >= 5, "{everyone}");
+
+    let seen = get_as(&http, &acme, "/api/agents").await;
+    assert_eq!(seen.status, 200, "{}", seen.text());
+    assert_eq!(ids(&seen.json()), ["acme-1"], "{}", seen.text());
+    let events = get_as(&http, &acme, "/api/events?limit=500").await.json();
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["tenant"] == "acme"), "{events:?}");
+    for refused in [
+        "/api/events?tenant=default",
+        "/api/missions",
+        "/api/board",
+        "/metrics",
+    ] {
+        let answer = get_as(&http, &acme, refused).await;
+        assert_eq!(answer.status, 403, "{refused}: {}", answer.text());
+    }
+
+    // Another tenant's agent is out of reach, by name or by "all".
+    let other = post_json_as(&http, &acme, "/api/estop", &json!({"agent": "swarmd-1"})).await;
+    assert!(
+        matches!(other.status, 400 | 403 | 404),
+        "{}: {}",
+        other.status,
+        other.text()
+    );
+    let all = post_json_as(&http, &acme, "/api/estop", &json!({})).await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert_eq!(all.json()["agents"], json!(["acme-1"]), "{}", all.text());
+    eventually("acme-1 halted", || async {
+        let agents = get(&http, "/api/agents").await.json();
+        (halted(&agents, "acme-1") == Some(true)).then_some(())
+    })
+    .await;
+    let agents = get(&http, "/api/agents").await.json();
+    assert_eq!(halted(&agents, "swarmd-1"), Some(false), "{agents}");
+
+    // The system token can.
+    let system = post_json(&http, "/api/estop", &json!({"agent": "swarmd-1"})).await;
+    assert_eq!(system.status, 200, "{}", system.text());
+    eventually("swarmd-1 halted by the system token", || async {
+        let agents = get(&http, "/api/agents").await.json();
+        (halted(&agents, "swarmd-1") == Some(true)).then_some(())
+    })
+    .await;
+
+    // A revoked token is refused at the next request.
+    let data = node.data_dir.to_str().unwrap();
+    let revoke = ["token", "revoke", "--tenant", "acme", "--data-dir", data];
+    let (status, _, err) = support::run(&revoke, &[]).await;
+    assert!(status.success(), "{err}");
+    eventually("the revoked token refused", || async {
+        (get_as(&http, &acme, "/api/agents").await.status == 401).then_some(())
+    })
+    .await;
+}
+
+/// What a request says about its tenant and principal is not believed: a
+/// tenant's console asking as `system` stays its tenant, and the audit
+/// names who proved what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_tenant_or_principal_gets_the_credentials_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, http) = two_tenants(dir.path()).await;
+    let acme = create_token(&node, "acme").await;
+    let token_file = support::write_file(dir.path(), "acme.token", &acme);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&token_file, private).unwrap();
+    }
+    let token_file = token_file.to_str().unwrap();
+
+    // A tenant's console (no cookie: its token, over Mission Control).
+    let as_system = [
+        "--token-file",
+        token_file,
+        "--tenant",
+        "system",
+        "--json",
+        "-c",
+        "agents",
+    ];
+    let (code, out, err) = support::run(&[&["console", &http][..], &as_system].concat(), &[]).await;
+    assert!(code.success(), "{err}");
+    let rows = support::console::json_lines(&out);
+    let listed: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(listed, ["acme-1"], "{out}");
+    let machinery = [
+        "--token-file",
+        token_file,
+        "--tenant",
+        "system",
+        "-c",
+        "board",
+    ];
+    let (code, _, err) = support::run(&[&["console", &http][..], &machinery].concat(), &[]).await;
+    assert!(!code.success());
+    assert!(err.contains("bound to tenant \"acme\""), "{err}");
+
+    // The same through the API, with a forged principal in the body.
+    let forged = json!({"line": "nodes", "command": "nodes",
+        "tenant": "system", "principal": "root@forged"});
+    let answer = post_json_as(&http, &acme, "/api/control", &forged).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    // A cookie holder's console: its audit principal is its proven session.
+    let (code, _, err) = console(&node.listen, &["-c", "stats"]).await;
+    assert_eq!(code, 0, "{err}");
+
+    let audit = eventually("the commands audited", || async {
+        let events = get(&http, "/api/events?kind=audit&limit=200").await.json();
+        let principals: Vec<String> = events
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["detail"]["Audit"]["principal"].as_str())
+            .map(str::to_string)
+            .collect();
+        let board = principals
+            .iter()
+            .any(|p| p.starts_with("acme/http@127.0.0.1"));
+        let stats = principals
+            .iter()
+            .any(|p| p.starts_with("system/console swarmd-console."));
+        (board && stats).then_some(principals)
+    })
+    .await;
+    assert!(
+        audit.iter().all(|p| !p.contains("root@forged")),
+        "{audit:?}"
+    );
+    assert!(
+        !audit.iter().any(|p| p.starts_with("system/http")),
+        "the tenant's requests were never system's: {audit:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_reads_neither_starves_the_console_nor_floods_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, http) = two_tenants(dir.path()).await;
+    let token = node.http_token();
+    let burst: Vec<_> = (0..48)
+        .map(|_| {
+            let (http, token) = (http.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..10 {
+                    statuses.push(get_as(&http, &token, "/api/world").await.status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    // The console's commands go through while the burst runs.
+    let (code, out, err) = console(&node.listen, &["-c", "nodes; agents; board"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let mut served = 0;
+    for task in burst {
+        for status in task.await.unwrap() {
+            assert!(matches!(status, 200 | 503), "{status}");
+            served += usize::from(status == 200);
+        }
+    }
+    assert!(served > 0, "none of the burst was served");
+    let events = get(&http, "/api/events?kind=audit&limit=1000").await.json();
+    let world_reads = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["Audit"]["command"] == "GET /api/world")
+        .count();
+    assert_eq!(world_reads, 1, "one audit for a repeated read: {events}");
+}
