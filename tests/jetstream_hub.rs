@@ -225,10 +225,8 @@ async fn refused_credentials_are_a_clear_error_and_the_edge_keeps_buffering() {
 /// window) still leaves one copy in the cloud's ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_past_the_duplicate_window_is_applied_once() {
-    use std::sync::Arc;
-    use swarmd_cluster::jetstream::{IngestArgs, IngestStats, JetStreamHub, JetStreamIngest};
+    use swarmd_cluster::jetstream::JetStreamHub;
     use swarmd_config::hub::JetStreamSection;
-    use swarmd_messages::{Event, EventId, EventKind, TraceContext};
     use swarmd_storage::ledger::{Hub, LedgerReader, encode_event};
 
     let dir = tempfile::tempdir().unwrap();
@@ -239,32 +237,8 @@ async fn a_resend_past_the_duplicate_window_is_applied_once() {
         timeout_ms: 2000,
         ..JetStreamSection::default()
     };
-    let storage: Arc<dyn swarmd_storage::Storage> =
-        Arc::new(swarmd_storage::SledStorage::open(&dir.path().join("ledger"), 8 << 20).unwrap());
-    let stats = IngestStats::default();
-    let args = IngestArgs {
-        node: "cloud".into(),
-        section: section.clone(),
-        storage: storage.clone(),
-        stats: stats.clone(),
-    };
-    let (ingest, _) = ractor::Actor::spawn(None, JetStreamIngest, Arc::new(args))
-        .await
-        .unwrap();
-    let event = |seq: u64| Event {
-        id: EventId {
-            node: "edge-9".into(),
-            seq,
-        },
-        tenant: "default".into(),
-        agent: None,
-        trace: TraceContext::default(),
-        time_us: 1_000 + seq,
-        kind: EventKind::Signal {
-            status: "test".into(),
-            detail: format!("event {seq}"),
-        },
-    };
+    let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &section).await;
+    let event = |seq: u64| signal("edge-9", seq, "test");
     let hub = JetStreamHub::new("edge-9", section.clone());
     hub.deliver(vec![event(1), event(2)]).await.unwrap();
     let reader = LedgerReader::new(storage.clone());
@@ -304,5 +278,135 @@ async fn a_resend_past_the_duplicate_window_is_applied_once() {
         "one copy of each, unchanged"
     );
     assert_eq!(stats.snapshot().refused, 0);
+    ingest.stop(None);
+}
+
+/// A cloud's consumer in this process, on a sled ledger of its own, with
+/// a ledger writer (under its supervisor) for its alarms.
+async fn in_process_cloud(
+    dir: &Path,
+    section: &swarmd_config::hub::JetStreamSection,
+) -> (
+    std::sync::Arc<dyn swarmd_storage::Storage>,
+    swarmd_cluster::jetstream::IngestStats,
+    ractor::ActorRef<swarmd_cluster::jetstream::IngestMsg>,
+    ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
+) {
+    use std::sync::Arc;
+    use swarmd_cluster::jetstream::{IngestArgs, IngestStats, JetStreamIngest};
+    use swarmd_storage::ledger::{WriterConfig, ledger_writer};
+    use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
+    let storage: Arc<dyn swarmd_storage::Storage> =
+        Arc::new(swarmd_storage::SledStorage::open(&dir.join("ledger"), 8 << 20).unwrap());
+    let clock = Arc::new(swarmd_cluster::node::ctx::SystemClock);
+    let (alarms, child) = ledger_writer(storage.clone(), clock, WriterConfig::new("cloud"));
+    let spec = SupervisorSpec::new("storage", Strategy::RestForOne).child(child);
+    let (writer, _) = ractor::Actor::spawn(None, Supervisor, spec).await.unwrap();
+    let stats = IngestStats::default();
+    let args = IngestArgs {
+        node: "cloud".into(),
+        section: section.clone(),
+        storage: storage.clone(),
+        stats: stats.clone(),
+        alarms,
+    };
+    let (ingest, _) = ractor::Actor::spawn(None, JetStreamIngest, Arc::new(args))
+        .await
+        .unwrap();
+    (storage, stats, ingest, writer)
+}
+
+fn signal(node: &str, seq: u64, status: &str) -> swarmd_messages::Event {
+    use swarmd_messages::{Event, EventId, EventKind, TraceContext};
+    Event {
+        id: EventId {
+            node: node.into(),
+            seq,
+        },
+        tenant: "default".into(),
+        agent: None,
+        trace: TraceContext::default(),
+        time_us: 1_000 + seq,
+        kind: EventKind::Signal {
+            status: status.into(),
+            detail: format!("event {seq}"),
+        },
+    }
+}
+
+/// Another publisher (its own subject, no per-node permissions on the
+/// server) writes an event as edge-9 under edge-9's next id. The cloud
+/// refuses it at ingest (wrong subject) and raises an alarm; edge-9's own
+/// publish finds the id taken by other content and reports a conflict
+/// instead of taking the duplicate for its own; once JetStream's window has
+/// passed, edge-9's real event is stored and reaches the cloud unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_id_is_refused_at_ingest_and_the_real_event_still_arrives() {
+    use swarmd_cluster::jetstream::{JetStreamHub, message_id};
+    use swarmd_config::hub::JetStreamSection;
+    use swarmd_storage::ledger::{Hub, HubError, LedgerReader, encode_event};
+
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats")).await;
+    let section = JetStreamSection {
+        url: nats.url(),
+        duplicate_window_ms: 1_000,
+        timeout_ms: 2000,
+        ..JetStreamSection::default()
+    };
+    let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &section).await;
+    let hub = JetStreamHub::new("edge-9", section.clone());
+    hub.deliver(vec![signal("edge-9", 1, "real")])
+        .await
+        .unwrap();
+
+    let forgery = signal("edge-9", 2, "forged");
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let message = async_nats::jetstream::message::PublishMessage::build()
+        .payload(encode_event(&forgery).unwrap().into())
+        .message_id(message_id(&forgery));
+    let mallory = section.subject("default", "mallory");
+    let stored = js
+        .send_publish(mallory, message)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(!stored.duplicate);
+
+    let real = signal("edge-9", 2, "real");
+    let taken = hub.deliver(vec![real.clone()]).await;
+    assert!(
+        matches!(&taken, Err(HubError::Conflict { node, seq: 2 }) if node == "edge-9"),
+        "the publisher took another's message for its own: {taken:?}"
+    );
+    eventually("the forgery refused at ingest", || async {
+        (stats.snapshot().misattributed == 1).then_some(())
+    })
+    .await;
+
+    eventually("the real event stored once the window passed", || async {
+        hub.deliver(vec![real.clone()]).await.ok()
+    })
+    .await;
+    let reader = LedgerReader::new(storage.clone());
+    let held = eventually("the real event at the cloud", || async {
+        let log = reader.node_log("edge-9", 0, 100).unwrap();
+        (log.len() == 2).then_some(log)
+    })
+    .await;
+    assert_eq!(
+        held,
+        vec![signal("edge-9", 1, "real"), real],
+        "unchanged, no forgery"
+    );
+    let alarms = reader.node_log("cloud", 0, 1000).unwrap();
+    let alarmed = alarms.iter().any(|e| {
+        matches!(&e.kind, swarmd_messages::EventKind::Signal { status, detail }
+            if status == "hub_misattributed" && detail.contains("edge-9/2"))
+    });
+    assert!(alarmed, "no alarm in the cloud's ledger: {alarms:?}");
+    assert_eq!(stats.snapshot().refused, 1, "{:?}", stats.snapshot());
     ingest.stop(None);
 }

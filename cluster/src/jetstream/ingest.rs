@@ -8,9 +8,9 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pu
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_actors::ctx::Storage;
+use swarmd_actors::ctx::{LedgerHandle, Storage};
 use swarmd_config::hub::JetStreamSection;
-use swarmd_messages::Event;
+use swarmd_messages::{Event, EventDraft, EventKind, SYSTEM_TENANT, TraceContext};
 use swarmd_storage::ledger::{Hub, HubError, LedgerHub, decode_event};
 use swarmd_supervisor::ChildSpec;
 use tracing::{info, warn};
@@ -30,6 +30,8 @@ pub struct IngestArgs {
     pub section: JetStreamSection,
     pub storage: Arc<dyn Storage>,
     pub stats: IngestStats,
+    /// Where this node records its alarms (a misattributed message).
+    pub alarms: LedgerHandle,
 }
 
 pub fn ingest_child(args: IngestArgs) -> ChildSpec {
@@ -167,14 +169,20 @@ impl IngestState {
         collect(next).await.map_err(failed)
     }
 
-    /// Events to apply, each with its message; what can never decode is
-    /// terminated here (it stays in the stream for an operator).
+    /// Events to apply, each with its message; what can never decode, and
+    /// what was published on a subject other than its event's tenant and
+    /// node, is terminated here (it stays in the stream for an operator).
     async fn decode(&self, messages: Vec<Message>) -> (Vec<Event>, Vec<Message>) {
         let mut events = Vec::with_capacity(messages.len());
         let mut held = Vec::with_capacity(messages.len());
         for message in messages {
             match decode_event(&message.payload) {
                 Ok(event) => {
+                    let subject = self.args.section.subject(&event.tenant, &event.id.node);
+                    if message.subject.as_str() != subject {
+                        self.misattributed(&message, &event, &subject).await;
+                        continue;
+                    }
                     events.push(event);
                     held.push(message);
                 }
@@ -238,6 +246,28 @@ impl IngestState {
             }
         }
         Ok(())
+    }
+
+    /// A message whose event claims a node (or tenant) its subject does not:
+    /// whoever published it had no right to write as that node. Terminated,
+    /// counted, alarmed; the node's own event under that id still comes in.
+    async fn misattributed(&self, message: &Message, event: &Event, expected: &str) {
+        self.args.stats.misattributed();
+        let id = format!("{}/{}", event.id.node, event.id.seq);
+        warn!(subject = %message.subject, %expected, %id, "a message in the stream claims another node's event; terminated");
+        let draft = EventDraft {
+            tenant: SYSTEM_TENANT.into(),
+            agent: None,
+            trace: TraceContext::default(),
+            kind: EventKind::Signal {
+                status: "hub_misattributed".into(),
+                detail: format!("{id} published on {}", message.subject),
+            },
+        };
+        if let Err(e) = self.args.alarms.submit(draft).await {
+            warn!(error = %e, "the alarm was not recorded");
+        }
+        self.refuse(message).await;
     }
 
     async fn refuse(&self, message: &Message) {

@@ -20,7 +20,7 @@ use async_nats::jetstream::{self, Context, stream};
 use swarmd_config::hub::JetStreamSection;
 use swarmd_messages::Event;
 
-pub use ingest::{IngestArgs, JetStreamIngest, ingest_child};
+pub use ingest::{IngestArgs, IngestMsg, JetStreamIngest, ingest_child};
 pub use publish::JetStreamHub;
 
 /// Why the hub could not be reached or used; the text names the cause.
@@ -104,6 +104,7 @@ pub struct IngestStats(Arc<Counters>);
 struct Counters {
     applied: AtomicU64,
     refused: AtomicU64,
+    misattributed: AtomicU64,
     failures: AtomicU64,
     pending: AtomicU64,
 }
@@ -116,6 +117,9 @@ pub struct IngestSnapshot {
     /// Messages that can never be applied (undecodable, out of bounds, or
     /// a different event under an id held): terminated, logged, alarmed.
     pub refused: u64,
+    /// Of those, messages on a subject other than their event's tenant and
+    /// node (a publisher writing as another node): each raises an alarm.
+    pub misattributed: u64,
     /// Fetch or apply rounds that failed (their messages come again).
     pub failures: u64,
     /// Messages in the stream this node has not applied yet: the lag.
@@ -128,6 +132,7 @@ impl IngestStats {
         IngestSnapshot {
             applied: c.applied.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
+            misattributed: c.misattributed.load(Ordering::Relaxed),
             failures: c.failures.load(Ordering::Relaxed),
             pending: c.pending.load(Ordering::Relaxed),
         }
@@ -139,6 +144,10 @@ impl IngestStats {
 
     fn refused(&self) {
         self.0.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn misattributed(&self) {
+        self.0.misattributed.fetch_add(1, Ordering::Relaxed);
     }
 
     fn failed(&self) {

@@ -17,6 +17,13 @@ use super::{connect, message_id};
 /// JetStream acked every one of them as stored. A resend (a lost ack, a
 /// restart) carries the same message ids, so JetStream drops it within its
 /// duplicate window, and the cloud's ledger skips it after.
+///
+/// A duplicate is checked, not believed: the message the stream holds
+/// under the id (its sequence is in the ack) must be this very event on
+/// this node's subject. Anyone else's message there (another publisher's
+/// forgery under this node's id) is a conflict: the forwarder raises an
+/// alarm and keeps the backlog, and the event goes in once the forgery's
+/// duplicate window has passed.
 #[derive(Clone)]
 pub struct JetStreamHub {
     link: Arc<Link>,
@@ -78,10 +85,10 @@ impl Link {
             })?;
             let subject = self.section.subject(&event.tenant, &event.id.node);
             let message = PublishMessage::build()
-                .payload(payload.into())
+                .payload(payload.clone().into())
                 .message_id(message_id(event));
             let ack = context
-                .send_publish(subject, message)
+                .send_publish(subject.clone(), message)
                 .await
                 .map_err(|e| match e.kind() {
                     PublishErrorKind::MaxPayloadExceeded => HubError::Invalid {
@@ -90,12 +97,45 @@ impl Link {
                     },
                     _ => HubError::Unreachable(e.to_string()),
                 })?;
-            acks.push(ack);
+            acks.push((ack, subject, payload, seq));
         }
-        for ack in acks {
-            ack.await
+        for (ack, subject, payload, seq) in acks {
+            let ack = ack
+                .await
                 .map_err(|e| HubError::Unreachable(format!("no JetStream ack: {e}")))?;
+            if ack.duplicate {
+                self.check_duplicate(&context, ack.sequence, &subject, &payload, seq)
+                    .await?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether the message stored at `stream_seq` is the one sent as `seq`.
+    async fn check_duplicate(
+        &self,
+        context: &Context,
+        stream_seq: u64,
+        subject: &str,
+        payload: &[u8],
+        seq: u64,
+    ) -> Result<(), HubError> {
+        let unreachable = |e: String| HubError::Unreachable(format!("checking a duplicate: {e}"));
+        let stream = context
+            .get_stream(&self.section.stream)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let held = stream
+            .get_raw_message(stream_seq)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if held.subject.as_str() == subject && held.payload.as_ref() == payload {
+            return Ok(());
+        }
+        tracing::error!(node = %self.node, seq, stream_seq, held_subject = %held.subject, "JetStream holds another message under this event's id");
+        Err(HubError::Conflict {
+            node: self.node.clone(),
+            seq,
+        })
     }
 }

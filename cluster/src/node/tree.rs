@@ -231,6 +231,7 @@ pub fn root_spec(
                 section: config.hub.jetstream.clone(),
                 storage: ctx.storage.clone(),
                 stats: wiring.ingest_stats.clone(),
+                alarms: ctx.ledger.clone(),
             },
         ));
     }
