@@ -132,11 +132,25 @@ async fn bench() {
     };
     let cloud_store = ledger(dir.path(), "cloud");
     let stats = IngestStats::default();
+    // The consumer's alarms (none in this run) go to a ledger writer of its own.
+    let clock = Arc::new(swarmd_cluster::node::ctx::SystemClock);
+    let (alarms, writer) = swarmd_storage::ledger::ledger_writer(
+        cloud_store.clone(),
+        clock,
+        swarmd_storage::ledger::WriterConfig::new("cloud"),
+    );
+    let writers =
+        swarmd_supervisor::SupervisorSpec::new("storage", swarmd_supervisor::Strategy::RestForOne)
+            .child(writer);
+    let (_writers, _) = ractor::Actor::spawn(None, swarmd_supervisor::Supervisor, writers)
+        .await
+        .expect("the ledger writer starts");
     let args = IngestArgs {
         node: "cloud".into(),
         section: section.clone(),
         storage: cloud_store.clone(),
         stats,
+        alarms,
     };
     let (ingest, _) = ractor::Actor::spawn(None, JetStreamIngest, Arc::new(args))
         .await
