@@ -129,15 +129,25 @@ fn is_no_space(e: &io::Error) -> bool {
 mod tests {
     use super::*;
 
-    fn open(dir: &tempfile::TempDir) -> SledStorage {
-        SledStorage::open(&dir.path().join("db"), 8 << 20).unwrap()
+    /// Opens the store; a reopen right after a drop waits (boundedly) for
+    /// sled's background flusher of the dropped one to let go of the lock.
+    async fn open(dir: &tempfile::TempDir) -> SledStorage {
+        for _ in 0..100 {
+            match SledStorage::open(&dir.path().join("db"), 8 << 20) {
+                Err(StorageError::Io(e)) if e.contains("could not acquire lock") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("the store's lock was never released");
     }
 
     #[tokio::test]
     async fn flushed_batches_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = open(&dir);
+            let store = open(&dir).await;
             let mut batch = Batch::default();
             batch.insert(b"a".to_vec(), b"1".to_vec());
             batch.insert(b"b".to_vec(), b"2".to_vec());
@@ -146,7 +156,7 @@ mod tests {
             store.apply("log", batch).unwrap();
             store.flush().await.unwrap();
         }
-        let store = open(&dir);
+        let store = open(&dir).await;
         assert_eq!(store.get("log", b"a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(store.get("log", b"b").unwrap(), None);
         assert_eq!(
@@ -159,7 +169,7 @@ mod tests {
     #[tokio::test]
     async fn scan_is_ordered_bounded_and_limited() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir);
+        let store = open(&dir).await;
         let mut batch = Batch::default();
         for i in (0u64..10).rev() {
             batch.insert(i.to_be_bytes().to_vec(), vec![i as u8]);
