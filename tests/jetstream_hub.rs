@@ -183,10 +183,14 @@ async fn refused_credentials_are_a_clear_error_and_the_edge_keeps_buffering() {
         NatsServer::start_with(&dir.path().join("nats"), Some(("swarmd", "right-password"))).await;
     let good = dir.path().join("good");
     std::fs::create_dir_all(&good).unwrap();
-    write_file(&good, "password", "right-password\n");
+    let private = |file: std::path::PathBuf| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    private(write_file(&good, "password", "right-password\n"));
     let bad = dir.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap();
-    write_file(&bad, "password", "wrong-password\n");
+    private(write_file(&bad, "password", "wrong-password\n"));
     let auth = |at: &Path| {
         format!(
             "user = \"swarmd\"\npassword_file = \"{}\"\n",

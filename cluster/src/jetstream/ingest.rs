@@ -117,7 +117,7 @@ impl IngestState {
             .get_or_create_consumer(&name, config)
             .await
             .map_err(|e| other(format!("consumer {name}: {e}")))?;
-        info!(url = %section.url, stream = %section.stream, consumer = %name, "reading the edges' flight recorders from JetStream");
+        info!(url = %super::redacted(&section.url), stream = %section.stream, consumer = %name, "reading the edges' flight recorders from JetStream");
         self.consumer = Some(consumer.clone());
         Ok(consumer)
     }

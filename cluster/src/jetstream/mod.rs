@@ -39,10 +39,50 @@ pub fn message_id(event: &Event) -> String {
     format!("{}/{}", event.id.node, event.id.seq)
 }
 
+/// A password file is at most this long.
+const MAX_PASSWORD_BYTES: u64 = 4096;
+
+/// `hub.jetstream.password_file`: 0600 (group or others may not read it)
+/// and at most 4 KiB, whitespace trimmed.
+fn read_password(path: &std::path::Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("password file {shown}: {e}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "password file {shown} is readable by group or others (mode {mode:o}); run: chmod 600 {shown}"
+        ));
+    }
+    if meta.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "password file {shown} is over {MAX_PASSWORD_BYTES} bytes"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("password file {shown}: {e}"))?;
+    Ok(text.trim().to_string())
+}
+
+/// `url` (comma-separated servers) with any `user:password@` replaced, for logs and errors.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let one = one.trim();
+            let (scheme, rest) = one.split_once("://").unwrap_or(("", one));
+            match rest.rsplit_once('@') {
+                Some((_, host)) if scheme.is_empty() => format!("***@{host}"),
+                Some((_, host)) => format!("{scheme}://***@{host}"),
+                None => one.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Connects as `name` and makes sure the stream exists as configured.
 pub async fn connect(section: &JetStreamSection, name: &str) -> Result<Context, JetStreamError> {
     let failed = |why: String| JetStreamError::Connect {
-        url: section.url.clone(),
+        url: redacted(&section.url),
         why,
     };
     let mut options = async_nats::ConnectOptions::new()
@@ -56,9 +96,8 @@ pub async fn connect(section: &JetStreamSection, name: &str) -> Result<Context, 
             .map_err(|e| failed(format!("credentials file {}: {e}", path.display())))?;
     }
     if let (Some(user), Some(path)) = (&section.user, &section.password_file) {
-        let password = std::fs::read_to_string(path)
-            .map_err(|e| failed(format!("password file {}: {e}", path.display())))?;
-        options = options.user_and_password(user.clone(), password.trim().to_string());
+        let password = read_password(path).map_err(failed)?;
+        options = options.user_and_password(user.clone(), password);
     }
     if let Some(ca) = &section.ca_file {
         options = options.add_root_certificates(ca.clone()).require_tls(true);
@@ -156,5 +195,35 @@ impl IngestStats {
 
     fn pending(&self, n: u64) {
         self.0.pending.store(n, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(
+            redacted("nats://edge:s3cret@10.0.0.1:4222, tls://h:4223"),
+            "nats://***@10.0.0.1:4222,tls://h:4223"
+        );
+        assert_eq!(redacted("u:p@h:4222"), "***@h:4222");
+        assert_eq!(redacted("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn a_password_file_must_be_private_and_small() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("password");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_password(&path).unwrap_err();
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_password(&path).unwrap(), "s3cret");
+        std::fs::write(&path, vec![b'x'; 5000]).unwrap();
+        assert!(read_password(&path).unwrap_err().contains("over 4096"));
     }
 }

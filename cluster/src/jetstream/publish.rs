@@ -64,7 +64,7 @@ impl Link {
         let context = connect(&self.section, &self.node)
             .await
             .map_err(|e| HubError::Unreachable(e.to_string()))?;
-        tracing::info!(url = %self.section.url, stream = %self.section.stream, "publishing the flight recorder to JetStream");
+        tracing::info!(url = %super::redacted(&self.section.url), stream = %self.section.stream, "publishing the flight recorder to JetStream");
         *held = Some(context.clone());
         Ok(context)
     }
