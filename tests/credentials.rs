@@ -5,14 +5,10 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use support::console::{ENV, console};
 use support::http::{get, get_as, post_json, post_json_as};
-use support::{Node, free_port};
-
-const LIMIT: Duration = Duration::from_secs(30);
+use support::{Node, eventually, free_port};
 
 /// A `both` node serving tenants `default` (its boot agents) and `acme`
 /// (one agent spawned here), with Mission Control on loopback.
@@ -39,21 +35,6 @@ async fn create_token(node: &Node, tenant: &str) -> String {
     assert!(status.success(), "{err}");
     assert!(err.contains(&format!("tokens/{tenant}.token")), "{err}");
     out.trim().to_string()
-}
-
-/// Polls `look` until it returns `Some`, for at most [`LIMIT`].
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    look: impl Fn() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        if let Some(found) = look().await {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn ids(agents: &Value) -> Vec<String> {
