@@ -206,3 +206,164 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
     assert!(names_in(&rows, "up").len() == count as usize, "{rows:?}");
     drop(cluster);
 }
+
+/// Stats of `host`'s node (`stats --json`).
+async fn stats(host: &Host) -> Value {
+    let mut cmd = in_netns(&host.netns);
+    let addr = format!("{}:{PORT}", host.ip);
+    cmd.args(["console", &addr, "--json", "-c", "stats"])
+        .env("SWARMD_COOKIE", COOKIE);
+    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+        .await
+        .expect("console in time")
+        .expect("console runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stats is JSON")
+}
+
+/// Announcements a flooding host sends: rotating names and ports of its
+/// own, a victim's address, a hostname, and "any address" ones.
+fn flood_datagrams(own_ip: &str, victim_ip: &str) -> Vec<Vec<u8>> {
+    use swarmd_messages::advert::{Announcement, NodeAdvert};
+    use swarmd_messages::{Envelope, MemberInfo, Role, SYSTEM_TENANT, TraceContext, encode};
+    let addrs = (0..200)
+        .map(|i| format!("{own_ip}:{}", 20000 + i))
+        .chain((0..50).map(|i| format!("{victim_ip}:{}", 80 + i)))
+        .chain((0..10).map(|_| "victim.example:80".to_string()))
+        .chain((0..10).map(|i| format!("0.0.0.0:{}", 30000 + i)));
+    addrs
+        .enumerate()
+        .map(|(i, cluster_addr)| {
+            let member = MemberInfo {
+                // Names sort after the node's own: it is the side that dials.
+                name: format!("zflood-{i:03}"),
+                role: Role::Edge,
+                cluster_addr,
+                incarnation: 1,
+            };
+            let advert = NodeAdvert::default();
+            let announcement = Announcement { member, advert };
+            encode(&Envelope::new(
+                SYSTEM_TENANT,
+                TraceContext::default(),
+                announcement,
+            ))
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Sends `datagrams` (written to `dir`) to the discovery group from `host`,
+/// round after round for `seconds`.
+fn send_flood(dir: &Path, host: &Host, datagrams: &[Vec<u8>], seconds: u32) -> std::process::Child {
+    let mut file = Vec::new();
+    for d in datagrams {
+        file.extend_from_slice(&(d.len() as u32).to_be_bytes());
+        file.extend_from_slice(d);
+    }
+    let path = dir.join("flood.bin");
+    std::fs::write(&path, file).unwrap();
+    let script = format!(
+        "import socket, struct, time\n\
+        data = open({path:?}, 'rb').read()\n\
+        grams, at = [], 0\n\
+        while at < len(data):\n    (n,) = struct.unpack('>I', data[at:at+4]); grams.append(data[at+4:at+4+n]); at += 4 + n\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('{ip}'))\n\
+        end = time.time() + {seconds}\n\
+        while time.time() < end:\n    [s.sendto(g, ('239.255.70.97', 4699)) for g in grams]; time.sleep(0.2)\n",
+        path = path.display().to_string(),
+        ip = host.ip,
+    );
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &host.netns, "python3", "-c", &script])
+        .spawn()
+        .expect("python3 runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovery_flood_is_bounded_and_genuine_nodes_still_join() {
+    use swarmd_cluster::discovery::MAX_NAMES_PER_SOURCE;
+    use swarmd_cluster::gateway::MAX_DIALERS_PER_SOURCE;
+    let Some(mut lan) = Lan::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (lan.host(1, 1), lan.host(1, 2));
+    let (flooder, victim) = (lan.host(1, 200), "10.77.1.250");
+    let mut cloud = start(dir.path(), &first, "node-01", "cloud", COOKIE);
+    cloud.ready().await;
+
+    let datagrams = flood_datagrams(&flooder.ip, victim);
+    let mut flood = send_flood(dir.path(), &flooder, &datagrams, 4);
+    let mut peak = 0;
+    let flood_names = |rows: &[Value]| {
+        rows.iter()
+            .filter(|r| r["name"].as_str().is_some_and(|n| n.starts_with("zflood-")))
+            .count()
+    };
+    while flood.try_wait().unwrap().is_none() {
+        let dialers = stats(&first).await["gateway"]["discovery_dialers"]
+            .as_u64()
+            .expect("stats counts discovery dialers");
+        peak = peak.max(dialers);
+        let announced = flood_names(&nodes(&first, COOKIE).await);
+        assert!(
+            announced <= MAX_NAMES_PER_SOURCE,
+            "{announced} flood names held"
+        );
+    }
+    assert!(flood.wait().unwrap().success(), "the flood was sent");
+    println!(
+        "discovery flood: {} datagrams a round, peak {peak} dialers",
+        datagrams.len()
+    );
+    assert!(
+        peak as usize <= MAX_DIALERS_PER_SOURCE,
+        "peak {peak} dialers"
+    );
+    let refused = stats(&first).await["lan"]["discovery"]["refused"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        refused >= 60,
+        "victim and hostname announcements refused: {refused}"
+    );
+
+    // The flood's names expire and their dialers stop.
+    eventually("the flood forgotten", || async {
+        let idle = stats(&first).await["gateway"]["discovery_dialers"] == 0;
+        (idle && flood_names(&nodes(&first, COOKIE).await) == 0).then_some(())
+    })
+    .await;
+
+    // A genuine node heard after the flood still joins.
+    let mut late = start(dir.path(), &second, "node-02", "edge", COOKIE);
+    late.ready().await;
+    let both = BTreeSet::from(["node-01".to_string(), "node-02".to_string()]);
+    eventually("the late node joins", || async {
+        (names_in(&nodes(&first, COOKIE).await, "up") == both).then_some(())
+    })
+    .await;
+
+    // Nothing but a datagram's source was ever dialed.
+    let dialing = |v: &Value| v["message"] == "dialing member";
+    cloud.wait_for("a dial", EVENTUALLY, dialing).await;
+    cloud
+        .wait_for("node-02 heard", EVENTUALLY, |v| v["node"] == "node-02")
+        .await;
+    let dialed: Vec<String> = cloud
+        .events()
+        .into_iter()
+        .filter(dialing)
+        .filter_map(|v| v["addr"].as_str().map(String::from))
+        .collect();
+    assert!(!dialed.is_empty(), "the flood's own addresses were dialed");
+    let sources = [format!("{}:", flooder.ip), format!("{}:", second.ip)];
+    for addr in &dialed {
+        assert!(sources.iter().any(|s| addr.starts_with(s)), "dialed {addr}");
+    }
+    drop(late);
+}

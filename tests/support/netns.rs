@@ -39,7 +39,10 @@ impl Lan {
     /// here (then `None`, said loudly). CI never sets it.
     pub fn new() -> Option<Lan> {
         super::ensure_packages(&["/usr/sbin/ip"], &["iproute2"]);
-        let prefix = format!("swd{}", std::process::id());
+        // Tests of one binary run side by side: each LAN its own names.
+        static LANS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let lan = LANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prefix = format!("swd{}l{lan}", std::process::id());
         let switch = format!("{prefix}-sw");
         if let Err(e) = ip(&["netns", "add", &switch]) {
             let optional = std::env::var("SWARMD_NETNS_OPTIONAL").is_ok_and(|v| v == "1");

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::gateway::GatewayMsg;
-pub use table::{DiscoveredNodes, Heard, MAX_DISCOVERED, Update};
+pub use table::{DiscoveredNodes, Heard, MAX_DISCOVERED, MAX_NAMES_PER_SOURCE, Update};
 
 /// Largest announcement sent or read (an advert in bounds is far smaller).
 pub const MAX_ANNOUNCEMENT_BYTES: usize = 32 * 1024;
@@ -257,7 +257,7 @@ impl DiscoveryState {
         stats.0.heard.fetch_add(1, Ordering::Relaxed);
         let member = member.clone();
         let now = self.args.ctx.clock.wall_now();
-        match self.args.table.heard(announcement, now) {
+        match self.args.table.heard(announcement, from.ip(), now) {
             Update::Dropped => stats.refused(),
             update => {
                 if update == Update::New {
