@@ -77,6 +77,7 @@ impl Actor for Gateway {
         ];
         myself.send_interval(args.heartbeat_interval, || GatewayMsg::Tick);
         myself.cast(GatewayMsg::Resync)?;
+        let tickets = Tickets::new(args.ctx.entropy.as_ref());
         Ok(GatewayState {
             args,
             myself,
@@ -84,7 +85,7 @@ impl Actor for Gateway {
             outbox,
             waited: Waited::default(),
             watched: Watched::default(),
-            tickets: Tickets::default(),
+            tickets,
             next_id: 1,
             ticks: 0,
             flush_scheduled: false,

@@ -87,8 +87,7 @@ impl GatewayState {
             debug!(%issuer, "ticket offer from a node without a session ignored");
             return;
         }
-        let entropy = self.args.ctx.entropy.clone();
-        let nonce = self.tickets.offered(issuer, ticket, ask, entropy.as_ref());
+        let nonce = self.tickets.offered(issuer, ticket, ask);
         self.send_handshake(issuer, WireMsg::Confirm { ticket, nonce });
     }
 

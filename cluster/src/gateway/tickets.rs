@@ -10,24 +10,28 @@
 //!    ticket and sends it over P's session (`Ticket`). From then on it
 //!    accepts a frame claiming `from: P` only if it carries that ticket.
 //! 2. The offer itself arrives unauthenticated, so before P uses a ticket
-//!    said to come from Q, P sends Q a random nonce with it (`Confirm`, over
-//!    Q's session); Q answers (`Confirmed`) only to the node it issued that
+//!    said to come from Q, P sends Q a nonce with it (`Confirm`, over Q's
+//!    session); Q answers (`Confirmed`) only to the node it issued that
 //!    ticket to. Only the real Q saw the nonce, so a forged offer can never
 //!    redirect P's traffic.
+//!
+//! The nonce is a MAC of (Q, ticket, ask) under a secret of this gateway's,
+//! so P keeps no state per offer: forged offers, however many, cannot
+//! evict or crowd out a genuine one awaiting confirmation.
 //!
 //! The peer name a ticket is bound to is the one the session authenticated
 //! (ractor_cluster's handshake, and with TLS the certificate's SAN).
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use swarmd_actors::ctx::Entropy;
 use swarmd_messages::{NO_TICKET, Ticket};
 
 /// Tickets issued at most: one per peer session, so this bounds sessions
 /// that can speak to the gateway at once.
 pub const MAX_TICKETS: usize = 4096;
-/// Unconfirmed offers kept per claimed issuer; older ones are dropped.
-const MAX_PENDING_PER_ISSUER: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offer {
@@ -37,13 +41,12 @@ pub struct Offer {
     pub ask: bool,
 }
 
-#[derive(Default)]
 pub struct Tickets {
     /// Ticket → the peer it was issued to.
     issued: BTreeMap<Ticket, String>,
     issued_to: BTreeMap<String, Ticket>,
-    /// Offers awaiting their issuer's confirmation.
-    pending: BTreeMap<String, Vec<Offer>>,
+    /// Keys the nonces of offers awaiting their issuer's confirmation.
+    offer_secret: [u8; 32],
 }
 
 /// Why a frame's claimed sender was not believed.
@@ -56,6 +59,16 @@ pub enum Refusal {
 }
 
 impl Tickets {
+    pub fn new(entropy: &dyn Entropy) -> Tickets {
+        let mut offer_secret = [0u8; 32];
+        entropy.fill_bytes(&mut offer_secret);
+        Tickets {
+            issued: BTreeMap::new(),
+            issued_to: BTreeMap::new(),
+            offer_secret,
+        }
+    }
+
     /// A fresh ticket for `peer`'s new session; the old one stops working.
     /// `None` when [`MAX_TICKETS`] sessions already hold one.
     pub fn issue(&mut self, peer: &str, entropy: &dyn Entropy) -> Option<Ticket> {
@@ -82,12 +95,11 @@ impl Tickets {
         }
     }
 
-    /// `peer`'s session closed: its ticket and pending offers go with it.
+    /// `peer`'s session closed: its ticket goes with it.
     pub fn revoke(&mut self, peer: &str) {
         if let Some(old) = self.issued_to.remove(peer) {
             self.issued.remove(&old);
         }
-        self.pending.remove(peer);
     }
 
     /// Checks a ticketed frame's claimed sender.
@@ -106,32 +118,26 @@ impl Tickets {
         self.issued.get(&ticket).map(String::as_str)
     }
 
-    /// An offer said to come from `issuer`: returns the nonce to confirm it with.
-    pub fn offered(
-        &mut self,
-        issuer: &str,
-        ticket: Ticket,
-        ask: bool,
-        entropy: &dyn Entropy,
-    ) -> u128 {
-        let nonce = random_u128(entropy);
-        let pending = self.pending.entry(issuer.to_string()).or_default();
-        if pending.len() >= MAX_PENDING_PER_ISSUER {
-            pending.remove(0);
-        }
-        pending.push(Offer { ticket, nonce, ask });
-        nonce
+    /// An offer said to come from `issuer`: the nonce to confirm it with.
+    pub fn offered(&self, issuer: &str, ticket: Ticket, ask: bool) -> u128 {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.offer_secret)
+            .expect("HMAC takes any key length");
+        mac.update(&(issuer.len() as u64).to_le_bytes());
+        mac.update(issuer.as_bytes());
+        mac.update(&ticket.to_le_bytes());
+        mac.update(&[u8::from(ask)]);
+        let tag = mac.finalize().into_bytes();
+        u128::from_le_bytes(tag[..16].try_into().expect("a SHA-256 tag has 32 bytes"))
     }
 
-    /// `issuer` confirmed an offer: the offer, when it matches one this
-    /// gateway asked about; its ticket is then the one to use towards `issuer`.
-    pub fn confirmed(&mut self, issuer: &str, ticket: Ticket, nonce: u128) -> Option<Offer> {
-        let pending = self.pending.get_mut(issuer)?;
-        let offer = *pending
-            .iter()
-            .find(|o| o.ticket == ticket && o.nonce == nonce)?;
-        self.pending.remove(issuer);
-        Some(offer)
+    /// `issuer` confirmed an offer: the offer, when `nonce` is the one this
+    /// gateway asked it about; its ticket is then the one to use towards
+    /// `issuer`.
+    pub fn confirmed(&self, issuer: &str, ticket: Ticket, nonce: u128) -> Option<Offer> {
+        [false, true]
+            .into_iter()
+            .find(|&ask| self.offered(issuer, ticket, ask) == nonce)
+            .map(|ask| Offer { ticket, nonce, ask })
     }
 }
 
@@ -163,7 +169,7 @@ mod tests {
     #[test]
     fn a_ticket_proves_only_the_peer_it_was_issued_to() {
         let rng = Counter(AtomicU64::new(1));
-        let mut t = Tickets::default();
+        let mut t = Tickets::new(&rng);
         let a = t.issue("edge-1", &rng).unwrap();
         let b = t.issue("rogue", &rng).unwrap();
         assert_eq!(t.check("edge-1", a), Ok(()));
@@ -181,7 +187,7 @@ mod tests {
     #[test]
     fn a_new_session_or_a_close_revokes_the_old_ticket() {
         let rng = Counter(AtomicU64::new(1));
-        let mut t = Tickets::default();
+        let mut t = Tickets::new(&rng);
         let old = t.issue("edge-1", &rng).unwrap();
         let new = t.issue("edge-1", &rng).unwrap();
         assert_ne!(old, new);
@@ -199,30 +205,30 @@ mod tests {
     #[test]
     fn only_a_confirmation_with_the_nonce_asked_adopts_an_offer() {
         let rng = Counter(AtomicU64::new(1));
-        let mut t = Tickets::default();
-        let nonce = t.offered("cloud", 77, true, &rng);
+        let t = Tickets::new(&rng);
+        let nonce = t.offered("cloud", 77, true);
         assert_eq!(t.confirmed("cloud", 77, nonce.wrapping_add(1)), None);
         assert_eq!(t.confirmed("edge-2", 77, nonce), None);
         assert_eq!(t.confirmed("cloud", 78, nonce), None);
         let offer = t.confirmed("cloud", 77, nonce).unwrap();
         assert_eq!((offer.ticket, offer.ask), (77, true));
+        let other = Tickets::new(&rng);
         assert_eq!(
-            t.confirmed("cloud", 77, nonce),
+            other.confirmed("cloud", 77, nonce),
             None,
-            "a nonce answers once"
+            "another gateway's nonce"
         );
     }
 
     #[test]
-    fn offers_per_issuer_and_tickets_are_bounded() {
+    fn forged_offers_cannot_crowd_out_a_genuine_one() {
         let rng = Counter(AtomicU64::new(1));
-        let mut t = Tickets::default();
-        let first = t.offered("cloud", 1, false, &rng);
-        for ticket in 2..=(MAX_PENDING_PER_ISSUER as u128 + 1) {
-            t.offered("cloud", ticket, false, &rng);
+        let mut t = Tickets::new(&rng);
+        let genuine = t.offered("cloud", 1, false);
+        for forged in 2..10_000u128 {
+            t.offered("cloud", forged, true);
         }
-        let dropped = t.confirmed("cloud", 1, first);
-        assert_eq!(dropped, None, "the oldest offer was dropped");
+        assert!(t.confirmed("cloud", 1, genuine).is_some());
         for peer in 0..MAX_TICKETS {
             assert!(t.issue(&format!("n{peer}"), &rng).is_some());
         }

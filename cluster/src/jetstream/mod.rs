@@ -63,21 +63,7 @@ fn read_password(path: &std::path::Path) -> Result<String, String> {
     Ok(text.trim().to_string())
 }
 
-/// `url` (comma-separated servers) with any `user:password@` replaced, for logs and errors.
-pub fn redacted(url: &str) -> String {
-    url.split(',')
-        .map(|one| {
-            let one = one.trim();
-            let (scheme, rest) = one.split_once("://").unwrap_or(("", one));
-            match rest.rsplit_once('@') {
-                Some((_, host)) if scheme.is_empty() => format!("***@{host}"),
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => one.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
+pub use crate::logging::redacted_url as redacted;
 
 /// Connects as `name` and makes sure the stream exists as configured.
 pub async fn connect(section: &JetStreamSection, name: &str) -> Result<Context, JetStreamError> {
@@ -201,16 +187,6 @@ impl IngestStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_in_urls_are_never_shown() {
-        assert_eq!(
-            redacted("nats://edge:s3cret@10.0.0.1:4222, tls://h:4223"),
-            "nats://***@10.0.0.1:4222,tls://h:4223"
-        );
-        assert_eq!(redacted("u:p@h:4222"), "***@h:4222");
-        assert_eq!(redacted("nats://h:4222"), "nats://h:4222");
-    }
 
     #[test]
     fn a_password_file_must_be_private_and_small() {

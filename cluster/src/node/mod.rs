@@ -35,6 +35,11 @@ const SUPERVISION_EVENTS: usize = 4096;
 
 /// Exit code when a second signal cuts a shutdown short (128 + SIGINT, as shells report).
 const EXIT_FORCED: i32 = 130;
+/// How long closing the mesh session may take at shutdown.
+const MESH_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the last storage flush may take at shutdown (acknowledged data
+/// is already durable: this flushes what was not yet acknowledged).
+const FINAL_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Exit code on SIGQUIT: no orderly shutdown (128 + SIGQUIT).
 const EXIT_QUIT: i32 = 131;
 
@@ -244,7 +249,7 @@ impl Started {
         if let Err(e) = self.root.kill_and_wait(Some(limit)).await {
             warn!(error = %e, "the killed tree did not stop in time");
         }
-        self.mesh.close().await;
+        self.close_mesh().await;
     }
 
     /// Stops the tree (children in reverse start order), then the mesh, then
@@ -268,14 +273,29 @@ impl Started {
         }
     }
 
+    /// Closes the mesh, then flushes storage, each within its deadline:
+    /// a hung peer or disk cannot hold the process past them.
     async fn close(&self) -> bool {
-        self.mesh.close().await;
-        match self.storage.flush().await {
-            Ok(()) => true,
-            Err(e) => {
+        self.close_mesh().await;
+        match tokio::time::timeout(FINAL_FLUSH_LIMIT, self.storage.flush()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
                 warn!(error = %e, "final storage flush failed");
                 false
             }
+            Err(_) => {
+                warn!(limit = ?FINAL_FLUSH_LIMIT, "final storage flush did not finish in time");
+                false
+            }
+        }
+    }
+
+    async fn close_mesh(&self) {
+        if tokio::time::timeout(MESH_CLOSE_LIMIT, self.mesh.close())
+            .await
+            .is_err()
+        {
+            warn!(limit = ?MESH_CLOSE_LIMIT, "mesh session did not close in time; left behind");
         }
     }
 }

@@ -84,7 +84,7 @@ impl Actor for Telemetry {
     ) -> Result<TelemetryState, ActorProcessingErr> {
         let exporter = build_exporter(&args)?;
         let cursor = persisted_cursor(&args)?;
-        info!(endpoint = %args.target.endpoint, protocol = %args.target.protocol, cursor, "exporting spans over OTLP");
+        info!(endpoint = %crate::logging::redacted_url(&args.target.endpoint), protocol = %args.target.protocol, cursor, "exporting spans over OTLP");
         me.cast(TelemetryMsg::Pump)?;
         Ok(TelemetryState {
             reader: LedgerReader::new(args.storage.clone()),
@@ -219,7 +219,7 @@ impl TelemetryState {
         self.failures = self.failures.saturating_add(1);
         self.args.stats.failed();
         if self.failures.is_power_of_two() {
-            warn!(error = %e, failures = self.failures, endpoint = %self.args.target.endpoint, "OTLP export failed; the spans wait in the ledger");
+            warn!(error = %e, failures = self.failures, endpoint = %crate::logging::redacted_url(&self.args.target.endpoint), "OTLP export failed; the spans wait in the ledger");
         }
         let base = self.args.config.poll_interval();
         base.saturating_mul(1 << self.failures.min(8))
