@@ -242,3 +242,68 @@ async fn a_burst_of_reads_neither_starves_the_console_nor_floods_the_audit() {
         .count();
     assert_eq!(world_reads, 1, "one audit for a repeated read: {events}");
 }
+
+/// A member forwarding a command speaks for its caller, never as anyone
+/// it likes: the node that runs the command credits it to the caller the
+/// member proved *and* the member's own proven session name, whatever the
+/// request's body claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_request_names_the_member_it_came_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = support::write_file(
+        dir.path(),
+        "node.toml",
+        "[node]\ntenants = [\"default\", \"acme\"]\n[agents]\nboot = 0\n",
+    );
+    let config = config.to_str().unwrap();
+    let cloud_http = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "--name",
+        "cloud",
+        "--role",
+        "cloud",
+        "--config",
+        config,
+        "--http",
+        &cloud_http,
+    ];
+    let mut cloud = Node::start(&dir.path().join("cloud"), &args, &ENV);
+    cloud.ready().await;
+    let edge_http = format!("127.0.0.1:{}", free_port());
+    let join = cloud.listen.clone();
+    let args = [
+        "--name", "edge-1", "--join", &join, "--config", config, "--http", &edge_http,
+    ];
+    let mut edge = Node::start(&dir.path().join("edge-1"), &args, &ENV);
+    edge.ready().await;
+    let acme = create_token(&edge, "acme").await;
+
+    let forged = json!({"line": "agents --node cloud", "command": {"agents": {"node": "cloud"}},
+        "tenant": "system", "principal": "root@forged"});
+    let answer = eventually("the command forwarded to the cloud", || async {
+        let answer = post_json_as(&edge_http, &acme, "/api/control", &forged).await;
+        (answer.status == 200).then_some(answer)
+    })
+    .await;
+    assert!(answer.json().is_array(), "{}", answer.text());
+
+    let principal = eventually("the cloud's audit", || async {
+        let events = get(&cloud_http, "/api/events?kind=audit&limit=200")
+            .await
+            .json();
+        events
+            .as_array()?
+            .iter()
+            .filter(|e| e["detail"]["Audit"]["command"] == "agents --node cloud")
+            .find_map(|e| {
+                e["detail"]["Audit"]["principal"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+    })
+    .await;
+    println!("audited at the cloud as {principal:?}");
+    assert!(principal.starts_with("acme/http@127.0.0.1"), "{principal}");
+    assert!(principal.ends_with(" via node edge-1"), "{principal}");
+    assert!(!principal.contains("root@forged"), "{principal}");
+}

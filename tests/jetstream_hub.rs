@@ -414,3 +414,106 @@ async fn a_forged_event_id_is_refused_at_ingest_and_the_real_event_still_arrives
     assert_eq!(stats.snapshot().refused, 1, "{:?}", stats.snapshot());
     ingest.stop(None);
 }
+
+/// Per-node NATS permissions, as README shows them: each edge may publish
+/// only on its own subject (and the two JetStream API calls its publisher
+/// makes). An edge that publishes on another edge's subject is refused by
+/// the server; the real edge's events reach the cloud unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_per_node_permissions_an_edge_cannot_publish_as_another() {
+    use swarmd_cluster::jetstream::{JetStreamHub, message_id};
+    use swarmd_config::hub::JetStreamSection;
+    use swarmd_storage::ledger::{Hub, LedgerReader, encode_event};
+
+    let dir = tempfile::tempdir().unwrap();
+    let edge_user = |name: &str| {
+        format!(
+            "{{ user: {name}, password: pw-{name}, permissions: {{\n\
+             publish: [\"swarmd.*.events.{name}\", \"$JS.API.STREAM.INFO.>\", \"$JS.API.STREAM.MSG.GET.>\"],\n\
+             subscribe: [\"_INBOX.>\"] }} }}"
+        )
+    };
+    let config = format!(
+        "authorization {{ users = [\n{}\n{}\n{{ user: cloud, password: pw-cloud }}\n] }}\n",
+        edge_user("edge-9"),
+        edge_user("mallory")
+    );
+    let nats = NatsServer::start_with_config(&dir.path().join("nats"), &config).await;
+    let as_user = |user: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.path().join(format!("{user}.password"));
+        std::fs::write(&path, format!("pw-{user}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        JetStreamSection {
+            url: nats.url(),
+            timeout_ms: 2000,
+            user: Some(user.into()),
+            password_file: Some(path),
+            ..JetStreamSection::default()
+        }
+    };
+    // The cloud makes the stream: an edge may only look it up.
+    swarmd_cluster::jetstream::connect(&as_user("cloud"), "setup")
+        .await
+        .unwrap();
+    let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &as_user("cloud")).await;
+    let hub = JetStreamHub::new("edge-9", as_user("edge-9"));
+    hub.deliver(vec![signal("edge-9", 1, "real")])
+        .await
+        .unwrap();
+
+    // Mallory's own events go through; edge-9's subject is not Mallory's.
+    let mallory = JetStreamHub::new("mallory", as_user("mallory"));
+    mallory
+        .deliver(vec![signal("mallory", 1, "own")])
+        .await
+        .unwrap();
+    let section = as_user("mallory");
+    let password = std::fs::read_to_string(section.password_file.as_ref().unwrap()).unwrap();
+    let client = async_nats::ConnectOptions::with_user_and_password(
+        "mallory".into(),
+        password.trim().into(),
+    )
+    .connect(nats.url())
+    .await
+    .unwrap();
+    let mut js = async_nats::jetstream::new(client);
+    js.set_timeout(Duration::from_secs(2));
+    let forgery = signal("edge-9", 2, "forged");
+    let message = async_nats::jetstream::message::PublishMessage::build()
+        .payload(encode_event(&forgery).unwrap().into())
+        .message_id(message_id(&forgery));
+    let published = match js
+        .send_publish(section.subject("default", "edge-9"), message)
+        .await
+    {
+        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    assert!(
+        published.is_err(),
+        "the server let Mallory publish as edge-9"
+    );
+
+    let real = signal("edge-9", 2, "real");
+    hub.deliver(vec![real.clone()]).await.unwrap();
+    let reader = LedgerReader::new(storage.clone());
+    let held = eventually("edge-9's events at the cloud", || async {
+        let log = reader.node_log("edge-9", 0, 100).unwrap();
+        (log.len() == 2).then_some(log)
+    })
+    .await;
+    assert_eq!(
+        held,
+        vec![signal("edge-9", 1, "real"), real],
+        "unchanged, no forgery"
+    );
+    let own = eventually("Mallory's own event at the cloud", || async {
+        let log = reader.node_log("mallory", 0, 100).unwrap();
+        (log.len() == 1).then_some(log)
+    })
+    .await;
+    assert_eq!(own, vec![signal("mallory", 1, "own")]);
+    assert_eq!(stats.snapshot().misattributed, 0, "{:?}", stats.snapshot());
+    ingest.stop(None);
+}

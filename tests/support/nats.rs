@@ -19,6 +19,7 @@ pub struct NatsServer {
     pub port: u16,
     store: PathBuf,
     auth: Option<(String, String)>,
+    config: Option<PathBuf>,
 }
 
 impl NatsServer {
@@ -35,6 +36,25 @@ impl NatsServer {
             port: free_port(),
             store: dir.to_path_buf(),
             auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            config: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// A server whose config file (in `dir`) holds `config` (an
+    /// `authorization { ... }` block, say); port and store as for `start`.
+    pub async fn start_with_config(dir: &Path, config: &str) -> Self {
+        ensure_packages(&[NATS_SERVER], &["nats-server"]);
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("nats-server.conf");
+        std::fs::write(&path, config).unwrap();
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            store: dir.to_path_buf(),
+            auth: None,
+            config: Some(path),
         };
         server.spawn().await;
         server
@@ -50,6 +70,10 @@ impl NatsServer {
         let mut args = vec!["-js", "-a", "127.0.0.1", "-p", &port, "-sd", &store];
         if let Some((user, password)) = &self.auth {
             args.extend(["--user", user, "--pass", password]);
+        }
+        let config = self.config.as_ref().map(|c| c.display().to_string());
+        if let Some(config) = &config {
+            args.extend(["-c", config]);
         }
         let child = Command::new(NATS_SERVER)
             .args(&args)
