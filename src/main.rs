@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    swarmd_cluster::cli::main()
+    swarmd::cli::main()
 }

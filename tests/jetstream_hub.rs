@@ -229,7 +229,7 @@ async fn refused_credentials_are_a_clear_error_and_the_edge_keeps_buffering() {
 /// window) still leaves one copy in the cloud's ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_past_the_duplicate_window_is_applied_once() {
-    use swarmd_cluster::jetstream::JetStreamHub;
+    use swarmd_adapters::jetstream::JetStreamHub;
     use swarmd_config::hub::JetStreamSection;
     use swarmd_storage::ledger::{Hub, LedgerReader, encode_event};
 
@@ -259,7 +259,7 @@ async fn a_resend_past_the_duplicate_window_is_applied_once() {
     let resend = || {
         let message = async_nats::jetstream::message::PublishMessage::build()
             .payload(encode_event(&event(1)).unwrap().into())
-            .message_id(swarmd_cluster::jetstream::message_id(&event(1)));
+            .message_id(swarmd_adapters::jetstream::message_id(&event(1)));
         js.send_publish(subject.clone(), message)
     };
     let inside = resend().await.unwrap().await.unwrap();
@@ -292,17 +292,17 @@ async fn in_process_cloud(
     section: &swarmd_config::hub::JetStreamSection,
 ) -> (
     std::sync::Arc<dyn swarmd_storage::Storage>,
-    swarmd_cluster::jetstream::IngestStats,
-    ractor::ActorRef<swarmd_cluster::jetstream::IngestMsg>,
+    swarmd_adapters::jetstream::IngestStats,
+    ractor::ActorRef<swarmd_adapters::jetstream::IngestMsg>,
     ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
 ) {
     use std::sync::Arc;
-    use swarmd_cluster::jetstream::{IngestArgs, IngestStats, JetStreamIngest};
+    use swarmd_adapters::jetstream::{IngestArgs, IngestStats, JetStreamIngest};
     use swarmd_storage::ledger::{WriterConfig, ledger_writer};
     use swarmd_supervisor::{Strategy, Supervisor, SupervisorSpec};
     let storage: Arc<dyn swarmd_storage::Storage> =
         Arc::new(swarmd_storage::SledStorage::open(&dir.join("ledger"), 8 << 20).unwrap());
-    let clock = Arc::new(swarmd_cluster::node::ctx::SystemClock);
+    let clock = Arc::new(swarmd_cluster::seams::SystemClock);
     let (alarms, child) = ledger_writer(storage.clone(), clock, WriterConfig::new("cloud"));
     let spec = SupervisorSpec::new("storage", Strategy::RestForOne).child(child);
     let (writer, _) = ractor::Actor::spawn(None, Supervisor, spec).await.unwrap();
@@ -346,7 +346,7 @@ fn signal(node: &str, seq: u64, status: &str) -> swarmd_messages::Event {
 /// passed, edge-9's real event is stored and reaches the cloud unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_event_id_is_refused_at_ingest_and_the_real_event_still_arrives() {
-    use swarmd_cluster::jetstream::{JetStreamHub, message_id};
+    use swarmd_adapters::jetstream::{JetStreamHub, message_id};
     use swarmd_config::hub::JetStreamSection;
     use swarmd_storage::ledger::{Hub, HubError, LedgerReader, encode_event};
 
@@ -421,7 +421,7 @@ async fn a_forged_event_id_is_refused_at_ingest_and_the_real_event_still_arrives
 /// the server; the real edge's events reach the cloud unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_per_node_permissions_an_edge_cannot_publish_as_another() {
-    use swarmd_cluster::jetstream::{JetStreamHub, message_id};
+    use swarmd_adapters::jetstream::{JetStreamHub, message_id};
     use swarmd_config::hub::JetStreamSection;
     use swarmd_storage::ledger::{Hub, LedgerReader, encode_event};
 
@@ -453,7 +453,7 @@ async fn with_per_node_permissions_an_edge_cannot_publish_as_another() {
         }
     };
     // The cloud makes the stream: an edge may only look it up.
-    swarmd_cluster::jetstream::connect(&as_user("cloud"), "setup")
+    swarmd_adapters::jetstream::connect(&as_user("cloud"), "setup")
         .await
         .unwrap();
     let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &as_user("cloud")).await;

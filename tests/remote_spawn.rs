@@ -13,8 +13,8 @@ use swarmd_cluster::gateway::{
     CallError, ExitCause, GatewayMsg, MemberState, Placed, Placement, RemoteChild,
     RemoteSupervisor, RemoteSupervisorArgs, RemoteSupervisorMsg, SpawnError, gateway_name,
 };
-use swarmd_cluster::node::Started;
 use swarmd_messages::{SpawnRejected, SpawnSpec};
+use swarmd_node::Started;
 use swarmd_storage::DataDir;
 use swarmd_supervisor::{Intensity, Restart};
 

@@ -1,17 +1,11 @@
-//! The swarmd node: its command line, its root supervision tree, the production
-//! [`NodeCtx`](swarmd_actors::NodeCtx), the ractor_cluster transport and the
-//! zenoh mesh adapter.
+//! How swarmd nodes find, trust and talk to each other: the cluster
+//! transport (swarmd's handshake before ractor_cluster, TLS, capped
+//! listeners and dialers), the gateway (membership, tickets, placement,
+//! remote spawn and supervision, the hub over the cluster), LAN discovery,
+//! the zenoh mesh adapter, and the production seams (clock, entropy, TCP).
 
-pub mod cli;
-pub mod console;
-pub mod control;
 pub mod discovery;
 pub mod gateway;
-pub mod governance;
-pub mod http;
-pub mod jetstream;
-mod logging;
 pub mod mesh;
-pub mod node;
-pub mod telemetry;
+pub mod seams;
 pub mod transport;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use swarmd_actors::ctx::Connection;
-use swarmd_cluster::node::{Seams, StartError, Started};
 use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
+use swarmd_node::{Seams, StartError, Started};
 
 use crate::net::{NetFaults, SimNet};
 use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage, SkewedClock};
@@ -152,7 +152,7 @@ impl SimCluster {
             mesh: Arc::new(self.mesh.join(name)),
             dialer: Arc::new(self.net.dialer(name)),
             // The host's memory and CPU must not steer a seed's run.
-            resources: Arc::new(swarmd_cluster::governance::FixedResources::default()),
+            resources: Arc::new(swarmd_governance::FixedResources::default()),
         };
         let node = Started::start_on(&member.config, COOKIE.into(), seams)
             .await

@@ -9,7 +9,7 @@
 //! - [`SimNode`]: those seams wired into a `NodeCtx` with the real ledger writer;
 //! - [`SwarmNode`]: a one-node swarm (world and `agents` supervisor) on a `SimNode`.
 //!
-//! This crate sits below `swarmd-cluster`, so the agent tests and benches
+//! This crate sits below `swarmd-node`, so the agent tests and benches
 //! here build without the cluster. The whole-cluster simulator (`swarmd-sim`)
 //! builds on it.
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::missions::{MissionState, PlannerMsg};
 use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
-use swarmd_cluster::node::Started;
+use swarmd_node::Started;
 
 use crate::check::{self, DeadlockWatch, Tally};
 use crate::cluster::SimCluster;

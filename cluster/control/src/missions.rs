@@ -1,0 +1,262 @@
+//! `mission`, `missions` and `call`: what the cloud's planner and the
+//! node's gateway answer.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use swarmd_actors::missions::recipe::RecipeRun;
+use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
+use swarmd_messages::recipe::RecipePlan;
+use swarmd_messages::swarm::{Cell, Goal, Rect};
+
+use super::protocol::DlqCommand;
+use super::{ControlArgs, ControlError, ControlReply};
+
+/// How long the planner may take to answer.
+const PLANNER_TIMEOUT_MS: u64 = 5_000;
+
+/// A mission as an operator writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MissionInput {
+    #[serde(flatten)]
+    goal: GoalInput,
+    #[serde(default = "default_squad")]
+    squad: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum GoalInput {
+    Cover { sector: Rect },
+    Fetch { item: Cell, dock: Cell },
+}
+
+fn default_squad() -> String {
+    "default".into()
+}
+
+pub fn bad_json(what: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ControlError {
+    let at = e.path().to_string();
+    ControlError::BadRequest(format!("{what}, at {at}: {}", e.inner()))
+}
+
+fn planner(args: &ControlArgs) -> Result<ractor::ActorRef<PlannerMsg>, ControlError> {
+    args.missions.get().ok_or_else(|| {
+        ControlError::BadRequest(format!(
+            "node {:?} plans no missions (its role is {}); connect to a cloud node",
+            args.node, args.role
+        ))
+    })
+}
+
+fn unanswered(e: impl std::fmt::Display) -> ControlError {
+    ControlError::Unavailable(format!("the mission planner: {e}"))
+}
+
+pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
+    let input: MissionInput = serde_path_to_error::deserialize(goal.clone()).map_err(|e| {
+        bad_json(
+            "a mission ({\"cover\": {\"sector\": ...}} or {\"fetch\": ...})",
+            e,
+        )
+    })?;
+    let goal = match input.goal {
+        GoalInput::Cover { sector } => Goal::CoverSector { sector },
+        GoalInput::Fetch { item, dock } => Goal::Fetch { item, dock },
+    };
+    let planner = planner(args)?;
+    let squad = input.squad;
+    let id = ractor::call_t!(
+        planner,
+        |reply| PlannerMsg::Submit { goal, squad, reply },
+        PLANNER_TIMEOUT_MS
+    )
+    .map_err(unanswered)?;
+    Ok(json!({"mission": id}))
+}
+
+/// The planner's latest status of every agent, if this node plans.
+pub async fn known_agents(args: &ControlArgs) -> Vec<swarmd_messages::swarm::AgentStatus> {
+    let Some(planner) = args.missions.get() else {
+        return Vec::new();
+    };
+    ractor::call_t!(planner, PlannerMsg::Agents, PLANNER_TIMEOUT_MS).unwrap_or_default()
+}
+
+pub async fn submit_recipe(
+    args: &ControlArgs,
+    plan: RecipePlan,
+    squad: String,
+    source: &str,
+) -> ControlReply {
+    let planner = planner(args)?;
+    let offered = super::lan::offered_capabilities(args).await?;
+    for step in &plan.steps {
+        if let Some(wanted) = step.capability.as_ref().filter(|c| !offered.contains(*c)) {
+            let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+            return Err(ControlError::BadRequest(format!(
+                "{source}: step {:?}: capability: no node of the cluster offers {wanted:?} (offered: {})",
+                step.name,
+                offered.join(", ")
+            )));
+        }
+    }
+    let name = plan.name.clone();
+    let submitted = ractor::call_t!(
+        planner,
+        |reply| PlannerMsg::SubmitRecipe { plan, squad, reply },
+        PLANNER_TIMEOUT_MS
+    )
+    .map_err(unanswered)?;
+    let id =
+        submitted.map_err(|why| ControlError::BadRequest(format!("recipe {name:?}: {why}")))?;
+    Ok(json!({"mission": id, "recipe": name}))
+}
+
+/// `dlq list|show ID|replay ID|--all`: the recipe steps whose attempts
+/// are spent, and their replay.
+pub async fn dlq(args: &ControlArgs, command: &DlqCommand) -> ControlReply {
+    let planner = planner(args)?;
+    let letters = || async {
+        ractor::call_t!(planner, PlannerMsg::DeadLetters, PLANNER_TIMEOUT_MS).map_err(unanswered)
+    };
+    let tasks = || async {
+        let board = ractor::call_t!(planner, PlannerMsg::Board, PLANNER_TIMEOUT_MS);
+        board.map(|b| b.dead).map_err(unanswered)
+    };
+    let all = || async {
+        let mut all: Vec<Value> = letters().await?.iter().map(|d| json!(d)).collect();
+        all.extend(tasks().await?.iter().map(|d| json!(d)));
+        Ok::<_, ControlError>(all)
+    };
+    match command {
+        DlqCommand::List => Ok(Value::Array(all().await?)),
+        DlqCommand::Show { id } => {
+            let letter = all().await?.into_iter().find(|d| d["id"] == *id);
+            letter.ok_or_else(|| ControlError::BadRequest(format!("no dead letter {id:?}")))
+        }
+        DlqCommand::Replay { id } => {
+            let id = id.clone();
+            let replayed = ractor::call_t!(
+                planner,
+                |reply| PlannerMsg::Replay { id, reply },
+                PLANNER_TIMEOUT_MS
+            )
+            .map_err(unanswered)?
+            .map_err(ControlError::BadRequest)?;
+            Ok(json!({ "replayed": replayed }))
+        }
+    }
+}
+
+/// `board`: the planner's task board.
+pub async fn board(args: &ControlArgs) -> ControlReply {
+    let planner = planner(args)?;
+    let view =
+        ractor::call_t!(planner, PlannerMsg::Board, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    Ok(serde_json::to_value(view).unwrap_or(Value::Null))
+}
+
+/// Missions and recipe runs, by id.
+pub async fn list(args: &ControlArgs) -> ControlReply {
+    let planner = planner(args)?;
+    let missions =
+        ractor::call_t!(planner, PlannerMsg::Missions, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    let recipes =
+        ractor::call_t!(planner, PlannerMsg::Recipes, PLANNER_TIMEOUT_MS).map_err(unanswered)?;
+    let mut rows: Vec<(u64, Value)> = missions.iter().map(|m| (m.id, mission(m))).collect();
+    rows.extend(recipes.iter().map(|r| (r.id, recipe(r))));
+    rows.sort_by_key(|(id, _)| *id);
+    Ok(Value::Array(rows.into_iter().map(|(_, row)| row).collect()))
+}
+
+fn recipe(r: &RecipeRun) -> Value {
+    let (done, steps) = r.progress();
+    json!({
+        "id": r.id,
+        "trace_id": super::json::hex(&r.trace_id),
+        "goal": format!("recipe {}", r.plan.name),
+        "recipe": r.plan.name,
+        "squad": r.squad,
+        "state": serde_json::to_value(&r.state).unwrap_or(Value::Null),
+        "tasks": steps,
+        "done": done,
+        "progress": done as f64 / steps.max(1) as f64,
+        "steps": r.plan.steps.iter().zip(&r.steps).map(|(plan, run)| json!({
+            "step": plan.name,
+            "needs": plan.needs,
+            "state": serde_json::to_value(&run.state).unwrap_or(Value::Null),
+            "attempts": run.attempts,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn mission(m: &Mission) -> Value {
+    let done = m
+        .tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Done)
+        .count();
+    json!({
+        "id": m.id,
+        "trace_id": super::json::hex(&m.trace_id),
+        "goal": m.describe(),
+        "squad": m.squad,
+        "state": serde_json::to_value(&m.state).unwrap_or(Value::Null),
+        "tasks": m.tasks.len(),
+        "done": done,
+        "progress": if m.tasks.is_empty() { 1.0 } else { done as f64 / m.tasks.len() as f64 },
+        "detail": m.tasks.iter().map(|t| json!({
+            "task": t.id,
+            "state": serde_json::to_value(&t.state).unwrap_or(Value::Null),
+            "attempts": t.attempts,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What `call` can ask, per addressable actor.
+#[derive(Debug, Deserialize)]
+enum GatewayCall {
+    Members,
+    Stats,
+}
+
+#[derive(Debug, Deserialize)]
+enum PlannerCall {
+    Missions,
+}
+
+/// `call NODE/cluster/gateway "Members"`, `call NODE/cloud/missions "Missions"`.
+pub async fn call(args: &ControlArgs, path: &str, message: &Value) -> ControlReply {
+    let local = path
+        .strip_prefix(&format!("{}/", args.node))
+        .unwrap_or(path);
+    match local {
+        "cluster/gateway" | "gateway" => {
+            let call: GatewayCall = serde_path_to_error::deserialize(message.clone())
+                .map_err(|e| bad_json("a gateway call (\"Members\" or \"Stats\")", e))?;
+            let unavailable =
+                |e: swarmd_cluster::gateway::CallError| ControlError::Unavailable(e.to_string());
+            match call {
+                GatewayCall::Members => {
+                    let members = args.cluster.members().await.map_err(unavailable)?;
+                    Ok(Value::Array(
+                        members.iter().map(super::json::member).collect(),
+                    ))
+                }
+                GatewayCall::Stats => {
+                    let stats = args.cluster.stats().await.map_err(unavailable)?;
+                    Ok(super::json::gateway_stats(&stats))
+                }
+            }
+        }
+        "cloud/missions" | "missions" => {
+            let PlannerCall::Missions = serde_path_to_error::deserialize(message.clone())
+                .map_err(|e| bad_json("a planner call (\"Missions\")", e))?;
+            list(args).await
+        }
+        _ => Err(ControlError::BadRequest(format!(
+            "{path:?} answers no calls here; see `help call`"
+        ))),
+    }
+}

@@ -1,0 +1,266 @@
+//! The swarm on a node: the router agents use to reach the world and the
+//! cloud across the cluster, the `cloud` subtree (world host, mission
+//! planner), the agent kinds, and the agents started at boot.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use swarmd_actors::NodeCtx;
+use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
+use swarmd_actors::board::BoardConfig;
+use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
+use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
+use swarmd_actors::router::{Router, SendError};
+use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, floor_plan, world_child};
+use swarmd_config::NodeConfig;
+use swarmd_messages::SpawnSpec;
+use swarmd_messages::swarm::Address;
+use swarmd_supervisor::{ActorSlot, EventSender, Strategy, SupervisorSpec};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use swarmd_cluster::gateway::{ClusterHandle, MemberState};
+
+/// Reaches local actors through the directory and remote ones through the
+/// gateway. Which node is the cloud (and the world host) follows membership.
+pub struct ClusterRouter {
+    me: String,
+    cluster: ClusterHandle,
+    directory: LocalDirectory,
+    runs_cloud: bool,
+    /// The configured world host; empty: the cloud node.
+    world_host: String,
+    /// Up members running the cloud role, by name.
+    clouds: RwLock<Vec<String>>,
+}
+
+impl ClusterRouter {
+    pub fn new(config: &NodeConfig, cluster: ClusterHandle, directory: LocalDirectory) -> Self {
+        Self {
+            me: config.node.name.clone(),
+            cluster,
+            directory,
+            runs_cloud: config.node.role.runs_cloud(),
+            world_host: config.world.host.clone(),
+            clouds: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Keeps the list of up cloud members current, until the node stops.
+    pub fn follow_membership(self: &Arc<Self>) -> JoinHandle<()> {
+        let router = self.clone();
+        let mut changes = self.cluster.subscribe();
+        tokio::spawn(async move {
+            loop {
+                router.refresh().await;
+                // A lagged receiver still means "something changed": refresh.
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = changes.recv().await
+                {
+                    return;
+                }
+            }
+        })
+    }
+
+    async fn refresh(&self) {
+        let Ok(members) = self.cluster.members().await else {
+            return;
+        };
+        let clouds: Vec<String> = members
+            .into_iter()
+            .filter(|m| m.state == MemberState::Up && m.info.name != self.me)
+            .filter(|m| m.info.role.runs_cloud())
+            .map(|m| m.info.name)
+            .collect();
+        *self.clouds.write().unwrap_or_else(PoisonError::into_inner) = clouds;
+    }
+}
+
+impl Router for ClusterRouter {
+    fn node(&self) -> &str {
+        &self.me
+    }
+
+    fn cast_bytes(&self, to: &Address, payload: Vec<u8>) -> Result<(), SendError> {
+        if to.node == self.me {
+            return Ok(self.directory.deliver(&to.name, payload)?);
+        }
+        self.cluster
+            .cast(&to.node, &to.name, payload)
+            .map_err(|e| SendError::Transport(Box::new(e)))
+    }
+
+    fn world_host(&self) -> Option<String> {
+        if self.world_host.is_empty() {
+            self.cloud()
+        } else {
+            Some(self.world_host.clone())
+        }
+    }
+
+    fn cloud(&self) -> Option<String> {
+        if self.runs_cloud {
+            return Some(self.me.clone());
+        }
+        let clouds = self.clouds.read().unwrap_or_else(PoisonError::into_inner);
+        clouds.first().cloned()
+    }
+}
+
+pub fn grid_config(config: &NodeConfig) -> GridConfig {
+    let w = &config.world;
+    GridConfig {
+        width: w.width,
+        height: w.height,
+        max_hazards: w.max_hazards,
+        max_agents: config.agents.max_agents.max(1024),
+        floor_seed: w.floor_seed,
+        layout: w.layout,
+        floor: w.floor.clone(),
+        ..GridConfig::default()
+    }
+}
+
+/// Settings every grid agent of this node starts from.
+fn agent_defaults(config: &NodeConfig) -> AgentSettings {
+    let a = &config.agents;
+    AgentSettings {
+        reflex_hz: a.reflex_hz,
+        situation_hz: a.situation_hz,
+        supervision_hz: a.supervision_hz,
+        deadman_ticks: a.deadman_ticks,
+        move_every_ticks: a.move_every_ticks,
+        negotiate: a.negotiate,
+        stigmergy: a.stigmergy,
+        ..AgentSettings::default()
+    }
+}
+
+/// The kinds this node can start: the built-ins and `grid` agents.
+pub fn agent_kinds(
+    config: &NodeConfig,
+    router: Arc<dyn Router>,
+    events: &EventSender,
+    wiring: &super::tree::Wiring,
+) -> AgentKinds {
+    let grid = GridAgentKind::new(router)
+        .counting_into(wiring.agent_stats.clone())
+        .sharing(wiring.peers.clone())
+        .events(events.clone())
+        .defaults(agent_defaults(config));
+    AgentKinds::builtin().with(GRID_AGENT_KIND, grid)
+}
+
+/// Where the `cloud` subtree's actors can be reached in-process.
+#[derive(Clone, Default)]
+pub struct CloudSlots {
+    pub world: ActorSlot<WorldActorMsg>,
+    pub missions: ActorSlot<PlannerMsg>,
+}
+
+/// The `cloud` subtree, if this node hosts the world or plans missions.
+pub fn cloud_spec(
+    ctx: &NodeCtx,
+    config: &NodeConfig,
+    router: Arc<dyn Router>,
+    directory: &LocalDirectory,
+    events: &EventSender,
+    slots: &CloudSlots,
+) -> Option<SupervisorSpec> {
+    let (hosts_world, plans) = (config.hosts_world(), config.node.role.runs_cloud());
+    if !hosts_world && !plans {
+        return None;
+    }
+    let tenant = swarm_tenant(config);
+    let agent_timeout = Duration::from_millis(config.world.agent_timeout_ms);
+    let mut spec = SupervisorSpec::new("cloud", Strategy::OneForOne).events(events.clone());
+    if hosts_world {
+        let args = WorldArgs {
+            ctx: ctx.clone(),
+            router: router.clone(),
+            tenant: tenant.clone(),
+            grid: grid_config(config),
+            hazard_every: Duration::from_millis(config.world.hazard_every_ms),
+            agent_timeout,
+        };
+        spec = spec.child(world_child(args, directory, slots.world.clone()));
+    }
+    if plans {
+        let args = PlannerArgs {
+            ctx: ctx.clone(),
+            router,
+            tenant,
+            plan: Some(floor_plan(&grid_config(config))),
+            agent_timeout,
+            demo: config.missions.demo,
+            continuous: config.missions.continuous,
+            recipe: config.missions.recipe_plan.clone(),
+            board: board_config(&config.board),
+            tasks_per_agent: config.board.tasks_per_agent as usize,
+        };
+        spec = spec.child(planner_child(args, directory, slots.missions.clone()));
+    }
+    Some(spec)
+}
+
+/// The task board's policies, from `[board]` (validated at load).
+pub fn board_config(b: &swarmd_config::board::BoardSection) -> BoardConfig {
+    use swarmd_actors::board::{Admission, BreakerConfig, RateConfig};
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    BoardConfig {
+        admission: Admission::parse(&b.admission).expect("board.admission was validated"),
+        capacity: usize::try_from(b.capacity).unwrap_or(usize::MAX),
+        lease_us: b.lease_ms.saturating_mul(1000),
+        max_attempts: clamp(b.max_attempts),
+        rate: RateConfig {
+            per_s: clamp(b.claims_per_s),
+            burst: clamp(b.claim_burst),
+        },
+        breaker: BreakerConfig {
+            failures: clamp(b.breaker_failures),
+            cool_down_us: b.breaker_cool_down_ms.saturating_mul(1000),
+        },
+    }
+}
+
+/// The swarm's tenant: the node's first.
+pub fn swarm_tenant(config: &NodeConfig) -> String {
+    let first = config.node.tenants.first();
+    first.cloned().unwrap_or_else(|| "default".into())
+}
+
+/// The specs of the agents this node starts at boot.
+pub fn boot_agents(config: &NodeConfig) -> Vec<SpawnSpec> {
+    if !config.node.role.runs_edge() {
+        return Vec::new();
+    }
+    let a = &config.agents;
+    let tenant = swarm_tenant(config);
+    (1..=a.boot)
+        .map(|n| {
+            let mut spec = SpawnSpec::new(
+                format!("{}-{n}", config.node.name),
+                GRID_AGENT_KIND,
+                &tenant,
+            );
+            spec.squad = a.squad.clone();
+            spec.capabilities = a.capabilities.clone();
+            spec.params = BTreeMap::new();
+            spec
+        })
+        .collect()
+}
+
+/// Logs what happened to each boot agent.
+pub fn report_boot(results: &[(String, Result<(), swarmd_messages::SpawnRejected>)]) {
+    let started = results.iter().filter(|(_, r)| r.is_ok()).count();
+    for (id, result) in results {
+        if let Err(e) = result {
+            warn!(agent = %id, error = %e, "boot agent not started");
+        }
+    }
+    if !results.is_empty() {
+        info!(started, of = results.len(), "swarm agents started");
+    }
+}
