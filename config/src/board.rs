@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodeConfig;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BoardSection {
@@ -46,9 +44,9 @@ impl Default for BoardSection {
     }
 }
 
-impl NodeConfig {
-    pub(crate) fn validate_board(&self) -> Result<(), (&'static str, String)> {
-        let b = &self.board;
+impl BoardSection {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let b = self;
         if !matches!(b.admission.as_str(), "fifo" | "srpt") {
             let why = format!("{:?} is not a policy: fifo or srpt", b.admission);
             return Err(("board.admission", why));

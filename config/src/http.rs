@@ -7,8 +7,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{NodeConfig, Role};
-
 /// Where the HTTP endpoint listens on cloud and `both` nodes by default.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:4680";
 
@@ -73,17 +71,5 @@ impl<'de> Deserialize<'de> for HttpListen {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl NodeConfig {
-    /// Where this node's HTTP endpoint listens, if it has one.
-    pub fn http_listen(&self) -> Option<SocketAddr> {
-        match self.http.listen {
-            HttpListen::Off => None,
-            HttpListen::At(addr) => Some(addr),
-            HttpListen::Auto if self.node.role == Role::Edge => None,
-            HttpListen::Auto => Some(DEFAULT_HTTP_LISTEN.parse().expect("a constant address")),
-        }
     }
 }

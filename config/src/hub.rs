@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodeConfig;
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HubBackend {
@@ -127,10 +125,10 @@ pub fn subject_token(name: &str) -> String {
         .collect()
 }
 
-impl NodeConfig {
-    pub(crate) fn validate_hub(&self) -> Result<(), (&'static str, String)> {
-        let j = &self.hub.jetstream;
-        if self.hub.backend != HubBackend::Jetstream {
+impl HubSection {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let j = &self.jetstream;
+        if self.backend != HubBackend::Jetstream {
             return Ok(());
         }
         for url in j.url.split(',') {

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodeConfig;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySection {
@@ -104,9 +102,9 @@ impl ResourcesSection {
     }
 }
 
-impl NodeConfig {
-    pub(crate) fn validate_lan(&self) -> Result<(), (&'static str, String)> {
-        let d = &self.cluster.discovery;
+impl DiscoverySection {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let d = self;
         match d.group.parse::<SocketAddrV4>() {
             Ok(group) if group.ip().is_multicast() && group.port() != 0 => {}
             Ok(_) => {

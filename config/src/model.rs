@@ -10,6 +10,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use swarmd_messages::Role;
 use swarmd_messages::swarm::FloorPlan;
+
+use crate::http::{DEFAULT_HTTP_LISTEN, HttpListen};
+use crate::telemetry::OtlpTarget;
 pub use swarmd_messages::swarm::Layout;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,10 +382,10 @@ impl NodeConfig {
             ));
         }
         self.validate_swarm()?;
-        self.validate_telemetry()?;
-        self.validate_hub()?;
-        self.validate_lan()?;
-        self.validate_board()?;
+        self.telemetry.validate()?;
+        self.hub.validate()?;
+        self.cluster.discovery.validate()?;
+        self.board.validate()?;
         self.validate_mesh()
     }
 }
@@ -434,4 +437,33 @@ fn is_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+impl NodeConfig {
+    /// Where this node's HTTP endpoint listens, if it has one.
+    pub fn http_listen(&self) -> Option<SocketAddr> {
+        match self.http.listen {
+            HttpListen::Off => None,
+            HttpListen::At(addr) => Some(addr),
+            HttpListen::Auto if self.node.role == Role::Edge => None,
+            HttpListen::Auto => Some(DEFAULT_HTTP_LISTEN.parse().expect("a constant address")),
+        }
+    }
+
+    /// The collector this node exports to: `telemetry.otlp_endpoint`, else
+    /// the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (and `_PROTOCOL`).
+    pub fn otlp_target(&self) -> Option<OtlpTarget> {
+        let t = &self.telemetry;
+        if let Some(endpoint) = &t.otlp_endpoint {
+            return Some(OtlpTarget {
+                endpoint: endpoint.clone(),
+                protocol: t.protocol,
+            });
+        }
+        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
+        let protocol = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(t.protocol);
+        (!endpoint.trim().is_empty()).then_some(OtlpTarget { endpoint, protocol })
+    }
 }

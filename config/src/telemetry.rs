@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodeConfig;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySection {
@@ -102,27 +100,9 @@ pub struct OtlpTarget {
     pub protocol: OtlpProtocol,
 }
 
-impl NodeConfig {
-    /// The collector this node exports to: `telemetry.otlp_endpoint`, else
-    /// the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (and `_PROTOCOL`).
-    pub fn otlp_target(&self) -> Option<OtlpTarget> {
-        let t = &self.telemetry;
-        if let Some(endpoint) = &t.otlp_endpoint {
-            return Some(OtlpTarget {
-                endpoint: endpoint.clone(),
-                protocol: t.protocol,
-            });
-        }
-        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
-        let protocol = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(t.protocol);
-        (!endpoint.trim().is_empty()).then_some(OtlpTarget { endpoint, protocol })
-    }
-
-    pub(crate) fn validate_telemetry(&self) -> Result<(), (&'static str, String)> {
-        let t = &self.telemetry;
+impl TelemetrySection {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let t = self;
         if let Some(endpoint) = &t.otlp_endpoint
             && let Err(why) = check_endpoint(endpoint)
         {

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::MemberInfo;
 use crate::limits::{MAX_CAPABILITIES, MAX_NAME_BYTES, is_name};
+use crate::member::MemberInfo;
 
 /// Tenants, kinds or squads one advert lists at most.
 pub const MAX_ADVERT_NAMES: usize = 64;

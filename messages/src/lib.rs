@@ -11,6 +11,7 @@ mod envelope;
 mod event;
 mod hash;
 pub mod limits;
+mod member;
 pub mod peer;
 pub mod recipe;
 pub mod swarm;

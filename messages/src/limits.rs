@@ -2,7 +2,7 @@
 //! A frame is already capped at [`MAX_FRAME_BYTES`](crate::MAX_FRAME_BYTES);
 //! these bound the parts that become keys, names and work.
 
-use crate::{Event, SpawnRejected, SpawnSpec};
+use crate::Event;
 
 /// Node, tenant, kind and squad names.
 pub const MAX_NAME_BYTES: usize = 64;
@@ -19,44 +19,6 @@ pub fn is_name(name: &str, max: usize) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-impl SpawnSpec {
-    /// Refuses a spec whose names, lists or parameters are out of bounds.
-    pub fn check_bounds(&self) -> Result<(), SpawnRejected> {
-        let refuse = |why: String| Err(SpawnRejected::Spec(why));
-        if !is_name(&self.id, MAX_ID_BYTES) {
-            return refuse(format!("id must be 1..={MAX_ID_BYTES} of [A-Za-z0-9_.-]"));
-        }
-        for (what, name) in [
-            ("kind", &self.kind),
-            ("tenant", &self.tenant),
-            ("squad", &self.squad),
-        ] {
-            if !is_name(name, MAX_NAME_BYTES) {
-                return refuse(format!(
-                    "{what} must be 1..={MAX_NAME_BYTES} of [A-Za-z0-9_.-]"
-                ));
-            }
-        }
-        if self.capabilities.len() > MAX_CAPABILITIES
-            || !self.capabilities.iter().all(|c| is_name(c, MAX_NAME_BYTES))
-        {
-            return refuse(format!(
-                "at most {MAX_CAPABILITIES} capabilities, each a name"
-            ));
-        }
-        let bytes: usize = self.params.values().map(String::len).sum();
-        if self.params.len() > MAX_PARAMS || bytes > MAX_PARAM_BYTES {
-            return refuse(format!(
-                "at most {MAX_PARAMS} parameters of {MAX_PARAM_BYTES} bytes in all"
-            ));
-        }
-        if !self.params.keys().all(|k| is_name(k, MAX_NAME_BYTES)) {
-            return refuse("parameter names must be names".into());
-        }
-        Ok(())
-    }
 }
 
 impl Event {
@@ -80,6 +42,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SpawnSpec;
 
     #[test]
     fn names_are_short_and_plain() {

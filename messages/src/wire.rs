@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
+use crate::limits::{
+    MAX_CAPABILITIES, MAX_ID_BYTES, MAX_NAME_BYTES, MAX_PARAM_BYTES, MAX_PARAMS, is_name,
+};
+pub use crate::member::{MemberInfo, Role};
 
 /// A batch of messages from one node incarnation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,46 +33,6 @@ pub type Ticket = u128;
 
 /// The ticket of a handshake-only frame.
 pub const NO_TICKET: Ticket = 0;
-
-/// What a node does: plan and host the world (`cloud`), host agents
-/// (`edge`), or both (the single-node default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Cloud,
-    Edge,
-    Both,
-}
-
-impl Role {
-    pub fn runs_cloud(self) -> bool {
-        matches!(self, Role::Cloud | Role::Both)
-    }
-
-    pub fn runs_edge(self) -> bool {
-        matches!(self, Role::Edge | Role::Both)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Role::Cloud => "cloud",
-            Role::Edge => "edge",
-            Role::Both => "both",
-        })
-    }
-}
-
-/// What a node knows about a member, as gossiped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberInfo {
-    pub name: String,
-    pub role: Role,
-    /// Where its cluster listener accepts connections, as HOST:PORT.
-    pub cluster_addr: String,
-    pub incarnation: u64,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WireMsg {
@@ -233,4 +197,42 @@ pub enum SpawnRejected {
         capability: String,
         offered: Vec<String>,
     },
+}
+
+impl SpawnSpec {
+    /// Refuses a spec whose names, lists or parameters are out of bounds.
+    pub fn check_bounds(&self) -> Result<(), SpawnRejected> {
+        let refuse = |why: String| Err(SpawnRejected::Spec(why));
+        if !is_name(&self.id, MAX_ID_BYTES) {
+            return refuse(format!("id must be 1..={MAX_ID_BYTES} of [A-Za-z0-9_.-]"));
+        }
+        for (what, name) in [
+            ("kind", &self.kind),
+            ("tenant", &self.tenant),
+            ("squad", &self.squad),
+        ] {
+            if !is_name(name, MAX_NAME_BYTES) {
+                return refuse(format!(
+                    "{what} must be 1..={MAX_NAME_BYTES} of [A-Za-z0-9_.-]"
+                ));
+            }
+        }
+        if self.capabilities.len() > MAX_CAPABILITIES
+            || !self.capabilities.iter().all(|c| is_name(c, MAX_NAME_BYTES))
+        {
+            return refuse(format!(
+                "at most {MAX_CAPABILITIES} capabilities, each a name"
+            ));
+        }
+        let bytes: usize = self.params.values().map(String::len).sum();
+        if self.params.len() > MAX_PARAMS || bytes > MAX_PARAM_BYTES {
+            return refuse(format!(
+                "at most {MAX_PARAMS} parameters of {MAX_PARAM_BYTES} bytes in all"
+            ));
+        }
+        if !self.params.keys().all(|k| is_name(k, MAX_NAME_BYTES)) {
+            return refuse("parameter names must be names".into());
+        }
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use ractor::{ActorCell, ActorRef, RpcReplyPort};
 
 use crate::child::{ChildCount, ChildInfo, ChildKind, ChildSpec};
-use crate::spec::Strategy;
+use crate::strategy::Strategy;
 
 /// Calls wait at most this long; a start function has its own 30 s limit inside.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(40);

@@ -29,6 +29,7 @@ pub mod seams;
 mod slot;
 mod spec;
 mod state;
+mod strategy;
 mod supervisor;
 
 pub use api::{

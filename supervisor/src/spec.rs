@@ -1,43 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::Actor;
-
-use crate::api::SupervisorMsg;
-use crate::child::{ChildKind, ChildSpec, Restart, Shutdown};
+use crate::child::{ChildSpec, Restart};
 use crate::events::EventSender;
 use crate::intensity::Intensity;
 use crate::seams::Entropy;
-use crate::slot::ActorSlot;
-use crate::supervisor::Supervisor;
-
-/// Which children restart when one of them exits and must be restarted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Only the child that exited.
-    OneForOne,
-    /// All children: the others are stopped in reverse order, then all start in order.
-    OneForAll,
-    /// The child that exited and every child started after it.
-    RestForOne,
-    /// OTP's `simple_one_for_one`: children are added at run time with
-    /// `start_child`, restart one for one, and leave the supervisor when they
-    /// stop for good. Where OTP has one template plus per-child arguments, each
-    /// dynamic child here brings its own `ChildSpec`, whose start closure holds
-    /// its arguments.
-    SimpleOneForOne,
-}
-
-/// OTP 24's automatic shutdown on significant children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AutoShutdown {
-    #[default]
-    Never,
-    /// The supervisor stops when any significant child exits on its own.
-    AnySignificant,
-    /// The supervisor stops when every significant child has exited on its own.
-    AllSignificant,
-}
+pub use crate::strategy::{AutoShutdown, Strategy};
 
 /// Restart backoff, an extension of OTP (which restarts at once): restart
 /// round `n` within the intensity period waits a delay drawn uniformly from
@@ -110,30 +78,6 @@ impl SupervisorSpec {
     pub fn events(mut self, sender: EventSender) -> Self {
         self.events = Some(sender);
         self
-    }
-
-    /// This supervisor as a child of another. Like OTP, a supervisor child gets
-    /// a long shutdown so its own children can stop in order.
-    pub fn into_child(self) -> ChildSpec {
-        self.into_child_in(ActorSlot::new())
-    }
-
-    /// Like [`into_child`](Self::into_child), keeping each incarnation's ref in
-    /// `slot` for whoever starts children under it later.
-    pub fn into_child_in(self, slot: ActorSlot<SupervisorMsg>) -> ChildSpec {
-        let id = self.name.clone();
-        let mut child = ChildSpec::new(id, move |parent| {
-            let spec = self.clone();
-            let slot = slot.clone();
-            async move {
-                let (sup, _) = Actor::spawn_linked(None, Supervisor, spec, parent).await?;
-                slot.set(sup.clone());
-                Ok(sup.get_cell())
-            }
-        })
-        .shutdown(Shutdown::Timeout(Duration::from_secs(60)));
-        child.kind = ChildKind::Supervisor;
-        child
     }
 
     /// The rules OTP checks before a supervisor starts.

@@ -1,11 +1,14 @@
 //! The supervisor actor: it turns ractor's link events and the OTP child API
 //! into calls on its [`SupervisorState`].
 
+use std::time::Duration;
+
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::api::{Description, SupervisorError, SupervisorMsg};
-use crate::child::{ChildCount, ChildSpec, Restart};
+use crate::child::{ChildCount, ChildKind, ChildSpec, Restart, Shutdown};
 use crate::events::ExitReason;
+use crate::slot::ActorSlot;
 use crate::spec::{Strategy, SupervisorSpec, validate_child};
 use crate::state::{AfterExit, Status, SupervisorState};
 
@@ -218,4 +221,30 @@ fn count(state: &SupervisorState) -> ChildCount {
         }
     }
     count
+}
+
+impl SupervisorSpec {
+    /// This supervisor as a child of another. Like OTP, a supervisor child gets
+    /// a long shutdown so its own children can stop in order.
+    pub fn into_child(self) -> ChildSpec {
+        self.into_child_in(ActorSlot::new())
+    }
+
+    /// Like [`into_child`](Self::into_child), keeping each incarnation's ref in
+    /// `slot` for whoever starts children under it later.
+    pub fn into_child_in(self, slot: ActorSlot<SupervisorMsg>) -> ChildSpec {
+        let id = self.name.clone();
+        let mut child = ChildSpec::new(id, move |parent| {
+            let spec = self.clone();
+            let slot = slot.clone();
+            async move {
+                let (sup, _) = Actor::spawn_linked(None, Supervisor, spec, parent).await?;
+                slot.set(sup.clone());
+                Ok(sup.get_cell())
+            }
+        })
+        .shutdown(Shutdown::Timeout(Duration::from_secs(60)));
+        child.kind = ChildKind::Supervisor;
+        child
+    }
 }

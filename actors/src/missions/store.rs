@@ -14,6 +14,10 @@ use super::book::{Mission, MissionState};
 use super::recipe::RecipeRun;
 use crate::ctx::{Batch, Storage, StorageError};
 
+/// Missions kept in memory and on disk, finished ones included, at most;
+/// beyond, the oldest finished mission is forgotten.
+pub const MAX_MISSIONS: usize = 1024;
+
 /// What a store keeps: a value with an id.
 pub trait Stored: Serialize + DeserializeOwned {
     const TREE: &'static str;
@@ -99,7 +103,7 @@ pub fn trim_finished<T: Stored>(
     store: &Store<T>,
     state: impl Fn(&T) -> &MissionState,
 ) {
-    while map.len() > super::MAX_MISSIONS {
+    while map.len() > MAX_MISSIONS {
         let oldest_done = map.iter().find(|(_, v)| *state(v) != MissionState::Active);
         let Some((&id, _)) = oldest_done else { break };
         map.remove(&id);

@@ -9,7 +9,6 @@ mod follow;
 mod help;
 mod http_client;
 pub mod parse;
-mod recipe;
 mod render;
 
 use std::collections::BTreeSet;

@@ -5,6 +5,7 @@ use swarmd_messages::swarm::AgentMsg;
 use swarmd_messages::{SYSTEM_TENANT, encode_payload};
 use swarmd_supervisor::{ActorSlot, SupervisorMsg, TreeSnapshot, describe, snapshot};
 
+use super::facts::now_us;
 use super::json;
 use super::{Command, ControlArgs, ControlError, ControlReply, ControlRequest, EventFilter};
 
@@ -91,14 +92,6 @@ fn first_seq(args: &ControlArgs) -> u64 {
     swarmd_storage::ledger::persisted_first_seq(args.ctx.storage.as_ref(), &args.node).unwrap_or(0)
 }
 
-pub fn now_us(args: &ControlArgs) -> u64 {
-    let now = args.ctx.clock.wall_now();
-    let since_epoch = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
-}
-
 /// How long `nodes` waits for a member's own numbers.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -180,7 +173,7 @@ async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
             })
         })
         .collect();
-    for status in super::missions::known_agents(args).await {
+    for status in super::facts::known_agents(args).await {
         if tenant != SYSTEM_TENANT && status.tenant != tenant {
             continue;
         }
@@ -251,7 +244,7 @@ async fn send(args: &ControlArgs, tenant: &str, path: &str, message: &Value) -> 
     }
     let agent = agent_of(args, path)?;
     let msg: AgentMsg = serde_path_to_error::deserialize(message)
-        .map_err(|e| super::missions::bad_json("message for an agent", e))?;
+        .map_err(|e| super::facts::bad_json("message for an agent", e))?;
     let at = whereabouts(args).await?;
     deliver(args, &at, tenant, agent, &msg)?;
     Ok(json!({"sent": agent}))
@@ -266,7 +259,7 @@ fn send_to_planner(args: &ControlArgs, tenant: &str, message: &Value) -> Control
         ));
     }
     let msg: swarmd_messages::swarm::MissionMsg = serde_path_to_error::deserialize(message)
-        .map_err(|e| super::missions::bad_json("message for the planner", e))?;
+        .map_err(|e| super::facts::bad_json("message for the planner", e))?;
     let payload = encode_payload(&msg).map_err(|e| ControlError::Failed(e.to_string()))?;
     let planner = swarmd_messages::swarm::MISSIONS_ACTOR;
     args.directory
@@ -292,7 +285,7 @@ async fn whereabouts(args: &ControlArgs) -> Result<Whereabouts, ControlError> {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    let remote = super::missions::known_agents(args)
+    let remote = super::facts::known_agents(args)
         .await
         .into_iter()
         .filter(|s| s.agent.node != args.node && !local.contains(&s.agent.name))

@@ -9,7 +9,7 @@ use swarmd_messages::{Event, EventKind, SYSTEM_TENANT, SpawnSpec};
 use swarmd_storage::ledger::{Fold, Upto, replay};
 use swarmd_supervisor::Restart;
 
-use super::missions::bad_json;
+use super::facts::bad_json;
 use super::{ControlArgs, ControlError, ControlReply, protocol::ReplayAt};
 
 /// A spec as an operator writes it: `id` required, the rest defaulted.
@@ -150,7 +150,7 @@ pub fn replay_agent(
         None => Upto::End,
         Some(ReplayAt::Seq(seq)) => Upto::Seq(seq),
         Some(ReplayAt::AgoMs(ms)) => {
-            Upto::TimeUs(super::execute::now_us(args).saturating_sub(ms.saturating_mul(1000)))
+            Upto::TimeUs(super::facts::now_us(args).saturating_sub(ms.saturating_mul(1000)))
         }
     };
     let (history, last) = replay(&args.reader, &AgentFold, &tenant, agent, upto)

@@ -103,29 +103,6 @@ pub fn stats(args: &ControlArgs) -> Value {
     })
 }
 
-/// The capabilities the nodes that run agents offer, this one and every
-/// member (up or not: one that is down may come back).
-pub async fn offered_capabilities(
-    args: &ControlArgs,
-) -> Result<std::collections::BTreeSet<String>, ControlError> {
-    let members = args
-        .cluster
-        .members()
-        .await
-        .map_err(|e| ControlError::Unavailable(e.to_string()))?;
-    // This node's own from its factory (its advert may not be out yet).
-    let own = match args.role.runs_edge() {
-        true => args.factory.admission.offered().unwrap_or_default(),
-        false => &[],
-    };
-    let others = members
-        .into_iter()
-        .filter(|m| m.info.name != args.node && m.info.role.runs_edge())
-        .filter_map(|m| m.advert)
-        .flat_map(|a| a.profile.capabilities);
-    Ok(own.iter().cloned().chain(others).collect())
-}
-
 /// `spawn KIND JSON --place`: on the member whose advert fits best (this
 /// node included); refused with each member's reason when none fits.
 pub async fn spawn_placed(

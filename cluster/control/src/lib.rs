@@ -10,6 +10,7 @@ mod auth;
 mod credit;
 pub mod events;
 mod execute;
+mod facts;
 mod fleet;
 mod forward;
 mod json;

@@ -8,11 +8,9 @@ use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
 use swarmd_messages::recipe::RecipePlan;
 use swarmd_messages::swarm::{Cell, Goal, Rect};
 
+use super::facts::{PLANNER_TIMEOUT_MS, bad_json};
 use super::protocol::DlqCommand;
 use super::{ControlArgs, ControlError, ControlReply};
-
-/// How long the planner may take to answer.
-const PLANNER_TIMEOUT_MS: u64 = 5_000;
 
 /// A mission as an operator writes it.
 #[derive(Debug, Deserialize)]
@@ -33,11 +31,6 @@ enum GoalInput {
 
 fn default_squad() -> String {
     "default".into()
-}
-
-pub fn bad_json(what: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ControlError {
-    let at = e.path().to_string();
-    ControlError::BadRequest(format!("{what}, at {at}: {}", e.inner()))
 }
 
 fn planner(args: &ControlArgs) -> Result<ractor::ActorRef<PlannerMsg>, ControlError> {
@@ -75,14 +68,6 @@ pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
     Ok(json!({"mission": id}))
 }
 
-/// The planner's latest status of every agent, if this node plans.
-pub async fn known_agents(args: &ControlArgs) -> Vec<swarmd_messages::swarm::AgentStatus> {
-    let Some(planner) = args.missions.get() else {
-        return Vec::new();
-    };
-    ractor::call_t!(planner, PlannerMsg::Agents, PLANNER_TIMEOUT_MS).unwrap_or_default()
-}
-
 pub async fn submit_recipe(
     args: &ControlArgs,
     plan: RecipePlan,
@@ -90,7 +75,7 @@ pub async fn submit_recipe(
     source: &str,
 ) -> ControlReply {
     let planner = planner(args)?;
-    let offered = super::lan::offered_capabilities(args).await?;
+    let offered = super::facts::offered_capabilities(args).await?;
     for step in &plan.steps {
         if let Some(wanted) = step.capability.as_ref().filter(|c| !offered.contains(*c)) {
             let offered: Vec<&str> = offered.iter().map(String::as_str).collect();

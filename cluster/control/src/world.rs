@@ -23,7 +23,7 @@ pub async fn floor(args: &ControlArgs, tenant: &str) -> ControlReply {
     })?;
     let snapshot = ractor::call_t!(world, WorldActorMsg::Snapshot, WORLD_TIMEOUT_MS)
         .map_err(|e| ControlError::Unavailable(format!("the world: {e}")))?;
-    let statuses: BTreeMap<String, AgentStatus> = super::missions::known_agents(args)
+    let statuses: BTreeMap<String, AgentStatus> = super::facts::known_agents(args)
         .await
         .into_iter()
         .map(|s| (s.agent.name.clone(), s))

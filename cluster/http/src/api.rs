@@ -9,17 +9,17 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode, Uri};
 use ractor::ActorRef;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Http;
 pub use super::auth::Caller;
+pub use super::error::ApiError;
 use swarmd_control::protocol::DlqCommand;
 use swarmd_control::{
-    Command, ControlError, ControlMsg, ControlReply, ControlRequest, EventFilter, control_name,
+    Command, ControlMsg, ControlReply, ControlRequest, EventFilter, control_name,
 };
 
 /// How long a command may wait for one of Mission Control's permits.
@@ -28,54 +28,6 @@ const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 const CONTROL_TIMEOUT_MS: u64 = 10_000;
 /// `/api/events` returns this many unless asked for fewer (or more, up to the ledger's cap).
 const DEFAULT_EVENTS: usize = 200;
-
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "Mission Control needs Authorization: Bearer TOKEN: the node's system token is in <data-dir>/tokens/system.token; a tenant's comes from swarmd token create --tenant T",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Json(json!({"error": self.message, "status": self.status.as_u16()}));
-        let mut response = (self.status, body).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = header::HeaderValue::from_static("Bearer");
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
-        }
-        response
-    }
-}
-
-impl From<ControlError> for ApiError {
-    fn from(e: ControlError) -> Self {
-        let status = match &e {
-            ControlError::Refused(_) => StatusCode::FORBIDDEN,
-            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ControlError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        Self::new(status, e.to_string())
-    }
-}
 
 type ApiResult = Result<Json<Value>, ApiError>;
 

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use swarmd_messages::SYSTEM_TENANT;
 
 use super::Http;
-use super::api::ApiError;
 use super::capped::ClientAddr;
+use super::error::ApiError;
 
 /// A token shorter than this is refused (128 bits as hex).
 const MIN_TOKEN_CHARS: usize = 32;

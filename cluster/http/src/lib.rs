@@ -8,9 +8,9 @@
 mod api;
 mod auth;
 mod capped;
+mod error;
 mod live;
 mod metrics;
-mod metrics_lan;
 mod page;
 pub mod tokens;
 

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Http;
-use super::api::{ApiError, Caller, ask};
+use super::api::{Caller, ask};
+use super::error::ApiError;
 use swarmd_control::{Command, EventFilter};
 
 /// The world's refresh period: 5 a second.

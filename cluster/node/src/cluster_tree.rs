@@ -12,8 +12,8 @@ use tracing::warn;
 use swarmd_cluster::gateway::DISCOVERY_GIVE_UP_AFTER;
 use swarmd_cluster::gateway::{GatewayArgs, GatewayMsg, gateway_child};
 use swarmd_cluster::transport::{
-    DialLauncher, DialOrigin, DialStopper, GiveUpHook, SessionEvents, SessionGate, Tls,
-    dialer_args, dialer_child, dialer_id, listener_child, node_server_child,
+    DialLauncher, DialOrigin, DialStopper, GiveUpHook, ServerWiring, SessionEvents, SessionGate,
+    Tls, dialer_args, dialer_child, dialer_id, listener_child, node_server_child,
 };
 
 /// `rest_for_one`: node server, listener, gateway, dialers. A new node server means new
@@ -36,7 +36,12 @@ pub fn cluster_spec(
         dialers = dialers.child(dialer_child(args));
     }
     let listener = listener_child(config, gate, tls.as_ref());
-    let node_server = node_server_child(config, gate.cookie.to_string(), &gateway, tls);
+    let server = ServerWiring {
+        incarnation: gateway.me.incarnation,
+        slot: gateway.server.clone(),
+        sessions: gateway.sessions.clone(),
+    };
+    let node_server = node_server_child(config, gate.cookie.to_string(), server, tls);
     SupervisorSpec::new("cluster", Strategy::RestForOne)
         .child(node_server)
         .child(listener)

@@ -9,6 +9,7 @@ mod error;
 pub mod logging;
 pub(crate) mod recorder;
 mod signals;
+mod storage_tree;
 pub mod swarm;
 mod tree;
 
@@ -200,7 +201,7 @@ impl Started {
         #[cfg(not(feature = "bug-trust-failed-flush"))]
         let storage: Arc<dyn Storage> = Arc::new(swarmd_storage::Reapplying::new(storage));
         let (ledger, ledger_writer) =
-            tree::ledger_writer(storage.clone(), clock.clone(), entropy.as_ref(), config);
+            storage_tree::ledger_writer(storage.clone(), clock.clone(), entropy.as_ref(), config);
         let ctx = NodeCtx {
             node: config.node.name.as_str().into(),
             clock,
@@ -221,7 +222,7 @@ impl Started {
                 wiring.changes.subscribe(),
             )))),
         };
-        let storage_children = tree::StorageChildren {
+        let storage_children = storage_tree::StorageChildren {
             ledger_writer,
             recorder,
         };

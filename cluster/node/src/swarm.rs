@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentSettings, GRID_AGENT_KIND, GridAgentKind};
+use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind, PeerLinks};
 use swarmd_actors::board::BoardConfig;
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
@@ -142,11 +142,12 @@ pub fn agent_kinds(
     config: &NodeConfig,
     router: Arc<dyn Router>,
     events: &EventSender,
-    wiring: &super::tree::Wiring,
+    stats: AgentStats,
+    peers: PeerLinks,
 ) -> AgentKinds {
     let grid = GridAgentKind::new(router)
-        .counting_into(wiring.agent_stats.clone())
-        .sharing(wiring.peers.clone())
+        .counting_into(stats)
+        .sharing(peers)
         .events(events.clone())
         .defaults(agent_defaults(config));
     AgentKinds::builtin().with(GRID_AGENT_KIND, grid)

@@ -34,7 +34,7 @@ pub struct GatewayState {
     /// Addresses a dialer was started for, so gossip starts each at most once.
     pub(super) dialing: std::collections::BTreeSet<String>,
     /// Of those, the ones discovery started (capped, see `discovered.rs`).
-    pub(super) discovery_dials: super::discovered::DiscoveryDials,
+    pub(super) discovery_dials: super::discovery_dials::DiscoveryDials,
     /// What each member last advertised; forgotten when it goes down.
     adverts: std::collections::BTreeMap<String, swarmd_messages::advert::NodeAdvert>,
     tasks: Vec<tokio::task::JoinHandle<()>>,

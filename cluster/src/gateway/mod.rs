@@ -10,7 +10,8 @@
 mod actor;
 mod calls;
 mod discovered;
-pub use discovered::{DISCOVERY_GIVE_UP_AFTER, MAX_DIALERS_PER_SOURCE, MAX_DISCOVERY_DIALERS};
+mod discovery_dials;
+pub use discovery_dials::{DISCOVERY_GIVE_UP_AFTER, MAX_DIALERS_PER_SOURCE, MAX_DISCOVERY_DIALERS};
 mod handle;
 mod handshake;
 mod hub;

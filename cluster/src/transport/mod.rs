@@ -26,8 +26,6 @@ use swarmd_actors::NodeCtx;
 use swarmd_config::{HostPort, NodeConfig};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 
-use crate::gateway::GatewayArgs;
-
 pub use bidi::DialedStream;
 pub use dialer::{Dialer, DialerArgs};
 pub use events::{
@@ -130,16 +128,24 @@ pub fn listener_child(config: &NodeConfig, gate: &SessionGate, tls: Option<&Tls>
 /// ractor_cluster always opens a listener of its own too: it is put on an
 /// ephemeral loopback port, and sessions through it have no proof and are
 /// refused by the gateway (with TLS it is a TLS one, as the node's).
+/// Where the node server reports: the slot that holds its current
+/// incarnation, and the channel its session events go to.
+pub struct ServerWiring {
+    pub incarnation: u64,
+    pub slot: ServerSlot,
+    pub sessions: SessionEvents,
+}
+
 pub fn node_server_child(
     config: &NodeConfig,
     cookie: String,
-    gw: &GatewayArgs,
+    wiring: ServerWiring,
     tls: Option<Tls>,
 ) -> ChildSpec {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let host = config.cluster.listen.0.ip().to_string();
-    let name = session_name(&config.node.name, gw.me.incarnation);
-    let (slot, sessions) = (gw.server.clone(), gw.sessions.clone());
+    let name = session_name(&config.node.name, wiring.incarnation);
+    let (slot, sessions) = (wiring.slot, wiring.sessions);
     ChildSpec::new("node_server", move |sup| {
         let server = NodeServer::new(
             listen.port(),

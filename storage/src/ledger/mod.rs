@@ -8,7 +8,6 @@
 //! `replay` and `swarmd ledger export` are where the node will offer them.
 
 mod block;
-mod commit;
 mod events;
 mod forward;
 mod hub;

@@ -29,9 +29,7 @@ use crate::journal::Journal;
 use crate::router::{self, Router};
 use crate::ticker::{TickStats, Ticker};
 
-/// Missions kept in memory and on disk, finished ones included, at most;
-/// beyond, the oldest finished mission is forgotten.
-pub const MAX_MISSIONS: usize = 1024;
+pub use super::store::MAX_MISSIONS;
 
 #[derive(Clone)]
 pub struct PlannerArgs {

@@ -4,7 +4,7 @@
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
-use super::metrics::{counter, gauge, num};
+use super::{counter, gauge, num};
 
 pub fn lan(r: &mut Registry, stats: &Value) {
     let g = ["lan", "governance"];

@@ -5,7 +5,7 @@
 
 use swarmd_config::recipe::Recipe;
 
-use super::parse::{ParseError, Parsed, run, words};
+use super::{ParseError, Parsed, run, words};
 use swarmd_control::Command;
 use swarmd_control::protocol::DlqCommand;
 

@@ -2,6 +2,8 @@
 //! at each scrape from the same handles the console's `stats` reads (a
 //! registry built per scrape: nothing on the actors' paths counts for it).
 
+mod lan;
+
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -21,7 +23,7 @@ use swarmd_storage::ledger::COMMIT_BUCKETS_US;
 use swarmd_supervisor::{TreeSnapshot, snapshot};
 
 use super::Http;
-use super::api::ApiError;
+use super::error::ApiError;
 use swarmd_control::ControlArgs;
 
 /// What a scrape reads.
@@ -42,7 +44,7 @@ async fn gather(sources: &MetricsSources) -> String {
     let mut r = Registry::with_prefix("swarmd");
     let stats = swarmd_control::stats(args).await.unwrap_or(Value::Null);
     node_numbers(&mut r, &stats);
-    super::metrics_lan::lan(&mut r, &stats);
+    lan::lan(&mut r, &stats);
     if let Ok(ledger) = args.ctx.ledger.stats().await {
         let buckets = COMMIT_BUCKETS_US
             .iter()

@@ -3,6 +3,8 @@
 //! is applied, storage is flushed once, and every waiter is acked. An ack
 //! means the event is durable.
 
+mod commit;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -222,7 +224,7 @@ pub struct WriterState {
     /// Accepted, waiting for the next commit.
     pub(super) pending: Vec<Pending>,
     /// Handed to storage, waiting for its flush. At most one batch is in flight.
-    pub(super) in_flight: Option<super::commit::InFlight>,
+    pub(super) in_flight: Option<commit::InFlight>,
     pub(super) batch_number: u64,
     pub(super) stats: WriterStats,
     /// A commit failed; a Signal event saying so goes into the next batch.

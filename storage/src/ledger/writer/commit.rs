@@ -12,9 +12,9 @@ use swarmd_messages::{Event, EventDraft, EventId, EventKind, SYSTEM_TENANT, Trac
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
-use super::record::{encode_event, put_encoded};
-use super::writer::{Pending, WriterMsg, WriterState};
-use super::{LedgerError, keys};
+use super::{Pending, WriterMsg, WriterState};
+use crate::ledger::record::{encode_event, put_encoded};
+use crate::ledger::{LedgerError, keys};
 use crate::{Batch, CommitError, StorageError};
 
 /// The appends of one batch, with the ids they were given.

@@ -2,6 +2,8 @@
 //! with `-c`), words split on whitespace, `"..."` quoting a word, and JSON
 //! taking the rest of the line.
 
+mod recipe;
+
 use serde_json::Value;
 
 pub use super::help::COMMANDS;
@@ -87,14 +89,14 @@ pub fn parse(line: &str) -> Result<Parsed, ParseError> {
             let (path, message) = path_and_json(rest, "call PATH JSON")?;
             Ok(run(Command::Call { path, message }))
         }
-        "mission" if rest.trim_start().starts_with("--recipe") => super::recipe::parse(rest),
+        "mission" if rest.trim_start().starts_with("--recipe") => recipe::parse(rest),
         "mission" => {
             let (goal, after) = json_prefix(rest, "mission JSON")?;
             no_args(after, run(Command::Mission { goal }))
         }
         "missions" => no_args(rest, run(Command::Missions)),
         "board" => no_args(rest, run(Command::Board)),
-        "dlq" => super::recipe::dlq(rest),
+        "dlq" => recipe::dlq(rest),
         "world" => no_args(rest, run(Command::World)),
         "spawn" => spawn(rest),
         "stop" => match words(rest)?.as_slice() {
