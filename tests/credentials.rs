@@ -294,6 +294,8 @@ async fn a_forwarded_request_names_the_member_it_came_through() {
         events
             .as_array()?
             .iter()
+            // The cloud's own record (the edge's reaches the cloud's ledger too).
+            .filter(|e| e["node"] == "cloud")
             .filter(|e| e["detail"]["Audit"]["command"] == "agents --node cloud")
             .find_map(|e| {
                 e["detail"]["Audit"]["principal"]
