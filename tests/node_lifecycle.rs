@@ -330,3 +330,40 @@ async fn the_ledger_records_the_supervision_tree_durably() {
     assert!(events.iter().all(|e| e.id.node == "recorder"));
     assert!(events.windows(2).all(|w| w[0].id.seq < w[1].id.seq));
 }
+
+/// The first line on stdout is for a person: the version, the node, where
+/// its listeners are, its data dir, and the console command to try.
+#[tokio::test]
+async fn the_first_line_says_where_the_node_is() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", support::free_port());
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let data = dir.path().join("data");
+    let mut child = support::swarmd()
+        .args(["--listen", &listen, "--http", &http, "--data-dir"])
+        .arg(&data)
+        .env("SWARMD_COOKIE", support::console::COOKIE)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(STARTUP, lines.next_line())
+        .await
+        .expect("a line within the startup limit")
+        .unwrap()
+        .expect("a first line");
+    let expected = format!(
+        "ready: node swarmd (both), cluster {listen}, Mission Control http://{http}, data {}",
+        data.display()
+    );
+    assert!(first.starts_with("swarmd "), "{first}");
+    assert!(first.contains(&expected), "{first}");
+    assert!(
+        first.ends_with(&format!("try: swarmd console {listen}")),
+        "{first}"
+    );
+    child.kill().await.unwrap();
+}

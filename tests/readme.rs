@@ -57,14 +57,20 @@ fn every_relative_link_in_every_readme_resolves() {
             }
         }
     }
-    assert!(broken.is_empty(), "links to nothing:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
+    );
     assert!(checked >= 15, "only {checked} links checked");
 }
 
 /// The indented code lines of README.md's tour, continuations joined.
 fn tour_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    let start = readme.find("## A five-minute tour").expect("README has its tour");
+    let start = readme
+        .find("## A five-minute tour")
+        .expect("README has its tour");
     let tour = &readme[start..];
     let tour = &tour[..tour[3..].find("\n## ").map_or(tour.len(), |e| e + 3)];
     let mut commands = Vec::new();
@@ -111,7 +117,10 @@ fn program_and_args(words: &[String]) -> (PathBuf, Vec<String>) {
         return (swarmd, words[1..].to_vec());
     }
     assert_eq!(words[..2], ["cargo", "run"], "{words:?}");
-    let after = words.iter().position(|w| w == "--").map_or(words.len(), |i| i + 1);
+    let after = words
+        .iter()
+        .position(|w| w == "--")
+        .map_or(words.len(), |i| i + 1);
     let args = words[after..].to_vec();
     match words.iter().position(|w| w == "--bin") {
         Some(i) => (built(&words[i + 1], &swarmd), args),

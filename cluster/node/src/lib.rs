@@ -86,6 +86,7 @@ pub async fn run(config: NodeConfig) -> ExitCode {
         data_dir = %data_dir.path().display(),
         "node ready"
     );
+    println!("{}", ready_line(&config, data_dir.path()));
 
     let first = tokio::select! {
         signal = signals.next() => signal,
@@ -114,6 +115,23 @@ pub async fn run(config: NodeConfig) -> ExitCode {
         });
     });
     node.shutdown(config.node.shutdown_timeout()).await
+}
+
+/// The one line a person reads first: what runs, where, and what to try.
+fn ready_line(config: &NodeConfig, data_dir: &std::path::Path) -> String {
+    let http = match config.http_listen() {
+        Some(addr) => format!(", Mission Control http://{addr}"),
+        None => String::new(),
+    };
+    format!(
+        "swarmd {} ready: node {} ({}), cluster {}{http}, data {} — try: swarmd console {}",
+        env!("CARGO_PKG_VERSION"),
+        config.node.name,
+        config.node.role,
+        config.cluster.listen,
+        data_dir.display(),
+        config.cluster.listen,
+    )
 }
 
 fn startup_failed(reason: StartError) -> ExitCode {
