@@ -79,14 +79,15 @@ async fn config_show_applies_file_env_and_flags_in_order() {
         &[
             "--config",
             file,
-            "config",
-            "show",
+            // A node's flags come before the subcommand.
             "--listen",
             "127.0.0.1:3000",
             "--join",
             "a:1",
             "--join",
             "b:2",
+            "config",
+            "show",
         ],
         &env,
     )
@@ -148,6 +149,30 @@ async fn help_lists_the_working_flags() {
         assert!(stdout.contains(flag), "{flag} missing from:\n{stdout}");
     }
     assert!(stdout.contains("config"), "the config subcommand is listed");
+}
+
+/// A subcommand lists (and takes) only the flags it uses: a node's own
+/// flags come before any subcommand.
+#[tokio::test]
+async fn a_subcommand_takes_only_its_own_flags() {
+    let (status, stdout, _) = run(&["ledger", "export", "--help"], &[]).await;
+    assert_eq!(status.code(), Some(0));
+    for own in ["--tenant", "--data-dir", "--config"] {
+        assert!(stdout.contains(own), "{own} missing from:\n{stdout}");
+    }
+    for node_only in [
+        "--join",
+        "--http",
+        "--discover",
+        "--otlp-endpoint",
+        "--listen",
+        "--role",
+    ] {
+        assert!(!stdout.contains(node_only), "{node_only} listed:\n{stdout}");
+    }
+    let (status, _, stderr) = run(&["ledger", "export", "--join", "127.0.0.1:1"], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--join"), "{stderr}");
 }
 
 #[tokio::test]

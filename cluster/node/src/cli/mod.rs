@@ -28,29 +28,31 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// A node's flags. Those a subcommand also takes (`--config`, `--data-dir`,
+/// `--log`, `--log-format`) are global; the rest only start a node (or
+/// shape `config show`) and come before any subcommand.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Config file (TOML), layered over the embedded defaults
     #[arg(long, global = true, env = "SWARMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Node name, unique in the cluster [config: node.name]
-    #[arg(long, global = true, env = "SWARMD_NAME")]
+    #[arg(long, env = "SWARMD_NAME")]
     pub name: Option<String>,
     /// Address the cluster listener binds [config: cluster.listen]
-    #[arg(long, global = true, env = "SWARMD_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "SWARMD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Seed node to join; repeat for several. Implies `--role edge` unless a
     /// role is given by flag or SWARMD_ROLE [config: cluster.seeds]
     #[arg(
         long,
-        global = true,
         env = "SWARMD_JOIN",
         value_name = "HOST:PORT",
         value_delimiter = ','
     )]
     pub join: Vec<String>,
     /// cloud, edge or both [config: node.role]
-    #[arg(long, global = true, env = "SWARMD_ROLE")]
+    #[arg(long, env = "SWARMD_ROLE")]
     pub role: Option<String>,
     /// Data directory: ledger, cookie, lock [config: node.data_dir]
     #[arg(long, global = true, env = "SWARMD_DATA_DIR", value_name = "DIR")]
@@ -60,15 +62,15 @@ pub struct NodeArgs {
     pub log: Option<String>,
     /// Mission Control's address (dashboard, /api, /metrics), or off;
     /// default 127.0.0.1:4680 on cloud and both nodes [config: http.listen]
-    #[arg(long, global = true, env = "SWARMD_HTTP", value_name = "ADDR")]
+    #[arg(long, env = "SWARMD_HTTP", value_name = "ADDR")]
     pub http: Option<String>,
     /// An OpenTelemetry collector to export spans to, e.g.
     /// http://127.0.0.1:4317 [config: telemetry.otlp_endpoint]
-    #[arg(long, global = true, env = "SWARMD_OTLP_ENDPOINT", value_name = "URL")]
+    #[arg(long, env = "SWARMD_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
     /// Announce this node on the LAN and join the nodes found there, without
     /// seeds; the cookie still gates every join [config: cluster.discover]
-    #[arg(long, global = true, env = "SWARMD_DISCOVER")]
+    #[arg(long, env = "SWARMD_DISCOVER")]
     pub discover: bool,
     /// human or json [config: log.format]
     #[arg(long, global = true, env = "SWARMD_LOG_FORMAT", value_name = "FORMAT")]
@@ -254,7 +256,8 @@ fn deepest_source(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
     let mut source = matches.value_source(id);
     let mut current = matches;
     while let Some((_, sub)) = current.subcommand() {
-        if let Some(s) = sub.try_get_raw(id).ok().flatten().and(sub.value_source(id)) {
+        let given = sub.try_get_raw(id).ok().flatten().is_some();
+        if let Some(s) = given.then(|| sub.value_source(id)).flatten() {
             source = Some(s);
         }
         current = sub;
