@@ -24,7 +24,9 @@ fn position(events: &[Value], pred: impl Fn(&Value) -> bool) -> usize {
 #[tokio::test]
 async fn sigterm_stops_children_in_reverse_order_flushes_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::start(&dir.path().join("data"), &[], &[]);
+    // Children starting and stopping are routine: logged at debug.
+    let log = [("SWARMD_LOG", "info,swarmd_supervisor=debug")];
+    let mut node = Node::start(&dir.path().join("data"), &[], &log);
     node.ready().await;
     node.signal(libc::SIGTERM);
     let status = node.exit().await;
@@ -366,4 +368,23 @@ async fn the_first_line_says_where_the_node_is() {
         "{first}"
     );
     child.kill().await.unwrap();
+}
+
+/// The daemon's randomness is the OS's: two fresh data dirs never get the
+/// same token (a binary that linked the simulator's shims would answer
+/// every process the same "random" bytes).
+#[tokio::test]
+async fn fresh_secrets_differ_from_process_to_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tokens = Vec::new();
+    for i in 0..2 {
+        let data = dir.path().join(format!("data-{i}"));
+        let data = data.to_str().unwrap();
+        let args = ["token", "create", "--tenant", "acme", "--data-dir", data];
+        let (status, out, err) = support::run(&args, &[]).await;
+        assert!(status.success(), "{err}");
+        tokens.push(out.trim().to_string());
+    }
+    assert!(tokens[0].len() >= 32, "{tokens:?}");
+    assert_ne!(tokens[0], tokens[1]);
 }

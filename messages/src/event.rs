@@ -15,6 +15,24 @@ pub struct EventId {
     pub seq: u64,
 }
 
+/// A seq's bits above this are its ledger's incarnation (a random base drawn
+/// when the ledger was made), those below count its events.
+pub const SEQ_INCARNATION_SHIFT: u32 = 40;
+
+/// An event id as people read it: `node/incarnation:count`, both parts of
+/// the seq apart (`swarmd/3f2a:1042` rather than a 19-digit number).
+pub fn readable_event_id(node: &str, seq: u64) -> String {
+    let incarnation = seq >> SEQ_INCARNATION_SHIFT;
+    let count = seq & ((1 << SEQ_INCARNATION_SHIFT) - 1);
+    format!("{node}/{incarnation:x}:{count}")
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&readable_event_id(&self.node, self.seq))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: EventId,
@@ -309,4 +327,20 @@ pub struct EventDraft {
     pub agent: Option<String>,
     pub trace: TraceContext,
     pub kind: EventKind,
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn an_event_id_reads_as_node_incarnation_and_count() {
+        let seq = (0x3f2a << SEQ_INCARNATION_SHIFT) + 1042;
+        let id = EventId {
+            node: "swarmd".into(),
+            seq,
+        };
+        assert_eq!(id.to_string(), "swarmd/3f2a:1042");
+        assert_eq!(readable_event_id("n", 7), "n/0:7");
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::api::SupervisorMsg;
 use crate::child::{ChildInfo, ChildKind, ChildStatus, Restart, Shutdown};
@@ -100,7 +100,7 @@ impl SupervisorState {
         };
         self.children.set_status(key, Status::Running(cell.clone()));
         let child = self.child(key);
-        info!(supervisor = %self.spec.name, child = %child.spec.id, "child started");
+        debug!(supervisor = %self.spec.name, child = %child.spec.id, "child started");
         let event = SupervisorEvent::ChildStarted {
             supervisor: self.spec.name.clone(),
             child: child.spec.id.clone(),
@@ -118,7 +118,7 @@ impl SupervisorState {
         let child = self.child(key);
         info!(supervisor = %self.spec.name, child = %child.spec.id, "stopping child");
         stop_child(child.spec.shutdown, &cell).await;
-        info!(supervisor = %self.spec.name, child = %child.spec.id, "child stopped");
+        debug!(supervisor = %self.spec.name, child = %child.spec.id, "child stopped");
         let event = SupervisorEvent::ChildExited {
             supervisor: self.spec.name.clone(),
             child: child.spec.id.clone(),

@@ -145,8 +145,6 @@ impl Node {
         cmd.args([
             "--log-format",
             "json",
-            "--log",
-            "info",
             "--listen",
             &listen,
             "--data-dir",
@@ -155,6 +153,8 @@ impl Node {
         .args(extra)
         // Many cloud nodes run at once here: Mission Control only where a test asks (--http).
         .env("SWARMD_HTTP", "off")
+        // A test may ask for more (`SWARMD_LOG` in `envs`).
+        .env("SWARMD_LOG", "info")
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

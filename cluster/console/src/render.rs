@@ -29,10 +29,56 @@ pub fn human(command: &Command, value: &Value) -> String {
         Command::Events(_) => value.as_array().map_or_else(String::new, |es| {
             es.iter().map(|e| format!("{}\n", event(e))).collect()
         }),
-        _ => format!(
-            "{}\n",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        ),
+        _ => plain(value),
+    }
+}
+
+/// Any other answer, for a person: one `key  value` line per leaf, nested
+/// keys dotted (`gateway.frames_in`), keys aligned; a list of records is
+/// one such block per record.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            items.iter().map(plain).collect::<Vec<_>>().join("\n")
+        }
+        Value::Object(_) => {
+            let mut leaves = Vec::new();
+            flatten("", value, &mut leaves);
+            let width = leaves.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            leaves
+                .iter()
+                .map(|(key, v)| format!("{key:<width$}  {v}\n"))
+                .collect()
+        }
+        other => format!("{}\n", leaf(other)),
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    let key = |k: &str| match prefix {
+        "" => printable(k),
+        p => format!("{p}.{}", printable(k)),
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                flatten(&key(k), v, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|v| v.is_object() || v.is_array()) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), leaf(other))),
+    }
+}
+
+fn leaf(value: &Value) -> String {
+    match value {
+        Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),
+        Value::Object(_) => "{}".into(),
+        other => s(other),
     }
 }
 
@@ -56,6 +102,18 @@ fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn other_answers_print_as_aligned_dotted_keys() {
+    let stats = serde_json::json!({"gateway": {"frames_in": 3, "peers": ["a", "b"]}, "up": true});
+    assert_eq!(
+        plain(&stats),
+        "gateway.frames_in  3\ngateway.peers      a, b\nup                 true\n"
+    );
+    let killed = serde_json::json!({"killed": "n/agents/a1/reflex"});
+    assert_eq!(plain(&killed), "killed  n/agents/a1/reflex\n");
 }
 
 #[cfg(test)]
@@ -253,11 +311,13 @@ pub fn event(e: &Value) -> String {
         .as_str()
         .map(|a| format!(" agent={a}"))
         .unwrap_or_default();
+    let id = match (e["node"].as_str(), e["seq"].as_u64()) {
+        (Some(node), Some(seq)) => printable(&swarmd_messages::readable_event_id(node, seq)),
+        _ => format!("{}/{}", s(&e["node"]), s(&e["seq"])),
+    };
     format!(
-        "{} {}/{} {} tenant={}{agent} {}",
+        "{} {id} {} tenant={}{agent} {}",
         utc(e["time_us"].as_u64().unwrap_or(0)),
-        s(&e["node"]),
-        s(&e["seq"]),
         s(&e["kind"]),
         s(&e["tenant"]),
         e["detail"]

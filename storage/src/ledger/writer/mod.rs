@@ -37,7 +37,7 @@ pub struct WriterConfig {
 }
 
 /// Bits of a seq below the incarnation base: 2^40 events per incarnation.
-const INCARNATION_SHIFT: u32 = 40;
+const INCARNATION_SHIFT: u32 = swarmd_messages::SEQ_INCARNATION_SHIFT;
 
 /// A random first seq for a fresh ledger. A node re-provisioned under its
 /// old name (a new disk, so a new ledger) thus numbers its events from a new
