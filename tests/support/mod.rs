@@ -142,22 +142,16 @@ impl Node {
         envs: &[(&str, &str)],
     ) -> Node {
         let listen = listen.to_owned();
-        cmd.args([
-            "--log-format",
-            "json",
-            "--listen",
-            &listen,
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .args(extra)
-        // Many cloud nodes run at once here: Mission Control only where a test asks (--http).
-        .env("SWARMD_HTTP", "off")
-        // A test may ask for more (`SWARMD_LOG` in `envs`).
-        .env("SWARMD_LOG", "info")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        cmd.args(["--log-format", "json", "--listen", &listen, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            // Many cloud nodes run at once here: Mission Control only where a test asks (--http).
+            .env("SWARMD_HTTP", "off")
+            // A test may ask for more (`SWARMD_LOG` in `envs`).
+            .env("SWARMD_LOG", "info")
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn swarmd");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel(10_000);
