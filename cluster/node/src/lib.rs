@@ -11,6 +11,7 @@ pub(crate) mod recorder;
 mod signals;
 mod storage_tree;
 pub mod swarm;
+mod systemd;
 mod tree;
 
 use std::process::ExitCode;
@@ -87,6 +88,8 @@ pub async fn run(config: NodeConfig) -> ExitCode {
         "node ready"
     );
     println!("{}", ready_line(&config, data_dir.path()));
+    systemd::ready();
+    let watchdog = systemd::feed_watchdog(node.root.clone());
 
     let first = tokio::select! {
         signal = signals.next() => signal,
@@ -114,6 +117,10 @@ pub async fn run(config: NodeConfig) -> ExitCode {
             EXIT_FORCED
         });
     });
+    systemd::stopping();
+    if let Some(feeding) = watchdog {
+        feeding.abort();
+    }
     node.shutdown(config.node.shutdown_timeout()).await
 }
 
