@@ -147,8 +147,9 @@ impl Node {
             .args(extra)
             // Many cloud nodes run at once here: Mission Control only where a test asks (--http).
             .env("SWARMD_HTTP", "off")
-            // A test may ask for more (`SWARMD_LOG` in `envs`).
-            .env("SWARMD_LOG", "info")
+            // The agents' and planner's routine lines (debug by default)
+            // are what tests wait on; a test may ask for more (`SWARMD_LOG`).
+            .env("SWARMD_LOG", "info,swarmd_actors=debug")
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

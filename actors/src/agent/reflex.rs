@@ -6,7 +6,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_messages::EventKind;
 use swarmd_messages::swarm::{Cell, ConfigUpdate, FloorPlan, Perception, Rect};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use crate::ticker::{Ticker, period_of};
@@ -170,7 +170,7 @@ impl ReflexState {
     }
 
     fn welcome(&mut self, plan: FloorPlan, perception: Perception) {
-        info!(agent = %self.w.name(), at = %perception.position, "entered the world");
+        debug!(agent = %self.w.name(), at = %perception.position, "entered the world");
         self.bounds = Some(plan.bounds());
         self.in_flight = None;
         // The dead-man's switch counts from here until the first real action.

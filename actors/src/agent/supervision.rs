@@ -11,7 +11,7 @@ use swarmd_messages::swarm::{
     Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
 };
 use tokio::time::Instant;
-use tracing::{Span, info, info_span, warn};
+use tracing::{Span, debug, info_span, warn};
 
 use super::planning::{Intent, intent_for};
 use super::{AgentWiring, SituationMsg, SupervisionMsg};
@@ -242,7 +242,7 @@ impl SupervisionState {
         };
         let a = &task.assignment;
         task.span
-            .in_scope(|| info!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished"));
+            .in_scope(|| debug!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished"));
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
         self.w.journal.decision(rationale, vec![], 1.0).await;
         self.report(a, outcome);

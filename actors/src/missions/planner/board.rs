@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use swarmd_messages::EventKind;
 use swarmd_messages::swarm::{AgentMsg, AgentStatus, TaskOutcome, TaskReport};
-use tracing::info;
+use tracing::{debug, info};
 
 use super::PlannerState;
 use crate::board::{Claimant, Completion, Lease, Partition, Posting, Refusal, Returned, TaskKey};
@@ -126,7 +126,7 @@ impl PlannerState {
         };
         let to = self.agents[&lease.agent].status.agent.clone();
         let _in = trace::assign_span(&to.name, &assignment).entered();
-        info!(agent = %to.name, mission = key.mission, task = key.task, attempt = lease.attempt, waypoints = assignment.waypoints.len(), traceparent = %assignment.trace.traceparent(), "task assigned");
+        debug!(agent = %to.name, mission = key.mission, task = key.task, attempt = lease.attempt, waypoints = assignment.waypoints.len(), traceparent = %assignment.trace.traceparent(), "task assigned");
         self.send(&to, &AgentMsg::Assign(assignment));
         drop(_in);
         let why = format!(

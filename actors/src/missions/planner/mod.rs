@@ -12,7 +12,7 @@ use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, Mi
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 mod board;
 mod demo;
@@ -183,7 +183,7 @@ impl Actor for MissionPlanner {
                 state.report(&report).await;
                 state.record_board().await;
                 if let swarmd_messages::swarm::TaskOutcome::Progress { reached } = report.outcome {
-                    info!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
+                    debug!(agent = %report.agent, mission = report.mission, task = report.task, reached, "waypoint reached");
                 } else if state.args.continuous {
                     // The agent that finished gets its next task at once.
                     state.keep_every_agent_busy().await?;
@@ -252,7 +252,7 @@ impl PlannerState {
     async fn status(&mut self, status: AgentStatus) -> Result<(), ActorProcessingErr> {
         let name = status.agent.name.clone();
         if !self.agents.contains_key(&name) {
-            info!(agent = %name, node = %status.agent.node, "agent joined the swarm");
+            debug!(agent = %name, node = %status.agent.node, "agent joined the swarm");
             let node = status.agent.node.clone();
             let change = AgentChange::Joined { node };
             let agent = name.clone();
@@ -304,7 +304,7 @@ impl PlannerState {
         };
         let trace = mission.root_span();
         let span = trace::plan_span(id, &trace);
-        span.in_scope(|| info!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned"));
+        span.in_scope(|| debug!(mission = id, goal = %mission.describe(), tasks = mission.tasks.len(), trace_id = %trace.trace_hex(), span_id = %trace.span_hex(), "mission planned"));
         let change = MissionChange::Planned {
             goal: mission.describe(),
             squad: mission.squad.clone(),

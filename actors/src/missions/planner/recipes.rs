@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use swarmd_messages::recipe::{RecipePlan, StepGoal};
 use swarmd_messages::{EventKind, MissionChange, MissionOutcome};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::PlannerState;
 use crate::missions::book::MissionState;
@@ -160,7 +160,7 @@ impl PlannerState {
         let run = &self.recipes[&id];
         let root = trace::root_span(run.trace_id, id);
         for (step, change) in out.changes {
-            info!(recipe = id, %step, ?change, "recipe step");
+            debug!(recipe = id, %step, ?change, "recipe step");
             let kind = EventKind::Mission {
                 mission: id,
                 change: MissionChange::Step { step, change },
