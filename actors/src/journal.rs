@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use swarmd_messages::{EventDraft, EventKind, TraceContext, stable_hash};
+use swarmd_messages::{EventDraft, EventKind, TaskRef, TraceContext, stable_hash};
 use tracing::warn;
 
 use crate::ctx::{LedgerError, LedgerHandle};
@@ -81,7 +81,19 @@ impl Journal {
     }
 
     pub async fn decision(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {
-        self.record(decision(rationale, alternatives, confidence))
+        self.record(decision(None, rationale, alternatives, confidence))
+            .await;
+    }
+
+    /// A decision about one task: readers find the task in `about`.
+    pub async fn decision_on(
+        &self,
+        task: TaskRef,
+        rationale: String,
+        alternatives: Vec<String>,
+        confidence: f32,
+    ) {
+        self.record(decision(Some(task), rationale, alternatives, confidence))
             .await;
     }
 
@@ -95,7 +107,7 @@ impl Journal {
 
     /// Records a decision without waiting; see the module docs.
     pub fn decision_now(&self, rationale: String, alternatives: Vec<String>, confidence: f32) {
-        self.write_now(decision(rationale, alternatives, confidence));
+        self.write_now(decision(None, rationale, alternatives, confidence));
     }
 
     /// Records a state change without waiting.
@@ -206,12 +218,18 @@ impl Journal {
     }
 }
 
-fn decision(rationale: String, alternatives: Vec<String>, confidence: f32) -> EventKind {
+fn decision(
+    about: Option<TaskRef>,
+    rationale: String,
+    alternatives: Vec<String>,
+    confidence: f32,
+) -> EventKind {
     EventKind::Decision {
         rationale,
         alternatives,
         confidence,
         inputs_hash: 0,
+        about,
     }
 }
 

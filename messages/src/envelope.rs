@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 /// 2: typed event kinds (mission, task, agent, audit; member states and
 /// supervision actions as enums), the node role as an enum, typed refusals.
 /// 3: the trace context names its parent span.
-pub const WIRE_VERSION: u16 = 3;
+/// 4: a decision names the task it is about (`EventKind::Decision::about`).
+pub const WIRE_VERSION: u16 = 4;
 
 /// The operators' tenant: a node's own records (supervision, membership,
 /// audit) and its cluster traffic. Console sessions in it see the whole node.

@@ -15,6 +15,13 @@ pub struct EventId {
     pub seq: u64,
 }
 
+/// A task of a mission, as decisions name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub mission: u64,
+    pub task: u32,
+}
+
 /// A seq's bits above this are its ledger's incarnation (a random base drawn
 /// when the ledger was made), those below count its events.
 pub const SEQ_INCARNATION_SHIFT: u32 = 40;
@@ -53,11 +60,14 @@ pub struct Event {
 /// a `rationale`, which is the human explanation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
+    /// A layer decided; `about` names the task it decided on, if any (read
+    /// it, never the rationale, which is for people).
     Decision {
         rationale: String,
         alternatives: Vec<String>,
         confidence: f32,
         inputs_hash: u64,
+        about: Option<TaskRef>,
     },
     StateChange {
         target: String,

@@ -24,7 +24,7 @@ pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
     GovernanceAction, MemberState, MissionChange, MissionOutcome, SEQ_INCARNATION_SHIFT,
-    StepChange, SupervisionAction, TaskChange, readable_event_id,
+    StepChange, SupervisionAction, TaskChange, TaskRef, readable_event_id,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

@@ -55,6 +55,7 @@ fn draft() -> EventDraft {
             alternatives: vec![],
             confidence: 0.9,
             inputs_hash: 1,
+            about: None,
         },
     }
 }

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::TaskRef;
 use swarmd_messages::swarm::{
     Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
 };
@@ -165,7 +166,10 @@ impl SupervisionState {
             return;
         }
         let rationale = format!("accepted task {}/{}: {}", a.mission, a.task, a.goal);
-        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.w
+            .journal
+            .decision_on(task_of(&a), rationale, vec![], 1.0)
+            .await;
         self.queue.push_back(a);
         if self.current.is_none() {
             self.start_next().await;
@@ -189,7 +193,11 @@ impl SupervisionState {
                 "started task {}/{} (attempt {})",
                 a.mission, a.task, a.attempt
             );
-            self.w.journal.decision(rationale, vec![], 1.0).await;
+            let about = task_of(a);
+            self.w
+                .journal
+                .decision_on(about, rationale, vec![], 1.0)
+                .await;
         }
         self.blocked = false;
         self.plan().await;
@@ -217,7 +225,10 @@ impl SupervisionState {
             "task {}/{} reached waypoint {reached} at {at}",
             a.mission, a.task
         );
-        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.w
+            .journal
+            .decision_on(task_of(&a), rationale, vec![], 1.0)
+            .await;
         self.report(&a, TaskOutcome::Progress { reached });
         self.plan().await;
     }
@@ -244,7 +255,10 @@ impl SupervisionState {
         task.span
             .in_scope(|| debug!(agent = %self.w.name(), mission = a.mission, task = a.task, attempt = a.attempt, ?outcome, trace_id = %a.trace.trace_hex(), "task finished"));
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
-        self.w.journal.decision(rationale, vec![], 1.0).await;
+        self.w
+            .journal
+            .decision_on(task_of(a), rationale, vec![], 1.0)
+            .await;
         self.report(a, outcome);
         self.start_next().await;
     }
@@ -384,4 +398,11 @@ async fn sandbox_plan(
 /// The span of working `a`, in its trace under its assignment's span.
 fn task_span(agent: &str, a: &Assignment) -> Span {
     info_span!("task.work", agent, mission.id = a.mission, task = a.task, attempt = a.attempt, trace_id = %a.trace.trace_hex(), parent_span_id = %a.trace.span_hex())
+}
+
+fn task_of(a: &Assignment) -> TaskRef {
+    TaskRef {
+        mission: a.mission,
+        task: a.task,
+    }
 }

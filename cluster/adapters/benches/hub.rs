@@ -45,6 +45,7 @@ fn event(seq: u64) -> Event {
             alternatives: vec!["wait".into()],
             confidence: 0.9,
             inputs_hash: seq,
+            about: None,
         },
     }
 }

@@ -55,10 +55,11 @@ pub fn missions<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<u64
                 change,
                 ..
             } => (*mission, format!("task {task} {change:?}")),
-            EventKind::Decision { rationale, .. } => match mission_of(rationale) {
-                Some(mission) => (mission, format!("{:?}: {rationale}", e.agent)),
-                None => continue,
-            },
+            EventKind::Decision {
+                about: Some(task),
+                rationale,
+                ..
+            } => (task.mission, format!("{:?}: {rationale}", e.agent)),
             _ => continue,
         };
         out.entry(id).or_default().sign(e.time_us, what);
@@ -66,16 +67,6 @@ pub fn missions<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<u64
     // Agents' words on missions this ledger never planned are no missions.
     out.retain(|_, m| m.planned_us > 0 || m.outcome.is_some());
     out
-}
-
-/// The mission an agent's decision on a task is about: "accepted task M/T: …",
-/// "task M/T reached …", "task M/T finished: …".
-fn mission_of(rationale: &str) -> Option<u64> {
-    let rest = rationale
-        .strip_prefix("accepted task ")
-        .or_else(|| rationale.strip_prefix("task "))?;
-    let (mission, _) = rest.split_once('/')?;
-    mission.parse().ok()
 }
 
 /// Every mission alive before `deadline_us` ended or still showed signs of

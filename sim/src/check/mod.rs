@@ -394,18 +394,26 @@ mod tests {
             },
             rationale: String::new(),
         };
-        let decided = |rationale: &str| EventKind::Decision {
+        // The typed task, not the words, says which mission it is about.
+        let decided = |about: Option<u64>, rationale: &str| EventKind::Decision {
             rationale: rationale.into(),
             alternatives: vec![],
             confidence: 1.0,
             inputs_hash: 0,
+            about: about.map(|mission| swarmd_messages::TaskRef { mission, task: 0 }),
         };
         let events = [
             event("c", 0, 10, planned(7)),
             event("c", 1, 10, planned(8)),
-            event("e", 0, 30, decided("accepted task 8/0: fetch")),
-            event("e", 1, 90, decided("task 7/0 reached waypoint 0 at (1,1)")),
-            event("e", 2, 95, decided("task 70/0 finished: Done")),
+            event("e", 0, 30, decided(Some(8), "accepted task 8/0: fetch")),
+            event(
+                "e",
+                1,
+                90,
+                decided(Some(7), "task 7/0 reached waypoint 0 at (1,1)"),
+            ),
+            event("e", 2, 95, decided(Some(70), "task 70/0 finished: Done")),
+            event("e", 3, 97, decided(None, "task 8/0 said in words only")),
         ];
         let m = missions(&events);
         let wrong = missions_end(&m, 50);

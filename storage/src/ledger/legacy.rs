@@ -4,6 +4,7 @@
 //!   supervision action and a member state.
 //! - Versions 1 and 2 had a trace context without a parent span.
 
+use super::legacy_v3::KindV3;
 use serde::{Deserialize, Serialize};
 use swarmd_messages::{
     CodecError, Event, EventId, EventKind, MemberState, SupervisionAction, TraceContext,
@@ -63,7 +64,7 @@ struct EventV2 {
     agent: Option<String>,
     trace: TraceV2,
     time_us: u64,
-    kind: EventKind,
+    kind: KindV3,
 }
 
 /// A version 2 event as today's [`Event`].
@@ -75,7 +76,7 @@ pub fn decode_v2(bytes: &[u8]) -> Result<Event, CodecError> {
         agent: old.agent,
         trace: old.trace.upgrade(),
         time_us: old.time_us,
-        kind: old.kind,
+        kind: old.kind.into(),
     })
 }
 
@@ -138,6 +139,7 @@ fn upgrade(kind: KindV1) -> EventKind {
             alternatives,
             confidence,
             inputs_hash,
+            about: None,
         },
         KindV1::StateChange {
             target,

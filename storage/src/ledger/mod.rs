@@ -13,6 +13,7 @@ mod forward;
 mod hub;
 pub mod keys;
 mod legacy;
+mod legacy_v3;
 mod query;
 mod record;
 mod replay;

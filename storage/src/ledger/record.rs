@@ -18,6 +18,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, StorageError> {
     let decoded = match decode::<Event>(bytes) {
         Err(CodecError::UnsupportedVersion { got: 1, .. }) => super::legacy::decode_v1(bytes),
         Err(CodecError::UnsupportedVersion { got: 2, .. }) => super::legacy::decode_v2(bytes),
+        Err(CodecError::UnsupportedVersion { got: 3, .. }) => super::legacy_v3::decode_v3(bytes),
         other => other.map(|envelope| envelope.payload),
     };
     decoded.map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))

@@ -137,6 +137,7 @@ pub fn decision(rationale: &str) -> EventKind {
         alternatives: vec!["wait".into()],
         confidence: 0.5,
         inputs_hash: 7,
+        about: None,
     }
 }
 
