@@ -1,4 +1,5 @@
-//! A tenant is a credential, not a label: a tenant's token sees and acts
+//! Mission Control needs a token on every bind, and a token file must be
+//! private. A tenant is a credential, not a label: a tenant's token sees and acts
 //! only within its tenant whatever its requests say; a cookie holder's
 //! requests are credited to the session they came on; a burst of HTTP
 //! reads neither starves the console nor floods the audit.
@@ -7,7 +8,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::console::{ENV, console};
-use support::http::{get, get_as, post_json, post_json_as};
+use support::http::{get, get_as, playground, post_json, post_json_as, request};
 use support::{Node, eventually, free_port};
 
 /// A `both` node serving tenants `default` (its boot agents) and `acme`
@@ -308,4 +309,123 @@ async fn a_forwarded_request_names_the_member_it_came_through() {
     assert!(principal.starts_with("acme/http@127.0.0.1"), "{principal}");
     assert!(principal.ends_with(" via node edge-1"), "{principal}");
     assert!(!principal.contains("root@forged"), "{principal}");
+}
+
+/// Loopback is no exemption: every route but the page's shell needs a
+/// token (a local process or a web page the operator visits is not the
+/// operator), and a wrong one is as good as none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_loopback_too_every_route_but_the_page_shell_needs_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, addr) = playground(dir.path(), &[]).await;
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let page = request(&addr, "GET", "/", &[], None).await;
+    assert_eq!(page.status, 200, "the page's shell holds no data");
+    let reads = [
+        "/api/nodes",
+        "/api/tree",
+        "/api/agents",
+        "/api/world",
+        "/api/missions",
+        "/api/dlq",
+        "/api/board",
+        "/api/events",
+        "/api/stats",
+        "/api/live",
+        "/metrics",
+    ];
+    let wrong = [("Authorization", "Bearer 7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2f")];
+    for path in reads {
+        let bare = request(&addr, "GET", path, &[], None).await;
+        assert_eq!(bare.status, 401, "{path} with no token: {}", bare.text());
+        assert_eq!(bare.header("WWW-Authenticate"), Some("Bearer"), "{path}");
+        let guessed = request(&addr, "GET", path, &wrong, None).await;
+        assert_eq!(guessed.status, 401, "{path} with a wrong token");
+    }
+    let json_type = [("Content-Type", "application/json")];
+    for path in [
+        "/api/estop",
+        "/api/resume",
+        "/api/missions",
+        "/api/recipes",
+        "/api/dlq/replay",
+        "/api/control",
+    ] {
+        let bare = request(&addr, "POST", path, &json_type, Some(b"{}")).await;
+        assert_eq!(bare.status, 401, "POST {path} with no token");
+    }
+    // The token the node wrote into its data dir (0600) opens them.
+    use std::os::unix::fs::PermissionsExt;
+    let file = node.data_dir.join("tokens/system.token");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", file.display());
+    for path in ["/api/nodes", "/api/agents", "/metrics"] {
+        let answer = support::http::get_as(&addr, &node.http_token(), path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_file_every_api_request_needs_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
+    let file = support::write_file(dir.path(), "token", &format!("{token}\n"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = support::write_file(
+        dir.path(),
+        "node.toml",
+        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
+    );
+    let config = config.display().to_string();
+    let (_node, addr) = playground(&dir.path().join("data"), &["--config", &config]).await;
+    let page = get(&addr, "/").await;
+    assert_eq!(page.status, 200, "the page's shell holds no data");
+    for path in ["/api/agents", "/metrics", "/api/live"] {
+        let bare = request(&addr, "GET", path, &[], None).await;
+        assert_eq!(bare.status, 401, "{path} with no token");
+        let wrong = [("Authorization", "Bearer 7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2f")];
+        assert_eq!(
+            request(&addr, "GET", path, &wrong, None).await.status,
+            401,
+            "{path}"
+        );
+    }
+    let bearer = format!("Bearer {token}");
+    let right = [("Authorization", bearer.as_str())];
+    let agents = request(&addr, "GET", "/api/agents", &right, None).await;
+    assert_eq!(agents.status, 200, "{}", agents.text());
+    let estop = request(
+        &addr,
+        "POST",
+        "/api/estop",
+        &[("Content-Type", "application/json")],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(estop.status, 401, "an action without the token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_readable_token_file_stops_the_node_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = support::write_file(dir.path(), "token", "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e\n");
+    let config = support::write_file(
+        dir.path(),
+        "node.toml",
+        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
+    );
+    let data = dir.path().join("data");
+    let http = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--http",
+        &http,
+    ];
+    let (status, _, err) = support::run(&args, &[]).await;
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
 }

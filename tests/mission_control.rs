@@ -1,26 +1,12 @@
 //! Mission Control over real HTTP against real `swarmd` processes: the JSON
-//! API, operator actions and their audit, bad requests, the token rule and
-//! `/metrics`.
+//! API, operator actions and their audit, bad requests and `/metrics`
+//! (its tokens: `tests/credentials.rs`).
 
 mod support;
 
 use serde_json::{Value, json};
-use support::http::{get, post_json, request};
+use support::http::{get, playground, post_json, request};
 use support::{Node, STARTUP, eventually, free_port};
-
-/// A `both` node (it plans and runs the boot agents) with Mission Control on a free port.
-async fn playground(dir: &std::path::Path, extra: &[&str]) -> (Node, String) {
-    let http = format!("127.0.0.1:{}", free_port());
-    let mut args = vec!["--http", http.as_str()];
-    args.extend_from_slice(extra);
-    let mut node = Node::start(dir, &args, &[]);
-    node.ready().await;
-    node.wait_for("Mission Control listening", STARTUP, |v| {
-        v["message"] == "Mission Control listening"
-    })
-    .await;
-    (node, http)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_shows_the_boot_agents_on_the_floor_and_a_mission_completing() {
@@ -180,125 +166,6 @@ async fn bad_requests_get_a_json_4xx_and_the_node_keeps_serving() {
     let nodes = get(&addr, "/api/nodes").await;
     assert_eq!(nodes.status, 200, "{}", nodes.text());
     assert_eq!(nodes.json()[0]["state"], "up");
-}
-
-/// Loopback is no exemption: every route but the page's shell needs a
-/// token (a local process or a web page the operator visits is not the
-/// operator), and a wrong one is as good as none.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_loopback_too_every_route_but_the_page_shell_needs_a_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let (node, addr) = playground(dir.path(), &[]).await;
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    let page = request(&addr, "GET", "/", &[], None).await;
-    assert_eq!(page.status, 200, "the page's shell holds no data");
-    let reads = [
-        "/api/nodes",
-        "/api/tree",
-        "/api/agents",
-        "/api/world",
-        "/api/missions",
-        "/api/dlq",
-        "/api/board",
-        "/api/events",
-        "/api/stats",
-        "/api/live",
-        "/metrics",
-    ];
-    let wrong = [("Authorization", "Bearer 7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2f")];
-    for path in reads {
-        let bare = request(&addr, "GET", path, &[], None).await;
-        assert_eq!(bare.status, 401, "{path} with no token: {}", bare.text());
-        assert_eq!(bare.header("WWW-Authenticate"), Some("Bearer"), "{path}");
-        let guessed = request(&addr, "GET", path, &wrong, None).await;
-        assert_eq!(guessed.status, 401, "{path} with a wrong token");
-    }
-    let json_type = [("Content-Type", "application/json")];
-    for path in [
-        "/api/estop",
-        "/api/resume",
-        "/api/missions",
-        "/api/recipes",
-        "/api/dlq/replay",
-        "/api/control",
-    ] {
-        let bare = request(&addr, "POST", path, &json_type, Some(b"{}")).await;
-        assert_eq!(bare.status, 401, "POST {path} with no token");
-    }
-    // The token the node wrote into its data dir (0600) opens them.
-    use std::os::unix::fs::PermissionsExt;
-    let file = node.data_dir.join("tokens/system.token");
-    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "{}", file.display());
-    for path in ["/api/nodes", "/api/agents", "/metrics"] {
-        let answer = support::http::get_as(&addr, &node.http_token(), path).await;
-        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_token_file_every_api_request_needs_the_token() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let token = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
-    let file = support::write_file(dir.path(), "token", &format!("{token}\n"));
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = support::write_file(
-        dir.path(),
-        "node.toml",
-        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
-    );
-    let config = config.display().to_string();
-    let (_node, addr) = playground(&dir.path().join("data"), &["--config", &config]).await;
-    let page = get(&addr, "/").await;
-    assert_eq!(page.status, 200, "the page's shell holds no data");
-    for path in ["/api/agents", "/metrics", "/api/live"] {
-        let bare = request(&addr, "GET", path, &[], None).await;
-        assert_eq!(bare.status, 401, "{path} with no token");
-        let wrong = [("Authorization", "Bearer 7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2f")];
-        assert_eq!(
-            request(&addr, "GET", path, &wrong, None).await.status,
-            401,
-            "{path}"
-        );
-    }
-    let bearer = format!("Bearer {token}");
-    let right = [("Authorization", bearer.as_str())];
-    let agents = request(&addr, "GET", "/api/agents", &right, None).await;
-    assert_eq!(agents.status, 200, "{}", agents.text());
-    let estop = request(
-        &addr,
-        "POST",
-        "/api/estop",
-        &[("Content-Type", "application/json")],
-        Some(b"{}"),
-    )
-    .await;
-    assert_eq!(estop.status, 401, "an action without the token");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_world_readable_token_file_stops_the_node_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = support::write_file(dir.path(), "token", "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e\n");
-    let config = support::write_file(
-        dir.path(),
-        "node.toml",
-        &format!("[http]\ntoken_file = {:?}\n", file.display().to_string()),
-    );
-    let data = dir.path().join("data");
-    let http = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--http",
-        &http,
-    ];
-    let (status, _, err) = support::run(&args, &[]).await;
-    assert!(!status.success(), "{err}");
-    assert!(err.contains("chmod 600"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

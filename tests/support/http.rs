@@ -202,3 +202,17 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     }
     body
 }
+
+/// A `both` node (it plans and runs the boot agents) with Mission Control on a free port.
+pub async fn playground(dir: &std::path::Path, extra: &[&str]) -> (super::Node, String) {
+    let http = format!("127.0.0.1:{}", super::free_port());
+    let mut args = vec!["--http", http.as_str()];
+    args.extend_from_slice(extra);
+    let mut node = super::Node::start(dir, &args, &[]);
+    node.ready().await;
+    node.wait_for("Mission Control listening", super::STARTUP, |v| {
+        v["message"] == "Mission Control listening"
+    })
+    .await;
+    (node, http)
+}
