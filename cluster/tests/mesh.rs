@@ -4,8 +4,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use swarmd_actors::ctx::{MeshError, PubSub};
-use swarmd_cluster::mesh::{ZenohMesh, open};
-use swarmd_config::{MeshSection, Role};
+use swarmd_cluster::mesh::{MeshPlan, ZenohMesh};
+use swarmd_config::MeshSection;
 
 fn section(listen: Vec<String>, connect: Vec<String>, capacity: usize) -> MeshSection {
     MeshSection {
@@ -15,7 +15,12 @@ fn section(listen: Vec<String>, connect: Vec<String>, capacity: usize) -> MeshSe
         insecure: false,
         subscription_capacity: capacity,
         tls: None,
+        port_offset: 1000,
     }
+}
+
+async fn open(section: &MeshSection, tenants: &[String]) -> Result<ZenohMesh, MeshError> {
+    ZenohMesh::open(&MeshPlan::from_section(section, tenants, "test-node")).await
 }
 
 fn acme() -> Vec<String> {
@@ -34,10 +39,10 @@ fn free_endpoint() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
     let endpoint = free_endpoint();
-    let a = ZenohMesh::open(&section(vec![endpoint.clone()], vec![], 64), &acme())
+    let a = open(&section(vec![endpoint.clone()], vec![], 64), &acme())
         .await
         .unwrap();
-    let b = ZenohMesh::open(&section(vec![], vec![endpoint], 64), &acme())
+    let b = open(&section(vec![], vec![endpoint], 64), &acme())
         .await
         .unwrap();
     let mut sub = a.subscribe("swarmd/acme/peers/**").await.unwrap();
@@ -83,7 +88,7 @@ async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_key_expressions_are_errors_not_panics() {
-    let mesh = ZenohMesh::open(&section(vec![], vec![], 8), &acme())
+    let mesh = open(&section(vec![], vec![], 8), &acme())
         .await
         .unwrap();
     assert!(matches!(
@@ -101,17 +106,46 @@ async fn bad_key_expressions_are_errors_not_panics() {
     );
 }
 
-#[tokio::test]
-async fn a_cloud_node_has_no_mesh() {
-    let mesh = open(
-        &section(vec![], vec![], 8),
-        Role::Cloud,
-        &["default".into()],
-    )
-    .await
-    .unwrap();
-    assert!(matches!(
-        mesh.publish("a/b", vec![]).await,
-        Err(MeshError::Disabled(_))
-    ));
+/// Waits (bounded) until `mesh` has a live link to `other`.
+async fn linked(mesh: &ZenohMesh, other: &ZenohMesh) {
+    let id = other.identity().unwrap().id;
+    for _ in 0..200 {
+        if mesh.linked().await.contains(&id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no link to {id} within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edges_joined_through_one_seed_link_directly_and_outlive_it() {
+    // On loopback zenoh's gossip offers no locators: the node's mesh linker
+    // links members by their adverts, as here.
+    let (seed_at, edge_1_at, edge_2_at) = (free_endpoint(), free_endpoint(), free_endpoint());
+    let seed = open(&section(vec![seed_at.clone()], vec![], 64), &acme())
+        .await
+        .unwrap();
+    let edge_1 = open(&section(vec![edge_1_at], vec![seed_at.clone()], 64), &acme())
+        .await
+        .unwrap();
+    let edge_2 = open(&section(vec![edge_2_at], vec![seed_at], 64), &acme())
+        .await
+        .unwrap();
+    let to_edge_2 = edge_2.identity().unwrap();
+    assert!(edge_1.link(&to_edge_2).await.unwrap(), "link to {to_edge_2:?}");
+    linked(&edge_1, &edge_2).await;
+    linked(&edge_2, &edge_1).await;
+    assert!(edge_1.link(&to_edge_2).await.unwrap(), "a second link call is a no-op");
+    seed.close().await;
+    let mut inbox = edge_2.subscribe("swarmd/acme/peer/**").await.unwrap();
+    // The subscription's declaration travels to edge-1 first: publish until one arrives.
+    for round in 0..100u8 {
+        edge_1.publish("swarmd/acme/peer/a1", vec![round]).await.unwrap();
+        if let Ok(Some(sample)) = tokio::time::timeout(Duration::from_millis(100), inbox.recv()).await {
+            assert_eq!(sample.key, "swarmd/acme/peer/a1");
+            return;
+        }
+    }
+    panic!("edge-2 heard nothing from edge-1 once the seed was gone");
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::FutureExt;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use swarmd_actors::ctx::{PubSub, Subscription};
-use swarmd_cluster::mesh::ZenohMesh;
+use swarmd_actors::ctx::MeshError;
+use swarmd_cluster::mesh::{MeshAuth, MeshPlan, ZenohMesh};
 use swarmd_config::{MeshSection, TlsSection};
 
 /// Publish rounds at most before the positive control must have arrived.
@@ -30,7 +31,24 @@ fn section(listen: Vec<String>, connect: Vec<String>, tls: Option<TlsSection>) -
         insecure: false,
         subscription_capacity: 1024,
         tls,
+        port_offset: 1000,
     }
+}
+
+async fn open(section: &MeshSection, tenants: &[String]) -> Result<ZenohMesh, MeshError> {
+    ZenohMesh::open(&MeshPlan::from_section(section, tenants, "test-node")).await
+}
+
+/// A plain mesh session on `listen`/`connect`, its links authenticated with `cookie`'s key.
+async fn with_cookie(dir: &Path, cookie: Option<&str>, listen: &[String], connect: &[String]) -> ZenohMesh {
+    let mut plan = MeshPlan::from_section(
+        &section(listen.to_vec(), connect.to_vec(), None),
+        &tenants(&["a"]),
+        "test-node",
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, dir).unwrap());
+    ZenohMesh::open(&plan).await.unwrap()
 }
 
 fn tenants(names: &[&str]) -> Vec<String> {
@@ -66,13 +84,13 @@ async fn rounds(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_carries_only_its_tenants_keys() {
     let endpoint = format!("tcp/127.0.0.1:{}", port());
-    let node_a = ZenohMesh::open(
+    let node_a = open(
         &section(vec![endpoint.clone()], vec![], None),
         &tenants(&["a"]),
     )
     .await
     .unwrap();
-    let both = ZenohMesh::open(
+    let both = open(
         &section(vec![], vec![endpoint], None),
         &tenants(&["a", "b"]),
     )
@@ -167,7 +185,7 @@ async fn without_a_certificate_a_peer_can_neither_publish_nor_read() {
     let pki = Pki::new(dir.path());
     let port = port();
     let tls_endpoint = format!("tls/127.0.0.1:{port}");
-    let node = ZenohMesh::open(
+    let node = open(
         &section(
             vec![tls_endpoint.clone()],
             vec![],
@@ -177,7 +195,7 @@ async fn without_a_certificate_a_peer_can_neither_publish_nor_read() {
     )
     .await
     .unwrap();
-    let peer = ZenohMesh::open(
+    let peer = open(
         &section(
             vec![],
             vec![tls_endpoint.clone()],
@@ -241,4 +259,36 @@ async fn without_a_certificate_a_peer_can_neither_publish_nor_read() {
     assert!(peer.publish("swarmd/a/x", vec![]).await.is_ok());
     node.close().await;
     peer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_cookies_key_a_peer_cannot_link_to_a_nodes_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = vec![format!("tcp/127.0.0.1:{}", port())];
+    let node = with_cookie(&dir.path().join("node"), Some("the-cookie"), &endpoint, &[]).await;
+    let member = with_cookie(&dir.path().join("member"), Some("the-cookie"), &[], &endpoint).await;
+    let wrong = with_cookie(&dir.path().join("wrong"), Some("another-cookie"), &[], &endpoint).await;
+    let keyless = with_cookie(&dir.path().join("keyless"), None, &[], &endpoint).await;
+    let mut marks = node.subscribe("swarmd/a/mark").await.unwrap();
+    let mut forged = node.subscribe("swarmd/a/forged").await.unwrap();
+    let publish = async |round: usize| {
+        for stranger in [&wrong, &keyless] {
+            stranger.publish("swarmd/a/forged", vec![round as u8]).await.unwrap();
+        }
+        member.publish("swarmd/a/mark", vec![round as u8]).await.unwrap();
+    };
+    let leaked = rounds(publish, &mut marks, &mut forged).await;
+    assert_eq!(leaked, 0, "a peer without the cookie's key reached the mesh");
+    let linked = node.linked().await;
+    let id = |mesh: &ZenohMesh| mesh.identity().unwrap().id;
+    assert!(linked.contains(&id(&member)), "{linked:?}");
+    assert!(!linked.contains(&id(&wrong)) && !linked.contains(&id(&keyless)), "{linked:?}");
+    let from = node.received_from();
+    assert!(
+        from.len() == 1 && from[0].0 == "test-node" && from[0].1 >= AFTER_FIRST as u64,
+        "{from:?}"
+    );
+    for mesh in [node, member, wrong, keyless] {
+        mesh.close().await;
+    }
 }

@@ -1,5 +1,6 @@
 //! The mesh's endpoints: well formed, all TLS when `[mesh.tls]` is set, and
-//! never open to the network by accident.
+//! never open to the network by accident. Left empty, they are derived from
+//! the cluster's: the mesh forms with the cluster, no settings needed.
 
 use std::net::IpAddr;
 
@@ -15,12 +16,67 @@ impl NodeConfig {
                 check_endpoint(key, endpoint, m.tls.is_some(), m.insecure)?;
             }
         }
+        if m.listen.is_empty() && self.cluster.listen.0.port() != 0 {
+            let port = u32::from(self.cluster.listen.0.port()) + u32::from(m.port_offset);
+            if port > u32::from(u16::MAX) {
+                let why = format!(
+                    "the derived mesh port {port} is past 65535: set mesh.listen, or a smaller \
+                     mesh.port_offset"
+                );
+                return Err(("mesh.port_offset", why));
+            }
+        }
         if m.multicast_scouting && m.tls.is_none() && !m.insecure {
             let why = "multicast scouting without [mesh.tls] lets anyone on the LAN join \
                        the mesh: set [mesh.tls], or mesh.insecure = true on purpose";
             return Err(("mesh.multicast_scouting", why.into()));
         }
         Ok(())
+    }
+}
+
+impl NodeConfig {
+    /// True when the mesh's endpoints come from the cluster's (neither
+    /// `mesh.listen` nor `mesh.connect` given): its links are then
+    /// authenticated with the cookie.
+    pub fn mesh_derived(&self) -> bool {
+        self.mesh.listen.is_empty() && self.mesh.connect.is_empty()
+    }
+
+    /// Where the mesh listens: `mesh.listen`, or the cluster's listen
+    /// address with its port plus `mesh.port_offset` (port 0 stays 0).
+    pub fn mesh_listen(&self) -> Vec<String> {
+        if !self.mesh.listen.is_empty() {
+            return self.mesh.listen.clone();
+        }
+        let mut at = self.cluster.listen.0;
+        if at.port() != 0 {
+            at.set_port(at.port().saturating_add(self.mesh.port_offset));
+        }
+        vec![format!("{}/{at}", self.mesh_protocol())]
+    }
+
+    /// Whom the mesh connects to: `mesh.connect`, or every seed's mesh
+    /// endpoint by the same rule (zenoh's gossip links the rest).
+    pub fn mesh_connect(&self) -> Vec<String> {
+        if !self.mesh.connect.is_empty() {
+            return self.mesh.connect.clone();
+        }
+        let protocol = self.mesh_protocol();
+        let seeds = self.cluster.seeds.iter();
+        seeds
+            .map(|seed| {
+                let port = seed.port.saturating_add(self.mesh.port_offset);
+                match seed.host.contains(':') {
+                    true => format!("{protocol}/[{}]:{port}", seed.host),
+                    false => format!("{protocol}/{}:{port}", seed.host),
+                }
+            })
+            .collect()
+    }
+
+    fn mesh_protocol(&self) -> &'static str {
+        if self.mesh.tls.is_some() { "tls" } else { "tcp" }
     }
 }
 
@@ -62,6 +118,41 @@ fn is_loopback(address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load(toml: &str) -> Result<NodeConfig, crate::ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, toml).unwrap();
+        crate::layers::load_file(&path)
+    }
+
+    fn config(toml: &str) -> NodeConfig {
+        load(toml).unwrap()
+    }
+
+    #[test]
+    fn with_no_mesh_settings_the_mesh_follows_the_cluster() {
+        let c = config(
+            "[cluster]\nlisten = \"10.0.0.2:4697\"\nseeds = [\"10.0.0.1:4697\", \"cloud:5000\"]\n",
+        );
+        assert!(c.mesh_derived());
+        assert_eq!(c.mesh_listen(), ["tcp/10.0.0.2:5697"]);
+        assert_eq!(c.mesh_connect(), ["tcp/10.0.0.1:5697", "tcp/cloud:6000"]);
+        let explicit = config(
+            "[cluster]\nseeds = [\"10.0.0.1:4697\"]\n[mesh]\nconnect = [\"tcp/127.0.0.1:7000\"]\n",
+        );
+        assert!(!explicit.mesh_derived());
+        assert_eq!(explicit.mesh_connect(), ["tcp/127.0.0.1:7000"]);
+        assert_eq!(explicit.mesh_listen(), ["tcp/127.0.0.1:5697"]);
+    }
+
+    #[test]
+    fn a_derived_port_past_65535_is_refused_with_the_way_out() {
+        let err = load("[cluster]\nlisten = \"127.0.0.1:65000\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mesh.port_offset") && err.contains("mesh.listen"), "{err}");
+    }
 
     #[test]
     fn only_loopback_may_be_plain_unless_insecure_is_set() {

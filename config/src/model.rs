@@ -193,6 +193,18 @@ pub struct MeshSection {
     /// it inject peer states and hazards; refused unless this is set.
     #[serde(default)]
     pub insecure: bool,
+    /// With `listen` empty, the mesh listens on the cluster address's port
+    /// plus this; with `connect` empty, it connects to each seed's port plus
+    /// this, and zenoh's gossip links it to every other member.
+    #[serde(default = "default_mesh_port_offset")]
+    pub port_offset: u16,
+}
+
+/// The mesh port of a node whose cluster listens on `P` is `P + 1000`.
+pub const DEFAULT_MESH_PORT_OFFSET: u16 = 1000;
+
+fn default_mesh_port_offset() -> u16 {
+    DEFAULT_MESH_PORT_OFFSET
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

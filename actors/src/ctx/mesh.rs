@@ -36,6 +36,36 @@ pub trait PubSub: Send + Sync + 'static {
     fn stats(&self) -> MeshStats {
         MeshStats::default()
     }
+
+    /// Samples received per publishing node (as the sample names it), most
+    /// first; an in-process mesh has none.
+    fn received_from(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
+    /// This session's id and the endpoints it listens on, for its advert;
+    /// none for an in-process mesh.
+    fn identity(&self) -> Option<MeshIdentity> {
+        None
+    }
+
+    /// Ids of the sessions this one has a live link to.
+    fn linked(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+
+    /// Links this session to `peer`'s; true once a link is up (it may have
+    /// been already). An in-process mesh links nothing.
+    fn link(&self, _peer: &MeshIdentity) -> BoxFuture<'_, Result<bool, MeshError>> {
+        Box::pin(async { Ok(false) })
+    }
+}
+
+/// A mesh session as others can reach it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeshIdentity {
+    pub id: String,
+    pub locators: Vec<String>,
 }
 
 /// What a mesh session has carried since it opened.

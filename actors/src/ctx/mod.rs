@@ -23,7 +23,7 @@ mod mesh;
 use std::sync::Arc;
 
 pub use dial::{Connection, Dialer, Stream};
-pub use mesh::{MeshError, MeshStats, PubSub, Sample, SampleSink, Subscription};
+pub use mesh::{MeshError, MeshIdentity, MeshStats, PubSub, Sample, SampleSink, Subscription};
 pub use swarmd_storage::ledger::{LedgerError, LedgerHandle};
 pub use swarmd_storage::{Batch, Storage, StorageError};
 pub use swarmd_supervisor::seams::{Clock, Entropy, backoff_delay};

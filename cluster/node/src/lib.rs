@@ -158,6 +158,8 @@ pub struct Seams {
     pub resources: Arc<dyn swarmd_governance::ResourceProbe>,
 }
 
+use swarmd_cluster::mesh::MeshPlan;
+
 /// A running node's handles, in the order they must be closed.
 pub struct Started {
     pub root: ractor::ActorRef<swarmd_supervisor::SupervisorMsg>,
@@ -200,7 +202,7 @@ impl Started {
             clock: Arc::new(ctx::SystemClock),
             entropy: Arc::new(entropy),
             storage: Arc::new(storage),
-            mesh: swarmd_cluster::mesh::open(&config.mesh, config.node.role, &config.node.tenants)
+            mesh: swarmd_cluster::mesh::open(&MeshPlan::for_node(config, &cookie, data_dir.path())?)
                 .await?,
             dialer: Arc::new(ctx::TcpDialer),
             resources: Arc::new(swarmd_governance::ProcResources),

@@ -1,39 +1,47 @@
 //! The production mesh: a zenoh peer session behind the `PubSub` seam,
-//! scoped to the tenants the node serves.
+//! scoped to the tenants the node serves. Every node opens one, the cloud
+//! too: it hosts no agents, but edges joined through it learn of each other
+//! from its gossip and link directly.
 
+mod plan;
 mod scope;
+mod sources;
 mod zconfig;
 
+pub use plan::{MESH_USER, MESH_USERS_FILE, MeshAuth, MeshPlan};
 pub use scope::TenantScoped;
+use sources::Sources;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use swarmd_actors::ctx::{MeshError, MeshStats, PubSub, Sample, Subscription};
-use swarmd_config::{MeshSection, Role};
+use swarmd_actors::ctx::{MeshError, MeshIdentity, MeshStats, PubSub, Sample, Subscription};
 use tracing::info;
+use std::str::FromStr;
+use zenoh::config::Locator;
+use zenoh::internal::runtime::{Runtime, RuntimeBuilder};
 use zenoh::qos::CongestionControl;
+use zenoh_protocol::core::ZenohIdProto;
 
-/// Opens the mesh for nodes that run agents; a cloud-only node gets a mesh
-/// that refuses use with a clear error.
-pub async fn open(
-    config: &MeshSection,
-    role: Role,
-    tenants: &[String],
-) -> Result<Arc<dyn PubSub>, MeshError> {
-    if !role.runs_edge() {
-        return Ok(Arc::new(DisabledMesh));
-    }
-    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(config, tenants).await?);
-    Ok(Arc::new(TenantScoped::new(mesh, tenants)))
+/// Opens a node's mesh, scoped to the tenants it serves.
+pub async fn open(plan: &MeshPlan) -> Result<Arc<dyn PubSub>, MeshError> {
+    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(plan).await?);
+    Ok(Arc::new(TenantScoped::new(mesh, &plan.tenants)))
 }
 
 pub struct ZenohMesh {
     session: zenoh::Session,
+    /// Held for what the public API lacks: linking to a member's session at
+    /// run time (zenoh's gossip does it too, but never on loopback).
+    runtime: Runtime,
     subscription_capacity: usize,
     counts: Arc<Counts>,
+    /// Carried on every sample published, so receivers count per node.
+    node: String,
+    identity: MeshIdentity,
+    sources: Arc<Sources>,
 }
 
 #[derive(Default)]
@@ -44,18 +52,41 @@ struct Counts {
 }
 
 impl ZenohMesh {
-    /// A peer session that carries only `swarmd/<tenant>/**` of `tenants`
-    /// (zenoh's access control), over mutual TLS when `[mesh.tls]` is set.
-    pub async fn open(config: &MeshSection, tenants: &[String]) -> Result<Self, MeshError> {
-        let zconfig = zconfig::zenoh_config(config, tenants)?;
-        let session = zenoh::open(zconfig)
+    /// A peer session that carries only `swarmd/<tenant>/**` of the plan's
+    /// tenants (zenoh's access control), over mutual TLS when `[mesh.tls]`
+    /// is set, cookie-authenticated when the plan says so.
+    pub async fn open(plan: &MeshPlan) -> Result<Self, MeshError> {
+        let transport = |e: zenoh::Error| MeshError::Transport(e.to_string());
+        let zconfig = zconfig::zenoh_config(plan)?;
+        // What `zenoh::open` does, keeping the runtime.
+        let mut runtime = RuntimeBuilder::new(zconfig)
+            .build()
             .await
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
-        info!(zid = %session.zid(), listen = ?config.listen, connect = ?config.connect, tls = config.tls.is_some(), "mesh session open");
+            .map_err(transport)?;
+        let session = zenoh::session::init(runtime.clone().into())
+            .await
+            .map_err(transport)?;
+        runtime.start().await.map_err(transport)?;
+        info!(
+            zid = %session.zid(),
+            listen = ?plan.listen,
+            connect = ?plan.connect,
+            tls = plan.section.tls.is_some(),
+            authenticated = plan.auth.is_some() || plan.section.tls.is_some(),
+            "mesh session open"
+        );
+        let identity = MeshIdentity {
+            id: session.zid().to_string(),
+            locators: runtime.get_locators().iter().map(|l| l.to_string()).collect(),
+        };
         Ok(Self {
             session,
-            subscription_capacity: config.subscription_capacity,
+            runtime,
+            subscription_capacity: plan.section.subscription_capacity,
             counts: Arc::default(),
+            node: plan.node.clone(),
+            identity,
+            sources: Arc::default(),
         })
     }
 }
@@ -75,6 +106,7 @@ impl PubSub for ZenohMesh {
                 zenoh::key_expr::KeyExpr::try_from(key.as_str()).map_err(|e| bad_key(&key, e))?;
             self.session
                 .put(key_expr, payload)
+                .attachment(self.node.as_bytes())
                 .congestion_control(CongestionControl::Block)
                 .await
                 .map_err(|e| MeshError::Transport(e.to_string()))?;
@@ -90,11 +122,13 @@ impl PubSub for ZenohMesh {
                 zenoh::key_expr::KeyExpr::try_from(key.as_str()).map_err(|e| bad_key(&key, e))?;
             let (sink, mut subscription) = Subscription::channel(self.subscription_capacity);
             let counts = self.counts.clone();
+            let sources = self.sources.clone();
             let subscriber = self
                 .session
                 .declare_subscriber(key_expr)
                 .callback(move |sample| {
                     counts.received.fetch_add(1, Ordering::Relaxed);
+                    sources.count(sample.attachment().map(|a| a.to_bytes()).as_deref());
                     let queued = sink.offer(Sample {
                         key: sample.key_expr().to_string(),
                         payload: sample.payload().to_bytes().into_owned(),
@@ -118,36 +152,45 @@ impl PubSub for ZenohMesh {
         }
     }
 
+    fn received_from(&self) -> Vec<(String, u64)> {
+        self.sources.snapshot()
+    }
+
+    fn identity(&self) -> Option<MeshIdentity> {
+        Some(self.identity.clone())
+    }
+
+    fn linked(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let peers = self.session.info().peers_zid().await;
+            peers.map(|zid| zid.to_string()).collect()
+        })
+    }
+
+    fn link(&self, peer: &MeshIdentity) -> BoxFuture<'_, Result<bool, MeshError>> {
+        let peer = peer.clone();
+        Box::pin(async move {
+            let zid = ZenohIdProto::from_str(&peer.id)
+                .map_err(|e| MeshError::Transport(format!("mesh id {:?}: {e}", peer.id)))?;
+            let locators: Vec<Locator> = peer
+                .locators
+                .iter()
+                .filter_map(|l| Locator::from_str(l).ok())
+                .collect();
+            Ok(self.runtime.connect_peer(&zid, &locators).await)
+        })
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Err(e) = self.session.close().await {
                 tracing::warn!(error = %e, "mesh session did not close cleanly");
             }
+            // A session made from a runtime leaves the runtime (its links
+            // and listeners) open.
+            if let Err(e) = self.runtime.close().await {
+                tracing::warn!(error = %e, "mesh runtime did not close cleanly");
+            }
         })
-    }
-}
-
-/// The mesh of a node that runs no agents.
-pub struct DisabledMesh;
-
-impl PubSub for DisabledMesh {
-    fn publish(&self, _key: &str, _payload: Vec<u8>) -> BoxFuture<'_, Result<(), MeshError>> {
-        Box::pin(async {
-            Err(MeshError::Disabled(
-                "a cloud node does not join the mesh".into(),
-            ))
-        })
-    }
-
-    fn subscribe(&self, _key_expr: &str) -> BoxFuture<'_, Result<Subscription, MeshError>> {
-        Box::pin(async {
-            Err(MeshError::Disabled(
-                "a cloud node does not join the mesh".into(),
-            ))
-        })
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
     }
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use swarmd_actors::ctx::{MeshError, MeshStats, PubSub, Subscription};
+use swarmd_actors::ctx::{MeshError, MeshIdentity, MeshStats, PubSub, Subscription};
 
 pub struct TenantScoped {
     inner: Arc<dyn PubSub>,
@@ -53,6 +53,22 @@ impl PubSub for TenantScoped {
 
     fn stats(&self) -> MeshStats {
         self.inner.stats()
+    }
+
+    fn received_from(&self) -> Vec<(String, u64)> {
+        self.inner.received_from()
+    }
+
+    fn identity(&self) -> Option<MeshIdentity> {
+        self.inner.identity()
+    }
+
+    fn linked(&self) -> BoxFuture<'_, Vec<String>> {
+        self.inner.linked()
+    }
+
+    fn link(&self, peer: &MeshIdentity) -> BoxFuture<'_, Result<bool, MeshError>> {
+        self.inner.link(peer)
     }
 }
 

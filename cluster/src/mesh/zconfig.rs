@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 use swarmd_actors::ctx::MeshError;
-use swarmd_config::MeshSection;
+
+use super::plan::{MESH_USER, MeshPlan};
 
 /// Every message kind zenoh's access control knows: all are allowed on the
 /// node's tenants' keys, none elsewhere.
@@ -21,17 +22,33 @@ const MESSAGES: [&str; 9] = [
     "liveliness_query",
 ];
 
-pub fn zenoh_config(section: &MeshSection, tenants: &[String]) -> Result<zenoh::Config, MeshError> {
+pub fn zenoh_config(plan: &MeshPlan) -> Result<zenoh::Config, MeshError> {
+    let section = &plan.section;
     let mut settings: Vec<(&str, Value)> = vec![
         ("mode", json!("peer")),
         (
             "scouting/multicast/enabled",
             json!(section.multicast_scouting),
         ),
-        ("listen/endpoints", json!(section.listen)),
-        ("connect/endpoints", json!(section.connect)),
-        ("access_control", access_control(tenants)),
+        // Gossip (zenoh's default for peers, stated here because the mesh
+        // depends on it): a peer tells its neighbours whom it is linked to,
+        // and they link directly, so edges joined through the same seed
+        // reach each other without it.
+        ("scouting/gossip/enabled", json!(true)),
+        ("listen/endpoints", json!(plan.listen)),
+        ("connect/endpoints", json!(plan.connect)),
+        ("access_control", access_control(&plan.tenants)),
     ];
+    if let Some(auth) = &plan.auth {
+        settings.extend([
+            ("transport/auth/usrpwd/user", json!(MESH_USER)),
+            ("transport/auth/usrpwd/password", json!(auth.password)),
+            (
+                "transport/auth/usrpwd/dictionary_file",
+                json!(auth.users_file.display().to_string()),
+            ),
+        ]);
+    }
     if let Some(tls) = &section.tls {
         crate::transport::refuse_exposed_key("mesh.tls.key", &tls.key)
             .map_err(|e| MeshError::Transport(e.to_string()))?;
