@@ -78,6 +78,7 @@ async fn one_cloud_and_three_edges_form_a_full_mesh() {
     for edge in &mut edges {
         edge.ready().await;
     }
+    let started = Instant::now();
     let deadline = Instant::now() + JOIN_LIMIT;
     wait_up(&mut cloud, &names, deadline).await;
     for (i, edge) in edges.iter_mut().enumerate() {
@@ -91,9 +92,49 @@ async fn one_cloud_and_three_edges_form_a_full_mesh() {
         );
         wait_up(edge, &others, deadline).await;
     }
+    // The mesh forms with the cluster, no mesh settings: every node's
+    // session links to every member's, edges to each other directly.
+    for (i, edge) in edges.iter_mut().enumerate() {
+        let others = ["cloud", "edge1", "edge2", "edge3"];
+        for member in others.iter().filter(|m| **m != names[i]) {
+            edge.wait_for(
+                &format!("mesh linked to {member}"),
+                MESH_LIMIT,
+                mesh_linked(member),
+            )
+            .await;
+        }
+    }
+    println!(
+        "all mesh links up {:?} after the last edge was ready",
+        started.elapsed()
+    );
+    let (code, out, err) =
+        support::console::console_with(&edges[0].listen, &["--json", "-c", "nodes"], &COOKIE).await;
+    assert_eq!(code, 0, "{err}");
+    let rows = support::console::json_lines(&out);
+    assert_eq!(rows.len(), 4, "{out}");
+    for row in &rows {
+        assert_eq!(row["mesh"]["connected"], true, "{row}");
+        assert!(
+            row["mesh"]["locators"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("tcp/127.0.0.1:"),
+            "{row}"
+        );
+    }
     for node in edges.iter_mut().chain([&mut cloud]) {
         stop(node).await;
     }
+}
+
+/// How long the mesh may take to link every member once all are up.
+const MESH_LIMIT: Duration = Duration::from_secs(10);
+
+fn mesh_linked(member: &str) -> impl Fn(&Value) -> bool {
+    let member = member.to_string();
+    move |v: &Value| v["message"] == "mesh linked" && v["member"] == member.as_str()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,9 +88,7 @@ async fn a_sample_published_on_one_peer_reaches_a_subscriber_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_key_expressions_are_errors_not_panics() {
-    let mesh = open(&section(vec![], vec![], 8), &acme())
-        .await
-        .unwrap();
+    let mesh = open(&section(vec![], vec![], 8), &acme()).await.unwrap();
     assert!(matches!(
         mesh.publish("a/**/", vec![]).await,
         Err(MeshError::BadKey { .. })
@@ -126,23 +124,37 @@ async fn edges_joined_through_one_seed_link_directly_and_outlive_it() {
     let seed = open(&section(vec![seed_at.clone()], vec![], 64), &acme())
         .await
         .unwrap();
-    let edge_1 = open(&section(vec![edge_1_at], vec![seed_at.clone()], 64), &acme())
-        .await
-        .unwrap();
+    let edge_1 = open(
+        &section(vec![edge_1_at], vec![seed_at.clone()], 64),
+        &acme(),
+    )
+    .await
+    .unwrap();
     let edge_2 = open(&section(vec![edge_2_at], vec![seed_at], 64), &acme())
         .await
         .unwrap();
     let to_edge_2 = edge_2.identity().unwrap();
-    assert!(edge_1.link(&to_edge_2).await.unwrap(), "link to {to_edge_2:?}");
+    assert!(
+        edge_1.link(&to_edge_2).await.unwrap(),
+        "link to {to_edge_2:?}"
+    );
     linked(&edge_1, &edge_2).await;
     linked(&edge_2, &edge_1).await;
-    assert!(edge_1.link(&to_edge_2).await.unwrap(), "a second link call is a no-op");
+    assert!(
+        edge_1.link(&to_edge_2).await.unwrap(),
+        "a second link call is a no-op"
+    );
     seed.close().await;
     let mut inbox = edge_2.subscribe("swarmd/acme/peer/**").await.unwrap();
     // The subscription's declaration travels to edge-1 first: publish until one arrives.
     for round in 0..100u8 {
-        edge_1.publish("swarmd/acme/peer/a1", vec![round]).await.unwrap();
-        if let Ok(Some(sample)) = tokio::time::timeout(Duration::from_millis(100), inbox.recv()).await {
+        edge_1
+            .publish("swarmd/acme/peer/a1", vec![round])
+            .await
+            .unwrap();
+        if let Ok(Some(sample)) =
+            tokio::time::timeout(Duration::from_millis(100), inbox.recv()).await
+        {
             assert_eq!(sample.key, "swarmd/acme/peer/a1");
             return;
         }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use swarmd_actors::ctx::{PubSub, Subscription};
 use swarmd_actors::ctx::MeshError;
+use swarmd_actors::ctx::{PubSub, Subscription};
 use swarmd_cluster::mesh::{MeshAuth, MeshPlan, ZenohMesh};
 use swarmd_config::{MeshSection, TlsSection};
 
@@ -40,7 +40,12 @@ async fn open(section: &MeshSection, tenants: &[String]) -> Result<ZenohMesh, Me
 }
 
 /// A plain mesh session on `listen`/`connect`, its links authenticated with `cookie`'s key.
-async fn with_cookie(dir: &Path, cookie: Option<&str>, listen: &[String], connect: &[String]) -> ZenohMesh {
+async fn with_cookie(
+    dir: &Path,
+    cookie: Option<&str>,
+    listen: &[String],
+    connect: &[String],
+) -> ZenohMesh {
     let mut plan = MeshPlan::from_section(
         &section(listen.to_vec(), connect.to_vec(), None),
         &tenants(&["a"]),
@@ -266,23 +271,47 @@ async fn without_the_cookies_key_a_peer_cannot_link_to_a_nodes_mesh() {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = vec![format!("tcp/127.0.0.1:{}", port())];
     let node = with_cookie(&dir.path().join("node"), Some("the-cookie"), &endpoint, &[]).await;
-    let member = with_cookie(&dir.path().join("member"), Some("the-cookie"), &[], &endpoint).await;
-    let wrong = with_cookie(&dir.path().join("wrong"), Some("another-cookie"), &[], &endpoint).await;
+    let member = with_cookie(
+        &dir.path().join("member"),
+        Some("the-cookie"),
+        &[],
+        &endpoint,
+    )
+    .await;
+    let wrong = with_cookie(
+        &dir.path().join("wrong"),
+        Some("another-cookie"),
+        &[],
+        &endpoint,
+    )
+    .await;
     let keyless = with_cookie(&dir.path().join("keyless"), None, &[], &endpoint).await;
     let mut marks = node.subscribe("swarmd/a/mark").await.unwrap();
     let mut forged = node.subscribe("swarmd/a/forged").await.unwrap();
     let publish = async |round: usize| {
         for stranger in [&wrong, &keyless] {
-            stranger.publish("swarmd/a/forged", vec![round as u8]).await.unwrap();
+            stranger
+                .publish("swarmd/a/forged", vec![round as u8])
+                .await
+                .unwrap();
         }
-        member.publish("swarmd/a/mark", vec![round as u8]).await.unwrap();
+        member
+            .publish("swarmd/a/mark", vec![round as u8])
+            .await
+            .unwrap();
     };
     let leaked = rounds(publish, &mut marks, &mut forged).await;
-    assert_eq!(leaked, 0, "a peer without the cookie's key reached the mesh");
+    assert_eq!(
+        leaked, 0,
+        "a peer without the cookie's key reached the mesh"
+    );
     let linked = node.linked().await;
     let id = |mesh: &ZenohMesh| mesh.identity().unwrap().id;
     assert!(linked.contains(&id(&member)), "{linked:?}");
-    assert!(!linked.contains(&id(&wrong)) && !linked.contains(&id(&keyless)), "{linked:?}");
+    assert!(
+        !linked.contains(&id(&wrong)) && !linked.contains(&id(&keyless)),
+        "{linked:?}"
+    );
     let from = node.received_from();
     assert!(
         from.len() == 1 && from[0].0 == "test-node" && from[0].1 >= AFTER_FIRST as u64,

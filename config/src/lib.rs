@@ -21,9 +21,9 @@ pub use bounds::BOUNDS;
 pub use error::ConfigError;
 pub use layers::{Override, OverrideValue, load, load_file};
 pub use model::{
-    AgentsSection, ClusterSection, ControlSection, HostPort, Layout, ListenAddr, LogFormat,
-    LogSection, MeshSection, MissionsSection, NodeConfig, NodeSection, Role, StorageSection,
-    TlsSection, WorldSection,
+    AgentsSection, ClusterSection, ControlSection, DEFAULT_MESH_PORT_OFFSET, HostPort, Layout,
+    ListenAddr, LogFormat, LogSection, MeshSection, MissionsSection, NodeConfig, NodeSection, Role,
+    StorageSection, TlsSection, WorldSection,
 };
 
 /// The defaults every node starts from, embedded into the binary.

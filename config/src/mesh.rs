@@ -76,7 +76,11 @@ impl NodeConfig {
     }
 
     fn mesh_protocol(&self) -> &'static str {
-        if self.mesh.tls.is_some() { "tls" } else { "tcp" }
+        if self.mesh.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        }
     }
 }
 
@@ -151,7 +155,10 @@ mod tests {
         let err = load("[cluster]\nlisten = \"127.0.0.1:65000\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("mesh.port_offset") && err.contains("mesh.listen"), "{err}");
+        assert!(
+            err.contains("mesh.port_offset") && err.contains("mesh.listen"),
+            "{err}"
+        );
     }
 
     #[test]

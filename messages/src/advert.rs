@@ -49,11 +49,24 @@ impl NodeCapacity {
     }
 }
 
+/// Locators one mesh identity lists at most.
+pub const MAX_MESH_LOCATORS: usize = 16;
+
+/// A node's mesh session as others can reach it: its zenoh id and the
+/// endpoints it listens on. Members link to it by this.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeshIdentity {
+    pub id: String,
+    pub locators: Vec<String>,
+}
+
 /// A node's profile and capacity together.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeAdvert {
     pub profile: NodeProfile,
     pub capacity: NodeCapacity,
+    /// Its mesh session, once open (none on an in-process mesh).
+    pub mesh: Option<MeshIdentity>,
 }
 
 impl NodeAdvert {
@@ -74,7 +87,27 @@ impl NodeAdvert {
                 return Some(format!("{what}: {bad:?} is not a name"));
             }
         }
-        None
+        self.mesh.as_ref().and_then(MeshIdentity::bounds_violation)
+    }
+}
+
+impl MeshIdentity {
+    fn bounds_violation(&self) -> Option<String> {
+        if self.id.is_empty()
+            || self.id.len() > 32
+            || !self.id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Some(format!("mesh id {:?} is not a zenoh id", self.id));
+        }
+        if self.locators.len() > MAX_MESH_LOCATORS {
+            return Some(format!(
+                "{} mesh locators: at most {MAX_MESH_LOCATORS}",
+                self.locators.len()
+            ));
+        }
+        let bad = |l: &String| l.len() > 2 * MAX_NAME_BYTES || l.contains(char::is_whitespace);
+        let out_of_bounds = self.locators.iter().find(|l| bad(l));
+        out_of_bounds.map(|l| format!("mesh locator {l:?} is out of bounds"))
     }
 }
 
@@ -123,6 +156,10 @@ mod tests {
                     running_agents: 4,
                     ..NodeCapacity::default()
                 },
+                mesh: Some(MeshIdentity {
+                    id: "a1b2c3d4e5f60718".into(),
+                    locators: vec!["tcp/10.0.0.2:5697".into()],
+                }),
             },
         }
     }
@@ -145,5 +182,11 @@ mod tests {
         let mut c = announcement();
         c.member.name = "../x".into();
         assert!(c.bounds_violation().is_some());
+        let mut d = announcement();
+        d.advert.mesh.as_mut().unwrap().id = "not hex".into();
+        assert!(d.bounds_violation().unwrap().contains("mesh id"));
+        let mut e = announcement();
+        e.advert.mesh.as_mut().unwrap().locators = vec!["tcp/x:1".into(); MAX_MESH_LOCATORS + 1];
+        assert!(e.bounds_violation().unwrap().contains("mesh locators"));
     }
 }

@@ -71,13 +71,24 @@ pub fn free_port() -> u16 {
     let mut given = GIVEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A node's mesh listens on its cluster port + 1000 (mesh.port_offset):
+    // that one must be free too, and never handed out itself.
+    let offset = swarmd::config::DEFAULT_MESH_PORT_OFFSET;
     for _ in 0..1000 {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        if !given.contains(&port) {
+        let Some(mesh) = port.checked_add(offset) else {
+            continue;
+        };
+        let taken = |p: u16| {
+            given
+                .iter()
+                .any(|&g| g == p || g.checked_add(offset) == Some(p))
+        };
+        if !taken(port) && !taken(mesh) && TcpListener::bind(("127.0.0.1", mesh)).is_ok() {
             given.push(port);
             return port;
         }

@@ -61,12 +61,7 @@ pub trait PubSub: Send + Sync + 'static {
     }
 }
 
-/// A mesh session as others can reach it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MeshIdentity {
-    pub id: String,
-    pub locators: Vec<String>,
-}
+pub use swarmd_messages::advert::MeshIdentity;
 
 /// What a mesh session has carried since it opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

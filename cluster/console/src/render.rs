@@ -168,8 +168,17 @@ fn board(b: &Value) -> String {
 
 fn nodes(value: &Value) -> String {
     let mut out = format!(
-        "{:<20} {:<6} {:<9} {:<22} {:>6} {:>8} {:>7} {:>5}  {}\n",
-        "NODE", "ROLE", "STATE", "ADDRESS", "AGENTS", "UPTIME", "RSS", "CPU", "CAPABILITIES"
+        "{:<20} {:<6} {:<9} {:<22} {:<8} {:>6} {:>8} {:>7} {:>5}  {}\n",
+        "NODE",
+        "ROLE",
+        "STATE",
+        "ADDRESS",
+        "MESH",
+        "AGENTS",
+        "UPTIME",
+        "RSS",
+        "CPU",
+        "CAPABILITIES"
     );
     for n in value.as_array().into_iter().flatten() {
         let uptime = n["uptime_s"]
@@ -185,13 +194,20 @@ fn nodes(value: &Value) -> String {
         let capabilities = n["capabilities"].as_array().map_or("-".into(), |c| {
             c.iter().map(s).collect::<Vec<_>>().join(",")
         });
+        let mesh = match (n["self"].as_bool(), n["mesh"]["connected"].as_bool()) {
+            (Some(true), _) => "this",
+            (_, Some(true)) => "linked",
+            (_, Some(false)) => "unlinked",
+            _ => "-",
+        };
         let _ = writeln!(
             out,
-            "{:<20} {:<6} {:<9} {:<22} {:>6} {:>8} {:>7} {:>5}  {}",
+            "{:<20} {:<6} {:<9} {:<22} {:<8} {:>6} {:>8} {:>7} {:>5}  {}",
             s(&n["name"]),
             s(&n["role"]),
             s(&n["state"]),
             s(&n["address"]),
+            mesh,
             s(&n["agents"]),
             uptime,
             rss,

@@ -119,6 +119,19 @@ async fn nodes(args: &ControlArgs) -> ControlReply {
         "uptime_s": uptime_s(args), "self": true});
     let advert = args.lan.advert.borrow().clone();
     rows.insert(0, super::lan::with_advert(me, Some(&advert)));
+    let linked = args.ctx.mesh.linked().await;
+    let own = args.ctx.mesh.identity();
+    for row in rows.iter_mut() {
+        let name = row["name"].as_str().unwrap_or_default();
+        let identity = match name == args.node {
+            true => own.as_ref(),
+            false => members
+                .iter()
+                .find(|m| m.info.name == name)
+                .and_then(|m| m.advert.as_ref()?.mesh.as_ref()),
+        };
+        row["mesh"] = json::mesh_link(identity, name == args.node, &linked);
+    }
     rows.extend(super::lan::announced(args, &members));
     Ok(Value::Array(rows))
 }
@@ -420,6 +433,7 @@ pub async fn stats(args: &ControlArgs) -> ControlReply {
             "published": mesh.published,
             "received": mesh.received,
             "dropped": mesh.dropped,
+            "received_from": args.ctx.mesh.received_from().into_iter().map(|(n, c)| (n, json!(c))).collect::<serde_json::Map<_, _>>(),
         },
         "forward": {
             "lag_ms": forward_lag_ms(args, cursor),

@@ -96,6 +96,22 @@ pub fn event(e: &Event) -> Value {
     })
 }
 
+/// A member's mesh session as `nodes` shows it: linked to this node's or not.
+pub fn mesh_link(
+    identity: Option<&swarmd_messages::advert::MeshIdentity>,
+    own: bool,
+    linked: &[String],
+) -> Value {
+    match identity {
+        None => json!({"connected": false, "locators": []}),
+        Some(m) => json!({
+            "id": m.id,
+            "locators": m.locators,
+            "connected": own || linked.contains(&m.id),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

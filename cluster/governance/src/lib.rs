@@ -283,6 +283,7 @@ impl GovernorState {
         self.args.advert.send_replace(NodeAdvert {
             profile: self.args.profile.clone(),
             capacity,
+            mesh: self.args.ctx.mesh.identity(),
         });
     }
 }

@@ -202,8 +202,12 @@ impl Started {
             clock: Arc::new(ctx::SystemClock),
             entropy: Arc::new(entropy),
             storage: Arc::new(storage),
-            mesh: swarmd_cluster::mesh::open(&MeshPlan::for_node(config, &cookie, data_dir.path())?)
-                .await?,
+            mesh: swarmd_cluster::mesh::open(&MeshPlan::for_node(
+                config,
+                &cookie,
+                data_dir.path(),
+            )?)
+            .await?,
             dialer: Arc::new(ctx::TcpDialer),
             resources: Arc::new(swarmd_governance::ProcResources),
         };

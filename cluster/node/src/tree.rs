@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use swarmd_cluster::mesh::{MeshLinkerArgs, mesh_linker_child};
 
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentStats, PeerLinks};
@@ -33,6 +34,9 @@ use swarmd_control::lan::LanArgs;
 use swarmd_control::{ControlArgs, HubStats, control_child};
 use swarmd_http as http;
 use swarmd_storage::ledger::LedgerReader;
+
+/// How often the mesh linker links members not linked yet.
+const MESH_LINK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the subtrees share: slots of actors others talk to, and channels.
 #[derive(Clone)]
@@ -202,6 +206,11 @@ pub fn root_spec(
     if let Some(discovery) = discovery {
         cluster = cluster.child(discovery_child(discovery));
     }
+    cluster = cluster.child(mesh_linker_child(MeshLinkerArgs {
+        mesh: ctx.mesh.clone(),
+        cluster: wiring.cluster.clone(),
+        interval: MESH_LINK_INTERVAL,
+    }));
     let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
         .max_children(config.agents.max_agents)
         .events(events.clone());

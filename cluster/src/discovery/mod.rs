@@ -386,7 +386,9 @@ mod tests {
 
     #[test]
     fn an_announcement_fits_a_datagram_with_lists_at_their_bounds() {
-        use swarmd_messages::advert::{MAX_ADVERT_NAMES, NodeProfile};
+        use swarmd_messages::advert::{
+            MAX_ADVERT_NAMES, MAX_MESH_LOCATORS, MeshIdentity, NodeProfile,
+        };
         use swarmd_messages::limits::{MAX_CAPABILITIES, MAX_NAME_BYTES};
         let name = "n".repeat(MAX_NAME_BYTES);
         let announcement = Announcement {
@@ -403,6 +405,13 @@ mod tests {
                     squads: vec![name.clone(); MAX_ADVERT_NAMES],
                     capabilities: vec![name.clone(); MAX_CAPABILITIES],
                 },
+                mesh: Some(MeshIdentity {
+                    id: "f".repeat(32),
+                    locators: vec![
+                        format!("tcp/{}", "l".repeat(2 * MAX_NAME_BYTES - 4));
+                        MAX_MESH_LOCATORS
+                    ],
+                }),
                 ..NodeAdvert::default()
             },
         };

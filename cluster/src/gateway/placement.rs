@@ -113,6 +113,7 @@ mod tests {
                 accepting: true,
                 ..NodeCapacity::default()
             },
+            mesh: None,
         }
     }
 

@@ -3,11 +3,13 @@
 //! too: it hosts no agents, but edges joined through it learn of each other
 //! from its gossip and link directly.
 
+mod linker;
 mod plan;
 mod scope;
 mod sources;
 mod zconfig;
 
+pub use linker::{LINK_TIMEOUT, MeshLinker, MeshLinkerArgs, mesh_linker_child};
 pub use plan::{MESH_USER, MESH_USERS_FILE, MeshAuth, MeshPlan};
 pub use scope::TenantScoped;
 use sources::Sources;
@@ -17,9 +19,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::str::FromStr;
 use swarmd_actors::ctx::{MeshError, MeshIdentity, MeshStats, PubSub, Sample, Subscription};
 use tracing::info;
-use std::str::FromStr;
 use zenoh::config::Locator;
 use zenoh::internal::runtime::{Runtime, RuntimeBuilder};
 use zenoh::qos::CongestionControl;
@@ -77,7 +79,11 @@ impl ZenohMesh {
         );
         let identity = MeshIdentity {
             id: session.zid().to_string(),
-            locators: runtime.get_locators().iter().map(|l| l.to_string()).collect(),
+            locators: runtime
+                .get_locators()
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
         };
         Ok(Self {
             session,

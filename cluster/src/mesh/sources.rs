@@ -18,7 +18,9 @@ impl Sources {
     pub fn count(&self, attachment: Option<&[u8]>) {
         let name = attachment
             .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .filter(|name| swarmd_messages::limits::is_name(name, swarmd_messages::limits::MAX_NAME_BYTES))
+            .filter(|name| {
+                swarmd_messages::limits::is_name(name, swarmd_messages::limits::MAX_NAME_BYTES)
+            })
             .unwrap_or(UNNAMED_SOURCE);
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let key = match counts.contains_key(name) || counts.len() < MAX_SOURCES {

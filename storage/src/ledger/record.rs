@@ -19,6 +19,10 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, StorageError> {
         Err(CodecError::UnsupportedVersion { got: 1, .. }) => super::legacy::decode_v1(bytes),
         Err(CodecError::UnsupportedVersion { got: 2, .. }) => super::legacy::decode_v2(bytes),
         Err(CodecError::UnsupportedVersion { got: 3, .. }) => super::legacy_v3::decode_v3(bytes),
+        // Version 5 changed adverts only (never stored): its events are version 4's.
+        Err(CodecError::UnsupportedVersion { got: 4, .. }) => {
+            swarmd_messages::decode_version::<Event>(bytes, 4).map(|envelope| envelope.payload)
+        }
         other => other.map(|envelope| envelope.payload),
     };
     decoded.map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))
@@ -171,4 +175,34 @@ pub fn u64_value(bytes: &[u8]) -> Result<u64, StorageError> {
         .try_into()
         .map_err(|_| StorageError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
     Ok(u64::from_be_bytes(array))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmd_messages::{EventId, EventKind, TraceContext};
+
+    #[test]
+    fn an_event_written_at_version_4_reads_after_the_upgrade() {
+        let event = Event {
+            id: EventId {
+                node: "edge-1".into(),
+                seq: 3,
+            },
+            tenant: "acme".into(),
+            agent: Some("a1".into()),
+            trace: TraceContext::default(),
+            time_us: 5,
+            kind: EventKind::Signal {
+                status: "ok".into(),
+                detail: "v4".into(),
+            },
+        };
+        let mut envelope = Envelope::new("acme", event.trace, &event);
+        envelope.version = 4;
+        let bytes = encode(&envelope).unwrap();
+        assert_eq!(decode_event(&bytes).unwrap(), event);
+        envelope.version = 99;
+        assert!(decode_event(&encode(&envelope).unwrap()).is_err());
+    }
 }
