@@ -198,6 +198,8 @@ async fn a_cloud_side_supervisor_respawns_remote_children_by_policy() {
             period: Duration::from_secs(60),
         },
         retry: Duration::from_millis(100),
+        grace: Duration::ZERO,
+        notes: None,
     };
     let (sup, handle) = ractor::Actor::spawn(None, RemoteSupervisor, args)
         .await

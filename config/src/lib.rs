@@ -14,6 +14,7 @@ mod layers;
 pub mod map_file;
 mod mesh;
 mod model;
+pub mod placement;
 pub mod recipe;
 pub mod telemetry;
 

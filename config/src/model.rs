@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub resources: crate::lan::ResourcesSection,
     #[serde(default)]
     pub board: crate::board::BoardSection,
+    #[serde(default)]
+    pub placement: crate::placement::PlacementSection,
 }
 
 /// The operator door (console, HTTP).

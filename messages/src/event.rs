@@ -146,6 +146,45 @@ pub enum EventKind {
         agent: Option<String>,
         decision: String,
     },
+    /// Where an agent the cloud supervises on another node runs, and every
+    /// move of it (appended last: older events still decode).
+    Placement {
+        agent: String,
+        change: PlacementChange,
+    },
+}
+
+/// One move of a cloud-supervised agent (DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlacementChange {
+    Started {
+        node: String,
+    },
+    /// It exited (`reason` from its node) and will be restarted by policy.
+    Exited {
+        node: String,
+        reason: String,
+    },
+    /// Its node went down; it waits out the grace before moving.
+    NodeDown {
+        node: String,
+    },
+    /// Started again elsewhere after its node stayed down past the grace;
+    /// its tasks were released once.
+    Moved {
+        from: String,
+        to: String,
+    },
+    /// Bound to a node that stayed down past the grace: reported lost, its
+    /// tasks released; it starts there again when the node is back.
+    Lost {
+        node: String,
+    },
+    /// Stopped by its own node, cut off from its supervisor and from a
+    /// majority of members, so that it never runs twice.
+    Fenced {
+        node: String,
+    },
 }
 
 /// What a node's resource governor did (`[resources]`).
@@ -308,10 +347,11 @@ impl EventKind {
             Self::Floor { .. } => "floor",
             Self::Governance { .. } => "governance",
             Self::PolicyDecision { .. } => "policy_decision",
+            Self::Placement { .. } => "placement",
         }
     }
 
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "decision",
         "state_change",
         "message",
@@ -326,6 +366,7 @@ impl EventKind {
         "floor",
         "governance",
         "policy_decision",
+        "placement",
     ];
 }
 

@@ -45,7 +45,7 @@ pub const COMMANDS: [(&str, &str); 22] = [
     ),
     (
         "spawn",
-        "spawn KIND JSON [--node N | --place] — start an agent here, on node N, or (--place) on the node that can host it best, e.g. spawn grid {\"id\": \"a9\", \"capabilities\": [\"carry\"]} --place",
+        "spawn KIND JSON [--node N | --place] [--supervised] — start an agent here, on node N, or (--place) on the node that can host it best; --supervised: the cloud restarts it, and moves it (or reports it lost) when its node dies, e.g. spawn grid {\"id\": \"a9\", \"capabilities\": [\"carry\"]} --place --supervised",
     ),
     ("stop", "stop AGENT — stop an agent and forget it"),
     (

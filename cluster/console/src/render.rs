@@ -229,9 +229,13 @@ fn tree(node: &Value, depth: usize, out: &mut String) {
         .as_str()
         .map(|f| format!(" last failure: {f}"))
         .unwrap_or_default();
+    let on = node["node"]
+        .as_str()
+        .map(|n| format!(" on {n}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{indent}{}{strategy} {} restarts={restarts}{failure}",
+        "{indent}{}{strategy} {}{on} restarts={restarts}{failure}",
         s(&node["id"]),
         s(&node["status"])
     );

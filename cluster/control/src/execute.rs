@@ -13,7 +13,11 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
     let tenant = request.tenant.as_str();
     match &request.command {
         Command::Nodes => nodes(args).await,
-        Command::Tree { .. } => Ok(json::tree(&args.node, &root_snapshot(args).await?)),
+        Command::Tree { .. } => {
+            let mut tree = json::tree(&args.node, &root_snapshot(args).await?);
+            super::supervised::show_remote_children(args, &mut tree).await;
+            Ok(tree)
+        }
         Command::Agents { .. } => agents(args, tenant).await,
         Command::Events(filter) => events(args, tenant, filter),
         Command::Send { path, message } => send(args, tenant, path, message).await,
@@ -46,11 +50,20 @@ pub async fn run(args: &ControlArgs, request: &ControlRequest) -> ControlReply {
         Command::Spawn {
             kind,
             spec,
+            node,
+            supervised: true,
+            ..
+        } => super::supervised::spawn(args, request, kind, spec, node.as_deref()).await,
+        Command::Spawn {
+            kind,
+            spec,
             place: true,
             ..
         } => super::lan::spawn_placed(args, request, kind, spec).await,
         Command::Spawn { kind, spec, .. } => super::fleet::spawn(args, tenant, kind, spec).await,
-        Command::Stop { agent } => super::fleet::stop(args, tenant, agent_of(args, agent)?).await,
+        Command::Stop { agent } => {
+            super::supervised::stop(args, request, agent_of(args, agent)?).await
+        }
         Command::Replay { agent, at } => super::fleet::replay_agent(args, tenant, agent, *at),
     }
 }

@@ -147,6 +147,7 @@ pub async fn spawn_placed(
                 spec: spec.clone(),
                 node: Some(node.clone()),
                 place: false,
+                supervised: false,
             },
             ..request.clone()
         };

@@ -18,6 +18,7 @@ pub mod lan;
 mod missions;
 pub mod protocol;
 mod read_audits;
+mod supervised;
 mod world;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -103,6 +104,10 @@ pub struct ControlArgs {
     pub server: ServerSlot,
     /// The mission planner, on nodes that plan.
     pub missions: ActorSlot<swarmd_actors::missions::PlannerMsg>,
+    /// The cloud's supervisor of agents on other nodes, on nodes that plan.
+    pub remote: ActorSlot<swarmd_cluster::gateway::RemoteSupervisorMsg>,
+    /// Agent kinds a supervised agent of may move to another node.
+    pub placement: swarmd_config::placement::PlacementSection,
     /// The world, on the node that hosts it.
     pub world: ActorSlot<swarmd_actors::world::WorldActorMsg>,
     /// Each tenant's peer board on this node: the stigmergic tags shown.

@@ -91,13 +91,17 @@ pub enum Command {
     /// every agent with its node, tasks and waypoints.
     World,
     /// A spec as JSON (`id` required; the rest has defaults), on `node`,
-    /// or with `place` on the member that can host it best (by adverts).
+    /// or with `place` on the member that can host it best (by adverts);
+    /// `supervised`: a child of the cloud's remote supervisor, restarted,
+    /// moved or reported lost by it (`[placement]`).
     Spawn {
         kind: String,
         spec: Value,
         node: Option<String>,
         #[serde(default)]
         place: bool,
+        #[serde(default)]
+        supervised: bool,
     },
     Stop {
         agent: String,
@@ -162,7 +166,11 @@ impl Command {
             Command::Tree { node }
             | Command::Agents { node }
             | Command::Stats { node }
-            | Command::Spawn { node, .. } => node.as_deref(),
+            | Command::Spawn {
+                node,
+                supervised: false,
+                ..
+            } => node.as_deref(),
             Command::Kill { path, .. }
             | Command::Call { path, .. }
             | Command::Send { path, .. } => path_node(path),

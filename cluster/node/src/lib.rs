@@ -8,6 +8,7 @@ mod cookie;
 mod error;
 pub mod logging;
 pub(crate) mod recorder;
+mod remote_tree;
 mod signals;
 mod storage_tree;
 pub mod swarm;

@@ -158,6 +158,8 @@ pub fn agent_kinds(
 pub struct CloudSlots {
     pub world: ActorSlot<WorldActorMsg>,
     pub missions: ActorSlot<PlannerMsg>,
+    /// The supervisor of agents this cloud keeps on other nodes.
+    pub remote: ActorSlot<swarmd_cluster::gateway::RemoteSupervisorMsg>,
 }
 
 /// The `cloud` subtree, if this node hosts the world or plans missions.
@@ -168,6 +170,7 @@ pub fn cloud_spec(
     directory: &LocalDirectory,
     events: &EventSender,
     slots: &CloudSlots,
+    cluster: &swarmd_cluster::gateway::ClusterHandle,
 ) -> Option<SupervisorSpec> {
     let (hosts_world, plans) = (config.hosts_world(), config.node.role.runs_cloud());
     if !hosts_world && !plans {
@@ -201,6 +204,13 @@ pub fn cloud_spec(
             tasks_per_agent: config.board.tasks_per_agent as usize,
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
+        spec = spec.child(super::remote_tree::remote_agents_child(
+            ctx,
+            config,
+            cluster,
+            slots.missions.clone(),
+            slots.remote.clone(),
+        ));
     }
     Some(spec)
 }

@@ -257,6 +257,7 @@ pub fn root_spec(
         &wiring.directory,
         events,
         &wiring.cloud,
+        &wiring.cluster,
     ) {
         root = root.child(cloud.into_child());
     }
@@ -298,6 +299,8 @@ fn control_args(
         reader: LedgerReader::new(ctx.storage.clone()),
         server: wiring.server.clone(),
         missions: wiring.cloud.missions.clone(),
+        remote: wiring.cloud.remote.clone(),
+        placement: config.placement.clone(),
         world: wiring.cloud.world.clone(),
         peers: wiring.peers.clone(),
         started: ctx.clock.wall_now(),

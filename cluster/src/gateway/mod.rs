@@ -44,7 +44,8 @@ pub use hub::ClusterHub;
 pub use membership::{MemberChange, MemberState};
 pub use outbox::gateway_name;
 pub use remote_supervisor::{
-    Placed, Placement, RemoteChild, RemoteSupervisor, RemoteSupervisorArgs, RemoteSupervisorMsg,
+    MAX_REMOTE_CHILDREN, Placed, Placement, PlacementNotes, RemoteChild, RemoteSupervisor,
+    RemoteSupervisorArgs, RemoteSupervisorMsg,
 };
 
 /// Membership changes buffered per subscriber; a lagging one is told how many it lost.

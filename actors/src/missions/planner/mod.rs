@@ -74,6 +74,13 @@ pub enum PlannerMsg {
         reply: RpcReplyPort<Result<u64, String>>,
     },
     Recipes(RpcReplyPort<Vec<RecipeRun>>),
+    /// `agent` moved to another node or was lost with its node: every task
+    /// it holds goes back to the board, once (its leases end here, so a
+    /// late report of the old holder is refused as stale).
+    Release {
+        agent: String,
+        reason: String,
+    },
     /// The task board: partitions, leases, breakers, dead tasks, counts.
     Board(RpcReplyPort<crate::board::BoardView>),
     /// Recipe steps whose attempts are spent.
@@ -218,6 +225,9 @@ impl Actor for MissionPlanner {
             }
             PlannerMsg::Board(reply) => {
                 let _ = reply.send(state.board.view(state.now_us()));
+            }
+            PlannerMsg::Release { agent, reason } => {
+                state.take_back_from(&agent, &reason).await;
             }
             PlannerMsg::Recipes(reply) => {
                 let _ = reply.send(state.recipes.values().cloned().collect());

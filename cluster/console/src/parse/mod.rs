@@ -213,13 +213,18 @@ fn path_and_json(rest: &str, usage: &str) -> Result<(String, Value), ParseError>
 }
 
 fn spawn(rest: &str) -> Result<Parsed, ParseError> {
-    let usage = "spawn KIND JSON [--node N | --place]";
+    let usage = "spawn KIND JSON [--node N | --place] [--supervised]";
     let (kind, json) = split_word(rest);
     if kind.is_empty() {
         return err(format!("usage: {usage}"));
     }
     let (spec, after) = json_prefix(json, usage)?;
-    let (node, place) = match words(after)?.as_slice() {
+    let mut flags = words(after)?;
+    let supervised = flags.last().is_some_and(|f| f == "--supervised");
+    if supervised {
+        flags.pop();
+    }
+    let (node, place) = match flags.as_slice() {
         [] => (None, false),
         [flag, node] if flag == "--node" => (Some(node.clone()), false),
         [flag] if flag == "--place" => (None, true),
@@ -230,6 +235,7 @@ fn spawn(rest: &str) -> Result<Parsed, ParseError> {
         spec,
         node,
         place,
+        supervised,
     }))
 }
 
@@ -415,7 +421,27 @@ mod tests {
         assert_eq!((kind.as_str(), node.as_deref()), ("grid", Some("edge-1")));
         assert_eq!(spec["params"]["start"], "2,3");
         let placed = format!("{:?}", parse(r#"spawn grid {"id": "a9"} --place"#));
-        assert!(placed.contains("node: None, place: true"), "{placed}");
+        assert!(
+            placed.contains("node: None, place: true, supervised: false"),
+            "{placed}"
+        );
+        let supervised = format!(
+            "{:?}",
+            parse(r#"spawn grid {"id": "a9"} --place --supervised"#)
+        );
+        assert!(
+            supervised.contains("place: true, supervised: true"),
+            "{supervised}"
+        );
+        let pinned = format!(
+            "{:?}",
+            parse(r#"spawn grid {"id": "a9"} --node e1 --supervised"#)
+        );
+        assert!(
+            pinned.contains("node: Some(\"e1\"), place: false, supervised: true"),
+            "{pinned}"
+        );
+        assert!(parse(r#"spawn grid {"id": "a9"} --supervised --place"#).is_err());
         let replayed = parse("replay a1 --at 5m").unwrap();
         let at = Some(ReplayAt::AgoMs(300_000));
         assert_eq!(
