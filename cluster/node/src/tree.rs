@@ -26,7 +26,8 @@ use super::storage_tree::{StorageChildren, consumes_jetstream, storage_spec};
 use super::swarm::{self, CloudSlots, ClusterRouter};
 use swarmd_adapters::telemetry;
 use swarmd_cluster::gateway::{
-    ClusterHandle, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange,
+    ClusterHandle, FenceArgs, GatewayArgs, GatewayMsg, MEMBER_CHANGES, MemberChange, RemoteOwned,
+    fence_child,
 };
 use swarmd_cluster::transport::{self, SESSION_EVENTS, ServerSlot};
 use swarmd_config::http::HttpListen;
@@ -34,6 +35,9 @@ use swarmd_control::lan::LanArgs;
 use swarmd_control::{ControlArgs, HubStats, control_child};
 use swarmd_http as http;
 use swarmd_storage::ledger::LedgerReader;
+
+/// How often the fence looks for owners out of sight.
+const FENCE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How often the mesh linker links members not linked yet.
 const MESH_LINK_INTERVAL: Duration = Duration::from_secs(1);
@@ -52,6 +56,8 @@ pub struct Wiring {
     /// How swarm actors on this node reach the world and the cloud.
     pub router: Arc<ClusterRouter>,
     pub cloud: CloudSlots,
+    /// Agents other nodes' remote supervisors spawned here.
+    pub owned: RemoteOwned,
     tls: Option<transport::Tls>,
     /// swarmd's handshake on every cluster stream, and what each proved.
     pub gate: transport::SessionGate,
@@ -120,6 +126,7 @@ impl Wiring {
             directory,
             router,
             cloud: CloudSlots::default(),
+            owned: RemoteOwned::default(),
             tls,
             root: ActorSlot::new(),
             levers: Levers {
@@ -211,6 +218,16 @@ pub fn root_spec(
         cluster: wiring.cluster.clone(),
         interval: MESH_LINK_INTERVAL,
     }));
+    if config.node.role.runs_edge() {
+        cluster = cluster.child(fence_child(FenceArgs {
+            ctx: ctx.clone(),
+            cluster: wiring.cluster.clone(),
+            factory: factory.clone(),
+            owned: wiring.owned.clone(),
+            after: config.placement.grace() / 2,
+            interval: FENCE_INTERVAL,
+        }));
+    }
     let agents = SupervisorSpec::new("agents", Strategy::OneForOne)
         .max_children(config.agents.max_agents)
         .events(events.clone());
@@ -370,6 +387,7 @@ fn gateway_args(
         peer_certs: wiring.tls.as_ref().map(|t| t.peer_certs.clone()),
         proofs: wiring.gate.proofs.clone(),
         advert: wiring.advert.subscribe(),
+        owned: wiring.owned.clone(),
     }
 }
 

@@ -129,7 +129,10 @@ impl Actor for Gateway {
                 notify,
                 accepted,
             } => state.watch(&node, &actor, notify, accepted),
-            GatewayMsg::LocalExit { name, reason } => state.local_exit(&name, &reason),
+            GatewayMsg::LocalExit { name, reason } => {
+                state.args.owned.remove(&name);
+                state.local_exit(&name, &reason)
+            }
             GatewayMsg::Spawned {
                 node,
                 id,

@@ -10,6 +10,8 @@
 mod actor;
 mod calls;
 mod discovered;
+mod fence;
+pub use fence::{Fence, FenceArgs, RemoteOwned, fence_child, majority};
 mod discovery_dials;
 pub use discovery_dials::{DISCOVERY_GIVE_UP_AFTER, MAX_DIALERS_PER_SOURCE, MAX_DISCOVERY_DIALERS};
 mod handle;
@@ -220,4 +222,6 @@ pub struct GatewayArgs {
     /// What each stream proved in swarmd's handshake; a session is accepted
     /// only if it proved the name it gives ractor_cluster.
     pub proofs: crate::transport::ProvenPeers,
+    /// Agents other nodes spawned here, by owner (the fence reads it).
+    pub owned: RemoteOwned,
 }

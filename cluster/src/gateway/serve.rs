@@ -38,6 +38,7 @@ impl GatewayState {
 
     fn spawn(&mut self, from: &str, id: u64, spec: SpawnSpec) {
         let factory = self.args.factory.clone();
+        let owned = self.args.owned.clone();
         let gateway = self.myself.clone();
         let node = from.to_string();
         info!(%node, agent = %spec.id, kind = %spec.kind, "remote spawn requested");
@@ -45,6 +46,9 @@ impl GatewayState {
             // Remote children are temporary here: the requesting node owns
             // their restart policy (and may choose another node).
             let result = factory.create(&spec, Restart::Temporary).await;
+            if result.is_ok() {
+                owned.insert(&spec.id, &node, &spec.tenant);
+            }
             let _ = gateway.cast(GatewayMsg::Spawned {
                 node,
                 id,

@@ -132,7 +132,7 @@ impl Actor for RemoteSupervisor {
                 state.exited(&myself, index, generation, cause)
             }
             RemoteSupervisorMsg::GraceOver(index, generation) => {
-                state.grace_over(&myself, index, generation)
+                state.grace_over(&myself, index, generation).await
             }
             RemoteSupervisorMsg::Which(reply) => {
                 let _ = reply.send(state.slots.iter().filter_map(Slot::placed).collect());

@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::super::placement::{Candidate, unfit};
-use super::super::{ExitCause, MemberState, SpawnError};
+use super::super::fence::majority;
+use super::super::{CallError, ExitCause, MemberState, RemoteExit, SpawnError};
 use super::{
     MAX_REMOTE_CHILDREN, Placed, Placement, RemoteChild, RemoteSupervisorMsg, RemoteSupervisorState,
 };
@@ -61,6 +62,23 @@ impl Slot {
 
 type Myself<'a> = &'a ActorRef<RemoteSupervisorMsg>;
 
+/// Tells the supervisor when the child placed at `generation` exits.
+fn watch_exit<E: std::fmt::Display + Send + 'static>(
+    myself: Myself,
+    index: usize,
+    generation: u64,
+    watch: Result<tokio::sync::oneshot::Receiver<RemoteExit>, E>,
+) {
+    let me = myself.clone();
+    tokio::spawn(async move {
+        let cause = match watch {
+            Ok(exit) => exit.await.map(|e| e.cause).unwrap_or(ExitCause::NodeDown),
+            Err(e) => ExitCause::NotRunning(e.to_string()),
+        };
+        let _ = me.cast(RemoteSupervisorMsg::Exited(index, generation, cause));
+    });
+}
+
 impl RemoteSupervisorState {
     fn note(&self, index: usize, change: PlacementChange) {
         let spec = &self.slots[index].child.spec;
@@ -108,6 +126,9 @@ impl RemoteSupervisorState {
         if self.slots[index].retired || self.slots[index].node.is_some() {
             return Ok(());
         }
+        if self.rejoined(myself, index).await {
+            return Ok(());
+        }
         let Some(node) = self.target(index).await else {
             myself.send_after(self.args.retry, move || RemoteSupervisorMsg::Place(index));
             return Ok(());
@@ -137,15 +158,7 @@ impl RemoteSupervisorState {
             _ => PlacementChange::Started { node },
         };
         self.note(index, change);
-        let watch = remote.watch().await;
-        let me = myself.clone();
-        tokio::spawn(async move {
-            let cause = match watch {
-                Ok(exit) => exit.await.map(|e| e.cause).unwrap_or(ExitCause::NodeDown),
-                Err(e) => ExitCause::NotRunning(e.to_string()),
-            };
-            let _ = me.cast(RemoteSupervisorMsg::Exited(index, generation, cause));
-        });
+        watch_exit(myself, index, generation, remote.watch().await);
         Ok(())
     }
 
@@ -231,16 +244,26 @@ impl RemoteSupervisorState {
         self.restart_later(myself, index, "exited")
     }
 
-    pub(super) fn grace_over(
+    pub(super) async fn grace_over(
         &mut self,
-        myself: Myself,
+        myself: Myself<'_>,
         index: usize,
         generation: u64,
     ) -> Result<(), ActorProcessingErr> {
-        let slot = &mut self.slots[index];
+        let slot = &self.slots[index];
         if slot.generation != generation || slot.retired || slot.node.is_some() {
             return Ok(());
         }
+        // The split-brain rule: only a side that sees a majority moves an
+        // agent; the minority's own node stops it (see `fence`).
+        let members = self.args.cluster.members().await.unwrap_or_default();
+        if !majority(&members) {
+            warn!(child = %slot.child.spec.id, "no majority in sight: not moving it yet");
+            let retry = self.args.retry;
+            myself.send_after(retry, move || RemoteSupervisorMsg::GraceOver(index, generation));
+            return Ok(());
+        }
+        let slot = &mut self.slots[index];
         slot.restarts += 1;
         if slot.child.placement == Placement::SameNode {
             slot.lost = true;
@@ -249,6 +272,27 @@ impl RemoteSupervisorState {
         }
         myself.cast(RemoteSupervisorMsg::Place(index))?;
         Ok(())
+    }
+
+    /// After a partition heals, the agent may still run where it was (its
+    /// node kept a majority): watch that one again rather than start a second.
+    async fn rejoined(&mut self, myself: Myself<'_>, index: usize) -> bool {
+        let Some(home) = self.slots[index].away_from.clone() else {
+            return false;
+        };
+        let id = self.slots[index].child.spec.id.clone();
+        let Ok(exit) = self.args.cluster.remote_ref(&home, &id).watch().await else {
+            return false;
+        };
+        let slot = &mut self.slots[index];
+        slot.node = Some(home.clone());
+        slot.away_from = None;
+        slot.lost = false;
+        slot.generation += 1;
+        let generation = slot.generation;
+        self.note(index, PlacementChange::Started { node: home });
+        watch_exit::<CallError>(myself, index, generation, Ok(exit));
+        true
     }
 
     fn restart_later(
