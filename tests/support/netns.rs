@@ -120,6 +120,24 @@ impl Lan {
     }
 }
 
+impl Lan {
+    /// Unplugs `host` from its bridge: it reaches no one, no one reaches it.
+    pub fn cut(&self, host: &Host) {
+        ip(&["-n", &self.switch, "link", "set", &port_of(host), "down"]).unwrap();
+    }
+
+    /// Plugs `host` back in.
+    pub fn heal(&self, host: &Host) {
+        ip(&["-n", &self.switch, "link", "set", &port_of(host), "up"]).unwrap();
+    }
+}
+
+/// The switch-side end of `host`'s veth (`bBhH`, from its namespace's name).
+fn port_of(host: &Host) -> String {
+    let (_, port) = host.netns.rsplit_once('-').expect("a host namespace");
+    port.to_string()
+}
+
 impl Drop for Lan {
     fn drop(&mut self) {
         for ns in self.namespaces.iter().rev() {

@@ -26,7 +26,8 @@ pub struct RemoteOwned(Arc<Mutex<BTreeMap<String, (String, String)>>>);
 
 impl RemoteOwned {
     pub fn insert(&self, agent: &str, owner: &str, tenant: &str) {
-        self.lock().insert(agent.into(), (owner.into(), tenant.into()));
+        self.lock()
+            .insert(agent.into(), (owner.into(), tenant.into()));
     }
 
     pub fn remove(&self, agent: &str) {
@@ -36,7 +37,10 @@ impl RemoteOwned {
     /// `(agent, owner, tenant)` of every agent owned elsewhere.
     pub fn all(&self) -> Vec<(String, String, String)> {
         let owned = self.lock();
-        owned.iter().map(|(a, (o, t))| (a.clone(), o.clone(), t.clone())).collect()
+        owned
+            .iter()
+            .map(|(a, (o, t))| (a.clone(), o.clone(), t.clone()))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (String, String)>> {
@@ -162,7 +166,9 @@ impl FenceState {
             trace: TraceContext::default(),
             kind: EventKind::Placement {
                 agent: agent.to_string(),
-                change: PlacementChange::Fenced { node: node.to_string() },
+                change: PlacementChange::Fenced {
+                    node: node.to_string(),
+                },
             },
         };
         if let Err(e) = self.args.ctx.ledger.append(draft).await {
@@ -197,7 +203,11 @@ mod tests {
         assert!(majority(&[member("b", up), member("c", down)]));
         assert!(!majority(&[member("b", down), member("c", down)]));
         // Two of four is no majority: both halves of an even split stop.
-        assert!(!majority(&[member("b", up), member("c", down), member("d", down)]));
+        assert!(!majority(&[
+            member("b", up),
+            member("c", down),
+            member("d", down)
+        ]));
         // Alone, with no member known, a node is its own majority.
         assert!(majority(&[]));
         // One of two is not: with the cloud gone, a lone edge stops them.

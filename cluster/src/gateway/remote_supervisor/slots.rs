@@ -8,8 +8,8 @@ use swarmd_supervisor::Restart;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::super::placement::{Candidate, unfit};
 use super::super::fence::majority;
+use super::super::placement::{Candidate, unfit};
 use super::super::{CallError, ExitCause, MemberState, RemoteExit, SpawnError};
 use super::{
     MAX_REMOTE_CHILDREN, Placed, Placement, RemoteChild, RemoteSupervisorMsg, RemoteSupervisorState,
@@ -260,7 +260,9 @@ impl RemoteSupervisorState {
         if !majority(&members) {
             warn!(child = %slot.child.spec.id, "no majority in sight: not moving it yet");
             let retry = self.args.retry;
-            myself.send_after(retry, move || RemoteSupervisorMsg::GraceOver(index, generation));
+            myself.send_after(retry, move || {
+                RemoteSupervisorMsg::GraceOver(index, generation)
+            });
             return Ok(());
         }
         let slot = &mut self.slots[index];
