@@ -4,6 +4,8 @@
 //! appended (nothing starts; an unknown flag fails), and a node's command
 //! line with `config show` appended (a bad value fails).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -162,5 +164,68 @@ fn every_command_of_the_tour_parses() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+}
+
+/// The tour's node commands, as a test can run them side by side with
+/// others: its own listen addresses and data dirs instead of the fixed ones.
+fn without_addresses(args: &[String], seed: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--listen" | "--data-dir" => {
+                it.next();
+            }
+            "--join" => {
+                it.next();
+                out.extend(["--join".to_string(), seed.to_string()]);
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tours_second_node_joins_and_the_mesh_forms_with_no_mesh_flags() {
+    let commands = tour_commands();
+    let joining = commands
+        .iter()
+        .find(|c| c.contains("--join"))
+        .expect("a joining node");
+    let (_, edge_args) = program_and_args(&words(joining));
+    let dir = tempfile::tempdir().unwrap();
+    let cookie = [("SWARMD_COOKIE", "READMETOURCOOKIEXQZJVKWPMBRTYHGFD")];
+    let mut first = support::Node::start(&dir.path().join("swarmd-data"), &[], &cookie);
+    first.ready().await;
+    let edge_args = without_addresses(&edge_args, &first.listen);
+    assert!(
+        !edge_args.iter().any(|a| a.starts_with("--mesh")),
+        "{edge_args:?}"
+    );
+    let args: Vec<&str> = edge_args.iter().map(String::as_str).collect();
+    let mut edge = support::Node::start(&dir.path().join("edge-1-data"), &args, &cookie);
+    edge.ready().await;
+    let linked = |member: &'static str| {
+        move |v: &serde_json::Value| v["message"] == "mesh linked" && v["member"] == member
+    };
+    let limit = std::time::Duration::from_secs(20);
+    edge.wait_for(
+        "edge-1's mesh linked to the first node",
+        limit,
+        linked("swarmd"),
+    )
+    .await;
+    first
+        .wait_for(
+            "the first node's mesh linked to edge-1",
+            limit,
+            linked("edge-1"),
+        )
+        .await;
+    for node in [&mut edge, &mut first] {
+        node.signal(libc::SIGTERM);
+        assert_eq!(node.exit().await.code(), Some(0), "{}", node.log.join("\n"));
     }
 }

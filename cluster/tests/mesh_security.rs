@@ -46,10 +46,12 @@ async fn with_cookie(
     listen: &[String],
     connect: &[String],
 ) -> ZenohMesh {
+    // Named after its directory: samples name their publisher.
+    let name = dir.file_name().unwrap().to_str().unwrap();
     let mut plan = MeshPlan::from_section(
         &section(listen.to_vec(), connect.to_vec(), None),
         &tenants(&["a"]),
-        "test-node",
+        name,
     );
     std::fs::create_dir_all(dir).unwrap();
     plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, dir).unwrap());
@@ -314,7 +316,7 @@ async fn without_the_cookies_key_a_peer_cannot_link_to_a_nodes_mesh() {
     );
     let from = node.received_from();
     assert!(
-        from.len() == 1 && from[0].0 == "test-node" && from[0].1 >= AFTER_FIRST as u64,
+        from.len() == 1 && from[0].0 == "member" && from[0].1 >= AFTER_FIRST as u64,
         "{from:?}"
     );
     for mesh in [node, member, wrong, keyless] {

@@ -5,14 +5,17 @@
 //!
 //! Each tick it tries the members that are up, advertise a session and are
 //! not linked yet, one at a time (a member count is bounded), each try
-//! bounded by `LINK_TIMEOUT`. A link that drops is tried again next tick.
+//! bounded by `LINK_TIMEOUT`. Of a pair, the side with the smaller mesh id
+//! dials (two dials at once make zenoh refuse one, loudly); the other side
+//! dials too once a member stays unlinked for `FALLBACK_TICKS` (the smaller
+//! side may not reach it). A link that drops is tried again next tick.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_actors::ctx::PubSub;
+use swarmd_actors::ctx::{MeshIdentity, PubSub};
 use swarmd_supervisor::ChildSpec;
 use tracing::{debug, info};
 
@@ -20,6 +23,8 @@ use crate::gateway::{ClusterHandle, MemberState};
 
 /// How long one try to link a member may take.
 pub const LINK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Ticks a member may stay unlinked before the larger id dials as well.
+pub const FALLBACK_TICKS: u32 = 3;
 
 #[derive(Clone)]
 pub struct MeshLinkerArgs {
@@ -38,6 +43,8 @@ pub struct LinkerState {
     args: MeshLinkerArgs,
     /// Members linked at the last tick, to log changes once.
     linked: BTreeSet<String>,
+    /// Ticks each member has stayed unlinked in a row.
+    unlinked: BTreeMap<String, u32>,
 }
 
 pub fn mesh_linker_child(args: MeshLinkerArgs) -> ChildSpec {
@@ -64,6 +71,7 @@ impl Actor for MeshLinker {
         Ok(LinkerState {
             args,
             linked: BTreeSet::new(),
+            unlinked: BTreeMap::new(),
         })
     }
 
@@ -96,18 +104,18 @@ impl LinkerState {
                 continue;
             }
             let name = &member.info.name;
-            let up = linked_ids.contains(&peer.id)
-                || match tokio::time::timeout(LINK_TIMEOUT, self.args.mesh.link(peer)).await {
-                    Ok(Ok(up)) => up,
-                    Ok(Err(e)) => {
-                        debug!(member = %name, error = %e, "cannot link the mesh");
-                        false
-                    }
-                    Err(_) => false,
-                };
+            let waited = self.unlinked.get(name).copied().unwrap_or(0);
+            let dials = own.id < peer.id || waited >= FALLBACK_TICKS;
+            let up = linked_ids.contains(&peer.id) || (dials && self.link(name, peer).await);
             if up {
                 linked.insert(name.clone());
             }
+        }
+        let members: BTreeSet<&String> = members.iter().map(|m| &m.info.name).collect();
+        self.unlinked
+            .retain(|name, _| members.contains(name) && !linked.contains(name));
+        for name in members.into_iter().filter(|n| !linked.contains(*n)) {
+            *self.unlinked.entry(name.clone()).or_default() += 1;
         }
         for name in linked.difference(&self.linked) {
             info!(member = %name, "mesh linked");
@@ -116,5 +124,16 @@ impl LinkerState {
             info!(member = %name, "mesh link lost");
         }
         self.linked = linked;
+    }
+
+    async fn link(&self, name: &str, peer: &MeshIdentity) -> bool {
+        match tokio::time::timeout(LINK_TIMEOUT, self.args.mesh.link(peer)).await {
+            Ok(Ok(up)) => up,
+            Ok(Err(e)) => {
+                debug!(member = %name, error = %e, "cannot link the mesh");
+                false
+            }
+            Err(_) => false,
+        }
     }
 }

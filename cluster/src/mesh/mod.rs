@@ -92,7 +92,7 @@ impl ZenohMesh {
             counts: Arc::default(),
             node: plan.node.clone(),
             identity,
-            sources: Arc::default(),
+            sources: Arc::new(Sources::new(&plan.node)),
         })
     }
 }

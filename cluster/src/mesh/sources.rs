@@ -11,10 +11,21 @@ pub const OTHER_SOURCES: &str = "(others)";
 /// Where samples that name no node (or not a name) are counted.
 pub const UNNAMED_SOURCE: &str = "(unnamed)";
 
-#[derive(Default)]
-pub struct Sources(Mutex<BTreeMap<String, u64>>);
+/// Counts of the samples other nodes published (this node's own, which its
+/// subscriptions hear too, are not counted).
+pub struct Sources {
+    own: String,
+    counts: Mutex<BTreeMap<String, u64>>,
+}
 
 impl Sources {
+    pub fn new(own: &str) -> Self {
+        Self {
+            own: own.to_string(),
+            counts: Mutex::default(),
+        }
+    }
+
     pub fn count(&self, attachment: Option<&[u8]>) {
         let name = attachment
             .and_then(|bytes| std::str::from_utf8(bytes).ok())
@@ -22,7 +33,10 @@ impl Sources {
                 swarmd_messages::limits::is_name(name, swarmd_messages::limits::MAX_NAME_BYTES)
             })
             .unwrap_or(UNNAMED_SOURCE);
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if name == self.own {
+            return;
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let key = match counts.contains_key(name) || counts.len() < MAX_SOURCES {
             true => name,
             false => OTHER_SOURCES,
@@ -32,7 +46,7 @@ impl Sources {
 
     /// Most samples first.
     pub fn snapshot(&self) -> Vec<(String, u64)> {
-        let counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut all: Vec<(String, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all
@@ -45,7 +59,8 @@ mod tests {
 
     #[test]
     fn counts_per_named_node_and_caps_invented_names() {
-        let sources = Sources::default();
+        let sources = Sources::new("me");
+        sources.count(Some(b"me"));
         sources.count(Some(b"edge-1"));
         sources.count(Some(b"edge-1"));
         sources.count(Some(b"edge-2"));
