@@ -8,7 +8,9 @@
 //! - `bug-trust-failed-flush`: storage trusts a flush that follows a failed one;
 //! - `bug-collisions`: neither reflex nor world keeps agents apart;
 //! - `bug-forwarder-stalls`: the forwarder stops at its first failure;
-//! - `bug-recipe-ignores-needs`: a recipe step starts before its needs end.
+//! - `bug-recipe-ignores-needs`: a recipe step starts before its needs end;
+//! - `bug-no-fence`: a partitioned edge keeps running a supervised agent the
+//!   cloud has moved elsewhere.
 //!
 //! ```text
 //! cargo test -p swarmd-sim --features bugs --test broken_build
@@ -22,7 +24,8 @@
     feature = "bug-trust-failed-flush",
     feature = "bug-collisions",
     feature = "bug-forwarder-stalls",
-    feature = "bug-recipe-ignores-needs"
+    feature = "bug-recipe-ignores-needs",
+    feature = "bug-no-fence"
 ))]
 
 use std::process::Command;
@@ -116,4 +119,14 @@ fn the_recipe_checker_catches_steps_that_start_before_their_needs() {
     let out = failing_run("recipe");
     assert!(out.contains("step west started"), "{out}");
     assert!(out.contains("before survey ended"), "{out}");
+}
+
+#[cfg(feature = "bug-no-fence")]
+#[test]
+fn the_placement_checker_catches_an_agent_running_on_two_nodes() {
+    let out = failing_run("relocate");
+    assert!(
+        out.contains("agent roam-1 ran on edge-1 and edge-2 at once"),
+        "{out}"
+    );
 }

@@ -125,6 +125,10 @@ impl Actor for Fence {
 
 impl FenceState {
     async fn check(&mut self) {
+        // A deliberately broken build, to show the simulator's checker catch it.
+        if cfg!(feature = "bug-no-fence") {
+            return;
+        }
         let owned = self.args.owned.all();
         if owned.is_empty() {
             self.unseen.clear();

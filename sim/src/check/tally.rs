@@ -52,6 +52,11 @@ pub struct Tally {
     pub tasks_done: u64,
     pub yields: u64,
     pub deadlocks: u64,
+    /// Stretches of agents running on a node compared for overlaps, moves
+    /// of supervised agents, and agents their own node fenced.
+    pub placements: u64,
+    pub moves: u64,
+    pub fenced: u64,
 }
 
 impl Tally {
@@ -62,7 +67,7 @@ impl Tally {
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
              missions_planned={} missions_ended={} recipe_steps={} tasks_completed={} restarts={} kills={} kills_missed={} \
              rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
-             yields={} deadlocks={}",
+             yields={} deadlocks={} placements={} moves={} fenced={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
@@ -89,7 +94,10 @@ impl Tally {
             self.hub_events,
             self.tasks_done,
             self.yields,
-            self.deadlocks
+            self.deadlocks,
+            self.placements,
+            self.moves,
+            self.fenced
         )
     }
 }

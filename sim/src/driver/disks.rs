@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use swarmd_actors::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
-use swarmd_messages::{Event, EventKind, stable_hash};
+use swarmd_messages::{Event, EventKind, PlacementChange, stable_hash};
 use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_first_seq};
 use swarmd_storage::{Storage, StorageError};
 use swarmd_supervisor::Intensity;
@@ -65,6 +65,30 @@ impl OnDisks<'_> {
         self.backlog(&forwarded, found);
         floor(&logs, &retired, found);
         self.missions(&logs, mission_deadline, found);
+        self.placements(&logs, found);
+    }
+
+    /// No agent on two nodes at once beyond the grace; moves and fences counted.
+    fn placements(&self, logs: &BTreeMap<String, Vec<Event>>, found: &mut Findings<'_>) {
+        let hub = self
+            .cluster
+            .member(self.hub)
+            .map(|m| m.config.placement.grace_ms);
+        let grace_us = hub.unwrap_or(0).saturating_mul(1000);
+        let (wrong, compared) = check::one_node_at_a_time(logs, grace_us);
+        found.violations.extend(wrong);
+        found.tally.placements = compared;
+        let placements = logs.values().flatten().filter_map(|e| match &e.kind {
+            EventKind::Placement { change, .. } => Some(change),
+            _ => None,
+        });
+        for change in placements {
+            match change {
+                PlacementChange::Moved { .. } => found.tally.moves += 1,
+                PlacementChange::Fenced { .. } => found.tally.fenced += 1,
+                _ => {}
+            }
+        }
     }
 
     fn reader(&self, node: &str) -> LedgerReader {

@@ -15,10 +15,13 @@ pub mod rogue;
 use std::time::Duration;
 
 use swarmd_actors::missions::PlannerMsg;
+use swarmd_cluster::gateway::{Placement, RemoteChild, RemoteSupervisorMsg};
 use swarmd_config::{NodeConfig, Role};
+use swarmd_messages::SpawnSpec;
 use swarmd_messages::stable_hash;
 use swarmd_messages::swarm::Goal;
 use swarmd_storage::ledger::LedgerReader;
+use swarmd_supervisor::Restart;
 
 use crate::SeededEntropy;
 use crate::check::Tally;
@@ -210,6 +213,32 @@ impl Sim {
         self.trace
             .line(format!("{}ms mission {id}", self.elapsed().as_millis()));
         Ok(id)
+    }
+
+    /// Hands the cloud's remote supervisor an agent of `kind` to keep on any
+    /// edge that can host it (`spawn … --place --supervised`).
+    pub async fn supervise(&mut self, id: &str, kind: &str) -> Result<(), SimError> {
+        let hub = self.hub.as_ref().and_then(|hub| self.cluster.member(hub));
+        let remote = hub
+            .and_then(|m| m.node.as_ref()?.cloud.remote.get())
+            .ok_or(SimError::NoCloud)?;
+        let tenant = hub.map_or("default".into(), |m| {
+            swarmd_node::swarm::swarm_tenant(&m.config)
+        });
+        let child = RemoteChild {
+            spec: SpawnSpec::new(id, kind, tenant),
+            node: String::new(),
+            restart: Restart::Permanent,
+            placement: Placement::AnyEdge,
+        };
+        let adopt = |reply| RemoteSupervisorMsg::Adopt(child, reply);
+        match remote.call(adopt, Some(Duration::from_secs(5))).await {
+            Ok(ractor::rpc::CallResult::Success(Ok(()))) => {}
+            _ => return Err(SimError::Refused(format!("the cloud did not adopt {id}"))),
+        }
+        self.trace
+            .line(format!("{}ms supervise {id}", self.elapsed().as_millis()));
+        Ok(())
     }
 
     /// Runs for `duration` of virtual time: faults as scheduled, a look at

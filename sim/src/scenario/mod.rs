@@ -20,6 +20,9 @@ use swarmd_messages::{EventKind, MemberState, stable_hash};
 
 /// After the faults: everything healed and restarted, backlogs drain.
 const DRAIN: Duration = Duration::from_secs(60);
+/// Agents the cloud supervises in the relocate scenario: the least-loaded
+/// placement puts one on each edge.
+const SUPERVISED: [&str; 2] = ["roam-1", "roam-2"];
 /// Agents each edge starts.
 const AGENTS_PER_EDGE: usize = 3;
 
@@ -38,13 +41,16 @@ pub enum Scenario {
     /// The cloud runs the bundled diamond recipe over and over while an
     /// edge and the cloud crash and restart.
     Recipe,
+    /// The cloud supervises two agents on the edges; edge-1 is cut off from
+    /// every node for 20 s: its agent moves, and edge-1 stops its own copy.
+    Relocate,
     /// The coordination benchmark's floor (not in the sweep): a MovingAI map
     /// of a warehouse, a continuous fetch workload, no faults.
     Warehouse,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
@@ -56,6 +62,7 @@ impl Scenario {
         Scenario::SlowDisk,
         Scenario::Rogue,
         Scenario::Recipe,
+        Scenario::Relocate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +78,7 @@ impl Scenario {
             Scenario::SlowDisk => "slowdisk",
             Scenario::Rogue => "rogue",
             Scenario::Recipe => "recipe",
+            Scenario::Relocate => "relocate",
             Scenario::Warehouse => "warehouse",
         }
     }
@@ -146,6 +154,12 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
         sim.add(node, offset_us, drift_ppm).await?;
     }
     let edges: Vec<String> = (1..config.nodes).map(|i| format!("edge-{i}")).collect();
+    if config.scenario == Scenario::Relocate {
+        for id in SUPERVISED {
+            sim.supervise(id, swarmd_actors::agent::GRID_AGENT_KIND)
+                .await?;
+        }
+    }
     for (at, fault) in schedule::schedule(config.scenario, &sim.entropy, &edges, config.sim_secs) {
         sim.at(at, fault);
     }
@@ -190,6 +204,11 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
     }
     if scenario == Scenario::Recipe {
         minimums.push(("recipe steps started", tally.recipe_steps));
+    }
+    if scenario == Scenario::Relocate {
+        minimums.push(("agents' stretches on a node compared", tally.placements));
+        minimums.push(("supervised agents moved", tally.moves));
+        minimums.push(("agents fenced by their own node", tally.fenced));
     }
     if scenario == Scenario::Panic {
         minimums.push((

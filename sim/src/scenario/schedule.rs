@@ -12,6 +12,11 @@ use crate::driver::Fault;
 const BURST_KILLS: u64 = 7;
 const BURST_GAP_MS: u64 = 500;
 
+/// How long the relocate scenario cuts edge-1 off: past the placement
+/// grace, so the cloud moves its agent while edge-1 still runs it unless
+/// edge-1 fences it.
+const RELOCATE_CUT: Duration = Duration::from_secs(20);
+
 fn between(rng: &dyn Entropy, from_ms: u64, to_ms: u64) -> Duration {
     Duration::from_millis(from_ms + rng.next_u64() % (to_ms - from_ms).max(1))
 }
@@ -32,6 +37,15 @@ pub fn schedule(
     match scenario {
         // The corridor is the fault: agents of both edges cross it.
         Scenario::Hallway | Scenario::Warehouse => {}
+        Scenario::Relocate => {
+            let cut = between(rng, end / 6, end / 3);
+            let heal = cut + RELOCATE_CUT;
+            let others = std::iter::once("cloud".to_string()).chain(edges.iter().skip(1).cloned());
+            for other in others {
+                out.push((cut, Fault::Partition(edges[0].clone(), other.clone())));
+                out.push((heal, Fault::Heal(edges[0].clone(), other)));
+            }
+        }
         Scenario::Partition => {
             let cut = between(rng, end / 6, end / 3);
             let heal = cut + between(rng, end / 6, end / 3);
