@@ -24,7 +24,8 @@ fn config(dir: &Path) -> String {
     let text = format!(
         "[cluster]\nheartbeat_interval_ms = 100\nsuspect_after_ms = 400\ndown_after_ms = 1200\n\
          dial_backoff_max_ms = 500\n[agents]\nboot = 0\n\
-         [placement]\ngrace_ms = {GRACE_MS}\nrelocatable = [\"grid\"]\n"
+         [placement]\ngrace_ms = {GRACE_MS}\nrelocatable = [\"grid\"]\n\
+         [[placement.agents]]\nid = \"scout\"\nkind = \"grid\"\n"
     );
     support::write_file(dir, "fast.toml", &text)
         .display()
@@ -124,9 +125,11 @@ async fn a_killed_edges_relocatable_agent_moves_and_its_node_bound_one_is_report
         "{robot}"
     );
     let survivor = if home == "edge1" { "edge2" } else { "edge1" };
-    let both = wait_children(&cloud, "both running", support::STARTUP, |c| {
-        c.get("roamer").is_some_and(|(s, _)| s == "running")
-            && c.get("robot").is_some_and(|(s, _)| s == "running")
+    // `scout` is supervised from the cloud's config ([[placement.agents]]).
+    let both = wait_children(&cloud, "all three running", support::STARTUP, |c| {
+        ["roamer", "robot", "scout"]
+            .iter()
+            .all(|id| c.get(*id).is_some_and(|(s, _)| s == "running"))
     })
     .await;
     assert_eq!(both["roamer"].1, home);

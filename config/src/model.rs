@@ -400,6 +400,7 @@ impl NodeConfig {
         self.hub.validate()?;
         self.cluster.discovery.validate()?;
         self.board.validate()?;
+        self.placement.validate()?;
         self.validate_mesh()
     }
 }

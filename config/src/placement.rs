@@ -23,6 +23,29 @@ pub struct PlacementSection {
     /// cloud's remote supervisor gives up (and escalates).
     pub max_restarts: u64,
     pub restart_period_ms: u64,
+    /// Agents a cloud keeps on other nodes from its start, as
+    /// `spawn KIND SPEC --supervised` would (`[[placement.agents]]`).
+    pub agents: Vec<SupervisedAgent>,
+}
+
+/// One agent a cloud supervises on another node from its config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisedAgent {
+    pub id: String,
+    pub kind: String,
+    /// Where it starts (and, for a kind that is not relocatable, stays);
+    /// unset: the node that can host it best.
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default = "default_squad")]
+    pub squad: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+fn default_squad() -> String {
+    "default".into()
 }
 
 impl Default for PlacementSection {
@@ -32,6 +55,7 @@ impl Default for PlacementSection {
             relocatable: vec!["grid".into(), "probe".into()],
             max_restarts: 5,
             restart_period_ms: 30_000,
+            agents: Vec::new(),
         }
     }
 }
@@ -47,5 +71,50 @@ impl PlacementSection {
 
     pub fn relocatable(&self, kind: &str) -> bool {
         self.relocatable.iter().any(|k| k == kind)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let mut seen = std::collections::BTreeSet::new();
+        for agent in &self.agents {
+            if agent.id.is_empty() || !seen.insert(agent.id.as_str()) {
+                return Err((
+                    "placement.agents",
+                    format!("{:?}: ids must be unique and not empty", agent.id),
+                ));
+            }
+            if agent.node.is_none() && !self.relocatable(&agent.kind) {
+                let why = format!(
+                    "{}: a kind that is not relocatable needs its node",
+                    agent.id
+                );
+                return Err(("placement.agents", why));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn load(toml: &str) -> Result<crate::NodeConfig, crate::ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, toml).unwrap();
+        crate::load_file(&path)
+    }
+
+    #[test]
+    fn supervised_agents_from_config_are_checked() {
+        let ok = load("[[placement.agents]]\nid = \"s1\"\nkind = \"grid\"\n").unwrap();
+        assert_eq!(ok.placement.agents[0].squad, "default");
+        assert_eq!(ok.placement.agents[0].node, None);
+        let bound = "[placement]\nrelocatable = [\"grid\"]\n[[placement.agents]]\nid = \"r1\"\nkind = \"probe\"\n";
+        let err = load(bound).unwrap_err().to_string();
+        assert!(
+            err.contains("placement.agents") && err.contains("needs its node"),
+            "{err}"
+        );
+        let twice = "[[placement.agents]]\nid = \"s1\"\nkind = \"grid\"\n[[placement.agents]]\nid = \"s1\"\nkind = \"grid\"\n";
+        assert!(load(twice).unwrap_err().to_string().contains("unique"));
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::missions::PlannerMsg;
 use swarmd_cluster::gateway::{
-    ClusterHandle, PlacementNotes, RemoteSupervisor, RemoteSupervisorArgs, RemoteSupervisorMsg,
+    ClusterHandle, Placement, PlacementNotes, RemoteChild, RemoteSupervisor, RemoteSupervisorArgs,
+    RemoteSupervisorMsg,
 };
 use swarmd_config::NodeConfig;
-use swarmd_messages::{EventDraft, EventKind, PlacementChange, TraceContext};
-use swarmd_supervisor::{ActorSlot, ChildSpec, Intensity};
+use swarmd_messages::{EventDraft, EventKind, PlacementChange, SpawnSpec, TraceContext};
+use swarmd_supervisor::{ActorSlot, ChildSpec, Intensity, Restart};
 use tracing::warn;
 
 /// Wait before trying again to place an agent with nowhere to run.
@@ -27,7 +28,7 @@ pub fn remote_agents_child(
     let p = &config.placement;
     let args = RemoteSupervisorArgs {
         cluster: cluster.clone(),
-        children: Vec::new(),
+        children: configured(config),
         intensity: Intensity {
             max_restarts: u32::try_from(p.max_restarts).unwrap_or(u32::MAX),
             period: p.restart_period(),
@@ -45,6 +46,30 @@ pub fn remote_agents_child(
             Ok(remote.get_cell())
         }
     })
+}
+
+/// `[[placement.agents]]`: supervised from the cloud's start.
+fn configured(config: &NodeConfig) -> Vec<RemoteChild> {
+    let tenant = super::swarm::swarm_tenant(config);
+    let p = &config.placement;
+    p.agents
+        .iter()
+        .map(|a| {
+            let mut spec = SpawnSpec::new(&a.id, &a.kind, &tenant);
+            spec.squad = a.squad.clone();
+            spec.capabilities = a.capabilities.clone();
+            let placement = match p.relocatable(&a.kind) {
+                true => Placement::AnyEdge,
+                false => Placement::SameNode,
+            };
+            RemoteChild {
+                spec,
+                node: a.node.clone().unwrap_or_default(),
+                restart: Restart::Permanent,
+                placement,
+            }
+        })
+        .collect()
 }
 
 /// Records every move; on a move or a loss, releases the agent's tasks.
