@@ -18,9 +18,11 @@ use tracing::warn;
 /// Wait before trying again to place an agent with nowhere to run.
 const PLACE_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// `tenant`: the swarm's, for agents `[[placement.agents]]` names.
 pub fn remote_agents_child(
     ctx: &NodeCtx,
     config: &NodeConfig,
+    tenant: &str,
     cluster: &ClusterHandle,
     planner: ActorSlot<PlannerMsg>,
     slot: ActorSlot<RemoteSupervisorMsg>,
@@ -28,7 +30,7 @@ pub fn remote_agents_child(
     let p = &config.placement;
     let args = RemoteSupervisorArgs {
         cluster: cluster.clone(),
-        children: configured(config),
+        children: configured(config, tenant),
         intensity: Intensity {
             max_restarts: u32::try_from(p.max_restarts).unwrap_or(u32::MAX),
             period: p.restart_period(),
@@ -49,13 +51,12 @@ pub fn remote_agents_child(
 }
 
 /// `[[placement.agents]]`: supervised from the cloud's start.
-fn configured(config: &NodeConfig) -> Vec<RemoteChild> {
-    let tenant = super::swarm::swarm_tenant(config);
+fn configured(config: &NodeConfig, tenant: &str) -> Vec<RemoteChild> {
     let p = &config.placement;
     p.agents
         .iter()
         .map(|a| {
-            let mut spec = SpawnSpec::new(&a.id, &a.kind, &tenant);
+            let mut spec = SpawnSpec::new(&a.id, &a.kind, tenant);
             spec.squad = a.squad.clone();
             spec.capabilities = a.capabilities.clone();
             let placement = match p.relocatable(&a.kind) {

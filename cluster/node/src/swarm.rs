@@ -207,6 +207,7 @@ pub fn cloud_spec(
         spec = spec.child(super::remote_tree::remote_agents_child(
             ctx,
             config,
+            &swarm_tenant(config),
             cluster,
             slots.missions.clone(),
             slots.remote.clone(),
