@@ -31,6 +31,11 @@ pub async fn spawn(
     };
     let spawn = super::fleet::spec_of(args, &request.tenant, kind, spec)?;
     let first = match node {
+        Some(node) if node == args.node => {
+            let why =
+                "the cloud supervises agents on other nodes: spawn it here without --supervised";
+            return Err(ControlError::Refused(why.into()));
+        }
         Some(node) => node.to_string(),
         None => another_node(args, &spawn).await?,
     };

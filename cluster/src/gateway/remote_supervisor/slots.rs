@@ -219,7 +219,7 @@ impl RemoteSupervisorState {
             Restart::Transient => abnormal,
             Restart::Temporary => false,
         };
-        if cause == ExitCause::NodeDown {
+        if cause == ExitCause::NodeDown && restart {
             // Not the child's fault: it waits out the grace, outside the
             // intensity count, then moves or is reported lost.
             slot.away_from = Some(node.clone());
