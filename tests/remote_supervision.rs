@@ -124,6 +124,12 @@ async fn a_killed_edges_relocatable_agent_moves_and_its_node_bound_one_is_report
         (Value::Bool(false), Value::String(home.clone())),
         "{robot}"
     );
+    let itself = r#"spawn grid {"id": "x"} --node cloud --supervised"#;
+    let (code, out, err) = console_with(&cloud.listen, &["-c", itself], &COOKIE).await;
+    assert!(
+        code != 0 && err.contains("without --supervised"),
+        "{code} {out} {err}"
+    );
     let survivor = if home == "edge1" { "edge2" } else { "edge1" };
     // `scout` is supervised from the cloud's config ([[placement.agents]]).
     let both = wait_children(&cloud, "all three running", support::STARTUP, |c| {
