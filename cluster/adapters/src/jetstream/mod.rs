@@ -11,6 +11,7 @@
 //! ledger partial.
 
 mod ingest;
+pub mod lease;
 mod publish;
 
 use std::sync::Arc;
