@@ -166,6 +166,19 @@ async fn bad_requests_get_a_json_4xx_and_the_node_keeps_serving() {
     let nodes = get(&addr, "/api/nodes").await;
     assert_eq!(nodes.status, 200, "{}", nodes.text());
     assert_eq!(nodes.json()[0]["state"], "up");
+    // The node's own mesh session, as members link to it.
+    let mesh = &nodes.json()[0]["mesh"];
+    assert_eq!(mesh["connected"], true, "{mesh}");
+    assert!(
+        mesh["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{mesh}"
+    );
+    assert!(
+        mesh["locators"][0]
+            .as_str()
+            .is_some_and(|l| l.starts_with("tcp/127.0.0.1:")),
+        "{mesh}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
