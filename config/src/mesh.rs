@@ -145,6 +145,14 @@ mod tests {
         let explicit = config(
             "[cluster]\nseeds = [\"10.0.0.1:4697\"]\n[mesh]\nconnect = [\"tcp/127.0.0.1:7000\"]\n",
         );
+        let mut tls = c.clone();
+        tls.mesh.tls = Some(crate::TlsSection {
+            cert: "node.pem".into(),
+            key: "node.key".into(),
+            ca: "ca.pem".into(),
+        });
+        assert_eq!(tls.mesh_listen(), ["tls/10.0.0.2:5697"]);
+        assert_eq!(tls.mesh_connect()[0], "tls/10.0.0.1:5697");
         assert!(!explicit.mesh_derived());
         assert_eq!(explicit.mesh_connect(), ["tcp/127.0.0.1:7000"]);
         assert_eq!(explicit.mesh_listen(), ["tcp/127.0.0.1:5697"]);
