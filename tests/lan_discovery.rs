@@ -61,18 +61,7 @@ async fn nodes(host: &Host, cookie: &str) -> Vec<Value> {
 
 /// As [`nodes`], for polling a node that may not answer yet.
 async fn try_nodes(host: &Host, cookie: &str) -> Result<Vec<Value>, String> {
-    let mut cmd = in_netns(&host.netns);
-    let addr = format!("{}:{PORT}", host.ip);
-    cmd.args(["console", &addr, "--json", "-c", "nodes"])
-        .env("SWARMD_COOKIE", cookie);
-    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
-        .await
-        .expect("console in time")
-        .expect("console runs");
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let rows = support::console::json_lines(&String::from_utf8_lossy(&out.stdout));
+    let rows = support::netns::console(host, PORT, cookie, "nodes").await?;
     assert!(!rows.is_empty(), "a node lists at least itself");
     Ok(rows)
 }

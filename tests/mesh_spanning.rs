@@ -53,20 +53,8 @@ fn start(dir: &Path, host: &Host, name: &str, role: &str, seed: Option<&Host>) -
 
 /// A console line run on `host` against its own node, as JSON rows.
 async fn console(host: &Host, line: &str) -> Vec<Value> {
-    let mut cmd = support::in_netns(&host.netns);
-    let addr = format!("{}:{PORT}", host.ip);
-    cmd.args(["console", &addr, "--json", "-c", line])
-        .env("SWARMD_COOKIE", COOKIE);
-    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
-        .await
-        .expect("console in time")
-        .expect("console runs");
-    assert!(
-        out.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    support::console::json_lines(&String::from_utf8_lossy(&out.stdout))
+    let answer = support::netns::console(host, PORT, COOKIE, line).await;
+    answer.unwrap_or_else(|err| panic!("{line}: {err}"))
 }
 
 /// Tasks `host`'s agents finished, by their decisions.

@@ -132,6 +132,30 @@ impl Lan {
     }
 }
 
+/// `swarmd console ADDR --json -c LINE` run inside `host`'s namespace, as
+/// JSON rows; the console's stderr when it fails. Bounded by 20 s.
+pub async fn console(
+    host: &Host,
+    port: u16,
+    cookie: &str,
+    line: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let mut cmd = super::in_netns(&host.netns);
+    let addr = format!("{}:{port}", host.ip);
+    cmd.args(["console", &addr, "--json", "-c", line])
+        .env("SWARMD_COOKIE", cookie);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), cmd.output())
+        .await
+        .expect("console in time")
+        .expect("console runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(super::console::json_lines(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
+}
+
 /// The switch-side end of `host`'s veth (`bBhH`, from its namespace's name).
 fn port_of(host: &Host) -> String {
     let (_, port) = host.netns.rsplit_once('-').expect("a host namespace");

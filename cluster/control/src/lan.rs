@@ -127,12 +127,7 @@ pub async fn spawn_placed(
     let others = members
         .iter()
         .filter(|m| m.info.name != args.node)
-        .map(|m| Candidate {
-            name: &m.info.name,
-            runs_edge: m.info.role.runs_edge(),
-            reachable: m.state == MemberState::Up && m.connected,
-            advert: m.advert.as_ref(),
-        });
+        .map(Candidate::member);
     let candidates: Vec<Candidate> = std::iter::once(me).chain(others).collect();
     let node = choose(&candidates, &spawn).map_err(ControlError::Refused)?;
     if node == args.node {

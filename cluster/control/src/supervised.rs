@@ -140,12 +140,7 @@ async fn another_node(args: &ControlArgs, spec: &SpawnSpec) -> Result<String, Co
     let candidates: Vec<Candidate> = members
         .iter()
         .filter(|m| m.info.name != args.node)
-        .map(|m| Candidate {
-            name: &m.info.name,
-            runs_edge: m.info.role.runs_edge(),
-            reachable: m.state == MemberState::Up && m.connected,
-            advert: m.advert.as_ref(),
-        })
+        .map(Candidate::member)
         .collect();
     choose(&candidates, spec).map_err(ControlError::Refused)
 }

@@ -17,6 +17,18 @@ pub struct Candidate<'a> {
     pub advert: Option<&'a NodeAdvert>,
 }
 
+impl<'a> Candidate<'a> {
+    /// A member of this node's view, as its advert and state make it.
+    pub fn member(m: &'a super::MemberStatus) -> Self {
+        Self {
+            name: &m.info.name,
+            runs_edge: m.info.role.runs_edge(),
+            reachable: m.state == super::MemberState::Up && m.connected,
+            advert: m.advert.as_ref(),
+        }
+    }
+}
+
 /// Why `candidate` cannot host `spec`, or `None` when it can.
 pub fn unfit(candidate: &Candidate, spec: &SpawnSpec) -> Option<String> {
     if !candidate.runs_edge {

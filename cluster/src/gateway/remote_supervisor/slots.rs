@@ -180,15 +180,9 @@ impl RemoteSupervisorState {
                     self.slots.iter().filter(on).count()
                 };
                 let spec = &slot.child.spec;
-                let edges = members.iter().filter(|m| {
-                    let candidate = Candidate {
-                        name: &m.info.name,
-                        runs_edge: m.info.role.runs_edge(),
-                        reachable: m.state == MemberState::Up && m.connected,
-                        advert: m.advert.as_ref(),
-                    };
-                    unfit(&candidate, spec).is_none()
-                });
+                let edges = members
+                    .iter()
+                    .filter(|m| unfit(&Candidate::member(m), spec).is_none());
                 let best: BTreeMap<(usize, String), ()> = edges
                     .map(|m| ((load(&m.info.name), m.info.name.clone()), ()))
                     .collect();
