@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod board;
 pub mod ctx;
+pub mod fencing;
 pub mod fleet;
 pub mod journal;
 pub mod missions;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use swarmd_messages::swarm::Address;
 use swarmd_messages::{CodecError, encode_payload};
 
+use crate::fencing::Fence;
 use crate::fleet::{DeliverError, LocalDirectory};
 
 /// Why a cast surely did not go.
@@ -38,6 +39,9 @@ pub trait Router: Send + Sync + 'static {
 
     /// The node running the mission planner right now, as far as this node knows.
     fn cloud(&self) -> Option<String>;
+
+    /// The node's fencing tokens: assignments older than the newest seen are refused.
+    fn fence(&self) -> &Fence;
 }
 
 /// Encodes `msg` and casts it.
@@ -51,6 +55,7 @@ pub fn cast<T: Serialize>(router: &dyn Router, to: &Address, msg: &T) -> Result<
 pub struct LocalRouter {
     pub node: Arc<str>,
     pub directory: LocalDirectory,
+    pub fence: Fence,
 }
 
 impl Router for LocalRouter {
@@ -71,5 +76,9 @@ impl Router for LocalRouter {
 
     fn cloud(&self) -> Option<String> {
         Some(self.node.to_string())
+    }
+
+    fn fence(&self) -> &Fence {
+        &self.fence
     }
 }

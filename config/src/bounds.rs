@@ -43,6 +43,7 @@ pub const BOUNDS: &[Bound] = &[
     bound("cluster.call_timeout_ms", 10..=600_000, |c| c.cluster.call_timeout_ms),
     bound("cluster.discovery.interval_ms", 50..=60_000, |c| c.cluster.discovery.interval_ms),
     bound("cluster.discovery.expire_after_ms", 100..=3_600_000, |c| c.cluster.discovery.expire_after_ms),
+    bound("cloud.lease_ttl_ms", 300..=600_000, |c| c.cloud.lease_ttl_ms),
     bound("placement.grace_ms", 100..=86_400_000, |c| c.placement.grace_ms),
     bound("placement.max_restarts", 0..=10_000, |c| c.placement.max_restarts),
     bound("placement.restart_period_ms", 100..=86_400_000, |c| c.placement.restart_period_ms),

@@ -6,6 +6,7 @@
 
 pub mod board;
 mod bounds;
+pub mod cloud;
 mod error;
 pub mod http;
 pub mod hub;

@@ -40,6 +40,8 @@ pub struct NodeConfig {
     pub board: crate::board::BoardSection,
     #[serde(default)]
     pub placement: crate::placement::PlacementSection,
+    #[serde(default)]
+    pub cloud: crate::cloud::CloudSection,
 }
 
 /// The operator door (console, HTTP).
@@ -401,6 +403,7 @@ impl NodeConfig {
         self.cluster.discovery.validate()?;
         self.board.validate()?;
         self.placement.validate()?;
+        self.validate_cloud()?;
         self.validate_mesh()
     }
 }

@@ -67,6 +67,27 @@ pub struct NodeAdvert {
     pub capacity: NodeCapacity,
     /// Its mesh session, once open (none on an in-process mesh).
     pub mesh: Option<MeshIdentity>,
+    /// The cloud tier's lease, while this cloud holds it (`[cloud] ha`).
+    pub leads: Option<Lead>,
+}
+
+/// Who leads the cloud tier, as one cloud sees it (`[cloud] ha`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leadership {
+    /// The holder's name, when the lease is held.
+    pub leader: Option<String>,
+    /// The fencing token of that holder's lease.
+    pub token: u64,
+    /// True when this cloud holds the lease.
+    pub mine: bool,
+}
+
+/// A cloud's hold on the cloud tier's lease (DESIGN §18): the fencing
+/// token its decisions carry, and since when it leads (wall clock, ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lead {
+    pub token: u64,
+    pub since_ms: u64,
 }
 
 impl NodeAdvert {
@@ -160,6 +181,7 @@ mod tests {
                     id: "a1b2c3d4e5f60718".into(),
                     locators: vec!["tcp/10.0.0.2:5697".into()],
                 }),
+                leads: None,
             },
         }
     }

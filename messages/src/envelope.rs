@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// supervision actions as enums), the node role as an enum, typed refusals.
 /// 3: the trace context names its parent span.
 /// 4: a decision names the task it is about (`EventKind::Decision::about`).
-pub const WIRE_VERSION: u16 = 5;
+pub const WIRE_VERSION: u16 = 6;
 
 /// The operators' tenant: a node's own records (supervision, membership,
 /// audit) and its cluster traffic. Console sessions in it see the whole node.

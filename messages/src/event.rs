@@ -152,6 +152,31 @@ pub enum EventKind {
         agent: String,
         change: PlacementChange,
     },
+    /// The cloud tier's lease changed hands, or a decision of a deposed
+    /// leader was refused (appended last: older events still decode).
+    Leadership {
+        change: LeadershipChange,
+    },
+}
+
+/// Who plans for the cloud tier (DESIGN §18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeadershipChange {
+    /// This cloud took the lease at `token`; `previous` led before, as far
+    /// as it saw.
+    Took {
+        previous: Option<String>,
+        token: u64,
+    },
+    /// This cloud lost the lease, or JetStream, and stopped planning.
+    SteppedDown { token: u64, reason: String },
+    /// An agent refused an assignment (`task`, `MISSION/TASK`) stamped with
+    /// `token`, older than the `newest` its node had seen.
+    StaleRefused {
+        task: String,
+        token: u64,
+        newest: u64,
+    },
 }
 
 /// One move of a cloud-supervised agent (DESIGN §6).
@@ -348,10 +373,11 @@ impl EventKind {
             Self::Governance { .. } => "governance",
             Self::PolicyDecision { .. } => "policy_decision",
             Self::Placement { .. } => "placement",
+            Self::Leadership { .. } => "leadership",
         }
     }
 
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "decision",
         "state_change",
         "message",
@@ -367,6 +393,7 @@ impl EventKind {
         "governance",
         "policy_decision",
         "placement",
+        "leadership",
     ];
 }
 

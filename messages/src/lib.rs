@@ -23,8 +23,9 @@ pub use codec::{
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
     AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
-    GovernanceAction, MemberState, MissionChange, MissionOutcome, PlacementChange,
-    SEQ_INCARNATION_SHIFT, StepChange, SupervisionAction, TaskChange, TaskRef, readable_event_id,
+    GovernanceAction, LeadershipChange, MemberState, MissionChange, MissionOutcome,
+    PlacementChange, SEQ_INCARNATION_SHIFT, StepChange, SupervisionAction, TaskChange, TaskRef,
+    readable_event_id,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

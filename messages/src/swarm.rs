@@ -169,6 +169,10 @@ pub struct Assignment {
     /// Which attempt at the task this is (from 1). Reports name it, so a
     /// report repeated in later statuses never counts against a later attempt.
     pub attempt: u32,
+    /// The fencing token of the cloud that assigned it (its lease's
+    /// revision; 0 without `[cloud] ha`): an agent refuses an assignment
+    /// older than the newest token its node has seen.
+    pub token: u64,
 }
 
 /// Settings the cloud may change on a running agent.

@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::TaskRef;
 use swarmd_messages::swarm::{
     Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
 };
+use swarmd_messages::{EventKind, LeadershipChange, TaskRef};
 use tokio::time::Instant;
 use tracing::{Span, debug, info_span, warn};
 
@@ -152,6 +152,9 @@ impl SupervisionState {
     }
 
     async fn assign(&mut self, a: Assignment) {
+        if let Err(newest) = self.w.router.fence().admit(a.token) {
+            return self.refuse_stale(&a, newest).await;
+        }
         let known = |t: &&mut Assignment| t.mission == a.mission && t.task == a.task;
         let held = self.current.as_mut().map(|t| &mut t.assignment);
         if let Some(t) = held.into_iter().chain(self.queue.iter_mut()).find(known) {
@@ -174,6 +177,21 @@ impl SupervisionState {
         if self.current.is_none() {
             self.start_next().await;
         }
+    }
+
+    /// A deposed leader's assignment: refused, journaled, never worked.
+    async fn refuse_stale(&mut self, a: &Assignment, newest: u64) {
+        let task = format!("{}/{}", a.mission, a.task);
+        warn!(agent = %self.w.name(), %task, token = a.token, newest, "assignment of a deposed leader refused");
+        let change = LeadershipChange::StaleRefused {
+            task,
+            token: a.token,
+            newest,
+        };
+        self.w
+            .journal
+            .record(EventKind::Leadership { change })
+            .await;
     }
 
     async fn start_next(&mut self) {

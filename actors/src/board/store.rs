@@ -50,11 +50,11 @@ impl BoardStore {
 
     /// Writes what changed on `board` since the last save, in one flushed
     /// commit. On failure (a full disk) the board goes on in memory and
-    /// the keys are written with the next change.
-    pub async fn save(&self, board: &mut Board) {
+    /// the keys are written with the next change. `false` if not stored.
+    pub async fn save(&self, board: &mut Board) -> bool {
         let dirty = board.take_dirty();
         if dirty.is_empty() {
-            return;
+            return true;
         }
         let mut batch = Batch::default();
         for key in &dirty {
@@ -80,6 +80,8 @@ impl BoardStore {
         if let Err(e) = self.storage.commit(TREE, batch).await {
             warn!(tree = TREE, error = ?e.error, "board not saved; kept in memory");
             board.dirty.extend(dirty);
+            return false;
         }
+        true
     }
 }

@@ -287,6 +287,7 @@ pub fn grant(mission: &mut Mission, task: u32, agent: &str, attempt: u32) -> Opt
         goal: description,
         waypoints: t.waypoints.clone(),
         attempt,
+        token: 0,
     })
 }
 

@@ -72,19 +72,25 @@ impl<T: Stored> Store<T> {
         Ok(values)
     }
 
-    /// Writes and flushes `value`. On failure (a full disk) the planner
-    /// keeps it in memory and goes on; the next change writes it again.
-    pub async fn save(&self, value: &T) {
+    /// Writes and flushes `value`; `false` if it was not stored. On failure
+    /// (a full disk, JetStream gone) the planner keeps it in memory and
+    /// goes on; the next change writes it again.
+    pub async fn save(&self, value: &T) -> bool {
         let id = value.id();
         let bytes = match encode_payload(value) {
             Ok(v) => v,
-            Err(e) => return warn!(tree = T::TREE, id, error = %e, "not encodable"),
+            Err(e) => {
+                warn!(tree = T::TREE, id, error = %e, "not encodable");
+                return false;
+            }
         };
         let mut batch = Batch::default();
         batch.insert(id.to_be_bytes().to_vec(), bytes);
         if let Err(e) = self.storage.commit(T::TREE, batch).await {
             warn!(tree = T::TREE, id, error = ?e.error, "not saved; kept in memory");
+            return false;
         }
+        true
     }
 
     pub fn forget(&self, id: u64) {

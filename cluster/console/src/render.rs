@@ -168,12 +168,13 @@ fn board(b: &Value) -> String {
 
 fn nodes(value: &Value) -> String {
     let mut out = format!(
-        "{:<20} {:<6} {:<9} {:<22} {:<8} {:>6} {:>8} {:>7} {:>5}  {}\n",
+        "{:<20} {:<6} {:<9} {:<22} {:<8} {:<19} {:>6} {:>8} {:>7} {:>5}  {}\n",
         "NODE",
         "ROLE",
         "STATE",
         "ADDRESS",
         "MESH",
+        "LEADS",
         "AGENTS",
         "UPTIME",
         "RSS",
@@ -202,12 +203,13 @@ fn nodes(value: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<20} {:<6} {:<9} {:<22} {:<8} {:>6} {:>8} {:>7} {:>5}  {}",
+            "{:<20} {:<6} {:<9} {:<22} {:<8} {:<19} {:>6} {:>8} {:>7} {:>5}  {}",
             s(&n["name"]),
             s(&n["role"]),
             s(&n["state"]),
             s(&n["address"]),
             mesh,
+            leads(&n["leads"]),
             s(&n["agents"]),
             uptime,
             rss,
@@ -216,6 +218,16 @@ fn nodes(value: &Value) -> String {
         );
     }
     out
+}
+
+/// `t7 since 13:04:05` (UTC): the cloud tier's lease, on the cloud holding it.
+fn leads(lead: &Value) -> String {
+    let (Some(token), Some(since_ms)) = (lead["token"].as_u64(), lead["since_ms"].as_u64()) else {
+        return "-".into();
+    };
+    let day_s = (since_ms / 1000) % 86_400;
+    let (h, m, sec) = (day_s / 3600, (day_s / 60) % 60, day_s % 60);
+    format!("t{token} since {h:02}:{m:02}:{sec:02}")
 }
 
 fn tree(node: &Value, depth: usize, out: &mut String) {

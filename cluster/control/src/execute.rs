@@ -428,10 +428,17 @@ pub async fn stats(args: &ControlArgs) -> ControlReply {
     let backlog = cursor.map(|c| durable_below.saturating_sub(c.max(first_seq(args))));
     let uptime = uptime_s(args);
     let mesh = args.ctx.mesh.stats();
+    let lead = args.leadership.as_ref().map(|l| l.borrow().clone());
     Ok(json!({
         "node": args.node,
         "role": args.role.to_string(),
         "uptime_s": uptime,
+        // Assignments of a deposed leader this node's agents refused.
+        "fencing": {
+            "newest_token": args.fence.newest(),
+            "refused": args.fence.refused(),
+        },
+        "cloud_tier": lead.map(|l| json!({"leader": l.leader, "token": l.token, "leads": l.mine})),
         "ledger": {
             "committed": ledger.committed,
             "batches": ledger.batches,

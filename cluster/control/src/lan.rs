@@ -41,6 +41,8 @@ pub fn advert(advert: &NodeAdvert) -> Value {
             "cpu_percent": c.cpu_percent,
             "accepting": c.accepting,
         },
+        // The cloud tier's lease, on the cloud that holds it (`[cloud] ha`).
+        "leads": advert.leads.map(|l| json!({"token": l.token, "since_ms": l.since_ms})),
     })
 }
 

@@ -15,6 +15,7 @@ mod fleet;
 mod forward;
 mod json;
 pub mod lan;
+mod leader;
 mod missions;
 pub mod protocol;
 mod read_audits;
@@ -122,6 +123,10 @@ pub struct ControlArgs {
     /// What each cluster session proved, with its key: remote requests are
     /// unsealed with it, and forwarded ones sealed.
     pub proofs: swarmd_cluster::transport::ProvenPeers,
+    /// The node's fencing tokens (refused assignments are counted there).
+    pub fence: swarmd_actors::fencing::Fence,
+    /// Who leads the cloud tier, on a cloud with `[cloud] ha`.
+    pub leadership: Option<tokio::sync::watch::Receiver<swarmd_messages::advert::Leadership>>,
 }
 
 /// Which hub this node's events go through, and on a cloud reading
@@ -218,7 +223,11 @@ async fn serve(
         Err(why) => Err(why),
         Ok(()) => match request.command.target_node() {
             Some(node) if node != args.node => forward::to_node(args, node, &request).await,
-            _ => execute::run(args, &request).await,
+            _ => match leader::elsewhere(args, origin, &request.command) {
+                Ok(Some(leader)) => forward::to_node(args, &leader, &request).await,
+                Ok(None) => execute::run(args, &request).await,
+                Err(why) => Err(why),
+            },
         },
     };
     let audited = !request.command.is_read() || {

@@ -158,6 +158,19 @@ impl Command {
         )
     }
 
+    /// Commands the cloud's planner answers: with `[cloud] ha`, a standby
+    /// cloud forwards them to the leader.
+    pub fn uses_planner(&self) -> bool {
+        matches!(
+            self,
+            Command::Mission { .. }
+                | Command::Missions
+                | Command::Board
+                | Command::Dlq(_)
+                | Command::Recipe { .. }
+        )
+    }
+
     /// The node a command is about, when it names one: by `--node`-style
     /// argument, or as the first segment of a supervision path
     /// (`NODE/agents/AGENT/...`). The receiver forwards it if it is another.

@@ -280,10 +280,11 @@ impl GovernorState {
             cpu_percent: u32::try_from(usage.cpu_percent).unwrap_or(u32::MAX),
             accepting: !self.policy.over_memory(),
         };
-        self.args.advert.send_replace(NodeAdvert {
-            profile: self.args.profile.clone(),
-            capacity,
-            mesh: self.args.ctx.mesh.identity(),
+        // The lease (`leads`) is the cloud tier's to set: kept as it is.
+        self.args.advert.send_modify(|advert| {
+            advert.profile = self.args.profile.clone();
+            advert.capacity = capacity;
+            advert.mesh = self.args.ctx.mesh.identity();
         });
     }
 }

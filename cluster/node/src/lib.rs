@@ -6,6 +6,7 @@ pub mod cli;
 mod cluster_tree;
 mod cookie;
 mod error;
+mod ha;
 pub mod logging;
 pub(crate) mod recorder;
 mod remote_tree;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind, PeerLinks};
 use swarmd_actors::board::BoardConfig;
+use swarmd_actors::fencing::Fence;
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::{Router, SendError};
@@ -31,9 +32,15 @@ pub struct ClusterRouter {
     runs_cloud: bool,
     /// The configured world host; empty: the cloud node.
     world_host: String,
-    /// Up members running the cloud role, by name.
+    /// Up members running the cloud role, by name; with `[cloud] ha` the
+    /// one whose advert holds the newest lease first.
     clouds: RwLock<Vec<String>>,
+    fence: Fence,
 }
+
+/// Adverts carry the cloud tier's lease; membership changes do not say when
+/// it changes hands, so the router looks this often too.
+const LEADER_REFRESH: Duration = Duration::from_millis(250);
 
 impl ClusterRouter {
     pub fn new(config: &NodeConfig, cluster: ClusterHandle, directory: LocalDirectory) -> Self {
@@ -44,6 +51,7 @@ impl ClusterRouter {
             runs_cloud: config.node.role.runs_cloud(),
             world_host: config.world.host.clone(),
             clouds: RwLock::new(Vec::new()),
+            fence: Fence::default(),
         }
     }
 
@@ -52,12 +60,17 @@ impl ClusterRouter {
         let router = self.clone();
         let mut changes = self.cluster.subscribe();
         tokio::spawn(async move {
+            let mut looks = tokio::time::interval(LEADER_REFRESH);
             loop {
                 router.refresh().await;
-                // A lagged receiver still means "something changed": refresh.
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = changes.recv().await
-                {
-                    return;
+                tokio::select! {
+                    // A lagged receiver still means "something changed": refresh.
+                    change = changes.recv() => {
+                        if let Err(tokio::sync::broadcast::error::RecvError::Closed) = change {
+                            return;
+                        }
+                    }
+                    _ = looks.tick() => {}
                 }
             }
         })
@@ -67,12 +80,21 @@ impl ClusterRouter {
         let Ok(members) = self.cluster.members().await else {
             return;
         };
-        let clouds: Vec<String> = members
+        let mut clouds: Vec<(u64, String)> = members
             .into_iter()
             .filter(|m| m.state == MemberState::Up && m.info.name != self.me)
             .filter(|m| m.info.role.runs_cloud())
-            .map(|m| m.info.name)
+            .map(|m| {
+                let token = m.advert.and_then(|a| a.leads).map_or(0, |l| l.token);
+                (token, m.info.name)
+            })
             .collect();
+        // The newest leader first; without leases, by name as before.
+        clouds.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        if let Some((newest, _)) = clouds.first() {
+            self.fence.observe(*newest);
+        }
+        let clouds = clouds.into_iter().map(|(_, name)| name).collect();
         *self.clouds.write().unwrap_or_else(PoisonError::into_inner) = clouds;
     }
 }
@@ -105,6 +127,10 @@ impl Router for ClusterRouter {
         }
         let clouds = self.clouds.read().unwrap_or_else(PoisonError::into_inner);
         clouds.first().cloned()
+    }
+
+    fn fence(&self) -> &Fence {
+        &self.fence
     }
 }
 
@@ -160,6 +186,17 @@ pub struct CloudSlots {
     pub missions: ActorSlot<PlannerMsg>,
     /// The supervisor of agents this cloud keeps on other nodes.
     pub remote: ActorSlot<swarmd_cluster::gateway::RemoteSupervisorMsg>,
+    /// The cloud tier on JetStream, with `[cloud] ha`.
+    pub ha: Option<HaWiring>,
+}
+
+/// What a cloud with `[cloud] ha` contends with and shares.
+#[derive(Clone)]
+pub struct HaWiring {
+    pub tier: swarmd_adapters::jetstream::cloud_tier::CloudTier,
+    /// Who leads, as this cloud sees it.
+    pub leadership: tokio::sync::watch::Sender<swarmd_messages::advert::Leadership>,
+    pub advert: tokio::sync::watch::Sender<swarmd_messages::advert::NodeAdvert>,
 }
 
 /// The `cloud` subtree, if this node hosts the world or plans missions.
@@ -191,8 +228,14 @@ pub fn cloud_spec(
         spec = spec.child(world_child(args, directory, slots.world.clone()));
     }
     if plans {
+        let mut planner_ctx = ctx.clone();
+        if let Some(ha) = &slots.ha {
+            let local = ctx.storage.clone();
+            let leadership = ha.leadership.subscribe();
+            planner_ctx.storage = Arc::new(ha.tier.storage(local, leadership));
+        }
         let args = PlannerArgs {
-            ctx: ctx.clone(),
+            ctx: planner_ctx,
             router,
             tenant,
             plan: Some(floor_plan(&grid_config(config))),
@@ -202,8 +245,19 @@ pub fn cloud_spec(
             recipe: config.missions.recipe_plan.clone(),
             board: board_config(&config.board),
             tasks_per_agent: config.board.tasks_per_agent as usize,
+            lease: slots.ha.as_ref().map(|ha| ha.leadership.subscribe()),
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
+        if let Some(ha) = &slots.ha {
+            spec = spec.child(super::ha::leadership_child(super::ha::LeadershipArgs {
+                ctx: ctx.clone(),
+                tenant: swarm_tenant(config),
+                tier: ha.tier.clone(),
+                leadership: ha.leadership.clone(),
+                advert: ha.advert.clone(),
+                planner: slots.missions.clone(),
+            }));
+        }
         spec = spec.child(super::remote_tree::remote_agents_child(
             ctx,
             config,

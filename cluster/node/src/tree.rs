@@ -114,6 +114,12 @@ impl Wiring {
             cluster.clone(),
             directory.clone(),
         ));
+        let advert = watch::channel(NodeAdvert::default()).0;
+        let ha = config.cloud.ha.then(|| swarm::HaWiring {
+            tier: swarmd_adapters::jetstream::cloud_tier::CloudTier::new(config),
+            leadership: watch::channel(Default::default()).0,
+            advert: advert.clone(),
+        });
         Ok(Self {
             cluster,
             changes,
@@ -125,7 +131,10 @@ impl Wiring {
             sessions: broadcast::channel(SESSION_EVENTS).0,
             directory,
             router,
-            cloud: CloudSlots::default(),
+            cloud: CloudSlots {
+                ha,
+                ..CloudSlots::default()
+            },
             owned: RemoteOwned::default(),
             tls,
             root: ActorSlot::new(),
@@ -138,7 +147,7 @@ impl Wiring {
             peers: PeerLinks::default(),
             resources,
             governance: Default::default(),
-            advert: watch::channel(NodeAdvert::default()).0,
+            advert,
             discovered: Default::default(),
             discovery: Default::default(),
             http_tokens: Arc::new(http::TokenStore::new(
@@ -337,6 +346,8 @@ fn control_args(
                 .then(|| (wiring.discovered.clone(), wiring.discovery.clone())),
         },
         proofs: wiring.gate.proofs.clone(),
+        leadership: wiring.cloud.ha.as_ref().map(|ha| ha.leadership.subscribe()),
+        fence: swarmd_actors::router::Router::fence(wiring.router.as_ref()).clone(),
     }
 }
 

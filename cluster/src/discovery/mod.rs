@@ -412,6 +412,7 @@ mod tests {
                         MAX_MESH_LOCATORS
                     ],
                 }),
+                leads: None,
                 ..NodeAdvert::default()
             },
         };

@@ -126,6 +126,7 @@ mod tests {
                 ..NodeCapacity::default()
             },
             mesh: None,
+            leads: None,
         }
     }
 

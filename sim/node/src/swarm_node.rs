@@ -42,6 +42,7 @@ impl SwarmNode {
         let router: Arc<dyn Router> = Arc::new(LocalRouter {
             node: name.into(),
             directory: directory.clone(),
+            fence: Default::default(),
         });
         let on = Seams {
             mesh: &mesh,
@@ -73,6 +74,7 @@ impl SwarmNode {
             Arc::new(PairRouter {
                 me: me.to_string(),
                 nodes: nodes.clone(),
+                fence: Default::default(),
             })
         };
         let on = |i: usize| Seams {
@@ -158,6 +160,7 @@ struct Seams<'a> {
 struct PairRouter {
     me: String,
     nodes: Vec<(String, LocalDirectory)>,
+    fence: swarmd_actors::fencing::Fence,
 }
 
 impl Router for PairRouter {
@@ -180,5 +183,9 @@ impl Router for PairRouter {
 
     fn cloud(&self) -> Option<String> {
         None
+    }
+
+    fn fence(&self) -> &swarmd_actors::fencing::Fence {
+        &self.fence
     }
 }

@@ -38,6 +38,7 @@ async fn demo_swarm(seed: u64) {
         recipe: None,
         board: Default::default(),
         tasks_per_agent: 2,
+        lease: None,
     };
     start_child(
         &floor.root,

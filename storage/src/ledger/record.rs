@@ -19,10 +19,11 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, StorageError> {
         Err(CodecError::UnsupportedVersion { got: 1, .. }) => super::legacy::decode_v1(bytes),
         Err(CodecError::UnsupportedVersion { got: 2, .. }) => super::legacy::decode_v2(bytes),
         Err(CodecError::UnsupportedVersion { got: 3, .. }) => super::legacy_v3::decode_v3(bytes),
-        // Version 5 changed adverts only (never stored): its events are version 4's.
-        Err(CodecError::UnsupportedVersion { got: 4, .. }) => {
-            swarmd_messages::decode_version::<Event>(bytes, 4).map(|envelope| envelope.payload)
-        }
+        // Versions 5 and 6 changed adverts and assignments (never stored) and
+        // appended event kinds: events of 4 and 5 read as they are.
+        Err(CodecError::UnsupportedVersion {
+            got: got @ (4 | 5), ..
+        }) => swarmd_messages::decode_version::<Event>(bytes, got).map(|envelope| envelope.payload),
         other => other.map(|envelope| envelope.payload),
     };
     decoded.map_err(|e| StorageError::Corrupt(format!("undecodable event: {e}")))

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use swarmd_messages::EventKind;
-use swarmd_messages::swarm::{AgentMsg, AgentStatus, TaskOutcome, TaskReport};
+use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, Assignment, TaskOutcome, TaskReport};
 use tracing::{debug, info};
 
 use super::PlannerState;
@@ -17,14 +17,26 @@ use crate::missions::book::{self, Finish, MissionState, TaskState};
 use crate::missions::trace;
 
 impl PlannerState {
-    /// Posts what is open, lets agents with room claim, sends what they got.
+    /// Posts what is open, lets agents with room claim, sends what they got
+    /// once the book and the board hold it (durable before it goes out: a
+    /// cloud taking over resumes from what was stored).
     pub(super) async fn dispatch(&mut self) {
         self.post_open_tasks();
         let now = self.now_us();
+        let mut granted = Vec::new();
         for lease in self.claim_tasks(now) {
-            self.hand_over(lease).await;
+            granted.extend(self.hand_over(lease).await);
         }
-        self.record_board().await;
+        if !self.record_board().await {
+            // Not stored: nothing goes out. The leases run out and the
+            // tasks are granted again once the store takes writes.
+            return;
+        }
+        for (to, assignment) in granted {
+            let _in = trace::assign_span(&to.name, &assignment).entered();
+            debug!(agent = %to.name, mission = assignment.mission, task = assignment.task, attempt = assignment.attempt, waypoints = assignment.waypoints.len(), token = assignment.token, traceparent = %assignment.trace.traceparent(), "task assigned");
+            self.send(&to, &AgentMsg::Assign(assignment));
+        }
     }
 
     fn post_open_tasks(&mut self) {
@@ -108,32 +120,34 @@ impl PlannerState {
         }
     }
 
-    async fn hand_over(&mut self, lease: Lease) {
+    /// Grants `lease` in the book: the assignment to send, and to whom.
+    async fn hand_over(&mut self, lease: Lease) -> Option<(Address, Assignment)> {
         let key = lease.key;
+        let token = self.token();
         let Some(mission) = self.missions.get_mut(&key.mission) else {
             self.board.withdraw(key.mission);
-            return;
+            return None;
         };
         let before = mission.clone();
-        let Some(assignment) = book::grant(mission, key.task, &lease.agent, lease.attempt) else {
+        let Some(mut assignment) = book::grant(mission, key.task, &lease.agent, lease.attempt)
+        else {
             // The book no longer wants it (a crash between saves): the
             // mission ended, or this task did.
             match mission.state {
                 MissionState::Active => self.board.forget(key),
                 _ => self.board.withdraw(key.mission),
             }
-            return;
+            return None;
         };
+        assignment.token = token;
         let to = self.agents[&lease.agent].status.agent.clone();
-        let _in = trace::assign_span(&to.name, &assignment).entered();
-        debug!(agent = %to.name, mission = key.mission, task = key.task, attempt = lease.attempt, waypoints = assignment.waypoints.len(), traceparent = %assignment.trace.traceparent(), "task assigned");
-        self.send(&to, &AgentMsg::Assign(assignment));
-        drop(_in);
         let why = format!(
             "claimed from the board ({})",
             self.board.config().admission.name()
         );
-        self.changed(&before, &why).await;
+        self.changed(&before, &why)
+            .await
+            .then_some((to, assignment))
     }
 
     /// A report from an agent: the board decides what it means.
@@ -281,8 +295,9 @@ impl PlannerState {
         let _ = self.apply(finish, Some(key.mission), why).await;
     }
 
-    /// Hands the board's decisions to the ledger and its changes to disk.
-    pub(super) async fn record_board(&mut self) {
+    /// Hands the board's decisions to the ledger and its changes to disk;
+    /// `false` if the changes were not stored.
+    pub(super) async fn record_board(&mut self) -> bool {
         for d in self.board.take_decisions() {
             let kind = EventKind::PolicyDecision {
                 policy: d.policy.to_string(),
@@ -292,7 +307,7 @@ impl PlannerState {
             };
             self.journal.record(kind).await;
         }
-        self.board_store.save(&mut self.board).await;
+        self.board_store.save(&mut self.board).await
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarmd_messages::advert::Leadership;
 use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg};
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
@@ -16,6 +17,7 @@ use tracing::{Instrument, debug, info, warn};
 
 mod board;
 mod demo;
+mod lead;
 mod recipes;
 
 use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
@@ -51,6 +53,9 @@ pub struct PlannerArgs {
     pub board: BoardConfig,
     /// Tasks an agent holds at once: one with fewer claims more.
     pub tasks_per_agent: usize,
+    /// `[cloud] ha`: who holds the cloud tier's lease. The planner plans
+    /// only while it is this cloud's; changes come as [`PlannerMsg::Lead`].
+    pub lease: Option<tokio::sync::watch::Receiver<Leadership>>,
 }
 
 pub enum PlannerMsg {
@@ -91,6 +96,9 @@ pub enum PlannerMsg {
         id: Option<String>,
         reply: RpcReplyPort<Result<Vec<String>, String>>,
     },
+    /// The cloud tier's lease changed (`[cloud] ha`): lead from the state
+    /// stored, or stand by.
+    Lead(Leadership),
 }
 
 impl ractor::Message for PlannerMsg {}
@@ -124,6 +132,8 @@ pub struct PlannerState {
     a_mission_ended: bool,
     board: Board,
     board_store: BoardStore,
+    /// The lease as last heard (`[cloud] ha`); `None`: this cloud plans alone.
+    lead: Option<Leadership>,
 }
 
 impl Actor for MissionPlanner {
@@ -137,23 +147,17 @@ impl Actor for MissionPlanner {
         args: PlannerArgs,
     ) -> Result<PlannerState, ActorProcessingErr> {
         let store = MissionStore::new(args.ctx.storage.clone());
-        // Twice the limit: a crash between a save and a trim leaves a few more.
-        let missions = store.load(MAX_MISSIONS * 2)?;
         let recipe_store = RecipeStore::new(args.ctx.storage.clone());
-        let recipes = recipe_store.load(MAX_MISSIONS * 2)?;
-        // A mission finished before a crash stays finished; active ones resume.
-        let active = missions
-            .values()
-            .filter(|m| m.state == MissionState::Active)
-            .count();
-        let mut board = Board::new(args.board);
         let board_store = BoardStore::new(args.ctx.storage.clone());
-        board_store.load_into(&mut board, args.board.capacity.saturating_mul(4))?;
-        let on_board = board.entries().count();
-        info!(
-            missions = missions.len(),
-            active, on_board, "mission planner started"
-        );
+        let lead = args.lease.as_ref().map(|l| l.borrow().clone());
+        // Standing by, nothing is loaded: the state is read when the lease is taken.
+        let stored = match &lead {
+            Some(l) if !l.mine => {
+                info!("mission planner standing by for the cloud tier's lease");
+                lead::Stored::empty(&args)
+            }
+            _ => lead::Stored::load(&args, &store, &recipe_store, &board_store)?,
+        };
         let ticker = Ticker::start(
             Duration::from_secs(1),
             myself,
@@ -164,14 +168,15 @@ impl Actor for MissionPlanner {
             journal: Journal::new(args.ctx.ledger.clone(), &args.tenant, "missions"),
             args,
             store,
-            missions,
+            missions: stored.missions,
             agents: BTreeMap::new(),
             ticker,
             recipe_store,
-            recipes,
+            recipes: stored.recipes,
             a_mission_ended: false,
-            board,
+            board: stored.board,
             board_store,
+            lead,
         })
     }
 
@@ -181,6 +186,13 @@ impl Actor for MissionPlanner {
         msg: PlannerMsg,
         state: &mut PlannerState,
     ) -> Result<(), ActorProcessingErr> {
+        if let PlannerMsg::Lead(lead) = msg {
+            return state.on_lead(lead).await;
+        }
+        if !state.leads() {
+            state.stand_by(msg);
+            return Ok(());
+        }
         match msg {
             PlannerMsg::Wire(MissionMsg::Status(status)) => {
                 state.status(status).await?;
@@ -253,6 +265,7 @@ impl Actor for MissionPlanner {
             PlannerMsg::Agents(reply) => {
                 let _ = reply.send(state.agents.values().map(|a| a.status.clone()).collect());
             }
+            PlannerMsg::Lead(_) => unreachable!("handled first"),
         }
         Ok(())
     }
@@ -385,12 +398,12 @@ impl PlannerState {
     }
 
     /// Records how the mission `before` was has changed, announces its end
-    /// and saves it.
-    async fn changed(&mut self, before: &Mission, why: &str) {
+    /// and saves it; `false` if the change was not stored.
+    async fn changed(&mut self, before: &Mission, why: &str) -> bool {
         let id = before.id;
         let now = &self.missions[&id];
         if now == before {
-            return;
+            return true;
         }
         for change in book::changes(before, now) {
             let rationale = why.to_string();
@@ -424,7 +437,7 @@ impl PlannerState {
             self.journal.record_durably_in(trace, kind).await;
         }
         self.announce(id);
-        self.store.save(&self.missions[&id]).await;
+        self.store.save(&self.missions[&id]).await
     }
 
     fn announce(&self, id: u64) {

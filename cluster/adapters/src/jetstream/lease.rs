@@ -21,16 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-/// Who leads, as one contender sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Leadership {
-    /// The holder's name, when the key is held.
-    pub leader: Option<String>,
-    /// The fencing token of that holder's lease.
-    pub token: u64,
-    /// True when this contender holds the lease.
-    pub mine: bool,
-}
+pub use swarmd_messages::advert::Leadership;
 
 /// What the key holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

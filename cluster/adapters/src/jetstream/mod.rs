@@ -10,9 +10,11 @@
 //! a queue group would split the events between clouds and leave each one's
 //! ledger partial.
 
+pub mod cloud_tier;
 mod ingest;
 pub mod lease;
 mod publish;
+pub mod replica;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

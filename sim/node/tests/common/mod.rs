@@ -156,6 +156,7 @@ pub fn assign(w: &AgentWiring, mission: u64, waypoints: Vec<Cell>) {
         goal: format!("test mission {mission}"),
         waypoints,
         attempt: 1,
+        token: 0,
     };
     s.cast(SupervisionMsg::Assign(Box::new(a)))
         .expect("supervision takes it");

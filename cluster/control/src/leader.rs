@@ -1,0 +1,37 @@
+//! With `[cloud] ha`, the planner's commands run on the cloud that leads
+//! (DESIGN §18): a standby cloud forwards them there, or says that no
+//! cloud leads right now. A command forwarded to a cloud that no longer
+//! leads is refused rather than forwarded again, so a command never loops.
+
+use super::credit::Origin;
+use super::protocol::Command;
+use super::{ControlArgs, ControlError};
+
+/// The leading cloud a command must run on instead of here, if any.
+pub fn elsewhere(
+    args: &ControlArgs,
+    origin: Origin,
+    command: &Command,
+) -> Result<Option<String>, ControlError> {
+    let Some(leadership) = &args.leadership else {
+        return Ok(None);
+    };
+    if !command.uses_planner() {
+        return Ok(None);
+    }
+    let lead = leadership.borrow().clone();
+    if lead.mine {
+        return Ok(None);
+    }
+    match (lead.leader, origin) {
+        (Some(leader), Origin::Local) if leader != args.node => Ok(Some(leader)),
+        (Some(leader), _) => Err(ControlError::Unavailable(format!(
+            "{} stands by: {leader} leads the cloud tier",
+            args.node
+        ))),
+        (None, _) => Err(ControlError::Unavailable(
+            "no cloud leads right now: try again within the lease's TTL (cloud.lease_ttl_ms)"
+                .into(),
+        )),
+    }
+}
