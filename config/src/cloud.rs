@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudSection {
-    /// Contend for the lease instead of planning alone.
+    /// A cloud contends for the lease instead of planning alone (ignored
+    /// on edges).
     pub ha: bool,
     /// The lease's time to live: a holder renews every third of it and
     /// stops planning by two thirds of it without a renewal; a standby
@@ -54,6 +55,11 @@ fn plain(s: &str) -> bool {
 }
 
 impl crate::NodeConfig {
+    /// A cloud contending for the cloud tier's lease.
+    pub fn runs_ha(&self) -> bool {
+        self.cloud.ha && self.node.role.runs_cloud()
+    }
+
     pub(crate) fn validate_cloud(&self) -> Result<(), (&'static str, String)> {
         let c = &self.cloud;
         if !plain(&c.lease_bucket) {
@@ -73,13 +79,7 @@ impl crate::NodeConfig {
                     .into();
             return Err(("cloud.ha", why));
         }
-        if !self.node.role.runs_cloud() {
-            let why = format!(
-                "only a cloud contends for the lease; this node's role is {}",
-                self.node.role
-            );
-            return Err(("cloud.ha", why));
-        }
+        // On an edge `ha` means nothing, so one file may serve the fleet.
         Ok(())
     }
 }

@@ -26,11 +26,12 @@ pub enum Origin {
     Remote,
 }
 
+/// The request as credited, and whether a member node forwarded it.
 pub fn credited(
     args: &ControlArgs,
     origin: Origin,
     bytes: &[u8],
-) -> Result<ControlRequest, ControlError> {
+) -> Result<(ControlRequest, bool), ControlError> {
     let (json, session) = match origin {
         Origin::Local => (bytes, None),
         Origin::Remote => {
@@ -53,21 +54,25 @@ pub fn credited(
     }
     let mut request: ControlRequest = serde_json::from_slice(json)
         .map_err(|e| ControlError::BadRequest(format!("undecodable request: {e}")))?;
-    match session {
-        None => {}
-        Some((name, Purpose::Console)) => request.principal = format!("console {name}"),
+    let forwarded = match session {
+        None => false,
+        Some((name, Purpose::Console)) => {
+            request.principal = format!("console {name}");
+            false
+        }
         Some((name, Purpose::Member)) => {
             let claimed = cut(&request.principal, MAX_PRINCIPAL_BYTES);
             request.principal = format!("{claimed} via node {name}");
+            true
         }
-    }
+    };
     if !limits::is_name(&request.tenant, limits::MAX_NAME_BYTES) {
         return Err(ControlError::Refused(format!(
             "{:?} is not a tenant name",
             request.tenant
         )));
     }
-    Ok(request)
+    Ok((request, forwarded))
 }
 
 fn cut(text: &str, max: usize) -> &str {

@@ -3,14 +3,13 @@
 //! cloud leads right now. A command forwarded to a cloud that no longer
 //! leads is refused rather than forwarded again, so a command never loops.
 
-use super::credit::Origin;
 use super::protocol::Command;
 use super::{ControlArgs, ControlError};
 
 /// The leading cloud a command must run on instead of here, if any.
 pub fn elsewhere(
     args: &ControlArgs,
-    origin: Origin,
+    forwarded: bool,
     command: &Command,
 ) -> Result<Option<String>, ControlError> {
     let Some(leadership) = &args.leadership else {
@@ -23,13 +22,13 @@ pub fn elsewhere(
     if lead.mine {
         return Ok(None);
     }
-    match (lead.leader, origin) {
-        (Some(leader), Origin::Local) if leader != args.node => Ok(Some(leader)),
-        (Some(leader), _) => Err(ControlError::Unavailable(format!(
+    match lead.leader {
+        Some(leader) if !forwarded && leader != args.node => Ok(Some(leader)),
+        Some(leader) => Err(ControlError::Unavailable(format!(
             "{} stands by: {leader} leads the cloud tier",
             args.node
         ))),
-        (None, _) => Err(ControlError::Unavailable(
+        None => Err(ControlError::Unavailable(
             "no cloud leads right now: try again within the lease's TTL (cloud.lease_ttl_ms)"
                 .into(),
         )),

@@ -212,8 +212,8 @@ async fn serve(
     bytes: &[u8],
     read_audits: &Mutex<ReadAudits>,
 ) -> ControlReply {
-    let request = match credit::credited(args, origin, bytes) {
-        Ok(request) => request,
+    let (request, forwarded) = match credit::credited(args, origin, bytes) {
+        Ok(credited) => credited,
         Err(why) => {
             warn!(?origin, error = %why, "control request refused before reading it");
             return Err(why);
@@ -223,7 +223,7 @@ async fn serve(
         Err(why) => Err(why),
         Ok(()) => match request.command.target_node() {
             Some(node) if node != args.node => forward::to_node(args, node, &request).await,
-            _ => match leader::elsewhere(args, origin, &request.command) {
+            _ => match leader::elsewhere(args, forwarded, &request.command) {
                 Ok(Some(leader)) => forward::to_node(args, &leader, &request).await,
                 Ok(None) => execute::run(args, &request).await,
                 Err(why) => Err(why),

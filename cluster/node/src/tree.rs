@@ -115,7 +115,7 @@ impl Wiring {
             directory.clone(),
         ));
         let advert = watch::channel(NodeAdvert::default()).0;
-        let ha = config.cloud.ha.then(|| swarm::HaWiring {
+        let ha = config.runs_ha().then(|| swarm::HaWiring {
             tier: swarmd_adapters::jetstream::cloud_tier::CloudTier::new(config),
             leadership: watch::channel(Default::default()).0,
             advert: advert.clone(),

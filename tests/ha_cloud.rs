@@ -1,0 +1,230 @@
+//! The cloud tier without a single point of failure (DESIGN §18), on real
+//! processes and a real `nats-server`: two clouds with `[cloud] ha` and two
+//! edges under a continuous workload. The leading cloud is SIGKILLed; the
+//! standby leads within the lease's TTL plus one renewal, from the state
+//! the leader kept in JetStream: every mission accepted before the kill
+//! ends (completed, or failed with a reason), no task is completed by two
+//! agents, and the edges follow the new leader's token.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::console::{ENV, console, json_lines};
+use support::nats::NatsServer;
+use support::{Node, eventually, free_port, write_file};
+
+/// The lease's TTL in these tests; a renewal is every third of it.
+const TTL_MS: u64 = 2_000;
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn config(dir: &Path, url: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = format!(
+        "[hub]\nbackend = \"jetstream\"\n\n[hub.jetstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n\n\
+         [cloud]\nha = true\nlease_ttl_ms = {TTL_MS}\n\n\
+         [world]\nhost = \"edge-1\"\n\n[missions]\ndemo = false\ncontinuous = true\n\n\
+         [agents]\nboot = 3\ncapabilities = [\"move\", \"carry\"]\n"
+    );
+    write_file(dir, "node.toml", &text).display().to_string()
+}
+
+fn start(dir: &Path, name: &str, role: &str, join: Option<&str>, config: &str) -> Node {
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut args = vec![
+        "--name", name, "--role", role, "--http", &http, "--config", config,
+    ];
+    if let Some(seed) = join {
+        args.extend(["--join", seed]);
+    }
+    Node::start(&dir.join(name), &args, &ENV)
+}
+
+async fn run(node: &Node, line: &str) -> Vec<Value> {
+    let (code, out, err) = console(&node.listen, &["--json", "-c", line]).await;
+    assert_eq!(code, 0, "{line} at {}: {err}{out}", node.listen);
+    json_lines(&out)
+}
+
+/// The cloud tier as `node` sees it (`stats.cloud_tier`), and its fencing.
+async fn stats(node: &Node) -> Value {
+    run(node, "stats").await.remove(0)
+}
+
+async fn leads(node: &Node) -> Option<u64> {
+    let tier = stats(node).await["cloud_tier"].clone();
+    (tier["leads"] == true).then(|| tier["token"].as_u64().unwrap())
+}
+
+/// Missions by id with their state (`"Active"`, `"Completed"`, `{"Failed": …}`).
+async fn missions(node: &Node) -> BTreeMap<u64, Value> {
+    let rows = run(node, "missions").await;
+    rows.iter()
+        .filter_map(|m| Some((m["id"].as_u64()?, m["state"].clone())))
+        .collect()
+}
+
+/// Task keys (`M/T`) with every agent whose `Done` completed them, from
+/// the board's `completion` decisions in `node`'s ledger.
+async fn completions(node: &Node, into: &mut BTreeMap<String, BTreeSet<String>>) {
+    let events = run(node, "events --kind policy_decision --limit 10000").await;
+    for d in events.iter().map(|e| &e["detail"]["PolicyDecision"]) {
+        if d["policy"] == "completion" {
+            let (task, agent) = (d["task"].as_str(), d["agent"].as_str());
+            if let (Some(task), Some(agent)) = (task, agent) {
+                let agents = into.entry(task.to_string()).or_default();
+                agents.insert(agent.to_string());
+            }
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch: the nodes stamp their events on the
+/// same machine's clock, and the kill is measured against them.
+#[allow(clippy::disallowed_methods)]
+fn wall_us() -> u64 {
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// The first event of `kind` on `node` at or after `since_us` that `pick` likes.
+async fn first_after(
+    node: &Node,
+    line: &str,
+    since_us: u64,
+    pick: impl Fn(&Value) -> bool,
+) -> Option<u64> {
+    let events = run(node, line).await;
+    events
+        .iter()
+        .filter(|e| e["time_us"].as_u64() >= Some(since_us) && pick(e))
+        .filter_map(|e| e["time_us"].as_u64())
+        .min()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats")).await;
+    let conf = config(&dir.path().join("conf"), &nats.url());
+    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
+    cloud_a.ready().await;
+    let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
+    let seed = cloud_a.listen.clone();
+    let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
+    let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
+    let mut edge_2 = start(dir.path(), "edge-2", "edge", Some(&seed), &conf);
+    for node in [&mut cloud_b, &mut edge_1, &mut edge_2] {
+        node.ready().await;
+    }
+    assert_eq!(leads(&cloud_b).await, None, "one leader at a time");
+
+    // The standby forwards an operator's mission to the leader.
+    let cover =
+        r#"mission {"cover": {"sector": {"min": {"x": 1, "y": 1}, "max": {"x": 4, "y": 3}}}}"#;
+    let forwarded = run(&cloud_b, cover).await[0]["mission"].as_u64();
+    let forwarded = forwarded.expect("the leader's mission id, through the standby");
+    eventually("missions completing under cloud-a", || async {
+        let done = missions(&cloud_a).await;
+        let completed = done.values().filter(|s| **s == "Completed").count();
+        (completed >= 3 && done.contains_key(&forwarded)).then_some(())
+    })
+    .await;
+    let nodes = run(&edge_1, "nodes").await;
+    let row = |name: &str| nodes.iter().find(|n| n["name"] == name).cloned();
+    assert_eq!(
+        row("cloud-a").unwrap()["leads"]["token"],
+        token_a,
+        "{nodes:?}"
+    );
+    assert!(row("cloud-b").unwrap()["leads"].is_null(), "{nodes:?}");
+
+    let accepted = missions(&cloud_a).await;
+    let killed_us = wall_us();
+    cloud_a.signal(9);
+    let token_b = tokio::time::timeout(LIMIT, async {
+        loop {
+            if let Some(token) = leads(&cloud_b).await {
+                return token;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("cloud-b leads");
+    assert!(
+        token_b > token_a,
+        "a takeover's token is newer: {token_b} after {token_a}"
+    );
+    let took = "events --kind leadership --limit 100";
+    let took_us = first_after(&cloud_b, took, killed_us, |e| {
+        e["detail"]["Leadership"]["change"]["Took"]["previous"] == "cloud-a"
+    })
+    .await
+    .expect("cloud-b recorded the takeover from cloud-a");
+    let lead_ms = (took_us - killed_us) / 1000;
+    let bound_ms = TTL_MS + TTL_MS / 3 + 1_000;
+    assert!(
+        lead_ms <= bound_ms,
+        "took {lead_ms} ms after the kill; bound {bound_ms} ms"
+    );
+
+    // Every mission accepted before the kill ends, on the new leader.
+    eventually("every mission accepted before the kill ended", || async {
+        let now = missions(&cloud_b).await;
+        accepted
+            .keys()
+            .all(|id| now.get(id).is_some_and(|s| *s != "Active"))
+            .then_some(())
+    })
+    .await;
+    let now = missions(&cloud_b).await;
+    for (id, state) in &now {
+        if let Some(reason) = state.get("Failed") {
+            assert!(
+                reason.as_str().is_some_and(|r| !r.is_empty()),
+                "{id}: {state}"
+            );
+        }
+    }
+    // The edges follow cloud-b: its assignments reach them, with its token.
+    let accepted_task = |e: &Value| {
+        let rationale = e["detail"]["Decision"]["rationale"].as_str();
+        rationale.is_some_and(|r| r.starts_with("accepted task"))
+    };
+    let first_assigned_us = eventually("an assignment of cloud-b reached an edge", || async {
+        let line = "events --kind decision --since 1m --limit 10000";
+        let mut firsts = Vec::new();
+        for edge in [&edge_1, &edge_2] {
+            firsts.extend(first_after(edge, line, took_us, accepted_task).await);
+        }
+        firsts.into_iter().min()
+    })
+    .await;
+    for edge in [&edge_1, &edge_2] {
+        let fencing = &stats(edge).await["fencing"];
+        assert_eq!(fencing["newest_token"], token_b, "{fencing}");
+    }
+
+    // No task was completed by two agents, across both leaders' records:
+    // cloud-a comes back as a standby (its ledger as it was) and stays one.
+    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", Some(&cloud_b.listen), &conf);
+    cloud_a.ready().await;
+    let mut done = BTreeMap::new();
+    completions(&cloud_a, &mut done).await;
+    completions(&cloud_b, &mut done).await;
+    let twice: Vec<_> = done.iter().filter(|(_, agents)| agents.len() > 1).collect();
+    assert!(twice.is_empty(), "completed by two agents: {twice:?}");
+    assert!(done.len() >= 3, "tasks completed: {done:?}");
+    assert_eq!(leads(&cloud_a).await, None, "the old leader stands by");
+    assert_eq!(leads(&cloud_b).await, Some(token_b));
+    println!(
+        "takeover: kill -> new leader planning {lead_ms} ms; kill -> first new assignment at an edge {} ms",
+        (first_assigned_us - killed_us) / 1000
+    );
+}
