@@ -14,17 +14,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::console::{ENV, console, json_lines};
-use support::nats::NatsServer;
+use support::nats::{NatsCluster, NatsServer};
 use support::{Node, eventually, free_port, write_file};
 
 /// The lease's TTL in these tests; a renewal is every third of it.
 const TTL_MS: u64 = 2_000;
 const LIMIT: Duration = Duration::from_secs(90);
 
-fn config(dir: &Path, url: &str) -> String {
+fn config(dir: &Path, url: &str, replicas: usize) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let text = format!(
-        "[hub]\nbackend = \"jetstream\"\n\n[hub.jetstream]\nurl = \"{url}\"\ntimeout_ms = 1000\n\n\
+        "[hub]\nbackend = \"jetstream\"\n\n[hub.jetstream]\nurl = \"{url}\"\ntimeout_ms = 1000\nreplicas = {replicas}\n\n\
          [cloud]\nha = true\nlease_ttl_ms = {TTL_MS}\n\n\
          [world]\nhost = \"edge-1\"\n\n[missions]\ndemo = false\ncontinuous = true\n\n\
          [agents]\nboot = 3\ncapabilities = [\"move\", \"carry\"]\n"
@@ -111,7 +111,7 @@ async fn first_after(
 async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats")).await;
-    let conf = config(&dir.path().join("conf"), &nats.url());
+    let conf = config(&dir.path().join("conf"), &nats.url(), 1);
     let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
     cloud_a.ready().await;
     let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
@@ -227,4 +227,63 @@ async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
         "takeover: kill -> new leader planning {lead_ms} ms; kill -> first new assignment at an edge {} ms",
         (first_assigned_us - killed_us) / 1000
     );
+}
+
+/// Missions completed so far, as `node` (the leader) knows them.
+async fn completed(node: &Node) -> usize {
+    let all = missions(node).await;
+    all.values().filter(|s| **s == "Completed").count()
+}
+
+/// The one cloud of `clouds` that leads, once exactly one does.
+async fn the_leader<'a>(clouds: &[&'a Node]) -> &'a Node {
+    eventually("exactly one cloud leads", || async {
+        let mut leading = Vec::new();
+        for cloud in clouds {
+            if leads(cloud).await.is_some() {
+                leading.push(*cloud);
+            }
+        }
+        (leading.len() == 1).then(|| leading[0])
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_and_forwarding_go_on_when_one_of_three_nats_servers_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = NatsCluster::start(&dir.path().join("nats")).await;
+    let conf = config(&dir.path().join("conf"), &nats.urls(), 3);
+    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
+    cloud_a.ready().await;
+    let seed = cloud_a.listen.clone();
+    let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
+    let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
+    cloud_b.ready().await;
+    edge_1.ready().await;
+    let leader = the_leader(&[&cloud_a, &cloud_b]).await;
+    eventually("missions completing", || async {
+        (completed(leader).await >= 2).then_some(())
+    })
+    .await;
+
+    nats.servers[0].kill().await;
+    let killed_us = wall_us();
+    let leader = the_leader(&[&cloud_a, &cloud_b]).await;
+    let before = completed(leader).await;
+    eventually("missions completing after the server died", || async {
+        let leader = the_leader(&[&cloud_a, &cloud_b]).await;
+        (completed(leader).await >= before + 3).then_some(())
+    })
+    .await;
+    // The edge's records still reach the clouds through JetStream.
+    for cloud in [&cloud_a, &cloud_b] {
+        let what = format!("edge-1's events after the kill at {}", cloud.listen);
+        eventually(&what, || async {
+            let line = "events --node edge-1 --kind decision --since 1m --limit 10000";
+            first_after(cloud, line, killed_us, |_| true).await
+        })
+        .await;
+    }
+    the_leader(&[&cloud_a, &cloud_b]).await;
 }

@@ -107,3 +107,36 @@ impl NatsServer {
         self.spawn().await;
     }
 }
+
+/// Three `nats-server`s clustered on loopback with JetStream (streams
+/// with `replicas = 3` are kept on all three).
+pub struct NatsCluster {
+    pub servers: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    pub async fn start(dir: &Path) -> Self {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let all_routes = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut servers = Vec::new();
+        for (n, route) in routes.iter().enumerate() {
+            // JetStream and its store come from the command line (`-js -sd`).
+            let config = format!(
+                "server_name: n{n}\n\
+                 cluster {{ name: swarmd, listen: 127.0.0.1:{route}, routes: [{all_routes}] }}\n"
+            );
+            servers.push(NatsServer::start_with_config(&dir.join(format!("n{n}")), &config).await);
+        }
+        Self { servers }
+    }
+
+    /// Every server's URL, comma-separated, as `hub.jetstream.url` takes them.
+    pub fn urls(&self) -> String {
+        let urls: Vec<String> = self.servers.iter().map(NatsServer::url).collect();
+        urls.join(",")
+    }
+}

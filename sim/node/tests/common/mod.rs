@@ -148,6 +148,11 @@ pub async fn supervision(w: &AgentWiring) -> SupervisionView {
 }
 
 pub fn assign(w: &AgentWiring, mission: u64, waypoints: Vec<Cell>) {
+    assign_fenced(w, mission, 0, waypoints);
+}
+
+/// An assignment stamped with a cloud's fencing `token` (`[cloud] ha`).
+pub fn assign_fenced(w: &AgentWiring, mission: u64, token: u64, waypoints: Vec<Cell>) {
     let s = w.supervision.get().expect("supervision runs");
     let a = Assignment {
         trace: Default::default(),
@@ -156,7 +161,7 @@ pub fn assign(w: &AgentWiring, mission: u64, waypoints: Vec<Cell>) {
         goal: format!("test mission {mission}"),
         waypoints,
         attempt: 1,
-        token: 0,
+        token,
     };
     s.cast(SupervisionMsg::Assign(Box::new(a)))
         .expect("supervision takes it");
