@@ -287,3 +287,115 @@ async fn leadership_and_forwarding_go_on_when_one_of_three_nats_servers_dies() {
     }
     the_leader(&[&cloud_a, &cloud_b]).await;
 }
+
+/// `(time_us, token)` of every assignment `node`'s agents accepted with a
+/// token, and the `(task, token, newest)` of every one they refused.
+async fn accepted_and_refused(node: &Node) -> (Vec<(u64, u64)>, Vec<Value>) {
+    let decisions = run(node, "events --kind decision --since 5m --limit 10000").await;
+    let mut accepted: Vec<(u64, u64)> = decisions
+        .iter()
+        .filter_map(|e| {
+            let r = e["detail"]["Decision"]["rationale"].as_str()?;
+            let token = r.strip_prefix("accepted task ")?.split("(token ").nth(1)?;
+            let token = token.split(')').next()?.parse().ok()?;
+            Some((e["time_us"].as_u64()?, token))
+        })
+        .collect();
+    accepted.sort();
+    let refused = run(node, "events --kind leadership --limit 10000").await;
+    let refused = refused
+        .iter()
+        .filter_map(|e| {
+            e["detail"]["Leadership"]["change"]
+                .get("StaleRefused")
+                .cloned()
+        })
+        .collect();
+    (accepted, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_is_deposed_and_no_two_leaders_assignments_are_accepted_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats")).await;
+    let conf = config(&dir.path().join("conf"), &nats.url(), 1);
+    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
+    cloud_a.ready().await;
+    let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
+    let seed = cloud_a.listen.clone();
+    let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
+    let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
+    let mut edge_2 = start(dir.path(), "edge-2", "edge", Some(&seed), &conf);
+    for node in [&mut cloud_b, &mut edge_1, &mut edge_2] {
+        node.ready().await;
+    }
+    eventually("missions completing under cloud-a", || async {
+        (completed(&cloud_a).await >= 2).then_some(())
+    })
+    .await;
+
+    // cloud-a stops dead (a partition from everything, or a long pause):
+    // cloud-b takes the lease while cloud-a still believes it leads.
+    cloud_a.signal(libc::SIGSTOP);
+    let token_b = eventually("cloud-b leads", || leads(&cloud_b)).await;
+    assert!(token_b > token_a);
+    eventually("the edges saw cloud-b's token", || async {
+        let mut newest = Vec::new();
+        for edge in [&edge_1, &edge_2] {
+            newest.push(stats(edge).await["fencing"]["newest_token"].as_u64());
+        }
+        newest.iter().all(|t| *t == Some(token_b)).then_some(())
+    })
+    .await;
+    cloud_a.signal(libc::SIGCONT);
+    eventually("cloud-a noticed and stands by", || async {
+        let tier = stats(&cloud_a).await["cloud_tier"].clone();
+        (tier["leads"] == false).then_some(())
+    })
+    .await;
+    let stepped = run(&cloud_a, "events --kind leadership --limit 100").await;
+    assert!(
+        stepped
+            .iter()
+            .any(|e| e["detail"]["Leadership"]["change"]["SteppedDown"]["token"] == token_a),
+        "{stepped:?}"
+    );
+    eventually("missions completing under cloud-b", || async {
+        (completed(&cloud_b).await >= 3).then_some(())
+    })
+    .await;
+
+    // At the edges: once a cloud-b assignment was accepted, none of
+    // cloud-a's ever was; every refusal names an older token and is counted.
+    let mut refused_total = 0;
+    for edge in [&edge_1, &edge_2] {
+        let (accepted, refused) = accepted_and_refused(edge).await;
+        let first_b = accepted
+            .iter()
+            .find(|(_, t)| *t == token_b)
+            .map(|(at, _)| *at);
+        if let Some(first_b) = first_b {
+            let late_a: Vec<_> = accepted
+                .iter()
+                .filter(|(at, t)| *t < token_b && *at > first_b)
+                .collect();
+            assert!(
+                late_a.is_empty(),
+                "a deposed leader's assignments accepted: {late_a:?}"
+            );
+        }
+        assert!(
+            accepted.iter().all(|(_, t)| *t == token_a || *t == token_b),
+            "{accepted:?}"
+        );
+        for r in &refused {
+            assert!(r["token"].as_u64() < r["newest"].as_u64(), "{r}");
+        }
+        let counted = stats(edge).await["fencing"]["refused"].as_u64().unwrap();
+        assert_eq!(counted as usize, refused.len(), "every refusal recorded");
+        refused_total += refused.len();
+    }
+    println!("pause: stale assignments refused at the edges: {refused_total}");
+    assert_eq!(leads(&cloud_a).await, None);
+    assert_eq!(leads(&cloud_b).await, Some(token_b));
+}

@@ -168,7 +168,13 @@ impl SupervisionState {
             self.report(&a, TaskOutcome::Failed { reason });
             return;
         }
-        let rationale = format!("accepted task {}/{}: {}", a.mission, a.task, a.goal);
+        let rationale = match a.token {
+            0 => format!("accepted task {}/{}: {}", a.mission, a.task, a.goal),
+            token => format!(
+                "accepted task {}/{} (token {token}): {}",
+                a.mission, a.task, a.goal
+            ),
+        };
         self.w
             .journal
             .decision_on(task_of(&a), rationale, vec![], 1.0)
