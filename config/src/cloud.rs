@@ -54,32 +54,54 @@ fn plain(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-impl crate::NodeConfig {
-    /// A cloud contending for the cloud tier's lease.
-    pub fn runs_ha(&self) -> bool {
-        self.cloud.ha && self.node.role.runs_cloud()
-    }
-
-    pub(crate) fn validate_cloud(&self) -> Result<(), (&'static str, String)> {
-        let c = &self.cloud;
-        if !plain(&c.lease_bucket) {
+impl CloudSection {
+    pub(crate) fn validate(
+        &self,
+        hub: crate::hub::HubBackend,
+    ) -> Result<(), (&'static str, String)> {
+        if !plain(&self.lease_bucket) {
             let why = "must be 1..=64 letters, digits, '_' or '-'".into();
             return Err(("cloud.lease_bucket", why));
         }
-        if !plain(&c.state_stream) {
+        if !plain(&self.state_stream) {
             let why = "must be 1..=64 letters, digits, '_' or '-'".into();
             return Err(("cloud.state_stream", why));
         }
-        if !c.ha {
-            return Ok(());
-        }
-        if self.hub.backend != crate::hub::HubBackend::Jetstream {
+        // On an edge `ha` means nothing, so one file may serve the fleet.
+        if self.ha && hub != crate::hub::HubBackend::Jetstream {
             let why =
                 "needs hub.backend = \"jetstream\": the lease and the planner's state live there"
                     .into();
             return Err(("cloud.ha", why));
         }
-        // On an edge `ha` means nothing, so one file may serve the fleet.
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::HubBackend;
+
+    #[test]
+    fn ha_needs_the_jetstream_hub_and_plain_names() {
+        let mut cloud = CloudSection {
+            ha: true,
+            ..CloudSection::default()
+        };
+        assert_eq!(
+            cloud.validate(HubBackend::Ledger).unwrap_err().0,
+            "cloud.ha"
+        );
+        assert!(cloud.validate(HubBackend::Jetstream).is_ok());
+        cloud.lease_bucket = "a.b".into();
+        let refused = cloud.validate(HubBackend::Jetstream).unwrap_err();
+        assert_eq!(refused.0, "cloud.lease_bucket", "{refused:?}");
+        cloud.ha = false;
+        cloud.lease_bucket = "ok".into();
+        assert!(
+            cloud.validate(HubBackend::Ledger).is_ok(),
+            "one cloud on sled"
+        );
     }
 }

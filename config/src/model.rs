@@ -403,7 +403,7 @@ impl NodeConfig {
         self.cluster.discovery.validate()?;
         self.board.validate()?;
         self.placement.validate()?;
-        self.validate_cloud()?;
+        self.cloud.validate(self.hub.backend)?;
         self.validate_mesh()
     }
 }
@@ -437,6 +437,11 @@ impl NodeConfig {
     }
 
     /// The node that hosts the world: `world.host`, or this node if it runs the cloud.
+    /// A cloud contending for the cloud tier's lease (`[cloud] ha`).
+    pub fn runs_ha(&self) -> bool {
+        self.cloud.ha && self.node.role.runs_cloud()
+    }
+
     pub fn hosts_world(&self) -> bool {
         if self.world.host.is_empty() {
             self.node.role.runs_cloud()
