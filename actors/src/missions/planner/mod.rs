@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarmd_messages::advert::Leadership;
-use swarmd_messages::swarm::{Address, AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg};
+use swarmd_messages::swarm::{AgentMsg, AgentStatus, FloorPlan, Goal, MissionMsg};
 use swarmd_messages::{AgentChange, EventKind, MissionChange, TaskChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
 use tokio::time::Instant;
@@ -18,9 +18,10 @@ use tracing::{Instrument, debug, info, warn};
 mod board;
 mod demo;
 mod lead;
+mod queries;
 mod recipes;
 
-use super::book::{self, Change, KnownAgent, Mission, MissionState, TaskState};
+use super::book::{self, Change, KnownAgent, Mission, MissionState};
 use super::recipe::RecipeRun;
 use super::store::{MissionStore, RecipeStore};
 use super::trace;
@@ -28,7 +29,7 @@ use crate::NodeCtx;
 use crate::board::{Board, BoardConfig, BoardStore};
 use crate::fleet::{LocalDirectory, decoding_endpoint};
 use crate::journal::Journal;
-use crate::router::{self, Router};
+use crate::router::Router;
 use crate::ticker::{TickStats, Ticker};
 
 pub use super::store::MAX_MISSIONS;
@@ -457,56 +458,5 @@ impl PlannerState {
     fn trim(&mut self) {
         super::store::trim_finished(&mut self.missions, &self.store, |m| &m.state);
         super::store::trim_finished(&mut self.recipes, &self.recipe_store, |r| &r.state);
-    }
-
-    /// How many tasks of active missions the book gives each agent.
-    fn assigned_by_agent(&self) -> BTreeMap<&str, usize> {
-        let mut given = BTreeMap::new();
-        let active = self
-            .missions
-            .values()
-            .filter(|m| m.state == MissionState::Active);
-        for task in active.flat_map(|m| &m.tasks) {
-            if let TaskState::Assigned { agent, .. } = &task.state {
-                *given.entry(agent.as_str()).or_default() += 1;
-            }
-        }
-        given
-    }
-
-    fn open_tasks(&self) -> usize {
-        let active = self
-            .missions
-            .values()
-            .filter(|m| m.state == MissionState::Active);
-        let tasks = active.flat_map(|m| &m.tasks);
-        tasks.filter(|t| t.state == TaskState::Open).count()
-    }
-
-    fn any_active(&self) -> bool {
-        self.missions
-            .values()
-            .any(|m| m.state == MissionState::Active)
-    }
-
-    fn active_ids(&self) -> Vec<u64> {
-        self.missions
-            .iter()
-            .filter(|(_, m)| m.state == MissionState::Active)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    fn broadcast(&self, msg: &AgentMsg) {
-        info!(agents = self.agents.len(), ?msg, "broadcast to the swarm");
-        for agent in self.agents.values() {
-            self.send(&agent.status.agent, msg);
-        }
-    }
-
-    fn send(&self, to: &Address, msg: &AgentMsg) {
-        if let Err(why) = router::cast(self.args.router.as_ref(), to, msg) {
-            warn!(agent = %to.name, %why, "cannot reach agent");
-        }
     }
 }
