@@ -10,7 +10,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 use support::console::{ENV, console, json_lines};
@@ -19,7 +18,6 @@ use support::{Node, eventually, free_port, write_file};
 
 /// The lease's TTL in these tests; a renewal is every third of it.
 const TTL_MS: u64 = 2_000;
-const LIMIT: Duration = Duration::from_secs(90);
 
 fn config(dir: &Path, url: &str, replicas: usize) -> String {
     std::fs::create_dir_all(dir).unwrap();
@@ -107,21 +105,52 @@ async fn first_after(
         .min()
 }
 
+/// Two clouds (cloud-a leading) and two edges on one `nats-server`.
+struct Fleet {
+    dir: tempfile::TempDir,
+    _nats: NatsServer,
+    conf: String,
+    token_a: u64,
+    cloud_a: Node,
+    cloud_b: Node,
+    edge_1: Node,
+    edge_2: Node,
+}
+
+impl Fleet {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nats = NatsServer::start(&dir.path().join("nats")).await;
+        let conf = config(&dir.path().join("conf"), &nats.url(), 1);
+        let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
+        cloud_a.ready().await;
+        let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
+        let seed = cloud_a.listen.clone();
+        let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
+        let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
+        let mut edge_2 = start(dir.path(), "edge-2", "edge", Some(&seed), &conf);
+        for node in [&mut cloud_b, &mut edge_1, &mut edge_2] {
+            node.ready().await;
+        }
+        Self {
+            dir,
+            _nats: nats,
+            conf,
+            token_a,
+            cloud_a,
+            cloud_b,
+            edge_1,
+            edge_2,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
-    let dir = tempfile::tempdir().unwrap();
-    let nats = NatsServer::start(&dir.path().join("nats")).await;
-    let conf = config(&dir.path().join("conf"), &nats.url(), 1);
-    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
-    cloud_a.ready().await;
-    let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
-    let seed = cloud_a.listen.clone();
-    let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
-    let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
-    let mut edge_2 = start(dir.path(), "edge-2", "edge", Some(&seed), &conf);
-    for node in [&mut cloud_b, &mut edge_1, &mut edge_2] {
-        node.ready().await;
-    }
+    let fleet = Fleet::start().await;
+    let (dir, conf, token_a) = (fleet.dir.path(), &fleet.conf, fleet.token_a);
+    let (cloud_a, cloud_b) = (fleet.cloud_a, fleet.cloud_b);
+    let (edge_1, edge_2) = (fleet.edge_1, fleet.edge_2);
     assert_eq!(leads(&cloud_b).await, None, "one leader at a time");
 
     // The standby forwards an operator's mission to the leader.
@@ -147,16 +176,7 @@ async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
     let accepted = missions(&cloud_a).await;
     let killed_us = wall_us();
     cloud_a.signal(9);
-    let token_b = tokio::time::timeout(LIMIT, async {
-        loop {
-            if let Some(token) = leads(&cloud_b).await {
-                return token;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("cloud-b leads");
+    let token_b = eventually("cloud-b leads", || leads(&cloud_b)).await;
     assert!(
         token_b > token_a,
         "a takeover's token is newer: {token_b} after {token_a}"
@@ -213,7 +233,7 @@ async fn the_standby_cloud_takes_over_within_the_ttl_and_keeps_every_mission() {
 
     // No task was completed by two agents, across both leaders' records:
     // cloud-a comes back as a standby (its ledger as it was) and stays one.
-    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", Some(&cloud_b.listen), &conf);
+    let mut cloud_a = start(dir, "cloud-a", "cloud", Some(&cloud_b.listen), conf);
     cloud_a.ready().await;
     let mut done = BTreeMap::new();
     completions(&cloud_a, &mut done).await;
@@ -316,19 +336,9 @@ async fn accepted_and_refused(node: &Node) -> (Vec<(u64, u64)>, Vec<Value>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_leader_is_deposed_and_no_two_leaders_assignments_are_accepted_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let nats = NatsServer::start(&dir.path().join("nats")).await;
-    let conf = config(&dir.path().join("conf"), &nats.url(), 1);
-    let mut cloud_a = start(dir.path(), "cloud-a", "cloud", None, &conf);
-    cloud_a.ready().await;
-    let token_a = eventually("cloud-a leads", || leads(&cloud_a)).await;
-    let seed = cloud_a.listen.clone();
-    let mut cloud_b = start(dir.path(), "cloud-b", "cloud", Some(&seed), &conf);
-    let mut edge_1 = start(dir.path(), "edge-1", "edge", Some(&seed), &conf);
-    let mut edge_2 = start(dir.path(), "edge-2", "edge", Some(&seed), &conf);
-    for node in [&mut cloud_b, &mut edge_1, &mut edge_2] {
-        node.ready().await;
-    }
+    let fleet = Fleet::start().await;
+    let (cloud_a, cloud_b, token_a) = (fleet.cloud_a, fleet.cloud_b, fleet.token_a);
+    let (edge_1, edge_2) = (fleet.edge_1, fleet.edge_2);
     eventually("missions completing under cloud-a", || async {
         (completed(&cloud_a).await >= 2).then_some(())
     })
