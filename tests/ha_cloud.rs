@@ -255,18 +255,38 @@ async fn completed(node: &Node) -> usize {
     all.values().filter(|s| **s == "Completed").count()
 }
 
+/// Missions completed so far as the cloud that leads knows them, or `None`
+/// while leadership moves (no cloud leads, or the one asked just stepped
+/// down and refuses the planner's commands with `unavailable`).
+async fn completed_at_the_leader(clouds: &[&Node]) -> Option<usize> {
+    let leader = the_one_leading(clouds).await?;
+    let (code, out, err) = console(&leader.listen, &["--json", "-c", "missions"]).await;
+    if code != 0 {
+        assert!(
+            err.contains("unavailable"),
+            "missions at {}: {err}{out}",
+            leader.listen
+        );
+        return None;
+    }
+    let rows = json_lines(&out);
+    Some(rows.iter().filter(|m| m["state"] == "Completed").count())
+}
+
 /// The one cloud of `clouds` that leads, once exactly one does.
 async fn the_leader<'a>(clouds: &[&'a Node]) -> &'a Node {
-    eventually("exactly one cloud leads", || async {
-        let mut leading = Vec::new();
-        for cloud in clouds {
-            if leads(cloud).await.is_some() {
-                leading.push(*cloud);
-            }
+    eventually("exactly one cloud leads", || the_one_leading(clouds)).await
+}
+
+/// The cloud of `clouds` that leads, if exactly one does now.
+async fn the_one_leading<'a>(clouds: &[&'a Node]) -> Option<&'a Node> {
+    let mut leading = Vec::new();
+    for cloud in clouds {
+        if leads(cloud).await.is_some() {
+            leading.push(*cloud);
         }
-        (leading.len() == 1).then(|| leading[0])
-    })
-    .await
+    }
+    (leading.len() == 1).then(|| leading[0])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,11 +309,14 @@ async fn leadership_and_forwarding_go_on_when_one_of_three_nats_servers_dies() {
 
     nats.servers[0].kill().await;
     let killed_us = wall_us();
-    let leader = the_leader(&[&cloud_a, &cloud_b]).await;
-    let before = completed(leader).await;
+    let clouds = [&cloud_a, &cloud_b];
+    let before = eventually("a leader after the server died", || async {
+        completed_at_the_leader(&clouds).await
+    })
+    .await;
     eventually("missions completing after the server died", || async {
-        let leader = the_leader(&[&cloud_a, &cloud_b]).await;
-        (completed(leader).await >= before + 3).then_some(())
+        let now = completed_at_the_leader(&clouds).await?;
+        (now >= before + 3).then_some(())
     })
     .await;
     // The edge's records still reach the clouds through JetStream.

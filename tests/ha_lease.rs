@@ -128,6 +128,33 @@ async fn a_leader_whose_key_another_took_steps_down_at_its_next_renewal() {
     a.task.await.unwrap();
 }
 
+/// The key names a contender that does not hold it: its process restarted
+/// at once after a crash, or its renewal timed out but was written. It
+/// takes the lease back under a new, larger token well before the key
+/// would expire, rather than leave the tier leaderless for a TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contender_named_in_a_key_it_does_not_hold_takes_it_back_with_a_new_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(dir.path()).await;
+    let mut a = contender(&nats.url(), "cloud-a").await;
+    until(&mut a, "cloud-a leads", TTL * 2, |l| l.mine).await;
+    let first = a.leadership.borrow().token;
+    a.task.abort(); // a crash: the key still names cloud-a, for a TTL
+
+    let mut again = contender(&nats.url(), "cloud-a").await;
+    let took = until(&mut again, "cloud-a leads again", TTL, |l| l.mine).await;
+    let second = again.leadership.borrow().token;
+    println!("restarted leader took its lease back after {took:?} (TTL {TTL:?})");
+    assert!(second > first, "token {second} after {first}");
+    let mut b = contender(&nats.url(), "cloud-b").await;
+    until(&mut b, "cloud-b follows the new token", TTL * 2, |l| {
+        l.leader.as_deref() == Some("cloud-a") && l.token == second && !l.mine
+    })
+    .await;
+    again.stop.send_replace(true);
+    again.task.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_jetstream_steps_down_before_its_ttl_ends() {
     let dir = tempfile::tempdir().unwrap();

@@ -64,9 +64,13 @@ pub fn in_netns(netns: &str) -> Command {
 }
 
 /// A loopback port that was free a moment ago, and never handed out
-/// before in this process (the kernel may give a released port again, and
-/// a test that takes two ports before using either would get it twice).
+/// before in this process (a test that takes two ports before using either
+/// would otherwise get the same one twice). It lies below the kernel's
+/// ephemeral range: a port from that range can be taken, between this
+/// check and the bind, as the local end of any outgoing connection (a
+/// console, a NATS client, a NATS route), which made nodes fail to start.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN
         .lock()
@@ -74,26 +78,32 @@ pub fn free_port() -> u16 {
     // A node's mesh listens on its cluster port + 1000 (mesh.port_offset):
     // that one must be free too, and never handed out itself.
     let offset = swarmd::config::DEFAULT_MESH_PORT_OFFSET;
-    for _ in 0..1000 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let Some(mesh) = port.checked_add(offset) else {
-            continue;
-        };
+    let (low, high) = (10_000, ephemeral_ports_start().saturating_sub(offset));
+    assert!(high > low + 1000, "too few ports below the ephemeral range");
+    let random = RandomState::new();
+    for attempt in 0..1000u32 {
+        let port = low + (random.hash_one(attempt) % u64::from(high - low)) as u16;
+        let mesh = port + offset;
         let taken = |p: u16| {
             given
                 .iter()
                 .any(|&g| g == p || g.checked_add(offset) == Some(p))
         };
-        if !taken(port) && !taken(mesh) && TcpListener::bind(("127.0.0.1", mesh)).is_ok() {
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if !taken(port) && !taken(mesh) && free(port) && free(mesh) {
             given.push(port);
             return port;
         }
     }
     panic!("no fresh loopback port in 1000 tries");
+}
+
+/// The first port the kernel hands out to outgoing connections.
+fn ephemeral_ports_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 pub struct Node {

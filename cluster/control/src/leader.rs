@@ -23,7 +23,10 @@ pub fn elsewhere(
         return Ok(None);
     }
     match lead.leader {
-        Some(leader) if !forwarded && leader != args.node => Ok(Some(leader)),
+        Some(leader) if leader == args.node => Err(ControlError::Unavailable(format!(
+            "{leader} stepped down and frees its lease: try again within the lease's TTL"
+        ))),
+        Some(leader) if !forwarded => Ok(Some(leader)),
         Some(leader) => Err(ControlError::Unavailable(format!(
             "{} stands by: {leader} leads the cloud tier",
             args.node

@@ -19,6 +19,8 @@ use super::{IngestStats, JetStreamError, connect};
 
 /// How long a fetch waits for messages on an idle stream.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
+/// How long one fetch may take, its wait on an idle stream included.
+const FETCH_LIMIT: Duration = Duration::from_secs(3);
 /// Longest wait between retries of a failing round.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Unacked messages JetStream redelivers after this long (a cloud that
@@ -125,7 +127,15 @@ impl IngestState {
     /// Fetches one batch, applies it, acks it.
     async fn round(&mut self) -> Result<(), JetStreamError> {
         let consumer = self.consumer().await?;
-        let fetched = self.fetch(&consumer).await;
+        // A pull request that no server answers (the consumer's leader
+        // died with its server and no other was elected yet) would wait
+        // for ever: bounded, it fails and the consumer is looked up again.
+        let fetched = tokio::time::timeout(FETCH_LIMIT, self.fetch(&consumer))
+            .await
+            .unwrap_or_else(|_| {
+                let why = format!("fetch: no answer within {FETCH_LIMIT:?}");
+                Err(JetStreamError::Other(why))
+            });
         let messages = match fetched {
             Ok(messages) => messages,
             Err(e) => {

@@ -153,6 +153,9 @@ async fn take_or_follow(
     match store.entry(&config.key).await {
         Ok(Some(entry)) if entry.operation == async_nats::jetstream::kv::Operation::Put => {
             let holder: Option<Holder> = serde_json::from_slice(&entry.value).ok();
+            if holder.as_ref().is_some_and(|h| h.name == config.name) {
+                return take_back(store, config, entry.revision, leadership).await;
+            }
             let seen = Leadership {
                 leader: holder.as_ref().map(|h| h.name.clone()),
                 token: holder.map_or(0, |h| h.token),
@@ -164,6 +167,38 @@ async fn take_or_follow(
         Ok(_) => take(store, config, leadership).await,
         Err(e) => {
             warn!(error = %e, "cannot read the lease");
+            None
+        }
+    }
+}
+
+/// The key still names this contender though it no longer holds the lease
+/// (it stepped down on a renewal that timed out but was written, or that
+/// it could not make for half the TTL). It has stopped acting on it, so it
+/// frees the key at the revision it read and contends again, under a new
+/// token, rather than leave the tier leaderless until the key expires.
+async fn take_back(
+    store: &Store,
+    config: &LeaseConfig,
+    revision: u64,
+    leadership: &watch::Sender<Leadership>,
+) -> Option<(u64, Instant)> {
+    assert!(
+        !leadership.borrow().mine,
+        "a stale lease is freed only when not held"
+    );
+    let freed = store.delete_expect_revision(&config.key, Some(revision));
+    match tokio::time::timeout(config.write_limit(), freed).await {
+        Ok(Ok(())) => {
+            info!(revision, "freed this node's stale lease: contending again");
+            take(store, config, leadership).await
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "this node's stale lease not freed");
+            None
+        }
+        Err(_) => {
+            warn!("this node's stale lease not freed: no answer");
             None
         }
     }
