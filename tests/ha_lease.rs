@@ -8,8 +8,11 @@ mod support;
 
 use std::time::Duration;
 
+use std::sync::Arc;
 use support::nats::NatsServer;
-use swarmd_adapters::jetstream::lease::{Leadership, LeaseConfig, bucket, contend};
+
+use swarmd_adapters::cloud_tier::lease::{Leadership, LeaseConfig, contend};
+use swarmd_adapters::jetstream::lease::{JetStreamLease, bucket};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -34,6 +37,7 @@ async fn contender(url: &str, name: &str) -> Contender {
     let store = bucket(&js, &config).await.unwrap();
     let (tx, leadership) = watch::channel(Leadership::default());
     let (stop, stopped) = watch::channel(false);
+    let store = Arc::new(JetStreamLease(store));
     let task = tokio::spawn(contend(store, config, tx, stopped));
     Contender {
         leadership,

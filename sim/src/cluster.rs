@@ -13,8 +13,10 @@ use swarmd_config::{HostPort, ListenAddr, NodeConfig, Role};
 use swarmd_node::{Seams, StartError, Started};
 
 use crate::net::{NetFaults, SimNet};
+use crate::tier::SimTier;
 use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage, SkewedClock};
 use swarmd_actors::ctx::Clock;
+use swarmd_adapters::cloud_tier::CloudTier;
 use swarmd_messages::stable_hash;
 
 /// Every simulated node's cookie (and the rogue's, which has it too).
@@ -42,6 +44,8 @@ pub struct SimCluster {
     pub mesh: Arc<SimMesh>,
     /// One clock for every node and incarnation: a restart does not turn time back.
     pub clock: Arc<SimClock>,
+    /// The clouds' lease and state log (`[cloud] ha`), shared by all.
+    pub tier: Arc<SimTier>,
     seed: u64,
     members: BTreeMap<String, Member>,
     /// Disks replaced by `wipe`, with their node's name: what those
@@ -98,6 +102,7 @@ impl SimCluster {
             net: SimNet::new(entropy(0x6e65_7400), faults),
             mesh: SimMesh::new(entropy(0x6d65_7368), Duration::from_millis(5), 1024),
             clock: Arc::new(SimClock::new()),
+            tier: Arc::default(),
             seed,
             members: BTreeMap::new(),
             retired: Vec::new(),
@@ -153,6 +158,11 @@ impl SimCluster {
             dialer: Arc::new(self.net.dialer(name)),
             // The host's memory and CPU must not steer a seed's run.
             resources: Arc::new(swarmd_governance::FixedResources::default()),
+            cloud_tier: member.config.runs_ha().then(|| {
+                let lease = CloudTier::lease_of(&member.config);
+                let connector = self.tier.connector(name, lease.ttl);
+                CloudTier::new(lease, connector)
+            }),
         };
         let node = Started::start_on(&member.config, COOKIE.into(), seams)
             .await

@@ -3,7 +3,8 @@
 //! One seed drives everything a simulated node can observe. The per-node
 //! seams (clock, entropy, disk, mesh) live in `swarmd-sim-node` and are
 //! re-exported here; this crate adds [`net::SimNet`] (in-memory ractor_cluster
-//! links with seeded latency, resets, partitions and crashes),
+//! links with seeded latency, resets, partitions and crashes), [`tier::SimTier`]
+//! (the cloud tier's lease and state log, where production has JetStream),
 //! [`cluster::SimCluster`] (production node trees on those seams), the
 //! [`driver::Sim`] (a cluster with a driver: faults on the virtual clock,
 //! missions, the invariant checkers at the end), the scenarios, the
@@ -21,6 +22,7 @@ pub mod process;
 pub mod scenario;
 #[cfg(feature = "shims")]
 pub mod shims;
+pub mod tier;
 pub mod trace;
 
 #[cfg(feature = "shims")]

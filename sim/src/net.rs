@@ -61,6 +61,8 @@ struct NetState {
     next_link: u64,
     /// Node pairs that cannot reach each other, smaller name first.
     cut: BTreeSet<(String, String)>,
+    /// Node pairs whose links carry every write this much later.
+    slow: BTreeMap<(String, String), Duration>,
     resets: u64,
 }
 
@@ -141,6 +143,34 @@ impl SimNet {
         }
     }
 
+    /// Every write between `a` and `b` arrives `extra` later than it would
+    /// (FIFO still holds); `Duration::ZERO` ends it. A link this slow
+    /// carries messages a node sent before it was deposed past its
+    /// successor's.
+    pub fn slow(&self, a: &str, b: &str, extra: Duration) {
+        let mut state = self.state();
+        if extra.is_zero() {
+            state.slow.remove(&node_pair(a, b));
+        } else {
+            state.slow.insert(node_pair(a, b), extra);
+        }
+    }
+
+    /// Every link at its usual speed again.
+    pub fn slow_none(&self) {
+        self.state().slow.clear();
+    }
+
+    /// How much later than usual a write on `link` arrives.
+    fn extra_delay(&self, link: u64) -> Duration {
+        let state = self.state();
+        let Some(ends) = state.links.get(&link).map(|l| &l.ends) else {
+            return Duration::ZERO;
+        };
+        let pair = node_pair(&ends.0, &ends.1);
+        state.slow.get(&pair).copied().unwrap_or_default()
+    }
+
     pub fn heal(&self, a: &str, b: &str) {
         self.state().cut.remove(&node_pair(a, b));
     }
@@ -204,10 +234,10 @@ impl SimNet {
     }
 
     /// When a write of now is due at the other end.
-    fn due(&self, pipe: &Pipe) -> Instant {
+    fn due(&self, pipe: &Pipe, extra: Duration) -> Instant {
         let jitter_us = self.faults.jitter.as_micros() as u64;
         let jitter = Duration::from_micros(self.entropy.next_u64() % (jitter_us + 1));
-        let due = Instant::now() + self.faults.latency + jitter;
+        let due = Instant::now() + self.faults.latency + jitter + extra;
         pipe.last_due.map_or(due, |last| due.max(last))
     }
 
@@ -324,6 +354,8 @@ impl AsyncWrite for SimStream {
         if self.net.roll_reset() {
             self.net.reset(self.link);
         }
+        // Read before the pipe's lock: the net's lock is never taken under it.
+        let extra = self.net.extra_delay(self.link);
         let mut pipe = lock(&self.write);
         if pipe.closed {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
@@ -332,7 +364,7 @@ impl AsyncWrite for SimStream {
             pipe.writer = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let due = self.net.due(&pipe);
+        let due = self.net.due(&pipe, extra);
         pipe.last_due = Some(due);
         pipe.queued_bytes += data.len();
         pipe.queue.push_back((due, data.to_vec()));

@@ -10,7 +10,9 @@
 //! - `bug-forwarder-stalls`: the forwarder stops at its first failure;
 //! - `bug-recipe-ignores-needs`: a recipe step starts before its needs end;
 //! - `bug-no-fence`: a partitioned edge keeps running a supervised agent the
-//!   cloud has moved elsewhere.
+//!   cloud has moved elsewhere;
+//! - `bug-no-token-check`: agents accept a deposed leader's assignments
+//!   (the fencing token unchecked).
 //!
 //! ```text
 //! cargo test -p swarmd-sim --features bugs --test broken_build
@@ -25,7 +27,8 @@
     feature = "bug-collisions",
     feature = "bug-forwarder-stalls",
     feature = "bug-recipe-ignores-needs",
-    feature = "bug-no-fence"
+    feature = "bug-no-fence",
+    feature = "bug-no-token-check"
 ))]
 
 use std::process::Command;
@@ -129,4 +132,14 @@ fn the_placement_checker_catches_an_agent_running_on_two_nodes() {
         out.contains("agent roam-1 ran on edge-1 and edge-2 at once"),
         "{out}"
     );
+}
+
+#[cfg(feature = "bug-no-token-check")]
+#[test]
+fn the_leader_checker_catches_agents_that_accept_a_deposed_leaders_assignments() {
+    // The failover scenario deposes the leader with its last assignments
+    // still on a slow link: they arrive after its successor's.
+    let out = failing_run("failover");
+    assert!(out.contains("under token"), "{out}");
+    assert!(out.contains("after task"), "{out}");
 }

@@ -1,6 +1,7 @@
 //! `cloud/leadership` (`[cloud] ha`, DESIGN §18): contends for the cloud
-//! tier's lease on JetStream and acts on every change of hands. Taking the
-//! lease, it restores the planner's state from JetStream, then tells the
+//! tier's lease (on JetStream; in the simulator, its in-memory store) and
+//! acts on every change of hands. Taking the lease, it restores the
+//! planner's state from the tier's log, then tells the
 //! planner to lead with the lease's token; losing it, it tells the planner
 //! to stand by. Either way it records the change in the ledger, puts the
 //! lease in this node's advert (so edges follow the leader and `nodes`
@@ -13,7 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::journal::Journal;
 use swarmd_actors::missions::PlannerMsg;
-use swarmd_adapters::jetstream::cloud_tier::CloudTier;
+use swarmd_adapters::cloud_tier::CloudTier;
 use swarmd_messages::advert::{Lead, Leadership, NodeAdvert};
 use swarmd_messages::{EventKind, LeadershipChange};
 use swarmd_supervisor::{ActorSlot, ChildSpec};
@@ -131,7 +132,8 @@ impl LeadershipState {
         match (self.last.mine, now.mine) {
             (false, true) => self.took(now).await?,
             (true, false) => {
-                let reason = "the lease was lost or JetStream could not be reached".to_string();
+                let reason =
+                    "the lease was lost or the cloud tier's store could not be reached".to_string();
                 self.lost(now, reason).await;
             }
             _ => self.follow(now),

@@ -158,6 +158,8 @@ pub struct Seams {
     pub dialer: Arc<dyn Dialer>,
     /// What the governor measures: the process's RSS and CPU.
     pub resources: Arc<dyn swarmd_governance::ResourceProbe>,
+    /// The cloud tier's lease and state, on a cloud with `[cloud] ha`.
+    pub cloud_tier: Option<swarmd_adapters::cloud_tier::CloudTier>,
 }
 
 use swarmd_cluster::mesh::MeshPlan;
@@ -212,6 +214,9 @@ impl Started {
             .await?,
             dialer: Arc::new(ctx::TcpDialer),
             resources: Arc::new(swarmd_governance::ProcResources),
+            cloud_tier: config
+                .runs_ha()
+                .then(|| swarmd_adapters::jetstream::cloud_tier::cloud_tier(config)),
         };
         Self::start_on(config, cookie, seams).await
     }
@@ -229,6 +234,7 @@ impl Started {
             mesh,
             dialer,
             resources,
+            cloud_tier,
         } = seams;
         // A failed flush makes nothing durable; this re-applies what it covered.
         #[cfg(not(feature = "bug-trust-failed-flush"))]
@@ -245,7 +251,7 @@ impl Started {
             dialer,
         };
         let (events, early_supervision) = event_channel(SUPERVISION_EVENTS);
-        let wiring = tree::Wiring::new(&ctx, config, &cookie, resources)?;
+        let wiring = tree::Wiring::new(&ctx, config, &cookie, resources, cloud_tier)?;
         let recorder = recorder::RecorderArgs {
             ledger: ctx.ledger.clone(),
             supervision: events.clone(),

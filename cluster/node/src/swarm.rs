@@ -193,7 +193,7 @@ pub struct CloudSlots {
 /// What a cloud with `[cloud] ha` contends with and shares.
 #[derive(Clone)]
 pub struct HaWiring {
-    pub tier: swarmd_adapters::jetstream::cloud_tier::CloudTier,
+    pub tier: swarmd_adapters::cloud_tier::CloudTier,
     /// Who leads, as this cloud sees it.
     pub leadership: tokio::sync::watch::Sender<swarmd_messages::advert::Leadership>,
     pub advert: tokio::sync::watch::Sender<swarmd_messages::advert::NodeAdvert>,

@@ -91,6 +91,7 @@ impl Wiring {
         config: &NodeConfig,
         cookie: &str,
         resources: Arc<dyn ResourceProbe>,
+        cloud_tier: Option<swarmd_adapters::cloud_tier::CloudTier>,
     ) -> Result<Self, super::StartError> {
         let tls = config
             .cluster
@@ -115,8 +116,8 @@ impl Wiring {
             directory.clone(),
         ));
         let advert = watch::channel(NodeAdvert::default()).0;
-        let ha = config.runs_ha().then(|| swarm::HaWiring {
-            tier: swarmd_adapters::jetstream::cloud_tier::CloudTier::new(config),
+        let ha = cloud_tier.map(|tier| swarm::HaWiring {
+            tier,
             leadership: watch::channel(Default::default()).0,
             advert: advert.clone(),
         });

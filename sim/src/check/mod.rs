@@ -4,6 +4,7 @@
 
 mod deadlock;
 mod floor;
+mod leaders;
 mod missions;
 mod origin;
 mod placement;
@@ -19,6 +20,7 @@ use swarmd_messages::{Event, EventId, EventKind, SupervisionAction};
 
 pub use deadlock::{DEADLOCK_AFTER, DeadlockWatch};
 pub use floor::{FloorCount, one_agent_per_cell_over_time};
+pub use leaders::{LeaderCount, leaders_never_overlap};
 pub use missions::{MissionRecord, missions, missions_end};
 pub use origin::hub_holds_only_what_nodes_wrote;
 pub use placement::{Span, one_node_at_a_time};
@@ -92,11 +94,12 @@ pub struct AckedAppend<'a> {
 }
 
 /// Every acked append is on its node's disk and (from an edge) at the hub,
-/// unchanged; `hub` is the hub's node name. `logs` and `at_hub` are by node.
+/// unchanged; `hubs` are the clouds' names (their own appends are at no
+/// other hub). `logs` and `at_hub` are by node.
 /// Returns the violations and how many acks were verified.
 pub fn acked_appends(
     acks: &[AckedAppend<'_>],
-    hub: &str,
+    hubs: &[String],
     logs: &BTreeMap<String, Vec<Event>>,
     at_hub: &BTreeMap<String, Vec<Event>>,
 ) -> (Vec<String>, u64) {
@@ -109,7 +112,7 @@ pub fn acked_appends(
     for a in acks {
         let (node, seq) = (&a.id.node, a.id.seq);
         let mut places = vec![("its own disk", find(logs.get(node), seq))];
-        if node != hub {
+        if !hubs.contains(node) {
             places.push(("the hub", find(at_hub.get(node), seq)));
         }
         let before = wrong.len();

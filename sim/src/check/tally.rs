@@ -57,6 +57,12 @@ pub struct Tally {
     pub placements: u64,
     pub moves: u64,
     pub fenced: u64,
+    /// `[cloud] ha`: takeovers the clouds recorded, assignments accepted
+    /// under a token (checked for order), and a deposed leader's
+    /// assignments the agents refused.
+    pub takeovers: u64,
+    pub leader_accepts: u64,
+    pub stale_refused: u64,
 }
 
 impl Tally {
@@ -67,7 +73,8 @@ impl Tally {
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
              missions_planned={} missions_ended={} recipe_steps={} tasks_completed={} restarts={} kills={} kills_missed={} \
              rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
-             yields={} deadlocks={} placements={} moves={} fenced={}",
+             yields={} deadlocks={} placements={} moves={} fenced={} takeovers={} \
+             leader_accepts={} stale_refused={}",
             self.snapshots,
             self.positions,
             self.refused_moves,
@@ -97,7 +104,10 @@ impl Tally {
             self.deadlocks,
             self.placements,
             self.moves,
-            self.fenced
+            self.fenced,
+            self.takeovers,
+            self.leader_accepts,
+            self.stale_refused
         )
     }
 }

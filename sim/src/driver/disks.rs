@@ -24,7 +24,9 @@ const MAX_LOG: usize = 1_000_000;
 
 pub struct OnDisks<'a> {
     pub cluster: &'a SimCluster,
-    pub hub: &'a str,
+    /// Every cloud: an edge forwards to whichever is up. The first is the
+    /// one that started first.
+    pub hubs: &'a [String],
     pub edges: &'a [String],
     pub probe: &'a Probe,
 }
@@ -66,13 +68,18 @@ impl OnDisks<'_> {
         floor(&logs, &retired, found);
         self.missions(&logs, mission_deadline, found);
         self.placements(&logs, found);
+        let (wrong, count) = check::leaders_never_overlap(&logs);
+        found.violations.extend(wrong);
+        found.tally.takeovers = count.takeovers;
+        found.tally.leader_accepts = count.accepted;
+        found.tally.stale_refused = count.refused;
     }
 
     /// No agent on two nodes at once beyond the grace; moves and fences counted.
     fn placements(&self, logs: &BTreeMap<String, Vec<Event>>, found: &mut Findings<'_>) {
         let hub = self
             .cluster
-            .member(self.hub)
+            .member(&self.hubs[0])
             .map(|m| m.config.placement.grace_ms);
         let grace_us = hub.unwrap_or(0).saturating_mul(1000);
         let (wrong, compared) = check::one_node_at_a_time(logs, grace_us);
@@ -130,7 +137,7 @@ impl OnDisks<'_> {
             node: label,
             first_seq: read_seq("first seq", name, first, found.violations),
             acked_below: read_seq("forward cursor", name, cursor, found.violations),
-            at_hub: log(&self.reader(self.hub), name, found.violations),
+            at_hub: self.at_hubs(name, found.violations),
             own,
         };
         let (node, below, at_hub) = (&f.node, f.acked_below, f.at_hub.len());
@@ -138,6 +145,20 @@ impl OnDisks<'_> {
             .trace
             .line(format!("{node} acked below #{below}, {at_hub} at the hub"));
         f
+    }
+
+    /// `node`'s events as the hubs hold them, each distinct copy once.
+    fn at_hubs(&self, node: &str, violations: &mut Vec<String>) -> Vec<Event> {
+        let mut by_seq: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
+        for hub in self.hubs {
+            for e in log(&self.reader(hub), node, violations) {
+                let copies = by_seq.entry(e.id.seq).or_default();
+                if !copies.contains(&e) {
+                    copies.push(e);
+                }
+            }
+        }
+        by_seq.into_values().flatten().collect()
     }
 
     /// The driver's acked appends: on their node's disk, and at the hub.
@@ -152,7 +173,7 @@ impl OnDisks<'_> {
             .map(|f| (f.node.clone(), f.at_hub.clone()))
             .collect();
         let acked = self.probe.acked();
-        let (wrong, verified) = check::acked_appends(&appends(&acked), self.hub, logs, &at_hub);
+        let (wrong, verified) = check::acked_appends(&appends(&acked), self.hubs, logs, &at_hub);
         found.violations.extend(wrong);
         found.tally.appends = self.probe.sent();
         found.tally.appends_verified = verified;
@@ -174,7 +195,7 @@ impl OnDisks<'_> {
         let (wrong, verified) = check::acked_events_at_hub(&retired);
         found.violations.extend(wrong);
         found.tally.retired_acked = verified;
-        retired_appends(self.probe, self.hub, &retired, found);
+        retired_appends(self.probe, self.hubs, &retired, found);
         retired
     }
 
@@ -210,11 +231,19 @@ impl OnDisks<'_> {
         found
             .violations
             .extend(check::missions_end(&missions, deadline_us));
-        let cloud = logs.get("cloud").map_or(&[][..], Vec::as_slice);
+        let cloud = logs.get(&self.hubs[0]).map_or(&[][..], Vec::as_slice);
         let (wrong, checked) = check::recipe_steps_in_order(cloud, &crate::scenario::recipe());
         found.violations.extend(wrong);
         found.tally.recipe_steps = checked;
-        let (wrong, checked) = check::tasks_completed_once(cloud);
+        // Whichever cloud led recorded the completions it saw.
+        let clouds: Vec<Event> = self
+            .hubs
+            .iter()
+            .filter_map(|hub| logs.get(hub))
+            .flatten()
+            .cloned()
+            .collect();
+        let (wrong, checked) = check::tasks_completed_once(&clouds);
         found.violations.extend(wrong);
         found.tally.tasks_completed = checked;
     }
@@ -278,7 +307,12 @@ fn appends(acked: &[ProbeAck]) -> Vec<check::AckedAppend<'_>> {
 
 /// Acks of wiped disks: those the hub had acknowledged must be there (and
 /// on the old disk); the rest went with the disk.
-fn retired_appends(probe: &Probe, hub: &str, retired: &[Forwarded], found: &mut Findings<'_>) {
+fn retired_appends(
+    probe: &Probe,
+    hubs: &[String],
+    retired: &[Forwarded],
+    found: &mut Findings<'_>,
+) {
     let mut logs = BTreeMap::new();
     let mut at_hub = BTreeMap::new();
     let mut kept = Vec::new();
@@ -293,7 +327,7 @@ fn retired_appends(probe: &Probe, hub: &str, retired: &[Forwarded], found: &mut 
         kept.extend(probe.retired.iter().filter(forwarded).cloned());
     }
     found.tally.appends_lost_with_disk = (probe.retired.len() - kept.len()) as u64;
-    let (wrong, verified) = check::acked_appends(&appends(&kept), hub, &logs, &at_hub);
+    let (wrong, verified) = check::acked_appends(&appends(&kept), hubs, &logs, &at_hub);
     found.violations.extend(wrong);
     found.tally.appends_verified += verified;
 }

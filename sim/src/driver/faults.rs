@@ -34,6 +34,18 @@ pub enum Fault {
         target: String,
         victim: String,
     },
+    /// Every write between the two nodes arrives this many ms later (0 ends it).
+    SlowLink(String, String, u64),
+    /// The node cannot reach the cloud tier's store (`true`), or can again.
+    TierCut(String, bool),
+    /// Whichever cloud holds the lease now is deposed without noticing in
+    /// time: its links to the edges slow by `slow_ms`, then, `slow_ms`
+    /// later, it loses the tier's store for `hold_ms` (the driver resolves
+    /// the leader and schedules the rest).
+    DeposeLeader {
+        slow_ms: u64,
+        hold_ms: u64,
+    },
 }
 
 impl Fault {
@@ -50,6 +62,9 @@ impl Fault {
             | Fault::PanicAgent(n)
             | Fault::PanicReflex(n, _) => vec![n],
             Fault::Rogue { target, victim } => vec![target, victim],
+            Fault::SlowLink(a, b, _) => vec![a, b],
+            Fault::TierCut(n, _) => vec![n],
+            Fault::DeposeLeader { .. } => vec![],
         }
     }
 }
@@ -92,7 +107,11 @@ pub async fn apply(
             let hit = kill_a_reflex(cluster, node, *agent).await;
             count_kill(tally, hit);
         }
-        Fault::Rogue { .. } => unreachable!("the driver runs the rogue itself"),
+        Fault::SlowLink(a, b, ms) => cluster.net.slow(a, b, Duration::from_millis(*ms)),
+        Fault::TierCut(node, cut) => cluster.tier.cut(node, *cut),
+        Fault::Rogue { .. } | Fault::DeposeLeader { .. } => {
+            unreachable!("the driver applies {fault:?} itself")
+        }
     }
     Ok(())
 }
@@ -112,9 +131,11 @@ pub async fn heal_all(cluster: &mut SimCluster) -> Result<(), SimError> {
             cluster.heal(a, b);
         }
     }
-    for (_, member) in cluster.members() {
+    for (name, member) in cluster.members() {
         member.storage.set_full(false);
+        cluster.tier.cut(name, false);
     }
+    cluster.net.slow_none();
     let down: Vec<String> = cluster
         .members()
         .filter(|(_, m)| m.node.is_none())

@@ -51,6 +51,8 @@ pub struct Sim {
     faults: Vec<(Duration, Fault)>,
     started: tokio::time::Instant,
     hub: Option<String>,
+    /// Every node that runs a cloud, in the order added (the hub first).
+    clouds: Vec<String>,
     edges: Vec<String>,
     /// Under [`crate::check`]: print the verdict, and write the trace here.
     report: Option<Option<String>>,
@@ -111,6 +113,7 @@ impl Sim {
             faults: Vec::new(),
             started: tokio::time::Instant::now(),
             hub: None,
+            clouds: Vec::new(),
             edges: Vec::new(),
             report: None,
             rogue: None,
@@ -166,6 +169,9 @@ impl Sim {
         self.cluster
             .add_skewed(config, offset_us, drift_ppm)
             .await?;
+        if role.runs_cloud() {
+            self.clouds.push(name.clone());
+        }
         match role {
             Role::Edge => self.edges.push(name),
             _ if self.hub.is_none() => self.hub = Some(name),
@@ -290,6 +296,10 @@ impl Sim {
                 self.rogue_attack(target, victim).await?;
                 continue;
             }
+            if let Fault::DeposeLeader { slow_ms, hold_ms } = fault {
+                self.depose_leader(at, slow_ms, hold_ms);
+                continue;
+            }
             faults::apply(&mut self.cluster, &fault, &self.entropy, &mut self.tally).await?;
             if let Fault::Wipe(node) = &fault {
                 self.probe.retire(node);
@@ -338,6 +348,30 @@ impl Sim {
         Ok(())
     }
 
+    /// Slows the leader's links to the edges now, cuts it off from the tier
+    /// `slow_ms` later, and ends both `hold_ms` after that: what it sent
+    /// just before the cut arrives after its successor took over.
+    fn depose_leader(&mut self, at: Duration, slow_ms: u64, hold_ms: u64) {
+        let Some(leader) = self.cluster.tier.holder() else {
+            self.trace
+                .line(format!("{}ms no leader to depose", at.as_millis()));
+            return;
+        };
+        self.trace
+            .line(format!("{}ms deposing {leader}", at.as_millis()));
+        let (cut, end) = (
+            at + Duration::from_millis(slow_ms),
+            at + Duration::from_millis(slow_ms + hold_ms),
+        );
+        for edge in self.edges.clone() {
+            let slow = Duration::from_millis(slow_ms);
+            self.cluster.net.slow(&leader, &edge, slow);
+            self.at(end, Fault::SlowLink(leader.clone(), edge, 0));
+        }
+        self.at(cut, Fault::TierCut(leader.clone(), true));
+        self.at(end, Fault::TierCut(leader, false));
+    }
+
     /// How many frames the hub's gateway refused or could not decode.
     async fn frames_refused(&self) -> u64 {
         let hub = self.hub.as_ref().and_then(|h| self.cluster.member(h));
@@ -363,11 +397,14 @@ impl Sim {
             }
         }
         self.cluster.power_off().await;
-        let hub = self.hub.clone().unwrap_or_default();
+        let hubs = match self.clouds.is_empty() {
+            true => vec![String::new()],
+            false => self.clouds.clone(),
+        };
         let deadline = simulated.saturating_sub(MISSION_GRACE);
         let on_disks = disks::OnDisks {
             cluster: &self.cluster,
-            hub: &hub,
+            hubs: &hubs,
             edges: &self.edges,
             probe: &self.probe,
         };

@@ -44,13 +44,18 @@ pub enum Scenario {
     /// The cloud supervises two agents on the edges; edge-1 is cut off from
     /// every node for 20 s: its agent moves, and edge-1 stops its own copy.
     Relocate,
+    /// Two clouds share the cloud tier (`[cloud] ha`): the leader crashes
+    /// and comes back as a standby; later the leader of the time is
+    /// deposed without noticing in time (its links to the edges slow, then
+    /// the tier unreachable), and the clouds are cut from each other.
+    Failover,
     /// The coordination benchmark's floor (not in the sweep): a MovingAI map
     /// of a warehouse, a continuous fetch workload, no faults.
     Warehouse,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Hallway,
         Scenario::Partition,
         Scenario::Crash,
@@ -63,6 +68,7 @@ impl Scenario {
         Scenario::Rogue,
         Scenario::Recipe,
         Scenario::Relocate,
+        Scenario::Failover,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +85,7 @@ impl Scenario {
             Scenario::Rogue => "rogue",
             Scenario::Recipe => "recipe",
             Scenario::Relocate => "relocate",
+            Scenario::Failover => "failover",
             Scenario::Warehouse => "warehouse",
         }
     }
@@ -210,6 +217,14 @@ fn shortfalls(scenario: Scenario, tally: &Tally) -> Vec<String> {
         minimums.push(("supervised agents moved", tally.moves));
         minimums.push(("agents fenced by their own node", tally.fenced));
     }
+    if scenario == Scenario::Failover {
+        // The first lease, and the standby's after the leader's crash.
+        minimums.push((
+            "a takeover after the first lease",
+            tally.takeovers.saturating_sub(1),
+        ));
+        minimums.push(("assignments accepted under a token", tally.leader_accepts));
+    }
     if scenario == Scenario::Panic {
         minimums.push((
             "layer kills that found their target",
@@ -306,12 +321,31 @@ fn warehouse(cloud: &mut NodeConfig, map: Option<&(String, FloorPlan)>) {
     cloud.missions.continuous = true;
 }
 
+/// The second cloud of the `failover` scenario.
+pub const STANDBY: &str = "cloud-2";
+
+/// Both clouds contend for the cloud tier's lease (the simulator's store),
+/// under a continuous workload so that assignments are always in flight. A
+/// deposed leader's links to the edges are slowed by up to 5 s: nodes are
+/// declared down only after 12 s of silence, so those links stay up and
+/// carry its last assignments past its successor's.
+fn high_availability(cloud: &mut NodeConfig) {
+    cloud.cloud.ha = true;
+    cloud.cloud.lease_ttl_ms = 1_500;
+    cloud.cluster.down_after_ms = 12_000;
+    cloud.missions.demo = false;
+    cloud.missions.continuous = true;
+}
+
 /// The cloud plans; with `partition` the world lives on edge-1, so the edges
 /// keep working while the cloud is cut off.
 fn configs(config: &RunConfig) -> Vec<NodeConfig> {
     let mut cloud = node_config("cloud", Role::Cloud, &[]);
-    if config.scenario == Scenario::Partition {
+    if matches!(config.scenario, Scenario::Partition | Scenario::Failover) {
         cloud.world.host = "edge-1".into();
+    }
+    if config.scenario == Scenario::Failover {
+        high_availability(&mut cloud);
     }
     if config.scenario == Scenario::Hallway {
         cloud.world.layout = swarmd_config::Layout::Hallway;
@@ -325,14 +359,20 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
     }
     cloud.agents.negotiate = config.negotiation;
     cloud.agents.stigmergy = config.stigmergy;
-    let seed = address_of(&cloud);
+    let mut seeds = vec![address_of(&cloud)];
     let mut all = vec![cloud.clone()];
+    if config.scenario == Scenario::Failover {
+        let mut standby = cloud.clone();
+        standby.node.name = STANDBY.into();
+        let own = node_config(STANDBY, Role::Cloud, &seeds);
+        (standby.cluster.advertise, standby.cluster.seeds) =
+            (own.cluster.advertise, own.cluster.seeds);
+        seeds.push(address_of(&standby));
+        all.push(standby);
+    }
     for i in 1..config.nodes {
-        let mut edge = node_config(
-            &format!("edge-{i}"),
-            Role::Edge,
-            std::slice::from_ref(&seed),
-        );
+        let mut edge = node_config(&format!("edge-{i}"), Role::Edge, &seeds);
+        edge.cluster.down_after_ms = cloud.cluster.down_after_ms;
         edge.agents.boot = config.agents_per_edge;
         edge.agents.max_agents = edge.agents.max_agents.max(config.agents_per_edge);
         edge.agents.negotiate = config.negotiation;

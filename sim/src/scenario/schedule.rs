@@ -46,6 +46,25 @@ pub fn schedule(
                 out.push((heal, Fault::Heal(edges[0].clone(), other)));
             }
         }
+        Scenario::Failover => {
+            // The first cloud takes the lease first: it crashes, and comes
+            // back as a standby.
+            let crash = between(rng, end / 8, end / 4);
+            out.push((crash, Fault::Crash("cloud".into())));
+            let back = crash + between(rng, 2_000, 5_000);
+            out.push((back, Fault::Restart("cloud".into())));
+            // Whoever leads then is deposed without noticing in time.
+            let depose = between(rng, end * 2 / 5, end / 2);
+            let slow_ms = 3_500 + rng.next_u64() % 1_500;
+            let hold_ms = 4_000;
+            out.push((depose, Fault::DeposeLeader { slow_ms, hold_ms }));
+            // The clouds cut from each other (both still reach the tier).
+            let cut = between(rng, end * 2 / 3, end * 5 / 6);
+            let standby = super::STANDBY.to_string();
+            out.push((cut, Fault::Partition("cloud".into(), standby.clone())));
+            let heal = cut + between(rng, 2_000, 5_000);
+            out.push((heal, Fault::Heal("cloud".into(), standby)));
+        }
         Scenario::Partition => {
             let cut = between(rng, end / 6, end / 3);
             let heal = cut + between(rng, end / 6, end / 3);

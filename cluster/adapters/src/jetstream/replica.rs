@@ -1,39 +1,20 @@
-//! The planner's state where a standby cloud can read it (DESIGN §18):
-//! a [`Storage`] that writes the planner's trees (missions, recipe runs,
-//! the board) to a JetStream stream before it writes them to the local
-//! sled, so whatever a decision depended on is stored on the JetStream
-//! servers before the decision goes out. A cloud that takes the lease
-//! over first [`restore`]s those trees from the stream into its own sled,
-//! then its planner loads them as after a restart.
-//!
-//! One message per key and write, on `<subject>.<tree>.<key as hex>`,
-//! stamped with the writer's fencing token (header `Swarmd-Token`; a
-//! removal has header `Swarmd-Op: del`). The stream keeps the last few
-//! messages of each subject; restoring keeps, per key, the last message of
-//! the highest token, so a late write of a deposed leader never hides its
-//! successor's.
+//! The cloud tier's state log on JetStream (DESIGN §18): one message per
+//! key and write, on `<subject>.<tree>.<key as hex>`, stamped with the
+//! writer's fencing token (header `Swarmd-Token`; a removal has header
+//! `Swarmd-Op: del`). The stream keeps the last few messages of each
+//! subject, enough to survive a deposed leader's late writes.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{Context, consumer, stream};
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use swarmd_storage::{Batch, CommitError, Entry, Storage, StorageError};
-use tokio::sync::watch;
-use tracing::{info, warn};
 
-use super::lease::Leadership;
+use crate::cloud_tier::{StateLog, StateWrite};
 
-/// The planner's trees: what a new leader needs to resume.
-pub const PLANNER_TREES: [&str; 3] = ["missions", "recipes", "board"];
 /// Messages kept per key: enough to survive a deposed leader's late writes.
 const HISTORY_PER_KEY: i64 = 4;
-/// Keys restored at most (missions and runs are bounded by the planner,
-/// board entries by its capacity).
-pub const MAX_RESTORED: usize = 1 << 20;
 const TOKEN: &str = "Swarmd-Token";
 const OP: &str = "Swarmd-Op";
 
@@ -61,186 +42,44 @@ pub async fn state_stream(js: &Context, config: &ReplicaConfig) -> Result<stream
     .map_err(|e| format!("stream {}: {e}", config.stream))
 }
 
-/// The JetStream connection, once made (the node connects after it starts).
-pub type JetStreamLink = Arc<std::sync::OnceLock<Context>>;
-
-/// The local storage, with the planner's trees written through to JetStream.
-pub struct ReplicatedStorage {
-    local: Arc<dyn Storage>,
-    js: JetStreamLink,
-    config: ReplicaConfig,
-    leadership: watch::Receiver<Leadership>,
+/// The planner's writes as messages of the state stream.
+pub struct JetStreamStateLog {
+    pub js: Context,
+    pub config: ReplicaConfig,
 }
 
-impl ReplicatedStorage {
-    pub fn new(
-        local: Arc<dyn Storage>,
-        js: JetStreamLink,
-        config: ReplicaConfig,
-        leadership: watch::Receiver<Leadership>,
-    ) -> Self {
-        Self {
-            local,
-            js,
-            config,
-            leadership,
-        }
-    }
-
-    /// Publishes `batch` of `tree`, stamped with the lease's token, and
-    /// waits for every ack. Only the lease holder writes.
-    async fn publish(
-        js: JetStreamLink,
-        config: ReplicaConfig,
-        token: Option<u64>,
-        tree: String,
-        batch: Batch,
-    ) -> Result<(), StorageError> {
-        let Some(token) = token else {
-            return Err(StorageError::Io(
-                "this cloud does not hold the lease: the planner's state is not written".into(),
-            ));
-        };
-        let Some(js) = js.get().cloned() else {
-            return Err(StorageError::Io("not connected to JetStream yet".into()));
-        };
-        let mut acks = Vec::with_capacity(batch.len());
-        for (key, value) in batch.into_ops() {
-            let subject = format!("{}.{tree}.{}", config.subject, hex(&key));
-            let mut headers = HeaderMap::new();
-            headers.insert(TOKEN, token.to_string().as_str());
-            if value.is_none() {
-                headers.insert(OP, "del");
-            }
-            let body = value.unwrap_or_default().into();
-            let ack = js.publish_with_headers(subject, headers, body).await;
-            acks.push(ack.map_err(|e| StorageError::Io(format!("JetStream: {e}")))?);
-        }
-        let all = futures::future::try_join_all(acks.into_iter().map(|ack| ack.into_future()));
-        match tokio::time::timeout(config.timeout, all).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StorageError::Io(format!("JetStream did not store it: {e}"))),
-            Err(_) => Err(StorageError::Io(format!(
-                "JetStream did not ack within {:?}",
-                config.timeout
-            ))),
-        }
-    }
-
-    fn token(&self) -> Option<u64> {
-        let lead = self.leadership.borrow();
-        lead.mine.then_some(lead.token)
-    }
-}
-
-fn replicated(tree: &str) -> bool {
-    PLANNER_TREES.contains(&tree)
-}
-
-impl Storage for ReplicatedStorage {
-    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.local.get(tree, key)
-    }
-
-    /// Removals of finished entries (trimming): written through in the
-    /// background; one lost leaves an old finished entry to restore.
-    fn apply(&self, tree: &str, batch: Batch) -> Result<(), StorageError> {
-        if replicated(tree) {
-            let publish = Self::publish(
-                self.js.clone(),
-                self.config.clone(),
-                self.token(),
-                tree.to_string(),
-                batch.clone(),
-            );
-            tokio::spawn(async move {
-                if let Err(e) = publish.await {
-                    warn!(error = %e, "planner state removal not replicated");
-                }
-            });
-        }
-        self.local.apply(tree, batch)
-    }
-
-    fn scan(
-        &self,
-        tree: &str,
-        from: &[u8],
-        to: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StorageError> {
-        self.local.scan(tree, from, to, limit)
-    }
-
-    fn last_below(&self, tree: &str, below: &[u8]) -> Result<Option<Entry>, StorageError> {
-        self.local.last_below(tree, below)
-    }
-
-    fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
-        self.local.flush()
-    }
-
-    /// JetStream first, then the local disk: a write JetStream did not
-    /// store is not made at all, and the planner keeps it in memory.
-    fn commit(&self, tree: &str, batch: Batch) -> BoxFuture<'_, Result<(), CommitError>> {
-        let tree = tree.to_string();
-        let token = self.token();
+impl StateLog for JetStreamStateLog {
+    fn append(&self, writes: Vec<StateWrite>) -> BoxFuture<'static, Result<(), String>> {
+        let (js, config) = (self.js.clone(), self.config.clone());
         Box::pin(async move {
-            if replicated(&tree) {
-                let publish = Self::publish(
-                    self.js.clone(),
-                    self.config.clone(),
-                    token,
-                    tree.clone(),
-                    batch.clone(),
-                );
-                publish.await.map_err(|error| CommitError {
-                    error,
-                    written: false,
-                })?;
+            let mut acks = Vec::with_capacity(writes.len());
+            for write in writes {
+                let subject = format!("{}.{}.{}", config.subject, write.tree, hex(&write.key));
+                let mut headers = HeaderMap::new();
+                headers.insert(TOKEN, write.token.to_string().as_str());
+                if write.value.is_none() {
+                    headers.insert(OP, "del");
+                }
+                let body = write.value.unwrap_or_default().into();
+                let ack = js.publish_with_headers(subject, headers, body).await;
+                acks.push(ack.map_err(|e| format!("JetStream: {e}"))?);
             }
-            self.local.commit(&tree, batch).await
+            let all = futures::future::try_join_all(acks.into_iter().map(|a| a.into_future()));
+            match tokio::time::timeout(config.timeout, all).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("JetStream did not store it: {e}")),
+                Err(_) => Err(format!("JetStream did not ack within {:?}", config.timeout)),
+            }
         })
     }
-}
 
-/// Replaces the planner's trees in `local` by what the stream holds.
-/// Answers how many keys it restored.
-pub async fn restore(
-    js: &Context,
-    config: &ReplicaConfig,
-    local: &dyn Storage,
-) -> Result<usize, String> {
-    let latest = read_latest(js, config).await?;
-    for tree in PLANNER_TREES {
-        let mut batch = Batch::default();
-        for (key, _) in local
-            .scan(tree, &[], None, MAX_RESTORED)
-            .map_err(|e| e.to_string())?
-        {
-            batch.remove(key);
-        }
-        for ((t, key), (_, value)) in &latest {
-            if t == tree
-                && let Some(value) = value
-            {
-                batch.insert(key.clone(), value.clone());
-            }
-        }
-        local
-            .commit(tree, batch)
-            .await
-            .map_err(|e| format!("tree {tree}: {}", e.error))?;
+    fn read(&self) -> BoxFuture<'_, Result<Vec<StateWrite>, String>> {
+        Box::pin(read_all(&self.js, &self.config))
     }
-    let kept = latest.values().filter(|(_, v)| v.is_some()).count();
-    info!(keys = kept, "planner state restored from JetStream");
-    Ok(kept)
 }
 
-type Latest = BTreeMap<(String, Vec<u8>), (u64, Option<Vec<u8>>)>;
-
-/// Per key, the value of its last message with the highest token.
-async fn read_latest(js: &Context, config: &ReplicaConfig) -> Result<Latest, String> {
+/// Every message the stream holds, in stream order.
+async fn read_all(js: &Context, config: &ReplicaConfig) -> Result<Vec<StateWrite>, String> {
     let mut stream = state_stream(js, config).await?;
     let stored = stream
         .info()
@@ -248,9 +87,9 @@ async fn read_latest(js: &Context, config: &ReplicaConfig) -> Result<Latest, Str
         .map_err(|e| e.to_string())?
         .state
         .messages;
-    let mut latest = Latest::new();
+    let mut writes = Vec::new();
     if stored == 0 {
-        return Ok(latest);
+        return Ok(writes);
     }
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
@@ -277,16 +116,18 @@ async fn read_latest(js: &Context, config: &ReplicaConfig) -> Result<Latest, Str
                 .unwrap_or(0);
             let removed = header(headers, OP) == Some("del");
             let value = (!removed).then(|| message.payload.to_vec());
-            let slot = latest.entry((tree, key)).or_insert((0, None));
-            if token >= slot.0 {
-                *slot = (token, value);
-            }
+            writes.push(StateWrite {
+                tree,
+                key,
+                value,
+                token,
+            });
         }
         if pending == 0 {
             break;
         }
     }
-    Ok(latest)
+    Ok(writes)
 }
 
 fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
