@@ -33,6 +33,7 @@ async fn a_resend_past_the_duplicate_window_is_applied_once() {
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats")).await;
     let section = section(&nats, 300);
+    made_stream(&section).await;
     let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &section).await;
     let event = |seq: u64| signal("edge-9", seq, "test");
     let hub = JetStreamHub::new("edge-9", section.clone());
@@ -79,6 +80,15 @@ async fn a_resend_past_the_duplicate_window_is_applied_once() {
 
 /// A cloud's consumer in this process, on a sled ledger of its own, with
 /// a ledger writer (under its supervisor) for its alarms.
+/// The stream made before the cloud and the edge start: both make it when
+/// missing, and a publish racing a create may find no stream yet (the
+/// forwarder would retry it; these tests deliver once).
+async fn made_stream(section: &swarmd_config::hub::JetStreamSection) {
+    swarmd_adapters::jetstream::connect(section, "setup")
+        .await
+        .unwrap();
+}
+
 async fn in_process_cloud(
     dir: &Path,
     section: &swarmd_config::hub::JetStreamSection,
@@ -144,6 +154,7 @@ async fn a_forged_event_id_is_refused_at_ingest_and_the_real_event_still_arrives
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats")).await;
     let section = section(&nats, 1_000);
+    made_stream(&section).await;
     let (storage, stats, ingest, _writer) = in_process_cloud(dir.path(), &section).await;
     let hub = JetStreamHub::new("edge-9", section.clone());
     hub.deliver(vec![signal("edge-9", 1, "real")])
