@@ -12,8 +12,12 @@
 //!
 //! `.`, `G` and `S` are free; `@`, `O`, `T` and `W` are blocked. Row `y` of
 //! the map is row `y` of the grid (`y` grows southwards), column `x` its `x`.
-//! Docks are `world.docks`, or else every free border cell.
+//! Docks are `world.docks`, or else the free cells of the map's outermost
+//! ring that has any: the border of an open map, the cells along the inside
+//! of the outer wall of a walled one (most benchmark maps), in the floor's
+//! largest connected area.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -44,7 +48,7 @@ fn error(line: usize, reason: impl Into<String>) -> MapError {
     }
 }
 
-/// Reads and parses `path`: the floor, with `docks` (or free border cells).
+/// Reads and parses `path`: the floor, with `docks` (or the ring rule).
 pub fn load(path: &Path, docks: &[[i32; 2]]) -> Result<FloorPlan, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -143,9 +147,14 @@ fn parse_row(line: usize, row: &str, y: i32, width: i32) -> Result<Vec<Cell>, Ma
     Ok(blocked)
 }
 
-/// The given docks, each on a free cell, or every free border cell.
+/// The given docks, each on a free cell; or else the free cells of the
+/// outermost ring of the map that has any (ring `k`: the cells `k` steps in
+/// from the edge): the border itself on an open map, the cells along the
+/// inside of the outer wall on a walled one (most benchmark maps). Only
+/// cells of the floor's largest connected area count, so no dock is shut
+/// away where no agent can reach it.
 fn pick_docks(plan: &FloorPlan, given: &[[i32; 2]]) -> Result<Vec<Cell>, String> {
-    let blocked: std::collections::BTreeSet<Cell> = plan.obstacles.iter().copied().collect();
+    let blocked: BTreeSet<Cell> = plan.obstacles.iter().copied().collect();
     let free = |c: Cell| plan.bounds().contains(c) && !blocked.contains(&c);
     if !given.is_empty() {
         let docks: Vec<Cell> = given.iter().map(|[x, y]| Cell::new(*x, *y)).collect();
@@ -156,15 +165,74 @@ fn pick_docks(plan: &FloorPlan, given: &[[i32; 2]]) -> Result<Vec<Cell>, String>
         }
         return Ok(docks);
     }
-    let (w, h) = (plan.width, plan.height);
-    let border = (0..w)
-        .flat_map(|x| [Cell::new(x, 0), Cell::new(x, h - 1)])
-        .chain((1..h - 1).flat_map(|y| [Cell::new(0, y), Cell::new(w - 1, y)]));
-    let docks: Vec<Cell> = border.filter(|c| free(*c)).collect();
-    if docks.is_empty() {
-        return Err("the map has no free border cell to dock at: give world.docks".into());
+    let floor = largest_area(plan, &free);
+    let deepest = (plan.width.min(plan.height) + 1) / 2;
+    (0..deepest)
+        .map(|k| {
+            ring(plan, k)
+                .filter(|c| floor.contains(c))
+                .collect::<Vec<_>>()
+        })
+        .find(|docks| !docks.is_empty())
+        .ok_or_else(|| "the map has no free cell to dock at: give world.docks".into())
+}
+
+/// The cells `k` steps in from the map's edge: its top and bottom rows
+/// column by column, then its sides row by row, each cell once.
+fn ring(plan: &FloorPlan, k: i32) -> impl Iterator<Item = Cell> {
+    let (x0, y0, x1, y1) = (k, k, plan.width - 1 - k, plan.height - 1 - k);
+    let rows = (x0..=x1).flat_map(move |x| [Cell::new(x, y0), Cell::new(x, y1)]);
+    let sides = (y0 + 1..y1).flat_map(move |y| [Cell::new(x0, y), Cell::new(x1, y)]);
+    // A ring one row or one column thin would name its cells twice.
+    let mut named = BTreeSet::new();
+    rows.chain(sides).filter(move |c| named.insert(*c))
+}
+
+/// The free cells of the largest 4-connected area of the floor.
+fn largest_area(plan: &FloorPlan, free: &impl Fn(Cell) -> bool) -> BTreeSet<Cell> {
+    let mut seen = BTreeSet::new();
+    let mut largest = BTreeSet::new();
+    for y in 0..plan.height {
+        for x in 0..plan.width {
+            let start = Cell::new(x, y);
+            if !free(start) || seen.contains(&start) {
+                continue;
+            }
+            let area = flood(start, free);
+            seen.extend(area.iter().copied());
+            if area.len() > largest.len() {
+                largest = area;
+            }
+        }
     }
-    Ok(docks)
+    largest
+}
+
+/// Every free cell 4-connected to `start`.
+fn flood(start: Cell, free: &impl Fn(Cell) -> bool) -> BTreeSet<Cell> {
+    let mut area = BTreeSet::from([start]);
+    let mut frontier = vec![start];
+    while let Some(c) = frontier.pop() {
+        let around =
+            [(1, 0), (-1, 0), (0, 1), (0, -1)].map(|(dx, dy)| Cell::new(c.x + dx, c.y + dy));
+        for next in around {
+            if free(next) && area.insert(next) {
+                frontier.push(next);
+            }
+        }
+    }
+    area
+}
+
+/// `world.docks` as a command line gives them: `X,Y;X,Y;…`.
+pub fn parse_docks(text: &str) -> Result<Vec<[i32; 2]>, String> {
+    let pair = |item: &str| -> Option<[i32; 2]> {
+        let (x, y) = item.trim().split_once(',')?;
+        Some([x.trim().parse().ok()?, y.trim().parse().ok()?])
+    };
+    text.split(';')
+        .map(|item| pair(item).ok_or_else(|| format!("{item:?} is not a dock: give X,Y;X,Y;…")))
+        .collect()
 }
 
 #[cfg(test)]
@@ -232,13 +300,91 @@ mod tests {
     }
 
     #[test]
-    fn a_map_walled_all_round_needs_given_docks() {
+    fn given_docks_win_over_the_walled_maps_rule() {
         let walled = "type octile\nheight 6\nwidth 8\nmap\n@@@@@@@@\n@......@\n@......@\n@......@\n@......@\n@@@@@@@@\n";
-        let err = parse(walled, &[]).unwrap_err();
-        assert!(err.reason.contains("world.docks"), "{err}");
+        assert_eq!(parse(walled, &[]).unwrap().docks.len(), 16);
         assert_eq!(
             parse(walled, &[[1, 1]]).unwrap().docks,
             vec![Cell::new(1, 1)]
         );
+    }
+
+    const WALLED: &str = "type octile\nheight 6\nwidth 8\nmap\n\
+        @@@@@@@@\n\
+        @......@\n\
+        @.@@.@.@\n\
+        @......@\n\
+        @......@\n\
+        @@@@@@@@\n";
+
+    #[test]
+    fn a_walled_map_docks_along_the_inside_of_its_outer_wall() {
+        let plan = parse(WALLED, &[]).unwrap();
+        // Ring 1: rows 1 and 4 (6 each), columns 1 and 6 of rows 2..=3 (4).
+        assert_eq!(plan.docks.len(), 16, "{:?}", plan.docks);
+        assert!(plan.docks.contains(&Cell::new(1, 1)));
+        assert!(plan.docks.contains(&Cell::new(6, 4)));
+        assert!(
+            !plan.docks.contains(&Cell::new(3, 3)),
+            "inner cells are no docks"
+        );
+        assert!(plan.docks.iter().all(|d| !plan.obstacles.contains(d)));
+    }
+
+    #[test]
+    fn docks_lie_in_the_floors_largest_area() {
+        // Two cells walled off in the north-west corner; a double wall.
+        let text = "type octile\nheight 8\nwidth 8\nmap\n\
+            @@@@@@@@\n\
+            @..@@@@@\n\
+            @@@@...@\n\
+            @@@....@\n\
+            @@.....@\n\
+            @@.....@\n\
+            @@@@@@@@\n\
+            @@@@@@@@\n";
+        let plan = parse(text, &[]).unwrap();
+        assert!(
+            !plan.docks.contains(&Cell::new(1, 1)),
+            "shut away: {:?}",
+            plan.docks
+        );
+        assert!(!plan.docks.contains(&Cell::new(2, 1)));
+        // Ring 1's only cells in the large area: (6,2)..(6,5); none on (1,_).
+        assert_eq!(
+            plan.docks,
+            vec![
+                Cell::new(6, 2),
+                Cell::new(6, 3),
+                Cell::new(6, 4),
+                Cell::new(6, 5)
+            ]
+        );
+        let all_wall =
+            "type octile\nheight 6\nwidth 8\nmap\n".to_string() + &"@@@@@@@@\n".repeat(6);
+        let err = parse(&all_wall, &[]).unwrap_err();
+        assert!(err.reason.contains("no free cell to dock at"), "{err}");
+    }
+
+    #[test]
+    fn the_bundled_walled_map_loads() {
+        let text = include_str!("../../config/maps/warehouse-walled.map");
+        let plan = parse(text, &[]).unwrap();
+        assert_eq!((plan.width, plan.height), (33, 15));
+        assert!(
+            plan.docks
+                .iter()
+                .all(|d| d.x == 1 || d.y == 1 || d.x == 31 || d.y == 13)
+        );
+        assert_eq!(plan.docks.len(), 2 * 31 + 2 * 11);
+    }
+
+    #[test]
+    fn docks_parse_from_a_list_of_pairs() {
+        assert_eq!(parse_docks("1,2; 30,4").unwrap(), vec![[1, 2], [30, 4]]);
+        assert_eq!(parse_docks(" 5,6 ").unwrap(), vec![[5, 6]]);
+        for bad in ["", "1", "1,2;", "a,b", "1,2,3"] {
+            assert!(parse_docks(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -154,7 +154,8 @@ pub struct WorldSection {
     /// A MovingAI `.map` file for the floor instead of `layout` (empty: none).
     /// Its size replaces `width` and `height`.
     pub map: String,
-    /// Docks of the map as `[x, y]` (empty: every free border cell).
+    /// Docks of the map as `[x, y]` (empty: the free cells of its outermost
+    /// ring that has any; see `map_file`).
     pub docks: Vec<[i32; 2]>,
     /// The floor read from `map` when the config was loaded.
     #[serde(skip)]

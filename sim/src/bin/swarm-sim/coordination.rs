@@ -25,6 +25,10 @@ pub struct CoordinationArgs {
     /// A MovingAI `.map` file instead of the bundled warehouse map
     #[arg(long, value_name = "FILE")]
     map: Option<std::path::PathBuf>,
+    /// The map's docks, `X,Y;X,Y;…` (default: along its border, or along
+    /// the inside of its outer wall)
+    #[arg(long, value_name = "X,Y;…", requires = "map")]
+    docks: Option<String>,
     /// What is switched on and off between the two runs of a seed
     #[arg(long, default_value = "negotiation", value_parser = ["negotiation", "stigmergy"])]
     compare: String,
@@ -146,6 +150,9 @@ fn spawn(
     let mut command = Command::new(me);
     if let Some(map) = &args.map {
         command.arg("--map").arg(map);
+    }
+    if let Some(docks) = &args.docks {
+        command.arg("--docks").arg(docks);
     }
     command
         .args(["--seed", &seed.to_string(), "--scenario", &args.scenario])

@@ -4,7 +4,7 @@
 //!
 //!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
-//!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10] [--map FILE]
+//!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10] [--map FILE [--docks X,Y;…]]
 
 mod coordination;
 mod sweep;
@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// A MovingAI `.map` file for the `warehouse` scenario's floor
     #[arg(long, value_name = "FILE")]
     map: Option<PathBuf>,
+    /// The map's docks, `X,Y;X,Y;…` (default: along its border, or along
+    /// the inside of its outer wall)
+    #[arg(long, value_name = "X,Y;…", requires = "map")]
+    docks: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--map`, with `--docks` if given.
+fn load_map(args: &RunArgs) -> Result<Option<(String, swarmd_messages::swarm::FloorPlan)>, String> {
+    let Some(path) = &args.map else {
+        return Ok(None);
+    };
+    let docks = match &args.docks {
+        Some(text) => {
+            swarmd_config::map_file::parse_docks(text).map_err(|e| format!("--docks: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    let floor = swarmd_config::map_file::load(path, &docks)?;
+    Ok(Some((path.display().to_string(), floor)))
+}
+
 fn run_one(args: &RunArgs) -> ExitCode {
     // Logs of the simulated nodes, for a failing seed: SWARM_SIM_LOG=info.
     if let Ok(filter) = std::env::var("SWARM_SIM_LOG") {
@@ -83,15 +102,12 @@ fn run_one(args: &RunArgs) -> ExitCode {
             .without_time()
             .init();
     }
-    let map = match &args.map {
-        None => None,
-        Some(path) => match swarmd_config::map_file::load(path, &[]) {
-            Ok(floor) => Some((path.display().to_string(), floor)),
-            Err(why) => {
-                eprintln!("swarm-sim: {why}");
-                return ExitCode::from(2);
-            }
-        },
+    let map = match load_map(args) {
+        Ok(map) => map,
+        Err(why) => {
+            eprintln!("swarm-sim: {why}");
+            return ExitCode::from(2);
+        }
     };
     let config = RunConfig {
         map,
@@ -146,7 +162,10 @@ fn run_one(args: &RunArgs) -> ExitCode {
     for v in &outcome.violations {
         println!("  violation: {v}");
     }
-    let map = args.map.as_ref().map(|m| format!(" --map {}", m.display()));
+    let mut map = args.map.as_ref().map(|m| format!(" --map {}", m.display()));
+    if let (Some(map), Some(docks)) = (&mut map, &args.docks) {
+        map.push_str(&format!(" --docks '{docks}'"));
+    }
     println!(
         "  re-run with the full trace: swarm-sim --seed {} --scenario {} --nodes {} --sim-secs {} --agents {} --negotiation {} --stigmergy {}{} --trace trace-{}.txt",
         args.seed,
