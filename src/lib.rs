@@ -5,13 +5,40 @@
 //!
 //! - [`run`] a node from a [`NodeConfig`] (what `swarmd` itself does), or
 //!   [`Started::start`] one and keep its handles;
+//! - [`Node::builder`]: a node with the program's own agent kinds
+//!   ([`agents::AgentKind`]) next to the built-in ones;
 //! - [`config`]: the node's configuration, as `swarmd.toml` reads;
 //! - `sim` (feature `sim`, for tests): the deterministic simulated cluster
 //!   and its checkers. Never enable it in a production binary: the
 //!   simulator's shims answer the process's clock and randomness from a seed.
 
+/// The actor library agents are written with.
+pub use ractor;
 pub use swarmd_config as config;
 pub use swarmd_config::NodeConfig;
-pub use swarmd_node::{StartError, Started, cli, run};
+pub use swarmd_node::{NodeBuilder, StartError, Started, cli, run};
+pub use swarmd_storage::DataDir;
+
+/// A node with the program's own agent kinds:
+/// `swarmd::Node::builder(config).kind("echo", Echo).run().await`.
+pub struct Node;
+
+impl Node {
+    pub fn builder(config: NodeConfig) -> NodeBuilder {
+        NodeBuilder::new(config)
+    }
+}
+
+/// What an agent kind is made of: it turns a spawn spec into a supervised
+/// child and the endpoint its messages arrive at.
+pub mod agents {
+    pub use swarmd_actors::NodeCtx;
+    pub use swarmd_actors::fleet::{
+        AgentKind, Endpoint, EndpointError, PreparedAgent, SpecError, cast_to,
+    };
+    pub use swarmd_actors::journal::Journal;
+    pub use swarmd_messages::{EventKind, SpawnSpec, decode_payload};
+    pub use swarmd_supervisor::{ActorSlot, ChildSpec};
+}
 #[cfg(feature = "sim")]
 pub use swarmd_sim as sim;

@@ -16,6 +16,7 @@ use crate::net::{NetFaults, SimNet};
 use crate::tier::SimTier;
 use crate::{MAX_FSYNC, SeededEntropy, SimClock, SimMesh, SimStorage, SkewedClock};
 use swarmd_actors::ctx::Clock;
+use swarmd_actors::fleet::AgentKinds;
 use swarmd_adapters::cloud_tier::CloudTier;
 use swarmd_messages::stable_hash;
 
@@ -46,6 +47,8 @@ pub struct SimCluster {
     pub clock: Arc<SimClock>,
     /// The clouds' lease and state log (`[cloud] ha`), shared by all.
     pub tier: Arc<SimTier>,
+    /// The test's own agent kinds, on every node started from now on.
+    pub kinds: AgentKinds,
     seed: u64,
     members: BTreeMap<String, Member>,
     /// Disks replaced by `wipe`, with their node's name: what those
@@ -103,6 +106,7 @@ impl SimCluster {
             mesh: SimMesh::new(entropy(0x6d65_7368), Duration::from_millis(5), 1024),
             clock: Arc::new(SimClock::new()),
             tier: Arc::default(),
+            kinds: AgentKinds::default(),
             seed,
             members: BTreeMap::new(),
             retired: Vec::new(),
@@ -164,7 +168,8 @@ impl SimCluster {
                 CloudTier::new(lease, connector)
             }),
         };
-        let node = Started::start_on(&member.config, COOKIE.into(), seams)
+        let kinds = self.kinds.clone();
+        let node = Started::start_on_with(&member.config, COOKIE.into(), seams, kinds)
             .await
             .map_err(|source| SimError::Start {
                 node: name.into(),

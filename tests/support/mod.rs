@@ -142,6 +142,23 @@ impl Node {
     }
 
     /// Starts `swarmd` under `wrapper` (e.g. `timeout -s TERM 5`), as [`start`](Self::start) does.
+    /// Starts `program` (a program built on swarmd's embedding API, with
+    /// swarmd's command line) as `start` starts `swarmd`.
+    pub fn start_program(
+        program: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Node {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut cmd = Command::new(program);
+        cmd.env_remove("RUST_LOG")
+            .env_remove("SWARMD_COOKIE")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        Node::spawn(cmd, data_dir, &listen, extra, envs)
+    }
+
     pub fn start_wrapped(wrapper: &[&str], data_dir: &Path, extra: &[&str]) -> Node {
         let (program, args) = wrapper.split_first().expect("a wrapper program");
         let mut cmd = Command::new(program);

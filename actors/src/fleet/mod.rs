@@ -175,6 +175,17 @@ impl AgentKinds {
         self
     }
 
+    /// These kinds and `more`, unless `more` names one of these again.
+    pub fn extend(mut self, more: AgentKinds) -> Result<Self, String> {
+        for (name, kind) in more.0 {
+            if self.0.contains_key(&name) {
+                return Err(format!("agent kind {name:?} is registered twice"));
+            }
+            self.0.insert(name, kind);
+        }
+        Ok(self)
+    }
+
     /// The kinds' names, in order.
     pub fn names(&self) -> Vec<String> {
         self.0.keys().cloned().collect()

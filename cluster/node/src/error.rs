@@ -33,4 +33,6 @@ pub enum StartError {
     Tokens(String),
     #[error("node failed to start: {0}")]
     Tree(#[from] ractor::SpawnErr),
+    #[error("the embedding program's agent kinds: {0}")]
+    Kinds(String),
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 mod cluster_tree;
 mod cookie;
+mod embed;
 mod error;
 mod ha;
 pub mod logging;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use ractor::Actor;
 use swarmd_actors::NodeCtx;
 use swarmd_actors::ctx::{Clock, Dialer, Entropy, PubSub, Storage};
-use swarmd_actors::fleet::AgentFactory;
+use swarmd_actors::fleet::{AgentFactory, AgentKinds};
 use swarmd_cluster::seams as ctx;
 use swarmd_config::NodeConfig;
 use swarmd_storage::{DataDir, SledStorage};
@@ -30,6 +31,7 @@ use swarmd_supervisor::{Supervisor, event_channel};
 use tracing::{error, info, warn};
 
 pub use cookie::{CookieError, CookieSource, resolve as resolve_cookie};
+pub use embed::NodeBuilder;
 pub use error::StartError;
 use signals::{Shutdown, ShutdownSignals};
 
@@ -51,7 +53,7 @@ const EXIT_QUIT: i32 = 131;
 
 /// Runs a node on a fresh multi-threaded runtime until it is told to stop.
 /// Logging must be set up first.
-pub fn run_blocking(config: NodeConfig) -> ExitCode {
+pub fn run_blocking(node: NodeBuilder) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,13 +64,19 @@ pub fn run_blocking(config: NodeConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run(config));
+    let code = runtime.block_on(node.run());
     // Anything still running (zenoh's tasks, sled's flusher) must not delay the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     code
 }
 
 pub async fn run(config: NodeConfig) -> ExitCode {
+    run_with(config, AgentKinds::default()).await
+}
+
+/// [`run`], with the embedding program's agent kinds next to the built-in
+/// ones (see [`NodeBuilder`]).
+pub async fn run_with(config: NodeConfig, kinds: AgentKinds) -> ExitCode {
     // Signals first, so one sent the moment the node is ready is not lost.
     let mut signals = match ShutdownSignals::register() {
         Ok(s) => s,
@@ -78,7 +86,7 @@ pub async fn run(config: NodeConfig) -> ExitCode {
         Ok(d) => d,
         Err(e) => return startup_failed(e.into()),
     };
-    let node = match Started::start(&config, &data_dir).await {
+    let node = match Started::start_with(&config, &data_dir, kinds).await {
         Ok(node) => node,
         Err(e) => return startup_failed(e),
     };
@@ -187,6 +195,15 @@ impl Started {
     /// `run`, and tests that need a node of their own next to real `swarmd`
     /// processes).
     pub async fn start(config: &NodeConfig, data_dir: &DataDir) -> Result<Self, StartError> {
+        Self::start_with(config, data_dir, AgentKinds::default()).await
+    }
+
+    /// [`start`](Self::start), with the embedding program's agent `kinds`.
+    pub async fn start_with(
+        config: &NodeConfig,
+        data_dir: &DataDir,
+        kinds: AgentKinds,
+    ) -> Result<Self, StartError> {
         let entropy = ctx::OsEntropy;
         let env_cookie = std::env::var("SWARMD_COOKIE").ok();
         let may_create = config.node.cookie_file.is_none();
@@ -218,7 +235,7 @@ impl Started {
                 .runs_ha()
                 .then(|| swarmd_adapters::jetstream::cloud_tier::cloud_tier(config)),
         };
-        Self::start_on(config, cookie, seams).await
+        Self::start_on_with(config, cookie, seams, kinds).await
     }
 
     /// Starts the node's tree on `seams`, then its boot agents.
@@ -226,6 +243,17 @@ impl Started {
         config: &NodeConfig,
         cookie: String,
         seams: Seams,
+    ) -> Result<Self, StartError> {
+        Self::start_on_with(config, cookie, seams, AgentKinds::default()).await
+    }
+
+    /// [`start_on`](Self::start_on), with the embedding program's agent
+    /// `kinds` next to the built-in ones (a name taken twice is an error).
+    pub async fn start_on_with(
+        config: &NodeConfig,
+        cookie: String,
+        seams: Seams,
+        kinds: AgentKinds,
     ) -> Result<Self, StartError> {
         let Seams {
             clock,
@@ -265,7 +293,7 @@ impl Started {
             ledger_writer,
             recorder,
         };
-        let factory = wiring.factory(&ctx, config, &events);
+        let factory = wiring.factory(&ctx, config, &events, kinds)?;
         let spec = tree::root_spec(&ctx, config, storage_children, &events, &wiring, &factory);
         let (root, _) = Actor::spawn(None, Supervisor, spec).await?;
         wiring.root.set(root.clone());

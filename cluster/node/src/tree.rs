@@ -8,7 +8,7 @@ use swarmd_cluster::mesh::{MeshLinkerArgs, mesh_linker_child};
 
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentStats, PeerLinks};
-use swarmd_actors::fleet::{AgentFactory, LocalDirectory};
+use swarmd_actors::fleet::{AgentFactory, AgentKinds, LocalDirectory};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
 use swarmd_messages::MemberInfo;
@@ -162,29 +162,32 @@ impl Wiring {
 }
 
 impl Wiring {
-    /// Starts this node's agents, for a local or a remote spawn. Build it
+    /// Starts this node's agents, for a local or a remote spawn: the
+    /// built-in kinds and the embedding program's `extra` ones. Build it
     /// once per node: its agent kinds share one floor cache.
     pub fn factory(
         &self,
         ctx: &NodeCtx,
         config: &NodeConfig,
         events: &EventSender,
-    ) -> AgentFactory {
-        AgentFactory {
+        extra: AgentKinds,
+    ) -> Result<AgentFactory, super::StartError> {
+        let builtin = swarm::agent_kinds(
+            config,
+            self.router.clone(),
+            events,
+            self.agent_stats.clone(),
+            self.peers.clone(),
+        );
+        Ok(AgentFactory {
             ctx: ctx.clone(),
-            kinds: swarm::agent_kinds(
-                config,
-                self.router.clone(),
-                events,
-                self.agent_stats.clone(),
-                self.peers.clone(),
-            ),
+            kinds: builtin.extend(extra).map_err(super::StartError::Kinds)?,
             directory: self.directory.clone(),
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
             placed: Default::default(),
             admission: self.levers.admission.clone(),
-        }
+        })
     }
 }
 

@@ -138,6 +138,14 @@ impl Sim {
         self.started.elapsed()
     }
 
+    /// Agents of `kind` can be spawned as `name` on every node added (or
+    /// restarted) from now on: a program's own kinds, as it registers them
+    /// on its node (`swarmd::Node::builder(…).kind(…)`).
+    pub fn kind(&mut self, name: &str, kind: impl swarmd_actors::fleet::AgentKind) {
+        let kinds = std::mem::take(&mut self.cluster.kinds);
+        self.cluster.kinds = kinds.with(name, kind);
+    }
+
     /// Adds the cloud node: the hub, the planner, and the world (unless
     /// `config.world.host` names an edge).
     pub async fn cloud(&mut self, name: &str) -> Result<(), SimError> {

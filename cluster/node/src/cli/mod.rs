@@ -7,6 +7,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use swarmd_config::{NodeConfig, Override, OverrideValue};
 
+use crate::NodeBuilder;
+
 mod tools;
 
 /// Exit code for a configuration or usage error, as clap uses.
@@ -117,6 +119,12 @@ pub enum ConfigCommand {
 
 /// Entry point of the `swarmd` binary.
 pub fn main() -> ExitCode {
+    main_with(|node| node)
+}
+
+/// The `swarmd` command line (a node, or its tools) for a program that
+/// registers its own agent kinds on the node it runs.
+pub fn main_with(register: impl FnOnce(NodeBuilder) -> NodeBuilder) -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match &cli.command {
@@ -142,7 +150,7 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         None => match effective_config(&cli.node, &matches) {
-            Ok(config) => run_node(config, cli.node.log.is_some()),
+            Ok(config) => run_node(register(NodeBuilder::new(config)), cli.node.log.is_some()),
             Err(code) => code,
         },
     }
@@ -265,12 +273,12 @@ fn deepest_source(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
     source
 }
 
-fn run_node(config: NodeConfig, log_flag_given: bool) -> ExitCode {
-    if let Err(e) = crate::logging::init(&config.log, log_flag_given) {
+fn run_node(node: NodeBuilder, log_flag_given: bool) -> ExitCode {
+    if let Err(e) = crate::logging::init(&node.config().log, log_flag_given) {
         report(&e);
         return ExitCode::from(2);
     }
-    crate::run_blocking(config)
+    crate::run_blocking(node)
 }
 
 /// Prints a user-facing error before logging is set up. A broken stderr is ignored, not a panic.
