@@ -94,6 +94,49 @@ async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
     )
     .await;
 
+    // The page as an operator reads it at 1400 px: the map fills its panel,
+    // no table scrolls sideways, and events read as sentences with their
+    // JSON a click away.
+    let layout = browser
+        .eval(
+            "const panel = document.getElementById('floor-panel').getBoundingClientRect();
+             const floor = document.getElementById('floor').getBoundingClientRect();
+             const sideways = ['floor', 'missions', 'nodes'].filter((id) => {
+               const s = document.getElementById(id).parentElement;
+               return s.scrollWidth > s.clientWidth + 1;
+             });
+             return { width: floor.width / panel.width, height: floor.height / panel.height, sideways,
+                      sentences: Array.from(document.querySelectorAll('#feed .event summary')).map((s) => s.textContent) };",
+        )
+        .await;
+    assert!(layout["width"].as_f64().unwrap() > 0.9, "{layout}");
+    assert!(layout["height"].as_f64().unwrap() > 0.75, "{layout}");
+    assert_eq!(layout["sideways"], serde_json::json!([]), "{layout}");
+    let sentences = layout["sentences"].as_array().unwrap();
+    assert!(!sentences.is_empty(), "{layout}");
+    assert!(
+        sentences
+            .iter()
+            .all(|s| !s.as_str().unwrap().contains("{\"")),
+        "no raw JSON in the feed: {layout}"
+    );
+    browser.click("#feed .event summary").await;
+    let json = until(
+        "the first event's JSON shown on a click",
+        async || {
+            browser
+                .eval("return document.querySelector('#feed .event pre').textContent;")
+                .await
+        },
+        |v: &Value| v.as_str().is_some_and(|t| !t.is_empty()),
+    )
+    .await;
+    let event: Value = serde_json::from_str(json.as_str().unwrap()).unwrap();
+    assert!(
+        event["kind"].is_string() && event["detail"].is_object(),
+        "{event}"
+    );
+
     // A mission's row filters the feed to its trace: the same trace `trace ID` prints.
     let active = "#missions tbody tr[data-state=\"Active\"]";
     let count = format!("return document.querySelectorAll('{active}').length;");
