@@ -164,6 +164,9 @@ impl SimNet {
     /// How much later than usual a write on `link` arrives.
     fn extra_delay(&self, link: u64) -> Duration {
         let state = self.state();
+        if state.slow.is_empty() {
+            return Duration::ZERO;
+        }
         let Some(ends) = state.links.get(&link).map(|l| &l.ends) else {
             return Duration::ZERO;
         };

@@ -12,9 +12,8 @@
 //! TTL (it lost the store): before the TTL ends, so two holders never
 //! overlap on the store's clock.
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
