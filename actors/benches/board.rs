@@ -49,7 +49,8 @@ fn posting(i: usize) -> Posting {
         }
         .into(),
         cost: (i % 17) as u32 + 1,
-        needs: None,
+        priority: 0,
+        needs: Vec::new(),
     }
 }
 

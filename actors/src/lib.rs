@@ -2,6 +2,8 @@
 //!
 //! - [`ctx`]: [`NodeCtx`], the only door through which actors reach wall
 //!   time, randomness, disk, the mesh and the network (and the rule for time);
+//! - [`domain`]: the domain-neutral agent runtime: a [`domain::Domain`]
+//!   supplies the types and behaviours, the runtime the three layers;
 //! - [`agent`]: one agent, its three layer actors and their subtree;
 //! - [`fleet`]: a node's agents: kinds, the factory, the local directory;
 //! - [`world`]: the worlds agents act on; [`missions`]: the cloud's planner;
@@ -12,6 +14,7 @@
 pub mod agent;
 pub mod board;
 pub mod ctx;
+pub mod domain;
 pub mod fencing;
 pub mod fleet;
 pub mod journal;

@@ -157,6 +157,29 @@ pub enum EventKind {
     Leadership {
         change: LeadershipChange,
     },
+    /// An agent of a domain (DESIGN §16) decided or observed something its
+    /// domain's types describe: `detail` is the domain's own value as JSON
+    /// (the intent, the refused command, the percept that broke the model).
+    /// Appended last: older events still decode.
+    Domain {
+        domain: String,
+        act: DomainAct,
+        detail: String,
+    },
+}
+
+/// What a domain's agent recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DomainAct {
+    /// Supervision chose a new intent (`detail`: the intent).
+    Intended,
+    /// The reflex refused a command by the safety rule `rule`, and put the
+    /// body in its safe state instead (`detail`: the refused command).
+    Refused { rule: String, why: String },
+    /// The situation found the world unlike its model (`detail`: the percept).
+    Violation { why: String },
+    /// The task's payload did not parse as the domain's task (`detail`: the payload).
+    BadTask { why: String },
 }
 
 /// Who plans for the cloud tier (DESIGN §18).
@@ -374,10 +397,11 @@ impl EventKind {
             Self::PolicyDecision { .. } => "policy_decision",
             Self::Placement { .. } => "placement",
             Self::Leadership { .. } => "leadership",
+            Self::Domain { .. } => "domain",
         }
     }
 
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "decision",
         "state_change",
         "message",
@@ -394,6 +418,7 @@ impl EventKind {
         "policy_decision",
         "placement",
         "leadership",
+        "domain",
     ];
 }
 

@@ -15,6 +15,7 @@ mod member;
 pub mod peer;
 pub mod recipe;
 pub mod swarm;
+pub mod task;
 mod wire;
 
 pub use codec::{
@@ -22,8 +23,8 @@ pub use codec::{
 };
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
-    AgentChange, AuditOutcome, AuditRecord, Event, EventDraft, EventId, EventKind, FloorChange,
-    GovernanceAction, LeadershipChange, MemberState, MissionChange, MissionOutcome,
+    AgentChange, AuditOutcome, AuditRecord, DomainAct, Event, EventDraft, EventId, EventKind,
+    FloorChange, GovernanceAction, LeadershipChange, MemberState, MissionChange, MissionOutcome,
     PlacementChange, SEQ_INCARNATION_SHIFT, StepChange, SupervisionAction, TaskChange, TaskRef,
     readable_event_id,
 };

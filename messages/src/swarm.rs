@@ -166,6 +166,9 @@ pub struct Assignment {
     /// What the mission is for, in words, for logs and the ledger.
     pub goal: String,
     pub waypoints: Vec<Cell>,
+    /// A domain's task (`None` for the warehouse's own goals, which are
+    /// the waypoints).
+    pub work: Option<crate::task::TaskSpec>,
     /// Which attempt at the task this is (from 1). Reports name it, so a
     /// report repeated in later statuses never counts against a later attempt.
     pub attempt: u32,
@@ -265,6 +268,8 @@ pub enum Goal {
     CoverSector { sector: Rect },
     /// Go to the item, then carry it to the dock. Needs `carry`.
     Fetch { item: Cell, dock: Cell },
+    /// A domain's task: one task, or as many as the domain's splitter makes.
+    Task(crate::task::TaskSpec),
 }
 
 /// What the mission planner accepts.

@@ -33,12 +33,14 @@ impl Admission {
         }
     }
 
-    /// The key open tasks are ordered by (then by posting order).
-    pub fn order(self, cost: u32) -> u64 {
-        match self {
+    /// The key open tasks are ordered by (then by posting order): higher
+    /// priority first, then the policy's order.
+    pub fn order(self, priority: u8, cost: u32) -> u64 {
+        let within = match self {
             Self::Fifo => 0,
             Self::Srpt => u64::from(cost),
-        }
+        };
+        (u64::from(u8::MAX - priority) << 32) | within
     }
 }
 

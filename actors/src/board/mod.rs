@@ -303,12 +303,7 @@ impl Board {
             let Some(open) = self.open.get(&partition) else {
                 continue;
             };
-            let capable = |e: &Entry| {
-                e.posting
-                    .needs
-                    .as_ref()
-                    .is_none_or(|n| who.capabilities.contains(n))
-            };
+            let capable = |e: &Entry| e.posting.needs.iter().all(|n| who.capabilities.contains(n));
             let mut admitted: BTreeMap<String, bool> = BTreeMap::new();
             let mut found = None;
             for (_, _, key) in open {
@@ -379,15 +374,18 @@ impl Board {
         }
     }
 
+    /// Where an open entry sits in its partition's queue.
+    fn order_of(&self, entry: &Entry) -> (u64, u64, TaskKey) {
+        let p = &entry.posting;
+        let policy = self.config.admission.order(p.priority, p.cost);
+        (policy, entry.seq, p.key)
+    }
+
     fn insert(&mut self, entry: Entry) {
         let key = entry.posting.key;
         let partition = entry.posting.partition.clone();
         if entry.state == EntryState::Open {
-            let order = (
-                self.config.admission.order(entry.posting.cost),
-                entry.seq,
-                key,
-            );
+            let order = self.order_of(&entry);
             self.open
                 .entry(partition.clone())
                 .or_default()
@@ -403,11 +401,7 @@ impl Board {
         let entry = self.entries.remove(&key)?;
         let partition = &entry.posting.partition;
         if entry.state == EntryState::Open {
-            let order = (
-                self.config.admission.order(entry.posting.cost),
-                entry.seq,
-                key,
-            );
+            let order = self.order_of(&entry);
             let open = self
                 .open
                 .get_mut(partition)

@@ -25,7 +25,8 @@ fn posting(mission: u64, task: u32, tenant: &str, kind: &str, cost: u32) -> Post
         },
         kind: kind.into(),
         cost,
-        needs: None,
+        priority: 0,
+        needs: Vec::new(),
     }
 }
 
@@ -330,7 +331,7 @@ fn an_agent_over_its_claim_rate_waits_for_a_token() {
 fn a_claimant_gets_only_what_it_can_do() {
     let mut board = Board::new(config(Admission::Fifo));
     let mut lift = posting(1, 0, "t", "fetch", 1);
-    lift.needs = Some("carry".into());
+    lift.needs = vec!["carry".into()];
     board.post(lift).unwrap();
     let mut a = Agent::new("a", &["t"]);
     assert_eq!(board.claim(a.claimant(), 0), Err(Refusal::NothingToClaim));
@@ -338,4 +339,38 @@ fn a_claimant_gets_only_what_it_can_do() {
     assert!(claim(&mut board, &a, 0).is_some());
     board.withdraw(1);
     assert!(board.entries().next().is_none());
+}
+
+#[test]
+fn higher_priority_is_claimed_first_under_either_policy() {
+    for admission in [Admission::Fifo, Admission::Srpt] {
+        let mut board = Board::new(config(admission));
+        board.post(posting(1, 0, "t", "survey", 1)).unwrap();
+        let mut urgent = posting(2, 0, "t", "survey", 50);
+        urgent.priority = 9;
+        board.post(urgent).unwrap();
+        let a = Agent::new("a", &["t"]);
+        let first = claim(&mut board, &a, 0).expect("a claim");
+        assert_eq!(
+            first.key,
+            TaskKey {
+                mission: 2,
+                task: 0
+            },
+            "{admission:?}"
+        );
+    }
+}
+
+#[test]
+fn a_task_needing_several_capabilities_goes_to_an_agent_with_all() {
+    let mut board = Board::new(config(Admission::Fifo));
+    let mut survey = posting(1, 0, "t", "survey", 1);
+    survey.needs = vec!["survey".into(), "camera".into()];
+    board.post(survey).unwrap();
+    let mut a = Agent::new("a", &["t"]);
+    a.caps.push("survey".into());
+    assert_eq!(board.claim(a.claimant(), 0), Err(Refusal::NothingToClaim));
+    a.caps.push("camera".into());
+    assert!(claim(&mut board, &a, 0).is_some());
 }

@@ -37,12 +37,15 @@ impl fmt::Display for Partition {
 pub struct Posting {
     pub key: TaskKey,
     pub partition: Partition,
-    /// The task's type (`cover`, `fetch`): what its circuit breaker counts.
+    /// The task's type (`cover`, `fetch`, a domain's kind): what its
+    /// circuit breaker counts.
     pub kind: String,
-    /// Its work (e.g. waypoints to visit): what SRPT orders by.
+    /// Its work (waypoints to visit, a domain's estimate): what SRPT orders by.
     pub cost: u32,
-    /// A capability the claimant must have.
-    pub needs: Option<String>,
+    /// Higher is claimed first, whatever the policy.
+    pub priority: u8,
+    /// Capabilities the claimant must all have.
+    pub needs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ mod admission;
 mod directory;
 mod factory;
 mod probe;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use admission::Admission;
 pub use directory::{DeliverError, LocalDirectory};
 pub use factory::{AgentFactory, AgentStatus, AgentTenants};
 pub use probe::{PROBE_KIND, ProbeKind, ProbeMsg};
+pub use tasks::{MAX_SPLIT_TASKS, SplitTask, TaskKind, TaskKinds};
 
 type DeliverOne = dyn Fn(Vec<u8>) -> Result<(), EndpointError> + Send + Sync;
 type DeliverMany = dyn Fn(Vec<Vec<u8>>) -> usize + Send + Sync;
@@ -80,6 +82,9 @@ pub enum EndpointError {
     /// Between incarnations (restarting) or stopped.
     #[error("{0} is not running")]
     NotRunning(&'static str),
+    /// The actor takes no message of this kind.
+    #[error("not handled: {0}")]
+    NotHandled(&'static str),
 }
 
 /// The endpoint of an actor whose incarnations go into `slot`: decodes an
@@ -158,11 +163,28 @@ pub struct PreparedAgent {
 pub trait AgentKind: Send + Sync + 'static {
     /// Validates `spec` and builds its child. `Err` is a reason for the caller.
     fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpecError>;
+
+    /// Called once as the node starts, before any `prepare`, with what the
+    /// node's agents reach the cluster through.
+    fn bind(&self, _node: &NodeServices) {}
 }
 
-/// The kinds a node can start, by name.
+/// What a node gives its agent kinds as it starts.
+#[derive(Clone)]
+pub struct NodeServices {
+    pub router: Arc<dyn crate::router::Router>,
+    /// Where agents' supervisors report restarts and escalations.
+    pub events: swarmd_supervisor::EventSender,
+    /// The node governor's throttle of slow layers.
+    pub throttle: crate::throttle::Throttle,
+}
+
+/// The kinds a node can start, by name, and the task kinds their agents take.
 #[derive(Clone, Default)]
-pub struct AgentKinds(BTreeMap<String, Arc<dyn AgentKind>>);
+pub struct AgentKinds {
+    agents: BTreeMap<String, Arc<dyn AgentKind>>,
+    tasks: TaskKinds,
+}
 
 impl AgentKinds {
     /// The kinds every node knows.
@@ -171,30 +193,47 @@ impl AgentKinds {
     }
 
     pub fn with(mut self, name: &str, kind: impl AgentKind) -> Self {
-        self.0.insert(name.to_string(), Arc::new(kind));
+        self.agents.insert(name.to_string(), Arc::new(kind));
+        self
+    }
+
+    /// Missions of task kind `name` are checked and split by `kind`.
+    pub fn with_task_kind(mut self, name: &str, kind: Arc<dyn TaskKind>) -> Self {
+        self.tasks = self.tasks.with(name, kind);
         self
     }
 
     /// These kinds and `more`, unless `more` names one of these again.
     pub fn extend(mut self, more: AgentKinds) -> Result<Self, String> {
-        for (name, kind) in more.0 {
-            if self.0.contains_key(&name) {
+        for (name, kind) in more.agents {
+            if self.agents.contains_key(&name) {
                 return Err(format!("agent kind {name:?} is registered twice"));
             }
-            self.0.insert(name, kind);
+            self.agents.insert(name, kind);
         }
+        self.tasks = self.tasks.extend(more.tasks)?;
         Ok(self)
     }
 
     /// The kinds' names, in order.
     pub fn names(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
+        self.agents.keys().cloned().collect()
+    }
+
+    /// The task kinds the kinds' agents take.
+    pub fn task_kinds(&self) -> &TaskKinds {
+        &self.tasks
+    }
+
+    /// Hands every kind the node's services; see [`AgentKind::bind`].
+    pub fn bind(&self, node: &NodeServices) {
+        self.agents.values().for_each(|k| k.bind(node));
     }
 
     pub fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpawnRejected> {
         spec.check_bounds()?;
-        let kind = self.0.get(&spec.kind).ok_or_else(|| {
-            let known: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        let kind = self.agents.get(&spec.kind).ok_or_else(|| {
+            let known: Vec<&str> = self.agents.keys().map(String::as_str).collect();
             SpawnRejected::Spec(format!("unknown kind {:?}; known: {known:?}", spec.kind))
         })?;
         kind.prepare(spec, ctx)

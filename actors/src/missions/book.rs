@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use swarmd_messages::TraceContext;
 use swarmd_messages::swarm::{AgentStatus, Assignment, Cell, FloorPlan, Goal};
+use swarmd_messages::task::TaskSpec;
+
+use crate::fleet::TaskKinds;
 use swarmd_messages::{MissionOutcome, TaskChange};
 use tokio::time::Instant;
 
@@ -25,8 +28,12 @@ pub enum TaskState {
 pub struct Task {
     pub id: u32,
     pub waypoints: Vec<Cell>,
-    /// A capability the agent must have, beyond `move`.
-    pub needs: Option<String>,
+    /// A domain's task: its kind, and its payload as the domain split it.
+    pub work: Option<TaskSpec>,
+    /// Capabilities the agent must all have (beyond `move`).
+    pub needs: Vec<String>,
+    /// Its work, for the board's shortest-first order.
+    pub cost: u32,
     pub state: TaskState,
     pub attempts: u32,
 }
@@ -58,6 +65,10 @@ impl Mission {
         match &self.goal {
             Goal::CoverSector { sector } => format!("cover sector {}-{}", sector.min, sector.max),
             Goal::Fetch { item, dock } => format!("fetch the item at {item} to the dock at {dock}"),
+            Goal::Task(spec) => {
+                let payload: String = spec.payload.chars().take(80).collect();
+                format!("{} {payload}", spec.kind)
+            }
         }
     }
 
@@ -167,16 +178,25 @@ pub struct KnownAgent {
     pub asking: bool,
 }
 
-/// Splits a goal into tasks. `plan`, when known, keeps waypoints off shelves.
-pub fn split(goal: &Goal, plan: Option<&FloorPlan>, workers: usize) -> Vec<Task> {
-    let task = |id, waypoints, needs: Option<&str>| Task {
+/// Splits a goal into tasks. `plan`, when known, keeps waypoints off
+/// shelves; a domain's task is checked and split by its kind in `kinds`
+/// (`Err` says why it cannot be).
+pub fn split(
+    goal: &Goal,
+    plan: Option<&FloorPlan>,
+    workers: usize,
+    kinds: &TaskKinds,
+) -> Result<Vec<Task>, String> {
+    let task = |id, waypoints: Vec<Cell>, needs: Option<&str>| Task {
         id,
+        cost: u32::try_from(waypoints.len()).unwrap_or(u32::MAX),
         waypoints,
-        needs: needs.map(str::to_string),
+        work: None,
+        needs: needs.into_iter().map(str::to_string).collect(),
         state: TaskState::Open,
         attempts: 0,
     };
-    match goal {
+    Ok(match goal {
         Goal::Fetch { item, dock } => vec![task(0, vec![*item, *dock], Some("carry"))],
         Goal::CoverSector { sector } => {
             let points = sample_points(sector.min, sector.max, plan);
@@ -187,7 +207,24 @@ pub fn split(goal: &Goal, plan: Option<&FloorPlan>, workers: usize) -> Vec<Task>
                 .map(|(i, chunk)| task(i as u32, chunk.to_vec(), None))
                 .collect()
         }
-    }
+        Goal::Task(spec) => kinds
+            .split(spec, workers)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, split)| Task {
+                id: i as u32,
+                waypoints: Vec::new(),
+                work: Some(TaskSpec {
+                    payload: split.payload,
+                    ..spec.clone()
+                }),
+                needs: spec.needs(),
+                cost: split.cost,
+                state: TaskState::Open,
+                attempts: 0,
+            })
+            .collect(),
+    })
 }
 
 /// A sector side is cut to this many cells (a goal comes from the wire).
@@ -286,6 +323,7 @@ pub fn grant(mission: &mut Mission, task: u32, agent: &str, attempt: u32) -> Opt
         task,
         goal: description,
         waypoints: t.waypoints.clone(),
+        work: t.work.clone(),
         attempt,
         token: 0,
     })
@@ -313,10 +351,11 @@ pub fn finish(mission: &mut Mission, task: u32, how: Finish) -> bool {
 }
 
 /// The task's type on the board: what its circuit breaker counts.
-pub fn task_kind(goal: &Goal) -> &'static str {
+pub fn task_kind(goal: &Goal) -> &str {
     match goal {
         Goal::CoverSector { .. } => "cover",
         Goal::Fetch { .. } => "fetch",
+        Goal::Task(spec) => &spec.kind,
     }
 }
 
@@ -332,7 +371,9 @@ mod tests {
             .map(|(i, state)| Task {
                 id: i as u32,
                 waypoints: vec![Cell::new(1, 1)],
-                needs: None,
+                work: None,
+                needs: Vec::new(),
+                cost: 1,
                 state: state.clone(),
                 attempts: 1,
             })
@@ -404,7 +445,8 @@ mod tests {
             max: Cell::new(i32::MAX, i32::MAX),
         };
         let goal = Goal::CoverSector { sector };
-        let tasks = split(&goal, None, 4);
+        let kinds = TaskKinds::default();
+        let tasks = split(&goal, None, 4, &kinds).unwrap();
         let points: usize = tasks.iter().map(|t| t.waypoints.len()).sum();
         let side = (MAX_SECTOR_SIDE as usize).div_ceil(COVER_STRIDE as usize);
         assert_eq!(points, side * side);
@@ -414,7 +456,7 @@ mod tests {
             obstacles: vec![],
             docks: vec![],
         };
-        let on_floor = split(&goal, Some(&plan), 4);
+        let on_floor = split(&goal, Some(&plan), 4, &kinds).unwrap();
         assert!(
             on_floor
                 .iter()

@@ -64,7 +64,8 @@ pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
         |reply| PlannerMsg::Submit { goal, squad, reply },
         PLANNER_TIMEOUT_MS
     )
-    .map_err(unanswered)?;
+    .map_err(unanswered)?
+    .map_err(|why| ControlError::BadRequest(format!("mission refused: {why}")))?;
     Ok(json!({"mission": id}))
 }
 

@@ -200,6 +200,7 @@ pub struct HaWiring {
 }
 
 /// The `cloud` subtree, if this node hosts the world or plans missions.
+#[allow(clippy::too_many_arguments)] // each is one part of the node it wires in
 pub fn cloud_spec(
     ctx: &NodeCtx,
     config: &NodeConfig,
@@ -208,6 +209,7 @@ pub fn cloud_spec(
     events: &EventSender,
     slots: &CloudSlots,
     cluster: &swarmd_cluster::gateway::ClusterHandle,
+    task_kinds: &swarmd_actors::fleet::TaskKinds,
 ) -> Option<SupervisorSpec> {
     let (hosts_world, plans) = (config.hosts_world(), config.node.role.runs_cloud());
     if !hosts_world && !plans {
@@ -246,6 +248,7 @@ pub fn cloud_spec(
             board: board_config(&config.board),
             tasks_per_agent: config.board.tasks_per_agent as usize,
             lease: slots.ha.as_ref().map(|ha| ha.leadership.subscribe()),
+            task_kinds: task_kinds.clone(),
         };
         spec = spec.child(planner_child(args, directory, slots.missions.clone()));
         if let Some(ha) = &slots.ha {

@@ -8,7 +8,7 @@ use swarmd_cluster::mesh::{MeshLinkerArgs, mesh_linker_child};
 
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentStats, PeerLinks};
-use swarmd_actors::fleet::{AgentFactory, AgentKinds, LocalDirectory};
+use swarmd_actors::fleet::{AgentFactory, AgentKinds, LocalDirectory, NodeServices};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
 use swarmd_messages::MemberInfo;
@@ -179,9 +179,15 @@ impl Wiring {
             self.agent_stats.clone(),
             self.peers.clone(),
         );
+        let kinds = builtin.extend(extra).map_err(super::StartError::Kinds)?;
+        kinds.bind(&NodeServices {
+            router: self.router.clone(),
+            events: events.clone(),
+            throttle: self.agent_stats.throttle.clone(),
+        });
         Ok(AgentFactory {
             ctx: ctx.clone(),
-            kinds: builtin.extend(extra).map_err(super::StartError::Kinds)?,
+            kinds,
             directory: self.directory.clone(),
             agents: self.agents.clone(),
             tenants: config.node.tenants.clone(),
@@ -288,6 +294,7 @@ pub fn root_spec(
         events,
         &wiring.cloud,
         &wiring.cluster,
+        factory.kinds.task_kinds(),
     ) {
         root = root.child(cloud.into_child());
     }

@@ -39,6 +39,7 @@ async fn demo_swarm(seed: u64) {
         board: Default::default(),
         tasks_per_agent: 2,
         lease: None,
+        task_kinds: Default::default(),
     };
     start_child(
         &floor.root,

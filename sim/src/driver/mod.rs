@@ -217,7 +217,8 @@ impl Sim {
             )
             .await;
         let id = match asked {
-            Ok(ractor::rpc::CallResult::Success(id)) => id,
+            Ok(ractor::rpc::CallResult::Success(Ok(id))) => id,
+            Ok(ractor::rpc::CallResult::Success(Err(why))) => return Err(SimError::Refused(why)),
             _ => {
                 return Err(SimError::Refused(
                     "the planner did not take the mission".into(),

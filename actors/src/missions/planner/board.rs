@@ -61,7 +61,8 @@ impl PlannerState {
                     key,
                     partition: partition.clone(),
                     kind: book::task_kind(&mission.goal).to_string(),
-                    cost: u32::try_from(task.waypoints.len()).unwrap_or(u32::MAX),
+                    cost: task.cost,
+                    priority: task.work.as_ref().map_or(0, |w| w.priority),
                     needs: task.needs.clone(),
                 };
                 // Overloaded: the task stays open in the book and is posted

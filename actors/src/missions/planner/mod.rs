@@ -57,6 +57,8 @@ pub struct PlannerArgs {
     /// `[cloud] ha`: who holds the cloud tier's lease. The planner plans
     /// only while it is this cloud's; changes come as [`PlannerMsg::Lead`].
     pub lease: Option<tokio::sync::watch::Receiver<Leadership>>,
+    /// The domains' task kinds: they check and split missions of their tasks.
+    pub task_kinds: crate::fleet::TaskKinds,
 }
 
 pub enum PlannerMsg {
@@ -67,11 +69,12 @@ pub enum PlannerMsg {
     Missions(RpcReplyPort<Vec<Mission>>),
     /// The latest status of every agent the planner knows, cluster-wide.
     Agents(RpcReplyPort<Vec<AgentStatus>>),
-    /// An operator's mission (console, HTTP): answered with its id.
+    /// An operator's mission (console, HTTP): answered with its id, or
+    /// why it cannot be planned (a domain's task its domain refused).
     Submit {
         goal: Goal,
         squad: String,
-        reply: RpcReplyPort<u64>,
+        reply: RpcReplyPort<Result<u64, String>>,
     },
     /// An operator's recipe: answered with its run's id, or why it cannot run.
     SubmitRecipe {
@@ -212,11 +215,12 @@ impl Actor for MissionPlanner {
                 state.advance_recipes_if_a_mission_ended().await;
             }
             PlannerMsg::Wire(MissionMsg::Submit { goal, squad }) => {
-                state.submit(goal, squad, None).await?;
+                if let Err(why) = state.submit(goal, squad, None).await {
+                    warn!(%why, "a mission from the wire refused");
+                }
             }
             PlannerMsg::Submit { goal, squad, reply } => {
-                let id = state.submit(goal, squad, None).await?;
-                let _ = reply.send(id);
+                let _ = reply.send(state.submit(goal, squad, None).await);
             }
             PlannerMsg::Tick(due) => {
                 let now = Instant::now();
@@ -301,22 +305,30 @@ impl PlannerState {
     }
 
     /// Plans a mission of `goal` for `squad`; with `needs`, every task
-    /// needs that capability instead of the goal's own.
+    /// needs that capability instead of the goal's own (a domain's task
+    /// needs it besides its kind). `Err`: why the goal cannot be planned.
     async fn submit(
         &mut self,
         goal: Goal,
         squad: String,
         needs: Option<String>,
-    ) -> Result<u64, ActorProcessingErr> {
-        let id = self.next_id();
+    ) -> Result<u64, String> {
         let workers = self
             .agents
             .values()
             .filter(|a| a.status.squad == squad)
             .count();
-        let mut tasks = book::split(&goal, self.args.plan.as_ref(), workers);
+        let plan = self.args.plan.as_ref();
+        let mut tasks = book::split(&goal, plan, workers, &self.args.task_kinds)?;
+        let id = self.next_id();
         if let Some(needs) = needs {
-            tasks.iter_mut().for_each(|t| t.needs = Some(needs.clone()));
+            for t in &mut tasks {
+                match &t.work {
+                    Some(_) if !t.needs.contains(&needs) => t.needs.push(needs.clone()),
+                    Some(_) => {}
+                    None => t.needs = vec![needs.clone()],
+                }
+            }
         }
         let mission = Mission {
             id,

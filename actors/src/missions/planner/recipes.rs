@@ -6,6 +6,7 @@
 use std::time::UNIX_EPOCH;
 
 use swarmd_messages::recipe::{RecipePlan, StepGoal};
+use swarmd_messages::swarm::Goal;
 use swarmd_messages::{EventKind, MissionChange, MissionOutcome};
 use tracing::{debug, info, warn};
 
@@ -40,6 +41,12 @@ impl PlannerState {
             if let StepGoal::Sandboxed { module } = &step.goal {
                 sandboxed::check(module, SandboxLimits::default())
                     .map_err(|why| format!("step {:?}: module: {why}", step.name))?;
+            }
+            if let StepGoal::Mission(Goal::Task(spec)) = &step.goal {
+                self.args
+                    .task_kinds
+                    .split(spec, 1)
+                    .map_err(|why| format!("step {:?}: {why}", step.name))?;
             }
         }
         let id = self.next_id();

@@ -160,6 +160,7 @@ pub fn assign_fenced(w: &AgentWiring, mission: u64, token: u64, waypoints: Vec<C
         task: 0,
         goal: format!("test mission {mission}"),
         waypoints,
+        work: None,
         attempt: 1,
         token,
     };
