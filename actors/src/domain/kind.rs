@@ -3,7 +3,7 @@
 //! its endpoint; and a domain as the planner's task kinds.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use swarmd_messages::swarm::{Address, AgentMsg};
@@ -175,7 +175,8 @@ pub struct DomainKind<D: Domain> {
     defaults: DomainSettings,
     peers: DomainPeers<D>,
     stats: DomainStats,
-    node: Arc<OnceLock<NodeServices>>,
+    /// The node's services, once bound to one (see [`AgentKind::bind`]).
+    node: Option<NodeServices>,
 }
 
 impl<D: Domain> Clone for DomainKind<D> {
@@ -197,7 +198,7 @@ impl<D: Domain> DomainKind<D> {
             defaults: DomainSettings::default(),
             peers: DomainPeers::default(),
             stats: DomainStats::default(),
-            node: Arc::default(),
+            node: None,
         }
     }
 
@@ -205,11 +206,6 @@ impl<D: Domain> DomainKind<D> {
     pub fn defaults(mut self, defaults: DomainSettings) -> Self {
         self.defaults = defaults;
         self
-    }
-
-    /// Tick lateness of this kind's agents, by layer.
-    pub fn stats(&self) -> &DomainStats {
-        &self.stats
     }
 
     /// `kinds` with this domain's agent kind and task kinds.
@@ -225,10 +221,10 @@ impl<D: Domain> DomainKind<D> {
     }
 
     fn wiring(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<Wiring<D>, SpecError> {
-        let node =
-            self.node.get().cloned().ok_or_else(|| {
-                SpecError::Invalid("the node has not started this agent kind".into())
-            })?;
+        let node = self
+            .node
+            .clone()
+            .ok_or_else(|| SpecError::Invalid("the node has not started this agent kind".into()))?;
         let settings = self.defaults.from_params(&spec.params)?;
         let body = self.domain.body(spec, ctx)?;
         Ok(Wiring {
@@ -264,8 +260,15 @@ impl<D: Domain> AgentKind for DomainKind<D> {
         })
     }
 
-    fn bind(&self, node: &NodeServices) {
-        let _ = self.node.set(node.clone());
+    /// A kind of its own per node: its services, peer boards and stats.
+    fn bind(&self, node: &NodeServices) -> Option<Arc<dyn AgentKind>> {
+        Some(Arc::new(Self {
+            domain: self.domain.clone(),
+            defaults: self.defaults.clone(),
+            peers: DomainPeers::default(),
+            stats: DomainStats::default(),
+            node: Some(node.clone()),
+        }))
     }
 }
 
@@ -326,6 +329,13 @@ impl<D: Domain> TaskKind for DomainTasks<D> {
             .iter()
             .map(|t| {
                 let payload = serde_json::to_string(t).map_err(|e| e.to_string())?;
+                let back = TaskSpec {
+                    payload: payload.clone(),
+                    ..spec.clone()
+                };
+                self.0.task(&back).map_err(|why| {
+                    format!("the domain's split makes a task it cannot read: {why}")
+                })?;
                 Ok(SplitTask {
                     payload,
                     cost: self.0.cost(t),

@@ -114,6 +114,8 @@ pub trait Domain: Send + Sync + 'static {
     }
 
     /// One mission into tasks (the default: one task, the mission's own).
+    /// Each task, as JSON, must parse by [`task`](Self::task) under the
+    /// mission's kind: the planner checks it before it posts any.
     fn split(&self, spec: &TaskSpec, _workers: usize) -> Result<Vec<Self::Task>, String> {
         self.task(spec).map(|t| vec![t])
     }
@@ -167,7 +169,14 @@ pub trait Domain: Send + Sync + 'static {
     // Supervision: the planner.
 
     /// The next intent for `task` (or, idle, with none), given the summary.
-    fn plan(&self, summary: &Self::Summary, task: Option<&Self::Task>) -> Plan<Self::Intent>;
+    /// The task is the planner's to keep its progress in.
+    fn plan(&self, summary: &Self::Summary, task: Option<&mut Self::Task>) -> Plan<Self::Intent>;
+
+    /// Whether the agent asks for work (a drone charging does not). An
+    /// agent not ready reports itself held, and the board gives it nothing.
+    fn ready(&self, _summary: &Self::Summary) -> bool {
+        true
+    }
 }
 
 /// `value` as JSON text for the journal (a domain's types are serde).

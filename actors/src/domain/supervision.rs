@@ -241,7 +241,7 @@ impl<D: Domain> SupervisionState<D> {
         let Some(summary) = &self.summary else {
             return;
         };
-        let task = self.current.as_ref().map(|w| &w.task);
+        let task = self.current.as_mut().map(|w| &mut w.task);
         match self.w.domain.plan(summary, task) {
             Plan::Go(intent) => self.intend(intent).await,
             Plan::Done => self.finish(TaskOutcome::Done).await,
@@ -319,7 +319,7 @@ impl<D: Domain> SupervisionState<D> {
             position: None,
             tasks,
             finished: self.finished.iter().cloned().collect(),
-            halted: self.halted,
+            halted: self.halted || !self.summary.as_ref().is_none_or(|s| self.w.domain.ready(s)),
         };
         self.to_cloud(&MissionMsg::Status(status));
     }

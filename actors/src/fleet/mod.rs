@@ -164,9 +164,14 @@ pub trait AgentKind: Send + Sync + 'static {
     /// Validates `spec` and builds its child. `Err` is a reason for the caller.
     fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpecError>;
 
-    /// Called once as the node starts, before any `prepare`, with what the
-    /// node's agents reach the cluster through.
-    fn bind(&self, _node: &NodeServices) {}
+    /// The kind as one node runs it, given what that node's agents reach
+    /// the cluster through; called once as the node starts, before any
+    /// `prepare`. `None`: the kind needs nothing of the node. (Many nodes
+    /// share one process in the simulator: what a kind keeps per node
+    /// belongs in the kind this returns.)
+    fn bind(&self, _node: &NodeServices) -> Option<Arc<dyn AgentKind>> {
+        None
+    }
 }
 
 /// What a node gives its agent kinds as it starts.
@@ -225,9 +230,14 @@ impl AgentKinds {
         &self.tasks
     }
 
-    /// Hands every kind the node's services; see [`AgentKind::bind`].
-    pub fn bind(&self, node: &NodeServices) {
-        self.agents.values().for_each(|k| k.bind(node));
+    /// The kinds as one node runs them; see [`AgentKind::bind`].
+    pub fn bind(mut self, node: &NodeServices) -> Self {
+        for kind in self.agents.values_mut() {
+            if let Some(bound) = kind.bind(node) {
+                *kind = bound;
+            }
+        }
+        self
     }
 
     pub fn prepare(&self, spec: &SpawnSpec, ctx: &NodeCtx) -> Result<PreparedAgent, SpawnRejected> {

@@ -12,6 +12,7 @@
 
 use std::process::ExitCode;
 
+use swarmd_actors::domain::{Domain, DomainKind};
 use swarmd_actors::fleet::{AgentKind, AgentKinds};
 use swarmd_config::NodeConfig;
 use swarmd_storage::DataDir;
@@ -42,6 +43,21 @@ impl NodeBuilder {
             self.twice.get_or_insert_with(|| name.to_string());
         }
         self.kinds = self.kinds.with(name, kind);
+        self
+    }
+
+    /// Agents of `domain` can be spawned on this node as `domain.name()`,
+    /// and missions of its task kinds planned on it (DESIGN §16).
+    pub fn domain<D: Domain>(mut self, domain: D) -> Self {
+        let name = domain.name().to_string();
+        let taken = self.kinds.names().contains(&name);
+        let tasks = domain.task_kinds();
+        let task_taken = tasks.iter().find(|k| self.kinds.task_kinds().contains(k));
+        if taken || task_taken.is_some() {
+            let what = task_taken.map_or(name, |k| format!("task {k}"));
+            self.twice.get_or_insert(what);
+        }
+        self.kinds = DomainKind::new(domain).register(self.kinds);
         self
     }
 

@@ -180,7 +180,7 @@ impl Wiring {
             self.peers.clone(),
         );
         let kinds = builtin.extend(extra).map_err(super::StartError::Kinds)?;
-        kinds.bind(&NodeServices {
+        let kinds = kinds.bind(&NodeServices {
             router: self.router.clone(),
             events: events.clone(),
             throttle: self.agent_stats.throttle.clone(),

@@ -1,7 +1,8 @@
 //! The split-brain rule (DESIGN §6): no agent runs on two nodes at once for
 //! longer than the placement grace. Where an agent ran is read from each
 //! node's own ledger: its `agents` supervisor starting it, until the agent
-//! exits, is fenced, or the node's incarnation ends (a crash).
+//! exits, is fenced, or the node's run ends: its incarnation (a disk
+//! wiped), or a restart on the same disk (its tree starting again).
 
 use std::collections::BTreeMap;
 
@@ -67,15 +68,17 @@ fn spans_of(node: &str, log: &[Event]) -> Vec<(String, Span)> {
             done.push((agent.to_string(), span));
         }
     };
-    let (mut incarnation, mut last_us) = (None, 0);
+    let (mut incarnation, mut last_us, mut booted) = (None, 0, false);
     for e in log {
         let this = e.id.seq >> SEQ_INCARNATION_SHIFT;
-        if incarnation.is_some_and(|i| i != this) {
+        let boot = is_boot(&e.kind);
+        if incarnation.is_some_and(|i| i != this) || (booted && boot) {
             // The node restarted: what ran before died with it.
             for agent in open.keys().cloned().collect::<Vec<_>>() {
                 close(&mut open, &agent, last_us);
             }
         }
+        booted |= boot;
         (incarnation, last_us) = (Some(this), e.time_us);
         match &e.kind {
             EventKind::Supervision { child, what, .. } => {
@@ -100,6 +103,11 @@ fn spans_of(node: &str, log: &[Event]) -> Vec<(String, Span)> {
         close(&mut open, &agent, last_us);
     }
     done
+}
+
+/// The first record of a node's every start: its storage subtree started.
+fn is_boot(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Supervision { child, what: SupervisionAction::Started, .. } if child == "node/storage")
 }
 
 #[cfg(test)]
@@ -197,5 +205,43 @@ mod tests {
         ]);
         let (wrong, _) = one_node_at_a_time(&crashed, 5_000_000);
         assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    #[test]
+    fn a_restart_on_the_same_disk_ends_what_ran_on_the_node() {
+        let boot = |seq, time_s| {
+            let kind = EventKind::Supervision {
+                child: "node/storage".into(),
+                what: SupervisionAction::Started,
+                restarts: 0,
+            };
+            event("edge-1", seq, time_s, kind)
+        };
+        let edge_1 = vec![
+            boot(1, 0),
+            started("edge-1", 2, 10, "r"),
+            boot(3, 30),
+            started("edge-1", 4, 31, "y"),
+        ];
+        let restarted = logs(vec![
+            ("edge-1", edge_1.clone()),
+            (
+                "edge-2",
+                vec![started("edge-2", 1, 25, "r"), started("edge-2", 2, 60, "x")],
+            ),
+        ]);
+        let (wrong, _) = one_node_at_a_time(&restarted, 5_000_000);
+        assert!(wrong.is_empty(), "{wrong:?}");
+        let mut never = edge_1;
+        never.remove(2);
+        let ran_on = logs(vec![
+            ("edge-1", never),
+            (
+                "edge-2",
+                vec![started("edge-2", 1, 25, "r"), started("edge-2", 2, 60, "x")],
+            ),
+        ]);
+        let (wrong, _) = one_node_at_a_time(&ran_on, 5_000_000);
+        assert_eq!(wrong.len(), 1, "without the restart r ran twice");
     }
 }

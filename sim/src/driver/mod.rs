@@ -232,16 +232,37 @@ impl Sim {
 
     /// Hands the cloud's remote supervisor an agent of `kind` to keep on any
     /// edge that can host it (`spawn … --place --supervised`).
+    /// Agents of `domain` can be started on every node (started or
+    /// restarted) from now on, and missions of its tasks planned.
+    pub fn domain<D: swarmd_actors::domain::Domain>(&mut self, domain: D) {
+        let kinds = std::mem::take(&mut self.cluster.kinds);
+        let kind = swarmd_actors::domain::DomainKind::new(domain);
+        self.cluster.kinds = kind.register(kinds);
+    }
+
     pub async fn supervise(&mut self, id: &str, kind: &str) -> Result<(), SimError> {
+        let tenant = self.hub_tenant();
+        self.supervise_spec(SpawnSpec::new(id, kind, tenant)).await
+    }
+
+    fn hub_tenant(&self) -> String {
+        let hub = self.hub.as_ref().and_then(|hub| self.cluster.member(hub));
+        hub.map_or("default".into(), |m| {
+            swarmd_node::swarm::swarm_tenant(&m.config)
+        })
+    }
+
+    /// Hands the cloud's remote supervisor the agent of `spec` to keep on
+    /// any edge (its tenant: the cloud's).
+    pub async fn supervise_spec(&mut self, mut spec: SpawnSpec) -> Result<(), SimError> {
+        spec.tenant = self.hub_tenant();
+        let id = spec.id.clone();
         let hub = self.hub.as_ref().and_then(|hub| self.cluster.member(hub));
         let remote = hub
             .and_then(|m| m.node.as_ref()?.cloud.remote.get())
             .ok_or(SimError::NoCloud)?;
-        let tenant = hub.map_or("default".into(), |m| {
-            swarmd_node::swarm::swarm_tenant(&m.config)
-        });
         let child = RemoteChild {
-            spec: SpawnSpec::new(id, kind, tenant),
+            spec,
             node: String::new(),
             restart: Restart::Permanent,
             placement: Placement::AnyEdge,
