@@ -5,7 +5,8 @@
 //!
 //! - [`run`] a node from a [`NodeConfig`] (what `swarmd` itself does), or
 //!   [`Started::start`] one and keep its handles;
-//! - [`Node::builder`]: a node with the program's own agent kinds
+//! - [`Node::builder`]: a node with the program's own domains
+//!   ([`domain::Domain`], README's "Writing a domain") and agent kinds
 //!   ([`agents::AgentKind`]) next to the built-in ones;
 //! - [`config`]: the node's configuration, as `swarmd.toml` reads;
 //! - `sim` (feature `sim`, for tests): the deterministic simulated cluster
@@ -40,5 +41,20 @@ pub mod agents {
     pub use swarmd_messages::{EventKind, SpawnSpec, decode_payload};
     pub use swarmd_supervisor::{ActorSlot, ChildSpec};
 }
+/// The domain-neutral agent runtime: a domain supplies its types and each
+/// layer's behaviour, the runtime the supervised three-layer agent
+/// (DESIGN §16). Register one with [`NodeBuilder::domain`].
+pub mod domain {
+    pub use swarmd_actors::domain::{
+        Body, Data, Domain, DomainKind, DomainSettings, Plan, Refusal,
+    };
+    pub use swarmd_actors::fleet::{SplitTask, TaskKind};
+    pub use swarmd_messages::task::{MAX_PAYLOAD_BYTES, TaskSpec};
+    pub use swarmd_messages::{DomainAct, swarm::Goal};
+}
+
+/// The drones domain, the worked example of README's "Writing a domain".
+pub use swarmd_drones as drones;
+
 #[cfg(feature = "sim")]
 pub use swarmd_sim as sim;

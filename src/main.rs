@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    swarmd::cli::main()
+    // swarmd is the program that embeds a node with the warehouse (built in)
+    // and the drones domain registered.
+    swarmd::cli::main_with(|node| node.domain(swarmd::drones::Drones::standard()))
 }

@@ -219,3 +219,47 @@ fn a_step_may_name_its_squad_and_the_capability_its_tasks_need() {
         "{bad}"
     );
 }
+
+#[test]
+fn a_domains_task_step_carries_its_kind_and_payload_to_the_plan() {
+    let text = r#"
+        [recipe]
+        name = "patrol"
+        [[step]]
+        name = "look"
+        task = "survey"
+        priority = 3
+        capability = "camera"
+        payload = { area = { min = [10, 10], max = [50, 50] }, spacing = 10 }
+        [[step]]
+        name = "drop"
+        task = "deliver"
+        needs = ["look"]
+        payload = { to = [5, 5] }
+    "#;
+    let recipe = Recipe::parse("patrol.toml", text).unwrap();
+    let plan = recipe.plan_without_files("patrol.toml").unwrap();
+    use swarmd_messages::recipe::StepGoal as PlanGoal;
+    use swarmd_messages::swarm::Goal;
+    let PlanGoal::Mission(Goal::Task(look)) = &plan.steps[0].goal else {
+        panic!("a task: {:?}", plan.steps[0].goal);
+    };
+    assert_eq!((look.kind.as_str(), look.priority), ("survey", 3));
+    let payload: serde_json::Value = serde_json::from_str(&look.payload).unwrap();
+    assert_eq!(payload["area"]["max"], serde_json::json!([50, 50]));
+    assert_eq!(plan.steps[0].capability.as_deref(), Some("camera"));
+    assert_eq!(plan.steps[1].needs, ["look"]);
+}
+
+#[test]
+fn a_task_step_with_a_goal_or_a_bad_payload_says_why() {
+    let both = "[recipe]\nname = \"r\"\n[[step]]\nname = \"s\"\ngoal = \"wait\"\nseconds = 1\ntask = \"survey\"\n";
+    let err = Recipe::parse("r.toml", both).unwrap_err().to_string();
+    assert!(err.contains("a goal or a task, not both"), "{err}");
+    let flat = "[recipe]\nname = \"r\"\n[[step]]\nname = \"s\"\ntask = \"survey\"\npayload = 3\n";
+    let err = Recipe::parse("r.toml", flat).unwrap_err().to_string();
+    assert!(err.contains("payload: must be a table"), "{err}");
+    let odd = "[recipe]\nname = \"r\"\n[[step]]\nname = \"s\"\ntask = \"no spaces\"\n";
+    let err = Recipe::parse("r.toml", odd).unwrap_err().to_string();
+    assert!(err.contains("task: must be a name"), "{err}");
+}

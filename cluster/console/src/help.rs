@@ -33,7 +33,7 @@ pub const COMMANDS: [(&str, &str); 22] = [
     ),
     (
         "mission",
-        "mission JSON — submit a mission; prints its id, e.g.\n  mission {\"cover\": {\"sector\": {\"min\": {\"x\": 0, \"y\": 0}, \"max\": {\"x\": 4, \"y\": 4}}}}\n  mission {\"fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}, \"squad\": \"default\"}\nmission --recipe FILE [--squad S] — run a recipe (steps with needs, retries, timeouts); `missions` shows each step",
+        "mission JSON — submit a mission; prints its id, e.g.\n  mission {\"cover\": {\"sector\": {\"min\": {\"x\": 0, \"y\": 0}, \"max\": {\"x\": 4, \"y\": 4}}}}\n  mission {\"fetch\": {\"item\": {\"x\": 3, \"y\": 1}, \"dock\": {\"x\": 0, \"y\": 0}}, \"squad\": \"default\"}\n  mission {\"task\": {\"kind\": \"deliver\", \"payload\": {\"to\": [50, 80]}, \"priority\": 5}}   (a domain's task; optional: capabilities, timeout_ms)\nmission --recipe FILE [--squad S] — run a recipe (steps with needs, retries, timeouts); `missions` shows each step",
     ),
     (
         "missions",

@@ -7,6 +7,7 @@ use swarmd_actors::missions::recipe::RecipeRun;
 use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
 use swarmd_messages::recipe::RecipePlan;
 use swarmd_messages::swarm::{Cell, Goal, Rect};
+use swarmd_messages::task::TaskSpec;
 
 use super::facts::{PLANNER_TIMEOUT_MS, bad_json};
 use super::protocol::DlqCommand;
@@ -25,8 +26,42 @@ struct MissionInput {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum GoalInput {
-    Cover { sector: Rect },
-    Fetch { item: Cell, dock: Cell },
+    Cover {
+        sector: Rect,
+    },
+    Fetch {
+        item: Cell,
+        dock: Cell,
+    },
+    /// A domain's task: `{"task": {"kind": "survey", "payload": {…}}}`.
+    Task(TaskInput),
+}
+
+/// A domain's task as an operator writes it: the payload is JSON of the
+/// domain's own task type, checked by the domain when the planner splits it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    kind: String,
+    payload: Value,
+    #[serde(default)]
+    capabilities: Vec<String>,
+    #[serde(default)]
+    priority: u8,
+    #[serde(default)]
+    timeout_ms: u64,
+}
+
+impl TaskInput {
+    pub fn into_spec(self) -> TaskSpec {
+        TaskSpec {
+            kind: self.kind,
+            payload: self.payload.to_string(),
+            capabilities: self.capabilities,
+            priority: self.priority,
+            timeout_ms: self.timeout_ms,
+        }
+    }
 }
 
 fn default_squad() -> String {
@@ -49,13 +84,14 @@ fn unanswered(e: impl std::fmt::Display) -> ControlError {
 pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
     let input: MissionInput = serde_path_to_error::deserialize(goal.clone()).map_err(|e| {
         bad_json(
-            "a mission ({\"cover\": {\"sector\": ...}} or {\"fetch\": ...})",
+            "a mission ({\"cover\": {\"sector\": ...}}, {\"fetch\": ...} or {\"task\": {\"kind\": ..., \"payload\": ...}})",
             e,
         )
     })?;
     let goal = match input.goal {
         GoalInput::Cover { sector } => Goal::CoverSector { sector },
         GoalInput::Fetch { item, dock } => Goal::Fetch { item, dock },
+        GoalInput::Task(task) => Goal::Task(task.into_spec()),
     };
     let planner = planner(args)?;
     let squad = input.squad;

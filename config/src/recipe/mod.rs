@@ -1,6 +1,7 @@
 //! Mission recipes: a TOML file with a `[recipe]` table (`name`,
 //! `description`) and one `[[step]]` table per step. A step is a goal
-//! (`cover`, `fetch`, `wait`, `sandboxed`) with its parameters, the steps it
+//! (`cover`, `fetch`, `wait`, `sandboxed`) with its parameters, or a
+//! domain's task (`task = "KIND"` with a `payload` table), the steps it
 //! `needs` first, its `retries`, `timeout_s` and what its failure means for
 //! the rest (`on_failure`). Every error names the file, the step and the key.
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use swarmd_messages::recipe::{PlanStep, RecipePlan, StepGoal as PlanGoal};
 use swarmd_messages::swarm::{Cell, Goal, Rect};
+use swarmd_messages::task::TaskSpec;
 use toml::{Table, Value};
 
 mod module;
@@ -54,6 +56,13 @@ pub enum StepGoal {
     Wait { seconds: u64 },
     /// The steps of a Wasm guest's plan (`module`, relative to the recipe).
     Sandboxed { module: PathBuf },
+    /// A domain's task of `kind`: `payload` is its JSON (the step's
+    /// `payload` table), checked by the domain when the planner takes it.
+    Task {
+        kind: String,
+        payload: String,
+        priority: u8,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +94,7 @@ const STEP_KEYS: [&str; 6] = [
     "timeout_s",
     "on_failure",
 ];
-const GOALS: &str = "cover, fetch, wait or sandboxed";
+const GOALS: &str = "cover, fetch, wait or sandboxed (or task = \"KIND\", a domain's task)";
 
 impl Recipe {
     /// Reads and checks the recipe at `path`.
@@ -239,6 +248,14 @@ impl Recipe {
                     StepGoal::Sandboxed { module } => PlanGoal::Sandboxed {
                         module: read_module(file, &step.name, module, beside)?,
                     },
+                    StepGoal::Task {
+                        kind,
+                        payload,
+                        priority,
+                    } => PlanGoal::Mission(Goal::Task(TaskSpec {
+                        priority: *priority,
+                        ..TaskSpec::new(kind, payload.clone())
+                    })),
                 };
                 Ok(PlanStep {
                     name: step.name.clone(),
@@ -341,10 +358,13 @@ fn parse_step(file: &str, index: usize, raw: &Value) -> Result<Step, RecipeError
         }
     };
     let fail = |key: &str, why: &str| step_error(file, &name, key, why);
-    let goal_name = table
-        .get("goal")
-        .and_then(Value::as_str)
-        .ok_or_else(|| fail("goal", &format!("missing: one of {GOALS}")))?;
+    let goal_name = match (table.get("goal"), table.get("task")) {
+        (Some(_), Some(_)) => return Err(fail("task", "a step has a goal or a task, not both")),
+        (None, Some(_)) => "task",
+        (goal, None) => goal
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("goal", &format!("missing: one of {GOALS}")))?,
+    };
     let params = goal_params(goal_name)
         .ok_or_else(|| fail("goal", &format!("{goal_name:?} is not a goal: {GOALS}")))?;
     if let Some(key) = table
@@ -380,6 +400,7 @@ fn goal_params(goal: &str) -> Option<&'static [&'static str]> {
         "fetch" => &["item", "dock", "squad", "capability"],
         "wait" => &["seconds"],
         "sandboxed" => &["module", "squad", "capability"],
+        "task" => &["task", "payload", "priority", "squad", "capability"],
         _ => return None,
     })
 }
@@ -391,6 +412,7 @@ impl fmt::Display for StepGoal {
             Self::Fetch { item, dock } => write!(f, "fetch {item} to {dock}"),
             Self::Wait { seconds } => write!(f, "wait {seconds} s"),
             Self::Sandboxed { module } => write!(f, "sandboxed {}", module.display()),
+            Self::Task { kind, payload, .. } => write!(f, "task {kind} {payload}"),
         }
     }
 }

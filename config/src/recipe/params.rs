@@ -31,10 +31,25 @@ impl<F: Fn(&str, &str) -> RecipeError> Params<'_, F> {
             "wait" => StepGoal::Wait {
                 seconds: self.required_uint("seconds", MAX_TIMEOUT_S)?,
             },
+            "task" => StepGoal::Task {
+                kind: self.optional_name("task")?.unwrap_or_default(),
+                payload: self.payload()?,
+                priority: self.uint("priority", 0, u64::from(u8::MAX))? as u8,
+            },
             _ => StepGoal::Sandboxed {
                 module: self.text("module").map(PathBuf::from)?,
             },
         })
+    }
+
+    /// A task's `payload` table as JSON (`{}` when absent).
+    fn payload(&self) -> Result<String, RecipeError> {
+        match self.table.get("payload") {
+            None => Ok("{}".into()),
+            Some(Value::Table(t)) => serde_json::to_string(t)
+                .map_err(|e| (self.fail)("payload", &format!("not JSON: {e}"))),
+            Some(_) => Err((self.fail)("payload", "must be a table (the task's JSON)")),
+        }
     }
 
     pub(super) fn cell(&self, key: &str) -> Result<Cell, RecipeError> {
