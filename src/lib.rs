@@ -46,7 +46,7 @@ pub mod agents {
 /// (DESIGN §16). Register one with [`NodeBuilder::domain`].
 pub mod domain {
     pub use swarmd_actors::domain::{
-        Body, Data, Domain, DomainKind, DomainSettings, Plan, Refusal,
+        Body, Data, Domain, DomainKind, DomainSettings, MAX_VIEW_BYTES, Plan, Refusal, View,
     };
     pub use swarmd_actors::fleet::{SplitTask, TaskKind};
     pub use swarmd_messages::task::{MAX_PAYLOAD_BYTES, TaskSpec};

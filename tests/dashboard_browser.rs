@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium against a real node: the map
 //! shows every agent and they move, the event feed grows, and an emergency
-//! stop clicked on the page stops them. A screenshot lands in
-//! `target/tmp/dashboard.png` for a reviewer.
+//! stop clicked on the page stops them; a domain's agents are drawn from
+//! the views they report. Screenshots land in `target/tmp/dashboard.png`
+//! and `target/tmp/domains.png` for a reviewer.
 
 mod support;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::browser::Browser;
+use support::console::{ENV, console};
 use support::http::get;
 use support::{Node, STARTUP, free_port};
 
@@ -65,7 +67,7 @@ async fn the_dashboard_draws_the_swarm_live_and_its_emergency_stop_stops_it() {
     .await;
     let browser = Browser::start().await;
     browser.open(&format!("http://{http}/")).await;
-    sign_in(&browser, &node.http_token()).await;
+    browser.sign_in(&node.http_token()).await;
 
     let agents = get(&http, "/api/world").await.json()["agents"]
         .as_array()
@@ -278,7 +280,7 @@ async fn dashboard_cost_with_50_agents() {
 
     let browser = Browser::start().await;
     browser.open(&format!("http://{http}/")).await;
-    sign_in(&browser, &node.http_token()).await;
+    browser.sign_in(&node.http_token()).await;
     until(
         "50 agents drawn",
         async || drawn(&browser).await,
@@ -301,21 +303,56 @@ async fn dashboard_cost_with_50_agents() {
     );
 }
 
-/// As an operator does: the page asks for the token (its API answers 401
-/// without one), the token is typed in and kept for the browser session.
-async fn sign_in(browser: &Browser, token: &str) {
-    until(
-        "the page asks for a token",
-        async || {
-            let shown = browser
-                .eval("return getComputedStyle(document.getElementById('auth')).display;")
-                .await;
-            shown.as_str().unwrap_or_default().to_string()
-        },
-        |display| display != "none",
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_draws_a_domain_from_the_views_its_agents_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut node = Node::start(dir.path(), &["--http", &http], &ENV);
+    node.ready().await;
+    for (id, home) in [("d1", "40,2"), ("d2", "100,2")] {
+        let line = format!(r#"spawn drone {{"id": "{id}", "params": {{"home": "{home}"}}}}"#);
+        let (code, out, err) = console(&node.listen, &["-c", &line]).await;
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{http}/")).await;
+    browser.sign_in(&node.http_token()).await;
+    let marks = "return Array.from(document.querySelectorAll('#domains svg[data-domain=drone] g.mark'))
+        .map(g => [g.dataset.agent, g.querySelector('.body').getAttribute('points'), g.classList.contains('halted')]);";
+    let before = until(
+        "both drones drawn in the drone panel",
+        async || browser.eval(marks).await,
+        |m| m.as_array().is_some_and(|a| a.len() == 2),
     )
     .await;
-    let typed = format!("document.getElementById('token').value = {token:?}; return true;");
-    assert_eq!(browser.eval(&typed).await, serde_json::json!(true));
-    browser.click("#token-ok").await;
+    let mission = r#"mission {"task": {"kind": "deliver", "payload": {"to": [70, 90]}}}"#;
+    let (code, out, err) = console(&node.listen, &["-c", mission]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    until(
+        "a drone flying on the map",
+        async || browser.eval(marks).await,
+        |now| now.as_array().is_some_and(|a| a.len() == 2) && *now != before,
+    )
+    .await;
+    let caption = browser
+        .eval("return document.querySelector('#domains figcaption').textContent;")
+        .await;
+    assert!(
+        caption.as_str().unwrap().starts_with("drone: 2 agents"),
+        "{caption}"
+    );
+    let scroll = "document.getElementById('domains-panel').scrollIntoView(); return true;";
+    browser.eval(scroll).await;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("domains.png");
+    std::fs::write(&path, browser.screenshot().await).unwrap();
+    browser.click("#estop-all").await;
+    until(
+        "both drones drawn held after the emergency stop",
+        async || browser.eval(marks).await,
+        |m| {
+            m.as_array()
+                .is_some_and(|a| a.len() == 2 && a.iter().all(|r| r[2] == true))
+        },
+    )
+    .await;
 }

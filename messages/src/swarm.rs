@@ -237,7 +237,13 @@ pub struct AgentStatus {
     pub finished: Vec<TaskReport>,
     /// Held still by the dead-man's switch or an emergency stop.
     pub halted: bool,
+    /// How a domain's agent is drawn (its domain's view, JSON of at most
+    /// [`MAX_VIEW_BYTES`]); `None` for the warehouse's, drawn on the floor.
+    pub view: Option<String>,
 }
+
+/// A status's view at most.
+pub const MAX_VIEW_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskOutcome {

@@ -96,6 +96,23 @@ impl Browser {
             .await
     }
 
+    /// As an operator does: the page asks for the token (its API answers
+    /// 401 without one), the token is typed in and kept for the session.
+    pub async fn sign_in(&self, token: &str) {
+        let asked = "return getComputedStyle(document.getElementById('auth')).display;";
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.eval(asked).await == "none" {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out: the page asks for a token"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let typed = format!("document.getElementById('token').value = {token:?}; return true;");
+        assert_eq!(self.eval(&typed).await, json!(true));
+        self.click("#token-ok").await;
+    }
+
     pub async fn click(&self, css: &str) {
         let found = self
             .command("/element", json!({"using": "css selector", "value": css}))

@@ -21,7 +21,7 @@ mod tasks;
 
 use serde::{Deserialize, Serialize};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::domain::{Body, Domain, Plan, Refusal};
+use swarmd_actors::domain::{Body, Domain, Plan, Refusal, View};
 use swarmd_actors::fleet::SpecError;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::stable_hash;
@@ -274,6 +274,28 @@ impl Domain for Drones {
         model.last.as_ref().map(|p| PeerState {
             at: p.at,
             velocity: p.velocity,
+        })
+    }
+
+    fn view(&self, s: &Summary, intent: Option<&Intent>, halted: bool) -> Option<View> {
+        let xy = |p: Point| [p.0, p.1];
+        let flying = matches!(intent, Some(Intent::GoTo { .. }));
+        let doing = match (halted, flying) {
+            (true, _) => "held",
+            (false, true) => "flying",
+            (false, false) => "hovering",
+        };
+        Some(View {
+            domain: DRONE_KIND.into(),
+            space: [xy(self.airspace.min), xy(self.airspace.max)],
+            at: xy(s.at),
+            shape: "triangle".into(),
+            state: format!("{doing}, battery {:.0}%", s.battery * 100.0),
+            towards: match intent {
+                Some(Intent::GoTo { to }) => Some(xy(*to)),
+                _ => None,
+            },
+            home: Some(xy(s.home)),
         })
     }
 

@@ -376,6 +376,7 @@ impl SupervisionState {
             tasks,
             finished: self.finished.iter().cloned().collect(),
             halted: self.halted,
+            view: None,
         };
         self.to_cloud(&MissionMsg::Status(status));
     }

@@ -38,6 +38,7 @@ use crate::fleet::SpecError;
 
 pub use kind::{DomainKind, DomainSettings, DomainTasks};
 pub use peers::{DomainPeers, PeerBoard};
+pub use swarmd_messages::swarm::MAX_VIEW_BYTES;
 
 /// What a domain's values must be: serde types (they cross nodes, the
 /// ledger, the console and HTTP as JSON), cheap to clone, thread-safe.
@@ -172,11 +173,39 @@ pub trait Domain: Send + Sync + 'static {
     /// The task is the planner's to keep its progress in.
     fn plan(&self, summary: &Self::Summary, task: Option<&mut Self::Task>) -> Plan<Self::Intent>;
 
+    /// How Mission Control draws the agent, if the domain draws its agents.
+    fn view(
+        &self,
+        _summary: &Self::Summary,
+        _intent: Option<&Self::Intent>,
+        _halted: bool,
+    ) -> Option<View> {
+        None
+    }
+
     /// Whether the agent asks for work (a drone charging does not). An
     /// agent not ready reports itself held, and the board gives it nothing.
     fn ready(&self, _summary: &Self::Summary) -> bool {
         true
     }
+}
+
+/// How Mission Control draws one agent of a domain: a mark at `at` in the
+/// domain's `space` (one panel per domain), with a label and its state in
+/// words. The page knows nothing else of the domain.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct View {
+    pub domain: String,
+    /// The space's south-west and north-east corners.
+    pub space: [[f64; 2]; 2],
+    pub at: [f64; 2],
+    /// `circle`, `square` or `triangle`.
+    pub shape: String,
+    pub state: String,
+    /// Where the agent is going, if it is.
+    pub towards: Option<[f64; 2]>,
+    /// A place of the agent's to draw (a dock, a pad), if it has one.
+    pub home: Option<[f64; 2]>,
 }
 
 /// `value` as JSON text for the journal (a domain's types are serde).

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_messages::swarm::{
-    Address, AgentStatus, Assignment, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
+    Address, AgentStatus, Assignment, MAX_VIEW_BYTES, MISSIONS_ACTOR, MissionMsg, TaskOutcome,
+    TaskReport,
 };
 use swarmd_messages::{DomainAct, EventKind, LeadershipChange, TaskRef};
 use tokio::time::Instant;
@@ -320,8 +321,20 @@ impl<D: Domain> SupervisionState<D> {
             tasks,
             finished: self.finished.iter().cloned().collect(),
             halted: self.halted || !self.summary.as_ref().is_none_or(|s| self.w.domain.ready(s)),
+            view: self.view(),
         };
         self.to_cloud(&MissionMsg::Status(status));
+    }
+
+    /// The domain's view of the agent as JSON, unless it is too big to carry.
+    fn view(&self) -> Option<String> {
+        let summary = self.summary.as_ref()?;
+        let view = self
+            .w
+            .domain
+            .view(summary, self.intent.as_ref(), self.halted)?;
+        let json = json(&view);
+        (json.len() <= MAX_VIEW_BYTES).then_some(json)
     }
 
     /// Lost when the cloud is unreachable: the next status repeats what matters.

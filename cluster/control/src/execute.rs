@@ -220,6 +220,8 @@ async fn agents(args: &ControlArgs, tenant: &str) -> ControlReply {
                 .collect::<Vec<_>>()
         );
         row["halted"] = json!(status.halted);
+        let view = status.view.as_deref().map(serde_json::from_str::<Value>);
+        row["view"] = view.and_then(Result::ok).unwrap_or(Value::Null);
     }
     Ok(Value::Array(rows))
 }

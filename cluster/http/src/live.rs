@@ -111,6 +111,8 @@ impl Feed {
         if self.frame.is_multiple_of(SLOW_EVERY) {
             out.push(self.named("nodes", self.read(Command::Nodes).await));
             out.push(self.named("missions", self.read(Command::Missions).await));
+            let agents = Command::Agents { node: None };
+            out.push(self.named("agents", self.read(agents).await));
             let tree = Command::Tree {
                 node: self.tree.clone(),
             };
