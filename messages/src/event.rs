@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::TraceContext;
+use crate::limits::{MAX_ID_BYTES, MAX_NAME_BYTES, is_name};
 use crate::swarm::Cell;
 
 /// `(node, seq)`: unique across the cluster, and the idempotency key at the hub.
@@ -430,6 +431,24 @@ pub struct EventDraft {
     pub agent: Option<String>,
     pub trace: TraceContext,
     pub kind: EventKind,
+}
+
+impl Event {
+    /// Why a forwarded event cannot be stored as it is, if so.
+    pub fn bounds_violation(&self) -> Option<String> {
+        if !is_name(&self.tenant, MAX_NAME_BYTES) {
+            return Some(format!("tenant {:.80?} is not a name", self.tenant));
+        }
+        if !is_name(&self.id.node, MAX_NAME_BYTES) {
+            return Some(format!("node {:.80?} is not a name", self.id.node));
+        }
+        match &self.agent {
+            Some(agent) if agent.is_empty() || agent.len() > MAX_ID_BYTES => {
+                Some(format!("agent {agent:.80?} is not an id"))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! A frame is already capped at [`MAX_FRAME_BYTES`](crate::MAX_FRAME_BYTES);
 //! these bound the parts that become keys, names and work.
 
-use crate::Event;
-
 /// Node, tenant, kind and squad names.
 pub const MAX_NAME_BYTES: usize = 64;
 /// Agent ids (they name directory entries and ledger keys).
@@ -19,24 +17,6 @@ pub fn is_name(name: &str, max: usize) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-impl Event {
-    /// Why a forwarded event cannot be stored as it is, if so.
-    pub fn bounds_violation(&self) -> Option<String> {
-        if !is_name(&self.tenant, MAX_NAME_BYTES) {
-            return Some(format!("tenant {:.80?} is not a name", self.tenant));
-        }
-        if !is_name(&self.id.node, MAX_NAME_BYTES) {
-            return Some(format!("node {:.80?} is not a name", self.id.node));
-        }
-        match &self.agent {
-            Some(agent) if agent.is_empty() || agent.len() > MAX_ID_BYTES => {
-                Some(format!("agent {agent:.80?} is not an id"))
-            }
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

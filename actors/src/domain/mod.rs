@@ -23,8 +23,10 @@
 mod kind;
 mod peers;
 mod reflex;
+mod settings;
 mod situation;
 mod supervision;
+mod wiring;
 
 use std::fmt;
 
@@ -36,9 +38,11 @@ use swarmd_messages::task::TaskSpec;
 use crate::NodeCtx;
 use crate::fleet::SpecError;
 
-pub use kind::{DomainKind, DomainSettings, DomainTasks};
+pub use kind::{DomainKind, DomainTasks};
 pub use peers::{DomainPeers, PeerBoard};
+pub use settings::DomainSettings;
 pub use swarmd_messages::swarm::MAX_VIEW_BYTES;
+pub use wiring::DomainStats;
 
 /// What a domain's values must be: serde types (they cross nodes, the
 /// ledger, the console and HTTP as JSON), cheap to clone, thread-safe.

@@ -12,21 +12,9 @@ use swarmd_messages::{DomainAct, EventKind};
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::kind::Wiring;
-use super::situation::SituationMsg;
-use super::supervision::SupervisionMsg;
+use super::wiring::{ReflexMsg, SituationMsg, SupervisionMsg, Wiring};
 use super::{Domain, json};
 use crate::ticker::{Ticker, period_of};
-
-pub enum ReflexMsg<D: Domain> {
-    Tick(Instant),
-    /// Situation's command, in force until the next (or the dead-man's switch).
-    Command(Box<D::Command>),
-    EmergencyStop(String),
-    Resume,
-}
-
-impl<D: Domain> ractor::Message for ReflexMsg<D> {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Halt {

@@ -11,19 +11,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_messages::{DomainAct, EventKind};
 use tokio::time::Instant;
 
-use super::kind::Wiring;
-use super::reflex::ReflexMsg;
-use super::supervision::SupervisionMsg;
+use super::wiring::{ReflexMsg, SituationMsg, SupervisionMsg, Wiring};
 use super::{Domain, json};
 use crate::ticker::{Ticker, period_of};
-
-pub enum SituationMsg<D: Domain> {
-    Tick(Instant),
-    Percept(Box<D::Percept>),
-    Intent(Box<D::Intent>),
-}
-
-impl<D: Domain> ractor::Message for SituationMsg<D> {}
 
 pub struct DomainSituation<D>(PhantomData<fn() -> D>);
 

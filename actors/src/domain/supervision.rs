@@ -17,8 +17,7 @@ use swarmd_messages::{DomainAct, EventKind, LeadershipChange, TaskRef};
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::kind::Wiring;
-use super::situation::SituationMsg;
+use super::wiring::{SituationMsg, SupervisionMsg, Wiring};
 use super::{Domain, Plan, json};
 use crate::router;
 use crate::ticker::{Ticker, period_of};
@@ -27,16 +26,6 @@ use crate::ticker::{Ticker, period_of};
 pub const MAX_QUEUED_TASKS: usize = 64;
 /// Finished tasks repeated in every status.
 const FINISHED_KEPT: usize = 16;
-
-pub enum SupervisionMsg<D: Domain> {
-    Tick(Instant),
-    Assign(Box<Assignment>),
-    Summary(Box<D::Summary>),
-    Violation(String),
-    Halted(bool),
-}
-
-impl<D: Domain> ractor::Message for SupervisionMsg<D> {}
 
 struct Work<D: Domain> {
     assignment: Assignment,
