@@ -132,7 +132,7 @@ async fn nodes_on_one_bridge_find_each_other_and_only_with_the_cookie() {
     );
     assert_eq!(
         edge["kinds"],
-        serde_json::json!(["grid", "probe"]),
+        serde_json::json!(["drone", "grid", "probe"]),
         "{edge}"
     );
     assert_eq!(edge["tenants"], serde_json::json!(["default"]), "{edge}");
