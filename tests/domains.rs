@@ -4,6 +4,8 @@
 //! board, to completion; their decisions are typed `domain` events in the
 //! edge's ledger; an emergency stop reaches the reflex; a task its domain
 //! cannot read, or of a kind no domain knows, is refused with the reason.
+//! A recipe of drone tasks runs in order; a task that cannot be done in its
+//! time fails at the agent each attempt and ends in the dead-letter queue.
 
 mod support;
 
@@ -109,4 +111,84 @@ async fn drones_fly_missions_from_the_console_and_stop_on_an_emergency() {
     })
     .await;
     assert_eq!(halted["halted"], true);
+}
+
+const PATROL: &str = r#"
+[recipe]
+name = "patrol"
+
+[[step]]
+name = "look"
+task = "survey"
+payload = { waypoints = [[40, 20], [60, 20]] }
+
+[[step]]
+name = "drop"
+task = "deliver"
+needs = ["look"]
+priority = 5
+payload = { to = [40, 10] }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipe_of_drone_tasks_completes_and_a_task_out_of_time_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = "[board]\nmax_attempts = 2\n";
+    let cloud = start(dir.path(), "cloud", board, &["--role", "cloud"]).await;
+    let edge = start(dir.path(), "edge", "", &["--join", cloud.listen.as_str()]).await;
+    run(
+        &edge,
+        r#"spawn drone {"id": "d1", "params": {"home": "40,2"}}"#,
+    )
+    .await;
+    eventually("the drone known to the planner", || async {
+        (!run(&cloud, "agents").await.is_empty()).then_some(())
+    })
+    .await;
+
+    let file = dir.path().join("patrol.toml");
+    std::fs::write(&file, PATROL).unwrap();
+    let line = format!("mission --recipe {}", file.display());
+    let id = run(&cloud, &line).await[0]["mission"].as_u64().unwrap();
+    let row = eventually("the recipe ended", || async {
+        let missions = run(&cloud, "missions").await;
+        missions
+            .into_iter()
+            .find(|m| m["id"] == id && m["state"] != "Active")
+    })
+    .await;
+    assert_eq!(row["state"], "Completed", "{row}");
+    assert_eq!(
+        (row["done"].as_u64(), row["tasks"].as_u64()),
+        (Some(2), Some(2)),
+        "{row}"
+    );
+
+    // Far away, with 200 ms to do it: every attempt times out at the agent.
+    let late = r#"mission {"task": {"kind": "deliver", "payload": {"to": [190, 190]}, "timeout_ms": 200}}"#;
+    let id = run(&cloud, late).await[0]["mission"].as_u64().unwrap();
+    let state = eventually("the mission ended", || async {
+        let missions = run(&cloud, "missions").await;
+        let state = missions.into_iter().find(|m| m["id"] == id)?["state"].clone();
+        (state != "Active").then_some(state)
+    })
+    .await;
+    assert!(
+        state.to_string().contains("dead-lettered after 2 attempts"),
+        "{state}"
+    );
+    let letters = run(&cloud, "dlq list").await;
+    let letter = letters
+        .iter()
+        .find(|l| l["id"] == format!("task/{id}/0"))
+        .unwrap_or_else(|| panic!("task/{id}/0 in {letters:?}"));
+    let history = letter["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{letter}");
+    assert!(
+        history.iter().all(|h| h["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not done within 200ms")),
+        "{letter}"
+    );
 }
