@@ -63,6 +63,11 @@ impl<D: Domain> DomainKind<D> {
         self
     }
 
+    /// Tick lateness of this kind's agents, by layer.
+    pub fn stats(&self) -> &DomainStats {
+        &self.stats
+    }
+
     /// `kinds` with this domain's agent kind and task kinds.
     pub fn register(self, kinds: AgentKinds) -> AgentKinds {
         let name = self.domain.name().to_string();
@@ -115,13 +120,14 @@ impl<D: Domain> AgentKind for DomainKind<D> {
         })
     }
 
-    /// A kind of its own per node: its services, peer boards and stats.
+    /// A kind of its own per node: its services and peer boards (its stats
+    /// are the kind's, shared by the nodes of a process).
     fn bind(&self, node: &NodeServices) -> Option<Arc<dyn AgentKind>> {
         Some(Arc::new(Self {
             domain: self.domain.clone(),
             defaults: self.defaults.clone(),
             peers: DomainPeers::default(),
-            stats: DomainStats::default(),
+            stats: self.stats.clone(),
             node: Some(node.clone()),
         }))
     }

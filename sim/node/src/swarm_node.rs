@@ -8,7 +8,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use swarmd_actors::NodeCtx;
 use swarmd_actors::agent::{AgentWiring, GridAgentKind};
-use swarmd_actors::fleet::LocalDirectory;
+use swarmd_actors::fleet::{AgentKind, LocalDirectory};
 use swarmd_actors::router::{LocalRouter, Router, SendError};
 use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
 use swarmd_messages::SpawnSpec;
@@ -101,6 +101,19 @@ impl SwarmNode {
             wirings.push(wiring);
         }
         wirings
+    }
+
+    /// `n` agents of `kind` (registered as `name`), as the factory starts them.
+    pub async fn spawn_kind(&self, kind: &dyn AgentKind, name: &str, n: usize) {
+        let agents = self.agents.get().expect("agents supervisor runs");
+        for i in 0..n {
+            let spec = SpawnSpec::new(format!("{name}{i}"), name, "t");
+            let prepared = kind.prepare(&spec, &self.ctx).expect("valid spec");
+            self.directory.register(&spec.id, prepared.endpoint);
+            start_child(&agents, prepared.child)
+                .await
+                .expect("agent starts");
+        }
     }
 
     async fn start_with(
