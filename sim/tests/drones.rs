@@ -2,7 +2,16 @@
 //! drones (swarmd-drones, built on the public domain API alone) survey an
 //! area and make two deliveries whose paths cross, while one of the edges
 //! they fly from crashes and comes back. Every mission completes, no two
-//! airframes ever touch, and every checker passes.
+//! airframes ever touch, and every checker passes. Two drones flying head
+//! on pass each other; built broken (`bug-no-separation`: no separation
+//! rule, no steering around), they collide, and the sky says so:
+//!
+//! ```text
+//! cargo test -p swarmd-sim --features bug-no-separation --test drones
+//! ```
+
+// Built broken, only the broken build's test runs: the others' imports rest.
+#![cfg_attr(feature = "bug-no-separation", allow(unused_imports))]
 
 use std::time::Duration;
 
@@ -19,6 +28,7 @@ fn drone(id: &str, home: Point) -> SpawnSpec {
     spec
 }
 
+#[cfg(not(feature = "bug-no-separation"))]
 #[test]
 fn drones_survey_and_deliver_through_an_edge_crash_without_touching() {
     swarmd_sim::check(1..=2, |mut sim| async move {
@@ -87,4 +97,56 @@ fn drones_survey_and_deliver_through_an_edge_crash_without_touching() {
 
 fn task(kind: &str, payload: &str) -> Goal {
     Goal::Task(TaskSpec::new(kind, payload))
+}
+
+/// Two drones whose deliveries put them head on along one line: `d0` from
+/// x = 40 to x = 160, `d1` the other way.
+async fn head_on(sim: &mut swarmd_sim::driver::Sim, sky: &Sky) -> Vec<swarmd_drones::Contact> {
+    let airspace = Area {
+        min: Point(0.0, 0.0),
+        max: Point(200.0, 200.0),
+    };
+    sim.domain(Drones::new(airspace, sky.clone()));
+    sim.cloud("cloud").await.unwrap();
+    sim.edge("edge-1", 0).await.unwrap();
+    for (id, home) in [("d0", Point(40.0, 50.0)), ("d1", Point(160.0, 50.0))] {
+        sim.supervise_spec(drone(id, home)).await.unwrap();
+    }
+    sim.run_for(Duration::from_secs(5)).await.unwrap();
+    // Posted in this order, claimed first by d0 then d1 (least loaded, then by name).
+    for to in [160, 40] {
+        let spec = TaskSpec::new("deliver", format!(r#"{{"to": [{to}, 50]}}"#));
+        sim.mission(Goal::Task(spec), "default").await.unwrap();
+    }
+    let mut passed = false;
+    for _ in 0..40 {
+        sim.run_for(Duration::from_secs(1)).await.unwrap();
+        let (d0, d1) = (sky.position("d0"), sky.position("d1"));
+        passed |= d0
+            .zip(d1)
+            .is_some_and(|(d0, d1)| d0.0 > d1.0 + SEPARATION_M);
+    }
+    assert!(passed, "the two drones flew past each other");
+    sky.contacts()
+}
+
+#[cfg(not(feature = "bug-no-separation"))]
+#[test]
+fn two_drones_head_on_pass_each_other() {
+    swarmd_sim::check(1..=2, |mut sim| async move {
+        let sky = Sky::default();
+        assert_eq!(head_on(&mut sim, &sky).await, []);
+        sim.verdict().await.assert_passed();
+    });
+}
+
+#[cfg(feature = "bug-no-separation")]
+#[test]
+fn the_sky_catches_drones_that_keep_no_separation() {
+    swarmd_sim::check(1..=1, |mut sim| async move {
+        let sky = Sky::default();
+        let contacts = head_on(&mut sim, &sky).await;
+        assert!(!contacts.is_empty(), "the broken drones collided");
+        println!("caught: {contacts:?}");
+    });
 }
