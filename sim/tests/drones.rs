@@ -11,7 +11,7 @@
 //! ```
 
 // Built broken, only the broken build's test runs: the others' imports rest.
-#![cfg_attr(feature = "bug-no-separation", allow(unused_imports))]
+#![cfg_attr(feature = "bug-no-separation", allow(unused_imports, dead_code))]
 
 use std::time::Duration;
 
