@@ -57,8 +57,6 @@ pub struct SupervisionState<D: Domain> {
     intent: Option<D::Intent>,
     last_violation: Option<String>,
     halted: bool,
-    done: u64,
-    failed: u64,
 }
 
 impl<D: Domain> Actor for DomainSupervision<D> {
@@ -88,8 +86,6 @@ impl<D: Domain> Actor for DomainSupervision<D> {
             intent: None,
             last_violation: None,
             halted: false,
-            done: 0,
-            failed: 0,
         })
     }
 
@@ -258,10 +254,6 @@ impl<D: Domain> SupervisionState<D> {
             return;
         };
         let a = &work.assignment;
-        match outcome {
-            TaskOutcome::Done => self.done += 1,
-            _ => self.failed += 1,
-        }
         let rationale = format!("task {}/{} finished: {outcome:?}", a.mission, a.task);
         self.w
             .journal
