@@ -12,6 +12,7 @@
 //!   other, record to the ledger and keep (or, under CPU pressure, slow) their rates.
 
 pub mod agent;
+pub mod assignments;
 pub mod board;
 pub mod ctx;
 pub mod domain;

@@ -21,6 +21,14 @@ use swarmd_messages::task::TaskSpec;
 use swarmd_messages::{DomainAct, EventKind, MissionChange, MissionOutcome, SpawnSpec};
 use swarmd_sim::driver::Fault;
 
+/// A 200 m square.
+fn airspace() -> Area {
+    Area {
+        min: Point(0.0, 0.0),
+        max: Point(200.0, 200.0),
+    }
+}
+
 fn drone(id: &str, home: Point) -> SpawnSpec {
     let mut spec = SpawnSpec::new(id, "drone", "default");
     spec.params
@@ -33,11 +41,7 @@ fn drone(id: &str, home: Point) -> SpawnSpec {
 fn drones_survey_and_deliver_through_an_edge_crash_without_touching() {
     swarmd_sim::check(1..=2, |mut sim| async move {
         let sky = Sky::default();
-        let airspace = Area {
-            min: Point(0.0, 0.0),
-            max: Point(200.0, 200.0),
-        };
-        sim.domain(Drones::new(airspace, sky.clone()));
+        sim.domain(Drones::new(airspace(), sky.clone()));
         sim.cloud("cloud").await.unwrap();
         sim.edge("edge-1", 0).await.unwrap();
         sim.edge("edge-2", 0).await.unwrap();
@@ -102,11 +106,7 @@ fn task(kind: &str, payload: &str) -> Goal {
 /// Two drones whose deliveries put them head on along one line: `d0` from
 /// x = 40 to x = 160, `d1` the other way.
 async fn head_on(sim: &mut swarmd_sim::driver::Sim, sky: &Sky) -> Vec<swarmd_drones::Contact> {
-    let airspace = Area {
-        min: Point(0.0, 0.0),
-        max: Point(200.0, 200.0),
-    };
-    sim.domain(Drones::new(airspace, sky.clone()));
+    sim.domain(Drones::new(airspace(), sky.clone()));
     sim.cloud("cloud").await.unwrap();
     sim.edge("edge-1", 0).await.unwrap();
     for (id, home) in [("d0", Point(40.0, 50.0)), ("d1", Point(160.0, 50.0))] {

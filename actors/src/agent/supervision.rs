@@ -7,16 +7,13 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use swarmd_messages::swarm::{
-    Address, AgentStatus, Assignment, Cell, MISSIONS_ACTOR, MissionMsg, TaskOutcome, TaskReport,
-};
-use swarmd_messages::{EventKind, LeadershipChange, TaskRef};
+use swarmd_messages::swarm::{AgentStatus, Assignment, Cell, MissionMsg, TaskOutcome, TaskReport};
 use tokio::time::Instant;
 use tracing::{Span, debug, info_span, warn};
 
 use super::planning::{Intent, intent_for};
 use super::{AgentWiring, SituationMsg, SupervisionMsg};
-use crate::router;
+use crate::assignments::{refuse_stale, task_of, to_cloud};
 use crate::sandbox::{GuestIntent, PlanInput, SandboxMsg};
 use crate::ticker::{Ticker, period_of};
 
@@ -157,7 +154,7 @@ impl SupervisionState {
         #[cfg(feature = "bug-no-token-check")]
         let admitted: Result<(), u64> = admitted.or(Ok(()));
         if let Err(newest) = admitted {
-            return self.refuse_stale(&a, newest).await;
+            return refuse_stale(&self.w.journal, self.w.name(), &a, newest).await;
         }
         let known = |t: &&mut Assignment| t.mission == a.mission && t.task == a.task;
         let held = self.current.as_mut().map(|t| &mut t.assignment);
@@ -187,21 +184,6 @@ impl SupervisionState {
         if self.current.is_none() {
             self.start_next().await;
         }
-    }
-
-    /// A deposed leader's assignment: refused, journaled, never worked.
-    async fn refuse_stale(&mut self, a: &Assignment, newest: u64) {
-        let task = format!("{}/{}", a.mission, a.task);
-        warn!(agent = %self.w.name(), %task, token = a.token, newest, "assignment of a deposed leader refused");
-        let change = LeadershipChange::StaleRefused {
-            task,
-            token: a.token,
-            newest,
-        };
-        self.w
-            .journal
-            .record(EventKind::Leadership { change })
-            .await;
     }
 
     async fn start_next(&mut self) {
@@ -355,7 +337,7 @@ impl SupervisionState {
             }
             self.finished.push_back(report.clone());
         }
-        self.to_cloud(&MissionMsg::Report(report));
+        to_cloud(self.w.router.as_ref(), &MissionMsg::Report(report));
     }
 
     fn report_status(&self) {
@@ -378,19 +360,7 @@ impl SupervisionState {
             halted: self.halted,
             view: None,
         };
-        self.to_cloud(&MissionMsg::Status(status));
-    }
-
-    /// Lost when the cloud is unreachable: the next status repeats what matters.
-    fn to_cloud(&self, msg: &MissionMsg) {
-        let Some(node) = self.w.router.cloud() else {
-            return;
-        };
-        let to = Address {
-            node,
-            name: MISSIONS_ACTOR.to_string(),
-        };
-        let _ = router::cast(self.w.router.as_ref(), &to, msg);
+        to_cloud(self.w.router.as_ref(), &MissionMsg::Status(status));
     }
 
     fn view(&self) -> SupervisionView {
@@ -427,11 +397,4 @@ async fn sandbox_plan(
 /// The span of working `a`, in its trace under its assignment's span.
 fn task_span(agent: &str, a: &Assignment) -> Span {
     info_span!("task.work", agent, mission.id = a.mission, task = a.task, attempt = a.attempt, trace_id = %a.trace.trace_hex(), parent_span_id = %a.trace.span_hex())
-}
-
-fn task_of(a: &Assignment) -> TaskRef {
-    TaskRef {
-        mission: a.mission,
-        task: a.task,
-    }
 }

@@ -10,16 +10,14 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use swarmd_messages::swarm::{
-    Address, AgentStatus, Assignment, MAX_VIEW_BYTES, MISSIONS_ACTOR, MissionMsg, TaskOutcome,
-    TaskReport,
+    AgentStatus, Assignment, MAX_VIEW_BYTES, MissionMsg, TaskOutcome, TaskReport,
 };
-use swarmd_messages::{DomainAct, EventKind, LeadershipChange, TaskRef};
+use swarmd_messages::{DomainAct, EventKind};
 use tokio::time::Instant;
-use tracing::warn;
 
 use super::wiring::{SituationMsg, SupervisionMsg, Wiring};
 use super::{Domain, Plan, json};
-use crate::router;
+use crate::assignments::{refuse_stale, task_of, to_cloud};
 use crate::ticker::{Ticker, period_of};
 
 /// Tasks waiting beyond the one in hand, at most; more are refused (reported failed).
@@ -132,7 +130,7 @@ impl<D: Domain> SupervisionState<D> {
 
     async fn assign(&mut self, a: Assignment) {
         if let Err(newest) = self.w.node.router.fence().admit(a.token) {
-            return self.refuse_stale(&a, newest).await;
+            return refuse_stale(&self.w.journal, self.w.name(), &a, newest).await;
         }
         let known =
             |w: &&mut Work<D>| w.assignment.mission == a.mission && w.assignment.task == a.task;
@@ -184,20 +182,6 @@ impl<D: Domain> SupervisionState<D> {
             });
             format!("{} payload: {why}", spec.kind)
         })
-    }
-
-    async fn refuse_stale(&mut self, a: &Assignment, newest: u64) {
-        let task = format!("{}/{}", a.mission, a.task);
-        warn!(agent = %self.w.name(), %task, token = a.token, newest, "assignment of a deposed leader refused");
-        let change = LeadershipChange::StaleRefused {
-            task,
-            token: a.token,
-            newest,
-        };
-        self.w
-            .journal
-            .record(EventKind::Leadership { change })
-            .await;
     }
 
     async fn start_next(&mut self) {
@@ -276,7 +260,7 @@ impl<D: Domain> SupervisionState<D> {
             self.finished.pop_front();
         }
         self.finished.push_back(report.clone());
-        self.to_cloud(&MissionMsg::Report(report));
+        to_cloud(self.w.node.router.as_ref(), &MissionMsg::Report(report));
     }
 
     fn report_status(&self) {
@@ -304,7 +288,7 @@ impl<D: Domain> SupervisionState<D> {
             halted: self.halted || !self.summary.as_ref().is_none_or(|s| self.w.domain.ready(s)),
             view: self.view(),
         };
-        self.to_cloud(&MissionMsg::Status(status));
+        to_cloud(self.w.node.router.as_ref(), &MissionMsg::Status(status));
     }
 
     /// The domain's view of the agent as JSON, unless it is too big to carry.
@@ -316,25 +300,5 @@ impl<D: Domain> SupervisionState<D> {
             .view(summary, self.intent.as_ref(), self.halted)?;
         let json = json(&view);
         (json.len() <= MAX_VIEW_BYTES).then_some(json)
-    }
-
-    /// Lost when the cloud is unreachable: the next status repeats what matters.
-    fn to_cloud(&self, msg: &MissionMsg) {
-        let router = self.w.node.router.as_ref();
-        let Some(node) = router.cloud() else {
-            return;
-        };
-        let to = Address {
-            node,
-            name: MISSIONS_ACTOR.to_string(),
-        };
-        let _ = router::cast(router, &to, msg);
-    }
-}
-
-fn task_of(a: &Assignment) -> TaskRef {
-    TaskRef {
-        mission: a.mission,
-        task: a.task,
     }
 }
