@@ -4,6 +4,8 @@
 //!   time, randomness, disk, the mesh and the network (and the rule for time);
 //! - [`domain`]: the domain-neutral agent runtime: a [`domain::Domain`]
 //!   supplies the types and behaviours, the runtime the three layers;
+//! - [`external`]: an agent's body or brain as an external process, over
+//!   the agent protocol on the mesh;
 //! - [`agent`]: one agent, its three layer actors and their subtree;
 //! - [`fleet`]: a node's agents: kinds, the factory, the local directory;
 //! - [`world`]: the worlds agents act on; [`missions`]: the cloud's planner;
@@ -16,6 +18,7 @@ pub mod assignments;
 pub mod board;
 pub mod ctx;
 pub mod domain;
+pub mod external;
 pub mod fencing;
 pub mod fleet;
 pub mod journal;

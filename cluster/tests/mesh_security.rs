@@ -54,7 +54,7 @@ async fn with_cookie(
         name,
     );
     std::fs::create_dir_all(dir).unwrap();
-    plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, dir).unwrap());
+    plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, &plan.tenants, dir).unwrap());
     ZenohMesh::open(&plan).await.unwrap()
 }
 

@@ -181,6 +181,28 @@ pub enum DomainAct {
     Violation { why: String },
     /// The task's payload did not parse as the domain's task (`detail`: the payload).
     BadTask { why: String },
+    /// A message from the agent's external body or brain on `channel` was
+    /// refused (`detail`: its first bytes). Journaled once per reason.
+    Rejected { channel: String, why: String },
+    /// The external body or brain `from` was heard first, or again after a
+    /// silence (`detail`: empty).
+    Connected { channel: String, from: String },
+    /// An external brain's decision, or its failure to give one in time
+    /// (`detail`: the answer, bounded). Boxed: events stay small.
+    Brain(Box<BrainAnswer>),
+}
+
+/// An external brain's answer to situation `seq`, as journaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrainAnswer {
+    pub seq: u64,
+    pub from: Option<String>,
+    pub model: Option<String>,
+    pub prompt_hash: Option<String>,
+    pub latency_ms: u64,
+    /// `accepted`, `invalid: …`, or `missed the deadline …`; when not
+    /// accepted, the domain's built-in planner decided instead.
+    pub outcome: String,
 }
 
 /// Who plans for the cloud tier (DESIGN §18).

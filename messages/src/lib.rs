@@ -23,10 +23,10 @@ pub use codec::{
 };
 pub use envelope::{Envelope, SYSTEM_TENANT, TraceContext, WIRE_VERSION};
 pub use event::{
-    AgentChange, AuditOutcome, AuditRecord, DomainAct, Event, EventDraft, EventId, EventKind,
-    FloorChange, GovernanceAction, LeadershipChange, MemberState, MissionChange, MissionOutcome,
-    PlacementChange, SEQ_INCARNATION_SHIFT, StepChange, SupervisionAction, TaskChange, TaskRef,
-    readable_event_id,
+    AgentChange, AuditOutcome, AuditRecord, BrainAnswer, DomainAct, Event, EventDraft, EventId,
+    EventKind, FloorChange, GovernanceAction, LeadershipChange, MemberState, MissionChange,
+    MissionOutcome, PlacementChange, SEQ_INCARNATION_SHIFT, StepChange, SupervisionAction,
+    TaskChange, TaskRef, readable_event_id,
 };
 pub use hash::{StableHasher, stable_hash};
 pub use wire::{

@@ -8,6 +8,7 @@ pub mod console;
 pub mod http;
 pub mod nats;
 pub mod netns;
+pub mod python;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

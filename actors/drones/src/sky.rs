@@ -210,8 +210,8 @@ pub struct Airframe {
 }
 
 impl Body<Drones> for Airframe {
-    fn sense(&mut self) -> Percept {
-        self.sky.sense(&self.id).unwrap_or_default()
+    fn sense(&mut self) -> Option<Percept> {
+        self.sky.sense(&self.id)
     }
 
     fn act(&mut self, command: &Command) {

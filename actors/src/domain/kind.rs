@@ -9,15 +9,16 @@ use swarmd_messages::task::TaskSpec;
 use swarmd_messages::{SpawnSpec, decode_payload};
 use swarmd_supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSpec};
 
-use super::Domain;
 use super::peers::DomainPeers;
 use super::reflex::DomainReflex;
 use super::settings::DomainSettings;
 use super::situation::DomainSituation;
 use super::supervision::DomainSupervision;
 use super::wiring::{DomainStats, ReflexMsg, SupervisionMsg, Wiring};
+use super::{Body, Domain};
 use crate::NodeCtx;
 use crate::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
+use crate::external::{Link, RemoteBody};
 use crate::fleet::{
     AgentKind, AgentKinds, Endpoint, EndpointError, NodeServices, PreparedAgent, SpecError,
     SplitTask, TaskKind, cast_to,
@@ -86,7 +87,14 @@ impl<D: Domain> DomainKind<D> {
             .clone()
             .ok_or_else(|| SpecError::Invalid("the node has not started this agent kind".into()))?;
         let settings = self.defaults.from_params(&spec.params)?;
-        let body = self.domain.body(spec, ctx)?;
+        let journal = Journal::new(ctx.ledger.clone(), &spec.tenant, &spec.id);
+        let body: Box<dyn Body<D>> = match settings.remote_body {
+            true => Box::new(RemoteBody::<D>::start(
+                Link::of(ctx, spec, self.domain.name(), &journal),
+                settings.body_silent,
+            )),
+            false => self.domain.body(spec, ctx)?,
+        };
         Ok(Wiring {
             domain: self.domain.clone(),
             ctx: ctx.clone(),
@@ -96,7 +104,7 @@ impl<D: Domain> DomainKind<D> {
                 name: spec.id.clone(),
             },
             spec: Arc::new(spec.clone()),
-            journal: Journal::new(ctx.ledger.clone(), &spec.tenant, &spec.id),
+            journal,
             body: Arc::new(Mutex::new(body)),
             peers: self
                 .peers

@@ -82,8 +82,10 @@ impl Refusal {
 /// simulated airframe, a tool runner. It belongs to the agent, not to a
 /// layer: it lives on while the reflex restarts, as a machine does.
 pub trait Body<D: Domain + ?Sized>: Send + 'static {
-    /// What the body senses now.
-    fn sense(&mut self) -> D::Percept;
+    /// What the body senses now; `None` when it has nothing fresh to say
+    /// (an external body gone silent): the reflex then halts the agent in
+    /// the domain's safe state until the body speaks again.
+    fn sense(&mut self) -> Option<D::Percept>;
     /// Carries `command` out for one reflex period.
     fn act(&mut self, command: &D::Command);
 }

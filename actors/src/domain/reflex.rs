@@ -19,6 +19,8 @@ use crate::ticker::{Ticker, period_of};
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Halt {
     Deadman,
+    /// The body had nothing fresh to sense (an external body gone quiet).
+    BodySilent,
     Emergency(String),
 }
 
@@ -100,7 +102,12 @@ impl<D: Domain> Actor for DomainReflex<D> {
 impl<D: Domain> ReflexState<D> {
     fn tick(&mut self) {
         self.tick += 1;
-        let percept = self.body().sense();
+        let Some(percept) = self.body().sense() else {
+            return self.body_silent();
+        };
+        if self.halt == Some(Halt::BodySilent) {
+            self.set_halt(None);
+        }
         self.check_deadman();
         let command = self.command_for(&percept);
         self.body().act(&command);
@@ -111,6 +118,16 @@ impl<D: Domain> ReflexState<D> {
             self.w
                 .to_situation(SituationMsg::Percept(Box::new(percept)));
         }
+    }
+
+    /// Halts (an emergency stop stays the reason if there is one) and keeps
+    /// telling the body the safe command, so it is safe if it comes back.
+    fn body_silent(&mut self) {
+        if !matches!(self.halt, Some(Halt::Emergency(_))) {
+            self.set_halt(Some(Halt::BodySilent));
+        }
+        let safe = self.w.domain.safe_command(None);
+        self.body().act(&safe);
     }
 
     fn body(&self) -> std::sync::MutexGuard<'_, Box<dyn super::Body<D>>> {
@@ -174,6 +191,7 @@ impl<D: Domain> ReflexState<D> {
         let describe = |h: &Option<Halt>| match h {
             None => "running".to_string(),
             Some(Halt::Deadman) => "safe state (no fresh command)".to_string(),
+            Some(Halt::BodySilent) => "safe state (the body is silent)".to_string(),
             Some(Halt::Emergency(why)) => format!("emergency stop ({why})"),
         };
         let before = describe(&self.halt);

@@ -26,6 +26,15 @@ pub struct DomainSettings {
     /// A task not done in this long fails (unless the task gives its own).
     pub task_timeout: Duration,
     pub priority: Priority,
+    /// The body is an external process over the mesh (`body = "remote"`).
+    pub remote_body: bool,
+    /// The brain is an external process over the mesh (`brain = "remote"`).
+    pub remote_brain: bool,
+    /// An external body not heard for this long is silent: the agent halts.
+    pub body_silent: Duration,
+    /// An external brain's answer later than this is missed: the domain's
+    /// own planner decides instead.
+    pub brain_deadline: Duration,
 }
 
 impl Default for DomainSettings {
@@ -40,6 +49,10 @@ impl Default for DomainSettings {
             peer_ttl: Duration::from_secs(2),
             task_timeout: Duration::from_secs(120),
             priority: Priority::Normal,
+            remote_body: false,
+            remote_brain: false,
+            body_silent: Duration::from_millis(500),
+            brain_deadline: Duration::from_secs(2),
         }
     }
 }
@@ -65,6 +78,10 @@ impl DomainSettings {
                 "task_timeout_ms" => s.task_timeout = Duration::from_millis(n()?),
                 "peer_ttl_ms" => s.peer_ttl = Duration::from_millis(n()?),
                 "priority" => s.priority = value.parse().map_err(|e: String| bad(&e))?,
+                "body" => s.remote_body = side(value).map_err(bad)?,
+                "brain" => s.remote_brain = side(value).map_err(bad)?,
+                "body_silent_ms" => s.body_silent = Duration::from_millis(n()?),
+                "brain_deadline_ms" => s.brain_deadline = Duration::from_millis(n()?),
                 _ => {}
             }
         }
@@ -72,11 +89,21 @@ impl DomainSettings {
         if rates.iter().any(|hz| !(1..=1000).contains(hz)) {
             return Err(SpecError::Invalid("layer rates must be 1..=1000 Hz".into()));
         }
-        if s.deadman_ticks == 0 || s.percept_every_ticks == 0 || s.peer_ttl.is_zero() {
+        let waits = [s.peer_ttl, s.body_silent, s.brain_deadline];
+        if s.deadman_ticks == 0 || s.percept_every_ticks == 0 || waits.iter().any(|w| w.is_zero()) {
             return Err(SpecError::Invalid(
-                "tick counts and the peer TTL must be at least 1".into(),
+                "tick counts, the peer TTL and external waits must be at least 1".into(),
             ));
         }
         Ok(s)
+    }
+}
+
+/// Whether a side (`body`, `brain`) is `remote` (an external process) or `local`.
+fn side(value: &str) -> Result<bool, &'static str> {
+    match value.trim() {
+        "remote" => Ok(true),
+        "local" => Ok(false),
+        _ => Err("\"remote\" or \"local\""),
     }
 }

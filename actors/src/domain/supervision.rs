@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -18,6 +19,8 @@ use tokio::time::Instant;
 use super::wiring::{SituationMsg, SupervisionMsg, Wiring};
 use super::{Domain, Plan, json};
 use crate::assignments::{refuse_stale, task_of, to_cloud};
+use crate::external::protocol::TaskView;
+use crate::external::{Heard, RemoteBrain};
 use crate::ticker::{Ticker, period_of};
 
 /// Tasks waiting beyond the one in hand, at most; more are refused (reported failed).
@@ -55,6 +58,8 @@ pub struct SupervisionState<D: Domain> {
     intent: Option<D::Intent>,
     last_violation: Option<String>,
     halted: bool,
+    /// The external brain, when the agent has one (`brain = "remote"`).
+    brain: Option<RemoteBrain>,
 }
 
 impl<D: Domain> Actor for DomainSupervision<D> {
@@ -74,7 +79,17 @@ impl<D: Domain> Actor for DomainSupervision<D> {
             SupervisionMsg::Tick,
             w.node.throttle.pace(w.settings.priority),
         );
+        let brain = w.settings.remote_brain.then(|| {
+            let slot = w.supervision.clone();
+            let wake = Arc::new(move || {
+                if let Some(s) = slot.get() {
+                    let _ = s.cast(SupervisionMsg::Answered);
+                }
+            });
+            RemoteBrain::start(w.link(), w.settings.brain_deadline, wake)
+        });
         Ok(SupervisionState {
+            brain,
             w,
             ticker,
             queue: VecDeque::new(),
@@ -105,8 +120,19 @@ impl<D: Domain> Actor for DomainSupervision<D> {
                 state.plan().await;
             }
             SupervisionMsg::Halted(halted) => state.halted = halted,
+            SupervisionMsg::Answered => state.plan().await,
         }
         Ok(())
+    }
+}
+
+/// The task in hand as an external brain sees it.
+fn task_view<D: Domain>(w: &Work<D>) -> TaskView {
+    let a = &w.assignment;
+    TaskView {
+        id: format!("{}/{}", a.mission, a.task),
+        kind: a.work.as_ref().map(|s| s.kind.clone()).unwrap_or_default(),
+        task: serde_json::to_value(&w.task).unwrap_or_default(),
     }
 }
 
@@ -206,13 +232,32 @@ impl<D: Domain> SupervisionState<D> {
         self.plan().await;
     }
 
-    /// Runs the domain's planner on what situation knows.
+    /// Runs the domain's planner (or asks the external brain, the planner
+    /// standing in when it fails) on what situation knows.
     async fn plan(&mut self) {
         let Some(summary) = &self.summary else {
             return;
         };
-        let task = self.current.as_mut().map(|w| &mut w.task);
-        match self.w.domain.plan(summary, task) {
+        let heard = match &mut self.brain {
+            None => Heard::Fallback,
+            Some(brain) => {
+                let task = self.current.as_ref().map(task_view);
+                let trace = self
+                    .current
+                    .as_ref()
+                    .map(|w| w.assignment.trace.traceparent());
+                brain.hear(&*self.w.domain, summary, task, trace)
+            }
+        };
+        let plan = match heard {
+            Heard::Decided(plan) => plan,
+            Heard::Waiting => return,
+            Heard::Fallback => {
+                let task = self.current.as_mut().map(|w| &mut w.task);
+                self.w.domain.plan(summary, task)
+            }
+        };
+        match plan {
             Plan::Go(intent) => self.intend(intent).await,
             Plan::Done => self.finish(TaskOutcome::Done).await,
             Plan::Failed(reason) => self.finish(TaskOutcome::Failed { reason }).await,

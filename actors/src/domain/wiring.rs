@@ -13,6 +13,7 @@ use super::peers::PeerBoard;
 use super::settings::DomainSettings;
 use super::{Body, Domain};
 use crate::NodeCtx;
+use crate::external::Link;
 use crate::fleet::NodeServices;
 use crate::journal::Journal;
 use crate::ticker::TickStats;
@@ -41,6 +42,8 @@ pub enum SupervisionMsg<D: Domain> {
     Summary(Box<D::Summary>),
     Violation(String),
     Halted(bool),
+    /// The external brain answered: plan now.
+    Answered,
 }
 
 impl<D: Domain> ractor::Message for SupervisionMsg<D> {}
@@ -93,6 +96,11 @@ impl<D: Domain> Clone for Wiring<D> {
 impl<D: Domain> Wiring<D> {
     pub fn name(&self) -> &str {
         &self.address.name
+    }
+
+    /// Where the agent's external sides speak.
+    pub fn link(&self) -> Link {
+        Link::of(&self.ctx, &self.spec, self.domain.name(), &self.journal)
     }
 
     pub fn to_reflex(&self, msg: ReflexMsg<D>) {

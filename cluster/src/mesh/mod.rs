@@ -10,7 +10,9 @@ mod sources;
 mod zconfig;
 
 pub use linker::{LINK_TIMEOUT, MeshLinker, MeshLinkerArgs, mesh_linker_child};
-pub use plan::{MESH_USER, MESH_USERS_FILE, MeshAuth, MeshPlan};
+pub use plan::{
+    AGENT_USER_PREFIX, MESH_USER, MESH_USERS_FILE, MeshAuth, MeshPlan, agent_credential,
+};
 pub use scope::TenantScoped;
 use sources::Sources;
 

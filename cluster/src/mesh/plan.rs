@@ -17,6 +17,9 @@ use swarmd_config::{MeshSection, NodeConfig};
 
 /// The user name every swarmd node presents on a cookie-authenticated mesh.
 pub const MESH_USER: &str = "swarmd";
+/// The user name prefix of a tenant's external agents (`agent.TENANT`):
+/// they may speak the agent protocol of that tenant's agents, nothing else.
+pub const AGENT_USER_PREFIX: &str = "agent.";
 /// Where, in the data dir, the accepted mesh credential is kept (mode 0600).
 pub const MESH_USERS_FILE: &str = "mesh-users";
 
@@ -56,9 +59,10 @@ impl MeshPlan {
     /// A node's plan: endpoints derived from the cluster's unless given,
     /// links authenticated with the cookie unless `[mesh.tls]` is set.
     pub fn for_node(config: &NodeConfig, cookie: &str, data_dir: &Path) -> Result<Self, MeshError> {
+        let tenants = &config.node.tenants;
         let auth = match config.mesh.tls {
             Some(_) => None,
-            None => Some(MeshAuth::from_cookie(cookie, data_dir)?),
+            None => Some(MeshAuth::from_cookie(cookie, tenants, data_dir)?),
         };
         Ok(Self {
             section: config.mesh.clone(),
@@ -72,11 +76,21 @@ impl MeshPlan {
 }
 
 impl MeshAuth {
-    /// The mesh key of `cookie`, written where zenoh reads accepted users.
-    pub fn from_cookie(cookie: &str, data_dir: &Path) -> Result<Self, MeshError> {
+    /// The mesh key of `cookie`, and each tenant's agent credential,
+    /// written where zenoh reads accepted users.
+    pub fn from_cookie(
+        cookie: &str,
+        tenants: &[String],
+        data_dir: &Path,
+    ) -> Result<Self, MeshError> {
         let password = mesh_key(cookie);
         let users_file = data_dir.join(MESH_USERS_FILE);
-        write_private(&users_file, &format!("{MESH_USER}:{password}\n"))
+        let mut users = format!("{MESH_USER}:{password}\n");
+        for tenant in tenants {
+            let (user, key) = agent_credential(cookie, tenant);
+            users.push_str(&format!("{user}:{key}\n"));
+        }
+        write_private(&users_file, &users)
             .map_err(|e| MeshError::Transport(format!("{}: {e}", users_file.display())))?;
         Ok(Self {
             password,
@@ -85,10 +99,26 @@ impl MeshAuth {
     }
 }
 
+/// The user and password with which `tenant`'s external bodies and brains
+/// join the mesh (`swarmd mesh credentials --tenant T` prints them): derived
+/// from the cookie, so every node of the cluster accepts them, and never
+/// the cookie itself or another tenant's.
+pub fn agent_credential(cookie: &str, tenant: &str) -> (String, String) {
+    let label = format!("swarmd mesh agent key v1\0{tenant}");
+    (
+        format!("{AGENT_USER_PREFIX}{tenant}"),
+        hmac_hex(cookie, label.as_bytes()),
+    )
+}
+
 /// HMAC-SHA256(cookie, label) in hex: the cookie itself never reaches zenoh.
 fn mesh_key(cookie: &str) -> String {
+    hmac_hex(cookie, b"swarmd mesh link key v1")
+}
+
+fn hmac_hex(cookie: &str, label: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(cookie.as_bytes()).expect("any key length");
-    mac.update(b"swarmd mesh link key v1");
+    mac.update(label);
     let digest = mac.finalize().into_bytes();
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -115,9 +145,14 @@ mod tests {
         assert_ne!(mesh_key("a-cookie"), mesh_key("b-cookie"));
         assert_eq!(mesh_key("a-cookie").len(), 64);
         let dir = tempfile::tempdir().unwrap();
-        let auth = MeshAuth::from_cookie("a-cookie", dir.path()).unwrap();
+        let tenants = ["acme".to_string()];
+        let auth = MeshAuth::from_cookie("a-cookie", &tenants, dir.path()).unwrap();
         let text = std::fs::read_to_string(&auth.users_file).unwrap();
-        assert_eq!(text, format!("swarmd:{}\n", auth.password));
+        let (user, key) = agent_credential("a-cookie", "acme");
+        assert_eq!(text, format!("swarmd:{}\n{user}:{key}\n", auth.password));
+        assert_eq!(user, "agent.acme");
+        assert_ne!(key, agent_credential("a-cookie", "other").1);
+        assert_ne!(key, auth.password);
         assert!(!text.contains("a-cookie"));
         #[cfg(unix)]
         {

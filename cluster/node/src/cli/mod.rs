@@ -95,6 +95,9 @@ pub enum Command {
     /// Mission Control's credentials: one bearer token per tenant, in the data dir
     #[command(subcommand)]
     Token(tools::TokenCommand),
+    /// The mesh as external bodies and brains join it (the agent protocol)
+    #[command(subcommand)]
+    Mesh(tools::MeshCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +150,10 @@ pub fn main_with(register: impl FnOnce(NodeBuilder) -> NodeBuilder) -> ExitCode 
         },
         Some(Command::Token(command)) => match effective_config(&cli.node, &matches) {
             Ok(config) => tools::token(command, &config),
+            Err(code) => code,
+        },
+        Some(Command::Mesh(command)) => match effective_config(&cli.node, &matches) {
+            Ok(config) => tools::mesh(command, &config),
             Err(code) => code,
         },
         None => match effective_config(&cli.node, &matches) {

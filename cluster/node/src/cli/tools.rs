@@ -90,6 +90,57 @@ pub fn token(command: &TokenCommand, config: &NodeConfig) -> ExitCode {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MeshCommand {
+    /// Print the credential with which a tenant's external bodies and
+    /// brains join this cluster's mesh, and the node's mesh endpoints, as JSON
+    Credentials {
+        #[arg(long)]
+        tenant: String,
+        /// Read the cluster cookie from FILE (else SWARMD_COOKIE, else <data-dir>/cookie)
+        #[arg(long, value_name = "FILE")]
+        cookie_file: Option<PathBuf>,
+    },
+}
+
+/// `swarmd mesh credentials`: derived from the cookie, so it holds on every
+/// node of the cluster; only for a tenant the node serves.
+pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
+    let MeshCommand::Credentials {
+        tenant,
+        cookie_file,
+    } = command;
+    if !config.node.tenants.contains(tenant) {
+        return usage(&format!(
+            "mesh credentials: this node does not serve tenant {tenant:?} (node.tenants: {:?})",
+            config.node.tenants
+        ));
+    }
+    if config.mesh.tls.is_some() {
+        return usage(
+            "mesh credentials: with [mesh.tls], bodies and brains join with a certificate from the mesh's CA",
+        );
+    }
+    let cookie_path = cookie_file
+        .clone()
+        .unwrap_or_else(|| config.node.cookie_path());
+    let env = std::env::var("SWARMD_COOKIE").ok();
+    let entropy = swarmd_cluster::seams::OsEntropy;
+    let cookie = match crate::resolve_cookie(env, &cookie_path, false, &entropy) {
+        Ok((cookie, _)) => cookie,
+        Err(e) => return usage(&format!("mesh credentials: {e}")),
+    };
+    let (user, password) = swarmd_cluster::mesh::agent_credential(&cookie, tenant);
+    let answer = serde_json::json!({
+        "tenant": tenant,
+        "user": user,
+        "password": password,
+        "endpoints": config.mesh_listen(),
+    });
+    println!("{answer}");
+    ExitCode::SUCCESS
+}
+
+#[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
     /// Print a stopped node's events (the console's `events` filters)
     Events {

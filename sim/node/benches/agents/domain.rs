@@ -70,8 +70,8 @@ impl Domain for Null {
 struct NullBody(u64);
 
 impl Body<Null> for NullBody {
-    fn sense(&mut self) -> u64 {
-        self.0
+    fn sense(&mut self) -> Option<u64> {
+        Some(self.0)
     }
     fn act(&mut self, command: &u8) {
         self.0 += u64::from(*command);

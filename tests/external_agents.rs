@@ -1,0 +1,198 @@
+//! Bodies and brains in another language, on real processes: Python
+//! airframes (over `eclipse-zenoh`, the package in actors/python) are the
+//! bodies of two drones of an edge; one drone's brain is a Python process
+//! too. Percepts come in and commands go out over the mesh; the reflex
+//! refuses the brain's unsafe flight; both missions complete; the body's
+//! process killed, its agents halt in their safe state, and resume when it
+//! returns. A process with a wrong credential, or another tenant's, is no
+//! body. The package's own unit tests run in the venv the test creates.
+
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::Value;
+use support::console::{ENV, configured, console, json_lines};
+use support::{Node, eventually, free_port, python};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+async fn run(node: &Node, line: &str) -> Vec<Value> {
+    let (code, out, err) = console(&node.listen, &["--json", "-c", line]).await;
+    assert_eq!(code, 0, "{line}: {out}{err}");
+    json_lines(&out)
+}
+
+/// `swarmd mesh credentials` for `tenant` on the node configured by `config`.
+async fn credentials(config: &Path, tenant: &str) -> Value {
+    let out = support::swarmd()
+        .args(["mesh", "credentials", "--tenant", tenant, "--config"])
+        .arg(config)
+        .envs(ENV)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A Python script of tests/external, started and seen `ready`.
+async fn script(name: &str, args: &[&str]) -> Child {
+    let mut child = Command::new(python::python())
+        .arg(python::script(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await;
+    let line = ready.unwrap_or_else(|_| panic!("{name} not ready in 60 s"));
+    assert_eq!(line.unwrap().as_deref(), Some("ready"), "{name}");
+    // Drained, so the script never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+async fn agent(cloud: &Node, id: &str) -> Option<Value> {
+    run(cloud, "agents")
+        .await
+        .into_iter()
+        .find(|a| a["id"] == id)
+}
+
+async fn completed(cloud: &Node, id: u64) {
+    let state = eventually("the mission ended", || async {
+        let missions = run(cloud, "missions").await;
+        let state = missions.into_iter().find(|m| m["id"] == id)?["state"].clone();
+        (state != "Active").then_some(state)
+    })
+    .await;
+    assert_eq!(state, "Completed", "mission {id}");
+}
+
+fn domain_acts(events: &[Value], act: &str) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| e["detail"]["Domain"].clone())
+        .filter(|d| d["act"].get(act).is_some() || d["act"] == act)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_bodies_and_a_brain_fly_drones_under_the_reflex() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[missions]\ndemo = false\n[agents]\nboot = 0\n";
+    let cloud = configured(dir.path(), "cloud", base, &["--role", "cloud"]).await;
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let edge_toml = format!("{base}[mesh]\nlisten = [{endpoint:?}]\n");
+    let join = ["--join", cloud.listen.as_str()];
+    let edge = configured(dir.path(), "edge", &edge_toml, &join).await;
+    let creds = credentials(&dir.path().join("edge.toml"), "default").await;
+    assert_eq!(creds["user"], "agent.default");
+    assert_eq!(creds["endpoints"][0], endpoint.as_str());
+    let (user, password) = (
+        creds["user"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+
+    let spawn = |id: &str, home: &str, brain: &str| {
+        format!(
+            r#"spawn drone {{"id": "{id}", "params": {{"home": "{home}", "body": "remote", "brain": "{brain}"}}}}"#
+        )
+    };
+    let running = |id: &'static str| {
+        let cloud = &cloud;
+        async move { (agent(cloud, id).await?["halted"] == false).then_some(()) }
+    };
+    let mission = |to: &str| {
+        format!(r#"mission {{"task": {{"kind": "deliver", "payload": {{"to": {to}}}}}}}"#)
+    };
+    let bodies = ["d1:40,2", "d2:190,5"];
+    let body_args = |extra: &[&'static str]| {
+        let mut args = vec![endpoint.as_str(), "default", user, password];
+        args.extend(extra);
+        args
+    };
+    let mut body = script("drones_body.py", &body_args(&bodies)).await;
+    let _brain = script("drone_brain.py", &body_args(&["d2", "230,5"])).await;
+
+    // d2 alone first, so the first mission is its: the brain's.
+    run(&edge, &spawn("d2", "190,5", "remote")).await;
+    eventually("d2 reported, running", || running("d2")).await;
+    let east = run(&cloud, &mission("[190, 40]")).await[0]["mission"]
+        .as_u64()
+        .unwrap();
+    eventually("d2 holds the east delivery", || async {
+        let d2 = agent(&cloud, "d2").await?;
+        (!d2["tasks"].as_array()?.is_empty()).then_some(())
+    })
+    .await;
+    run(&edge, &spawn("d1", "40,2", "local")).await;
+    eventually("d1 reported, running", || running("d1")).await;
+    let west = run(&cloud, &mission("[40, 30]")).await[0]["mission"]
+        .as_u64()
+        .unwrap();
+    for id in [east, west] {
+        completed(&cloud, id).await;
+    }
+
+    let d2 = run(&edge, "events --kind domain --agent d2 --limit 1000").await;
+    let refused = domain_acts(&d2, "Refused");
+    assert!(
+        refused
+            .iter()
+            .any(|d| d["act"]["Refused"]["rule"] == "geofence"),
+        "the reflex refused the brain's flight out of the airspace: {d2:?}"
+    );
+    let brain = domain_acts(&d2, "Brain");
+    let accepted: Vec<_> = brain
+        .iter()
+        .filter(|d| d["act"]["Brain"]["outcome"] == "accepted")
+        .collect();
+    assert!(!accepted.is_empty(), "{d2:?}");
+    assert!(
+        accepted
+            .iter()
+            .all(|d| d["act"]["Brain"]["model"] == "scripted")
+    );
+    assert!(
+        accepted
+            .iter()
+            .any(|d| d["act"]["Brain"]["prompt_hash"] == "unsafe"),
+        "{accepted:?}"
+    );
+    let connected = domain_acts(&d2, "Connected");
+    assert!(
+        connected
+            .iter()
+            .any(|d| d["act"]["Connected"]["from"] == "drones_body.py:d2"),
+        "the body's identity journaled: {d2:?}"
+    );
+
+    body.kill().await.unwrap();
+    eventually("both drones halted without their body", || async {
+        let (d1, d2) = (agent(&cloud, "d1").await?, agent(&cloud, "d2").await?);
+        (d1["halted"] == true && d2["halted"] == true).then_some(())
+    })
+    .await;
+    let changes = run(&edge, "events --kind state_change --agent d1 --limit 1000").await;
+    assert!(
+        changes
+            .iter()
+            .any(|e| e.to_string().contains("the body is silent")),
+        "{changes:?}"
+    );
+    let _body = script("drones_body.py", &body_args(&bodies)).await;
+    eventually("both drones running again with their body back", || async {
+        let (d1, d2) = (agent(&cloud, "d1").await?, agent(&cloud, "d2").await?);
+        (d1["halted"] == false && d2["halted"] == false).then_some(())
+    })
+    .await;
+}
