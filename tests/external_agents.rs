@@ -91,12 +91,12 @@ async fn python_bodies_and_a_brain_fly_drones_under_the_reflex() {
     let base = "[missions]\ndemo = false\n[agents]\nboot = 0\n";
     let cloud = configured(dir.path(), "cloud", base, &["--role", "cloud"]).await;
     let endpoint = format!("tcp/127.0.0.1:{}", free_port());
-    let edge_toml = format!("{base}[mesh]\nlisten = [{endpoint:?}]\n");
+    let edge_toml = format!("{base}[mesh]\nagents_listen = [{endpoint:?}]\n");
     let join = ["--join", cloud.listen.as_str()];
     let edge = configured(dir.path(), "edge", &edge_toml, &join).await;
     let creds = credentials(&dir.path().join("edge.toml"), "default").await;
     assert_eq!(creds["user"], "agent.default");
-    assert_eq!(creds["endpoints"][0], endpoint.as_str());
+    assert_eq!(creds["endpoints"][0], endpoint.as_str(), "{creds}");
     let (user, password) = (
         creds["user"].as_str().unwrap(),
         creds["password"].as_str().unwrap(),
@@ -195,4 +195,105 @@ async fn python_bodies_and_a_brain_fly_drones_under_the_reflex() {
         (d1["halted"] == false && d2["halted"] == false).then_some(())
     })
     .await;
+}
+
+/// `rogue_body.py` with `user`/`password`: its exit code and what it printed.
+async fn rogue(endpoint: &str, tenant: &str, user: &str, password: &str) -> (i32, String) {
+    let out = Command::new(python::python())
+        .arg(python::script("rogue_body.py"))
+        .args([endpoint, tenant, user, password, "d1"])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_tenants_credential_a_process_is_no_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mesh, endpoint) = (
+        format!("tcp/127.0.0.1:{}", free_port()),
+        format!("tcp/127.0.0.1:{}", free_port()),
+    );
+    let toml = format!(
+        "[node]\ntenants = [\"default\", \"other\"]\n[missions]\ndemo = false\n\
+         [agents]\nboot = 0\n[mesh]\nlisten = [{mesh:?}]\nagents_listen = [{endpoint:?}]\n"
+    );
+    let edge = configured(dir.path(), "edge", &toml, &[]).await;
+    let config = dir.path().join("edge.toml");
+    let (own, other) = (
+        credentials(&config, "default").await,
+        credentials(&config, "other").await,
+    );
+    let unserved = support::swarmd()
+        .args(["mesh", "credentials", "--tenant", "nobody", "--config"])
+        .arg(&config)
+        .envs(ENV)
+        .output()
+        .await
+        .unwrap();
+    assert!(!unserved.status.success());
+    assert!(String::from_utf8_lossy(&unserved.stderr).contains("does not serve tenant"));
+
+    run(
+        &edge,
+        r#"spawn drone {"id": "d1", "params": {"home": "40,2", "body": "remote"}}"#,
+    )
+    .await;
+    let (code, said) = rogue(&endpoint, "default", "agent.default", "not-the-key").await;
+    assert_eq!(code, 3, "a wrong password joined the mesh: {said}");
+    assert!(said.starts_with("refused"), "{said}");
+
+    // The agent credential opens the agent gateway, not the mesh itself.
+    let (user, password) = (
+        own["user"].as_str().unwrap(),
+        own["password"].as_str().unwrap(),
+    );
+    let (code, said) = rogue(&mesh, "default", user, password).await;
+    assert_eq!(code, 3, "an agent credential joined the mesh: {said}");
+
+    // Admitted to the gateway, but for tenant `other`: zenoh's access
+    // control keeps it off tenant default's keys.
+    let (user, password) = (
+        other["user"].as_str().unwrap(),
+        other["password"].as_str().unwrap(),
+    );
+    let (code, said) = rogue(&endpoint, "default", user, password).await;
+    assert_eq!((code, said.trim()), (0, "sent 40"));
+    let events = run(&edge, "events --kind domain --agent d1 --limit 1000").await;
+    assert!(
+        domain_acts(&events, "Connected").is_empty(),
+        "another tenant's process was heard as d1's body: {events:?}"
+    );
+
+    // The positive control: the tenant's own credential is heard.
+    let (user, password) = (
+        own["user"].as_str().unwrap(),
+        own["password"].as_str().unwrap(),
+    );
+    let (code, said) = rogue(&endpoint, "default", user, password).await;
+    assert_eq!((code, said.trim()), (0, "sent 40"));
+    eventually("the tenant's own body heard", || async {
+        let events = run(&edge, "events --kind domain --agent d1 --limit 1000").await;
+        (!domain_acts(&events, "Connected").is_empty()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_python_package_passes_its_own_tests() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("actors/python/tests");
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new(python::python())
+        .args(["-m", "unittest", "discover", "-v", "-s"])
+        .arg(&tests)
+        .current_dir(cwd.path())
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("Ran 7 tests"), "{report}");
 }

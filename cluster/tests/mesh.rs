@@ -16,6 +16,7 @@ fn section(listen: Vec<String>, connect: Vec<String>, capacity: usize) -> MeshSe
         subscription_capacity: capacity,
         tls: None,
         port_offset: 1000,
+        agents_listen: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ fn section(listen: Vec<String>, connect: Vec<String>, tls: Option<TlsSection>) -
         subscription_capacity: 1024,
         tls,
         port_offset: 1000,
+        agents_listen: Vec::new(),
     }
 }
 
@@ -54,7 +55,7 @@ async fn with_cookie(
         name,
     );
     std::fs::create_dir_all(dir).unwrap();
-    plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, &plan.tenants, dir).unwrap());
+    plan.auth = cookie.map(|c| MeshAuth::from_cookie(c, dir).unwrap());
     ZenohMesh::open(&plan).await.unwrap()
 }
 

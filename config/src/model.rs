@@ -203,6 +203,11 @@ pub struct MeshSection {
     /// this, and zenoh's gossip links it to every other member.
     #[serde(default = "default_mesh_port_offset")]
     pub port_offset: u16,
+    /// Where external bodies and brains connect (the agent gateway, a zenoh
+    /// listener of its own that admits only tenants' agent credentials);
+    /// empty: the cluster's listen address with its port plus 2 × `port_offset`.
+    #[serde(default)]
+    pub agents_listen: Vec<String>,
 }
 
 /// The mesh port of a node whose cluster listens on `P` is `P + 1000`.

@@ -3,15 +3,18 @@
 //! too: it hosts no agents, but edges joined through it learn of each other
 //! from its gossip and link directly.
 
+mod gateway;
 mod linker;
 mod plan;
 mod scope;
 mod sources;
 mod zconfig;
 
+pub use gateway::AgentRouted;
 pub use linker::{LINK_TIMEOUT, MeshLinker, MeshLinkerArgs, mesh_linker_child};
 pub use plan::{
-    AGENT_USER_PREFIX, MESH_USER, MESH_USERS_FILE, MeshAuth, MeshPlan, agent_credential,
+    AGENT_USER_PREFIX, AGENT_USERS_FILE, GatewayPlan, MESH_USER, MESH_USERS_FILE, MeshAuth,
+    MeshPlan, agent_credential,
 };
 pub use scope::TenantScoped;
 use sources::Sources;
@@ -29,9 +32,14 @@ use zenoh::internal::runtime::{Runtime, RuntimeBuilder};
 use zenoh::qos::CongestionControl;
 use zenoh_protocol::core::ZenohIdProto;
 
-/// Opens a node's mesh, scoped to the tenants it serves.
+/// Opens a node's mesh, scoped to the tenants it serves, with the agent
+/// gateway when the plan has one (the agent protocol then goes through it).
 pub async fn open(plan: &MeshPlan) -> Result<Arc<dyn PubSub>, MeshError> {
-    let mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(plan).await?);
+    let mut mesh: Arc<dyn PubSub> = Arc::new(ZenohMesh::open(plan).await?);
+    if let Some(gateway) = &plan.agents {
+        let agents = Arc::new(ZenohMesh::open_gateway(plan, gateway).await?);
+        mesh = Arc::new(AgentRouted::new(mesh, agents));
+    }
     Ok(Arc::new(TenantScoped::new(mesh, &plan.tenants)))
 }
 
@@ -60,8 +68,27 @@ impl ZenohMesh {
     /// tenants (zenoh's access control), over mutual TLS when `[mesh.tls]`
     /// is set, cookie-authenticated when the plan says so.
     pub async fn open(plan: &MeshPlan) -> Result<Self, MeshError> {
+        let mesh = Self::start(zconfig::zenoh_config(plan)?, plan).await?;
+        info!(
+            zid = %mesh.session.zid(),
+            listen = ?plan.listen,
+            connect = ?plan.connect,
+            tls = plan.section.tls.is_some(),
+            authenticated = plan.auth.is_some() || plan.section.tls.is_some(),
+            "mesh session open"
+        );
+        Ok(mesh)
+    }
+
+    /// The agent gateway's session (see [`GatewayPlan`]).
+    pub async fn open_gateway(plan: &MeshPlan, gateway: &GatewayPlan) -> Result<Self, MeshError> {
+        let mesh = Self::start(zconfig::gateway_config(gateway)?, plan).await?;
+        info!(zid = %mesh.session.zid(), listen = ?gateway.listen, "agent gateway open");
+        Ok(mesh)
+    }
+
+    async fn start(zconfig: zenoh::Config, plan: &MeshPlan) -> Result<Self, MeshError> {
         let transport = |e: zenoh::Error| MeshError::Transport(e.to_string());
-        let zconfig = zconfig::zenoh_config(plan)?;
         // What `zenoh::open` does, keeping the runtime.
         let mut runtime = RuntimeBuilder::new(zconfig)
             .build()
@@ -71,14 +98,6 @@ impl ZenohMesh {
             .await
             .map_err(transport)?;
         runtime.start().await.map_err(transport)?;
-        info!(
-            zid = %session.zid(),
-            listen = ?plan.listen,
-            connect = ?plan.connect,
-            tls = plan.section.tls.is_some(),
-            authenticated = plan.auth.is_some() || plan.section.tls.is_some(),
-            "mesh session open"
-        );
         let identity = MeshIdentity {
             id: session.zid().to_string(),
             locators: runtime

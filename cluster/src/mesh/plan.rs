@@ -20,6 +20,8 @@ pub const MESH_USER: &str = "swarmd";
 /// The user name prefix of a tenant's external agents (`agent.TENANT`):
 /// they may speak the agent protocol of that tenant's agents, nothing else.
 pub const AGENT_USER_PREFIX: &str = "agent.";
+/// Where, in the data dir, the tenants' agent credentials are kept (mode 0600).
+pub const AGENT_USERS_FILE: &str = "mesh-agent-users";
 /// Where, in the data dir, the accepted mesh credential is kept (mode 0600).
 pub const MESH_USERS_FILE: &str = "mesh-users";
 
@@ -33,6 +35,18 @@ pub struct MeshPlan {
     pub listen: Vec<String>,
     pub connect: Vec<String>,
     pub auth: Option<MeshAuth>,
+    /// The agent gateway, where external bodies and brains connect.
+    pub agents: Option<GatewayPlan>,
+}
+
+/// The agent gateway: a zenoh listener of its own that admits only the
+/// tenants' agent credentials, each to its tenant's agent protocol keys.
+#[derive(Debug, Clone)]
+pub struct GatewayPlan {
+    pub listen: Vec<String>,
+    pub tenants: Vec<String>,
+    /// The agent credentials zenoh checks incoming links against (mode 0600).
+    pub users_file: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -53,16 +67,19 @@ impl MeshPlan {
             listen: section.listen.clone(),
             connect: section.connect.clone(),
             auth: None,
+            agents: None,
         }
     }
 
     /// A node's plan: endpoints derived from the cluster's unless given,
     /// links authenticated with the cookie unless `[mesh.tls]` is set.
     pub fn for_node(config: &NodeConfig, cookie: &str, data_dir: &Path) -> Result<Self, MeshError> {
-        let tenants = &config.node.tenants;
-        let auth = match config.mesh.tls {
-            Some(_) => None,
-            None => Some(MeshAuth::from_cookie(cookie, tenants, data_dir)?),
+        let (auth, agents) = match config.mesh.tls {
+            Some(_) => (None, None),
+            None => (
+                Some(MeshAuth::from_cookie(cookie, data_dir)?),
+                Some(GatewayPlan::from_cookie(config, cookie, data_dir)?),
+            ),
         };
         Ok(Self {
             section: config.mesh.clone(),
@@ -71,29 +88,45 @@ impl MeshPlan {
             listen: config.mesh_listen(),
             connect: config.mesh_connect(),
             auth,
+            agents,
         })
     }
 }
 
 impl MeshAuth {
-    /// The mesh key of `cookie`, and each tenant's agent credential,
-    /// written where zenoh reads accepted users.
-    pub fn from_cookie(
-        cookie: &str,
-        tenants: &[String],
-        data_dir: &Path,
-    ) -> Result<Self, MeshError> {
+    /// The mesh key of `cookie`, written where zenoh reads accepted users.
+    pub fn from_cookie(cookie: &str, data_dir: &Path) -> Result<Self, MeshError> {
         let password = mesh_key(cookie);
         let users_file = data_dir.join(MESH_USERS_FILE);
-        let mut users = format!("{MESH_USER}:{password}\n");
-        for tenant in tenants {
-            let (user, key) = agent_credential(cookie, tenant);
-            users.push_str(&format!("{user}:{key}\n"));
-        }
-        write_private(&users_file, &users)
+        write_private(&users_file, &format!("{MESH_USER}:{password}\n"))
             .map_err(|e| MeshError::Transport(format!("{}: {e}", users_file.display())))?;
         Ok(Self {
             password,
+            users_file,
+        })
+    }
+}
+
+impl GatewayPlan {
+    /// Each served tenant's agent credential, written where the gateway's
+    /// zenoh reads accepted users.
+    pub fn from_cookie(
+        config: &NodeConfig,
+        cookie: &str,
+        data_dir: &Path,
+    ) -> Result<Self, MeshError> {
+        let tenants = config.node.tenants.clone();
+        let users: String = tenants
+            .iter()
+            .map(|t| agent_credential(cookie, t))
+            .map(|(user, key)| format!("{user}:{key}\n"))
+            .collect();
+        let users_file = data_dir.join(AGENT_USERS_FILE);
+        write_private(&users_file, &users)
+            .map_err(|e| MeshError::Transport(format!("{}: {e}", users_file.display())))?;
+        Ok(Self {
+            listen: config.agents_listen(),
+            tenants,
             users_file,
         })
     }
@@ -145,11 +178,10 @@ mod tests {
         assert_ne!(mesh_key("a-cookie"), mesh_key("b-cookie"));
         assert_eq!(mesh_key("a-cookie").len(), 64);
         let dir = tempfile::tempdir().unwrap();
-        let tenants = ["acme".to_string()];
-        let auth = MeshAuth::from_cookie("a-cookie", &tenants, dir.path()).unwrap();
+        let auth = MeshAuth::from_cookie("a-cookie", dir.path()).unwrap();
         let text = std::fs::read_to_string(&auth.users_file).unwrap();
+        assert_eq!(text, format!("swarmd:{}\n", auth.password));
         let (user, key) = agent_credential("a-cookie", "acme");
-        assert_eq!(text, format!("swarmd:{}\n{user}:{key}\n", auth.password));
         assert_eq!(user, "agent.acme");
         assert_ne!(key, agent_credential("a-cookie", "other").1);
         assert_ne!(key, auth.password);

@@ -1,14 +1,14 @@
 //! The zenoh configuration of a node's mesh session: its endpoints, mutual
 //! TLS when `[mesh.tls]` is set, and access control that lets the session
 //! carry only `swarmd/<tenant>/**` of the tenants the node serves, in and
-//! out, whoever the peer is (deny beats allow beats the default, deny); a
-//! tenant's external agents (user `agent.TENANT`) only that tenant's agent
-//! protocol, `swarmd/<tenant>/agent/**`.
+//! out, whoever the peer is (deny beats allow beats the default, deny). The
+//! agent gateway's session: a tenant's external agents (user `agent.TENANT`)
+//! to that tenant's agent protocol, `swarmd/<tenant>/agent/**`, only.
 
 use serde_json::{Value, json};
 use swarmd_actors::ctx::MeshError;
 
-use super::plan::{AGENT_USER_PREFIX, MESH_USER, MeshPlan};
+use super::plan::{AGENT_USER_PREFIX, GatewayPlan, MESH_USER, MeshPlan};
 
 /// Every message kind zenoh's access control knows: all are allowed on the
 /// node's tenants' keys, none elsewhere.
@@ -65,6 +65,10 @@ pub fn zenoh_config(plan: &MeshPlan) -> Result<zenoh::Config, MeshError> {
             ("transport/link/tls/connect_private_key", path(&tls.key)),
         ]);
     }
+    configured(settings)
+}
+
+fn configured(settings: Vec<(&str, Value)>) -> Result<zenoh::Config, MeshError> {
     let mut config = zenoh::Config::default();
     for (key, value) in settings {
         config
@@ -74,56 +78,61 @@ pub fn zenoh_config(plan: &MeshPlan) -> Result<zenoh::Config, MeshError> {
     Ok(config)
 }
 
-/// The key families the runtime's own mesh traffic uses under
-/// `swarmd/<tenant>/`: an external agent's credential is denied all of them,
-/// leaving it the agent protocol (`agent/**`). A new family goes here.
-const RUNTIME_FAMILIES: [&str; 5] = ["yield", "state", "hazard", "tag", "domain"];
-
 fn access_control(tenants: &[String]) -> Value {
     let keys: Vec<String> = tenants.iter().map(|t| format!("swarmd/{t}/**")).collect();
-    let mut rules = vec![json!({
-        "id": "served-tenants",
-        "messages": MESSAGES,
-        "flows": ["ingress", "egress"],
-        "permission": "allow",
-        "key_exprs": keys,
-    })];
-    let mut subjects = vec![json!({"id": "every-peer"})];
-    let mut policies = vec![json!({"rules": ["served-tenants"], "subjects": ["every-peer"]})];
-    for tenant in tenants {
+    json!({
+        "enabled": true,
+        "default_permission": "deny",
+        "rules": [{
+            "id": "served-tenants",
+            "messages": MESSAGES,
+            "flows": ["ingress", "egress"],
+            "permission": "allow",
+            "key_exprs": keys,
+        }],
+        "subjects": [{"id": "every-peer"}],
+        "policies": [{"rules": ["served-tenants"], "subjects": ["every-peer"]}],
+    })
+}
+
+/// The agent gateway's session: it listens only, links to no one, and
+/// admits only the tenants' agent credentials, each to its tenant's agent
+/// protocol (`swarmd/<tenant>/agent/**`); every link it has is one it
+/// accepted, so every link has a user name to match.
+pub fn gateway_config(plan: &GatewayPlan) -> Result<zenoh::Config, MeshError> {
+    let mut rules = Vec::new();
+    let mut subjects = Vec::new();
+    let mut policies = Vec::new();
+    for tenant in &plan.tenants {
         let id = format!("agents-of-{tenant}");
         rules.push(json!({
             "id": id,
             "messages": MESSAGES,
             "flows": ["ingress", "egress"],
-            "permission": "deny",
-            "key_exprs": beyond_agent_protocol(tenant, tenants),
+            "permission": "allow",
+            "key_exprs": [format!("swarmd/{tenant}/agent/**")],
         }));
         let user = format!("{AGENT_USER_PREFIX}{tenant}");
         subjects.push(json!({"id": id, "usernames": [user]}));
         policies.push(json!({"rules": [id], "subjects": [id]}));
     }
-    json!({
+    let acl = json!({
         "enabled": true,
         "default_permission": "deny",
         "rules": rules,
         "subjects": subjects,
         "policies": policies,
-    })
-}
-
-/// What `tenant`'s external agents may not touch: the runtime's families of
-/// their tenant, and every other tenant.
-fn beyond_agent_protocol(tenant: &str, tenants: &[String]) -> Vec<String> {
-    let own = RUNTIME_FAMILIES.iter().flat_map(|f| {
-        [
-            format!("swarmd/{tenant}/{f}"),
-            format!("swarmd/{tenant}/{f}/**"),
-        ]
     });
-    let others = tenants
-        .iter()
-        .filter(|t| *t != tenant)
-        .map(|t| format!("swarmd/{t}/**"));
-    own.chain(others).collect()
+    let settings: Vec<(&str, Value)> = vec![
+        ("mode", json!("peer")),
+        ("scouting/multicast/enabled", json!(false)),
+        ("scouting/gossip/enabled", json!(false)),
+        ("listen/endpoints", json!(plan.listen)),
+        ("access_control", acl),
+        (
+            "transport/auth/usrpwd/dictionary_file",
+            json!(plan.users_file.display().to_string()),
+        ),
+    ];
+    configured(settings)
 }

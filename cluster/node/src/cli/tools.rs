@@ -92,7 +92,7 @@ pub fn token(command: &TokenCommand, config: &NodeConfig) -> ExitCode {
 #[derive(Debug, Subcommand)]
 pub enum MeshCommand {
     /// Print the credential with which a tenant's external bodies and
-    /// brains join this cluster's mesh, and the node's mesh endpoints, as JSON
+    /// brains join, and where (the node's agent gateway), as JSON
     Credentials {
         #[arg(long)]
         tenant: String,
@@ -134,7 +134,7 @@ pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
         "tenant": tenant,
         "user": user,
         "password": password,
-        "endpoints": config.mesh_listen(),
+        "endpoints": config.agents_listen(),
     });
     println!("{answer}");
     ExitCode::SUCCESS
