@@ -44,8 +44,14 @@ async fn credentials(config: &Path, tenant: &str) -> Value {
 
 /// A Python script of tests/external, started and seen `ready`.
 async fn script(name: &str, args: &[&str]) -> Child {
+    started(python::script(name), args).await
+}
+
+/// The Python program `path`, started and seen `ready`.
+async fn started(path: std::path::PathBuf, args: &[&str]) -> Child {
+    let name = path.display().to_string();
     let mut child = Command::new(python::python())
-        .arg(python::script(name))
+        .arg(&path)
         .args(args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -295,5 +301,106 @@ async fn the_python_package_passes_its_own_tests() {
         .unwrap();
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{report}");
-    assert!(report.contains("Ran 7 tests"), "{report}");
+    let ran: u32 = report
+        .split("Ran ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        ran >= 12,
+        "the protocol's and the LLM brain's tests ran: {report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_brain_flies_a_drone_and_its_bad_answers_are_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[missions]\ndemo = false\n[agents]\nboot = 0\n";
+    let cloud = configured(dir.path(), "cloud", base, &["--role", "cloud"]).await;
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let edge_toml = format!("{base}[mesh]\nagents_listen = [{endpoint:?}]\n");
+    let join = ["--join", cloud.listen.as_str()];
+    let edge = configured(dir.path(), "edge", &edge_toml, &join).await;
+    let creds = credentials(&dir.path().join("edge.toml"), "default").await;
+    let (user, password) = (
+        creds["user"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+
+    let llm_port = free_port().to_string();
+    let _llm = script("openai_stub.py", &[&llm_port]).await;
+    let llm = format!("http://127.0.0.1:{llm_port}/v1");
+    let _body = script(
+        "drones_body.py",
+        &[&endpoint, "default", user, password, "d1:100,2"],
+    )
+    .await;
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("actors/python/examples/llm_brain.py");
+    let brain_args = [
+        "--agent",
+        "d1",
+        "--endpoint",
+        &endpoint,
+        "--user",
+        user,
+        "--password",
+        password,
+        "--llm",
+        &llm,
+        "--model",
+        "stub-model",
+        "--timeout",
+        "1",
+    ];
+    let _brain = started(example, &brain_args).await;
+    run(
+        &edge,
+        r#"spawn drone {"id": "d1", "params": {"home": "100,2", "body": "remote", "brain": "remote", "brain_deadline_ms": "1500"}}"#,
+    )
+    .await;
+    eventually("d1 reported, running", || async {
+        (agent(&cloud, "d1").await?["halted"] == false).then_some(())
+    })
+    .await;
+    let line = r#"mission {"task": {"kind": "deliver", "payload": {"to": [100, 40]}}}"#;
+    let id = run(&cloud, line).await[0]["mission"].as_u64().unwrap();
+    completed(&cloud, id).await;
+
+    let events = run(&edge, "events --kind domain --agent d1 --limit 1000").await;
+    let brain = domain_acts(&events, "Brain");
+    let outcome = |d: &Value| {
+        d["act"]["Brain"]["outcome"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let invalid = brain.iter().find(|d| outcome(d).starts_with("invalid"));
+    let invalid = invalid.unwrap_or_else(|| panic!("the malformed answer journaled: {brain:?}"));
+    assert!(
+        invalid["detail"].as_str().unwrap().contains("north-ish"),
+        "{invalid}"
+    );
+    assert_eq!(invalid["act"]["Brain"]["model"], "stub-model");
+    assert!(
+        brain
+            .iter()
+            .any(|d| outcome(d).starts_with("missed the deadline")),
+        "the slow answer missed its deadline: {brain:?}"
+    );
+    let accepted: Vec<_> = brain.iter().filter(|d| outcome(d) == "accepted").collect();
+    assert!(!accepted.is_empty(), "{brain:?}");
+    for d in &accepted {
+        let b = &d["act"]["Brain"];
+        assert_eq!(b["model"], "stub-model", "{d}");
+        assert_eq!(b["prompt_hash"].as_str().map(str::len), Some(16), "{d}");
+        assert_eq!(b["from"], "llm_brain.py:stub-model", "{d}");
+    }
+    assert!(
+        accepted
+            .iter()
+            .any(|d| d["detail"].as_str().unwrap().contains("go_to")),
+        "the model's own flight was taken: {accepted:?}"
+    );
 }

@@ -196,6 +196,9 @@ pub enum DomainAct {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrainAnswer {
     pub seq: u64,
+    /// A hash of the situation the brain was asked about (its summary and
+    /// task): a replay that asks about another has diverged from the run.
+    pub situation: String,
     pub from: Option<String>,
     pub model: Option<String>,
     pub prompt_hash: Option<String>,

@@ -12,6 +12,7 @@
 //! determinism [`shims`] and [`check`], which runs users' own simulation
 //! tests one seed per process, as the `swarm-sim` runner does.
 
+pub mod brains;
 pub mod check;
 pub mod cluster;
 pub mod driver;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
-use swarmd_messages::{BrainAnswer, DomainAct};
+use swarmd_messages::{BrainAnswer, DomainAct, stable_hash};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::debug;
@@ -38,6 +38,8 @@ pub enum Heard<I> {
 struct Asked {
     seq: u64,
     at: Instant,
+    /// A hash of the situation asked about.
+    situation: String,
 }
 
 pub struct RemoteBrain {
@@ -95,14 +97,13 @@ impl RemoteBrain {
         let latency = asked.at.elapsed();
         match answer.filter(|a| a.seq == asked.seq) {
             Some(answer) => {
-                self.asked = None;
-                self.judge(domain, answer, latency)
+                let asked = self.asked.take().expect("a question is out");
+                self.judge(domain, &asked, answer, latency)
             }
             None if latency > self.deadline => {
-                let seq = asked.seq;
-                self.asked = None;
+                let asked = self.asked.take().expect("a question is out");
                 let outcome = format!("missed the deadline of {:?}", self.deadline);
-                self.journal(seq, None, &outcome, latency, String::new());
+                self.journal(&asked, None, &outcome, latency, String::new());
                 Heard::Fallback
             }
             None => Heard::Waiting,
@@ -116,6 +117,7 @@ impl RemoteBrain {
         trace: Option<String>,
     ) {
         self.seq += 1;
+        let situation = situation_hash(summary, task.as_ref());
         let message = SituationMsg {
             v: PROTOCOL_VERSION,
             agent: self.link.agent.clone(),
@@ -132,6 +134,7 @@ impl RemoteBrain {
         self.asked = Some(Asked {
             seq: self.seq,
             at: Instant::now(),
+            situation,
         });
         let (mesh, key) = (self.link.mesh.clone(), self.link.key(Channel::Situation));
         // Fire and forget: a lost question is a missed deadline.
@@ -145,6 +148,7 @@ impl RemoteBrain {
     fn judge<D: Domain>(
         &self,
         domain: &D,
+        asked: &Asked,
         answer: IntentMsg<Value>,
         latency: Duration,
     ) -> Heard<D::Intent> {
@@ -156,24 +160,25 @@ impl RemoteBrain {
             Ok(Decision::Failed(why)) => Plan::Failed(why),
             Err(e) => {
                 let outcome = format!("invalid: not a decision of {}: {e}", domain.name());
-                self.journal(answer.seq, Some(&answer), &outcome, latency, text);
+                self.journal(asked, Some(&answer), &outcome, latency, text);
                 return Heard::Fallback;
             }
         };
-        self.journal(answer.seq, Some(&answer), "accepted", latency, text);
+        self.journal(asked, Some(&answer), "accepted", latency, text);
         Heard::Decided(plan)
     }
 
     fn journal(
         &self,
-        seq: u64,
+        asked: &Asked,
         answer: Option<&IntentMsg<Value>>,
         outcome: &str,
         latency: Duration,
         text: String,
     ) {
         let act = DomainAct::Brain(Box::new(BrainAnswer {
-            seq,
+            seq: asked.seq,
+            situation: asked.situation.clone(),
             from: answer.and_then(|a| a.from.clone()),
             model: answer.and_then(|a| a.model.clone()),
             prompt_hash: answer.and_then(|a| a.prompt_hash.clone()),
@@ -182,6 +187,13 @@ impl RemoteBrain {
         }));
         self.link.record(act, bounded(&text, MAX_JOURNALED_ANSWER));
     }
+}
+
+/// A hash of what a brain is asked: the same situation, the same hash, on
+/// any run of the same build.
+fn situation_hash<S: serde::Serialize>(summary: &S, task: Option<&TaskView>) -> String {
+    let text = serde_json::to_string(&(summary, task)).unwrap_or_default();
+    format!("{:016x}", stable_hash(&text))
 }
 
 async fn listen(

@@ -4,8 +4,10 @@
 //!
 //!     swarm-sim --seed 7 --scenario partition [--nodes 3] [--sim-secs 60] [--trace FILE]
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
+//!     swarm-sim brains [--seed 7] [--record FILE | --replay FILE]
 //!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10] [--map FILE [--docks X,Y;…]]
 
+mod brains;
 mod coordination;
 mod sweep;
 
@@ -34,6 +36,9 @@ enum Command {
     /// The coordination benchmark: the warehouse map (or the hallway) under
     /// a continuous workload, negotiation (or stigmergy) on and off, the same seeds
     Coordination(coordination::CoordinationArgs),
+    /// Drones with an external brain: record its decisions, or replay them
+    /// and say where the run leaves the recording
+    Brains(brains::BrainsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
     match cli.sweep {
         Some(Command::Sweep(args)) => sweep::run(&args),
         Some(Command::Coordination(args)) => coordination::run(&args),
+        Some(Command::Brains(args)) => brains::run(&args),
         None => run_one(&cli.run),
     }
 }
