@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 use support::console::{ENV, configured, console, json_lines};
 use support::{Node, eventually, free_port, python};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -43,12 +44,30 @@ async fn credentials(config: &Path, tenant: &str) -> Value {
 }
 
 /// A Python script of tests/external, started and seen `ready`.
-async fn script(name: &str, args: &[&str]) -> Child {
+async fn script(name: &str, args: &[&str]) -> Script {
     started(python::script(name), args).await
 }
 
+/// A running Python program and every line it printed after `ready`.
+struct Script {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Script {
+    /// The last line printed about `agent`, as JSON.
+    fn last_about(&self, agent: &str) -> Option<Value> {
+        let lines = self.lines.lock().unwrap();
+        let about = lines
+            .iter()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok());
+        about.into_iter().find(|v| v["agent"] == agent)
+    }
+}
+
 /// The Python program `path`, started and seen `ready`.
-async fn started(path: std::path::PathBuf, args: &[&str]) -> Child {
+async fn started(path: std::path::PathBuf, args: &[&str]) -> Script {
     let name = path.display().to_string();
     let mut child = Command::new(python::python())
         .arg(&path)
@@ -61,9 +80,19 @@ async fn started(path: std::path::PathBuf, args: &[&str]) -> Child {
     let ready = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await;
     let line = ready.unwrap_or_else(|_| panic!("{name} not ready in 60 s"));
     assert_eq!(line.unwrap().as_deref(), Some("ready"), "{name}");
-    // Drained, so the script never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
+    // Kept (the last few hundred), and drained so the script never blocks.
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let keep = kept.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut kept = keep.lock().unwrap();
+            if kept.len() == 512 {
+                kept.remove(0);
+            }
+            kept.push(line);
+        }
+    });
+    Script { child, lines: kept }
 }
 
 async fn agent(cloud: &Node, id: &str) -> Option<Value> {
@@ -182,7 +211,46 @@ async fn python_bodies_and_a_brain_fly_drones_under_the_reflex() {
         "the body's identity journaled: {d2:?}"
     );
 
-    body.kill().await.unwrap();
+    // An emergency stop reaches the external body as the safe command.
+    let far = run(&cloud, &mission("[40, 190]")).await[0]["mission"]
+        .as_u64()
+        .unwrap();
+    let flier = eventually("a drone holds the far delivery", || async {
+        let agents = run(&cloud, "agents").await;
+        let holder = agents.into_iter().find(|a| {
+            let mine = |t: &Value| {
+                t.as_str()
+                    .is_some_and(|t| t.starts_with(&format!("{far}/")))
+            };
+            a["tasks"].as_array().is_some_and(|t| t.iter().any(mine))
+        })?;
+        holder["id"].as_str().map(str::to_string)
+    })
+    .await;
+    eventually("it is flying", || async {
+        body.last_about(&flier)?["command"].get("fly").map(|_| ())
+    })
+    .await;
+    run(
+        &edge,
+        &format!(r#"send {flier} {{"EmergencyStop": {{"reason": "drill"}}}}"#),
+    )
+    .await;
+    eventually("its body told to hover", || async {
+        (body.last_about(&flier)?["command"] == "hover").then_some(())
+    })
+    .await;
+    let line = format!("events --kind state_change --agent {flier} --limit 1000");
+    let changes = run(&edge, &line).await;
+    assert!(
+        changes
+            .iter()
+            .any(|e| e.to_string().contains("emergency stop (drill)"))
+    );
+    run(&edge, &format!(r#"send {flier} "Resume""#)).await;
+    completed(&cloud, far).await;
+
+    body.child.kill().await.unwrap();
     eventually("both drones halted without their body", || async {
         let (d1, d2) = (agent(&cloud, "d1").await?, agent(&cloud, "d2").await?);
         (d1["halted"] == true && d2["halted"] == true).then_some(())
@@ -205,9 +273,20 @@ async fn python_bodies_and_a_brain_fly_drones_under_the_reflex() {
 
 /// `rogue_body.py` with `user`/`password`: its exit code and what it printed.
 async fn rogue(endpoint: &str, tenant: &str, user: &str, password: &str) -> (i32, String) {
+    rogue_with(endpoint, tenant, user, password, &[]).await
+}
+
+async fn rogue_with(
+    endpoint: &str,
+    tenant: &str,
+    user: &str,
+    password: &str,
+    flags: &[&str],
+) -> (i32, String) {
     let out = Command::new(python::python())
         .arg(python::script("rogue_body.py"))
         .args([endpoint, tenant, user, password, "d1"])
+        .args(flags)
         .kill_on_drop(true)
         .output()
         .await
@@ -286,6 +365,29 @@ async fn without_the_tenants_credential_a_process_is_no_body() {
         (!domain_acts(&events, "Connected").is_empty()).then_some(())
     })
     .await;
+
+    // Frames that are not the protocol's: each kind journaled once, however many.
+    let (code, said) = rogue_with(&endpoint, "default", user, password, &["--bad"]).await;
+    assert_eq!((code, said.trim()), (0, "sent 40"));
+    let rejected = eventually("the bad frames journaled", || async {
+        let events = run(&edge, "events --kind domain --agent d1 --limit 1000").await;
+        let rejected = domain_acts(&events, "Rejected");
+        (rejected.len() >= 2).then_some(rejected)
+    })
+    .await;
+    let whys: Vec<&str> = rejected
+        .iter()
+        .map(|d| d["act"]["Rejected"]["why"].as_str().unwrap())
+        .collect();
+    assert_eq!(whys.len(), 2, "once per kind of reason: {whys:?}");
+    assert!(
+        whys.iter().any(|w| w.starts_with("not a protocol message")),
+        "{whys:?}"
+    );
+    assert!(
+        whys.iter().any(|w| w.contains("protocol version 2")),
+        "{whys:?}"
+    );
 }
 
 #[tokio::test]
