@@ -202,7 +202,10 @@ pub struct BrainAnswer {
     pub from: Option<String>,
     pub model: Option<String>,
     pub prompt_hash: Option<String>,
-    pub latency_ms: u64,
+    /// From the question to the answer, as the runtime measured it.
+    pub latency_us: u64,
+    /// What the brain said it took (a model's own time, say).
+    pub brain_ms: Option<u64>,
     /// `accepted`, `invalid: …`, or `missed the deadline …`; when not
     /// accepted, the domain's built-in planner decided instead.
     pub outcome: String,

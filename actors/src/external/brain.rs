@@ -182,7 +182,8 @@ impl RemoteBrain {
             from: answer.and_then(|a| a.from.clone()),
             model: answer.and_then(|a| a.model.clone()),
             prompt_hash: answer.and_then(|a| a.prompt_hash.clone()),
-            latency_ms: latency.as_millis() as u64,
+            latency_us: latency.as_micros().min(u128::from(u64::MAX)) as u64,
+            brain_ms: answer.and_then(|a| a.latency_ms),
             outcome: outcome.to_string(),
         }));
         self.link.record(act, bounded(&text, MAX_JOURNALED_ANSWER));
