@@ -506,3 +506,56 @@ async fn an_llm_brain_flies_a_drone_and_its_bad_answers_are_journaled() {
         "the model's own flight was taken: {accepted:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_body_finds_its_node_again_after_the_node_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let toml = format!(
+        "[missions]\ndemo = false\n[agents]\nboot = 0\n[mesh]\nagents_listen = [{endpoint:?}]\n"
+    );
+    let mut edge = configured(dir.path(), "edge", &toml, &[]).await;
+    let creds = credentials(&dir.path().join("edge.toml"), "default").await;
+    let (user, password) = (
+        creds["user"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+    let spawn = r#"spawn drone {"id": "d1", "params": {"home": "40,2", "body": "remote"}}"#;
+    run(&edge, spawn).await;
+    let _body = script(
+        "drones_body.py",
+        &[&endpoint, "default", user, password, "d1:40,2"],
+    )
+    .await;
+    let connected = |edge: &Node| {
+        let listen = edge.listen.clone();
+        async move {
+            let (_, out, _) = console(
+                &listen,
+                &[
+                    "--json",
+                    "-c",
+                    "events --kind domain --agent d1 --limit 1000",
+                ],
+            )
+            .await;
+            domain_acts(&json_lines(&out), "Connected").len()
+        }
+    };
+    eventually("the body heard", || async {
+        (connected(&edge).await >= 1).then_some(())
+    })
+    .await;
+    let before = connected(&edge).await;
+
+    edge.child.kill().await.unwrap();
+    let config = dir.path().join("edge.toml").display().to_string();
+    let args = ["--name", "edge", "--config", config.as_str()];
+    let mut edge = Node::start_listening(&dir.path().join("edge"), &edge.listen, &args, &ENV);
+    edge.ready().await;
+    run(&edge, spawn).await;
+    eventually("the same body heard by the restarted node", || async {
+        (connected(&edge).await > before).then_some(())
+    })
+    .await;
+}
