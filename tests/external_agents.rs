@@ -419,7 +419,12 @@ async fn the_python_package_passes_its_own_tests() {
 async fn an_llm_brain_flies_a_drone_and_its_bad_answers_are_journaled() {
     let dir = tempfile::tempdir().unwrap();
     let base = "[missions]\ndemo = false\n[agents]\nboot = 0\n";
-    let cloud = configured(dir.path(), "cloud", base, &["--role", "cloud"]).await;
+    // Declared in the cloud's config: supervised on the edge from the start.
+    let placed = "[[placement.agents]]\nid = \"d1\"\nkind = \"drone\"\nnode = \"edge\"\n\
+                  params = { home = \"100,2\", body = \"remote\", brain = \"remote\", \
+                  brain_deadline_ms = \"1500\" }\n";
+    let cloud_toml = format!("{base}{placed}");
+    let cloud = configured(dir.path(), "cloud", &cloud_toml, &["--role", "cloud"]).await;
     let endpoint = format!("tcp/127.0.0.1:{}", free_port());
     let edge_toml = format!("{base}[mesh]\nagents_listen = [{endpoint:?}]\n");
     let join = ["--join", cloud.listen.as_str()];
@@ -457,11 +462,6 @@ async fn an_llm_brain_flies_a_drone_and_its_bad_answers_are_journaled() {
         "1",
     ];
     let _brain = started(example, &brain_args).await;
-    run(
-        &edge,
-        r#"spawn drone {"id": "d1", "params": {"home": "100,2", "body": "remote", "brain": "remote", "brain_deadline_ms": "1500"}}"#,
-    )
-    .await;
     eventually("d1 reported, running", || async {
         (agent(&cloud, "d1").await?["halted"] == false).then_some(())
     })

@@ -42,6 +42,10 @@ pub struct SupervisedAgent {
     pub squad: String,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The kind's spawn parameters (a drone's `home`; `body = "remote"` for
+    /// an external body), as at the console.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 fn default_squad() -> String {

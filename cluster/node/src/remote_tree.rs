@@ -59,6 +59,7 @@ fn configured(config: &NodeConfig, tenant: &str) -> Vec<RemoteChild> {
             let mut spec = SpawnSpec::new(&a.id, &a.kind, tenant);
             spec.squad = a.squad.clone();
             spec.capabilities = a.capabilities.clone();
+            spec.params = a.params.clone();
             let placement = match p.relocatable(&a.kind) {
                 true => Placement::AnyEdge,
                 false => Placement::SameNode,
