@@ -91,8 +91,10 @@ impl RemoteBrain {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let Some(asked) = &self.asked else {
-            self.ask::<D>(summary, task, trace);
-            return Heard::Waiting;
+            return match self.ask::<D>(summary, task, trace) {
+                true => Heard::Waiting,
+                false => Heard::Fallback,
+            };
         };
         let latency = asked.at.elapsed();
         match answer.filter(|a| a.seq == asked.seq) {
@@ -110,12 +112,14 @@ impl RemoteBrain {
         }
     }
 
+    /// Publishes the situation; false when it cannot be asked (over the
+    /// message limit), and the domain's planner must decide.
     fn ask<D: Domain>(
         &mut self,
         summary: &D::Summary,
         task: Option<TaskView>,
         trace: Option<String>,
-    ) {
+    ) -> bool {
         self.seq += 1;
         let situation = situation_hash(summary, task.as_ref());
         let message = SituationMsg {
@@ -129,7 +133,7 @@ impl RemoteBrain {
         };
         let Some(bytes) = encode(&message) else {
             debug!(agent = %self.link.agent, "situation over the message limit: not asked");
-            return;
+            return false;
         };
         self.asked = Some(Asked {
             seq: self.seq,
@@ -143,6 +147,7 @@ impl RemoteBrain {
                 debug!(%key, error = %e, "situation not published");
             }
         });
+        true
     }
 
     fn judge<D: Domain>(
