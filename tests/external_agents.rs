@@ -559,3 +559,93 @@ async fn a_python_body_finds_its_node_again_after_the_node_restarts() {
     })
     .await;
 }
+
+/// A CA, and certificates it signs for 127.0.0.1, written into `dir`:
+/// `(ca, [(cert, key)])`.
+fn pki(dir: &Path, names: &[&str]) -> (String, Vec<(String, String)>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use std::os::unix::fs::PermissionsExt;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = support::write_file(dir, "ca.pem", &ca.self_signed(&ca_key).unwrap().pem());
+    let issuer = Issuer::new(ca, ca_key);
+    let signed = names.iter().map(|name| {
+        let sans = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(sans)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let cert = support::write_file(dir, &format!("{name}.pem"), &cert.pem());
+        let key_path = support::write_file(dir, &format!("{name}.key"), &key.serialize_pem());
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        (cert.display().to_string(), key_path.display().to_string())
+    });
+    let signed = signed.collect();
+    (ca_pem.display().to_string(), signed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_mesh_tls_a_body_needs_a_certificate_and_the_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, certs) = pki(dir.path(), &["node", "body"]);
+    let ((node_cert, node_key), (body_cert, body_key)) = (&certs[0], &certs[1]);
+    let (mesh, endpoint) = (free_port(), free_port());
+    let toml = format!(
+        "[missions]\ndemo = false\n[agents]\nboot = 0\n[mesh]\n\
+         listen = [\"tls/127.0.0.1:{mesh}\"]\nagents_listen = [\"tls/127.0.0.1:{endpoint}\"]\n\
+         [mesh.tls]\ncert = {node_cert:?}\nkey = {node_key:?}\nca = {ca:?}\n"
+    );
+    let edge = configured(dir.path(), "edge", &toml, &[]).await;
+    let creds = credentials(&dir.path().join("edge.toml"), "default").await;
+    assert_eq!(creds["tls"], true, "{creds}");
+    let endpoint = creds["endpoints"][0].as_str().unwrap().to_string();
+    assert!(endpoint.starts_with("tls/"), "{endpoint}");
+    let (user, password) = (
+        creds["user"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+    run(
+        &edge,
+        r#"spawn drone {"id": "d1", "params": {"home": "40,2", "body": "remote"}}"#,
+    )
+    .await;
+
+    let rogue_tls = |cert: Option<(&str, &str)>, password: &str| {
+        let mut cmd = Command::new(python::python());
+        cmd.arg(python::script("rogue_body.py"))
+            .args([endpoint.as_str(), "default", user, password, "d1"])
+            .kill_on_drop(true);
+        if let Some((cert, key)) = cert {
+            cmd.env("SWARMD_TLS_CA", &ca)
+                .env("SWARMD_TLS_CERT", cert)
+                .env("SWARMD_TLS_KEY", key);
+        }
+        async move {
+            let out = cmd.output().await.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).to_string(),
+            )
+        }
+    };
+    let (code, said) = rogue_tls(None, password).await;
+    assert_eq!(code, 3, "no certificate, yet linked: {said}");
+    let (code, said) = rogue_tls(Some((body_cert, body_key)), "not-the-key").await;
+    assert_eq!(
+        code, 3,
+        "a certificate without the credential linked: {said}"
+    );
+    let (code, said) = rogue_tls(Some((body_cert, body_key)), password).await;
+    assert_eq!((code, said.trim()), (0, "sent 40"));
+    eventually("the body heard over TLS", || async {
+        let events = run(&edge, "events --kind domain --agent d1 --limit 1000").await;
+        (!domain_acts(&events, "Connected").is_empty()).then_some(())
+    })
+    .await;
+}

@@ -47,6 +47,9 @@ pub struct GatewayPlan {
     pub tenants: Vec<String>,
     /// The agent credentials zenoh checks incoming links against (mode 0600).
     pub users_file: PathBuf,
+    /// `[mesh.tls]`: then the gateway is mutual TLS too, and a body or brain
+    /// needs a certificate from the mesh's CA as well as its credential.
+    pub tls: Option<swarmd_config::TlsSection>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,13 +77,11 @@ impl MeshPlan {
     /// A node's plan: endpoints derived from the cluster's unless given,
     /// links authenticated with the cookie unless `[mesh.tls]` is set.
     pub fn for_node(config: &NodeConfig, cookie: &str, data_dir: &Path) -> Result<Self, MeshError> {
-        let (auth, agents) = match config.mesh.tls {
-            Some(_) => (None, None),
-            None => (
-                Some(MeshAuth::from_cookie(cookie, data_dir)?),
-                Some(GatewayPlan::from_cookie(config, cookie, data_dir)?),
-            ),
+        let auth = match config.mesh.tls {
+            Some(_) => None,
+            None => Some(MeshAuth::from_cookie(cookie, data_dir)?),
         };
+        let agents = Some(GatewayPlan::from_cookie(config, cookie, data_dir)?);
         Ok(Self {
             section: config.mesh.clone(),
             tenants: config.node.tenants.clone(),
@@ -128,6 +129,7 @@ impl GatewayPlan {
             listen: config.agents_listen(),
             tenants,
             users_file,
+            tls: config.mesh.tls.clone(),
         })
     }
 }

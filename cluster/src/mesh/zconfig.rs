@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 use swarmd_actors::ctx::MeshError;
+use swarmd_config::TlsSection;
 
 use super::plan::{AGENT_USER_PREFIX, GatewayPlan, MESH_USER, MeshPlan};
 
@@ -52,18 +53,7 @@ pub fn zenoh_config(plan: &MeshPlan) -> Result<zenoh::Config, MeshError> {
         ]);
     }
     if let Some(tls) = &section.tls {
-        crate::transport::refuse_exposed_key("mesh.tls.key", &tls.key)
-            .map_err(|e| MeshError::Transport(e.to_string()))?;
-        let path = |p: &std::path::Path| json!(p.display().to_string());
-        settings.extend([
-            ("transport/link/protocols", json!(["tls"])),
-            ("transport/link/tls/enable_mtls", json!(true)),
-            ("transport/link/tls/root_ca_certificate", path(&tls.ca)),
-            ("transport/link/tls/listen_certificate", path(&tls.cert)),
-            ("transport/link/tls/listen_private_key", path(&tls.key)),
-            ("transport/link/tls/connect_certificate", path(&tls.cert)),
-            ("transport/link/tls/connect_private_key", path(&tls.key)),
-        ]);
+        settings.extend(mutual_tls(tls)?);
     }
     configured(settings)
 }
@@ -123,7 +113,7 @@ pub fn gateway_config(plan: &GatewayPlan) -> Result<zenoh::Config, MeshError> {
         "subjects": subjects,
         "policies": policies,
     });
-    let settings: Vec<(&str, Value)> = vec![
+    let mut settings: Vec<(&str, Value)> = vec![
         ("mode", json!("peer")),
         ("scouting/multicast/enabled", json!(false)),
         ("scouting/gossip/enabled", json!(false)),
@@ -134,5 +124,25 @@ pub fn gateway_config(plan: &GatewayPlan) -> Result<zenoh::Config, MeshError> {
             json!(plan.users_file.display().to_string()),
         ),
     ];
+    if let Some(tls) = &plan.tls {
+        settings.extend(mutual_tls(tls)?);
+    }
     configured(settings)
+}
+
+/// Mutual TLS on every link: a peer without a certificate from `tls.ca`
+/// cannot connect.
+fn mutual_tls(tls: &TlsSection) -> Result<Vec<(&'static str, Value)>, MeshError> {
+    crate::transport::refuse_exposed_key("mesh.tls.key", &tls.key)
+        .map_err(|e| MeshError::Transport(e.to_string()))?;
+    let path = |p: &std::path::Path| json!(p.display().to_string());
+    Ok(vec![
+        ("transport/link/protocols", json!(["tls"])),
+        ("transport/link/tls/enable_mtls", json!(true)),
+        ("transport/link/tls/root_ca_certificate", path(&tls.ca)),
+        ("transport/link/tls/listen_certificate", path(&tls.cert)),
+        ("transport/link/tls/listen_private_key", path(&tls.key)),
+        ("transport/link/tls/connect_certificate", path(&tls.cert)),
+        ("transport/link/tls/connect_private_key", path(&tls.key)),
+    ])
 }

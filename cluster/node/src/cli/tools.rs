@@ -115,11 +115,6 @@ pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
             config.node.tenants
         ));
     }
-    if config.mesh.tls.is_some() {
-        return usage(
-            "mesh credentials: with [mesh.tls], bodies and brains join with a certificate from the mesh's CA",
-        );
-    }
     let cookie_path = cookie_file
         .clone()
         .unwrap_or_else(|| config.node.cookie_path());
@@ -135,6 +130,8 @@ pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
         "user": user,
         "password": password,
         "endpoints": config.agents_listen(),
+        // With [mesh.tls], a certificate from the mesh's CA is needed too.
+        "tls": config.mesh.tls.is_some(),
     });
     println!("{answer}");
     ExitCode::SUCCESS
