@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod console;
+pub mod external;
 pub mod http;
 pub mod nats;
 pub mod netns;
