@@ -64,6 +64,18 @@ async fn without_the_tenants_credential_a_process_is_no_body() {
         .unwrap();
     assert!(!unserved.status.success());
     assert!(String::from_utf8_lossy(&unserved.stderr).contains("does not serve tenant"));
+    // The gateway is opt-in: a node without mesh.agents_listen has none.
+    let closed = support::write_file(dir.path(), "closed.toml", "[agents]\nboot = 0\n");
+    let closed = support::swarmd()
+        .args(["mesh", "credentials", "--tenant", "default", "--config"])
+        .arg(&closed)
+        .envs(ENV)
+        .output()
+        .await
+        .unwrap();
+    assert!(!closed.status.success());
+    let said = String::from_utf8_lossy(&closed.stderr);
+    assert!(said.contains("opens no agent gateway"), "{said}");
 
     run(
         &edge,

@@ -31,16 +31,6 @@ impl NodeConfig {
                 return Err(("mesh.port_offset", why));
             }
         }
-        if m.agents_listen.is_empty() && self.cluster.listen.0.port() != 0 {
-            let port = u32::from(self.cluster.listen.0.port()) + 2 * u32::from(m.port_offset);
-            if port > u32::from(u16::MAX) {
-                let why = format!(
-                    "the derived agent gateway port {port} is past 65535: set \
-                     mesh.agents_listen, or a smaller mesh.port_offset"
-                );
-                return Err(("mesh.agents_listen", why));
-            }
-        }
         if m.multicast_scouting && m.tls.is_none() && !m.insecure {
             let why = "multicast scouting without [mesh.tls] lets anyone on the LAN join \
                        the mesh: set [mesh.tls], or mesh.insecure = true on purpose";
@@ -90,19 +80,10 @@ impl NodeConfig {
             .collect()
     }
 
-    /// Where the agent gateway listens: `mesh.agents_listen`, or the
-    /// cluster's listen address with its port plus twice `mesh.port_offset`
-    /// (port 0 stays 0), so nodes on neighbouring ports never collide.
+    /// Where the agent gateway listens: `mesh.agents_listen`. Empty: the
+    /// node opens no gateway, and no external body or brain can join it.
     pub fn agents_listen(&self) -> Vec<String> {
-        if !self.mesh.agents_listen.is_empty() {
-            return self.mesh.agents_listen.clone();
-        }
-        let mut at = self.cluster.listen.0;
-        if at.port() != 0 {
-            let offset = self.mesh.port_offset.saturating_mul(2);
-            at.set_port(at.port().saturating_add(offset));
-        }
-        vec![format!("{}/{at}", self.mesh_protocol())]
+        self.mesh.agents_listen.clone()
     }
 
     fn mesh_protocol(&self) -> &'static str {

@@ -205,7 +205,8 @@ pub struct MeshSection {
     pub port_offset: u16,
     /// Where external bodies and brains connect (the agent gateway, a zenoh
     /// listener of its own that admits only tenants' agent credentials);
-    /// empty: the cluster's listen address with its port plus 2 × `port_offset`.
+    /// empty: no gateway (opt-in: a listener only a node that hosts
+    /// external agents needs).
     #[serde(default)]
     pub agents_listen: Vec<String>,
 }

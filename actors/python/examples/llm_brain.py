@@ -1,6 +1,6 @@
 """A drone's brain that asks a language model (the worked example).
 
-    python llm_brain.py --agent d1 [--tenant default] [--endpoint tcp/127.0.0.1:9400]
+    python llm_brain.py --agent d1 [--tenant default] [--endpoint tcp/127.0.0.1:7460]
         [--user agent.default --password KEY] --llm http://127.0.0.1:8080/v1 --model qwen2.5-7b
 
 Credentials and endpoint default to `swarmd mesh credentials --tenant TENANT`;

@@ -81,7 +81,10 @@ impl MeshPlan {
             Some(_) => None,
             None => Some(MeshAuth::from_cookie(cookie, data_dir)?),
         };
-        let agents = Some(GatewayPlan::from_cookie(config, cookie, data_dir)?);
+        let agents = match config.agents_listen().is_empty() {
+            true => None,
+            false => Some(GatewayPlan::from_cookie(config, cookie, data_dir)?),
+        };
         Ok(Self {
             section: config.mesh.clone(),
             tenants: config.node.tenants.clone(),

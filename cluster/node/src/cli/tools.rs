@@ -115,6 +115,12 @@ pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
             config.node.tenants
         ));
     }
+    if config.agents_listen().is_empty() {
+        return usage(
+            "mesh credentials: this node opens no agent gateway: set mesh.agents_listen \
+             (e.g. [\"tcp/127.0.0.1:7460\"]) for external bodies and brains to join",
+        );
+    }
     let cookie_path = cookie_file
         .clone()
         .unwrap_or_else(|| config.node.cookie_path());
