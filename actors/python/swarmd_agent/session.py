@@ -1,4 +1,4 @@
-"""A zenoh session to a swarmd node's mesh, with the tenant's credentials."""
+"""A zenoh session to a swarmd node's agent gateway, with the tenant's credential."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from . import protocol
 
 
 class Session:
-    """One connection to the mesh, shared by the bodies and brains of a process.
+    """One connection to a node's agent gateway, shared by the bodies and
+    brains of a process.
 
-    `endpoints` are the node's mesh endpoints (`tcp/HOST:PORT`, `tls/...`);
-    `user` and `password` the tenant's mesh credentials
+    `endpoints` are the gateway's (`mesh.agents_listen`: `tcp/HOST:PORT`,
+    `tls/...`); `user` and `password` the tenant's agent credential
     (`swarmd mesh credentials --tenant T`). Opening retries for up to
     `connect_timeout` seconds, so a process may start before its node;
     once open, zenoh re-establishes a lost link by itself.
