@@ -55,26 +55,11 @@ async fn without_the_tenants_credential_a_process_is_no_body() {
         credentials(&config, "default").await,
         credentials(&config, "other").await,
     );
-    let unserved = support::swarmd()
-        .args(["mesh", "credentials", "--tenant", "nobody", "--config"])
-        .arg(&config)
-        .envs(ENV)
-        .output()
-        .await
-        .unwrap();
-    assert!(!unserved.status.success());
-    assert!(String::from_utf8_lossy(&unserved.stderr).contains("does not serve tenant"));
+    let said = credentials_refused(&config, "nobody").await;
+    assert!(said.contains("does not serve tenant"), "{said}");
     // The gateway is opt-in: a node without mesh.agents_listen has none.
     let closed = support::write_file(dir.path(), "closed.toml", "[agents]\nboot = 0\n");
-    let closed = support::swarmd()
-        .args(["mesh", "credentials", "--tenant", "default", "--config"])
-        .arg(&closed)
-        .envs(ENV)
-        .output()
-        .await
-        .unwrap();
-    assert!(!closed.status.success());
-    let said = String::from_utf8_lossy(&closed.stderr);
+    let said = credentials_refused(&closed, "default").await;
     assert!(said.contains("opens no agent gateway"), "{said}");
 
     run(
@@ -143,6 +128,19 @@ async fn without_the_tenants_credential_a_process_is_no_body() {
         whys.iter().any(|w| w.contains("protocol version 2")),
         "{whys:?}"
     );
+}
+
+/// `swarmd mesh credentials` for `tenant` that must fail: what it said.
+async fn credentials_refused(config: &Path, tenant: &str) -> String {
+    let out = support::swarmd()
+        .args(["mesh", "credentials", "--tenant", tenant, "--config"])
+        .arg(config)
+        .envs(ENV)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "credentials for {tenant} were given");
+    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 /// A CA, and certificates it signs for 127.0.0.1, written into `dir`:

@@ -121,13 +121,8 @@ pub fn mesh(command: &MeshCommand, config: &NodeConfig) -> ExitCode {
              (e.g. [\"tcp/127.0.0.1:7460\"]) for external bodies and brains to join",
         );
     }
-    let cookie_path = cookie_file
-        .clone()
-        .unwrap_or_else(|| config.node.cookie_path());
-    let env = std::env::var("SWARMD_COOKIE").ok();
-    let entropy = swarmd_cluster::seams::OsEntropy;
-    let cookie = match crate::resolve_cookie(env, &cookie_path, false, &entropy) {
-        Ok((cookie, _)) => cookie,
+    let cookie = match cli_cookie(cookie_file.as_ref(), config) {
+        Ok(cookie) => cookie,
         Err(e) => return usage(&format!("mesh credentials: {e}")),
     };
     let (user, password) = swarmd_cluster::mesh::agent_credential(&cookie, tenant);
@@ -201,18 +196,24 @@ pub fn console(args: &ConsoleArgs, config: &NodeConfig) -> ExitCode {
     })
 }
 
-fn cookie_credential(
-    args: &ConsoleArgs,
-    config: &NodeConfig,
-) -> Result<console::Credential, String> {
-    let cookie_path = args
-        .cookie_file
-        .clone()
+/// The cluster cookie a tool uses: `--cookie-file`, else SWARMD_COOKIE,
+/// else the data dir's; never created.
+fn cli_cookie(cookie_file: Option<&PathBuf>, config: &NodeConfig) -> Result<String, String> {
+    let cookie_path = cookie_file
+        .cloned()
         .unwrap_or_else(|| config.node.cookie_path());
     let env = std::env::var("SWARMD_COOKIE").ok();
     let entropy = swarmd_cluster::seams::OsEntropy;
     let (cookie, _) =
         crate::resolve_cookie(env, &cookie_path, false, &entropy).map_err(|e| e.to_string())?;
+    Ok(cookie)
+}
+
+fn cookie_credential(
+    args: &ConsoleArgs,
+    config: &NodeConfig,
+) -> Result<console::Credential, String> {
+    let cookie = cli_cookie(args.cookie_file.as_ref(), config)?;
     let tls = config
         .cluster
         .tls
