@@ -81,13 +81,48 @@ fn cargo(project: &Path, subcommand: &[&str]) -> std::process::Output {
         .expect("cargo runs")
 }
 
+/// The lines of a cargo run's stderr that name why it failed (the whole
+/// output follows them), so a truncated CI log still shows the cause.
+fn causes(stderr: &str) -> String {
+    let named = |line: &&str| {
+        [
+            "error",
+            "note: ",
+            "collect2",
+            "/usr/bin/ld",
+            "No space",
+            "Killed",
+        ]
+        .iter()
+        .any(|cause| line.contains(cause))
+    };
+    let lines: Vec<&str> = stderr.lines().filter(named).take(40).collect();
+    lines.join("\n")
+}
+
 fn succeeded(what: &str, out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "{what}:\n{}\n{}",
+        "{what} failed: {}\n--- stdout\n{}\n--- stderr\n{stderr}",
+        causes(&stderr),
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `cargo SUBCOMMAND`, run again once when only the system linker failed:
+/// that is the machine (memory, disk), not the program, and says nothing of
+/// the API under test. The first failure's cause is printed either way.
+fn cargo_linked(project: &Path, subcommand: &[&str]) -> std::process::Output {
+    let out = cargo(project, subcommand);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("linking with `cc` failed") {
+        return out;
+    }
+    println!("the linker failed; once more, alone:\n{}", causes(&stderr));
+    let mut alone = subcommand.to_vec();
+    alone.extend(["--jobs", "1"]);
+    cargo(project, &alone)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,9 +130,9 @@ async fn a_program_outside_the_workspace_runs_its_own_agent_kind_in_a_node_and_t
     let dir = tempfile::tempdir().unwrap();
     let project = write_project(dir.path());
     let started = tokio::time::Instant::now();
-    succeeded("cargo build", &cargo(&project, &["build", "--bins"]));
+    succeeded("cargo build", &cargo_linked(&project, &["build", "--bins"]));
     println!("the program built in {:?}", started.elapsed());
-    let tested = cargo(&project, &["test"]);
+    let tested = cargo_linked(&project, &["test"]);
     succeeded("cargo test", &tested);
     let stdout = String::from_utf8_lossy(&tested.stdout);
     assert!(
