@@ -6,14 +6,12 @@
 //!   supplies the types and behaviours, the runtime the three layers;
 //! - [`external`]: an agent's body or brain as an external process, over
 //!   the agent protocol on the mesh;
-//! - [`agent`]: one agent, its three layer actors and their subtree;
 //! - [`fleet`]: a node's agents: kinds, the factory, the local directory;
-//! - [`world`]: the worlds agents act on; [`missions`]: the cloud's planner;
+//! - [`missions`]: the cloud's planner;
 //! - [`sandbox`]: untrusted agent code under Wasm limits;
 //! - [`router`], [`journal`], [`ticker`], [`throttle`]: how actors reach each
 //!   other, record to the ledger and keep (or, under CPU pressure, slow) their rates.
 
-pub mod agent;
 pub mod assignments;
 pub mod board;
 pub mod ctx;
@@ -27,6 +25,5 @@ pub mod router;
 pub mod sandbox;
 pub mod throttle;
 pub mod ticker;
-pub mod world;
 
 pub use ctx::NodeCtx;

@@ -189,7 +189,10 @@ impl Node {
             .env("SWARMD_HTTP", "off")
             // The agents' and planner's routine lines (debug by default)
             // are what tests wait on; a test may ask for more (`SWARMD_LOG`).
-            .env("SWARMD_LOG", "info,swarmd_actors=debug")
+            .env(
+                "SWARMD_LOG",
+                "info,swarmd_actors=debug,swarmd_warehouse=debug",
+            )
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -17,11 +17,10 @@ use super::supervision::DomainSupervision;
 use super::wiring::{DomainStats, ReflexMsg, SupervisionMsg, Wiring};
 use super::{Body, Domain};
 use crate::NodeCtx;
-use crate::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
 use crate::external::{Link, RemoteBody};
 use crate::fleet::{
-    AgentKind, AgentKinds, Endpoint, EndpointError, NodeServices, PreparedAgent, SpecError,
-    SplitTask, TaskKind, cast_to,
+    AgentKind, AgentKinds, Endpoint, EndpointError, INTENSITY_PERIOD, MAX_RESTARTS, NodeServices,
+    PreparedAgent, SpecError, SplitTask, TaskKind, cast_to,
 };
 use crate::journal::Journal;
 

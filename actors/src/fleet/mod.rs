@@ -22,6 +22,11 @@ use swarmd_supervisor::{ActorSlot, ChildSpec};
 
 use crate::NodeCtx;
 
+/// Restarts of one agent's layers within `INTENSITY_PERIOD` before the agent
+/// gives up and its exit reaches the node's `agents` supervisor.
+pub const MAX_RESTARTS: u32 = 5;
+pub const INTENSITY_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub use admission::Admission;
 pub use directory::{DeliverError, LocalDirectory};
 pub use factory::{AgentFactory, AgentStatus, AgentTenants};

@@ -15,16 +15,16 @@ use std::time::Duration;
 
 use fake_opentelemetry_collector::FakeCollectorServer;
 use ractor::Actor;
-use swarmd_actors::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
 use swarmd_actors::ctx::LedgerHandle;
 use swarmd_actors::journal::Journal;
 use swarmd_actors::ticker::{TickStats, quantile};
-use swarmd_actors::world::GridConfig;
 use swarmd_adapters::telemetry::{ExportSnapshot, ExportStats, Telemetry, TelemetryArgs};
 use swarmd_config::telemetry::{OtlpProtocol, OtlpTarget, TelemetrySection};
 use swarmd_messages::TraceContext;
 use swarmd_messages::swarm::Cell;
 use swarmd_sim_node::SwarmNode;
+use swarmd_warehouse::agent::{Action, AgentWiring, GridAgentKind, ReflexMsg};
+use swarmd_warehouse::world::GridConfig;
 use tokio::time::Instant;
 
 const AGENTS: usize = 1_000;

@@ -110,9 +110,9 @@ pub struct ControlArgs {
     /// Agent kinds a supervised agent of may move to another node.
     pub placement: swarmd_config::placement::PlacementSection,
     /// The world, on the node that hosts it.
-    pub world: ActorSlot<swarmd_actors::world::WorldActorMsg>,
+    pub world: ActorSlot<swarmd_warehouse::world::WorldActorMsg>,
     /// Each tenant's peer board on this node: the stigmergic tags shown.
-    pub peers: swarmd_actors::agent::PeerLinks,
+    pub peers: swarmd_warehouse::agent::PeerLinks,
     /// When the node started (its clock), for uptime.
     pub started: std::time::SystemTime,
     /// The OTLP exporter's counts, when this node exports.

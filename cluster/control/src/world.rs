@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use swarmd_actors::missions::{Mission, PlannerMsg, TaskState};
-use swarmd_actors::world::WorldActorMsg;
 use swarmd_messages::SYSTEM_TENANT;
 use swarmd_messages::swarm::{AgentStatus, Cell};
+use swarmd_warehouse::world::WorldActorMsg;
 
 use super::{ControlArgs, ControlError, ControlReply};
 

@@ -7,17 +7,19 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind, PeerLinks};
 use swarmd_actors::board::BoardConfig;
 use swarmd_actors::fencing::Fence;
 use swarmd_actors::fleet::{AgentKinds, LocalDirectory};
 use swarmd_actors::missions::{PlannerArgs, PlannerMsg, planner_child};
 use swarmd_actors::router::{Router, SendError};
-use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, floor_plan, world_child};
 use swarmd_config::NodeConfig;
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Address;
 use swarmd_supervisor::{ActorSlot, EventSender, Strategy, SupervisorSpec};
+use swarmd_warehouse::agent::{
+    AgentSettings, AgentStats, GRID_AGENT_KIND, GridAgentKind, PeerLinks,
+};
+use swarmd_warehouse::world::{GridConfig, WorldActorMsg, WorldArgs, floor_plan, world_child};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 

@@ -7,13 +7,13 @@ use std::time::Duration;
 use swarmd_cluster::mesh::{MeshLinkerArgs, mesh_linker_child};
 
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentStats, PeerLinks};
 use swarmd_actors::fleet::{AgentFactory, AgentKinds, LocalDirectory, NodeServices};
 use swarmd_actors::router::Router;
 use swarmd_config::NodeConfig;
 use swarmd_messages::MemberInfo;
 use swarmd_storage::ledger::{Hub, LedgerHub};
 use swarmd_supervisor::{ActorSlot, EventSender, Strategy, SupervisorMsg, SupervisorSpec};
+use swarmd_warehouse::agent::{AgentStats, PeerLinks};
 use tokio::sync::{broadcast, watch};
 
 use swarmd_actors::fleet::Admission;

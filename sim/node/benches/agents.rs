@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use swarmd_actors::agent::{Action, GridAgentKind, ReflexMsg};
 use swarmd_actors::ticker::{TickStats, Ticker, quantile};
-use swarmd_actors::world::GridConfig;
 use swarmd_messages::swarm::Cell;
 use swarmd_sim_node::SwarmNode;
+use swarmd_warehouse::agent::{Action, GridAgentKind, ReflexMsg};
+use swarmd_warehouse::world::GridConfig;
 use tokio::time::Instant;
 
 /// Live heap bytes, counted at the allocator, to say where an agent's memory goes.
@@ -182,8 +182,8 @@ async fn ticker_heap_kb(target: &ActorRef<()>) -> f64 {
     per_ticker
 }
 
-fn idle_settings() -> swarmd_actors::agent::AgentSettings {
-    swarmd_actors::agent::AgentSettings {
+fn idle_settings() -> swarmd_warehouse::agent::AgentSettings {
+    swarmd_warehouse::agent::AgentSettings {
         reflex_hz: 1,
         situation_hz: 1,
         supervision_hz: 1,

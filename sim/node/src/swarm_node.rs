@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentWiring, GridAgentKind};
 use swarmd_actors::fleet::{AgentKind, LocalDirectory};
 use swarmd_actors::router::{LocalRouter, Router, SendError};
-use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
 use swarmd_messages::SpawnSpec;
 use swarmd_messages::swarm::Address;
 use swarmd_supervisor::{
     ActorSlot, Strategy, Supervisor, SupervisorMsg, SupervisorSpec, start_child,
 };
+use swarmd_warehouse::agent::{AgentWiring, GridAgentKind};
+use swarmd_warehouse::world::{GridConfig, WorldActorMsg, WorldArgs, world_child};
 
 use crate::{SeededEntropy, SimMesh, SimNode, SimStorage};
 

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{Floor, assign, decisions, eventually, reflex};
-use swarmd_actors::agent::AgentWiring;
-use swarmd_actors::world::GridConfig;
 use swarmd_messages::Event;
 use swarmd_messages::swarm::{Cell, FloorPlan, Layout};
+use swarmd_warehouse::agent::AgentWiring;
+use swarmd_warehouse::world::GridConfig;
 
 /// Seeds of the head-on test: each a different history of the same meeting.
 const HEAD_ON_SEEDS: u64 = 50;

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{Floor, TENANT, eventually, reflex};
-use swarmd_actors::agent::GRID_AGENT_KIND;
 use swarmd_actors::fleet::{AgentFactory, AgentKinds};
 use swarmd_messages::{SpawnRejected, SpawnSpec};
 use swarmd_supervisor::Restart;
+use swarmd_warehouse::agent::GRID_AGENT_KIND;
 
 fn factory(floor: &Floor) -> AgentFactory {
     AgentFactory {

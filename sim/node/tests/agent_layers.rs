@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use common::{Floor, assign, decisions, eventually, reflex, signals, supervision};
-use swarmd_actors::agent::planning::{Planner, RoutePlanner};
-use swarmd_actors::agent::{Action, AgentWiring, Reflex, ReflexMsg};
 use swarmd_actors::sandbox::{GuestIntent, PlanInput};
 use swarmd_messages::swarm::Cell;
 use swarmd_supervisor::{ChildSpec, start_child, which_children};
+use swarmd_warehouse::agent::planning::{Planner, RoutePlanner};
+use swarmd_warehouse::agent::{Action, AgentWiring, Reflex, ReflexMsg};
 
 const HALTED_BY_DEADMAN: &str = "Deadman";
 
@@ -293,7 +293,7 @@ async fn a_panicking_planner_restarts_only_supervision_and_the_reflex_keeps_tick
         .spawn_with(&kind, "brittle", &[("start", "2,0")])
         .await;
     eventually("welcomed", || async { reflex(&w).await.position }).await;
-    let ids = |w: &swarmd_actors::agent::AgentWiring| {
+    let ids = |w: &swarmd_warehouse::agent::AgentWiring| {
         (
             w.reflex.get().unwrap().get_id(),
             w.situation.get().unwrap().get_id(),

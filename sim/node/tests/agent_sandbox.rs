@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use common::{Floor, assign, eventually, reflex, signals};
 use ractor::{ActorStatus, RpcReplyPort};
-use swarmd_actors::agent::AgentWiring;
 use swarmd_actors::sandbox::guests::{PLANNER, SPIN, TRAP};
 use swarmd_actors::sandbox::{GuestIntent, PlanInput, SandboxMsg};
 use swarmd_messages::swarm::Cell;
 use swarmd_supervisor::which_children;
+use swarmd_warehouse::agent::AgentWiring;
 
 const SMALL_FUEL: &str = "200000";
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{Floor, eventually, reflex};
-use swarmd_actors::agent::ReflexMsg;
 use swarmd_messages::{EventDraft, EventKind, TraceContext};
+use swarmd_warehouse::agent::ReflexMsg;
 use tokio::time::Instant;
 
 fn filler() -> EventDraft {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{Floor, TENANT, call, eventually, reflex, supervision};
 use swarmd_actors::missions::{Mission, MissionState, PlannerArgs, PlannerMsg, planner_child};
-use swarmd_actors::world::{GridConfig, floor_plan};
 use swarmd_supervisor::{ActorSlot, start_child};
+use swarmd_warehouse::world::{GridConfig, floor_plan};
 
 async fn missions(slot: &ActorSlot<PlannerMsg>) -> Vec<Mission> {
     let planner = slot.get().expect("planner runs");

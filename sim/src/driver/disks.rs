@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use swarmd_actors::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
 use swarmd_messages::{Event, EventKind, PlacementChange, stable_hash};
 use swarmd_storage::ledger::{LedgerReader, persisted_cursor, persisted_first_seq};
 use swarmd_storage::{Storage, StorageError};
 use swarmd_supervisor::Intensity;
+use swarmd_warehouse::agent::{INTENSITY_PERIOD, MAX_RESTARTS};
 
 use super::probe::{PROBE_TENANT, Probe, ProbeAck};
 use crate::check::{self, Forwarded, Limit, Tally};

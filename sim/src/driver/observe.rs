@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::missions::{MissionState, PlannerMsg};
-use swarmd_actors::world::{WorldActorMsg, WorldSnapshot};
 use swarmd_node::Started;
+use swarmd_warehouse::world::{WorldActorMsg, WorldSnapshot};
 
 use crate::check::{self, DeadlockWatch, Tally};
 use crate::cluster::SimCluster;

@@ -163,7 +163,7 @@ pub async fn run(config: &RunConfig) -> Result<Outcome, SimError> {
     let edges: Vec<String> = (1..config.nodes).map(|i| format!("edge-{i}")).collect();
     if config.scenario == Scenario::Relocate {
         for id in SUPERVISED {
-            sim.supervise(id, swarmd_actors::agent::GRID_AGENT_KIND)
+            sim.supervise(id, swarmd_warehouse::agent::GRID_AGENT_KIND)
                 .await?;
         }
     }

@@ -16,11 +16,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::{Registry, Unit};
 use serde_json::Value;
-use swarmd_actors::agent::AgentStats;
 use swarmd_actors::missions::{MissionState, PlannerMsg};
 use swarmd_actors::ticker::TickStats;
 use swarmd_storage::ledger::COMMIT_BUCKETS_US;
 use swarmd_supervisor::{TreeSnapshot, snapshot};
+use swarmd_warehouse::agent::AgentStats;
 
 use super::Http;
 use super::error::ApiError;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::GridAgentKind;
 use swarmd_actors::domain::{Body, Domain, DomainKind, DomainSettings, Plan, Refusal};
 use swarmd_actors::fleet::{AgentKind, NodeServices, SpecError};
 use swarmd_actors::ticker::quantile;
 use swarmd_messages::SpawnSpec;
 use swarmd_sim_node::SwarmNode;
+use swarmd_warehouse::agent::GridAgentKind;
 use tokio::time::Instant;
 
 use super::{

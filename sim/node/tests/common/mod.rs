@@ -11,16 +11,16 @@ use std::time::Duration;
 
 use ractor::{ActorRef, RpcReplyPort};
 use swarmd_actors::NodeCtx;
-use swarmd_actors::agent::{AgentSettings, SupervisionView};
-use swarmd_actors::agent::{AgentWiring, GridAgentKind, ReflexMsg, ReflexView, SupervisionMsg};
 use swarmd_actors::fleet::LocalDirectory;
 use swarmd_actors::router::Router;
-use swarmd_actors::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 use swarmd_messages::swarm::{Assignment, Cell};
 use swarmd_messages::{Event, EventKind, SpawnSpec};
 use swarmd_sim_node::{SimStorage, SwarmNode};
 use swarmd_storage::ledger::{LedgerReader, Query, Selector};
 use swarmd_supervisor::{ActorSlot, SupervisorMsg, start_child};
+use swarmd_warehouse::agent::{AgentSettings, SupervisionView};
+use swarmd_warehouse::agent::{AgentWiring, GridAgentKind, ReflexMsg, ReflexView, SupervisionMsg};
+use swarmd_warehouse::world::{GridConfig, WorldActorMsg, WorldSnapshot};
 
 pub const NODE: &str = "n1";
 /// The tenant of [`SwarmNode`]'s world.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use swarmd_messages::swarm::{Address, Cell, FloorPlan, Layout, MoveRefused, Perception};
 
-use crate::ctx::Entropy;
+use swarmd_actors::ctx::Entropy;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridConfig {

@@ -20,7 +20,7 @@ use super::negotiation::{self, Listener};
 use super::peers::PeerLink;
 use super::planning::{Intent, shortest_path};
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
-use crate::ticker::{Ticker, period_of};
+use swarmd_actors::ticker::{Ticker, period_of};
 use tokio::time::Instant;
 
 /// A step not taken within this many ticks of asking is a mismatch.

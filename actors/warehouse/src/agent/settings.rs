@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use swarmd_messages::swarm::{Cell, Rect};
 
-use crate::fleet::SpecError;
-use crate::sandbox::SandboxLimits;
-use crate::throttle::Priority;
+use swarmd_actors::fleet::SpecError;
+use swarmd_actors::sandbox::SandboxLimits;
+use swarmd_actors::throttle::Priority;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {

@@ -32,15 +32,15 @@ use swarmd_messages::swarm::{Address, Cell, ConfigUpdate, FloorPlan, Perception}
 use swarmd_supervisor::ActorSlot;
 use tokio::time::Instant;
 
-use crate::NodeCtx;
-use crate::journal::Journal;
-use crate::router::Router;
-use crate::sandbox::SandboxMsg;
-use crate::ticker::TickStats;
 use crate::world::WorldAdapter;
 use floor::FloorCache;
 pub use peers::{PeerCounts, PeerLink, PeerLinks};
 use planning::{Intent, Planner};
+use swarmd_actors::NodeCtx;
+use swarmd_actors::journal::Journal;
+use swarmd_actors::router::Router;
+use swarmd_actors::sandbox::SandboxMsg;
+use swarmd_actors::ticker::TickStats;
 
 pub use kind::{GRID_AGENT_KIND, GridAgentKind, INTENSITY_PERIOD, MAX_RESTARTS};
 pub use reflex::{Reflex, ReflexView};
@@ -115,7 +115,7 @@ pub struct AgentStats {
     pub situation: Arc<TickStats>,
     pub supervision: Arc<TickStats>,
     /// The node governor's throttle of slow layers, by priority.
-    pub throttle: crate::throttle::Throttle,
+    pub throttle: swarmd_actors::throttle::Throttle,
 }
 
 /// What one agent's layers share. Slots outlive restarts, so a layer always

@@ -2,7 +2,6 @@
 //! subtree and an endpoint that routes its messages to the right layer.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use swarmd_messages::swarm::{Address, AgentMsg};
 use swarmd_messages::{SpawnSpec, decode_payload};
@@ -14,19 +13,16 @@ use super::{
     AgentSettings, AgentStats, AgentWiring, PeerLinks, Reflex, ReflexMsg, Situation, Supervision,
     SupervisionMsg,
 };
-use crate::NodeCtx;
-use crate::fleet::{AgentKind, Endpoint, PreparedAgent, SpecError, cast_to};
-use crate::journal::Journal;
-use crate::router::Router;
-use crate::sandbox::{SandboxArgs, sandbox_child};
 use crate::world::{RoutedWorld, WorldAdapter};
+use swarmd_actors::NodeCtx;
+use swarmd_actors::fleet::{AgentKind, Endpoint, PreparedAgent, SpecError, cast_to};
+use swarmd_actors::journal::Journal;
+use swarmd_actors::router::Router;
+use swarmd_actors::sandbox::{SandboxArgs, sandbox_child};
 
 pub const GRID_AGENT_KIND: &str = "grid";
 
-/// Restarts of one agent's layers within `INTENSITY_PERIOD` before the agent
-/// gives up and its exit reaches the node's `agents` supervisor.
-pub const MAX_RESTARTS: u32 = 5;
-pub const INTENSITY_PERIOD: Duration = Duration::from_secs(10);
+pub use swarmd_actors::fleet::{INTENSITY_PERIOD, MAX_RESTARTS};
 
 #[derive(Clone)]
 pub struct GridAgentKind {

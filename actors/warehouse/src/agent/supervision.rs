@@ -13,9 +13,9 @@ use tracing::{Span, debug, info_span, warn};
 
 use super::planning::{Intent, intent_for};
 use super::{AgentWiring, SituationMsg, SupervisionMsg};
-use crate::assignments::{refuse_stale, task_of, to_cloud};
-use crate::sandbox::{GuestIntent, PlanInput, SandboxMsg};
-use crate::ticker::{Ticker, period_of};
+use swarmd_actors::assignments::{refuse_stale, task_of, to_cloud};
+use swarmd_actors::sandbox::{GuestIntent, PlanInput, SandboxMsg};
+use swarmd_actors::ticker::{Ticker, period_of};
 
 /// Tasks waiting beyond the one in hand, at most; more are refused (reported failed).
 pub const MAX_QUEUED_TASKS: usize = 64;

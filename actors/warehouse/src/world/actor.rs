@@ -15,11 +15,11 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::grid::{GridConfig, GridWorld};
-use crate::NodeCtx;
-use crate::fleet::{LocalDirectory, decoding_endpoint};
-use crate::journal::Journal;
-use crate::router::{self, Router};
-use crate::ticker::{TickStats, Ticker};
+use swarmd_actors::NodeCtx;
+use swarmd_actors::fleet::{LocalDirectory, decoding_endpoint};
+use swarmd_actors::journal::Journal;
+use swarmd_actors::router::{self, Router};
+use swarmd_actors::ticker::{TickStats, Ticker};
 
 #[derive(Clone)]
 pub struct WorldArgs {

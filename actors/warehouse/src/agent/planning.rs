@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use swarmd_messages::swarm::{Cell, Rect};
 
-use crate::sandbox::{GuestIntent, PlanInput};
+use swarmd_actors::sandbox::{GuestIntent, PlanInput};
 
 /// What Supervision decides next; Situation turns it into actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

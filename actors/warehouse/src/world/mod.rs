@@ -1,7 +1,7 @@
 //! Worlds agents perceive and act on. A [`WorldAdapter`] is the agent's side:
 //! it sends requests, and answers come back to the agent as `AgentMsg`s. The
 //! built-in [`GridWorld`] runs in a [`WorldActor`] on the world host; agents
-//! anywhere reach it through the [`Router`](crate::router::Router).
+//! anywhere reach it through the [`Router`](swarmd_actors::router::Router).
 
 mod actor;
 mod grid;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use swarmd_messages::swarm::{Address, Cell, WORLD_ACTOR, WorldMsg};
 
-use crate::router::{self, Router, SendError};
+use swarmd_actors::router::{self, Router, SendError};
 
 pub use actor::{WorldActor, WorldActorMsg, WorldArgs, WorldSnapshot, world_child};
 pub use grid::{EnterRefused, GridConfig, GridWorld, floor_plan};

@@ -9,7 +9,7 @@ use swarmd_messages::swarm::{Cell, ConfigUpdate, FloorPlan, Perception, Rect};
 use tracing::{debug, warn};
 
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
-use crate::ticker::{Ticker, period_of};
+use swarmd_actors::ticker::{Ticker, period_of};
 use tokio::time::Instant;
 
 /// A request to the world is re-sent after this many ticks without an answer.

@@ -28,8 +28,8 @@ use tracing::debug;
 use super::SituationMsg;
 use super::peer_states::PeerStates;
 use super::tags::{TagField, TagView};
-use crate::NodeCtx;
-use crate::ctx::PubSub;
+use swarmd_actors::NodeCtx;
+use swarmd_actors::ctx::PubSub;
 
 /// A peer's state is believed this long after it arrived.
 pub const STATE_TTL: Duration = Duration::from_millis(1500);
