@@ -7,6 +7,7 @@
 pub mod board;
 mod bounds;
 pub mod cloud;
+mod endpoints;
 mod error;
 pub mod http;
 pub mod hub;

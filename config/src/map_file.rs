@@ -10,7 +10,8 @@
 //! .@@@@@@.
 //! ```
 //!
-//! `.`, `G` and `S` are free; `@`, `O`, `T` and `W` are blocked. Row `y` of
+//! `.`, `G`, `S` and `E` (a League of Robot Runners endpoint) are free; `@`,
+//! `O`, `T` and `W` are blocked. Row `y` of
 //! the map is row `y` of the grid (`y` grows southwards), column `x` its `x`.
 //! Docks are `world.docks`, or else the free cells of the map's outermost
 //! ring that has any: the border of an open map, the cells along the inside
@@ -133,11 +134,12 @@ fn parse_row(line: usize, row: &str, y: i32, width: i32) -> Result<Vec<Cell>, Ma
     let mut blocked = Vec::new();
     for (x, terrain) in row.chars().enumerate() {
         match terrain {
-            '.' | 'G' | 'S' => {}
+            // `E`: a League of Robot Runners endpoint, free floor there.
+            '.' | 'G' | 'S' | 'E' => {}
             '@' | 'O' | 'T' | 'W' => blocked.push(Cell::new(x as i32, y)),
             other => {
                 let why = format!(
-                    "column {}: {other:?} is not a terrain (free: . G S; blocked: @ O T W)",
+                    "column {}: {other:?} is not a terrain (free: . G S E; blocked: @ O T W)",
                     x + 1
                 );
                 return Err(error(line, why));

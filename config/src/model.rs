@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use swarmd_messages::Role;
-use swarmd_messages::swarm::FloorPlan;
+use swarmd_messages::swarm::{Cell, FloorPlan, Workload};
 
-use crate::http::{DEFAULT_HTTP_LISTEN, HttpListen};
-use crate::telemetry::OtlpTarget;
 pub use swarmd_messages::swarm::Layout;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +158,10 @@ pub struct WorldSection {
     /// The floor read from `map` when the config was loaded.
     #[serde(skip)]
     pub floor: Option<FloorPlan>,
+    /// Cells agents enter the world at, one per agent in the order they
+    /// enter (empty: seeded free cells). Set by the simulator's LoRR runner.
+    #[serde(skip)]
+    pub starts: Vec<Cell>,
     /// A hazard appears this often (0: never).
     pub hazard_every_ms: u64,
     pub max_hazards: usize,
@@ -181,6 +183,10 @@ pub struct MissionsSection {
     /// The recipe read from `recipe` when the config was loaded.
     #[serde(skip)]
     pub recipe_plan: Option<swarmd_messages::recipe::RecipePlan>,
+    /// With `continuous`: these tasks instead of seeded fetches. Set by
+    /// the simulator's LoRR runner.
+    #[serde(skip)]
+    pub workload: Option<std::sync::Arc<Workload>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -467,33 +473,4 @@ fn is_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-impl NodeConfig {
-    /// Where this node's HTTP endpoint listens, if it has one.
-    pub fn http_listen(&self) -> Option<SocketAddr> {
-        match self.http.listen {
-            HttpListen::Off => None,
-            HttpListen::At(addr) => Some(addr),
-            HttpListen::Auto if self.node.role == Role::Edge => None,
-            HttpListen::Auto => Some(DEFAULT_HTTP_LISTEN.parse().expect("a constant address")),
-        }
-    }
-
-    /// The collector this node exports to: `telemetry.otlp_endpoint`, else
-    /// the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (and `_PROTOCOL`).
-    pub fn otlp_target(&self) -> Option<OtlpTarget> {
-        let t = &self.telemetry;
-        if let Some(endpoint) = &t.otlp_endpoint {
-            return Some(OtlpTarget {
-                endpoint: endpoint.clone(),
-                protocol: t.protocol,
-            });
-        }
-        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
-        let protocol = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(t.protocol);
-        (!endpoint.trim().is_empty()).then_some(OtlpTarget { endpoint, protocol })
-    }
 }

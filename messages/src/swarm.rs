@@ -276,6 +276,21 @@ pub enum Goal {
     Fetch { item: Cell, dock: Cell },
     /// A domain's task: one task, or as many as the domain's splitter makes.
     Task(crate::task::TaskSpec),
+    /// Visit the cells in order (a League of Robot Runners task: its
+    /// errands). At most [`MAX_ERRANDS`].
+    Errands { cells: Vec<Cell> },
+}
+
+/// A task of errands visits at most this many cells.
+pub const MAX_ERRANDS: usize = 64;
+
+/// A task stream for `missions.continuous`, in place of seeded fetches:
+/// the tasks in order, `revealed` of them planned at once (as LoRR reveals
+/// them), the next one as soon as one ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    pub tasks: Vec<Vec<Cell>>,
+    pub revealed: usize,
 }
 
 /// What the mission planner accepts.

@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod driver;
 #[cfg(feature = "shims")]
 mod harness;
+pub mod lorr;
 pub mod net;
 pub mod process;
 pub mod scenario;

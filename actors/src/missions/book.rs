@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use swarmd_messages::TraceContext;
-use swarmd_messages::swarm::{AgentStatus, Assignment, Cell, FloorPlan, Goal};
+use swarmd_messages::swarm::{AgentStatus, Assignment, Cell, FloorPlan, Goal, MAX_ERRANDS};
 use swarmd_messages::task::TaskSpec;
 
 use crate::fleet::TaskKinds;
@@ -65,6 +65,10 @@ impl Mission {
         match &self.goal {
             Goal::CoverSector { sector } => format!("cover sector {}-{}", sector.min, sector.max),
             Goal::Fetch { item, dock } => format!("fetch the item at {item} to the dock at {dock}"),
+            Goal::Errands { cells } => match cells.first() {
+                Some(first) => format!("{} errands from {first}", cells.len()),
+                None => "no errands".into(),
+            },
             Goal::Task(spec) => {
                 let payload: String = spec.payload.chars().take(80).collect();
                 format!("{} {payload}", spec.kind)
@@ -198,6 +202,7 @@ pub fn split(
     };
     Ok(match goal {
         Goal::Fetch { item, dock } => vec![task(0, vec![*item, *dock], Some("carry"))],
+        Goal::Errands { cells } => vec![task(0, errands(cells, plan)?, None)],
         Goal::CoverSector { sector } => {
             let points = sample_points(sector.min, sector.max, plan);
             let per_task = points.len().div_ceil(workers.clamp(1, 4)).max(1);
@@ -225,6 +230,25 @@ pub fn split(
             })
             .collect(),
     })
+}
+
+/// Errands as waypoints: at least one, at most `MAX_ERRANDS`, each on the
+/// floor and off its shelves when the floor is known.
+fn errands(cells: &[Cell], plan: Option<&FloorPlan>) -> Result<Vec<Cell>, String> {
+    if cells.is_empty() || cells.len() > MAX_ERRANDS {
+        let why = format!("{} errands: give 1 to {MAX_ERRANDS}", cells.len());
+        return Err(why);
+    }
+    if let Some(plan) = plan {
+        let bounds = plan.bounds();
+        let off = |c: &&Cell| !bounds.contains(**c) || plan.obstacles.contains(c);
+        if let Some(cell) = cells.iter().find(off) {
+            return Err(format!(
+                "the errand at {cell} is off the floor or on a shelf"
+            ));
+        }
+    }
+    Ok(cells.to_vec())
 }
 
 /// A sector side is cut to this many cells (a goal comes from the wire).
@@ -355,127 +379,11 @@ pub fn task_kind(goal: &Goal) -> &str {
     match goal {
         Goal::CoverSector { .. } => "cover",
         Goal::Fetch { .. } => "fetch",
+        Goal::Errands { .. } => "errands",
         Goal::Task(spec) => &spec.kind,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use swarmd_messages::swarm::Rect;
-
-    fn mission(states: &[TaskState]) -> Mission {
-        let tasks = states
-            .iter()
-            .enumerate()
-            .map(|(i, state)| Task {
-                id: i as u32,
-                waypoints: vec![Cell::new(1, 1)],
-                work: None,
-                needs: Vec::new(),
-                cost: 1,
-                state: state.clone(),
-                attempts: 1,
-            })
-            .collect();
-        let sector = Rect {
-            min: Cell::new(0, 0),
-            max: Cell::new(2, 2),
-        };
-        Mission {
-            id: 7,
-            trace_id: [7; 16],
-            goal: Goal::CoverSector { sector },
-            squad: "default".into(),
-            tasks,
-            state: MissionState::Active,
-        }
-    }
-
-    fn assigned(agent: &str) -> TaskState {
-        TaskState::Assigned {
-            agent: agent.into(),
-            missing: 0,
-        }
-    }
-
-    #[test]
-    fn changes_name_every_task_transition_and_the_end() {
-        let before = mission(&[TaskState::Open, assigned("a"), assigned("b"), assigned("c")]);
-        let mut after = mission(&[
-            assigned("d"),
-            TaskState::Open,
-            TaskState::Done,
-            TaskState::Failed("blocked".into()),
-        ]);
-        after.state = MissionState::Failed("task 3: blocked".into());
-        let agent = |a: &str| a.to_string();
-        assert_eq!(
-            changes(&before, &after),
-            [
-                Change::Task {
-                    task: 0,
-                    change: TaskChange::Assigned { agent: agent("d") }
-                },
-                Change::Task {
-                    task: 1,
-                    change: TaskChange::Released { agent: agent("a") }
-                },
-                Change::Task {
-                    task: 2,
-                    change: TaskChange::Ended(MissionOutcome::Completed)
-                },
-                Change::Task {
-                    task: 3,
-                    change: TaskChange::Ended(MissionOutcome::Failed {
-                        reason: "blocked".into()
-                    })
-                },
-                Change::Ended(MissionOutcome::Failed {
-                    reason: "task 3: blocked".into()
-                }),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_huge_sector_from_the_wire_costs_a_bounded_split() {
-        let sector = Rect {
-            min: Cell::new(i32::MIN, i32::MIN),
-            max: Cell::new(i32::MAX, i32::MAX),
-        };
-        let goal = Goal::CoverSector { sector };
-        let kinds = TaskKinds::default();
-        let tasks = split(&goal, None, 4, &kinds).unwrap();
-        let points: usize = tasks.iter().map(|t| t.waypoints.len()).sum();
-        let side = (MAX_SECTOR_SIDE as usize).div_ceil(COVER_STRIDE as usize);
-        assert_eq!(points, side * side);
-        let plan = FloorPlan {
-            width: 24,
-            height: 12,
-            obstacles: vec![],
-            docks: vec![],
-        };
-        let on_floor = split(&goal, Some(&plan), 4, &kinds).unwrap();
-        assert!(
-            on_floor
-                .iter()
-                .flat_map(|t| &t.waypoints)
-                .all(|c| plan.bounds().contains(*c))
-        );
-        assert_eq!(
-            Cell::new(i32::MIN, i32::MIN).distance(Cell::new(i32::MAX, i32::MAX)),
-            u32::MAX
-        );
-    }
-
-    #[test]
-    fn a_missed_status_is_no_change() {
-        let before = mission(&[assigned("a")]);
-        let after = mission(&[TaskState::Assigned {
-            agent: "a".into(),
-            missing: 1,
-        }]);
-        assert!(changes(&before, &after).is_empty());
-    }
-}
+#[path = "book_tests.rs"]
+mod tests;

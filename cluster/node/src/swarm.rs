@@ -146,6 +146,7 @@ pub fn grid_config(config: &NodeConfig) -> GridConfig {
         floor_seed: w.floor_seed,
         layout: w.layout,
         floor: w.floor.clone(),
+        starts: w.starts.clone(),
         ..GridConfig::default()
     }
 }
@@ -246,6 +247,7 @@ pub fn cloud_spec(
             agent_timeout,
             demo: config.missions.demo,
             continuous: config.missions.continuous,
+            workload: config.missions.workload.clone(),
             recipe: config.missions.recipe_plan.clone(),
             board: board_config(&config.board),
             tasks_per_agent: config.board.tasks_per_agent as usize,

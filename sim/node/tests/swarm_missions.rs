@@ -35,6 +35,7 @@ async fn demo_swarm(seed: u64) {
         agent_timeout: Duration::from_secs(5),
         demo: true,
         continuous: false,
+        workload: None,
         recipe: None,
         board: Default::default(),
         tasks_per_agent: 2,

@@ -50,6 +50,10 @@ pub struct Tally {
     /// Coordination: tasks done, yields of right of way (from the hub's
     /// ledger), and deadlocks found (each one a violation).
     pub tasks_done: u64,
+    /// Of those, and of the waypoints reached on the way (errands), what
+    /// was done before the drain: the work a benchmark counts.
+    pub tasks_in_run: u64,
+    pub errands_in_run: u64,
     pub yields: u64,
     pub deadlocks: u64,
     /// Stretches of agents running on a node compared for overlaps, moves
@@ -73,7 +77,7 @@ impl Tally {
              appends_lost_with_disk={} acked_at_hub={} backlog={} retired_acked={} \
              missions_planned={} missions_ended={} recipe_steps={} tasks_completed={} restarts={} kills={} kills_missed={} \
              rogue_frames={} rogue_links={} rogue_refused={} hub_events={} tasks_done={} \
-             yields={} deadlocks={} placements={} moves={} fenced={} takeovers={} \
+             tasks_in_run={} errands_in_run={} yields={} deadlocks={} placements={} moves={} fenced={} takeovers={} \
              leader_accepts={} stale_refused={}",
             self.snapshots,
             self.positions,
@@ -100,6 +104,8 @@ impl Tally {
             self.rogue_refused,
             self.hub_events,
             self.tasks_done,
+            self.tasks_in_run,
+            self.errands_in_run,
             self.yields,
             self.deadlocks,
             self.placements,

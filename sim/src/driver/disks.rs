@@ -29,6 +29,8 @@ pub struct OnDisks<'a> {
     pub hubs: &'a [String],
     pub edges: &'a [String],
     pub probe: &'a Probe,
+    /// The drain began then (µs since the Unix epoch, the nodes' clocks).
+    pub drained_from_us: u64,
 }
 
 /// What a check collects as it goes.
@@ -46,6 +48,10 @@ impl OnDisks<'_> {
         found.tally.yields = decisions(every_log(), |r| r.starts_with("yield to "));
         let done = |r: &str| r.starts_with("task ") && r.ends_with("finished: Done");
         found.tally.tasks_done = decisions(every_log(), done);
+        let in_run = || every_log().filter(|e| e.time_us < self.drained_from_us);
+        found.tally.tasks_in_run = decisions(in_run(), done);
+        let reached = |r: &str| r.starts_with("task ") && r.contains(" reached waypoint ");
+        found.tally.errands_in_run = decisions(in_run(), reached) + found.tally.tasks_in_run;
         let forwarded: Vec<Forwarded> = self
             .edges
             .iter()

@@ -61,6 +61,8 @@ pub struct Sim {
     /// until the first fault, and from the drain's healing on).
     deadlock: crate::check::DeadlockWatch,
     disturbed: bool,
+    /// When the first drain began (µs since the Unix epoch, as events are stamped).
+    drained_from_us: Option<u64>,
 }
 
 /// What the checkers found, what they looked at, and the run's trace.
@@ -119,6 +121,7 @@ impl Sim {
             rogue: None,
             deadlock: crate::check::DeadlockWatch::new(crate::check::DEADLOCK_AFTER),
             disturbed: false,
+            drained_from_us: None,
         }
     }
 
@@ -289,6 +292,9 @@ impl Sim {
     pub async fn drain(&mut self, duration: Duration) -> Result<(), SimError> {
         faults::heal_all(&mut self.cluster).await?;
         self.disturbed = false;
+        let clock = &self.cluster.clock;
+        let now_us = clock.epoch_us() + clock.elapsed_us();
+        self.drained_from_us.get_or_insert(now_us);
         self.deadlock.reset(self.cluster.clock.elapsed_us());
         self.trace
             .line(format!("{}ms drain", self.elapsed().as_millis()));
@@ -437,6 +443,7 @@ impl Sim {
             hubs: &hubs,
             edges: &self.edges,
             probe: &self.probe,
+            drained_from_us: self.drained_from_us.unwrap_or(u64::MAX),
         };
         let mut found = disks::Findings {
             trace: &mut self.trace,

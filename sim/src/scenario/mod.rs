@@ -123,6 +123,10 @@ pub struct RunConfig {
     pub stigmergy: bool,
     /// The `warehouse` scenario's floor, named, instead of the bundled map.
     pub map: Option<(String, FloorPlan)>,
+    /// A LoRR instance for the `warehouse` scenario: its floor, its team
+    /// (shared by the edges, `agents_per_edge` ignored) at its start cells,
+    /// and its tasks instead of seeded fetches.
+    pub lorr: Option<std::sync::Arc<crate::lorr::Instance>>,
 }
 
 impl RunConfig {
@@ -138,6 +142,7 @@ impl RunConfig {
             negotiation: true,
             stigmergy: true,
             map: None,
+            lorr: None,
         }
     }
 }
@@ -351,7 +356,15 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         cloud.world.layout = swarmd_config::Layout::Hallway;
     }
     if config.scenario == Scenario::Warehouse {
-        warehouse(&mut cloud, config.map.as_ref());
+        let lorr = config
+            .lorr
+            .as_ref()
+            .map(|l| (l.map.clone(), l.floor.clone()));
+        warehouse(&mut cloud, lorr.as_ref().or(config.map.as_ref()));
+        if let Some(instance) = &config.lorr {
+            cloud.world.starts = instance.starts.clone();
+            cloud.missions.workload = Some(std::sync::Arc::new(instance.workload.clone()));
+        }
     }
     if config.scenario == Scenario::Recipe {
         cloud.missions.demo = false;
@@ -373,12 +386,22 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
     for i in 1..config.nodes {
         let mut edge = node_config(&format!("edge-{i}"), Role::Edge, &seeds);
         edge.cluster.down_after_ms = cloud.cluster.down_after_ms;
-        edge.agents.boot = config.agents_per_edge;
-        edge.agents.max_agents = edge.agents.max_agents.max(config.agents_per_edge);
+        edge.agents.boot = agents_on(config, i);
+        edge.agents.max_agents = edge.agents.max_agents.max(edge.agents.boot);
         edge.agents.negotiate = config.negotiation;
         edge.agents.stigmergy = config.stigmergy;
         edge.world = cloud.world.clone();
         all.push(edge);
     }
     all
+}
+
+/// Agents edge `i` (from 1) boots: a LoRR team shared out, the first edges
+/// taking one more where it does not divide; else `agents_per_edge`.
+fn agents_on(config: &RunConfig, i: usize) -> usize {
+    let Some(instance) = &config.lorr else {
+        return config.agents_per_edge;
+    };
+    let (team, edges) = (instance.starts.len(), config.nodes - 1);
+    team / edges + usize::from(i - 1 < team % edges)
 }

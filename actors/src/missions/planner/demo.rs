@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use ractor::ActorProcessingErr;
-use swarmd_messages::swarm::{Cell, FloorPlan, Goal, Rect};
+use swarmd_messages::swarm::{Cell, FloorPlan, Goal, Rect, Workload};
 
 use super::PlannerState;
 use crate::missions::book::MissionState;
@@ -79,6 +79,9 @@ impl PlannerState {
     /// A fetch mission for every agent the book gives no task, so none
     /// waits in a busy agent's queue while another is idle.
     pub(super) async fn keep_every_agent_busy(&mut self) -> Result<(), ActorProcessingErr> {
+        if let Some(workload) = self.args.workload.clone() {
+            return self.reveal(&workload).await;
+        }
         let holding = self.assigned_by_agent();
         let idle = self
             .agents
@@ -92,6 +95,26 @@ impl PlannerState {
         for _ in open..idle {
             let goal = self.fetch_goal();
             self.submit(goal, "default".into(), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `revealed` of the workload's tasks planned: the next ones in
+    /// order as others end, until the workload runs out. One a planner
+    /// refuses (off the floor) is journaled by `submit` and skipped.
+    async fn reveal(&mut self, workload: &Workload) -> Result<(), ActorProcessingErr> {
+        let active = self.active_ids().len();
+        let wanted = workload.revealed.saturating_sub(active);
+        let from = self.next_revealed.min(workload.tasks.len());
+        let to = (from + wanted).min(workload.tasks.len());
+        self.next_revealed = to;
+        for cells in &workload.tasks[from..to] {
+            let goal = Goal::Errands {
+                cells: cells.clone(),
+            };
+            if let Err(why) = self.submit(goal, "default".into(), None).await {
+                tracing::warn!(%why, "a workload task refused");
+            }
         }
         Ok(())
     }

@@ -47,6 +47,8 @@ pub struct PlannerArgs {
     pub demo: bool,
     /// Start a fetch mission whenever fewer are active than agents known.
     pub continuous: bool,
+    /// With `continuous`: these tasks, in order, instead of seeded fetches.
+    pub workload: Option<Arc<swarmd_messages::swarm::Workload>>,
     /// A recipe to run over and over (a new run whenever none is active),
     /// instead of demo missions.
     pub recipe: Option<swarmd_messages::recipe::RecipePlan>,
@@ -138,6 +140,8 @@ pub struct PlannerState {
     board_store: BoardStore,
     /// The lease as last heard (`[cloud] ha`); `None`: this cloud plans alone.
     lead: Option<Leadership>,
+    /// The workload's next task to reveal (not kept across restarts).
+    next_revealed: usize,
 }
 
 impl Actor for MissionPlanner {
@@ -181,6 +185,7 @@ impl Actor for MissionPlanner {
             board: stored.board,
             board_store,
             lead,
+            next_revealed: 0,
         })
     }
 

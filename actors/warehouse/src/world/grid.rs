@@ -25,6 +25,9 @@ pub struct GridConfig {
     /// A floor read from a map file: it replaces `layout`, and its size
     /// must be `width` x `height`.
     pub floor: Option<FloorPlan>,
+    /// Where agents that name no cell enter, in the order they enter
+    /// (then seeded cells): a benchmark instance's start positions.
+    pub starts: Vec<Cell>,
 }
 
 impl Default for GridConfig {
@@ -38,6 +41,7 @@ impl Default for GridConfig {
             floor_seed: 7,
             layout: Layout::Warehouse,
             floor: None,
+            starts: Vec::new(),
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct GridWorld {
     hazards: BTreeSet<Cell>,
     agents: BTreeMap<String, (Address, Cell)>,
     occupied: BTreeMap<Cell, String>,
+    /// `config.starts` handed out so far.
+    starts_taken: usize,
 }
 
 impl GridWorld {
@@ -71,6 +77,7 @@ impl GridWorld {
             hazards: BTreeSet::new(),
             agents: BTreeMap::new(),
             occupied: BTreeMap::new(),
+            starts_taken: 0,
         }
     }
 
@@ -121,7 +128,9 @@ impl GridWorld {
         if self.agents.len() >= self.config.max_agents {
             return Err(EnterRefused::Full(self.config.max_agents));
         }
-        let start = preferred.unwrap_or_else(|| self.random_cell(entropy));
+        let start = preferred
+            .or_else(|| self.next_start())
+            .unwrap_or_else(|| self.random_cell(entropy));
         let cell = self.nearest_free(start).ok_or(EnterRefused::NoFreeCell)?;
         self.occupied.insert(cell, agent.name.clone());
         self.agents.insert(agent.name.clone(), (agent, cell));
@@ -246,6 +255,12 @@ impl GridWorld {
         (appeared, cleared)
     }
 
+    fn next_start(&mut self) -> Option<Cell> {
+        let start = self.config.starts.get(self.starts_taken).copied()?;
+        self.starts_taken += 1;
+        Some(start)
+    }
+
     fn random_cell(&self, entropy: &dyn Entropy) -> Cell {
         let x = (entropy.next_u64() % self.config.width as u64) as i32;
         let y = (entropy.next_u64() % self.config.height as u64) as i32;
@@ -358,115 +373,5 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    /// A counter run through a mixer: enough variety for a floor plan.
-    struct Counting(AtomicU64);
-    impl Entropy for Counting {
-        fn next_u64(&self) -> u64 {
-            let n = self.0.fetch_add(1, Ordering::Relaxed);
-            n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
-        }
-        fn fill_bytes(&self, dest: &mut [u8]) {
-            dest.fill(self.next_u64() as u8);
-        }
-    }
-
-    fn address(name: &str) -> Address {
-        Address {
-            node: "n".into(),
-            name: name.into(),
-        }
-    }
-
-    fn world() -> (GridWorld, Counting) {
-        let entropy = Counting(AtomicU64::new(1));
-        (GridWorld::new(GridConfig::default()), entropy)
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_floor() {
-        let (a, _) = world();
-        let (b, _) = world();
-        assert_eq!(a.plan(), b.plan());
-        assert!(!a.plan().obstacles.is_empty());
-    }
-
-    #[test]
-    fn two_agents_never_share_a_cell() {
-        let (mut w, e) = world();
-        let a = w.enter(address("a"), Some(Cell::new(1, 1)), &e).unwrap();
-        let b = w.enter(address("b"), Some(Cell::new(1, 1)), &e).unwrap();
-        assert_ne!(a, b, "the second agent is placed elsewhere");
-        let refused = w.step("b", a).unwrap_err();
-        let by = "a".to_string();
-        assert_eq!(refused, MoveRefused::Taken { cell: a, by });
-        assert_eq!(w.position("b"), Some(b));
-    }
-
-    #[test]
-    fn moves_are_one_step_onto_free_floor() {
-        let (mut w, e) = world();
-        let start = w.enter(address("a"), Some(Cell::new(0, 0)), &e).unwrap();
-        assert_eq!(start, Cell::new(0, 0));
-        let (from, to) = (start, Cell::new(2, 0));
-        assert_eq!(w.step("a", to), Err(MoveRefused::NotAdjacent { from, to }));
-        let off = Cell::new(-1, 0);
-        assert_eq!(w.step("a", off), Err(MoveRefused::OffFloor(off)));
-        w.step("a", Cell::new(1, 0)).unwrap();
-        assert_eq!(w.position("a"), Some(Cell::new(1, 0)));
-        let shelf = w.plan().obstacles[0];
-        assert!(!w.is_free(Cell::new(1, 0)) && !w.is_free(shelf));
-    }
-
-    #[test]
-    fn perception_sees_only_what_is_near() {
-        let (mut w, e) = world();
-        w.enter(address("a"), Some(Cell::new(0, 0)), &e).unwrap();
-        w.enter(address("b"), Some(Cell::new(1, 0)), &e).unwrap();
-        w.enter(address("c"), Some(Cell::new(20, 10)), &e).unwrap();
-        let p = w.perceive("a", 7, None).unwrap();
-        assert_eq!(p.request, 7);
-        assert_eq!(p.agents_near, vec![("b".to_string(), Cell::new(1, 0))]);
-    }
-
-    #[test]
-    fn a_crowd_perceives_what_a_scan_of_every_agent_finds() {
-        let (mut w, e) = world();
-        for i in 0..60 {
-            w.enter(address(&format!("a{i:02}")), None, &e).unwrap();
-        }
-        let mut seen = 0;
-        for (me, at) in w
-            .agents()
-            .map(|(n, c)| (n.to_string(), c))
-            .collect::<Vec<_>>()
-        {
-            let scanned: Vec<(String, Cell)> = w
-                .agents()
-                .filter(|(n, c)| *n != me && c.distance(at) <= w.config.sense_radius)
-                .map(|(n, c)| (n.to_string(), c))
-                .collect();
-            assert_eq!(
-                w.perceive(&me, 0, None).unwrap().agents_near,
-                scanned,
-                "{me} at {at:?}"
-            );
-            seen += scanned.len();
-        }
-        assert!(seen > 0, "some agents are in sight of others");
-    }
-
-    #[test]
-    fn hazards_stay_under_the_cap_and_off_agents() {
-        let (mut w, e) = world();
-        w.enter(address("a"), None, &e).unwrap();
-        for _ in 0..100 {
-            w.shift_hazards(&e);
-            assert!(w.hazards().count() <= GridConfig::default().max_hazards);
-            assert!(w.hazards().all(|h| Some(h) != w.position("a")));
-        }
-    }
-}
+#[path = "grid_tests.rs"]
+mod tests;

@@ -6,13 +6,16 @@
 //!     swarm-sim sweep [--seeds 40] [--from 1] [--scenarios all] [--jobs 2]
 //!     swarm-sim brains [--seed 7] [--record FILE | --replay FILE]
 //!     swarm-sim coordination [--seeds 20] [--agents 50] [--minutes 10] [--map FILE [--docks X,Y;…]]
+//!     swarm-sim lorr PROBLEM.json [--steps 600] [--seed 1] [--nodes 3]
 
 mod brains;
 mod coordination;
+mod lorr;
 mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use swarmd_sim::scenario::{self, RunConfig, Scenario};
@@ -39,6 +42,10 @@ enum Command {
     /// Drones with an external brain: record its decisions, or replay them
     /// and say where the run leaves the recording
     Brains(brains::BrainsArgs),
+    /// A League of Robot Runners instance (problem JSON, map, agents,
+    /// tasks) on the warehouse swarm, negotiation on and off: tasks and
+    /// errands finished per timestep
+    Lorr(lorr::LorrArgs),
 }
 
 #[derive(Args, Clone)]
@@ -72,6 +79,10 @@ pub struct RunArgs {
     /// the inside of its outer wall)
     #[arg(long, value_name = "X,Y;…", requires = "map")]
     docks: Option<String>,
+    /// A LoRR problem file for the `warehouse` scenario: its map, its team
+    /// at its start cells (`--agents` ignored), its tasks
+    #[arg(long, value_name = "FILE", conflicts_with = "map")]
+    lorr: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +91,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(args)) => sweep::run(&args),
         Some(Command::Coordination(args)) => coordination::run(&args),
         Some(Command::Brains(args)) => brains::run(&args),
+        Some(Command::Lorr(args)) => lorr::run(&args),
         None => run_one(&cli.run),
     }
 }
@@ -99,6 +111,17 @@ fn load_map(args: &RunArgs) -> Result<Option<(String, swarmd_messages::swarm::Fl
     Ok(Some((path.display().to_string(), floor)))
 }
 
+/// `--lorr`, for the `warehouse` scenario only.
+fn load_lorr(args: &RunArgs) -> Result<Option<Arc<swarmd_sim::lorr::Instance>>, String> {
+    let Some(path) = &args.lorr else {
+        return Ok(None);
+    };
+    if args.scenario != Scenario::Warehouse {
+        return Err("--lorr runs in the warehouse scenario: add --scenario warehouse".into());
+    }
+    Ok(Some(Arc::new(swarmd_sim::lorr::load(path)?)))
+}
+
 fn run_one(args: &RunArgs) -> ExitCode {
     // Logs of the simulated nodes, for a failing seed: SWARM_SIM_LOG=info.
     if let Ok(filter) = std::env::var("SWARM_SIM_LOG") {
@@ -108,8 +131,8 @@ fn run_one(args: &RunArgs) -> ExitCode {
             .without_time()
             .init();
     }
-    let map = match load_map(args) {
-        Ok(map) => map,
+    let (map, lorr) = match load_map(args).and_then(|map| Ok((map, load_lorr(args)?))) {
+        Ok(loaded) => loaded,
         Err(why) => {
             eprintln!("swarm-sim: {why}");
             return ExitCode::from(2);
@@ -117,6 +140,7 @@ fn run_one(args: &RunArgs) -> ExitCode {
     };
     let config = RunConfig {
         map,
+        lorr,
         keep_trace: args.trace.is_some(),
         agents_per_edge: args.agents as usize,
         negotiation: args.negotiation == "on",
@@ -169,6 +193,9 @@ fn run_one(args: &RunArgs) -> ExitCode {
         println!("  violation: {v}");
     }
     let mut map = args.map.as_ref().map(|m| format!(" --map {}", m.display()));
+    if let Some(problem) = &args.lorr {
+        map = Some(format!(" --lorr {}", problem.display()));
+    }
     if let (Some(map), Some(docks)) = (&mut map, &args.docks) {
         map.push_str(&format!(" --docks '{docks}'"));
     }
