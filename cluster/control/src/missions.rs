@@ -33,6 +33,10 @@ enum GoalInput {
         item: Cell,
         dock: Cell,
     },
+    /// Cells visited in order: `{"errands": {"cells": [{"x": 1, "y": 2}, …]}}`.
+    Errands {
+        cells: Vec<Cell>,
+    },
     /// A domain's task: `{"task": {"kind": "survey", "payload": {…}}}`.
     Task(TaskInput),
 }
@@ -81,20 +85,26 @@ fn unanswered(e: impl std::fmt::Display) -> ControlError {
     ControlError::Unavailable(format!("the mission planner: {e}"))
 }
 
-pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
+/// An operator's mission: its goal and squad, or which field is wrong.
+fn parse_mission(goal: &Value) -> Result<(Goal, String), ControlError> {
     let input: MissionInput = serde_path_to_error::deserialize(goal.clone()).map_err(|e| {
         bad_json(
-            "a mission ({\"cover\": {\"sector\": ...}}, {\"fetch\": ...} or {\"task\": {\"kind\": ..., \"payload\": ...}})",
+            "a mission ({\"cover\": {\"sector\": ...}}, {\"fetch\": ...}, {\"errands\": {\"cells\": [...]}} or {\"task\": {\"kind\": ..., \"payload\": ...}})",
             e,
         )
     })?;
     let goal = match input.goal {
         GoalInput::Cover { sector } => Goal::CoverSector { sector },
         GoalInput::Fetch { item, dock } => Goal::Fetch { item, dock },
+        GoalInput::Errands { cells } => Goal::Errands { cells },
         GoalInput::Task(task) => Goal::Task(task.into_spec()),
     };
+    Ok((goal, input.squad))
+}
+
+pub async fn submit(args: &ControlArgs, goal: &Value) -> ControlReply {
+    let (goal, squad) = parse_mission(goal)?;
     let planner = planner(args)?;
-    let squad = input.squad;
     let id = ractor::call_t!(
         planner,
         |reply| PlannerMsg::Submit { goal, squad, reply },
@@ -280,5 +290,23 @@ pub async fn call(args: &ControlArgs, path: &str, message: &Value) -> ControlRep
         _ => Err(ControlError::BadRequest(format!(
             "{path:?} answers no calls here; see `help call`"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn errands_are_a_mission_and_a_bad_cell_names_its_field() {
+        let errands =
+            json!({"errands": {"cells": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}, "squad": "s"});
+        let (goal, squad) = parse_mission(&errands).unwrap();
+        let cells = vec![Cell::new(1, 2), Cell::new(3, 4)];
+        assert_eq!((goal, squad.as_str()), (Goal::Errands { cells }, "s"));
+        let bad = json!({"errands": {"cells": [{"x": 1}]}});
+        let why = parse_mission(&bad).unwrap_err().to_string();
+        assert!(why.contains("missing field `y`"), "{why}");
     }
 }

@@ -70,7 +70,8 @@ pub enum Command {
     Stats {
         node: Option<String>,
     },
-    /// `{"cover": {"sector": ...}}` or `{"fetch": {"item": ..., "dock": ...}}`.
+    /// `{"cover": {"sector": ...}}`, `{"fetch": {"item": ..., "dock": ...}}`,
+    /// `{"errands": {"cells": [...]}}` or `{"task": {"kind": ..., "payload": ...}}`.
     Mission {
         goal: Value,
     },
