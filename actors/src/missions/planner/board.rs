@@ -185,6 +185,16 @@ impl PlannerState {
         };
         let why = format!("reported by {agent}");
         self.finish(key, how, &why).await;
+        self.ask_again(agent);
+    }
+
+    /// An agent that reported a task ended claims again at once, rather than
+    /// at its next status, if its last status lists every task it still holds.
+    fn ask_again(&mut self, agent: &str) {
+        let caught_up = self.agents.get(agent).map(|k| self.caught_up(&k.status));
+        if let (Some(known), Some(caught_up)) = (self.agents.get_mut(agent), caught_up) {
+            known.asking = caught_up;
+        }
     }
 
     /// Renews what `status` lists and takes back what it stopped listing.

@@ -5,6 +5,7 @@
 //! up to Supervision, which re-plans with an exploration intent.
 
 mod coordination;
+mod routes;
 mod stigmergy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +19,7 @@ use tracing::info;
 use super::floor::Floor;
 use super::negotiation::{self, Listener};
 use super::peers::PeerLink;
-use super::planning::{Intent, shortest_path};
+use super::planning::Intent;
 use super::{Action, AgentWiring, ReflexMsg, SituationMsg, SupervisionMsg};
 use swarmd_actors::ticker::{Ticker, period_of};
 use tokio::time::Instant;
@@ -39,6 +40,8 @@ pub struct SituationState {
     w: AgentWiring,
     ticker: Ticker,
     tick: u64,
+    /// The tick in which the last step was decided on a move (see `observed`).
+    decided_on_move: Option<u64>,
     floor: Option<Arc<Floor>>,
     /// Hazards seen, and the tick each was last seen: out of sight they are
     /// remembered a while, then forgotten (hazards come and go).
@@ -108,6 +111,7 @@ impl Actor for Situation {
             w,
             ticker,
             tick: 0,
+            decided_on_move: None,
             hazards: BTreeMap::new(),
             peers: BTreeMap::new(),
             position: None,
@@ -202,7 +206,8 @@ impl SituationState {
         self.hazards
             .extend(p.hazards_near.iter().map(|h| (*h, tick)));
         self.remember_peers(&p);
-        if self.position != Some(p.position) {
+        let moved = self.position != Some(p.position);
+        if moved {
             self.w.to_supervision(SupervisionMsg::Position(p.position));
         }
         self.position = Some(p.position);
@@ -212,6 +217,11 @@ impl SituationState {
         } else if let Some(why) = p.refused {
             self.violation(format!("expected to move, the world refused: {why}"))
                 .await;
+        } else if moved && self.floor.is_some() {
+            // The next step at once, not at this layer's next tick: else the
+            // reflex waits out a move slot for it and moves at half its pace.
+            self.decided_on_move = Some(self.tick);
+            self.decide().await;
         }
     }
 
@@ -230,16 +240,27 @@ impl SituationState {
             // The reflex's welcome may have come before this layer ran.
             self.floor = self.w.floors.last();
         }
+        let (Some(here), Some(_)) = (self.position, self.intent) else {
+            return;
+        };
+        if self.tick.is_multiple_of(REPORT_POSITION_EVERY_TICKS) {
+            // A restarted Supervision learns where the agent is.
+            self.w.to_supervision(SupervisionMsg::Position(here));
+        }
+        // A move since the last tick was decided on then.
+        if self.decided_on_move != Some(self.tick - 1) {
+            self.decide().await;
+        }
+    }
+
+    /// Fuses what is known and sends the reflex its next step.
+    async fn decide(&mut self) {
         let (Some(here), Some((_, intent))) = (self.position, self.intent) else {
             return;
         };
         self.fuse_peers(here);
         self.read_tags();
         self.way.clear();
-        if self.tick.is_multiple_of(REPORT_POSITION_EVERY_TICKS) {
-            // A restarted Supervision learns where the agent is.
-            self.w.to_supervision(SupervisionMsg::Position(here));
-        }
         if let Some((cell, asked)) = self.expected
             && here != cell
             && self.tick - asked > STEP_WITHIN_TICKS
@@ -424,54 +445,6 @@ impl SituationState {
         for (name, cell) in &p.agents_near {
             self.peers.insert(name.clone(), (*cell, tick));
         }
-    }
-
-    /// A peer seen or announced on `cell`, but for one making way for this agent.
-    fn peer_at(&self, cell: Cell) -> bool {
-        let making_way = |name: &str| self.ahead_of.iter().any(|a| a == name);
-        self.peers
-            .iter()
-            .any(|(name, (c, _))| *c == cell && !making_way(name))
-    }
-
-    /// Around shelves, hazards and the peers remembered. A peer or a hazard
-    /// on the goal itself does not hide the way to it: the agent goes next
-    /// to it, and the reflex never steps onto it.
-    fn path(&self, from: Cell, to: Cell) -> Option<Vec<Cell>> {
-        self.route(from, to, true)
-    }
-
-    /// The shortest way past shelves and hazards, and past peers if
-    /// `around_peers`; what stands on `to` itself never blocks it.
-    fn route(&self, from: Cell, to: Cell, around_peers: bool) -> Option<Vec<Cell>> {
-        let floor = self.floor.as_ref()?;
-        let peer = |c: Cell| around_peers && self.peer_at(c);
-        let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || peer(c));
-        let blocked = |c: Cell| !floor.is_open(c) || in_way(c);
-        // Around congested cells when there is such a way; else through them.
-        if around_peers && let Some(avoid) = self.avoided(from, to) {
-            let clear = |c: Cell| blocked(c) || (c != from && avoid.contains(&c));
-            if let Some(way) = shortest_path(floor.bounds, clear, from, to) {
-                return Some(way);
-            }
-        }
-        shortest_path(floor.bounds, blocked, from, to)
-    }
-
-    fn is_open(&self, c: Cell) -> bool {
-        self.floor.as_ref().is_some_and(|f| f.is_open(c)) && !self.hazards.contains_key(&c)
-    }
-
-    fn is_passage(&self, c: Cell) -> bool {
-        self.floor.as_ref().is_some_and(|f| f.is_passage(c))
-    }
-
-    fn in_the_way(&self, c: Cell) -> bool {
-        self.floor.as_ref().is_some_and(|f| f.in_the_way(c))
-    }
-
-    fn on_dock(&self, c: Cell) -> bool {
-        self.floor.as_ref().is_some_and(|f| f.docks.contains(&c))
     }
 
     async fn violation(&mut self, detail: String) {
