@@ -11,7 +11,9 @@ use swarmd_messages::swarm::{Cell, FloorPlan, Rect};
 #[derive(Debug, PartialEq, Eq)]
 pub struct Floor {
     pub bounds: Rect,
-    pub shelves: BTreeSet<Cell>,
+    /// Whether each cell of `bounds` is a shelf, row by row: searches of
+    /// big maps look cells up here thousands of times a decision.
+    shelves: Vec<bool>,
     /// Shared cells an idle agent must not park on.
     pub docks: BTreeSet<Cell>,
     /// Open cells with at most two open neighbours: corridors, gaps.
@@ -22,11 +24,16 @@ impl Floor {
     fn new(plan: &FloorPlan) -> Self {
         let mut floor = Self {
             bounds: plan.bounds(),
-            shelves: plan.obstacles.iter().copied().collect(),
+            shelves: Vec::new(),
             docks: plan.docks.iter().copied().collect(),
             passages: BTreeSet::new(),
         };
         let b = floor.bounds;
+        floor.shelves = vec![false; ((b.max.x - b.min.x + 1) * (b.max.y - b.min.y + 1)) as usize];
+        for shelf in plan.obstacles.iter().filter(|c| b.contains(**c)) {
+            let at = floor.index(*shelf);
+            floor.shelves[at] = true;
+        }
         let cells =
             (b.min.x..=b.max.x).flat_map(|x| (b.min.y..=b.max.y).map(move |y| Cell::new(x, y)));
         floor.passages = cells
@@ -44,7 +51,13 @@ impl Floor {
 
     /// On the floor and not a shelf.
     pub fn is_open(&self, c: Cell) -> bool {
-        self.bounds.contains(c) && !self.shelves.contains(&c)
+        self.bounds.contains(c) && !self.shelves[self.index(c)]
+    }
+
+    /// `c`'s place in `shelves`; `c` is within the bounds.
+    fn index(&self, c: Cell) -> usize {
+        let width = self.bounds.max.x - self.bounds.min.x + 1;
+        ((c.y - self.bounds.min.y) * width + (c.x - self.bounds.min.x)) as usize
     }
 
     /// A corridor or a gap between shelves: one agent blocks it.

@@ -1,7 +1,7 @@
 //! The pure parts of an agent's thinking: the built-in planner and path
 //! finding. No actor state and no I/O, so they are tested on their own.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use swarmd_messages::swarm::{Cell, Rect};
 
@@ -58,19 +58,22 @@ pub fn shortest_path(
     if from == to {
         return Some(vec![from]);
     }
-    if !bounds.contains(to) || blocked(to) {
+    if !bounds.contains(to) || blocked(to) || !bounds.contains(from) {
         return None;
     }
-    let mut came_from = BTreeMap::from([(from, from)]);
+    // Breadth-first over a dense array of the cells' parents: the searches
+    // of big maps spent most of their time in a tree map here.
+    let mut came_from = CameFrom::new(bounds);
+    came_from.insert(from, from);
     let mut queue = VecDeque::from([from]);
     while let Some(cell) = queue.pop_front() {
         for next in cell.neighbours() {
-            if !bounds.contains(next) || blocked(next) || came_from.contains_key(&next) {
+            if !bounds.contains(next) || came_from.get(next).is_some() || blocked(next) {
                 continue;
             }
             came_from.insert(next, cell);
             if next == to {
-                return Some(walk_back(&came_from, from, to));
+                return Some(came_from.walk_back(from, to));
             }
             queue.push_back(next);
         }
@@ -78,15 +81,48 @@ pub fn shortest_path(
     None
 }
 
-fn walk_back(came_from: &BTreeMap<Cell, Cell>, from: Cell, to: Cell) -> Vec<Cell> {
-    let mut path = vec![to];
-    let mut at = to;
-    while at != from {
-        at = came_from[&at];
-        path.push(at);
+/// Each reached cell's parent, by the cell's index within the bounds.
+struct CameFrom {
+    bounds: Rect,
+    width: usize,
+    parents: Vec<Option<Cell>>,
+}
+
+impl CameFrom {
+    fn new(bounds: Rect) -> Self {
+        let width = (bounds.max.x - bounds.min.x + 1) as usize;
+        let height = (bounds.max.y - bounds.min.y + 1) as usize;
+        Self {
+            bounds,
+            width,
+            parents: vec![None; width * height],
+        }
     }
-    path.reverse();
-    path
+
+    fn index(&self, c: Cell) -> usize {
+        debug_assert!(self.bounds.contains(c));
+        (c.y - self.bounds.min.y) as usize * self.width + (c.x - self.bounds.min.x) as usize
+    }
+
+    fn get(&self, c: Cell) -> Option<Cell> {
+        self.parents[self.index(c)]
+    }
+
+    fn insert(&mut self, c: Cell, parent: Cell) {
+        let at = self.index(c);
+        self.parents[at] = Some(parent);
+    }
+
+    fn walk_back(&self, from: Cell, to: Cell) -> Vec<Cell> {
+        let mut path = vec![to];
+        let mut at = to;
+        while at != from {
+            at = self.get(at).expect("every reached cell has a parent");
+            path.push(at);
+        }
+        path.reverse();
+        path
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Routes in the Situation layer: the floor as this agent knows it (shelves,
 //! hazards, peers, congested cells) and the shortest ways across it.
 
+use std::collections::HashSet;
+
 use swarmd_messages::swarm::Cell;
 
 use super::SituationState;
@@ -15,6 +17,13 @@ impl SituationState {
             .any(|(name, (c, _))| *c == cell && !making_way(name))
     }
 
+    /// The cells `peer_at` is true of, for a search to look up.
+    fn peer_cells(&self) -> HashSet<Cell> {
+        let making_way = |name: &str| self.ahead_of.iter().any(|a| a == name);
+        let standing = self.peers.iter().filter(|(name, _)| !making_way(name));
+        standing.map(|(_, (c, _))| *c).collect()
+    }
+
     /// Around shelves, hazards and the peers remembered. A peer or a hazard
     /// on the goal itself does not hide the way to it: the agent goes next
     /// to it, and the reflex never steps onto it.
@@ -26,7 +35,12 @@ impl SituationState {
     /// `around_peers`; what stands on `to` itself never blocks it.
     pub(super) fn route(&self, from: Cell, to: Cell, around_peers: bool) -> Option<Vec<Cell>> {
         let floor = self.floor.as_ref()?;
-        let peer = |c: Cell| around_peers && self.peer_at(c);
+        let peers = if around_peers {
+            self.peer_cells()
+        } else {
+            HashSet::new()
+        };
+        let peer = |c: Cell| peers.contains(&c);
         let in_way = |c: Cell| c != to && (self.hazards.contains_key(&c) || peer(c));
         let blocked = |c: Cell| !floor.is_open(c) || in_way(c);
         // Around congested cells when there is such a way; else through them.
