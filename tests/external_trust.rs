@@ -9,8 +9,8 @@ mod support;
 
 use std::path::Path;
 
-use support::console::{ENV, configured};
-use support::external::{credentials, domain_acts, run};
+use support::console::configured;
+use support::external::{ask_credentials, credentials, domain_acts, run};
 use support::{eventually, free_port, python};
 use tokio::process::Command;
 
@@ -132,13 +132,7 @@ async fn without_the_tenants_credential_a_process_is_no_body() {
 
 /// `swarmd mesh credentials` for `tenant` that must fail: what it said.
 async fn credentials_refused(config: &Path, tenant: &str) -> String {
-    let out = support::swarmd()
-        .args(["mesh", "credentials", "--tenant", tenant, "--config"])
-        .arg(config)
-        .envs(ENV)
-        .output()
-        .await
-        .unwrap();
+    let out = ask_credentials(config, tenant).await;
     assert!(!out.status.success(), "credentials for {tenant} were given");
     String::from_utf8_lossy(&out.stderr).to_string()
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use swarmd_messages::swarm::{Cell, FloorPlan, Workload};
@@ -48,7 +49,7 @@ pub struct Instance {
     /// Where each agent starts, one cell per agent, free and distinct.
     pub starts: Vec<Cell>,
     /// The tasks in order, and how many are revealed at once.
-    pub workload: Workload,
+    pub workload: Arc<Workload>,
 }
 
 /// Reads `problem` and the files it names.
@@ -96,10 +97,10 @@ pub fn load(problem: &Path) -> Result<Instance, String> {
         map: spec.map_file.clone(),
         floor,
         starts,
-        workload: Workload {
+        workload: Arc::new(Workload {
             tasks,
             revealed: revealed.max(1),
-        },
+        }),
     })
 }
 

@@ -19,15 +19,21 @@ pub async fn run(node: &Node, line: &str) -> Vec<Value> {
     json_lines(&out)
 }
 
-/// `swarmd mesh credentials` for `tenant` on the node configured by `config`.
-pub async fn credentials(config: &Path, tenant: &str) -> Value {
-    let out = super::swarmd()
+/// What `swarmd mesh credentials` for `tenant` on the node configured by
+/// `config` printed, and how it exited.
+pub async fn ask_credentials(config: &Path, tenant: &str) -> std::process::Output {
+    super::swarmd()
         .args(["mesh", "credentials", "--tenant", tenant, "--config"])
         .arg(config)
         .envs(ENV)
         .output()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `swarmd mesh credentials` for `tenant` on the node configured by `config`.
+pub async fn credentials(config: &Path, tenant: &str) -> Value {
+    let out = ask_credentials(config, tenant).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -363,7 +363,7 @@ fn configs(config: &RunConfig) -> Vec<NodeConfig> {
         warehouse(&mut cloud, lorr.as_ref().or(config.map.as_ref()));
         if let Some(instance) = &config.lorr {
             cloud.world.starts = instance.starts.clone();
-            cloud.missions.workload = Some(std::sync::Arc::new(instance.workload.clone()));
+            cloud.missions.workload = Some(instance.workload.clone());
         }
     }
     if config.scenario == Scenario::Recipe {

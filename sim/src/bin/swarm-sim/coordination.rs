@@ -173,14 +173,7 @@ fn spawn(
 
 /// The figures of one run's output: its simulated time and tally line.
 fn figures(text: &str) -> Option<Figures> {
-    let value = |key: &str| -> Option<f64> {
-        let at = text.find(&format!(" {key}="))? + key.len() + 2;
-        let digits: String = text[at..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
+    let value = |key: &str| crate::tally_value(text, key).map(|v| v as f64);
     let minutes = value("simulated_ms")? / 60_000.0;
     Some(Figures {
         tasks_per_min: value("tasks_done")? / minutes.max(f64::MIN_POSITIVE),

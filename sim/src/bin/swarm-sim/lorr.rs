@@ -108,14 +108,7 @@ fn spawn(args: &LorrArgs, sim_secs: u64, negotiation: &str) -> std::process::Chi
 
 /// The figures of one run's tally line.
 fn figures(text: &str) -> Option<Figures> {
-    let value = |key: &str| -> Option<u64> {
-        let at = text.find(&format!(" {key}="))? + key.len() + 2;
-        let digits: String = text[at..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
+    let value = |key: &str| crate::tally_value(text, key);
     Some(Figures {
         tasks: value("tasks_in_run")?,
         errands: value("errands_in_run")?,

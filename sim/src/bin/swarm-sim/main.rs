@@ -122,6 +122,16 @@ fn load_lorr(args: &RunArgs) -> Result<Option<Arc<swarmd_sim::lorr::Instance>>, 
     Ok(Some(Arc::new(swarmd_sim::lorr::load(path)?)))
 }
 
+/// The number after ` KEY=` in a run's output (its tally line), if any.
+fn tally_value(text: &str, key: &str) -> Option<u64> {
+    let at = text.find(&format!(" {key}="))? + key.len() + 2;
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 fn run_one(args: &RunArgs) -> ExitCode {
     // Logs of the simulated nodes, for a failing seed: SWARM_SIM_LOG=info.
     if let Ok(filter) = std::env::var("SWARM_SIM_LOG") {
